@@ -1,0 +1,231 @@
+"""piecemeal-cli: the engine without a window (info, download, seed, create)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import humanize
+
+from app.engine.errors import EngineError
+from app.engine.metainfo import Metainfo, load_metainfo
+from app.engine.session import Session, SessionConfig
+from app.engine.snapshots import TorrentSnapshot, TorrentState
+
+EXIT_USAGE = 2
+
+
+class CliError(Exception):
+    """A problem to tell the user in one sentence, then exit with status 2."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args) or 0)
+    except (EngineError, CliError) as exc:
+        print(f"piecemeal-cli: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="piecemeal-cli", description="Piecemeal's BitTorrent engine, headless.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what the engine does")
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    info = sub.add_parser("info", help="show what a .torrent file contains")
+    info.add_argument("torrent", type=Path)
+    info.set_defaults(func=cmd_info)
+
+    download = sub.add_parser("download", help="download a torrent, exit when it is complete and verified")
+    download.add_argument("torrent", type=Path)
+    download.add_argument("-o", "--output", type=Path, required=True, help="folder to save into")
+    download.add_argument("--seed", action="store_true", help="keep seeding after the download")
+    _network_args(download)
+    download.set_defaults(func=cmd_download)
+
+    seed = sub.add_parser("seed", help="check existing data and seed it until interrupted")
+    seed.add_argument("torrent", type=Path)
+    seed.add_argument("--data", type=Path, required=True, help="folder that holds the torrent's data")
+    _network_args(seed)
+    seed.set_defaults(func=cmd_seed)
+
+    create = sub.add_parser("create", help="make a .torrent file from a file or folder")
+    create.add_argument("path", type=Path)
+    create.add_argument("-o", "--output", type=Path, required=True)
+    create.add_argument("-t", "--tracker", action="append", default=[], help="tracker URL (repeat for more tiers)")
+    create.add_argument("--piece-size", type=_size, help="e.g. 256K, 1M (default: chosen from the size)")
+    create.add_argument("--private", action="store_true")
+    create.add_argument("--comment", default="")
+    create.add_argument("-w", "--web-seed", action="append", default=[])
+    create.set_defaults(func=cmd_create)
+    return parser
+
+
+def _network_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--port", type=int, default=6881, help="listen port (0: any)")
+    parser.add_argument("--bind", default="0.0.0.0", help="address to listen on and connect from")
+    parser.add_argument("--peer", action="append", default=[], metavar="HOST:PORT", help="connect to this peer too")
+
+
+def _size(text: str) -> int:
+    units = {"K": 1024, "M": 1024**2, "G": 1024**3}
+    text = text.strip().upper().removesuffix("B").removesuffix("I")
+    factor = units.get(text[-1:], 1)
+    try:
+        return int(text[:-1] if text[-1:] in units else text) * factor
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a size like 256K or 1M") from None
+
+
+def _peer_address(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit():
+        raise CliError(f"'{text}' is not a peer address like 127.0.0.1:6881")
+    return host.strip("[]"), int(port)
+
+
+# info
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    meta = load_metainfo(args.torrent)
+    print(f"Name:       {meta.name}")
+    print(f"Info-hash:  {meta.info_hash_hex}")
+    print(f"Size:       {humanize.naturalsize(meta.total_length, binary=True)} ({meta.total_length:,} bytes)")
+    print(f"Pieces:     {meta.num_pieces} x {humanize.naturalsize(meta.piece_length, binary=True)}")
+    print(f"Private:    {'yes' if meta.private else 'no'}")
+    if meta.comment:
+        print(f"Comment:    {meta.comment}")
+    print(f"Files ({len(meta.files)}):")
+    for entry in meta.files:
+        print(f"  {humanize.naturalsize(entry.length, binary=True):>10}  {'/'.join(entry.path)}")
+    print("Trackers:" if meta.trackers else "Trackers:   none")
+    for tier, urls in enumerate(meta.trackers):
+        for url in urls:
+            print(f"  tier {tier}: {url}")
+    return 0
+
+
+# download and seed
+
+
+def cmd_download(args: argparse.Namespace) -> int:
+    meta = load_metainfo(args.torrent)
+    _prepare_folder(args.output)
+    done = (lambda s: False) if args.seed else (lambda s: s.state == TorrentState.SEEDING)
+    return asyncio.run(_run(meta, args, args.output, done))
+
+
+def cmd_seed(args: argparse.Namespace) -> int:
+    meta = load_metainfo(args.torrent)
+    if not args.data.is_dir():
+        raise CliError(f"the data folder '{args.data}' does not exist")
+    return asyncio.run(_run(meta, args, args.data, lambda s: False))
+
+
+def _prepare_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CliError(f"cannot use the folder '{folder}': {exc.strerror or exc}") from None
+
+
+async def _run(meta: Metainfo, args: argparse.Namespace, folder: Path,
+               done: Callable[[TorrentSnapshot], bool]) -> int:
+    config = SessionConfig(listen_host=args.bind, listen_port=args.port, download_dir=folder)
+    session = Session(config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await _start(session, meta, folder, args.peer)
+        return await _watch(session, meta.info_hash_hex, stop, done)
+    finally:
+        await session.close()
+        _progress_line(None)
+
+
+async def _start(session: Session, meta: Metainfo, folder: Path, peers: list[str]) -> None:
+    try:
+        await session.start()
+    except OSError as exc:
+        raise CliError(f"cannot listen on port {session.config.listen_port}: {exc.strerror or exc}") from None
+    info_hash = await session.add_torrent(meta, folder)
+    for text in peers:
+        session.add_peer(info_hash, *_peer_address(text))
+
+
+async def _watch(session: Session, info_hash: str, stop: asyncio.Event,
+                 done: Callable[[TorrentSnapshot], bool]) -> int:
+    last_print = 0.0
+    while not stop.is_set():
+        snap = next(t for t in session.snapshot().torrents if t.info_hash == info_hash)
+        if snap.state == TorrentState.ERROR:
+            raise CliError(snap.error)
+        now = time.monotonic()
+        if sys.stderr.isatty() or now - last_print >= 10:
+            _progress_line(snap)
+            last_print = now
+        if done(snap):
+            _progress_line(snap)
+            return 0
+        try:
+            await asyncio.wait_for(stop.wait(), 0.5)
+        except TimeoutError:
+            pass
+    return 0
+
+
+def _progress_line(snap: TorrentSnapshot | None) -> None:
+    tty = sys.stderr.isatty()
+    if snap is None:
+        if tty:
+            sys.stderr.write("\n")
+        return
+    eta = humanize.naturaldelta(snap.eta) if snap.eta is not None else "-"
+    line = (
+        f"{snap.progress:6.1%}  {snap.status_text:<12}  "
+        f"down {humanize.naturalsize(snap.down_rate, binary=True)}/s  "
+        f"up {humanize.naturalsize(snap.up_rate, binary=True)}/s  "
+        f"peers {snap.peers + snap.seeds}  ETA {eta}"
+    )
+    sys.stderr.write(f"\r{line:<100}" if tty else line + "\n")
+    sys.stderr.flush()
+
+
+# create
+
+
+def cmd_create(args: argparse.Namespace) -> int:
+    from app.engine.creator import create_torrent
+
+    if not args.path.exists():
+        raise CliError(f"'{args.path}' does not exist")
+    tiers = [[url] for url in args.tracker]
+    data = create_torrent(
+        args.path, trackers=tiers, piece_length=args.piece_size, private=args.private,
+        comment=args.comment, web_seeds=args.web_seed,
+    )
+    try:
+        args.output.write_bytes(data)
+    except OSError as exc:
+        raise CliError(f"cannot write '{args.output}': {exc.strerror or exc}") from None
+    print(f"wrote {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

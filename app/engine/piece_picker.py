@@ -1,0 +1,548 @@
+"""Which blocks to request from which peer: partial pieces first, then rarest-first (BEP 3).
+
+A pure data structure on the download hot path, shaped after libtorrent's piece_picker.
+Requesting and receiving a block cost O(1); the rest is kept cheap the same way:
+
+- pieces nobody has started sit in buckets by availability (one set of buckets per
+  priority level), so a `have` moves one piece in O(1) and nothing is ever re-sorted;
+  a new piece is found by walking the buckets rarest first, skipping pieces the peer
+  lacks, and a peer found to have nothing we can ask for is not walked for again until
+  it has more pieces or blocks come back to the pool;
+- a started piece gets per-block bookkeeping (`_Partial`), dropped again when the piece
+  is verified or fails, so untouched and finished pieces cost no per-block memory;
+- peers that have every piece are counted once (`_seeds`), not once per piece.
+
+The caller announces every peer's pieces (`peer_joined`, `peer_has`, `peer_left`) before
+asking `pick` for it: pieces only counted seeds have are looked at for seeds only.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Hashable, Iterator, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from itertools import islice
+from typing import Final
+
+from app.engine.bitfield import Bitfield
+from app.engine.snapshots import PieceState
+
+BLOCK_SIZE: Final = 16384
+# Endgame: a block is requested from at most this many peers at once, so the last pieces
+# do not wait on one slow peer and the duplicated traffic stays bounded.
+MAX_REQUESTERS: Final = 3
+PRIORITIES: Final = (0, 1, 2)  # skip, normal, high
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """A request's worth of a piece (BEP 3: `request`/`piece`/`cancel` carry these three)."""
+
+    piece: int
+    offset: int
+    length: int
+
+
+class _Mark(Enum):
+    RECEIVED = "received"
+
+
+_RECEIVED: Final = _Mark.RECEIVED
+# Per block of a started piece: None (in the pool), the peers it is requested from, or received.
+_Owners = list[Hashable] | None | _Mark
+
+
+class _Partial:
+    """The per-block state of one started piece."""
+
+    __slots__ = ("piece", "base", "size", "free", "owners", "received", "senders")
+
+    def __init__(self, piece: int, base: int, size: int, num_blocks: int) -> None:
+        self.piece = piece
+        self.base = base  # the request key of block 0
+        self.size = size
+        self.free = list(range(num_blocks - 1, -1, -1))  # a stack: lowest offset on top
+        self.owners: list[_Owners] = [None] * num_blocks
+        self.received = 0
+        self.senders: set[Hashable] = set()
+
+
+class _RarityBuckets:
+    """Pieces nobody has started, one bucket per availability; add/remove are O(1)."""
+
+    __slots__ = ("_buckets", "_slot", "size")
+
+    def __init__(self, slot: list[int]) -> None:
+        self._buckets: list[list[int]] = [[]]
+        self._slot = slot  # shared: a piece's index inside its bucket, -1 if in none
+        self.size = 0
+
+    def add(self, piece: int, level: int) -> None:
+        buckets = self._buckets
+        while len(buckets) <= level:
+            buckets.append([])
+        bucket = buckets[level]
+        self._slot[piece] = len(bucket)
+        bucket.append(piece)
+        self.size += 1
+
+    def remove(self, piece: int, level: int) -> None:
+        bucket = self._buckets[level]
+        slot = self._slot[piece]
+        last = bucket.pop()
+        if last != piece:
+            bucket[slot] = last
+            self._slot[last] = slot
+        self._slot[piece] = -1
+        self.size -= 1
+
+    def move(self, piece: int, old: int, new: int) -> None:
+        """`remove` then `add`, in one call: peer bitfields move many pieces at once."""
+        buckets, slot = self._buckets, self._slot
+        bucket = buckets[old]
+        last = bucket.pop()
+        if last != piece:
+            bucket[slot[piece]] = last
+            slot[last] = slot[piece]
+        if new == len(buckets):
+            buckets.append([])
+        bucket = buckets[new]
+        slot[piece] = len(bucket)
+        bucket.append(piece)
+
+    def scan(self, rng: random.Random, first_level: int) -> Iterator[int]:
+        """Rarest first; each bucket from a random offset, so ties break at random."""
+        for bucket in self._buckets[first_level:]:
+            if bucket:
+                start = rng.randrange(len(bucket))
+                for i in range(start, len(bucket)):
+                    yield bucket[i]
+                for i in range(start):
+                    yield bucket[i]
+
+    def __iter__(self) -> Iterator[int]:
+        for bucket in self._buckets:
+            yield from bucket
+
+
+def _have_row(byte: int) -> bytes:
+    return bytes(
+        PieceState.VERIFIED if byte & (0x80 >> bit) else PieceState.MISSING for bit in range(8)
+    )
+
+
+_HAVE_ROWS: Final = tuple(_have_row(byte) for byte in range(256))
+
+
+class PiecePicker:
+    """What to request next, from whom, and what to cancel (BEP 3 rarest-first + endgame)."""
+
+    def __init__(
+        self,
+        num_pieces: int,
+        piece_length: int,
+        total_length: int,
+        *,
+        block_size: int = BLOCK_SIZE,
+        rng: random.Random | None = None,
+    ) -> None:
+        if piece_length <= 0 or block_size <= 0 or num_pieces < 0:
+            raise ValueError("piece length, block size and piece count must be positive")
+        if not piece_length * (num_pieces - 1) < total_length <= piece_length * num_pieces:
+            raise ValueError(f"{total_length} bytes do not fill {num_pieces} pieces")
+        self._num_pieces = num_pieces
+        self._piece_length = piece_length
+        self._last_length = total_length - piece_length * (num_pieces - 1)
+        self._block_size = block_size
+        self._blocks_per_piece = -(-piece_length // block_size)
+        self._rng = rng if rng is not None else random.Random()
+        self._have = Bitfield(num_pieces)
+        self._priority = bytearray([1]) * num_pieces
+        self._avail = [0] * num_pieces  # not counting `_seeds`
+        self._seeds = 0
+        self._slot = [-1] * num_pieces
+        self._orders = {1: _RarityBuckets(self._slot), 2: _RarityBuckets(self._slot)}
+        for piece in range(num_pieces):
+            self._orders[1].add(piece, 0)
+        self._partials: dict[int, _Partial] = {}
+        # Wanted started pieces with blocks in the pool, oldest first.
+        self._open: dict[int, _Partial] = {}
+        self._requests: dict[Hashable, set[int]] = {}  # peer -> keys of its blocks in flight
+        self._last: dict[Hashable, int] = {}  # peer -> the piece it last picked from
+        self._refills = 0  # counts the times blocks or pieces came back to the pool
+        self._dry: dict[Hashable, tuple[int, int]] = {}  # peer -> (_refills, its piece count)
+        # Blocks in flight by requester count (index 0: one peer), for endgame duplicates.
+        self._busy: tuple[dict[int, None], ...] = tuple({} for _ in range(MAX_REQUESTERS - 1))
+        self._missing = num_pieces  # wanted pieces not verified
+        self._wanted_left = total_length
+
+    # -- sizes ---------------------------------------------------------------------------
+
+    def _piece_size(self, piece: int) -> int:
+        return self._last_length if piece == self._num_pieces - 1 else self._piece_length
+
+    def _block(self, partial: _Partial, index: int) -> Block:
+        offset = index * self._block_size
+        return Block(partial.piece, offset, min(self._block_size, partial.size - offset))
+
+    def _block_index(self, partial: _Partial, block: Block) -> int | None:
+        """The index of `block` in its piece, None if it is not one of the piece's blocks."""
+        index, rest = divmod(block.offset, self._block_size)
+        if rest or not 0 <= index < len(partial.owners):
+            return None
+        expected = min(self._block_size, partial.size - index * self._block_size)
+        return index if block.length == expected else None
+
+    # -- what we have and want -----------------------------------------------------------
+
+    @property
+    def have(self) -> Bitfield:
+        """The verified pieces (the live set: do not modify it)."""
+        return self._have
+
+    def mark_have(self, piece: int) -> None:
+        """A piece found good by the initial check or in resume data."""
+        self._acquire(piece)
+
+    def piece_verified(self, piece: int) -> None:
+        """A downloaded piece passed its hash check: forget its blocks."""
+        self._acquire(piece)
+
+    def _acquire(self, piece: int) -> None:
+        if not self._have.add(piece):
+            return
+        partial = self._partials.pop(piece, None)
+        if partial is not None:
+            self._forget(partial)
+        elif self._slot[piece] >= 0:
+            self._orders[self._priority[piece]].remove(piece, self._avail[piece])
+        if self._priority[piece]:
+            self._missing -= 1
+            self._wanted_left -= self._piece_size(piece)
+
+    def wants(self, piece: int) -> bool:
+        """Is `piece` wanted and not verified? (Enough to judge a peer's `have`.)"""
+        return self._priority[piece] > 0 and piece not in self._have
+
+    def set_priorities(self, priorities: Sequence[int]) -> None:
+        if len(priorities) != self._num_pieces:
+            raise ValueError(f"{len(priorities)} priorities for {self._num_pieces} pieces")
+        if not set(priorities) <= set(PRIORITIES):
+            raise ValueError("a piece priority is 0 (skip), 1 (normal) or 2 (high)")
+        for piece, new in enumerate(priorities):
+            old = self._priority[piece]
+            if new != old:
+                self._reprioritize(piece, old, new)
+
+    def _reprioritize(self, piece: int, old: int, new: int) -> None:
+        self._priority[piece] = new
+        if piece in self._have:
+            return
+        gained = (new > 0) - (old > 0)
+        if gained > 0:
+            self._refills += 1
+        self._missing += gained
+        self._wanted_left += gained * self._piece_size(piece)
+        partial = self._partials.get(piece)
+        if partial is not None:
+            if new and partial.free:
+                self._open[piece] = partial
+            else:
+                self._open.pop(piece, None)
+            return
+        if old:
+            self._orders[old].remove(piece, self._avail[piece])
+        if new:
+            self._orders[new].add(piece, self._avail[piece])
+
+    def is_complete(self) -> bool:
+        """Every wanted piece is verified."""
+        return self._missing == 0
+
+    @property
+    def wanted_left(self) -> int:
+        """Bytes of wanted pieces not verified yet."""
+        return self._wanted_left
+
+    @property
+    def in_endgame(self) -> bool:
+        """Every wanted block not received is already requested."""
+        return bool(self._missing) and not self._open and not self._unstarted()
+
+    def _unstarted(self) -> int:
+        return self._orders[1].size + self._orders[2].size
+
+    # -- availability --------------------------------------------------------------------
+
+    def peer_joined(self, pieces: Bitfield) -> None:
+        """Count a peer's pieces (its bitfield, or a full one for have-all)."""
+        if pieces.is_complete():
+            self._seeds += 1
+            return
+        for piece in pieces:
+            self._shift(piece, 1)
+
+    def peer_has(self, piece: int) -> None:
+        """Count a peer's `have` (call it once per piece the peer did not have)."""
+        self._shift(piece, 1)
+
+    def peer_left(self, pieces: Bitfield) -> None:
+        # A peer with every piece adds one to every piece however it was counted, so a
+        # complete peer may leave through `_seeds` even if it joined piece by piece.
+        if pieces.is_complete() and self._seeds:
+            self._seeds -= 1
+            return
+        for piece in pieces:
+            self._shift(piece, -1)
+
+    def _shift(self, piece: int, delta: int) -> None:
+        old = self._avail[piece]
+        if old + delta < 0:
+            raise ValueError(f"piece {piece} has no peer left to lose")
+        self._avail[piece] = old + delta
+        if self._slot[piece] >= 0:
+            self._orders[self._priority[piece]].move(piece, old, old + delta)
+
+    def availability(self, piece: int) -> int:
+        return self._avail[piece] + self._seeds
+
+    def availability_bytes(self) -> bytes:
+        """Per piece, how many connected peers have it, capped at 255 (for the UI)."""
+        avail = self._avail
+        row = bytes(avail if max(avail, default=0) < 256 else [min(a, 255) for a in avail])
+        if self._seeds:
+            row = row.translate(bytes(min(v + self._seeds, 255) for v in range(256)))
+        return row
+
+    def interesting(self, pieces: Bitfield) -> bool:
+        """Does the peer have a wanted piece we have not verified? (BEP 3 `interested`)"""
+        if not self._missing or not pieces.count:
+            return False
+        if pieces.is_complete():
+            return True
+        if pieces.count < self._missing:
+            return any(self.wants(piece) for piece in pieces)
+        return any(piece in pieces for piece in self._missing_pieces())
+
+    def _missing_pieces(self) -> Iterator[int]:
+        yield from (piece for piece in self._partials if self._priority[piece])
+        yield from self._orders[2]
+        yield from self._orders[1]
+
+    # -- requests ------------------------------------------------------------------------
+
+    def pick(self, peer: Hashable, pieces: Bitfield, count: int) -> list[Block]:
+        """Up to `count` blocks to request from `peer`, now marked as requested by it.
+
+        `pieces` is the peer's own bitfield (it only grows), already counted through
+        `peer_joined` and `peer_has`.
+        """
+        picked: list[Block] = []
+        dry = self._dry.get(peer)
+        if dry is None or dry != (self._refills, pieces.count):
+            self._request_pool(peer, pieces, count, picked)
+        if len(picked) < count and self.in_endgame:
+            self._request_busy(peer, pieces, count - len(picked), picked)
+        return picked
+
+    def _request_pool(
+        self, peer: Hashable, pieces: Bitfield, count: int, picked: list[Block]
+    ) -> None:
+        while len(picked) < count:
+            partial = self._open_piece_for(peer, pieces) or self._start_piece(pieces)
+            if partial is None:
+                # Nothing here for this peer until it has more pieces or blocks return to
+                # the pool: remember, so refilling its pipeline does not rescan every piece.
+                self._dry[peer] = (self._refills, pieces.count)
+                return
+            self._request_free(partial, peer, count - len(picked), picked)
+
+    def _open_piece_for(self, peer: Hashable, pieces: Bitfield) -> _Partial | None:
+        """A started piece with blocks in the pool: the peer's own first, then the oldest."""
+        last = self._last.get(peer, -1)
+        partial = self._open.get(last)
+        if partial is not None and last in pieces:
+            return partial
+        for piece, partial in self._open.items():
+            if piece in pieces:
+                return partial
+        return None
+
+    def _start_piece(self, pieces: Bitfield) -> _Partial | None:
+        """Start the rarest wanted piece the peer has, high priority before normal."""
+        first_level = 0 if pieces.is_complete() else 1  # level 0: only counted seeds have it
+        for priority in (2, 1):
+            order = self._orders[priority]
+            for piece in order.scan(self._rng, first_level):
+                if piece in pieces:
+                    order.remove(piece, self._avail[piece])
+                    size = self._piece_size(piece)
+                    partial = _Partial(
+                        piece, piece * self._blocks_per_piece, size, -(-size // self._block_size)
+                    )
+                    self._partials[piece] = partial
+                    self._open[piece] = partial
+                    return partial
+        return None
+
+    def _request_free(
+        self, partial: _Partial, peer: Hashable, count: int, picked: list[Block]
+    ) -> None:
+        free, owners, base = partial.free, partial.owners, partial.base
+        piece, size, block_size = partial.piece, partial.size, self._block_size
+        keys = self._requests.get(peer)
+        if keys is None:
+            keys = self._requests[peer] = set()
+        single = self._busy[0]
+        taken = free[-count:]
+        del free[-count:]
+        for index in reversed(taken):
+            owners[index] = [peer]
+            keys.add(base + index)
+            single[base + index] = None
+            offset = index * block_size
+            end = offset + block_size
+            picked.append(Block(piece, offset, block_size if end <= size else size - offset))
+        if not free:
+            del self._open[partial.piece]
+        self._last[peer] = partial.piece
+
+    def _request_busy(
+        self, peer: Hashable, pieces: Bitfield, count: int, picked: list[Block]
+    ) -> None:
+        """Endgame: blocks already requested from others, fewest requesters first."""
+        keys = self._requests.setdefault(peer, set())
+        for busy in self._busy:
+            chosen = list(islice(self._duplicable(busy, keys, pieces), count))
+            for key in chosen:
+                picked.append(self._add_requester(key, peer, keys))
+            count -= len(chosen)
+            if not count:
+                return
+
+    def _duplicable(
+        self, busy: dict[int, None], keys: set[int], pieces: Bitfield
+    ) -> Iterator[int]:
+        for key in busy:
+            piece = key // self._blocks_per_piece
+            if key not in keys and piece in pieces and self._priority[piece]:
+                yield key
+
+    def _add_requester(self, key: int, peer: Hashable, keys: set[int]) -> Block:
+        piece, index = divmod(key, self._blocks_per_piece)
+        partial = self._partials[piece]
+        owners = partial.owners[index]
+        assert isinstance(owners, list)
+        del self._busy[len(owners) - 1][key]
+        owners.append(peer)
+        if len(owners) < MAX_REQUESTERS:
+            self._busy[len(owners) - 1][key] = None
+        keys.add(key)
+        return self._block(partial, index)
+
+    def block_received(self, peer: Hashable, block: Block) -> tuple[bool, list[Hashable]]:
+        """Accept a requested block; returns the other peers it is requested from (to cancel).
+
+        A block nobody requested, or already received, is refused: (False, []).
+        """
+        partial = self._partials.get(block.piece)
+        index = None if partial is None else self._block_index(partial, block)
+        if partial is None or index is None:
+            return False, []
+        owners = partial.owners[index]
+        if owners is None or owners is _RECEIVED:
+            return False, []
+        key = partial.base + index
+        for owner in owners:
+            self._requests[owner].discard(key)
+        if len(owners) < MAX_REQUESTERS:
+            del self._busy[len(owners) - 1][key]
+        partial.owners[index] = _RECEIVED
+        partial.received += 1
+        partial.senders.add(peer)
+        if peer in owners:
+            owners.remove(peer)
+        return True, owners  # no longer in the piece's bookkeeping: the others to cancel
+
+    def abort(self, peer: Hashable, block: Block) -> None:
+        """A request was rejected, timed out or cancelled: the block goes back to the pool."""
+        partial = self._partials.get(block.piece)
+        keys = self._requests.get(peer)
+        index = None if partial is None else self._block_index(partial, block)
+        if partial is None or index is None or keys is None:
+            return
+        if partial.base + index in keys:
+            keys.discard(partial.base + index)
+            self._release(partial, index, peer)
+
+    def peer_gone(self, peer: Hashable) -> None:
+        """Every block in flight from `peer` goes back to the pool (or to its other requesters)."""
+        self._last.pop(peer, None)
+        self._dry.pop(peer, None)
+        # Highest first onto the pools' stacks, so they are requested again lowest first.
+        for key in sorted(self._requests.pop(peer, ()), reverse=True):
+            piece, index = divmod(key, self._blocks_per_piece)
+            self._release(self._partials[piece], index, peer)
+
+    def _release(self, partial: _Partial, index: int, peer: Hashable) -> None:
+        owners = partial.owners[index]
+        assert isinstance(owners, list)
+        key = partial.base + index
+        if len(owners) < MAX_REQUESTERS:
+            del self._busy[len(owners) - 1][key]
+        owners.remove(peer)
+        if owners:
+            self._busy[len(owners) - 1][key] = None
+            return
+        partial.owners[index] = None
+        partial.free.append(index)
+        self._refills += 1
+        if self._priority[partial.piece]:
+            self._open[partial.piece] = partial
+
+    def piece_failed(self, piece: int) -> set[Hashable]:
+        """The piece failed its hash check: want it again; returns the peers that sent it."""
+        partial = self._partials.pop(piece, None)
+        if partial is None:
+            return set()
+        self._forget(partial)
+        self._refills += 1
+        if self._priority[piece]:
+            self._orders[self._priority[piece]].add(piece, self._avail[piece])
+        return partial.senders
+
+    def _forget(self, partial: _Partial) -> None:
+        """Drop a piece's requests still in flight (none once every block is received)."""
+        self._open.pop(partial.piece, None)
+        if partial.received == len(partial.owners):
+            return
+        for index, owners in enumerate(partial.owners):
+            if isinstance(owners, list):
+                key = partial.base + index
+                for owner in owners:
+                    self._requests[owner].discard(key)
+                if len(owners) < MAX_REQUESTERS:
+                    del self._busy[len(owners) - 1][key]
+
+    # -- for the UI ----------------------------------------------------------------------
+
+    def piece_state(self, piece: int) -> PieceState:
+        if piece in self._have:
+            return PieceState.VERIFIED
+        partial = self._partials.get(piece)
+        if partial is None:
+            return PieceState.MISSING
+        if partial.received == len(partial.owners):
+            return PieceState.WRITING
+        if len(partial.free) < len(partial.owners):
+            return PieceState.REQUESTED
+        return PieceState.MISSING
+
+    def states_bytes(self) -> bytes:
+        """One PieceState per piece (O(pieces): for the UI, a couple of times a second)."""
+        rows = b"".join(_HAVE_ROWS[byte] for byte in self._have.to_bytes())
+        states = bytearray(rows[: self._num_pieces])
+        for piece in self._partials:
+            states[piece] = self.piece_state(piece)
+        return bytes(states)

@@ -1,0 +1,480 @@
+"""One torrent's files on disk: piece writes, reads and SHA-1 checks run in an executor.
+
+The event loop never touches the disk: every method submits one job to the executor.
+Files are created sparse on their first write and kept open in a small LRU cache of
+file descriptors; reads and writes are positional (pread/pwrite), so jobs for
+different pieces run in parallel without sharing a file offset.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import errno
+import functools
+import hashlib
+import os
+import stat
+import threading
+from collections import OrderedDict
+from collections.abc import Buffer, Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Protocol, TypeVar
+
+from app.engine.bitfield import Bitfield
+from app.engine.errors import StorageError
+from app.engine.storage.layout import Layout, Span
+
+_T = TypeVar("_T")
+
+# Windows opens files in text mode unless told otherwise; elsewhere the flag is 0.
+_O_BINARY: int = getattr(os, "O_BINARY", 0)
+_O_NOFOLLOW: int = getattr(os, "O_NOFOLLOW", 0)
+_FD_CACHE_SIZE = 64
+# check() reads at most this much at once per job, whatever the piece length.
+_CHUNK = 4 * 1024 * 1024
+# check() hands each executor job about this many bytes of pieces.
+_BATCH_BYTES = 4 * 1024 * 1024
+_HASH_LENGTH = 20  # BEP 3: `pieces` is a string of 20-byte SHA-1 digests
+_SEEK_LOCK = threading.Lock()
+# rmdir of a folder that is gone, or still holds files that are not the torrent's.
+_HARMLESS_RMDIR_ERRNOS = frozenset({errno.ENOENT, errno.EEXIST, errno.ENOTEMPTY})
+
+
+def _seek_write(fd: int, data: Buffer, offset: int) -> int:
+    """pwrite for platforms without it (Windows): seek then write, one thread at a time."""
+    with _SEEK_LOCK:
+        os.lseek(fd, offset, os.SEEK_SET)
+        return os.write(fd, data)
+
+
+def _seek_read(fd: int, length: int, offset: int) -> bytes:
+    """pread for platforms without it (Windows): seek then read, one thread at a time."""
+    with _SEEK_LOCK:
+        os.lseek(fd, offset, os.SEEK_SET)
+        return os.read(fd, length)
+
+
+# Module-level indirections: the I/O path calls these, so tests can inject OS errors.
+_pwrite: Callable[[int, Buffer, int], int] = getattr(os, "pwrite", _seek_write)
+_pread: Callable[[int, int, int], bytes] = getattr(os, "pread", _seek_read)
+
+
+class StorageFile(Protocol):
+    """One file of the torrent; `path` is relative to the save folder and already sanitized."""
+
+    @property
+    def path(self) -> tuple[str, ...]: ...
+
+    @property
+    def length(self) -> int: ...
+
+    @property
+    def padding(self) -> bool: ...
+
+
+class StorageInfo(Protocol):
+    """What Storage needs from a torrent's metainfo."""
+
+    @property
+    def files(self) -> Sequence[StorageFile]: ...
+
+    @property
+    def piece_length(self) -> int: ...
+
+    @property
+    def piece_hashes(self) -> bytes: ...
+
+    @property
+    def total_length(self) -> int: ...
+
+
+def _storage_error(exc: OSError, action: str, name: str) -> StorageError:
+    reason = os.strerror(exc.errno) if exc.errno else str(exc)
+    return StorageError(f"{reason} while {action} '{name}'")
+
+
+@contextmanager
+def _os_errors(action: str, name: str) -> Iterator[None]:
+    """Turn an OSError into a StorageError a user can read; the OSError stays as __cause__."""
+    try:
+        yield
+    except OSError as exc:
+        raise _storage_error(exc, action, name) from exc
+
+
+def _pwrite_all(fd: int, data: memoryview, offset: int) -> None:
+    while data:
+        written = _pwrite(fd, data, offset)
+        data = data[written:]
+        offset += written
+
+
+def _pread_exact(fd: int, length: int, offset: int) -> bytes | None:
+    """Exactly `length` bytes, or None if the file ends first."""
+    data = _pread(fd, length, offset)
+    if len(data) == length:
+        return data
+    parts = [data]
+    got = len(data)
+    while got < length:
+        more = _pread(fd, length - got, offset + got)
+        if not more:
+            return None
+        parts.append(more)
+        got += len(more)
+    return b"".join(parts)
+
+
+class _Handle:
+    __slots__ = ("fd", "writable", "users", "retired")
+
+    def __init__(self, fd: int, writable: bool) -> None:
+        self.fd = fd
+        self.writable = writable
+        self.users = 0
+        self.retired = False
+
+
+class _FdCache:
+    """Open descriptors by file index, least recently used closed first.
+
+    A descriptor that a thread is using is closed only when that thread releases it,
+    so a job never does I/O on a closed (or reused) descriptor number.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self._capacity = capacity
+        self._lock = threading.Lock()
+        self._handles: OrderedDict[int, _Handle] = OrderedDict()
+
+    @contextmanager
+    def use(self, index: int, writable: bool, opener: Callable[[int, bool], int]) -> Iterator[int]:
+        handle = self._acquire(index, writable, opener)
+        try:
+            yield handle.fd
+        finally:
+            self._release(handle)
+
+    def close_all(self) -> None:
+        with self._lock:
+            for index in list(self._handles):
+                self._retire(index)
+
+    def _acquire(self, index: int, writable: bool, opener: Callable[[int, bool], int]) -> _Handle:
+        with self._lock:
+            handle = self._handles.get(index)
+            if handle is not None and (handle.writable or not writable):
+                self._handles.move_to_end(index)
+            else:
+                if handle is not None:
+                    self._retire(index)  # read-only, and a write needs it writable
+                handle = _Handle(opener(index, writable), writable)
+                self._handles[index] = handle
+            handle.users += 1
+            self._evict()
+            return handle
+
+    def _release(self, handle: _Handle) -> None:
+        with self._lock:
+            handle.users -= 1
+            if handle.retired and not handle.users:
+                os.close(handle.fd)
+
+    def _evict(self) -> None:
+        idle = [index for index, handle in self._handles.items() if not handle.users]
+        for index in idle[: max(0, len(self._handles) - self._capacity)]:
+            self._retire(index)
+
+    def _retire(self, index: int) -> None:
+        handle = self._handles.pop(index)
+        handle.retired = True
+        if not handle.users:
+            os.close(handle.fd)
+
+
+class Storage:
+    """The files of one torrent under `save_dir`; call `open()` before any I/O."""
+
+    def __init__(
+        self,
+        metainfo: StorageInfo,
+        save_dir: Path,
+        executor: concurrent.futures.Executor,
+        *,
+        check_jobs: int = 2,
+    ) -> None:
+        files = list(metainfo.files)
+        self._layout = Layout(metainfo.piece_length, [f.length for f in files])
+        if self._layout.total_length != metainfo.total_length:
+            raise ValueError("total_length is not the sum of the file lengths")
+        if len(metainfo.piece_hashes) != _HASH_LENGTH * self._layout.num_pieces:
+            raise ValueError("piece_hashes does not hold one SHA-1 digest per piece")
+        self._hashes = metainfo.piece_hashes
+        self._relative = [f.path for f in files]
+        self._names = ["/".join(f.path) for f in files]
+        self._padding = [f.padding for f in files]
+        self._save_dir = Path(save_dir)
+        self._executor = executor
+        self._check_jobs = max(1, check_jobs)
+        self._fds = _FdCache(_FD_CACHE_SIZE)
+        self._paths: list[str] | None = None
+
+    @property
+    def layout(self) -> Layout:
+        return self._layout
+
+    @property
+    def save_dir(self) -> Path:
+        return self._save_dir
+
+    async def open(self) -> None:
+        """Make the folders and the 0-byte files; refuse any path that leads outside save_dir."""
+        self._paths = await self._run(self._prepare)
+
+    async def write_piece(self, piece: int, data: bytes | bytearray | memoryview) -> None:
+        view = self._piece_view(piece, data)
+        await self._run(self._write, piece, view)
+
+    async def verify_and_write(self, piece: int, data: bytes | bytearray | memoryview) -> bool:
+        """Write the piece only if its SHA-1 matches; hash and write are one executor job."""
+        view = self._piece_view(piece, data)
+        return await self._run(self._verify_and_write, piece, view)
+
+    async def read(self, piece: int, offset: int, length: int) -> bytes:
+        size = self._layout.piece_size(piece)
+        if offset < 0 or length < 0 or offset + length > size:
+            raise ValueError(
+                f"bytes {offset}..{offset + length} are outside piece {piece} of {size} bytes"
+            )
+        start = piece * self._layout.piece_length + offset
+        return await self._run(self._read, start, length)
+
+    async def check(
+        self,
+        progress: Callable[[int, int], None] | None = None,
+        pieces: Iterable[int] | None = None,
+    ) -> Bitfield:
+        """Hash the data already on disk; returns the pieces that match their SHA-1.
+
+        Pieces of missing or short files are skipped without reading. At most
+        `check_jobs` jobs run at once, each reading at most _CHUNK bytes at a time.
+        """
+        todo: Sequence[int] = range(self._layout.num_pieces) if pieces is None else list(pieces)
+        sizes = await self._run(self._file_sizes)
+        step = max(1, _BATCH_BYTES // self._layout.piece_length)
+        batches = (todo[i : i + step] for i in range(0, len(todo), step))
+        verified = Bitfield(self._layout.num_pieces)
+        done = 0
+        pending: set[asyncio.Future[tuple[int, list[int]]]] = set()
+        try:
+            while True:
+                while len(pending) < self._check_jobs and (batch := next(batches, None)):
+                    pending.add(self._run(self._check_batch, batch, sizes))
+                if not pending:
+                    return verified
+                finished, pending = await asyncio.wait(
+                    pending, return_when=asyncio.FIRST_COMPLETED
+                )
+                for future in finished:
+                    count, good = future.result()
+                    verified.update(good)
+                    done += count
+                if progress is not None:
+                    progress(done, len(todo))
+        finally:
+            for future in pending:
+                future.cancel()
+
+    async def close(self) -> None:
+        """Close every cached descriptor; safe to call more than once."""
+        await self._run(self._close_all)
+
+    async def delete_files(self) -> None:
+        """Remove the torrent's files, then the folders under save_dir they leave empty."""
+        await self.close()
+        await self._run(self._delete)
+
+    # -- executor side ------------------------------------------------------------
+
+    def _run(self, fn: Callable[..., _T], *args: object) -> asyncio.Future[_T]:
+        loop = asyncio.get_running_loop()
+        return loop.run_in_executor(self._executor, functools.partial(fn, *args))
+
+    def _require_paths(self) -> list[str]:
+        if self._paths is None:
+            raise RuntimeError("Storage.open() must be awaited before any I/O")
+        return self._paths
+
+    def _piece_view(self, piece: int, data: bytes | bytearray | memoryview) -> memoryview:
+        view = memoryview(data).cast("B")
+        size = self._layout.piece_size(piece)
+        if len(view) != size:
+            raise ValueError(f"piece {piece} is {size} bytes, not {len(view)}")
+        return view
+
+    def _prepare(self) -> list[str]:
+        with _os_errors("creating folder", str(self._save_dir)):
+            os.makedirs(self._save_dir, exist_ok=True)
+        paths = self._resolve_all()
+        for index, path in enumerate(paths):
+            if not self._padding[index]:
+                self._create(index, path)
+        return paths
+
+    def _resolve_all(self) -> list[str]:
+        root = Path(os.path.realpath(self._save_dir))
+        return [self._resolve(root, index) for index in range(len(self._names))]
+
+    def _resolve(self, root: Path, index: int) -> str:
+        """The real path of a file, after following any symlink already on disk."""
+        path = Path(os.path.realpath(root.joinpath(*self._relative[index])))
+        if path == root or not path.is_relative_to(root):
+            raise StorageError(
+                f"'{self._names[index]}' would be outside the download folder '{root}'; "
+                "a symbolic link or an unsafe name leads there"
+            )
+        return str(path)
+
+    def _create(self, index: int, path: str) -> None:
+        with _os_errors("creating", self._names[index]):
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            if not self._layout.file_lengths[index]:
+                flags = os.O_WRONLY | os.O_CREAT | _O_BINARY | _O_NOFOLLOW
+                os.close(os.open(path, flags, 0o666))
+
+    def _open_fd(self, index: int, writable: bool) -> int:
+        path = self._require_paths()[index]
+        # The path was checked in open(); check again in case a folder on the way
+        # was swapped for a symlink since. O_NOFOLLOW covers the last component.
+        if os.path.realpath(path) != path:
+            raise StorageError(
+                f"'{self._names[index]}' now leads through a symbolic link; refusing to use it"
+            )
+        if not writable:
+            return os.open(path, os.O_RDONLY | _O_BINARY | _O_NOFOLLOW)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | _O_BINARY | _O_NOFOLLOW, 0o666)
+        try:
+            # Sized once, sparse: later writes never extend the file bit by bit.
+            if os.fstat(fd).st_size < self._layout.file_lengths[index]:
+                os.ftruncate(fd, self._layout.file_lengths[index])
+        except OSError:
+            os.close(fd)
+            raise
+        return fd
+
+    def _write(self, piece: int, view: memoryview) -> None:
+        position = 0
+        for span in self._layout.piece_spans(piece):
+            # BEP 47: padding files are never created; their bytes are known zeros.
+            if not self._padding[span.file_index]:
+                self._write_span(span, view[position : position + span.length])
+            position += span.length
+
+    def _write_span(self, span: Span, data: memoryview) -> None:
+        with (
+            _os_errors("writing", self._names[span.file_index]),
+            self._fds.use(span.file_index, True, self._open_fd) as fd,
+        ):
+            _pwrite_all(fd, data, span.file_offset)
+
+    def _verify_and_write(self, piece: int, view: memoryview) -> bool:
+        if hashlib.sha1(view).digest() != self._expected(piece):
+            return False
+        self._write(piece, view)
+        return True
+
+    def _expected(self, piece: int) -> bytes:
+        return self._hashes[piece * _HASH_LENGTH : (piece + 1) * _HASH_LENGTH]
+
+    def _read(self, start: int, length: int) -> bytes:
+        parts = [self._read_span(span) for span in self._layout.spans(start, length)]
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def _read_span(self, span: Span) -> bytes:
+        if self._padding[span.file_index]:
+            return bytes(span.length)
+        data = self._read_file(span.file_index, span.file_offset, span.length, "reading")
+        if data is None:
+            raise StorageError(f"'{self._names[span.file_index]}' is shorter than expected")
+        return data
+
+    def _read_file(self, index: int, offset: int, length: int, action: str) -> bytes | None:
+        with (
+            _os_errors(action, self._names[index]),
+            self._fds.use(index, False, self._open_fd) as fd,
+        ):
+            return _pread_exact(fd, length, offset)
+
+    def _file_sizes(self) -> list[int]:
+        paths = self._require_paths()
+        return [self._size_on_disk(index, path) for index, path in enumerate(paths)]
+
+    def _size_on_disk(self, index: int, path: str) -> int:
+        """The file's size, or -1 if it is missing or not a regular file."""
+        if self._padding[index]:
+            return self._layout.file_lengths[index]
+        with _os_errors("checking", self._names[index]):
+            try:
+                info = os.stat(path)
+            except (FileNotFoundError, NotADirectoryError):
+                return -1
+        return info.st_size if stat.S_ISREG(info.st_mode) else -1
+
+    def _check_batch(self, pieces: Sequence[int], sizes: list[int]) -> tuple[int, list[int]]:
+        good = [
+            piece
+            for piece in pieces
+            if self._on_disk(piece, sizes) and self._hash_piece(piece) == self._expected(piece)
+        ]
+        return len(pieces), good
+
+    def _on_disk(self, piece: int, sizes: list[int]) -> bool:
+        spans = self._layout.piece_spans(piece)
+        return all(sizes[s.file_index] >= s.file_offset + s.length for s in spans)
+
+    def _hash_piece(self, piece: int) -> bytes | None:
+        """SHA-1 of the piece as it is on disk, or None if a file ends too soon."""
+        sha = hashlib.sha1()
+        for span in self._layout.piece_spans(piece):
+            end = span.file_offset + span.length
+            for offset in range(span.file_offset, end, _CHUNK):
+                chunk = self._check_chunk(span.file_index, offset, min(_CHUNK, end - offset))
+                if chunk is None:
+                    return None
+                sha.update(chunk)
+        return sha.digest()
+
+    def _check_chunk(self, index: int, offset: int, length: int) -> bytes | None:
+        if self._padding[index]:
+            return bytes(length)
+        return self._read_file(index, offset, length, "checking")
+
+    def _close_all(self) -> None:
+        with _os_errors("closing the files in", str(self._save_dir)):
+            self._fds.close_all()
+
+    def _delete(self) -> None:
+        paths = self._paths if self._paths is not None else self._resolve_all()
+        for index, path in enumerate(paths):
+            if not self._padding[index]:
+                self._unlink(index, path)
+        root = Path(os.path.realpath(self._save_dir))
+        folders = {p for path in paths for p in Path(path).parents if p.is_relative_to(root)}
+        for folder in sorted(folders - {root}, key=lambda p: len(p.parts), reverse=True):
+            self._remove_if_empty(folder)
+
+    def _unlink(self, index: int, path: str) -> None:
+        with _os_errors("deleting", self._names[index]):
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+
+    def _remove_if_empty(self, folder: Path) -> None:
+        try:
+            os.rmdir(folder)
+        except OSError as exc:
+            if exc.errno not in _HARMLESS_RMDIR_ERRNOS:
+                raise _storage_error(exc, "deleting folder", str(folder)) from exc

@@ -1,0 +1,269 @@
+"""Sans-I/O peer wire codec (BEP 3): bytes in, message values out; values in, bytes out.
+
+The decoder owns one receive buffer and never resizes it while a message view may be
+alive: it compacts by copying the unread tail to the front (same size, no reallocation)
+and grows by switching to a new, larger buffer. A `Piece.data` view is therefore valid
+until the next `get_buffer`/`feed` call, which is all the consumer needs to copy it once.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, Iterator
+
+from app.engine.errors import RemoteProtocolError
+from app.engine.wire.messages import (
+    HANDSHAKE_LENGTH,
+    PROTOCOL,
+    AllowedFast,
+    BitfieldMessage,
+    Cancel,
+    Choke,
+    Event,
+    Extended,
+    Handshake,
+    Have,
+    HaveAll,
+    HaveNone,
+    Interested,
+    KeepAlive,
+    Message,
+    MessageId,
+    NotInterested,
+    Piece,
+    Port,
+    Reject,
+    Request,
+    Suggest,
+    Unchoke,
+)
+
+BLOCK_SIZE = 16 * 1024
+MAX_ACCEPTED_BLOCK = 128 * 1024  # the largest block a peer may request or send
+MAX_EXTENDED_MESSAGE = 1024 * 1024
+_INITIAL_BUFFER = 256 * 1024
+
+_U32 = struct.Struct(">I")
+_U32_U8 = struct.Struct(">IB")
+_THREE_U32 = struct.Struct(">III")
+_TWO_U32 = struct.Struct(">II")
+
+KEEP_ALIVE = KeepAlive()
+_SINGLETONS: dict[int, Message] = {
+    MessageId.CHOKE: Choke(),
+    MessageId.UNCHOKE: Unchoke(),
+    MessageId.INTERESTED: Interested(),
+    MessageId.NOT_INTERESTED: NotInterested(),
+    MessageId.HAVE_ALL: HaveAll(),
+    MessageId.HAVE_NONE: HaveNone(),
+}
+
+
+def _fixed(length: int) -> Callable[[memoryview], None]:
+    def check(payload: memoryview) -> None:
+        if len(payload) != length:
+            raise RemoteProtocolError(f"message payload is {len(payload)} bytes, expected {length}")
+
+    return check
+
+
+def _index(cls: type[Have] | type[Suggest] | type[AllowedFast]) -> Callable[[memoryview], Message]:
+    check = _fixed(4)
+
+    def parse(payload: memoryview) -> Message:
+        check(payload)
+        return cls(_U32.unpack_from(payload)[0])
+
+    return parse
+
+
+def _triple(cls: type[Request] | type[Cancel] | type[Reject]) -> Callable[[memoryview], Message]:
+    check = _fixed(12)
+
+    def parse(payload: memoryview) -> Message:
+        check(payload)
+        index, begin, length = _THREE_U32.unpack_from(payload)
+        if length == 0 or length > MAX_ACCEPTED_BLOCK:
+            raise RemoteProtocolError(f"block length {length} is out of bounds")
+        return cls(index, begin, length)
+
+    return parse
+
+
+def _singleton(message: Message) -> Callable[[memoryview], Message]:
+    check = _fixed(0)
+
+    def parse(payload: memoryview) -> Message:
+        check(payload)
+        return message
+
+    return parse
+
+
+def _parse_piece(payload: memoryview) -> Message:
+    if len(payload) < 9:
+        raise RemoteProtocolError("piece message is too short")
+    index, begin = _TWO_U32.unpack_from(payload)
+    return Piece(index, begin, payload[8:])
+
+
+def _parse_port(payload: memoryview) -> Message:
+    _fixed(2)(payload)
+    return Port(struct.unpack_from(">H", payload)[0])
+
+
+def _parse_extended(payload: memoryview) -> Message:
+    if len(payload) < 1:
+        raise RemoteProtocolError("extended message has no id")
+    return Extended(payload[0], bytes(payload[1:]))
+
+
+_PARSERS: dict[int, Callable[[memoryview], Message]] = {
+    MessageId.HAVE: _index(Have),
+    MessageId.BITFIELD: lambda payload: BitfieldMessage(bytes(payload)),
+    MessageId.REQUEST: _triple(Request),
+    MessageId.PIECE: _parse_piece,
+    MessageId.CANCEL: _triple(Cancel),
+    MessageId.PORT: _parse_port,
+    MessageId.SUGGEST: _index(Suggest),
+    MessageId.REJECT: _triple(Reject),
+    MessageId.ALLOWED_FAST: _index(AllowedFast),
+    MessageId.EXTENDED: _parse_extended,
+    **{mid: _singleton(msg) for mid, msg in _SINGLETONS.items()},
+}
+
+
+class WireDecoder:
+    """Turns a byte stream from one peer into a handshake followed by messages."""
+
+    def __init__(self, *, max_message: int = MAX_ACCEPTED_BLOCK + 13, expect_handshake: bool = True):
+        self.max_message = max_message  # raised by the owner once the bitfield size is known
+        self._buf = bytearray(_INITIAL_BUFFER)
+        self._start = 0  # first unread byte
+        self._end = 0  # one past the last received byte
+        self._handshake_pending = expect_handshake
+
+    def get_buffer(self, sizehint: int = -1) -> memoryview:
+        """Writable space for the next received bytes (asyncio.BufferedProtocol)."""
+        self._make_room(max(sizehint, 64 * 1024))
+        return memoryview(self._buf)[self._end :]
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self._end += nbytes
+
+    def feed(self, data: bytes | bytearray | memoryview) -> None:
+        """Append received bytes (for callers without a BufferedProtocol, and tests)."""
+        self._make_room(len(data))
+        self._buf[self._end : self._end + len(data)] = data
+        self._end += len(data)
+
+    def events(self) -> Iterator[Event]:
+        """Every complete handshake/message received so far, in order."""
+        if self._handshake_pending:
+            handshake = self._next_handshake()
+            if handshake is None:
+                return
+            yield handshake
+        while True:
+            message = self._next_message()
+            if message is None:
+                return
+            yield message
+
+    def _next_handshake(self) -> Handshake | None:
+        if self._end - self._start < HANDSHAKE_LENGTH:
+            if self._end > self._start and self._buf[self._start] != len(PROTOCOL):
+                raise RemoteProtocolError("not a BitTorrent handshake")
+            return None
+        view = self._buf[self._start : self._start + HANDSHAKE_LENGTH]
+        if view[0] != len(PROTOCOL) or view[1:20] != PROTOCOL:
+            raise RemoteProtocolError("not a BitTorrent handshake")
+        self._start += HANDSHAKE_LENGTH
+        self._handshake_pending = False
+        return Handshake(bytes(view[20:28]), bytes(view[28:48]), bytes(view[48:68]))
+
+    def _next_message(self) -> Message | None:
+        while self._end - self._start >= 4:
+            start = self._start
+            (length,) = _U32.unpack_from(self._buf, start)
+            if length == 0:
+                self._start = start + 4
+                return KEEP_ALIVE
+            if length > self.max_message:
+                raise RemoteProtocolError(
+                    f"message of {length} bytes exceeds the {self.max_message}-byte limit"
+                )
+            if self._end - start < 4 + length:
+                self._make_room(4 + length)
+                return None
+            self._start = start + 4 + length
+            parser = _PARSERS.get(self._buf[start + 4])
+            if parser is not None:  # BEP 3: messages with unknown ids are ignored
+                return parser(memoryview(self._buf)[start + 5 : start + 4 + length])
+        return None
+
+    def _make_room(self, needed: int) -> None:
+        """Ensure `needed` bytes fit after the unread data, without resizing a live buffer."""
+        unread = self._end - self._start
+        if self._start and (self._end + needed > len(self._buf) or unread == 0):
+            self._buf[:unread] = self._buf[self._start : self._end]
+            self._start, self._end = 0, unread
+        if unread + needed > len(self._buf):
+            bigger = bytearray(max(2 * len(self._buf), unread + needed))
+            bigger[:unread] = self._buf[self._start : self._end]
+            self._buf, self._start, self._end = bigger, 0, unread
+
+
+def encode_handshake(info_hash: bytes, peer_id: bytes, reserved: bytes = bytes(8)) -> bytes:
+    return bytes([len(PROTOCOL)]) + PROTOCOL + reserved + info_hash + peer_id
+
+
+def _frame(message_id: int, payload: bytes = b"") -> bytes:
+    return _U32_U8.pack(len(payload) + 1, message_id) + payload
+
+
+def _encode_triple(message_id: int) -> Callable[[Message], bytes]:
+    return lambda m: _frame(message_id, _THREE_U32.pack(m.index, m.begin, m.length))  # type: ignore[union-attr]
+
+
+def _encode_index(message_id: int) -> Callable[[Message], bytes]:
+    return lambda m: _frame(message_id, _U32.pack(m.index))  # type: ignore[union-attr]
+
+
+_ENCODERS: dict[type, Callable[[Message], bytes]] = {
+    KeepAlive: lambda m: bytes(4),
+    Choke: lambda m: _frame(MessageId.CHOKE),
+    Unchoke: lambda m: _frame(MessageId.UNCHOKE),
+    Interested: lambda m: _frame(MessageId.INTERESTED),
+    NotInterested: lambda m: _frame(MessageId.NOT_INTERESTED),
+    HaveAll: lambda m: _frame(MessageId.HAVE_ALL),
+    HaveNone: lambda m: _frame(MessageId.HAVE_NONE),
+    Have: _encode_index(MessageId.HAVE),
+    Suggest: _encode_index(MessageId.SUGGEST),
+    AllowedFast: _encode_index(MessageId.ALLOWED_FAST),
+    BitfieldMessage: lambda m: _frame(MessageId.BITFIELD, m.data),  # type: ignore[union-attr]
+    Request: _encode_triple(MessageId.REQUEST),
+    Cancel: _encode_triple(MessageId.CANCEL),
+    Reject: _encode_triple(MessageId.REJECT),
+    Piece: lambda m: piece_header(m.index, m.begin, len(m.data)) + bytes(m.data),  # type: ignore[union-attr]
+    Port: lambda m: _frame(MessageId.PORT, struct.pack(">H", m.port)),  # type: ignore[union-attr]
+    Extended: lambda m: _frame(MessageId.EXTENDED, bytes([m.ext_id]) + m.payload),  # type: ignore[union-attr]
+}
+
+
+def encode(message: Message) -> bytes:
+    return _ENCODERS[type(message)](message)
+
+
+_REQUEST_HEADER = struct.Struct(">IBIII")
+_PIECE_HEADER = struct.Struct(">IBII")
+
+
+def encode_request(index: int, begin: int, length: int) -> bytes:
+    """The hot-path form of `encode(Request(...))`."""
+    return _REQUEST_HEADER.pack(13, MessageId.REQUEST, index, begin, length)
+
+
+def piece_header(index: int, begin: int, length: int) -> bytes:
+    """The 13 bytes before a block's data; the data itself is written without copying."""
+    return _PIECE_HEADER.pack(9 + length, MessageId.PIECE, index, begin)

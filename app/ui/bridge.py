@@ -1,0 +1,219 @@
+"""The one place the UI talks to the engine (DESIGN rule 3).
+
+EngineBridge polls `Session.snapshot()` on a timer, diffs it by info-hash and emits Qt
+signals; user commands go the other way as coroutines on the qasync loop. An EngineError
+from a command becomes a `failed` signal carrying the engine's own sentence: the user
+reads words, never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Coroutine, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from app.engine.errors import EngineError
+from app.engine.events import (
+    Event,
+    MetadataReceived,
+    TorrentAdded,
+    TorrentErrored,
+    TorrentFinished,
+    TorrentRemoved,
+)
+from app.engine.snapshots import SessionSnapshot, TorrentSnapshot
+from app.ui.speed_history import SESSION, SpeedHistory
+from app.ui.torrent_diff import diff_torrents
+
+if TYPE_CHECKING:
+    from app.engine.metainfo import Metainfo
+    from app.engine.session import Session
+
+log = logging.getLogger(__name__)
+
+EMPTY_SNAPSHOT = SessionSnapshot(
+    torrents=(), down_rate=0.0, up_rate=0.0, peers=0, dht_nodes=0, listen_port=None
+)
+
+
+class EngineBridge(QObject):
+    """Signals:
+    torrents_changed(TorrentDiff): rows to add, change and remove since the last tick.
+    session_changed(SessionSnapshot): the whole snapshot, at every tick.
+    details_changed(TorrentDetails): peers, files and pieces of the selected torrent.
+    torrent_finished(str, str): info-hash and name of a torrent that completed.
+    torrent_errored(str, str): info-hash and the reason.
+    metadata_received(str, str): info-hash and name, once a magnet's metadata arrived.
+    failed(str, str): what the user asked for, and why it could not be done.
+    """
+
+    torrents_changed = Signal(object)
+    session_changed = Signal(object)
+    details_changed = Signal(object)
+    torrent_finished = Signal(str, str)
+    torrent_errored = Signal(str, str)
+    metadata_received = Signal(str, str)
+    failed = Signal(str, str)
+
+    def __init__(
+        self,
+        session: Session,
+        interval_ms: int = 500,
+        clock: Callable[[], float] = time.monotonic,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._session = session
+        self._clock = clock
+        self._torrents: dict[str, TorrentSnapshot] = {}
+        self._snapshot = EMPTY_SNAPSHOT
+        self._selected: str | None = None
+        self._tasks: set[asyncio.Future[Any]] = set()
+        self.speed_history = SpeedHistory()
+        self._timer = QTimer(self)
+        self._timer.setInterval(interval_ms)
+        self._timer.timeout.connect(self.refresh)
+        # Several events in a row (a batch of adds) coalesce into one extra refresh.
+        self._soon = QTimer(self)
+        self._soon.setSingleShot(True)
+        self._soon.setInterval(0)
+        self._soon.timeout.connect(self.refresh)
+        self._event_handlers: dict[type, Callable[[Any], None]] = {
+            TorrentAdded: lambda e: self._refresh_soon(),
+            TorrentRemoved: lambda e: self._refresh_soon(),
+            TorrentFinished: lambda e: self.torrent_finished.emit(e.info_hash, e.name),
+            TorrentErrored: lambda e: self.torrent_errored.emit(e.info_hash, e.message),
+            MetadataReceived: lambda e: self.metadata_received.emit(e.info_hash, e.name),
+        }
+        session.add_listener(self._on_event)
+
+    # Polling
+
+    def start(self) -> None:
+        self.refresh()
+        self._timer.start()
+
+    def stop(self) -> None:
+        self._timer.stop()
+        self._soon.stop()
+
+    def refresh(self) -> None:
+        """One tick: snapshot, diff, signals; then the selected torrent's details."""
+        snapshot = self._session.snapshot()
+        now = self._clock()
+        diff = diff_torrents(self._torrents, snapshot.torrents)
+        self._snapshot = snapshot
+        if diff:
+            for info_hash in diff.removed:
+                del self._torrents[info_hash]
+                self.speed_history.forget(info_hash)
+            for torrent in diff.added + diff.changed:
+                self._torrents[torrent.info_hash] = torrent
+                self.speed_history.record(torrent.info_hash, now, torrent.down_rate, torrent.up_rate)
+            self.torrents_changed.emit(diff)
+        self.speed_history.record(SESSION, now, snapshot.down_rate, snapshot.up_rate)
+        self.session_changed.emit(snapshot)
+        self._refresh_details()
+
+    def now(self) -> float:
+        return self._clock()
+
+    @property
+    def snapshot(self) -> SessionSnapshot:
+        return self._snapshot
+
+    def torrent(self, info_hash: str) -> TorrentSnapshot | None:
+        return self._torrents.get(info_hash)
+
+    def torrents(self) -> Iterable[TorrentSnapshot]:
+        return self._torrents.values()
+
+    @property
+    def selected(self) -> str | None:
+        return self._selected
+
+    def select(self, info_hash: str | None) -> None:
+        """Poll the details of this torrent (None: of none) from now on."""
+        if info_hash != self._selected:
+            self._selected = info_hash
+            self._refresh_details()
+
+    def magnet_uri(self, info_hash: str) -> str:
+        return self._session.magnet_uri(info_hash)
+
+    # Commands
+
+    def add_torrent(
+        self, source: Metainfo | Path | bytes, save_path: Path, *, paused: bool, title: str
+    ) -> asyncio.Future[Any]:
+        return self.run(self._session.add_torrent(source, save_path, paused=paused), title)
+
+    def pause(self, info_hashes: Iterable[str]) -> None:
+        for info_hash in info_hashes:
+            self.run(self._session.pause(info_hash), f"Could not pause {self._name(info_hash)}")
+
+    def resume(self, info_hashes: Iterable[str]) -> None:
+        for info_hash in info_hashes:
+            self.run(self._session.resume(info_hash), f"Could not start {self._name(info_hash)}")
+
+    def recheck(self, info_hashes: Iterable[str]) -> None:
+        for info_hash in info_hashes:
+            self.run(self._session.recheck(info_hash), f"Could not recheck {self._name(info_hash)}")
+
+    def remove(self, info_hashes: Iterable[str], *, delete_files: bool) -> None:
+        for info_hash in info_hashes:
+            self.run(
+                self._session.remove(info_hash, delete_files=delete_files),
+                f"Could not remove {self._name(info_hash)}",
+            )
+
+    def run(self, command: Coroutine[Any, Any, Any], title: str) -> asyncio.Future[Any]:
+        """Run a command on the loop; a failure becomes `failed(title, sentence)`."""
+        task = asyncio.ensure_future(command)
+        self._tasks.add(task)
+        task.add_done_callback(lambda done: self._finished(done, title))
+        return task
+
+    async def drain(self) -> None:
+        """Wait for the commands still running, e.g. before closing the session."""
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    # Internals
+
+    def _finished(self, task: asyncio.Future[Any], title: str) -> None:
+        self._tasks.discard(task)
+        if task.cancelled():
+            return
+        error = task.exception()
+        if isinstance(error, EngineError):
+            self.failed.emit(title, str(error))
+        elif error is not None:
+            # A bug, not a user error: the log keeps the traceback, the user gets one line.
+            log.error("%s", title, exc_info=error)
+            self.failed.emit(title, f"Piecemeal hit an internal error ({type(error).__name__}: {error}).")
+        self._refresh_soon()
+
+    def _on_event(self, event: Event) -> None:
+        handler = self._event_handlers.get(type(event))
+        if handler is not None:
+            handler(event)
+
+    def _refresh_soon(self) -> None:
+        self._soon.start()
+
+    def _refresh_details(self) -> None:
+        if self._selected is None:
+            return
+        details = self._session.details(self._selected)
+        if details is not None:
+            self.details_changed.emit(details)
+
+    def _name(self, info_hash: str) -> str:
+        torrent = self._torrents.get(info_hash)
+        return f"“{torrent.name}”" if torrent else info_hash

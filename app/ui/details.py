@@ -1,0 +1,197 @@
+"""The details of the selected torrent: General, Trackers, Peers, Files, Pieces and Speed tabs.
+
+Only the visible tab is refreshed at each tick; switching tabs fills it from the last details.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFormLayout,
+    QHeaderView,
+    QLabel,
+    QScrollArea,
+    QTableView,
+    QTabWidget,
+    QTreeView,
+    QWidget,
+)
+
+from app.engine.snapshots import TorrentDetails, TorrentSnapshot
+from app.ui import formatting
+from app.ui.models.files import NAME, PROGRESS, FileModel
+from app.ui.models.peers import PeerModel
+from app.ui.models.trackers import TrackerModel
+from app.ui.speed_history import SpeedSample
+from app.ui.widgets.piece_panel import PiecePanel
+from app.ui.widgets.progress_delegate import ProgressDelegate
+from app.ui.widgets.speed_graph import SpeedGraph
+
+_GENERAL_FIELDS = (
+    "Name",
+    "Status",
+    "Save path",
+    "Info-hash",
+    "Size",
+    "Pieces",
+    "Availability",
+    "Downloaded",
+    "Uploaded",
+    "Ratio",
+    "Time active",
+    "Connections",
+    "Comment",
+    "Error",
+)
+
+
+def distributed_copies(availability: bytes) -> float | None:
+    """How many full copies connected peers hold: the rarest count plus the share above it."""
+    if not availability:
+        return None
+    rarest = min(availability)
+    return rarest + (len(availability) - availability.count(rarest)) / len(availability)
+
+
+def general_fields(torrent: TorrentSnapshot, details: TorrentDetails | None) -> dict[str, str]:
+    copies = distributed_copies(details.availability) if details else None
+    verified = f"{formatting.size(torrent.verified_bytes)} verified of {formatting.size(torrent.total_size)}"
+    return {
+        "Name": torrent.name,
+        "Status": torrent.status_text,
+        "Save path": torrent.save_path,
+        "Info-hash": torrent.info_hash,
+        "Size": f"{verified} ({formatting.percent(torrent.progress)})",
+        "Pieces": f"{formatting.count(torrent.num_pieces)} × {formatting.size(torrent.piece_length)}",
+        "Availability": "" if copies is None else f"{copies:.2f} copies among connected peers",
+        "Downloaded": formatting.size(torrent.downloaded),
+        "Uploaded": formatting.size(torrent.uploaded),
+        "Ratio": formatting.ratio(torrent.ratio),
+        "Time active": formatting.duration(details.time_active) if details else "",
+        "Connections": f"{torrent.seeds} seeds, {torrent.peers} peers",
+        "Comment": _comment(details),
+        "Error": torrent.error,
+    }
+
+
+def _comment(details: TorrentDetails | None) -> str:
+    if details is None:
+        return ""
+    return f"{details.comment} (private torrent)".strip() if details.private else details.comment
+
+
+class GeneralTab(QScrollArea):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWidgetResizable(True)
+        self.setFrameShape(QScrollArea.Shape.NoFrame)
+        body = QWidget()
+        form = QFormLayout(body)
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.values: dict[str, QLabel] = {}
+        for field in _GENERAL_FIELDS:
+            value = QLabel()
+            value.setWordWrap(True)
+            value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            value.setTextFormat(Qt.TextFormat.PlainText)
+            form.addRow(f"{field}:", value)
+            self.values[field] = value
+        self.values["Error"].setStyleSheet("color: #d9534f")
+        self.setWidget(body)
+
+    def show_torrent(self, torrent: TorrentSnapshot | None, details: TorrentDetails | None) -> None:
+        fields = general_fields(torrent, details) if torrent else dict.fromkeys(_GENERAL_FIELDS, "")
+        for field, text in fields.items():
+            self.values[field].setText(text)
+
+
+def _table(model: PeerModel | TrackerModel, progress_column: int | None = None) -> QTableView:
+    view = QTableView()
+    view.setModel(model)
+    view.setSortingEnabled(True)
+    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    view.setAlternatingRowColors(True)
+    view.verticalHeader().hide()
+    view.verticalHeader().setDefaultSectionSize(view.fontMetrics().height() + 8)
+    view.horizontalHeader().setStretchLastSection(True)
+    view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+    if progress_column is not None:
+        view.setItemDelegateForColumn(progress_column, ProgressDelegate(view))
+    return view
+
+
+class DetailsTabs(QTabWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.general = GeneralTab()
+        self.tracker_model = TrackerModel(self)
+        self.peer_model = PeerModel(self)
+        self.file_model = FileModel(self)
+        self.trackers = _table(self.tracker_model)
+        self.peers = _table(self.peer_model, progress_column=3)
+        self.files = QTreeView()
+        self.files.setModel(self.file_model)
+        self.files.setUniformRowHeights(True)
+        self.files.setAlternatingRowColors(True)
+        self.files.setItemDelegateForColumn(PROGRESS, ProgressDelegate(self.files))
+        self.files.header().setSectionResizeMode(NAME, QHeaderView.ResizeMode.Stretch)
+        self.files.header().setStretchLastSection(False)
+        self.file_model.modelReset.connect(lambda: self.files.expandToDepth(0))
+        self.pieces = PiecePanel()
+        self.speed = SpeedGraph()
+        for widget, title in (
+            (self.general, "General"),
+            (self.trackers, "Trackers"),
+            (self.peers, "Peers"),
+            (self.files, "Files"),
+            (self.pieces, "Pieces"),
+            (self.speed, "Speed"),
+        ):
+            self.addTab(widget, title)
+        self._torrent: TorrentSnapshot | None = None
+        self._details: TorrentDetails | None = None
+        self._fillers: dict[QWidget, Callable[[], None]] = {
+            self.general: lambda: self.general.show_torrent(self._torrent, self._details),
+            self.trackers: lambda: self.tracker_model.set_items(self._torrent.trackers if self._torrent else ()),
+            self.peers: lambda: self.peer_model.set_items(self._details.peers if self._details else ()),
+            self.files: self._fill_files,
+            self.pieces: lambda: self.pieces.show_torrent(self._torrent, self._details),
+        }
+        self.currentChanged.connect(lambda _index: self._fill())
+
+    def show_torrent(self, torrent: TorrentSnapshot | None) -> None:
+        """The selected torrent's latest snapshot, or None when nothing is selected."""
+        if torrent is None or self._torrent is None or torrent.info_hash != self._torrent.info_hash:
+            self._details = None
+        self._torrent = torrent
+        self._fill()
+
+    def show_details(self, details: TorrentDetails) -> None:
+        if self._torrent is not None and details.info_hash == self._torrent.info_hash:
+            self._details = details
+            self._fill()
+
+    def show_speeds(self, samples: Sequence[SpeedSample], window: float) -> None:
+        if self.currentWidget() is self.speed:
+            self.speed.set_samples(samples, window)
+
+    def save_state(self, settings: QSettings) -> None:
+        settings.setValue("details/tab", self.currentIndex())
+        settings.setValue("details/show_availability", self.pieces.availability_toggle.isChecked())
+
+    def restore_state(self, settings: QSettings) -> None:
+        self.setCurrentIndex(int(settings.value("details/tab", 0)))  # type: ignore[arg-type]
+        show = str(settings.value("details/show_availability", "false")).lower() == "true"
+        self.pieces.availability_toggle.setChecked(show)
+
+    def _fill(self) -> None:
+        filler = self._fillers.get(self.currentWidget())
+        if filler is not None:
+            filler()
+
+    def _fill_files(self) -> None:
+        self.file_model.set_files(self._details.files if self._details else ())

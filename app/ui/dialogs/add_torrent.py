@@ -1,0 +1,123 @@
+"""The add dialog: what the torrent holds, where it goes, whether it starts at once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTreeView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.engine.metainfo import Metainfo
+from app.engine.snapshots import FileSnapshot
+from app.ui import formatting
+from app.ui.models.files import NAME, FileModel
+from app.ui.settings import last_save_dir, remember_save_dir
+from app.ui.widgets.progress_delegate import ProgressDelegate
+
+
+@dataclass(frozen=True, slots=True)
+class AddRequest:
+    metainfo: Metainfo
+    save_path: Path
+    paused: bool
+
+
+def metainfo_files(metainfo: Metainfo) -> tuple[FileSnapshot, ...]:
+    """The files as the Files tab shows them; BEP 47 pad files are not the user's business."""
+    return tuple(
+        FileSnapshot(path="/".join(entry.path), size=entry.length, downloaded=0, priority=1)
+        for entry in metainfo.files
+        if not entry.padding
+    )
+
+
+class AddTorrentDialog(QDialog):
+    def __init__(self, metainfo: Metainfo, settings: QSettings, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._metainfo = metainfo
+        self._settings = settings
+        self.setWindowTitle("Add torrent")
+        self.resize(620, 460)
+
+        self.name_label = QLabel(metainfo.name)
+        self.name_label.setToolTip(metainfo.name)
+        self.name_label.setWordWrap(True)
+        self.name_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        font = QFont(self.name_label.font())
+        font.setBold(True)
+        font.setPointSizeF(font.pointSizeF() * 1.15)
+        self.name_label.setFont(font)
+        files = metainfo_files(metainfo)
+        summary = QLabel(
+            f"{formatting.size(metainfo.total_length)} in {formatting.count(len(files))}"
+            f" file{'s' if len(files) != 1 else ''} · {formatting.count(metainfo.num_pieces)} pieces"
+            f" × {formatting.size(metainfo.piece_length)}"
+        )
+
+        self.save_path_edit = QLineEdit(str(last_save_dir(settings)))
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        folder_row = QHBoxLayout()
+        folder_row.addWidget(self.save_path_edit, 1)
+        folder_row.addWidget(browse)
+
+        self.files_model = FileModel(self)
+        self.files_model.set_files(files)
+        self.files_view = QTreeView()
+        self.files_view.setModel(self.files_model)
+        self.files_view.setItemDelegateForColumn(2, ProgressDelegate(self.files_view))
+        self.files_view.setUniformRowHeights(True)
+        self.files_view.expandToDepth(0)
+        header = self.files_view.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(NAME, QHeaderView.ResizeMode.Stretch)
+        for column in range(1, self.files_model.columnCount()):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        self.files_view.setToolTip("Choosing which files to download comes with per-file priorities.")
+
+        self.start_paused = QCheckBox("Start paused")
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Add")
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+
+        form = QFormLayout()
+        form.addRow("Save to:", folder_row)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.name_label)
+        layout.addWidget(summary)
+        layout.addLayout(form)
+        layout.addWidget(self.files_view, 1)
+        layout.addWidget(self.start_paused)
+        layout.addWidget(buttons)
+
+    def request(self) -> AddRequest:
+        return AddRequest(self._metainfo, self.save_path(), self.start_paused.isChecked())
+
+    def save_path(self) -> Path:
+        return Path(self.save_path_edit.text().strip()).expanduser()
+
+    def accept(self) -> None:
+        remember_save_dir(self._settings, self.save_path())
+        super().accept()
+
+    def _browse(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Save to", self.save_path_edit.text())
+        if folder:
+            self.save_path_edit.setText(folder)

@@ -1,0 +1,64 @@
+"""Numbers in the words people read: sizes, rates, durations and dates, all through humanize."""
+
+from __future__ import annotations
+
+import time
+
+import humanize
+
+
+def size(n: int | float) -> str:
+    """Binary units, as file managers show them: '1.5 GiB', and '512 B' rather than 'Bytes'."""
+    if n < 1024:
+        return f"{int(n)} B"
+    return humanize.naturalsize(n, binary=True, format="%.1f")
+
+
+def rate(bytes_per_second: float) -> str:
+    """'' for nothing moving keeps idle columns quiet."""
+    if bytes_per_second < 1:
+        return ""
+    return f"{size(bytes_per_second)}/s"
+
+
+def rate_or_zero(bytes_per_second: float) -> str:
+    return rate(bytes_per_second) or "0 B/s"
+
+
+def duration(seconds: float | None) -> str:
+    """'∞' when unknown, as an ETA would read."""
+    if seconds is None:
+        return "∞"
+    return humanize.precisedelta(int(seconds), minimum_unit="seconds", format="%d")
+
+
+def eta(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    return humanize.naturaldelta(seconds)
+
+
+def percent(fraction: float) -> str:
+    # Show 99.9% rather than a rounded-up 100% until the last piece is verified.
+    tenths = int(fraction * 1000) / 10
+    return f"{tenths:.1f}%"
+
+
+def ratio(value: float) -> str:
+    return "∞" if value == float("inf") else f"{value:.2f}"
+
+
+def count(n: int | None) -> str:
+    return "" if n is None else humanize.intcomma(n)
+
+
+def timestamp(when: float | None) -> str:
+    if not when:
+        return ""
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(when))
+
+
+def ago(when: float | None, now: float) -> str:
+    if not when:
+        return ""
+    return humanize.naturaltime(now - when)

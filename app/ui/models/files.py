@@ -1,0 +1,238 @@
+"""The files of one torrent as a folder tree: sizes, progress and priority.
+
+Folders add up their files. Updating with the same paths touches only the files whose
+progress or priority changed (and their folders); different paths rebuild the tree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from PySide6.QtCore import QAbstractItemModel, QModelIndex, QObject, QPersistentModelIndex, Qt
+from PySide6.QtWidgets import QApplication, QStyle
+
+from app.engine.snapshots import FileSnapshot
+from app.ui import formatting
+from app.ui.models.roles import PROGRESS_ROLE, SORT_ROLE
+
+Index = QModelIndex | QPersistentModelIndex
+_NO_PARENT = QModelIndex()
+
+PRIORITY_NAMES = {0: "Skip", 1: "Normal", 2: "High"}
+_HEADERS = ("Name", "Size", "Progress", "Priority")
+NAME, SIZE, PROGRESS, PRIORITY = range(4)
+_RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+_LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+
+
+@dataclass(eq=False)
+class FileNode:
+    """A folder (file_index None) or a file; folders cache the sums of their files."""
+
+    name: str
+    parent: FileNode | None
+    row: int = 0
+    file_index: int | None = None
+    children: list[FileNode] = field(default_factory=list)
+    by_name: dict[str, FileNode] = field(default_factory=dict)
+    size: int = 0
+    downloaded: int = 0
+    priorities: set[int] = field(default_factory=set)
+
+    @property
+    def progress(self) -> float:
+        return 1.0 if self.size == 0 else self.downloaded / self.size
+
+    def check_state(self) -> Qt.CheckState:
+        if self.priorities == {0}:
+            return Qt.CheckState.Unchecked
+        if 0 in self.priorities:
+            return Qt.CheckState.PartiallyChecked
+        return Qt.CheckState.Checked
+
+    def priority_text(self) -> str:
+        if len(self.priorities) == 1:
+            return PRIORITY_NAMES.get(next(iter(self.priorities)), "")
+        return "Mixed"
+
+
+class FileModel(QAbstractItemModel):
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._root = FileNode("", None)
+        self._files: tuple[FileSnapshot, ...] = ()
+        self._leaves: list[FileNode] = []
+        self._roles: dict[int, Callable[[FileNode, int], Any]] = {
+            Qt.ItemDataRole.DisplayRole: self._display,
+            Qt.ItemDataRole.ToolTipRole: lambda node, col: self._path(node) if col == NAME else None,
+            Qt.ItemDataRole.TextAlignmentRole: lambda _node, col: _LEFT if col == NAME else _RIGHT,
+            Qt.ItemDataRole.CheckStateRole: lambda node, col: node.check_state() if col == NAME else None,
+            Qt.ItemDataRole.DecorationRole: self._decoration,
+            PROGRESS_ROLE: lambda node, col: node.progress if col == PROGRESS else None,
+            SORT_ROLE: self._sort_value,
+        }
+
+    # Qt overrides
+
+    def index(self, row: int, column: int, parent: Index = _NO_PARENT) -> QModelIndex:
+        node = self._node(parent)
+        if not (0 <= row < len(node.children) and 0 <= column < len(_HEADERS)):
+            return QModelIndex()
+        return self.createIndex(row, column, node.children[row])
+
+    def parent(self, index: Index = _NO_PARENT) -> QModelIndex:  # type: ignore[override]
+        if not index.isValid():
+            return QModelIndex()
+        node: FileNode = index.internalPointer()
+        up = node.parent
+        if up is None or up is self._root:
+            return QModelIndex()
+        return self.createIndex(up.row, 0, up)
+
+    def rowCount(self, parent: Index = _NO_PARENT) -> int:
+        if parent.isValid() and parent.column() != 0:
+            return 0
+        return len(self._node(parent).children)
+
+    def columnCount(self, parent: Index = _NO_PARENT) -> int:
+        return len(_HEADERS)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(_HEADERS):
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return _HEADERS[section]
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return _LEFT if section == NAME else _RIGHT
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        handler = self._roles.get(role)
+        if handler is None or not index.isValid():
+            return None
+        return handler(index.internalPointer(), index.column())
+
+    # Updating
+
+    def set_files(self, files: Sequence[FileSnapshot]) -> None:
+        files = tuple(files)
+        if [(f.path, f.size) for f in files] == [(f.path, f.size) for f in self._files]:
+            self._refresh(files)
+            return
+        self.beginResetModel()
+        self._files = files
+        self._root, self._leaves = _build_tree(files)
+        self.endResetModel()
+
+    def clear(self) -> None:
+        self.set_files(())
+
+    def file_count(self) -> int:
+        return len(self._leaves)
+
+    def _refresh(self, files: tuple[FileSnapshot, ...]) -> None:
+        touched: dict[int, FileNode] = {}
+        for leaf, before, after in zip(self._leaves, self._files, files, strict=True):
+            if before != after:
+                for node in _update_leaf(leaf, before, after):
+                    touched[id(node)] = node
+        self._files = files
+        for node in touched.values():
+            self.dataChanged.emit(
+                self.createIndex(node.row, 0, node),
+                self.createIndex(node.row, len(_HEADERS) - 1, node),
+            )
+
+    # Helpers
+
+    def _node(self, index: Index) -> FileNode:
+        return index.internalPointer() if index.isValid() else self._root
+
+    @staticmethod
+    def _display(node: FileNode, column: int) -> str:
+        texts = {
+            NAME: lambda: node.name,
+            SIZE: lambda: formatting.size(node.size),
+            PROGRESS: lambda: formatting.percent(node.progress),
+            PRIORITY: node.priority_text,
+        }
+        return texts[column]()
+
+    @staticmethod
+    def _sort_value(node: FileNode, column: int) -> Any:
+        values = {
+            NAME: lambda: node.name.casefold(),
+            SIZE: lambda: node.size,
+            PROGRESS: lambda: node.progress,
+            PRIORITY: lambda: max(node.priorities, default=0),
+        }
+        return values[column]()
+
+    @staticmethod
+    def _decoration(node: FileNode, column: int) -> Any:
+        if column != NAME:
+            return None
+        style = QApplication.style()
+        icon = QStyle.StandardPixmap.SP_FileIcon if node.file_index is not None else QStyle.StandardPixmap.SP_DirIcon
+        return style.standardIcon(icon)
+
+    @staticmethod
+    def _path(node: FileNode) -> str:
+        parts = []
+        current: FileNode | None = node
+        while current is not None and current.parent is not None:
+            parts.append(current.name)
+            current = current.parent
+        return "/".join(reversed(parts))
+
+
+def _build_tree(files: Sequence[FileSnapshot]) -> tuple[FileNode, list[FileNode]]:
+    root = FileNode("", None)
+    leaves = []
+    for index, file in enumerate(files):
+        *folders, name = file.path.split("/")
+        node = root
+        for folder in folders:
+            child = node.by_name.get(folder)
+            if child is None:
+                child = FileNode(folder, node, row=len(node.children))
+                node.by_name[folder] = child
+                node.children.append(child)
+            node = child
+        leaf = FileNode(name, node, row=len(node.children), file_index=index)
+        node.children.append(leaf)
+        leaves.append(leaf)
+    return _rebuild_sums(root, leaves, files)
+
+
+def _rebuild_sums(
+    root: FileNode, leaves: list[FileNode], files: Sequence[FileSnapshot]
+) -> tuple[FileNode, list[FileNode]]:
+    for leaf, file in zip(leaves, files, strict=True):
+        node: FileNode | None = leaf
+        while node is not None:
+            node.size += file.size
+            node.downloaded += file.downloaded
+            node.priorities.add(file.priority)
+            node = node.parent
+    return root, leaves
+
+
+def _update_leaf(leaf: FileNode, before: FileSnapshot, after: FileSnapshot) -> list[FileNode]:
+    """Apply one file's change to it and its folders; returns the nodes below the root."""
+    path = []
+    node: FileNode | None = leaf
+    while node is not None:
+        node.downloaded += after.downloaded - before.downloaded
+        if node is leaf:
+            node.priorities = {after.priority}
+        elif before.priority != after.priority:
+            node.priorities = set().union(*(child.priorities for child in node.children))
+        if node.parent is not None:
+            path.append(node)
+        node = node.parent
+    return path

@@ -1,0 +1,130 @@
+"""The torrent list: one row per TorrentSnapshot, updated from the bridge's diffs."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt
+from PySide6.QtGui import QColor, QIcon
+
+from app.engine.snapshots import TorrentSnapshot, TorrentState
+from app.ui import formatting
+from app.ui.models.keyed_table import Column, KeyedTableModel
+from app.ui.state_filter import StateFilter, matches
+from app.ui.state_icons import state_icon
+from app.ui.torrent_diff import TorrentDiff
+
+
+class TorrentColumn(IntEnum):
+    NAME = 0
+    SIZE = 1
+    PROGRESS = 2
+    STATUS = 3
+    SEEDS = 4
+    PEERS = 5
+    DOWN = 6
+    UP = 7
+    ETA = 8
+    RATIO = 9
+    ADDED = 10
+
+
+def _connected_of_swarm(connected: int, swarm: int | None) -> str:
+    return f"{connected} ({swarm})" if swarm is not None else str(connected)
+
+
+def _connected_sort_key(connected: int, swarm: int | None) -> int:
+    # One integer: QSortFilterProxyModel compares plain numbers, not Python tuples.
+    return connected * 1_000_000_000 + (swarm or 0)
+
+
+_COLUMNS: tuple[Column[TorrentSnapshot], ...] = (
+    Column("Name", lambda t: t.name, lambda t: t.name.casefold()),
+    Column("Size", lambda t: formatting.size(t.total_size), lambda t: t.total_size, numeric=True),
+    Column(
+        "Progress",
+        lambda t: formatting.percent(t.progress),
+        lambda t: t.progress,
+        progress=lambda t: t.progress,
+    ),
+    Column("Status", lambda t: t.status_text, lambda t: t.status_text),
+    Column(
+        "Seeds",
+        lambda t: _connected_of_swarm(t.seeds, t.swarm_seeds),
+        lambda t: _connected_sort_key(t.seeds, t.swarm_seeds),
+        numeric=True,
+    ),
+    Column(
+        "Peers",
+        lambda t: _connected_of_swarm(t.peers, t.swarm_peers),
+        lambda t: _connected_sort_key(t.peers, t.swarm_peers),
+        numeric=True,
+    ),
+    Column("Down", lambda t: formatting.rate(t.down_rate), lambda t: t.down_rate, numeric=True),
+    Column("Up", lambda t: formatting.rate(t.up_rate), lambda t: t.up_rate, numeric=True),
+    Column(
+        "ETA",
+        lambda t: formatting.eta(t.eta),
+        lambda t: float("inf") if t.eta is None else t.eta,
+        numeric=True,
+    ),
+    Column("Ratio", lambda t: formatting.ratio(t.ratio), lambda t: t.ratio, numeric=True),
+    Column("Added on", lambda t: formatting.timestamp(t.added_on), lambda t: t.added_on),
+)
+
+_ERROR_TEXT = QColor("#d9534f")
+
+
+class TorrentListModel(KeyedTableModel[TorrentSnapshot]):
+    """Every torrent of the session; shows those matching the sidebar category and search."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(_COLUMNS, lambda t: t.info_hash, parent)
+        self._category = StateFilter.ALL
+        self._words: tuple[str, ...] = ()
+        self._roles[Qt.ItemDataRole.DecorationRole] = self._decoration
+        self._roles[Qt.ItemDataRole.ToolTipRole] = self._tooltip
+        self._roles[Qt.ItemDataRole.ForegroundRole] = self._foreground
+
+    def apply(self, diff: TorrentDiff) -> None:
+        self.update(diff.added + diff.changed, diff.removed)
+
+    @property
+    def category(self) -> StateFilter:
+        return self._category
+
+    def set_category(self, category: StateFilter) -> None:
+        if category != self._category:
+            self._category = category
+            self.refilter()
+
+    def set_search_text(self, text: str) -> None:
+        words = tuple(text.casefold().split())
+        if words != self._words:
+            self._words = words
+            self.refilter()
+
+    def accepts(self, item: TorrentSnapshot) -> bool:
+        if not matches(self._category, item):
+            return False
+        name = item.name.casefold()
+        return all(word in name for word in self._words)
+
+    @staticmethod
+    def _decoration(torrent: TorrentSnapshot, column: int) -> QIcon | None:
+        return state_icon(torrent.state) if column == TorrentColumn.NAME else None
+
+    @staticmethod
+    def _tooltip(torrent: TorrentSnapshot, column: int) -> str | None:
+        if column == TorrentColumn.NAME:
+            return torrent.name if not torrent.error else f"{torrent.name}\n{torrent.error}"
+        if column == TorrentColumn.STATUS:
+            return torrent.error or torrent.status_text
+        return None
+
+    @staticmethod
+    def _foreground(torrent: TorrentSnapshot, column: int) -> Any:
+        if torrent.state == TorrentState.ERROR and column == TorrentColumn.STATUS:
+            return _ERROR_TEXT
+        return None

@@ -1,0 +1,143 @@
+"""Download and seed speed, CPU and peak memory: Piecemeal beside libtorrent, in one run.
+
+    .venv/bin/python -m tests.bench.bench_transfer [--size-mib 1024] [--piece-kib 1024] [--rounds 1]
+
+A random payload is seeded by libtorrent on 127.0.0.2; each leecher runs alone in its own
+process (libtorrent's on 127.0.0.3, `piecemeal-cli download` on 127.0.0.4), so CPU seconds
+and peak RSS are that process's own. Then the seeding direction: a libtorrent leecher pulls
+from `piecemeal-cli seed` and from a libtorrent seed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.lt_peer import make_torrent, random_tree
+
+PY = sys.executable
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Result:
+    name: str
+    seconds: float
+    cpu: float
+    rss_mib: float
+    size: int
+
+    def line(self) -> str:
+        mbs = self.size / self.seconds / 1e6
+        cpu_per_gib = self.cpu / (self.size / 2**30)
+        return (f"{self.name:<34} {mbs:8.1f} MB/s  {cpu_per_gib:6.2f} CPU s/GiB  "
+                f"peak RSS {self.rss_mib:6.1f} MiB")
+
+
+def run_measured(name: str, cmd: list[str], size: int, timeout: float = 900) -> Result:
+    start = time.monotonic()
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.monotonic() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{name} failed: {proc.stderr.read().decode()[-2000:]}")
+    return Result(name, seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, size)
+
+
+def start_background(cmd: list[str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def wait_port_file(path: Path, timeout: float = 600) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and path.read_text().strip():
+            return int(path.read_text())
+        time.sleep(0.1)
+    raise SystemExit("the libtorrent seed did not start")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def bench_download(work: Path, torrent: Path, data: Path, size: int) -> list[Result]:
+    portfile = work / "seed.port"
+    seed = start_background([PY, "-m", "tests.bench.lt_client", "seed", str(torrent), str(data), "127.0.0.2", str(portfile)])
+    try:
+        port = wait_port_file(portfile)
+        results = []
+        lt_out, pm_out = work / "lt-down", work / "pm-down"
+        results.append(run_measured("download: libtorrent", [
+            PY, "-m", "tests.bench.lt_client", "leech", str(torrent), str(lt_out), "127.0.0.3", f"127.0.0.2:{port}"], size))
+        shutil.rmtree(lt_out, ignore_errors=True)
+        results.append(run_measured("download: piecemeal-cli", [
+            PY, "-m", "app.cli", "download", str(torrent), "-o", str(pm_out), "--bind", "127.0.0.4",
+            "--port", "0", "--peer", f"127.0.0.2:{port}"], size))
+        shutil.rmtree(pm_out, ignore_errors=True)
+        return results
+    finally:
+        stop(seed)
+
+
+def bench_seed(work: Path, torrent: Path, data: Path, size: int) -> list[Result]:
+    results = []
+    portfile = work / "lt-seed.port"
+    lt_seed = start_background([PY, "-m", "tests.bench.lt_client", "seed", str(torrent), str(data), "127.0.0.2", str(portfile)])
+    try:
+        port = wait_port_file(portfile)
+        results.append(run_measured("seed: libtorrent -> libtorrent", [
+            PY, "-m", "tests.bench.lt_client", "leech", str(torrent), str(work / "l1"), "127.0.0.3", f"127.0.0.2:{port}"], size))
+    finally:
+        stop(lt_seed)
+    shutil.rmtree(work / "l1", ignore_errors=True)
+    pm_seed = start_background([PY, "-m", "app.cli", "seed", str(torrent), "--data", str(data), "--bind", "127.0.0.5", "--port", "47123"])
+    try:
+        time.sleep(2 + size / 1.5e9)  # the seed checks its data first
+        results.append(run_measured("seed: piecemeal -> libtorrent", [
+            PY, "-m", "tests.bench.lt_client", "leech", str(torrent), str(work / "l2"), "127.0.0.3", "127.0.0.5:47123"], size))
+    finally:
+        stop(pm_seed)
+    shutil.rmtree(work / "l2", ignore_errors=True)
+    return results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size-mib", type=int, default=1024)
+    parser.add_argument("--piece-kib", type=int, default=1024)
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--skip-seed", action="store_true")
+    args = parser.parse_args()
+    size = args.size_mib * 2**20
+    with tempfile.TemporaryDirectory(prefix="piecemeal-bench-") as tmp:
+        work = Path(tmp)
+        random_tree(work / "data", {"payload.bin": size})
+        torrent = work / "payload.torrent"
+        torrent.write_bytes(make_torrent(work / "data" / "payload.bin", piece_size=args.piece_kib * 1024))
+        print(f"payload {args.size_mib} MiB, pieces {args.piece_kib} KiB, {os.cpu_count()} cores")
+        for round_no in range(args.rounds):
+            results = bench_download(work, torrent, work / "data", size)
+            if not args.skip_seed:
+                results += bench_seed(work, torrent, work / "data", size)
+            print(f"round {round_no + 1}:")
+            for result in results:
+                print("  " + result.line())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,32 @@
+"""A libtorrent process for benchmarks: `seed` or `leech` one torrent on loopback.
+
+    python -m tests.bench.lt_client seed TORRENT DATA_DIR HOST PORTFILE
+    python -m tests.bench.lt_client leech TORRENT OUT_DIR HOST PEER_HOST:PEER_PORT
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from tests.lt_peer import LtPeer
+
+
+def main(argv: list[str]) -> int:
+    mode, torrent_path, folder, host = argv[:4]
+    peer = LtPeer(host)
+    handle = peer.add(Path(torrent_path).read_bytes(), Path(folder))
+    if mode == "seed":
+        peer.wait_seeding(handle, timeout=600)
+        Path(argv[4]).write_text(str(peer.port))
+        while True:
+            time.sleep(1)
+    peer_host, peer_port = argv[4].rsplit(":", 1)
+    handle.connect_peer((peer_host, int(peer_port)))
+    peer.wait_seeding(handle, timeout=600)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,246 @@
+import asyncio
+import random
+import socket
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+
+import pytest
+
+from app.engine.tracker import udp_codec
+from app.engine.tracker.http_client import HttpTrackerClient
+from app.engine.tracker.manager import TrackerManager
+from app.engine.tracker.server import TrackerServer
+from app.engine.tracker.types import AnnounceEvent, ScrapeEntry
+
+INFO_HASH = bytes(range(1, 21))
+Peer = tuple[str, int]
+
+
+class Announcer:
+    """One torrent's side of the test: its stats, the peers it was given, its manager."""
+
+    def __init__(
+        self, tiers: list[list[str]], n: int, left: int = 1000, udp_retry_base: float = 0.05
+    ) -> None:
+        self.left = left
+        self.peers: list[list[Peer]] = []
+        self.port = 7000 + n
+        self.manager = TrackerManager(
+            tiers,
+            info_hash=INFO_HASH,
+            peer_id=b"-PM0001-%012d" % n,
+            port=self.port,
+            stats=lambda: (0, 0, self.left),
+            on_peers=self.peers.append,
+            rng=random.Random(n),
+            udp_retry_base=udp_retry_base,
+        )
+
+    def status_of(self, url: str) -> str:
+        return next(t.status for t in self.manager.snapshot() if t.url == url)
+
+
+@pytest.fixture
+async def announcers() -> AsyncIterator[Callable[..., Announcer]]:
+    made: list[Announcer] = []
+
+    def make(*args: object, **kwargs: object) -> Announcer:
+        made.append(Announcer(*args, **kwargs))  # type: ignore[arg-type]
+        made[-1].manager.start()
+        return made[-1]
+
+    yield make
+    for announcer in made:
+        await announcer.manager.stop(timeout=1.0)
+
+
+async def eventually(predicate: Callable[[], object], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.01)
+
+
+async def scrape(server: TrackerServer) -> ScrapeEntry:
+    http = HttpTrackerClient()
+    try:
+        return (await http.scrape(server.http_url, [INFO_HASH]))[INFO_HASH]
+    finally:
+        await http.close()
+
+
+def refused_url() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}/announce"
+
+
+@pytest.fixture
+def silent_udp() -> Iterator[socket.socket]:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.setblocking(False)
+        yield sock
+
+
+@pytest.mark.parametrize("kind", ["http", "udp"])
+async def test_two_torrents_find_each_other(
+    kind: str, tracker_server: TrackerServer, announcers: Callable[..., Announcer]
+) -> None:
+    url = tracker_server.http_url if kind == "http" else tracker_server.udp_url
+    first = announcers([[url]], 1)
+    await eventually(lambda: first.status_of(url) == "working")
+    second = announcers([[url]], 2, left=0)
+    await eventually(lambda: second.peers)
+    assert second.peers == [[("127.0.0.1", first.port)]]
+    assert first.peers == []  # it was alone when it announced
+    first.manager.announce_now()
+    await eventually(lambda: first.peers)
+    assert first.peers == [[("127.0.0.1", second.port)]]
+    assert (second.manager.seeds, second.manager.peers) == (1, 1)
+    assert first.manager.status_text == ""
+
+
+async def test_stop_says_stopped_and_is_idempotent(
+    tracker_server: TrackerServer, announcers: Callable[..., Announcer]
+) -> None:
+    first = announcers([[tracker_server.http_url]], 1)
+    second = announcers([[tracker_server.udp_url]], 2)
+    await eventually(lambda: first.manager.peers is not None and second.manager.peers is not None)
+    assert await scrape(tracker_server) == ScrapeEntry(0, 2, 0)
+    await first.manager.stop()
+    await second.manager.stop()
+    await first.manager.stop()
+    assert await scrape(tracker_server) == ScrapeEntry(0, 0, 0)
+
+
+async def test_completed_is_announced_once(
+    tracker_server: TrackerServer, announcers: Callable[..., Announcer]
+) -> None:
+    other = announcers([[tracker_server.http_url]], 2)
+    await eventually(lambda: other.manager.peers == 1)
+    announcer = announcers(
+        [[tracker_server.http_url]], 1
+    )  # every answer brings `other`: one list each
+    await eventually(lambda: len(announcer.peers) == 1)
+    announcer.left = 0
+    announcer.manager.completed()
+    await eventually(lambda: len(announcer.peers) == 2)
+    assert await scrape(tracker_server) == ScrapeEntry(1, 1, 1)
+    announcer.manager.announce_now()
+    await eventually(lambda: len(announcer.peers) == 3)
+    assert await scrape(tracker_server) == ScrapeEntry(1, 1, 1)
+
+
+async def test_refused_tracker_shows_in_the_status(announcers: Callable[..., Announcer]) -> None:
+    url = refused_url()
+    announcer = announcers([[url]], 1)
+    await eventually(lambda: announcer.manager.status_text)
+    assert announcer.manager.status_text == "Tracker: connection refused"
+    (tracker,) = announcer.manager.snapshot()
+    assert (tracker.status, tracker.message, tracker.tier) == ("error", "connection refused", 0)
+    assert tracker.next_announce is not None and 55 < tracker.next_announce <= 60  # the back-off
+    assert (announcer.manager.seeds, announcer.manager.peers) == (None, None)
+
+
+async def test_a_refused_tier_hands_over_to_the_next(
+    tracker_server: TrackerServer, announcers: Callable[..., Announcer]
+) -> None:
+    dead = refused_url()
+    other = announcers([[tracker_server.http_url]], 2)
+    await eventually(lambda: other.manager.peers == 1)
+    announcer = announcers([[dead], [tracker_server.http_url]], 1)
+    await eventually(lambda: announcer.peers)
+    assert announcer.peers == [[("127.0.0.1", other.port)]]
+    snapshot = {t.url: t for t in announcer.manager.snapshot()}
+    assert (snapshot[dead].status, snapshot[dead].message) == ("error", "connection refused")
+    assert (snapshot[tracker_server.http_url].status, snapshot[tracker_server.http_url].tier) == (
+        "working",
+        1,
+    )
+    assert snapshot[tracker_server.http_url].last_announce == pytest.approx(time.time(), abs=5)
+    assert announcer.manager.status_text == ""
+
+
+async def test_dead_udp_tracker_times_out(
+    silent_udp: socket.socket, announcers: Callable[..., Announcer]
+) -> None:
+    url = f"udp://127.0.0.1:{silent_udp.getsockname()[1]}/announce"
+    announcer = announcers([[url]], 1, udp_retry_base=0.05)
+    await eventually(lambda: announcer.manager.status_text)
+    assert announcer.manager.status_text == "Tracker: timed out"
+
+
+async def test_stop_gives_up_on_a_silent_tracker_after_the_timeout(
+    silent_udp: socket.socket,
+) -> None:
+    server = TrackerServer()
+    await server.start()
+    announcer = Announcer([[server.udp_url]], 1, udp_retry_base=15.0)
+    announcer.manager.start()
+    await eventually(lambda: announcer.manager.peers == 1)
+    await server.close()
+    port = int(server.udp_url.rsplit(":", 1)[1].split("/")[0])
+    with socket.socket(
+        socket.AF_INET, socket.SOCK_DGRAM
+    ) as stand_in:  # the tracker is there, but mute
+        stand_in.bind(("127.0.0.1", port))
+        started = time.monotonic()
+        await announcer.manager.stop(timeout=0.3)
+        assert time.monotonic() - started < 1.5
+        packet = udp_codec.decode_packet(stand_in.recv(2048))
+    assert isinstance(packet, udp_codec.AnnouncePacket)  # the connection id was still fresh
+    assert packet.request.event is AnnounceEvent.STOPPED and packet.request.numwant == 0
+
+
+async def test_errors_stay_inside_the_loop(tracker_server: TrackerServer) -> None:
+    def broken_stats() -> tuple[int, int, int]:
+        raise RuntimeError("boom")
+
+    def broken_sink(peers: list[Peer]) -> None:
+        raise RuntimeError("boom")
+
+    other = Announcer([[tracker_server.http_url]], 2)
+    other.manager.start()
+    await eventually(lambda: other.manager.peers == 1)
+
+    def make(
+        url: str, stats: Callable[[], tuple[int, int, int]], sink: Callable[..., None]
+    ) -> TrackerManager:
+        return TrackerManager(
+            [[url]], info_hash=INFO_HASH, peer_id=b"x" * 20, port=1, stats=stats, on_peers=sink
+        )
+
+    managers = [
+        make(tracker_server.http_url, broken_stats, lambda peers: None),
+        make(tracker_server.http_url, lambda: (0, 0, 1), broken_sink),
+        make("wss://127.0.0.1/announce", lambda: (0, 0, 1), lambda peers: None),
+    ]
+    for manager in managers:
+        manager.start()
+    try:
+        await eventually(
+            lambda: all(m.snapshot()[0].status in ("working", "error") for m in managers)
+        )
+        assert managers[0].status_text == "Tracker: internal error"
+        assert managers[1].snapshot()[0].status == "working"
+        assert managers[2].status_text == "Tracker: unsupported tracker URL"
+        assert not any(m._task is None or m._task.done() for m in managers)
+    finally:
+        for manager in [*managers, other.manager]:
+            await manager.stop(timeout=1.0)
+
+
+async def test_no_trackers_no_trouble() -> None:
+    manager = TrackerManager(
+        [],
+        info_hash=INFO_HASH,
+        peer_id=b"a" * 20,
+        port=1,
+        stats=lambda: (0, 0, 1),
+        on_peers=lambda peers: None,
+    )
+    manager.start()
+    await asyncio.sleep(0.02)
+    assert (manager.snapshot(), manager.status_text, manager.seeds) == ((), "", None)
+    await manager.stop()

@@ -1,0 +1,126 @@
+import struct
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from app.engine.errors import RemoteProtocolError
+from app.engine.wire import messages as m
+from app.engine.wire.codec import (
+    WireDecoder,
+    encode,
+    encode_handshake,
+    encode_request,
+    piece_header,
+)
+
+IH = bytes(range(20))
+PID = b"-PM0100-abcdefghijkl"
+
+ALL_MESSAGES = [
+    m.KeepAlive(), m.Choke(), m.Unchoke(), m.Interested(), m.NotInterested(), m.Have(7),
+    m.BitfieldMessage(b"\xff\x80"), m.Request(1, 16384, 16384), m.Cancel(1, 0, 16384),
+    m.Port(6881), m.Suggest(3), m.HaveAll(), m.HaveNone(), m.Reject(2, 0, 100),
+    m.AllowedFast(9), m.Extended(0, b"d1:v3:abce"),
+]
+
+
+def decode_all(data: bytes, **kw) -> list[m.Event]:
+    decoder = WireDecoder(**kw)
+    decoder.feed(data)
+    return [_materialize(e) for e in decoder.events()]
+
+
+def _materialize(event: m.Event) -> m.Event:
+    if isinstance(event, m.Piece):
+        return m.Piece(event.index, event.begin, bytes(event.data))
+    return event
+
+
+@pytest.mark.parametrize("message", ALL_MESSAGES, ids=lambda x: type(x).__name__)
+def test_round_trip(message: m.Message) -> None:
+    assert decode_all(encode(message), expect_handshake=False) == [message]
+
+
+def test_piece_round_trip_and_hot_path_forms() -> None:
+    piece = m.Piece(4, 32768, b"x" * 16384)
+    assert encode(piece) == piece_header(4, 32768, 16384) + b"x" * 16384
+    assert encode(m.Request(1, 2, 3)) == encode_request(1, 2, 3)
+    assert decode_all(encode(piece), expect_handshake=False) == [piece]
+
+
+def test_handshake_keeps_reserved_bits() -> None:
+    reserved = bytes([0, 0, 0, 0, 0, 0x10, 0, 0x05])
+    [hs] = decode_all(encode_handshake(IH, PID, reserved))
+    assert hs == m.Handshake(reserved, IH, PID)
+    assert hs.supports_extensions and hs.supports_fast and hs.supports_dht
+
+
+def test_stream_cut_at_every_offset_gives_the_same_messages() -> None:
+    stream = encode_handshake(IH, PID) + b"".join(encode(x) for x in ALL_MESSAGES)
+    stream += encode(m.Piece(0, 0, bytes(range(256)) * 64))
+    expected = decode_all(stream)
+    for cut in range(len(stream)):
+        decoder = WireDecoder()
+        got = []
+        for chunk in (stream[:cut], stream[cut:]):
+            decoder.feed(chunk)
+            got += [_materialize(e) for e in decoder.events()]
+        assert got == expected, cut
+
+
+def test_byte_by_byte_through_the_buffered_protocol_path() -> None:
+    stream = encode_handshake(IH, PID) + encode(m.Piece(1, 0, b"abc" * 10000)) + encode(m.Have(1))
+    decoder = WireDecoder()
+    got = []
+    step = 997
+    for i in range(0, len(stream), step):
+        chunk = stream[i : i + step]
+        buf = decoder.get_buffer(len(chunk))
+        buf[: len(chunk)] = chunk
+        decoder.buffer_updated(len(chunk))
+        got += [_materialize(e) for e in decoder.events()]
+    assert got[1] == m.Piece(1, 0, b"abc" * 10000)
+    assert got[2] == m.Have(1)
+
+
+def test_huge_length_prefix_is_refused_before_buffering() -> None:
+    decoder = WireDecoder(expect_handshake=False)
+    decoder.feed(struct.pack(">I", 0xFFFFFFF0) + b"\x07")
+    with pytest.raises(RemoteProtocolError, match="exceeds"):
+        list(decoder.events())
+
+
+@pytest.mark.parametrize(
+    "frame, problem",
+    [
+        (struct.pack(">IB", 2, 4) + b"\x00", "expected 4"),  # have with 1-byte payload
+        (struct.pack(">IB", 1, 6), "expected 12"),  # empty request
+        (struct.pack(">IBIII", 13, 6, 0, 0, 0), "out of bounds"),  # zero-length request
+        (struct.pack(">IBIII", 13, 6, 0, 0, 128 * 1024 + 1), "out of bounds"),
+        (struct.pack(">IB", 2, 0) + b"x", "expected 0"),  # choke with payload
+        (struct.pack(">IB", 5, 7) + b"abcd", "too short"),  # piece without a begin
+    ],
+)
+def test_malformed_messages(frame: bytes, problem: str) -> None:
+    with pytest.raises(RemoteProtocolError, match=problem):
+        decode_all(frame, expect_handshake=False)
+
+
+def test_not_a_handshake() -> None:
+    with pytest.raises(RemoteProtocolError, match="handshake"):
+        decode_all(b"GET / HTTP/1.1\r\n\r\n" + bytes(60))
+
+
+def test_unknown_message_ids_are_skipped() -> None:
+    stream = struct.pack(">IB", 3, 99) + b"zz" + encode(m.Have(2))
+    assert decode_all(stream, expect_handshake=False) == [m.Have(2)]
+
+
+@given(st.binary(max_size=300))
+def test_garbage_gives_only_protocol_errors(data: bytes) -> None:
+    try:
+        decode_all(data)
+        decode_all(data, expect_handshake=False)
+    except RemoteProtocolError:
+        pass

@@ -1,0 +1,33 @@
+from PySide6.QtCore import Qt
+
+from app.ui.models.peers import FLAGS_COLUMN, PeerModel, describe_flags
+from tests.ui.factories import peer
+
+
+def test_passes_qtmodeltester(qtmodeltester):
+    model = PeerModel()
+    model.set_items([peer(0), peer(1), peer(2)])
+    model.set_items([peer(1, down_rate=1.0), peer(3)])
+    qtmodeltester.check(model, force_py=True)
+
+
+def test_rows_follow_the_peers_by_address():
+    model = PeerModel()
+    model.set_items([peer(0), peer(1)])
+    inserted, removed, changed = [], [], []
+    model.rowsInserted.connect(lambda _p, first, last: inserted.append((first, last)))
+    model.rowsRemoved.connect(lambda _p, first, last: removed.append((first, last)))
+    model.dataChanged.connect(lambda top, bottom: changed.append((top.row(), bottom.row())))
+    model.set_items([peer(1, up_rate=10.0), peer(2)])
+    assert removed == [(0, 0)]
+    assert changed == [(0, 0)]
+    assert inserted == [(1, 1)]
+    assert [model.index(r, 0).data() for r in range(2)] == ["127.0.0.3:6881", "127.0.0.4:6881"]
+
+
+def test_flags_are_explained_in_a_tooltip():
+    model = PeerModel()
+    model.set_items([peer(0, flags="D I")])
+    tooltip = model.index(0, FLAGS_COLUMN).data(Qt.ItemDataRole.ToolTipRole)
+    assert tooltip == describe_flags("D I")
+    assert "incoming connection" in tooltip and "downloading from the peer" in tooltip

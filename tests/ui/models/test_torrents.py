@@ -1,0 +1,118 @@
+from dataclasses import replace
+
+from PySide6.QtCore import QPersistentModelIndex, Qt
+
+from app.engine.snapshots import TorrentState
+from app.ui.models.roles import ITEM_ROLE, PROGRESS_ROLE
+from app.ui.models.torrents import TorrentColumn, TorrentListModel
+from app.ui.state_filter import StateFilter
+from app.ui.torrent_diff import TorrentDiff, diff_torrents
+from tests.ui.factories import torrent
+
+
+def _names(model: TorrentListModel) -> list[str]:
+    return [model.item(row).name for row in range(model.rowCount())]
+
+
+def _model_with(count: int) -> TorrentListModel:
+    model = TorrentListModel()
+    model.apply(TorrentDiff(added=tuple(torrent(i) for i in range(count))))
+    return model
+
+
+def test_passes_qtmodeltester(qtmodeltester):
+    model = _model_with(5)
+    model.apply(TorrentDiff(changed=(torrent(2, progress=0.9),), removed=(torrent(4).info_hash,)))
+    qtmodeltester.check(model, force_py=True)
+
+
+def test_shows_formatted_columns():
+    model = _model_with(1)
+    text = {column: model.index(0, column).data() for column in TorrentColumn}
+    assert text[TorrentColumn.NAME] == "Torrent 0"
+    assert text[TorrentColumn.SIZE] == "4.0 MiB"
+    assert text[TorrentColumn.PROGRESS] == "25.0%"
+    assert text[TorrentColumn.SEEDS] == "1 (5)"
+    assert text[TorrentColumn.DOWN] == "1000 B/s"
+    assert text[TorrentColumn.UP] == ""
+    assert model.index(0, TorrentColumn.PROGRESS).data(PROGRESS_ROLE) == 0.25
+    assert model.index(0, TorrentColumn.NAME).data(ITEM_ROLE) == torrent(0)
+
+
+def test_a_change_emits_data_changed_for_that_row_only(qtbot):
+    model = _model_with(10)
+    changed_rows = []
+    model.dataChanged.connect(lambda top, bottom: changed_rows.append((top.row(), bottom.row())))
+    model.rowsInserted.connect(lambda *_: changed_rows.append("inserted"))
+    model.apply(TorrentDiff(changed=(torrent(3, down_rate=5.0), torrent(7, down_rate=6.0))))
+    assert changed_rows == [(3, 3), (7, 7)]
+
+
+def test_adjacent_changes_share_one_signal():
+    model = _model_with(10)
+    runs = []
+    model.dataChanged.connect(lambda top, bottom: runs.append((top.row(), bottom.row())))
+    model.apply(TorrentDiff(changed=tuple(torrent(i, eta=1.0) for i in (4, 2, 3))))
+    assert runs == [(2, 4)]
+
+
+def test_additions_and_removals_insert_and_remove_rows():
+    model = _model_with(5)
+    events = []
+    model.rowsInserted.connect(lambda _p, first, last: events.append(("insert", first, last)))
+    model.rowsRemoved.connect(lambda _p, first, last: events.append(("remove", first, last)))
+    model.apply(
+        TorrentDiff(added=(torrent(8), torrent(9)), removed=(torrent(1).info_hash, torrent(2).info_hash))
+    )
+    assert events == [("remove", 1, 2), ("insert", 3, 4)]
+    assert _names(model) == ["Torrent 0", "Torrent 3", "Torrent 4", "Torrent 8", "Torrent 9"]
+
+
+def test_sorting_follows_changes_and_keeps_the_selection():
+    model = _model_with(3)
+    model.sort(TorrentColumn.DOWN, Qt.SortOrder.DescendingOrder)
+    selected = QPersistentModelIndex(model.index(model.row_of(torrent(1).info_hash), 0))
+    model.apply(TorrentDiff(changed=(torrent(1, down_rate=9e6), torrent(2, down_rate=5e6))))
+    assert _names(model) == ["Torrent 1", "Torrent 2", "Torrent 0"]
+    assert selected.row() == 0 and selected.data() == "Torrent 1"
+
+
+def test_category_and_search_filter_rows():
+    model = _model_with(3)
+    paused = torrent(1, state=TorrentState.PAUSED, name="Debian netinst")
+    model.apply(TorrentDiff(changed=(paused,)))
+    model.set_category(StateFilter.PAUSED)
+    assert _names(model) == ["Debian netinst"]
+    model.set_category(StateFilter.ALL)
+    model.set_search_text("  torrent   2 ")
+    assert _names(model) == ["Torrent 2"]
+    model.set_search_text("")
+    assert len(_names(model)) == 3
+
+
+def test_a_row_leaves_the_filter_when_its_state_changes():
+    model = _model_with(2)
+    model.set_category(StateFilter.DOWNLOADING)
+    model.apply(TorrentDiff(changed=(torrent(0, state=TorrentState.SEEDING, progress=1.0),)))
+    assert _names(model) == ["Torrent 1"]
+    model.set_category(StateFilter.SEEDING)
+    assert _names(model) == ["Torrent 0"]
+
+
+def test_error_rows_explain_themselves_in_a_tooltip():
+    model = _model_with(1)
+    broken = torrent(0, state=TorrentState.ERROR, error="Disk full.", status_text="Error: disk full")
+    model.apply(TorrentDiff(changed=(broken,)))
+    assert model.index(0, TorrentColumn.NAME).data(Qt.ItemDataRole.ToolTipRole) == "Torrent 0\nDisk full."
+    assert model.index(0, TorrentColumn.STATUS).data(Qt.ItemDataRole.ForegroundRole) is not None
+
+
+def test_a_tick_over_a_thousand_torrents_touches_only_changed_rows():
+    before = {t.info_hash: t for t in (torrent(i) for i in range(1000))}
+    model = TorrentListModel()
+    model.apply(diff_torrents({}, before.values()))
+    after = [replace(t, down_rate=7.0) if i % 100 == 0 else t for i, t in enumerate(before.values())]
+    rows = []
+    model.dataChanged.connect(lambda top, bottom: rows.extend(range(top.row(), bottom.row() + 1)))
+    model.apply(diff_torrents(before, after))
+    assert rows == list(range(0, 1000, 100))
