@@ -10,11 +10,11 @@ import os
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
 os.environ["QT_API"] = "pyside6"
 
-from collections.abc import Callable, Mapping  # noqa: E402
+from collections.abc import Callable, Mapping
 
-import pytest  # noqa: E402
-import qasync  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+import pytest
+import qasync
+from PySide6.QtWidgets import QApplication
 
 
 def _qasync_loop() -> qasync.QEventLoop:

@@ -1,4 +1,4 @@
-"""Whom to upload to: tit-for-tat with one optimistic unchoke (BEP 3 "Choking and optimistic unchoking").
+"""Whom to upload to: tit-for-tat plus one optimistic unchoke (BEP 3 "Choking").
 
 Pure: the caller passes `now` and every connected peer's rates; the choker answers with
 the set of peers to unchoke. Everyone else is choked.
@@ -50,6 +50,10 @@ class Choker:
         self._optimistic: Hashable | None = None
         self._optimistic_until = float("-inf")
         self._first_seen: dict[Hashable, float] = {}
+
+    @property
+    def slots(self) -> int:
+        return self._slots
 
     def due(self, now: float) -> bool:
         """Is a periodic rechoke due? (BEP 3: every ten seconds, to avoid fibrillation.)"""

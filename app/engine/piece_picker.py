@@ -421,9 +421,7 @@ class PiecePicker:
             if not count:
                 return
 
-    def _duplicable(
-        self, busy: dict[int, None], keys: set[int], pieces: Bitfield
-    ) -> Iterator[int]:
+    def _duplicable(self, busy: dict[int, None], keys: set[int], pieces: Bitfield) -> Iterator[int]:
         for key in busy:
             piece = key // self._blocks_per_piece
             if key not in keys and piece in pieces and self._priority[piece]:

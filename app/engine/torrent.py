@@ -267,16 +267,18 @@ class Torrent:
         return self.picker.pick(peer, peer.pieces, count)
 
     def block_received(self, peer: PeerConnection, block: Block, data: memoryview) -> None:
+        accepted, others = self.picker.block_received(peer, block)
+        if not accepted:
+            return  # a late duplicate from the endgame, or a block nobody asked for
         buffer = self._buffers.get(block.piece)
         if buffer is None:
             buffer = self._buffers[block.piece] = bytearray(self.metainfo.piece_size(block.piece))
             self._unwritten += len(buffer)
         buffer[block.offset : block.offset + block.length] = data
-        complete, others = self.picker.block_received(peer, block)
         for other in others:
             if isinstance(other, PeerConnection):
                 other.cancel(block)  # endgame: someone else was fetching it too
-        if complete:
+        if self.picker.piece_state(block.piece) == PieceState.WRITING:
             del self._buffers[block.piece]
             task = asyncio.ensure_future(self._verify(block.piece, buffer))
             self._verifying.add(task)

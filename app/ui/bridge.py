@@ -114,7 +114,9 @@ class EngineBridge(QObject):
                 self.speed_history.forget(info_hash)
             for torrent in diff.added + diff.changed:
                 self._torrents[torrent.info_hash] = torrent
-                self.speed_history.record(torrent.info_hash, now, torrent.down_rate, torrent.up_rate)
+                self.speed_history.record(
+                    torrent.info_hash, now, torrent.down_rate, torrent.up_rate
+                )
             self.torrents_changed.emit(diff)
         self.speed_history.record(SESSION, now, snapshot.down_rate, snapshot.up_rate)
         self.session_changed.emit(snapshot)
@@ -196,7 +198,9 @@ class EngineBridge(QObject):
         elif error is not None:
             # A bug, not a user error: the log keeps the traceback, the user gets one line.
             log.error("%s", title, exc_info=error)
-            self.failed.emit(title, f"Piecemeal hit an internal error ({type(error).__name__}: {error}).")
+            self.failed.emit(
+                title, f"Piecemeal hit an internal error ({type(error).__name__}: {error})."
+            )
         self._refresh_soon()
 
     def _on_event(self, event: Event) -> None:

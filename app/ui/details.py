@@ -48,6 +48,9 @@ _GENERAL_FIELDS = (
 )
 
 
+_OPTIONAL_FIELDS = ("Comment", "Error")  # rows shown only when they say something
+
+
 def distributed_copies(availability: bytes) -> float | None:
     """How many full copies connected peers hold: the rarest count plus the share above it."""
     if not availability:
@@ -58,23 +61,28 @@ def distributed_copies(availability: bytes) -> float | None:
 
 def general_fields(torrent: TorrentSnapshot, details: TorrentDetails | None) -> dict[str, str]:
     copies = distributed_copies(details.availability) if details else None
-    verified = f"{formatting.size(torrent.verified_bytes)} verified of {formatting.size(torrent.total_size)}"
+    total = formatting.size(torrent.total_size)
+    verified = f"{formatting.size(torrent.verified_bytes)} verified of {total}"
     return {
         "Name": torrent.name,
         "Status": torrent.status_text,
         "Save path": torrent.save_path,
         "Info-hash": torrent.info_hash,
         "Size": f"{verified} ({formatting.percent(torrent.progress)})",
-        "Pieces": f"{formatting.count(torrent.num_pieces)} × {formatting.size(torrent.piece_length)}",
+        "Pieces": formatting.pieces_text(torrent.num_pieces, torrent.piece_length),
         "Availability": "" if copies is None else f"{copies:.2f} copies among connected peers",
         "Downloaded": formatting.size(torrent.downloaded),
         "Uploaded": formatting.size(torrent.uploaded),
         "Ratio": formatting.ratio(torrent.ratio),
         "Time active": formatting.duration(details.time_active) if details else "",
-        "Connections": f"{torrent.seeds} seeds, {torrent.peers} peers",
+        "Connections": _connections(torrent.seeds, torrent.peers),
         "Comment": _comment(details),
         "Error": torrent.error,
     }
+
+
+def _connections(seeds: int, peers: int) -> str:
+    return f"{seeds} seed{'' if seeds == 1 else 's'}, {peers} peer{'' if peers == 1 else 's'}"
 
 
 def _comment(details: TorrentDetails | None) -> str:
@@ -90,6 +98,7 @@ class GeneralTab(QScrollArea):
         self.setFrameShape(QScrollArea.Shape.NoFrame)
         body = QWidget()
         form = QFormLayout(body)
+        self._form = form
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self.values: dict[str, QLabel] = {}
@@ -107,9 +116,20 @@ class GeneralTab(QScrollArea):
         fields = general_fields(torrent, details) if torrent else dict.fromkeys(_GENERAL_FIELDS, "")
         for field, text in fields.items():
             self.values[field].setText(text)
+        for optional in _OPTIONAL_FIELDS:
+            self._form.setRowVisible(self.values[optional], bool(fields[optional]))
 
 
-def _table(model: PeerModel | TrackerModel, progress_column: int | None = None) -> QTableView:
+_TRACKER_WIDTHS = (320, 44, 90, 70, 70, 110, 110)
+_PEER_WIDTHS = (170, 170, 70, 110, 100, 100, 100)
+
+
+def _table(
+    model: PeerModel | TrackerModel,
+    widths: Sequence[int],
+    sort: tuple[int, Qt.SortOrder],
+    progress_column: int | None = None,
+) -> QTableView:
     view = QTableView()
     view.setModel(model)
     view.setSortingEnabled(True)
@@ -119,6 +139,9 @@ def _table(model: PeerModel | TrackerModel, progress_column: int | None = None) 
     view.verticalHeader().setDefaultSectionSize(view.fontMetrics().height() + 8)
     view.horizontalHeader().setStretchLastSection(True)
     view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+    for column, width in enumerate(widths):
+        view.horizontalHeader().resizeSection(column, width)
+    view.horizontalHeader().setSortIndicator(*sort)
     if progress_column is not None:
         view.setItemDelegateForColumn(progress_column, ProgressDelegate(view))
     return view
@@ -131,8 +154,10 @@ class DetailsTabs(QTabWidget):
         self.tracker_model = TrackerModel(self)
         self.peer_model = PeerModel(self)
         self.file_model = FileModel(self)
-        self.trackers = _table(self.tracker_model)
-        self.peers = _table(self.peer_model, progress_column=3)
+        self.trackers = _table(self.tracker_model, _TRACKER_WIDTHS, (1, Qt.SortOrder.AscendingOrder))
+        self.peers = _table(
+            self.peer_model, _PEER_WIDTHS, (4, Qt.SortOrder.DescendingOrder), progress_column=3
+        )
         self.files = QTreeView()
         self.files.setModel(self.file_model)
         self.files.setUniformRowHeights(True)
@@ -156,8 +181,12 @@ class DetailsTabs(QTabWidget):
         self._details: TorrentDetails | None = None
         self._fillers: dict[QWidget, Callable[[], None]] = {
             self.general: lambda: self.general.show_torrent(self._torrent, self._details),
-            self.trackers: lambda: self.tracker_model.set_items(self._torrent.trackers if self._torrent else ()),
-            self.peers: lambda: self.peer_model.set_items(self._details.peers if self._details else ()),
+            self.trackers: lambda: self.tracker_model.set_items(
+                self._torrent.trackers if self._torrent else ()
+            ),
+            self.peers: lambda: self.peer_model.set_items(
+                self._details.peers if self._details else ()
+            ),
             self.files: self._fill_files,
             self.pieces: lambda: self.pieces.show_torrent(self._torrent, self._details),
         }

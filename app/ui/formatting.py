@@ -62,3 +62,8 @@ def ago(when: float | None, now: float) -> str:
     if not when:
         return ""
     return humanize.naturaltime(now - when)
+
+
+def pieces_text(count_: int, piece_length: int) -> str:
+    """'1,024 × 256.0 KiB'."""
+    return f"{count(count_)} × {size(piece_length)}"

@@ -60,9 +60,28 @@ from app.ui.widgets.progress_delegate import ProgressDelegate
 
 _FREE_SPACE_EVERY = 10  # ticks between two looks at the disk
 _PAUSABLE = frozenset(
-    {TorrentState.DOWNLOADING, TorrentState.SEEDING, TorrentState.CHECKING, TorrentState.METADATA, TorrentState.QUEUED}
+    {
+        TorrentState.DOWNLOADING,
+        TorrentState.SEEDING,
+        TorrentState.CHECKING,
+        TorrentState.METADATA,
+        TorrentState.QUEUED,
+    }
 )
 _HIDDEN_BY_DEFAULT = (TorrentColumn.RATIO, TorrentColumn.ADDED)
+_COLUMN_WIDTHS = {
+    TorrentColumn.NAME: 320,
+    TorrentColumn.SIZE: 80,
+    TorrentColumn.PROGRESS: 120,
+    TorrentColumn.STATUS: 130,
+    TorrentColumn.SEEDS: 70,
+    TorrentColumn.PEERS: 70,
+    TorrentColumn.DOWN: 95,
+    TorrentColumn.UP: 95,
+    TorrentColumn.ETA: 95,
+    TorrentColumn.RATIO: 60,
+    TorrentColumn.ADDED: 130,
+}
 
 
 def split_arguments(arguments: Iterable[str]) -> tuple[list[Path], list[str]]:
@@ -121,7 +140,9 @@ class MainWindow(QMainWindow):
 
     quit_requested = Signal()
 
-    def __init__(self, bridge: EngineBridge, settings: QSettings, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, bridge: EngineBridge, settings: QSettings, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.bridge = bridge
         self.settings = settings
@@ -177,9 +198,8 @@ class MainWindow(QMainWindow):
         header.setHighlightSections(False)
         header.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.resizeSection(TorrentColumn.NAME, 340)
-        header.resizeSection(TorrentColumn.PROGRESS, 130)
-        header.resizeSection(TorrentColumn.STATUS, 150)
+        for column, width in _COLUMN_WIDTHS.items():
+            header.resizeSection(column, width)
         for column in _HIDDEN_BY_DEFAULT:
             header.hideSection(column)
         header.setSortIndicator(TorrentColumn.ADDED, Qt.SortOrder.AscendingOrder)
@@ -271,8 +291,12 @@ class MainWindow(QMainWindow):
         a.open_folder.triggered.connect(self.open_folder)
         a.copy_magnet.triggered.connect(self.copy_magnet_links)
         a.copy_hash.triggered.connect(lambda: self._copy("\n".join(self.selected_hashes())))
-        a.start_all.triggered.connect(lambda: self.bridge.resume(t.info_hash for t in self.bridge.torrents()))
-        a.pause_all.triggered.connect(lambda: self.bridge.pause(t.info_hash for t in self.bridge.torrents()))
+        a.start_all.triggered.connect(
+            lambda: self.bridge.resume(t.info_hash for t in self.bridge.torrents())
+        )
+        a.pause_all.triggered.connect(
+            lambda: self.bridge.pause(t.info_hash for t in self.bridge.torrents())
+        )
         a.preferences.triggered.connect(self.edit_preferences)
         a.about.triggered.connect(lambda: show_about(self))
         a.quit.triggered.connect(self.request_quit)
@@ -323,7 +347,9 @@ class MainWindow(QMainWindow):
         self.details.show_details(details)
 
     def show_message(self, title: str, text: str) -> None:
-        box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, self)
+        box = QMessageBox(
+            QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, self
+        )
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()
 
@@ -373,7 +399,10 @@ class MainWindow(QMainWindow):
 
     def choose_torrent_files(self) -> None:
         paths, _ = QFileDialog.getOpenFileNames(
-            self, "Add torrent files", str(self.preferences.download_dir), "Torrent files (*.torrent);;All files (*)"
+            self,
+            "Add torrent files",
+            str(self.preferences.download_dir),
+            "Torrent files (*.torrent);;All files (*)",
         )
         self.add_torrent_files(Path(p) for p in paths)
 
@@ -436,7 +465,9 @@ class MainWindow(QMainWindow):
         dialog.open()
 
     def _seed_created(self, data: bytes, save_path: Path) -> None:
-        self.bridge.add_torrent(data, save_path, paused=False, title="Could not seed the new torrent")
+        self.bridge.add_torrent(
+            data, save_path, paused=False, title="Could not seed the new torrent"
+        )
 
     # Other commands
 
@@ -445,7 +476,12 @@ class MainWindow(QMainWindow):
         if not torrents:
             return
         what = f"“{torrents[0].name}”" if len(torrents) == 1 else f"these {len(torrents)} torrents"
-        box = QMessageBox(QMessageBox.Icon.Question, "Remove torrents", f"Remove {what} from the list?", parent=self)
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Remove torrents",
+            f"Remove {what} from the list?",
+            parent=self,
+        )
         box.setInformativeText("The downloaded files stay on disk unless you delete them too.")
         keep = box.addButton("Remove", QMessageBox.ButtonRole.AcceptRole)
         delete = box.addButton("Remove and delete files", QMessageBox.ButtonRole.DestructiveRole)
@@ -525,7 +561,9 @@ class MainWindow(QMainWindow):
 
     def bring_to_front(self) -> None:
         self.show()
-        self.setWindowState((self.windowState() & ~Qt.WindowState.WindowMinimized) | Qt.WindowState.WindowActive)
+        self.setWindowState(
+            (self.windowState() & ~Qt.WindowState.WindowMinimized) | Qt.WindowState.WindowActive
+        )
         self.raise_()
         self.activateWindow()
 
@@ -577,7 +615,11 @@ class MainWindow(QMainWindow):
         ]
         magnets = [url.toString() for url in mime.urls() if url.scheme() == "magnet"]
         if mime.hasText():
-            magnets += [line.strip() for line in mime.text().splitlines() if line.strip().lower().startswith("magnet:")]
+            magnets += [
+                line.strip()
+                for line in mime.text().splitlines()
+                if line.strip().lower().startswith("magnet:")
+            ]
         return files, list(dict.fromkeys(magnets))
 
     # Settings

@@ -24,7 +24,9 @@ class Preferences:
 
 def load_preferences(settings: QSettings) -> Preferences:
     return Preferences(
-        download_dir=Path(str(settings.value("preferences/download_dir", str(default_download_dir())))),
+        download_dir=Path(
+            str(settings.value("preferences/download_dir", str(default_download_dir())))
+        ),
         listen_port=int(settings.value("preferences/listen_port", DEFAULT_PORT)),  # type: ignore[arg-type]
         close_to_tray=_flag(settings.value("preferences/close_to_tray", False)),
     )

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QListWidget, QListWidgetItem, QWidget
 
 from app.engine.snapshots import TorrentState
 from app.ui.state_filter import StateFilter
+from app.ui.icons import app_icon
 from app.ui.state_icons import state_icon
 
 _ICONS = {
@@ -33,8 +34,7 @@ class Sidebar(QListWidget):
         for category in StateFilter:
             item = QListWidgetItem(category.value)
             item.setData(Qt.ItemDataRole.UserRole, category)
-            if category in _ICONS:
-                item.setIcon(state_icon(_ICONS[category]))
+            item.setIcon(state_icon(_ICONS[category]) if category in _ICONS else app_icon())
             self.addItem(item)
             self._items[category] = item
         self.setCurrentRow(0)

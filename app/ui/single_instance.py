@@ -90,6 +90,7 @@ class InstanceServer(QObject):
             self._buffers[socket] += bytes(socket.readAll().data())
 
     def _finish(self, socket: QLocalSocket) -> None:
+        self._read(socket)
         data = self._buffers.pop(socket, None)
         socket.deleteLater()
         if data is None:

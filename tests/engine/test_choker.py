@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from collections.abc import Hashable
 
 import pytest
 
@@ -64,11 +65,15 @@ def test_rechoke_is_due_every_interval() -> None:
     assert choker.due(10.0)
 
 
-def optimistic(choker: Choker, now: float, peers: list[ChokeCandidate]) -> str:
-    """The one unchoked peer outside the regular slots (all peers here are slower than x, y, z)."""
-    (key,) = choker.decide(now, peers, seeding=False) - {"x", "y", "z"}
+def only(keys: frozenset[Hashable]) -> str:
+    (key,) = keys
     assert isinstance(key, str)
     return key
+
+
+def optimistic(choker: Choker, now: float, peers: list[ChokeCandidate]) -> str:
+    """The one unchoked peer outside the regular slots (all peers here are slower than x, y, z)."""
+    return only(choker.decide(now, peers, seeding=False) - {"x", "y", "z"})
 
 
 def test_optimistic_unchoke_rotates_every_thirty_seconds() -> None:
@@ -109,7 +114,7 @@ def test_off_schedule_decisions_choke_nobody_who_kept_interest() -> None:
 def test_a_lost_optimistic_unchoke_is_replaced_at_once() -> None:
     choker = Choker(2, rng=random.Random(0))
     peers = swarm(x=100, a=1, b=1)
-    opt = next(iter(choker.decide(0.0, peers, seeding=False) - {"x"}))
+    opt = only(choker.decide(0.0, peers, seeding=False) - {"x"})
     bored = [p if p.key != opt else peer(opt, interested=False) for p in peers]
     replaced = choker.decide(1.0, bored, seeding=False)
     assert opt not in replaced and len(replaced) == 2
@@ -117,7 +122,7 @@ def test_a_lost_optimistic_unchoke_is_replaced_at_once() -> None:
 
 def test_a_fast_optimistic_peer_earns_a_regular_slot() -> None:
     choker = Choker(2, rng=random.Random(0))
-    opt = next(iter(choker.decide(0.0, swarm(x=100, a=1, b=1), seeding=False) - {"x"}))
+    opt = only(choker.decide(0.0, swarm(x=100, a=1, b=1), seeding=False) - {"x"})
     rates = {"x": 1.0, "a": 1.0, "b": 1.0, opt: 500.0}
     unchoked = choker.decide(10.0, swarm(**rates), seeding=False)
     assert opt in unchoked and len(unchoked) == 2
@@ -139,6 +144,4 @@ def test_new_peers_are_three_times_as_likely_to_be_the_optimistic_unchoke() -> N
 
 
 def optimistic_at(choker: Choker, now: float, peers: list[ChokeCandidate]) -> str:
-    (key,) = choker.decide(now, peers, seeding=False) - {"x"}
-    assert isinstance(key, str)
-    return key
+    return only(choker.decide(now, peers, seeding=False) - {"x"})

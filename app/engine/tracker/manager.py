@@ -15,7 +15,7 @@ import aiohttp
 
 from app.engine.errors import TrackerError
 from app.engine.snapshots import TrackerSnapshot
-from app.engine.tracker.announce_list import WORKING, AnnounceList, TrackerState
+from app.engine.tracker.announce_list import AnnounceList, TrackerState
 from app.engine.tracker.http_client import HttpTrackerClient
 from app.engine.tracker.types import AnnounceEvent, AnnounceRequest, AnnounceResponse
 from app.engine.tracker.udp_client import UdpTrackerClient
@@ -101,7 +101,7 @@ class TrackerManager:
     def status_text(self) -> str:
         """Empty while a tracker works or none has been asked yet, else the latest failure."""
         trackers = self._list.trackers()
-        if any(t.status == WORKING for t in trackers):
+        if any(_last_try_worked(t) for t in trackers):
             return ""
         failed = [t for t in trackers if t.failed_at is not None]
         if not failed:
@@ -222,3 +222,10 @@ class TrackerManager:
             else max(0.0, next_at - now),
             last_announce=None if answered is None else wall - (now - answered),
         )
+
+
+def _last_try_worked(tracker: TrackerState) -> bool:
+    """True from an answer until the next failure (an announce in flight does not count as one)."""
+    if tracker.answered_at is None:
+        return False
+    return tracker.failed_at is None or tracker.answered_at >= tracker.failed_at

@@ -48,7 +48,9 @@ def metainfo_files(metainfo: Metainfo) -> tuple[FileSnapshot, ...]:
 
 
 class AddTorrentDialog(QDialog):
-    def __init__(self, metainfo: Metainfo, settings: QSettings, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, metainfo: Metainfo, settings: QSettings, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self._metainfo = metainfo
         self._settings = settings
@@ -64,10 +66,11 @@ class AddTorrentDialog(QDialog):
         font.setPointSizeF(font.pointSizeF() * 1.15)
         self.name_label.setFont(font)
         files = metainfo_files(metainfo)
+        plural = "" if len(files) == 1 else "s"
+        size = formatting.size(metainfo.total_length)
         summary = QLabel(
-            f"{formatting.size(metainfo.total_length)} in {formatting.count(len(files))}"
-            f" file{'s' if len(files) != 1 else ''} · {formatting.count(metainfo.num_pieces)} pieces"
-            f" × {formatting.size(metainfo.piece_length)}"
+            f"{size} in {formatting.count(len(files))} file{plural}"
+            f" · {formatting.pieces_text(metainfo.num_pieces, metainfo.piece_length)} pieces"
         )
 
         self.save_path_edit = QLineEdit(str(last_save_dir(settings)))
@@ -89,10 +92,14 @@ class AddTorrentDialog(QDialog):
         header.setSectionResizeMode(NAME, QHeaderView.ResizeMode.Stretch)
         for column in range(1, self.files_model.columnCount()):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
-        self.files_view.setToolTip("Choosing which files to download comes with per-file priorities.")
+        self.files_view.setToolTip(
+            "Choosing which files to download comes with per-file priorities."
+        )
 
         self.start_paused = QCheckBox("Start paused")
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
         buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Add")
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)

@@ -87,7 +87,9 @@ class CreateTorrentDialog(QDialog):
         source_row.addWidget(folder_button)
 
         self.trackers_edit = QPlainTextEdit()
-        self.trackers_edit.setPlaceholderText("One tracker URL per line; an empty line starts a new tier")
+        self.trackers_edit.setPlaceholderText(
+            "One tracker URL per line; an empty line starts a new tier"
+        )
         self.web_seeds_edit = QPlainTextEdit()
         self.web_seeds_edit.setPlaceholderText("Web seed URLs, one per line (optional)")
         self.web_seeds_edit.setMaximumHeight(64)
@@ -106,7 +108,9 @@ class CreateTorrentDialog(QDialog):
         self.status = QLabel()
         self.status.setWordWrap(True)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
-        self.create_button = self.buttons.addButton("Create…", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.create_button = self.buttons.addButton(
+            "Create…", QDialogButtonBox.ButtonRole.AcceptRole
+        )
         self.create_button.clicked.connect(self._start)
         self.buttons.rejected.connect(self.reject)
 
@@ -160,7 +164,9 @@ class CreateTorrentDialog(QDialog):
         except CreationCancelled:
             return
         except (EngineError, OSError) as error:
-            self._fail(str(error) if isinstance(error, EngineError) else f"{destination}: {error.strerror}")
+            self._fail(
+                str(error) if isinstance(error, EngineError) else f"{destination}: {error.strerror}"
+            )
             return
         self.progress.setValue(_STEPS)
         self.status.setText(f"Saved {destination}.")
@@ -182,7 +188,10 @@ class CreateTorrentDialog(QDialog):
             self.status.setText("Choose a file or a folder that exists.")
             return
         destination, _ = QFileDialog.getSaveFileName(
-            self, "Save torrent as", str(source.parent / f"{source.name}.torrent"), "Torrent files (*.torrent)"
+            self,
+            "Save torrent as",
+            str(source.parent / f"{source.name}.torrent"),
+            "Torrent files (*.torrent)",
         )
         if destination:
             self.create(source, Path(destination))

@@ -42,7 +42,9 @@ class PreferencesDialog(QDialog):
         note = QLabel("A new port takes effect the next time Piecemeal starts.")
         note.setWordWrap(True)
         note.setEnabled(False)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         form = QFormLayout()
@@ -63,6 +65,8 @@ class PreferencesDialog(QDialog):
         )
 
     def _browse(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Download folder", self.download_dir_edit.text())
+        folder = QFileDialog.getExistingDirectory(
+            self, "Download folder", self.download_dir_edit.text()
+        )
         if folder:
             self.download_dir_edit.setText(folder)

@@ -66,9 +66,13 @@ class FileModel(QAbstractItemModel):
         self._leaves: list[FileNode] = []
         self._roles: dict[int, Callable[[FileNode, int], Any]] = {
             Qt.ItemDataRole.DisplayRole: self._display,
-            Qt.ItemDataRole.ToolTipRole: lambda node, col: self._path(node) if col == NAME else None,
+            Qt.ItemDataRole.ToolTipRole: lambda node, col: (
+                self._path(node) if col == NAME else None
+            ),
             Qt.ItemDataRole.TextAlignmentRole: lambda _node, col: _LEFT if col == NAME else _RIGHT,
-            Qt.ItemDataRole.CheckStateRole: lambda node, col: node.check_state() if col == NAME else None,
+            Qt.ItemDataRole.CheckStateRole: lambda node, col: (
+                node.check_state() if col == NAME else None
+            ),
             Qt.ItemDataRole.DecorationRole: self._decoration,
             PROGRESS_ROLE: lambda node, col: node.progress if col == PROGRESS else None,
             SORT_ROLE: self._sort_value,
@@ -177,7 +181,11 @@ class FileModel(QAbstractItemModel):
         if column != NAME:
             return None
         style = QApplication.style()
-        icon = QStyle.StandardPixmap.SP_FileIcon if node.file_index is not None else QStyle.StandardPixmap.SP_DirIcon
+        icon = (
+            QStyle.StandardPixmap.SP_FileIcon
+            if node.file_index is not None
+            else QStyle.StandardPixmap.SP_DirIcon
+        )
         return style.standardIcon(icon)
 
     @staticmethod

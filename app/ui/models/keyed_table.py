@@ -133,13 +133,19 @@ class KeyedTableModel(QAbstractTableModel, Generic[T]):
         leaving = removed_keys | {self._key(i) for i in upserts if not self.accepts(i)}
         self._remove_rows(leaving)
         self._change_rows(i for i in upserts if self._key(i) in self._rows)
-        self._append_rows([i for i in upserts if self._key(i) not in self._rows and self.accepts(i)])
+        self._append_rows(
+            [i for i in upserts if self._key(i) not in self._rows and self.accepts(i)]
+        )
         self._reorder()
 
     def refilter(self) -> None:
         """Re-apply `accepts` to every item after the filter changed."""
-        self._remove_rows([k for k, row in self._rows.items() if not self.accepts(self._items[row])])
-        self._append_rows([i for k, i in self._all.items() if k not in self._rows and self.accepts(i)])
+        self._remove_rows(
+            [k for k, row in self._rows.items() if not self.accepts(self._items[row])]
+        )
+        self._append_rows(
+            [i for k, i in self._all.items() if k not in self._rows and self.accepts(i)]
+        )
         self._reorder()
 
     def clear(self) -> None:

@@ -37,7 +37,9 @@ _COLUMNS: tuple[Column[PeerSnapshot], ...] = (
     ),
     Column("Down", lambda p: formatting.rate(p.down_rate), lambda p: p.down_rate, numeric=True),
     Column("Up", lambda p: formatting.rate(p.up_rate), lambda p: p.up_rate, numeric=True),
-    Column("Downloaded", lambda p: formatting.size(p.downloaded), lambda p: p.downloaded, numeric=True),
+    Column(
+        "Downloaded", lambda p: formatting.size(p.downloaded), lambda p: p.downloaded, numeric=True
+    ),
     Column("Uploaded", lambda p: formatting.size(p.uploaded), lambda p: p.uploaded, numeric=True),
 )
 
@@ -45,7 +47,9 @@ FLAGS_COLUMN = 2
 
 
 def describe_flags(flags: str) -> str:
-    return "\n".join(f"{letter}: {FLAG_MEANINGS[letter]}" for letter in flags if letter in FLAG_MEANINGS)
+    return "\n".join(
+        f"{letter}: {FLAG_MEANINGS[letter]}" for letter in flags if letter in FLAG_MEANINGS
+    )
 
 
 class PeerModel(KeyedTableModel[PeerSnapshot]):

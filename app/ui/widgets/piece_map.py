@@ -137,7 +137,9 @@ class PieceMap(QWidget):
             self._most_peers = most
             self._relayout()
             return
-        old, new = (old_availability, availability) if self._show_availability else (old_pieces, pieces)
+        old, new = (
+            (old_availability, availability) if self._show_availability else (old_pieces, pieces)
+        )
         self._repaint_cells(_changed_cells(old, new, self._layout))
 
     def clear(self) -> None:
@@ -177,7 +179,9 @@ class PieceMap(QWidget):
         painter = QPainter(self)
         rect = event.rect()
         ratio = self._image.devicePixelRatio()
-        source = QRectF(rect.x() * ratio, rect.y() * ratio, rect.width() * ratio, rect.height() * ratio)
+        source = QRectF(
+            rect.x() * ratio, rect.y() * ratio, rect.width() * ratio, rect.height() * ratio
+        )
         painter.drawImage(QRectF(rect), self._image, source)
 
     def event(self, event: QEvent) -> bool:
@@ -243,7 +247,7 @@ class PieceMap(QWidget):
 
 
 def _state_colour(states: bytes, missing: QColor) -> QColor:
-    """One piece's colour, or for a folded cell: failed > all verified > in flight > share verified."""
+    """One piece's colour; a folded cell: failed > all verified > in flight > share verified."""
     if len(states) == 1:
         return STATE_COLOURS.get(PieceState(states[0]), missing)
     if PieceState.FAILED in states:
@@ -258,7 +262,7 @@ def _state_colour(states: bytes, missing: QColor) -> QColor:
 
 
 def _changed_cells(old: bytes, new: bytes, layout: CellLayout) -> Iterator[int]:
-    """Cells whose piece bytes differ, found by bisecting: cost grows with the changes, not the size."""
+    """Cells whose piece bytes differ, found by bisecting: the cost grows with the changes."""
     if old == new:
         return
     stack = [(0, layout.cells)]
@@ -296,7 +300,9 @@ def describe_pieces(
         )
     states = pieces[span.start : span.stop]
     counts = [
-        f"{states.count(state)} {STATE_NAMES[state].lower()}" for state in PieceState if state in states
+        f"{states.count(state)} {STATE_NAMES[state].lower()}"
+        for state in PieceState
+        if state in states
     ]
     size = piece_length * (len(span) - 1) + piece_size(span.stop - 1, piece_length, total_size)
     peers = availability[span.start : span.stop]

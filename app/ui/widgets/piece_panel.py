@@ -51,7 +51,9 @@ class PieceLegend(QWidget):
         colours = {PieceState.MISSING: missing_colour(self.palette()), **STATE_COLOURS}
         return [(colours[state], STATE_NAMES[state]) for state in PieceState]
 
-    def _draw_entry(self, painter: QPainter, x: int, fill: QColor | QLinearGradient, label: str) -> int:
+    def _draw_entry(
+        self, painter: QPainter, x: int, fill: QColor | QLinearGradient, label: str
+    ) -> int:
         width = 3 * _SWATCH if isinstance(fill, QLinearGradient) else _SWATCH
         top = (self.height() - _SWATCH) // 2
         if isinstance(fill, QLinearGradient):
@@ -61,14 +63,18 @@ class PieceLegend(QWidget):
         x += width + 4
         text_width = self.fontMetrics().horizontalAdvance(label)
         painter.setPen(self.palette().color(self.foregroundRole()))
-        painter.drawText(QRect(x, 0, text_width, self.height()), Qt.AlignmentFlag.AlignVCenter, label)
+        painter.drawText(
+            QRect(x, 0, text_width, self.height()), Qt.AlignmentFlag.AlignVCenter, label
+        )
         return x + text_width + _SPACING
 
     def _width(self) -> int:
         metrics = self.fontMetrics()
         return sum(
-            (3 * _SWATCH if isinstance(fill, QLinearGradient) else _SWATCH) + 4
-            + metrics.horizontalAdvance(label) + _SPACING
+            (3 * _SWATCH if isinstance(fill, QLinearGradient) else _SWATCH)
+            + 4
+            + metrics.horizontalAdvance(label)
+            + _SPACING
             for fill, label in self._entries()
         )
 
@@ -99,10 +105,12 @@ class PiecePanel(QWidget):
         pieces = details.pieces
         verified = pieces.count(PieceState.VERIFIED)
         self.summary.setText(
-            f"{formatting.count(verified)} of {formatting.count(len(pieces))} pieces"
-            f" × {formatting.size(torrent.piece_length)}"
+            f"{formatting.count(verified)} of "
+            f"{formatting.pieces_text(len(pieces), torrent.piece_length)} pieces verified"
         )
-        self.piece_map.set_pieces(pieces, details.availability, torrent.piece_length, torrent.total_size)
+        self.piece_map.set_pieces(
+            pieces, details.availability, torrent.piece_length, torrent.total_size
+        )
         self.legend.update()
 
     def _toggle_availability(self, show: bool) -> None:

@@ -20,13 +20,8 @@ _MARGIN_BOTTOM = 22
 
 
 def nice_ceiling(value: float) -> float:
-    """The scale's top: 1, 2 or 5 times a power of ten, at least 1 KiB/s."""
-    value = max(value, 1024.0)
-    exponent = math.floor(math.log10(value))
-    for step in (1, 2, 5, 10):
-        if step * 10**exponent >= value:
-            return float(step * 10**exponent)
-    return float(10 ** (exponent + 1))
+    """The scale's top: a power of two, at least 1 KiB/s, so quarter lines read as round rates."""
+    return float(2 ** max(10, math.ceil(math.log2(max(value, 1.0)))))
 
 
 class SpeedGraph(QWidget):
@@ -51,7 +46,10 @@ class SpeedGraph(QWidget):
         palette = self.palette()
         painter.fillRect(self.rect(), palette.color(QPalette.ColorRole.Base))
         plot = QRectF(
-            _MARGIN_LEFT, _MARGIN, self.width() - _MARGIN_LEFT - _MARGIN, self.height() - _MARGIN - _MARGIN_BOTTOM
+            _MARGIN_LEFT,
+            _MARGIN,
+            self.width() - _MARGIN_LEFT - _MARGIN,
+            self.height() - _MARGIN - _MARGIN_BOTTOM,
         )
         if plot.width() <= 0 or plot.height() <= 0:
             return

@@ -62,7 +62,9 @@ def test_additions_and_removals_insert_and_remove_rows():
     model.rowsInserted.connect(lambda _p, first, last: events.append(("insert", first, last)))
     model.rowsRemoved.connect(lambda _p, first, last: events.append(("remove", first, last)))
     model.apply(
-        TorrentDiff(added=(torrent(8), torrent(9)), removed=(torrent(1).info_hash, torrent(2).info_hash))
+        TorrentDiff(
+            added=(torrent(8), torrent(9)), removed=(torrent(1).info_hash, torrent(2).info_hash)
+        )
     )
     assert events == [("remove", 1, 2), ("insert", 3, 4)]
     assert _names(model) == ["Torrent 0", "Torrent 3", "Torrent 4", "Torrent 8", "Torrent 9"]
@@ -101,9 +103,14 @@ def test_a_row_leaves_the_filter_when_its_state_changes():
 
 def test_error_rows_explain_themselves_in_a_tooltip():
     model = _model_with(1)
-    broken = torrent(0, state=TorrentState.ERROR, error="Disk full.", status_text="Error: disk full")
+    broken = torrent(
+        0, state=TorrentState.ERROR, error="Disk full.", status_text="Error: disk full"
+    )
     model.apply(TorrentDiff(changed=(broken,)))
-    assert model.index(0, TorrentColumn.NAME).data(Qt.ItemDataRole.ToolTipRole) == "Torrent 0\nDisk full."
+    assert (
+        model.index(0, TorrentColumn.NAME).data(Qt.ItemDataRole.ToolTipRole)
+        == "Torrent 0\nDisk full."
+    )
     assert model.index(0, TorrentColumn.STATUS).data(Qt.ItemDataRole.ForegroundRole) is not None
 
 
@@ -111,7 +118,9 @@ def test_a_tick_over_a_thousand_torrents_touches_only_changed_rows():
     before = {t.info_hash: t for t in (torrent(i) for i in range(1000))}
     model = TorrentListModel()
     model.apply(diff_torrents({}, before.values()))
-    after = [replace(t, down_rate=7.0) if i % 100 == 0 else t for i, t in enumerate(before.values())]
+    after = [
+        replace(t, down_rate=7.0) if i % 100 == 0 else t for i, t in enumerate(before.values())
+    ]
     rows = []
     model.dataChanged.connect(lambda top, bottom: rows.extend(range(top.row(), bottom.row() + 1)))
     model.apply(diff_torrents(before, after))

@@ -1,0 +1,105 @@
+"""Start the GUI: QApplication, the qasync loop, the single-instance hand-off, the wiring.
+
+This is the one place that builds the engine session, the bridge and the main window
+and connects them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+os.environ["QT_API"] = "pyside6"  # qasync chooses its Qt binding from this when imported
+
+import qasync
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QApplication
+
+from app.ui.bridge import EngineBridge
+from app.ui.icons import app_icon
+from app.ui.main_window import MainWindow
+from app.ui.settings import Preferences, load_preferences
+from app.ui.single_instance import InstanceServer, absolute_arguments, hand_off
+
+if TYPE_CHECKING:
+    from app.engine.session import Session
+
+log = logging.getLogger(__name__)
+
+
+def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="piecemeal", description="A desktop BitTorrent client.")
+    parser.add_argument(
+        "items", nargs="*", metavar="FILE.torrent | magnet-link", help="torrents to add"
+    )
+    return parser.parse_args(list(argv))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv if argv is None else argv)
+    options = parse_arguments(argv[1:])
+    items = absolute_arguments(options.items, Path.cwd())
+    if hand_off(items):
+        return 0
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    app = QApplication(argv[:1])
+    app.setApplicationName("Piecemeal")
+    app.setOrganizationName("Piecemeal")
+    app.setDesktopFileName("piecemeal")
+    app.setWindowIcon(app_icon())
+    # The tray keeps running with no window shown; quitting is always explicit.
+    app.setQuitOnLastWindowClosed(False)
+    server = InstanceServer()
+    if not server.listen():
+        log.warning("single instance: cannot listen; later launches will open their own window")
+    return qasync.run(run_gui(server, items))
+
+
+async def run_gui(server: InstanceServer, items: Sequence[str]) -> int:
+    settings = QSettings()
+    session, problem = await _start_session(load_preferences(settings))
+    bridge = EngineBridge(session)
+    window = MainWindow(bridge, settings)
+    server.arguments_received.connect(window.handle_arguments)
+    quitting = asyncio.Event()
+    window.quit_requested.connect(quitting.set)
+    window.show()
+    bridge.start()
+    if problem:
+        window.show_message("Could not use the listening port", problem)
+    if items:
+        window.handle_arguments(items)
+    await quitting.wait()
+    bridge.stop()
+    await bridge.drain()
+    await session.close()
+    server.close()
+    return 0
+
+
+async def _start_session(preferences: Preferences) -> tuple[Session, str]:
+    """Start on the chosen port; if it is taken, on any free port, and say so."""
+    # Imported here, not at the top: a second launch that only hands off its
+    # arguments should not pay for loading the engine.
+    from app.engine.session import Session, SessionConfig
+
+    def configured(port: int) -> Session:
+        return Session(SessionConfig(listen_port=port, download_dir=preferences.download_dir))
+
+    session = configured(preferences.listen_port)
+    try:
+        await session.start()
+        return session, ""
+    except OSError as error:
+        port = preferences.listen_port
+        problem = f"Port {port} is not available ({error.strerror}); using another one."
+    await session.close()
+    session = configured(0)
+    await session.start()
+    return session, problem
