@@ -170,6 +170,8 @@ async def _start(session: Session, meta: Metainfo, folder: Path, peers: list[str
 
 async def _watch(session: Session, info_hash: str, stop: asyncio.Event,
                  done: Callable[[TorrentSnapshot], bool]) -> int:
+    changed = asyncio.Event()  # set by finish/error events, so the exit does not wait for a tick
+    session.add_listener(lambda event: changed.set())
     last_print = 0.0
     while not stop.is_set():
         snap = next(t for t in session.snapshot().torrents if t.info_hash == info_hash)
@@ -182,10 +184,11 @@ async def _watch(session: Session, info_hash: str, stop: asyncio.Event,
         if done(snap):
             _progress_line(snap)
             return 0
-        try:
-            await asyncio.wait_for(stop.wait(), 0.5)
-        except TimeoutError:
-            pass
+        changed.clear()
+        waits = [asyncio.ensure_future(e.wait()) for e in (stop, changed)]
+        await asyncio.wait(waits, timeout=0.5, return_when=asyncio.FIRST_COMPLETED)
+        for w in waits:
+            w.cancel()
     return 0
 
 

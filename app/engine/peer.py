@@ -35,9 +35,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_UPLOAD_QUEUE = 500  # requests we hold for one peer; libtorrent advertises 500 too (reqq)
-MIN_PIPELINE = 32
-MAX_PIPELINE = 1024
-PIPELINE_SECONDS = 1.0  # keep this many seconds of the peer's rate in flight
+MIN_PIPELINE = 128
+MAX_PIPELINE = 2000
+PIPELINE_SECONDS = 2.0  # keep this many seconds of the peer's rate in flight
 
 
 class PeerOwner(Protocol):
@@ -54,7 +54,8 @@ class PeerOwner(Protocol):
     def blocks_returned(self, peer: PeerConnection, blocks: list[Block]) -> None: ...
     def interest_changed(self, peer: PeerConnection) -> None: ...
     def valid_request(self, request: m.Request) -> bool: ...
-    async def read_block(self, index: int, begin: int, length: int) -> bytes: ...
+    async def read_block(self, index: int, begin: int, length: int) -> bytes | memoryview: ...
+    def prefetch(self, index: int) -> None: ...
     def our_bitfield(self) -> Bitfield: ...
 
 
@@ -97,6 +98,7 @@ class PeerConnection(asyncio.BufferedProtocol):
         self.close_reason = ""
         self._ready = False
         self._serving = False
+        self._prefetched = -1
         self._write_ok = asyncio.Event()
         self._write_ok.set()
         self.handshake_done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -218,7 +220,7 @@ class PeerConnection(asyncio.BufferedProtocol):
             self.transport.write(data)
             self.last_sent = time.monotonic()
 
-    def _write_blocks(self, header: bytes, data: bytes) -> None:
+    def _write_blocks(self, header: bytes, data: bytes | memoryview) -> None:
         if self.transport is not None and not self.closed:
             self.transport.writelines((header, data))  # one sendmsg(), no concatenation
             self.last_sent = time.monotonic()
@@ -309,6 +311,9 @@ class PeerConnection(asyncio.BufferedProtocol):
         if msg.length > BLOCK_SIZE or self.am_choking or len(self.upload_queue) >= MAX_UPLOAD_QUEUE:
             return  # BEP 3: we serve at most 16 KiB blocks and only to unchoked peers
         self.upload_queue.append(msg)
+        if msg.index != self._prefetched:
+            self._prefetched = msg.index
+            owner.prefetch(msg.index)  # start the disk read now, not when the request is due
         if not self._serving:
             self._serving = True
             asyncio.ensure_future(self._serve())

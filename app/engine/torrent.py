@@ -50,6 +50,7 @@ MAX_CONNECT_FAILURES = 3
 HASH_STRIKES = 2  # a peer that contributed to this many failed pieces is banned
 FAILED_FLASH = 3.0  # seconds the UI shows a piece as hash-failed
 READ_CACHE_BYTES = 32 * 1024 * 1024
+SPARE_BUFFERS = 16
 
 
 @dataclass(slots=True)
@@ -88,6 +89,7 @@ class Torrent:
         self.uploaded = 0
         self.active_seconds = 0.0
         self._buffers: dict[int, bytearray] = {}
+        self._spare: list[bytearray] = []  # piece-sized buffers kept for reuse: no page faults
         self._unwritten = 0
         self._reading_paused = False
         self._failed_at: dict[int, float] = {}
@@ -116,6 +118,7 @@ class Torrent:
         await self.trackers.stop()
         await self.storage.close()
         self._buffers.clear()
+        self._spare.clear()
         self._read_cache.clear()
         if self.state != TorrentState.ERROR or state == TorrentState.PAUSED:
             self.state = state
@@ -133,6 +136,8 @@ class Torrent:
         for address in addresses:
             if address[0] not in self.banned and address not in self.candidates:
                 self.candidates[address] = _Candidate()
+        if self.state in (TorrentState.DOWNLOADING, TorrentState.SEEDING):
+            self._connect_more(time.monotonic())
 
     # the run loop
 
@@ -165,6 +170,7 @@ class Torrent:
                 self._mark_verified(piece)
             self.checked = True
         self.state = TorrentState.SEEDING if self.picker.is_complete() else TorrentState.DOWNLOADING
+        self._connect_more(time.monotonic())
 
     def _on_check_progress(self, done: int, total: int) -> None:
         self.check_progress = done / total if total else 1.0
@@ -272,7 +278,7 @@ class Torrent:
             return  # a late duplicate from the endgame, or a block nobody asked for
         buffer = self._buffers.get(block.piece)
         if buffer is None:
-            buffer = self._buffers[block.piece] = bytearray(self.metainfo.piece_size(block.piece))
+            buffer = self._buffers[block.piece] = self._new_buffer(block.piece)
             self._unwritten += len(buffer)
         buffer[block.offset : block.offset + block.length] = data
         for other in others:
@@ -301,14 +307,19 @@ class Torrent:
             and request.begin + request.length <= self.metainfo.piece_size(request.index)
         )
 
-    async def read_block(self, index: int, begin: int, length: int) -> bytes:
+    async def read_block(self, index: int, begin: int, length: int) -> memoryview:
         """Blocks are served from whole pieces read once and kept in a small cache."""
         piece = self._read_cache.get(index)
         if piece is None:
             piece = await self._read_piece(index)
         else:
             self._read_cache.move_to_end(index)
-        return piece[begin : begin + length]
+        return memoryview(piece)[begin : begin + length]
+
+    def prefetch(self, index: int) -> None:
+        if index not in self._read_cache and index not in self._reads:
+            task = asyncio.ensure_future(self._read_piece(index))
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())  # errors surface in read_block
 
     def our_bitfield(self) -> Bitfield:
         return self.picker.have
@@ -324,11 +335,19 @@ class Torrent:
             return
         finally:
             self._unwritten -= len(buffer)
+            if len(buffer) == self.metainfo.piece_length and len(self._spare) < SPARE_BUFFERS:
+                self._spare.append(buffer)
             self._apply_backpressure()
         if ok:
             self._piece_verified(piece)
         else:
             self._piece_failed(piece)
+
+    def _new_buffer(self, piece: int) -> bytearray:
+        size = self.metainfo.piece_size(piece)
+        if size == self.metainfo.piece_length and self._spare:
+            return self._spare.pop()
+        return bytearray(size)
 
     def _mark_verified(self, piece: int) -> None:
         self.picker.mark_have(piece)

@@ -92,9 +92,12 @@ class InstanceServer(QObject):
     def _finish(self, socket: QLocalSocket) -> None:
         self._read(socket)
         data = self._buffers.pop(socket, None)
-        socket.deleteLater()
         if data is None:
             return
+        # Cut our slots first: a socket destroyed with the server still signals "disconnected".
+        socket.readyRead.disconnect()
+        socket.disconnected.disconnect()
+        socket.deleteLater()
         try:
             arguments = json.loads(data)
         except ValueError:

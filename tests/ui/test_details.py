@@ -1,0 +1,66 @@
+from app.engine.snapshots import PieceState, TorrentDetails
+from app.ui.details import DetailsTabs, distributed_copies, general_fields
+from tests.ui.factories import file, peer, torrent
+
+
+def _details(**changes) -> TorrentDetails:
+    base = dict(
+        info_hash=torrent(0).info_hash,
+        peers=(peer(0), peer(1)),
+        files=(file("Torrent 0/a.bin", size=10),),
+        pieces=bytes([PieceState.VERIFIED, PieceState.MISSING] * 8),
+        availability=bytes([1, 2] * 8),
+        time_active=125.0,
+        comment="hello",
+        private=True,
+    )
+    base.update(changes)
+    return TorrentDetails(**base)
+
+
+def test_distributed_copies_counts_the_rarest_and_the_share_above():
+    assert distributed_copies(bytes([1, 2, 2, 1])) == 1.5
+    assert distributed_copies(bytes([0, 0])) == 0.0
+    assert distributed_copies(b"") is None
+
+
+def test_general_fields_say_it_in_words():
+    fields = general_fields(torrent(0, seeds=1, peers=3), _details())
+    assert fields["Connections"] == "1 seed, 3 peers"
+    assert fields["Time active"] == "2 minutes and 5 seconds"
+    assert fields["Comment"] == "hello (private torrent)"
+    assert fields["Availability"] == "1.50 copies among connected peers"
+    assert fields["Pieces"] == "16 × 256.0 KiB"
+
+
+def test_only_the_visible_tab_is_filled(qtbot):
+    tabs = DetailsTabs()
+    qtbot.addWidget(tabs)
+    tabs.setCurrentWidget(tabs.general)
+    tabs.show_torrent(torrent(0))
+    tabs.show_details(_details())
+    assert tabs.peer_model.rowCount() == 0
+    tabs.setCurrentWidget(tabs.peers)
+    assert tabs.peer_model.rowCount() == 2
+    tabs.setCurrentWidget(tabs.pieces)
+    assert tabs.pieces.summary.text() == "8 of 16 × 256.0 KiB pieces verified"
+
+
+def test_details_of_another_torrent_are_ignored(qtbot):
+    tabs = DetailsTabs()
+    qtbot.addWidget(tabs)
+    tabs.setCurrentWidget(tabs.peers)
+    tabs.show_torrent(torrent(1))
+    tabs.show_details(_details())
+    assert tabs.peer_model.rowCount() == 0
+
+
+def test_error_row_shows_only_with_an_error(qtbot):
+    tabs = DetailsTabs()
+    qtbot.addWidget(tabs)
+    tabs.show()
+    tabs.show_torrent(torrent(0))
+    assert not tabs.general.values["Error"].isVisible()
+    tabs.show_torrent(torrent(0, error="Disk full."))
+    assert tabs.general.values["Error"].isVisible()
+    assert tabs.general.values["Error"].text() == "Disk full."

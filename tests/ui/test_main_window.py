@@ -1,0 +1,200 @@
+import asyncio
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from app.engine.snapshots import TorrentState
+from app.ui.bridge import EngineBridge
+from app.ui.main_window import MainWindow, split_arguments
+from app.ui.models.torrents import TorrentColumn
+from app.ui.single_instance import InstanceServer, hand_off
+from app.ui.state_filter import StateFilter
+from tests.ui.helpers import emission, message_boxes, until, write_torrent
+
+
+@pytest.fixture
+def window(session, settings, qtbot) -> MainWindow:
+    main = MainWindow(EngineBridge(session), settings)
+    qtbot.addWidget(main)
+    main.show()
+    return main
+
+
+def _drop(window: MainWindow, mime: QMimeData) -> bool:
+    enter = QDragEnterEvent(
+        QPointF(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier
+    )
+    QApplication.sendEvent(window, enter)
+    if not enter.isAccepted():
+        return False
+    drop = QDropEvent(
+        QPointF(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier
+    )
+    QApplication.sendEvent(window, drop)
+    return True
+
+
+def _file_mime(*paths: Path) -> QMimeData:
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    return mime
+
+
+def _state(window: MainWindow, row: int = 0) -> TorrentState:
+    return window.model.item(row).state
+
+
+async def test_a_dropped_torrent_is_added_where_the_dialog_says(window, session, tmp_path):
+    torrent_file = write_torrent(tmp_path / "share")
+    assert _drop(window, _file_mime(torrent_file))
+    dialog = window.add_dialog
+    assert dialog is not None and dialog.isVisible()
+    assert dialog.files_model.file_count() == 1
+    dialog.save_path_edit.setText(str(tmp_path / "share"))
+    window.bridge.start()
+    dialog.accept()
+    await until(lambda: window.model.rowCount() == 1 and _state(window) == TorrentState.SEEDING)
+    (torrent,) = session.snapshot().torrents
+    assert Path(torrent.save_path) == tmp_path / "share"
+    assert window.settings.value("add/last_save_dir") == str(tmp_path / "share")
+    assert not window.empty_hint.isVisible()
+
+
+async def test_dropping_several_files_queues_one_dialog_each(window, tmp_path):
+    first = write_torrent(tmp_path / "a", "one.bin")
+    second = write_torrent(tmp_path / "b", "two.bin")
+    assert _drop(window, _file_mime(first, second))
+    assert window.add_dialog.name_label.text() == "one.bin"
+    window.add_dialog.reject()
+    await until(lambda: window.add_dialog is not None)
+    assert window.add_dialog.name_label.text() == "two.bin"
+
+
+async def test_a_bad_torrent_is_named_in_a_message_and_nothing_is_added(window, session, tmp_path):
+    broken = tmp_path / "broken.torrent"
+    broken.write_bytes(b"this is not bencode")
+    assert _drop(window, _file_mime(broken))
+    (box,) = message_boxes()
+    assert "broken.torrent" in box.text()
+    assert window.add_dialog is None
+    assert session.snapshot().torrents == ()
+    box.close()
+
+
+async def test_a_dropped_magnet_link_is_declined_politely(window, session):
+    mime = QMimeData()
+    mime.setText("magnet:?xt=urn:btih:" + "ab" * 20)
+    assert _drop(window, mime)
+    (box,) = message_boxes()
+    assert "not supported yet" in box.windowTitle()
+    box.close()
+
+
+def test_other_drops_are_refused(window, tmp_path):
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(tmp_path / "holiday.jpg"))])
+    assert not _drop(window, mime)
+
+
+async def test_adding_a_torrent_twice_says_it_is_already_there(window, session, tmp_path):
+    torrent_file = write_torrent(tmp_path / "share")
+    await session.add_torrent(torrent_file, tmp_path / "share")
+    window.add_torrent_files([torrent_file])
+    failed = emission(window.bridge.failed)
+    window.add_dialog.accept()
+    await asyncio.wait_for(failed, 10)
+    await until(lambda: message_boxes())
+    (box,) = message_boxes()
+    assert "already in the list" in box.text()
+    box.close()
+
+
+async def test_pause_and_start_actions_reach_the_session(window, session, tmp_path):
+    await session.add_torrent(write_torrent(tmp_path / "share"), tmp_path / "elsewhere")
+    window.bridge.start()
+    await until(lambda: window.model.rowCount() == 1 and _state(window) != TorrentState.PAUSED)
+    window.view.selectRow(0)
+    assert window.actions.pause.isEnabled()
+    window.actions.pause.trigger()
+    await until(lambda: session.snapshot().torrents[0].state == TorrentState.PAUSED)
+    await until(lambda: _state(window) == TorrentState.PAUSED and window.actions.start.isEnabled())
+    window.actions.start.trigger()
+    await until(lambda: session.snapshot().torrents[0].state != TorrentState.PAUSED)
+
+
+async def test_remove_asks_first_then_removes(window, session, tmp_path):
+    await session.add_torrent(write_torrent(tmp_path / "share"), tmp_path / "share")
+    window.bridge.refresh()
+    window.view.selectRow(0)
+    window.actions.remove.trigger()
+    (box,) = message_boxes()
+    remove = next(b for b in box.buttons() if b.text() == "Remove")
+    remove.click()
+    await until(lambda: session.snapshot().torrents == ())
+    assert (tmp_path / "share" / "payload.bin").exists()
+    window.bridge.refresh()
+    assert window.model.rowCount() == 0
+    assert window.empty_hint.isVisible()
+
+
+async def test_sidebar_counts_and_filters(window, session, tmp_path):
+    paused = await session.add_torrent(write_torrent(tmp_path / "a", "one.bin"), tmp_path / "x", paused=True)
+    await session.add_torrent(write_torrent(tmp_path / "b", "two.bin"), tmp_path / "b")
+    await until(lambda: any(t.state == TorrentState.SEEDING for t in session.snapshot().torrents))
+    window.bridge.refresh()
+    texts = [window.sidebar.item(row).text() for row in range(window.sidebar.count())]
+    assert texts[:2] == ["All (2)", "Downloading (0)"] and "Seeding (1)" in texts and "Paused (1)" in texts
+    window.sidebar.select(StateFilter.PAUSED)
+    assert [window.model.item(r).info_hash for r in range(window.model.rowCount())] == [paused]
+    window.sidebar.select(StateFilter.ALL)
+    window.search_box.setText("two")
+    assert [window.model.item(r).name for r in range(window.model.rowCount())] == ["two.bin"]
+
+
+async def test_a_second_launch_brings_its_files_to_this_window(window, tmp_path):
+    server = InstanceServer()
+    name = f"piecemeal-test-{id(server)}"
+    assert server.listen(name)
+    server.arguments_received.connect(window.handle_arguments)
+    torrent_file = write_torrent(tmp_path / "share")
+    received = emission(server.arguments_received)
+    assert hand_off([str(torrent_file)], name)
+    await asyncio.wait_for(received, 10)
+    assert window.add_dialog is not None
+    assert window.add_dialog.name_label.text() == "payload.bin"
+    server.close()
+
+
+def test_columns_and_sorting_are_restored(session, tmp_path, qtbot):
+    settings = QSettings(str(tmp_path / "restore.ini"), QSettings.Format.IniFormat)
+    first = MainWindow(EngineBridge(session), settings)
+    qtbot.addWidget(first)
+    header = first.view.horizontalHeader()
+    header.hideSection(TorrentColumn.ETA)
+    header.setSortIndicator(TorrentColumn.SIZE, Qt.SortOrder.DescendingOrder)
+    first.sidebar.select(StateFilter.SEEDING)
+    first.save_state()
+    second = MainWindow(EngineBridge(session), settings)
+    qtbot.addWidget(second)
+    header = second.view.horizontalHeader()
+    assert header.isSectionHidden(TorrentColumn.ETA)
+    assert header.sortIndicatorSection() == TorrentColumn.SIZE
+    assert header.sortIndicatorOrder() == Qt.SortOrder.DescendingOrder
+    assert second.sidebar.category() == StateFilter.SEEDING
+
+
+def test_arguments_split_into_files_and_magnets():
+    files, magnets = split_arguments(["/a/b.torrent", "MAGNET:?xt=urn:btih:00", ""])
+    assert files == [Path("/a/b.torrent")]
+    assert magnets == ["MAGNET:?xt=urn:btih:00"]
+
+
+def test_message_boxes_do_not_block(window):
+    window.show_message("Title", "Words.")
+    (box,) = message_boxes()
+    assert box.windowModality() != Qt.WindowModality.ApplicationModal or box.isVisible()
+    assert box.standardButtons() == QMessageBox.StandardButton.Ok
+    box.close()
