@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 MAX_UPLOAD_QUEUE = 500  # requests we hold for one peer; libtorrent advertises 500 too (reqq)
 MIN_PIPELINE = 128
 MAX_PIPELINE = 2000
+SEND_BATCH = 256 * 1024  # bytes of blocks handed to the socket at once
 PIPELINE_SECONDS = 2.0  # keep this many seconds of the peer's rate in flight
 
 
@@ -56,6 +57,7 @@ class PeerOwner(Protocol):
     def valid_request(self, request: m.Request) -> bool: ...
     async def read_block(self, index: int, begin: int, length: int) -> bytes | memoryview: ...
     def prefetch(self, index: int) -> None: ...
+    def cached_block(self, index: int, begin: int, length: int) -> memoryview | None: ...
     def our_bitfield(self) -> Bitfield: ...
 
 
@@ -220,9 +222,9 @@ class PeerConnection(asyncio.BufferedProtocol):
             self.transport.write(data)
             self.last_sent = time.monotonic()
 
-    def _write_blocks(self, header: bytes, data: bytes | memoryview) -> None:
+    def _write_chunks(self, chunks: list[bytes | memoryview]) -> None:
         if self.transport is not None and not self.closed:
-            self.transport.writelines((header, data))  # one sendmsg(), no concatenation
+            self.transport.writelines(chunks)  # one sendmsg() for many blocks, no concatenation
             self.last_sent = time.monotonic()
 
     def _send_handshake(self, info_hash: bytes) -> None:
@@ -342,21 +344,38 @@ class PeerConnection(asyncio.BufferedProtocol):
         self._require_ready()
 
     async def _serve(self) -> None:
-        """Send requested blocks in order; waits while the socket's send buffer is full."""
+        """Send requested blocks in order, many per system call; waits while the socket is full."""
         try:
             while self.upload_queue and not self.closed and self.owner is not None:
-                req = self.upload_queue.popleft()
-                data = await self.owner.read_block(req.index, req.begin, req.length)
                 await self._write_ok.wait()
+                chunks = await self._next_batch(self.owner)
                 if self.closed or self.am_choking:
                     break
-                self._write_blocks(piece_header(req.index, req.begin, len(data)), data)
-                self.up.add(len(data))
+                if chunks:
+                    self._write_chunks(chunks)
         except EngineError as exc:
             self.close(f"could not read a block to upload: {exc}")
         finally:
             self._serving = False
 
+    async def _next_batch(self, owner: PeerOwner) -> list[bytes | memoryview]:
+        """Headers and data of the queued blocks already in memory (at least one block)."""
+        chunks: list[bytes | memoryview] = []
+        size = 0
+        while self.upload_queue and size < SEND_BATCH:
+            req = self.upload_queue[0]
+            data = owner.cached_block(req.index, req.begin, req.length)
+            if data is None:
+                if chunks:
+                    break  # send what is ready before waiting for the disk
+                data = await owner.read_block(req.index, req.begin, req.length)
+                if not self.upload_queue or self.upload_queue[0] is not req:
+                    continue  # cancelled or choked while we read
+            self.upload_queue.popleft()
+            chunks += (piece_header(req.index, req.begin, len(data)), data)
+            size += len(data)
+        self.up.add(size)
+        return chunks
 
 _HANDLERS: dict[type, Callable[[PeerConnection, m.Event], None]] = {
     m.Handshake: PeerConnection._on_handshake,

@@ -316,6 +316,10 @@ class Torrent:
             self._read_cache.move_to_end(index)
         return memoryview(piece)[begin : begin + length]
 
+    def cached_block(self, index: int, begin: int, length: int) -> memoryview | None:
+        piece = self._read_cache.get(index)
+        return None if piece is None else memoryview(piece)[begin : begin + length]
+
     def prefetch(self, index: int) -> None:
         if index not in self._read_cache and index not in self._reads:
             task = asyncio.ensure_future(self._read_piece(index))

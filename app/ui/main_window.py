@@ -53,7 +53,7 @@ from app.ui.models.torrents import TorrentColumn, TorrentListModel
 from app.ui.settings import Preferences, load_preferences, save_preferences
 from app.ui.sidebar import Sidebar
 from app.ui.speed_history import SESSION
-from app.ui.state_filter import StateFilter, count_by_filter
+from app.ui.state_filter import FilterCounts, StateFilter
 from app.ui.torrent_diff import TorrentDiff
 from app.ui.tray import TrayIcon
 from app.ui.widgets.progress_delegate import ProgressDelegate
@@ -158,6 +158,7 @@ class MainWindow(QMainWindow):
         self.resize(1100, 720)
 
         self.model = TorrentListModel(self)
+        self.counts = FilterCounts()
         self.view = self._make_view()
         self.empty_hint = EmptyHint(self.view)
         self.sidebar = Sidebar()
@@ -320,6 +321,10 @@ class MainWindow(QMainWindow):
     # Showing the engine's state
 
     def show_diff(self, diff: TorrentDiff) -> None:
+        gone = [self.model.get(h) for h in diff.removed] + [
+            self.model.get(t.info_hash) for t in diff.changed
+        ]
+        self.counts.update([t for t in gone if t is not None], diff.added + diff.changed)
         self.model.apply(diff)
         self._update_counts()
         selected = self.bridge.selected
@@ -389,7 +394,7 @@ class MainWindow(QMainWindow):
         self.actions.pause_all.setEnabled(any(t.state in _PAUSABLE for t in everything))
 
     def _update_counts(self) -> None:
-        self.sidebar.set_counts(count_by_filter(self.model.all_items()))
+        self.sidebar.set_counts(self.counts.counts())
         self._update_empty_hint()
 
     def _update_empty_hint(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable
 from enum import Enum
 
@@ -10,6 +11,9 @@ from app.engine.snapshots import TorrentSnapshot, TorrentState
 _ACTIVE_DOWNLOAD = frozenset(
     {TorrentState.DOWNLOADING, TorrentState.METADATA, TorrentState.CHECKING, TorrentState.QUEUED}
 )
+
+# What a category looks at: the state, and whether every piece is there.
+Kind = tuple[TorrentState, bool]
 
 
 class StateFilter(Enum):
@@ -21,23 +25,37 @@ class StateFilter(Enum):
     ERROR = "Error"
 
 
-_MATCHES: dict[StateFilter, Callable[[TorrentSnapshot], bool]] = {
-    StateFilter.ALL: lambda t: True,
-    StateFilter.DOWNLOADING: lambda t: t.state in _ACTIVE_DOWNLOAD and t.progress < 1.0,
-    StateFilter.SEEDING: lambda t: t.state == TorrentState.SEEDING,
-    StateFilter.COMPLETED: lambda t: t.progress >= 1.0,
-    StateFilter.PAUSED: lambda t: t.state == TorrentState.PAUSED,
-    StateFilter.ERROR: lambda t: t.state == TorrentState.ERROR,
+_MATCHES: dict[StateFilter, Callable[[TorrentState, bool], bool]] = {
+    StateFilter.ALL: lambda state, complete: True,
+    StateFilter.DOWNLOADING: lambda state, complete: state in _ACTIVE_DOWNLOAD and not complete,
+    StateFilter.SEEDING: lambda state, complete: state == TorrentState.SEEDING,
+    StateFilter.COMPLETED: lambda state, complete: complete,
+    StateFilter.PAUSED: lambda state, complete: state == TorrentState.PAUSED,
+    StateFilter.ERROR: lambda state, complete: state == TorrentState.ERROR,
 }
 
 
+def kind(torrent: TorrentSnapshot) -> Kind:
+    return torrent.state, torrent.progress >= 1.0
+
+
 def matches(category: StateFilter, torrent: TorrentSnapshot) -> bool:
-    return _MATCHES[category](torrent)
+    return _MATCHES[category](*kind(torrent))
 
 
-def count_by_filter(torrents: Iterable[TorrentSnapshot]) -> dict[StateFilter, int]:
-    counts = dict.fromkeys(StateFilter, 0)
-    for torrent in torrents:
-        for category, match in _MATCHES.items():
-            counts[category] += match(torrent)
-    return counts
+class FilterCounts:
+    """How many torrents each category holds, kept up to date from diffs, not recounted."""
+
+    def __init__(self) -> None:
+        self._kinds: Counter[Kind] = Counter()
+
+    def update(self, before: Iterable[TorrentSnapshot], after: Iterable[TorrentSnapshot]) -> None:
+        """`before`: the old snapshots of what changed or left; `after`: what changed or came."""
+        self._kinds.subtract(kind(t) for t in before)
+        self._kinds.update(kind(t) for t in after)
+
+    def counts(self) -> dict[StateFilter, int]:
+        return {
+            category: sum(n for (state, complete), n in self._kinds.items() if match(state, complete))
+            for category, match in _MATCHES.items()
+        }

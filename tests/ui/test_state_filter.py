@@ -1,5 +1,5 @@
 from app.engine.snapshots import TorrentState
-from app.ui.state_filter import StateFilter, count_by_filter, matches
+from app.ui.state_filter import FilterCounts, StateFilter, matches
 from tests.ui.factories import torrent
 
 
@@ -11,7 +11,9 @@ def test_counts_per_category():
         torrent(3, state=TorrentState.ERROR),
         torrent(4, state=TorrentState.CHECKING),
     ]
-    assert count_by_filter(torrents) == {
+    counts = FilterCounts()
+    counts.update([], torrents)
+    assert counts.counts() == {
         StateFilter.ALL: 5,
         StateFilter.DOWNLOADING: 2,
         StateFilter.SEEDING: 1,
@@ -23,3 +25,13 @@ def test_counts_per_category():
 
 def test_a_finished_torrent_is_not_downloading():
     assert not matches(StateFilter.DOWNLOADING, torrent(0, progress=1.0))
+
+
+def test_counts_follow_changes_and_removals():
+    counts = FilterCounts()
+    counts.update([], [torrent(0), torrent(1)])
+    counts.update([torrent(0)], [torrent(0, state=TorrentState.PAUSED)])
+    counts.update([torrent(1)], [])
+    assert counts.counts()[StateFilter.ALL] == 1
+    assert counts.counts()[StateFilter.PAUSED] == 1
+    assert counts.counts()[StateFilter.DOWNLOADING] == 0

@@ -132,8 +132,8 @@ class PieceMap(QWidget):
         old_pieces, old_availability = self._pieces, self._availability
         self._pieces, self._availability = pieces, availability
         self._piece_length, self._total_size = piece_length, total_size
-        most = max(availability, default=0) or 1
-        if not same_torrent or (self._show_availability and most != self._most_peers):
+        most = (largest(availability) or 1) if self._show_availability else self._most_peers
+        if not same_torrent or most != self._most_peers:
             self._most_peers = most
             self._relayout()
             return
@@ -148,6 +148,7 @@ class PieceMap(QWidget):
     def set_show_availability(self, show: bool) -> None:
         if show != self._show_availability:
             self._show_availability = show
+            self._most_peers = largest(self._availability) or 1
             self._relayout()
 
     @property
@@ -277,6 +278,24 @@ def _changed_cells(old: bytes, new: bytes, layout: CellLayout) -> Iterator[int]:
         middle = (first + stop) // 2
         stack.append((middle, stop))
         stack.append((first, middle))
+
+
+def largest(data: bytes) -> int:
+    """max(data) by bisecting on translate(): C-speed passes instead of 200,000 Python ints."""
+    low, high = 0, 255  # the answer lies in [low, high]
+    if not data:
+        return 0
+    while low < high:
+        middle = (low + high + 1) // 2
+        if b"\x01" in data.translate(_AT_LEAST[middle]):
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+# _AT_LEAST[k] maps each byte to 1 if it is at least k, else to 0.
+_AT_LEAST = [bytes(int(value >= k) for value in range(256)) for k in range(256)]
 
 
 def piece_size(index: int, piece_length: int, total_size: int) -> int:

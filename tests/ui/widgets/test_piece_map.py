@@ -10,6 +10,7 @@ from app.ui.widgets.piece_map import (
     PieceMap,
     availability_colour,
     describe_pieces,
+    largest,
     layout_cells,
     missing_colour,
     piece_size,
@@ -137,3 +138,11 @@ def test_hover_point_outside_cells_is_none():
     layout = layout_cells(100, 50, 3)
     assert layout.cell_at(QPoint(5, 5)) == 0
     assert layout.cell_at(QPoint(99, 49)) is None
+
+
+def test_largest_matches_max():
+    rng = random.Random(3)
+    for _ in range(20):
+        data = bytes(rng.randrange(rng.choice([1, 9, 256])) for _ in range(rng.randrange(1, 500)))
+        assert largest(data) == max(data)
+    assert largest(b"") == 0
