@@ -1,40 +1,62 @@
-"""Strict bencode (BEP 3): canonical decoding with byte offsets, sorted encoding.
+"""Strict bencode (BEP 3) over bencodepy: canonical decoding with byte offsets, sorted encoding.
 
-bencodepy is lax (it accepts ``i03e``, ``i-0e``, trailing garbage, unsorted keys and
-reports no offsets), recursive, and writes ``True`` as ``iTruee``. So both directions are
-our own: an iterative scanner that validates and builds the value in one pass, and a
-writer that sorts keys. Measured on a 3 MB torrent with 20,000 files, the scanner needs
-within 20% of the time of bencodepy's decoder alone (which would still want a validating
-pass first), and the writer half the time of bencodepy's encoder.
+bencodepy builds and writes the values; this module makes it strict. bencodepy alone is
+lax (it accepts ``i03e``, ``i-0e``, trailing garbage and unsorted keys, and reports no
+offsets), returns a bare top-level value wrapped in a tuple and dictionaries as
+``OrderedDict`` (whose equality depends on key order), writes dictionaries in insertion
+order and ``True`` as ``iTruee``. So:
+
+- decoding runs an iterative validator over the bytes first (it builds nothing and
+  raises BencodeError naming the byte offset), then lets ``bencodepy.decode`` build the
+  value of exactly the validated span, and normalises it (the tuple unwrapped, every
+  ``OrderedDict`` turned into a plain ``dict``);
+- encoding prepares the value first (refuses bool and unsupported types, converts str
+  and byte-likes to bytes, sorts dictionary keys as raw bytes) and lets
+  ``bencodepy.encode`` write it.
 
 Rules enforced on decode: integers are ``i<canonical decimal>e`` within signed 64 bits
 (no leading zeros, no ``-0``, nothing empty); string lengths are canonical and inside
 the data; dictionary keys are byte strings, strictly ascending (hence unique); nothing
 follows the top-level value (except through ``decode_prefix``); nesting stops at 100
-levels. The one relaxation: inside a torrent's ``info`` dictionary (``decode_torrent``)
-or an info dictionary alone (``decode_info``), keys may be out of order, because real
-torrents exist like that and the info-hash is SHA-1 over the bytes exactly as written.
-Duplicate keys are refused everywhere.
+levels. Relaxations of the key order only (duplicates are refused everywhere): inside a
+torrent's ``info`` dictionary (``decode_torrent``) and in an info dictionary alone
+(``decode_info``), because real torrents exist like that and the info-hash is SHA-1 over
+the bytes exactly as written; and everywhere with ``sorted_keys=False``, for tracker
+responses and peers' extension messages, which some implementations send unsorted.
+
+Public API:
+    decode(data, *, sorted_keys=True) -> Any
+    decode_prefix(data, start=0, *, sorted_keys=True) -> (value, end offset)
+    decode_torrent(data) -> (value, span of the top-level info or None)
+    decode_info(raw_info) -> Any
+    info_span(data) -> (start, end)
+    encode(obj) -> bytes
 """
 
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from collections.abc import Callable
 from enum import Enum, auto
 from typing import Any
+
+import bencodepy
 
 from app.engine.errors import BencodeError
 
 MAX_DEPTH = 100
 _INT64_MIN = -(2**63)
 _INT64_MAX = 2**63 - 1
+_INT64_DIGITS = 19  # an integer with fewer digits always fits in 64 bits
 # BEP 3: "i-0e is invalid. All encodings with a leading zero, such as i03e, are invalid".
 _INTEGER = re.compile(rb"i(0|-?[1-9][0-9]{0,18})e")
 _LENGTH = re.compile(rb"(0|[1-9][0-9]{0,15}):")
 _DIGITS = frozenset(b"0123456789")
 _INFO_KEY = b"info"
 _INTEGER_START, _LIST_START, _DICT_START, _END = b"ilde"
+_DUPLICATE_KEY = "duplicate dictionary key at byte {}"
+_KEY_OUT_OF_ORDER = "dictionary key out of order at byte {}"
 
 
 class _Relax(Enum):
@@ -42,27 +64,31 @@ class _Relax(Enum):
 
     NOWHERE = auto()
     TOP_LEVEL_INFO = auto()  # inside the value of the top-level dict's b"info" key
-    EVERYWHERE = auto()  # the whole value is an info dictionary
+    EVERYWHERE = auto()  # an info dictionary alone, or a tracker response
 
 
 class _Frame:
-    """An open list or dictionary on the scanner's stack."""
+    """An open list or dictionary on the validator's stack."""
 
-    __slots__ = ("value", "is_dict", "key", "last_key", "sorted_keys")
+    __slots__ = ("is_dict", "sorted_keys", "wants_key", "last_key", "seen", "key_is_info")
 
-    def __init__(self, value: list[Any] | dict[bytes, Any], sorted_keys: bool) -> None:
-        self.value: Any = value
-        self.is_dict = type(value) is dict
-        self.key: bytes | None = None  # dictionaries: the key waiting for its value
-        self.last_key: bytes | None = None
+    def __init__(self, is_dict: bool, sorted_keys: bool) -> None:
+        self.is_dict = is_dict
         self.sorted_keys = sorted_keys
+        self.wants_key = is_dict  # dictionaries: the next value must be a key
+        self.last_key: bytes | None = None
+        # Sorted keys are unique if strictly ascending; unsorted ones need a set.
+        self.seen: set[bytes] | None = None if sorted_keys else set()
+        self.key_is_info = False
 
 
-class _Scanner:
-    """Iterative (never recursive) strict decoder over ``data`` from ``pos``.
+class _Validator:
+    """Iterative (never recursive) strict scan of one value in ``data`` from ``pos``.
 
-    The loop is written out for speed (a torrent with 20,000 files is ~150,000 tokens):
-    byte strings and integers are read inline, containers and errors go to helpers.
+    The loop is written out for speed (a torrent with 20,000 files is ~200,000 tokens):
+    byte strings and integers are checked inline, containers and errors go to helpers.
+    The span of the top-level ``info`` value ends where the next top-level key starts or
+    where the top-level dictionary closes, so values need no bookkeeping once read.
     """
 
     def __init__(self, data: bytes, pos: int, relax: _Relax) -> None:
@@ -70,20 +96,19 @@ class _Scanner:
         self.pos = pos
         self.relax = relax
         self.stack: list[_Frame] = []
-        self.value: Any = None
         self.info_start = -1
         self.info_span: tuple[int, int] | None = None
 
     def run(self) -> None:
-        """Scan one value; afterwards ``value`` holds it and ``pos`` is just past it."""
+        """Check one value; afterwards ``pos`` is just past it."""
         data, stack, size = self.data, self.stack, len(self.data)
         match_length, match_integer = _LENGTH.match, _INTEGER.match
         pos = self.pos
+        frame: _Frame | None = None
         while True:
             if pos >= size:
                 raise BencodeError(f"data ends early at byte {pos}")
             token = data[pos]
-            frame = stack[-1] if stack else None
             if token in _DIGITS:
                 match = match_length(data, pos)
                 if match is None:
@@ -92,77 +117,85 @@ class _Scanner:
                 end = start + int(match.group(1))
                 if end > size:
                     raise BencodeError(f"string at byte {pos} runs past the end of the data")
-                if frame is not None and frame.is_dict and frame.key is None:
+                if frame is not None and frame.wants_key:
                     self._accept_key(frame, data[start:end], pos, end)
                     pos = end
                     continue
-                value: Any = data[start:end]
                 pos = end
-            elif frame is not None and frame.is_dict and frame.key is None and token != _END:
+            elif frame is not None and frame.wants_key and token != _END:
                 raise BencodeError(f"dictionary key at byte {pos} is not a byte string")
             elif token == _INTEGER_START:
                 match = match_integer(data, pos)
                 if match is None:
                     raise BencodeError(f"bad integer at byte {pos}")
-                value = _checked_int(int(match.group(1)), pos)
                 pos = match.end()
-            elif token in (_LIST_START, _DICT_START):
-                self._push([] if token == _LIST_START else {}, pos)
+                if len(match.group(1)) >= _INT64_DIGITS:
+                    _check_int64(int(match.group(1)), match.start())
+            elif token == _LIST_START or token == _DICT_START:
+                frame = self._push(token == _DICT_START, pos)
                 pos += 1
                 continue
             elif token == _END:
-                value = self._pop(pos)
+                self._pop(pos)
                 pos += 1
                 frame = stack[-1] if stack else None
             else:
                 raise BencodeError(f"unexpected byte {_show(token)} at byte {pos}")
             if frame is None:
-                self.value, self.pos = value, pos
+                self.pos = pos
                 return
-            if frame.is_dict:
-                if frame.key == _INFO_KEY and len(stack) == 1:
-                    self.info_span = (self.info_start, pos)
-                frame.value[frame.key] = value
-                frame.key = None
-            else:
-                frame.value.append(value)
+            frame.wants_key = frame.is_dict
 
-    def _push(self, container: list[Any] | dict[bytes, Any], pos: int) -> None:
+    def _push(self, is_dict: bool, pos: int) -> _Frame:
         if len(self.stack) >= MAX_DEPTH:
             raise BencodeError(f"nesting deeper than {MAX_DEPTH} levels at byte {pos}")
-        self.stack.append(_Frame(container, self._child_sorted_keys()))
+        frame = _Frame(is_dict, self._child_sorted_keys())
+        self.stack.append(frame)
+        return frame
 
     def _child_sorted_keys(self) -> bool:
         if not self.stack:
             return self.relax is not _Relax.EVERYWHERE
         parent = self.stack[-1]
-        opens_info = len(self.stack) == 1 and parent.key == _INFO_KEY
+        opens_info = len(self.stack) == 1 and parent.key_is_info
         if opens_info and self.relax is _Relax.TOP_LEVEL_INFO:
             return False
         return parent.sorted_keys
 
-    def _pop(self, pos: int) -> Any:
+    def _pop(self, pos: int) -> None:
         if not self.stack:
             raise BencodeError(f"unexpected byte 'e' at byte {pos}")
         frame = self.stack.pop()
-        if frame.is_dict and frame.key is not None:
+        if frame.is_dict and not frame.wants_key:
             raise BencodeError(f"dictionary key has no value at byte {pos}")
-        return frame.value
+        if not self.stack:
+            self._end_info(frame, pos)
 
     def _accept_key(self, frame: _Frame, key: bytes, pos: int, value_start: int) -> None:
-        if key in frame.value:
-            raise BencodeError(f"duplicate dictionary key at byte {pos}")
-        if frame.sorted_keys and frame.last_key is not None and key < frame.last_key:
-            raise BencodeError(f"dictionary key out of order at byte {pos}")
-        frame.key = frame.last_key = key
-        if key == _INFO_KEY and len(self.stack) == 1:
-            self.info_start = value_start
+        if frame.seen is not None:
+            if key in frame.seen:
+                raise BencodeError(_DUPLICATE_KEY.format(pos))
+            frame.seen.add(key)
+        elif frame.last_key is not None and key <= frame.last_key:
+            fault = _DUPLICATE_KEY if key == frame.last_key else _KEY_OUT_OF_ORDER
+            raise BencodeError(fault.format(pos))
+        if len(self.stack) == 1:
+            self._end_info(frame, pos)
+            if key == _INFO_KEY:
+                self.info_start = value_start
+        frame.wants_key = False
+        frame.last_key = key
+        frame.key_is_info = key == _INFO_KEY
+
+    def _end_info(self, top: _Frame, pos: int) -> None:
+        """At ``pos`` the top-level dictionary has a new key or closes: ``info`` ended there."""
+        if top.key_is_info:
+            self.info_span = (self.info_start, pos)
 
 
-def _checked_int(value: int, pos: int) -> int:
+def _check_int64(value: int, pos: int) -> None:
     if not _INT64_MIN <= value <= _INT64_MAX:
         raise BencodeError(f"integer out of 64-bit range at byte {pos}")
-    return value
 
 
 def _show(byte: int) -> str:
@@ -173,33 +206,58 @@ def _as_bytes(data: bytes | bytearray | memoryview) -> bytes:
     return data if type(data) is bytes else bytes(data)
 
 
-def _scan_whole(data: bytes, relax: _Relax) -> _Scanner:
-    scanner = _Scanner(data, 0, relax)
-    scanner.run()
-    if scanner.pos != len(data):
-        raise BencodeError(f"unexpected data at byte {scanner.pos} after the end of the value")
-    return scanner
+def _validate_whole(data: bytes, relax: _Relax) -> _Validator:
+    validator = _Validator(data, 0, relax)
+    validator.run()
+    if validator.pos != len(data):
+        raise BencodeError(f"unexpected data at byte {validator.pos} after the end of the value")
+    return validator
 
 
-def decode(data: bytes | bytearray | memoryview) -> Any:
+def _build(valid: bytes) -> Any:
+    """The value of one validated bencoded value, built by bencodepy and normalised."""
+    built = bencodepy.decode(valid)
+    # bencodepy wraps a top-level value that is not a list or dict in a tuple.
+    return _plain(built[0] if type(built) is tuple else built)
+
+
+def _plain(value: Any) -> Any:
+    """Replace bencodepy's OrderedDicts with dicts (depth is at most MAX_DEPTH)."""
+    kind = type(value)
+    if kind is OrderedDict:
+        return {key: _plain(item) for key, item in value.items()}
+    if kind is list:
+        for index, item in enumerate(value):
+            if type(item) is OrderedDict or type(item) is list:
+                value[index] = _plain(item)
+    return value
+
+
+def decode(data: bytes | bytearray | memoryview, *, sorted_keys: bool = True) -> Any:
     """Decode one canonical bencoded value that fills ``data`` exactly.
 
     Returns dict (bytes keys), list, int or bytes; raises BencodeError naming the byte offset.
+    ``sorted_keys=False`` accepts dictionary keys in any order (still unique) at every level.
     """
-    return _scan_whole(_as_bytes(data), _Relax.NOWHERE).value
+    data = _as_bytes(data)
+    _validate_whole(data, _Relax.NOWHERE if sorted_keys else _Relax.EVERYWHERE)
+    return _build(data)
 
 
-def decode_prefix(data: bytes | bytearray | memoryview, start: int = 0) -> tuple[Any, int]:
+def decode_prefix(
+    data: bytes | bytearray | memoryview, start: int = 0, *, sorted_keys: bool = True
+) -> tuple[Any, int]:
     """Decode the strict value starting at ``start``; return it and the offset where it ended.
 
     BEP 9: a ut_metadata "data" message is a bencoded dict followed by raw piece bytes.
+    ``sorted_keys=False`` accepts dictionary keys in any order (still unique).
     """
     data = _as_bytes(data)
     if not 0 <= start <= len(data):
         raise ValueError(f"start {start} is outside the data")
-    scanner = _Scanner(data, start, _Relax.NOWHERE)
-    scanner.run()
-    return scanner.value, scanner.pos
+    validator = _Validator(data, start, _Relax.NOWHERE if sorted_keys else _Relax.EVERYWHERE)
+    validator.run()
+    return _build(data[start : validator.pos]), validator.pos
 
 
 def decode_torrent(data: bytes | bytearray | memoryview) -> tuple[Any, tuple[int, int] | None]:
@@ -208,74 +266,62 @@ def decode_torrent(data: bytes | bytearray | memoryview) -> tuple[Any, tuple[int
     Keys inside ``info`` may be unsorted (the info-hash covers the bytes as written); the
     span is None when the value is not a dictionary with an ``info`` key.
     """
-    scanner = _scan_whole(_as_bytes(data), _Relax.TOP_LEVEL_INFO)
-    return scanner.value, scanner.info_span
+    data = _as_bytes(data)
+    validator = _validate_whole(data, _Relax.TOP_LEVEL_INFO)
+    return _build(data), validator.info_span
 
 
 def decode_info(raw_info: bytes | bytearray | memoryview) -> Any:
     """Decode an info dictionary on its own (BEP 9 metadata), allowing unsorted keys."""
-    return _scan_whole(_as_bytes(raw_info), _Relax.EVERYWHERE).value
+    raw_info = _as_bytes(raw_info)
+    _validate_whole(raw_info, _Relax.EVERYWHERE)
+    return _build(raw_info)
 
 
 def info_span(data: bytes | bytearray | memoryview) -> tuple[int, int]:
     """The exact [start, end) byte span of the top-level ``info`` value of a .torrent file."""
-    _, span = decode_torrent(data)
-    if span is None:
+    validator = _validate_whole(_as_bytes(data), _Relax.TOP_LEVEL_INFO)
+    if validator.info_span is None:
         raise BencodeError("the data has no top-level 'info' entry")
-    return span
+    return validator.info_span
 
 
 def encode(obj: Any) -> bytes:
     """Bencode ``obj`` with dictionary keys sorted (str keys and values are UTF-8).
 
-    Raises TypeError for bool and any type other than int, bytes, str, list, tuple, dict;
-    ValueError for an integer outside 64 bits or two keys equal once encoded.
+    Raises TypeError for bool and any type other than int, bytes, bytearray, memoryview,
+    str, list, tuple, dict; ValueError for an integer outside 64 bits or two keys equal
+    once encoded.
     """
-    out: list[bytes] = []
-    _write(obj, out)
-    return b"".join(out)
+    encoded: bytes = bencodepy.encode(_prepared(obj))
+    return encoded
 
 
-def _write(obj: Any, out: list[bytes]) -> None:
-    writer = _WRITERS.get(type(obj))
-    if writer is None:
+def _prepared(obj: Any) -> Any:
+    """``obj`` as only bytes, int, list and key-sorted dict: all bencodepy writes correctly."""
+    prepare = _PREPARERS.get(type(obj))
+    if prepare is None:
         raise TypeError(f"cannot bencode a value of type {type(obj).__name__}")
-    writer(obj, out)
+    return prepare(obj)
 
 
-def _write_bytes(value: bytes | bytearray | memoryview, out: list[bytes]) -> None:
-    value = bytes(value)
-    out.append(b"%d:" % len(value))
-    out.append(value)
-
-
-def _write_str(value: str, out: list[bytes]) -> None:
-    _write_bytes(value.encode("utf-8"), out)
-
-
-def _write_int(value: int, out: list[bytes]) -> None:
+def _prepared_int(value: int) -> int:
     if not _INT64_MIN <= value <= _INT64_MAX:
         raise ValueError(f"integer {value} does not fit in 64 bits")
-    out.append(b"i%de" % value)
+    return value
 
 
-def _write_list(items: list[Any] | tuple[Any, ...], out: list[bytes]) -> None:
-    out.append(b"l")
-    for item in items:
-        _write(item, out)
-    out.append(b"e")
+def _prepared_list(items: list[Any] | tuple[Any, ...]) -> list[Any]:
+    return [_prepared(item) for item in items]
 
 
-def _write_dict(mapping: dict[Any, Any], out: list[bytes]) -> None:
-    # BEP 3: "Keys must be strings and appear in sorted order (sorted as raw strings)".
+def _prepared_dict(mapping: dict[Any, Any]) -> dict[bytes, Any]:
+    # BEP 3: "Keys must be strings and appear in sorted order (sorted as raw strings)";
+    # bencodepy writes keys in insertion order, so insert them sorted.
     items = {_key_bytes(key): value for key, value in mapping.items()}
     if len(items) != len(mapping):
         raise ValueError("two dictionary keys are the same once encoded as bytes")
-    out.append(b"d")
-    for key in sorted(items):
-        _write_bytes(key, out)
-        _write(items[key], out)
-    out.append(b"e")
+    return {key: _prepared(items[key]) for key in sorted(items)}
 
 
 def _key_bytes(key: Any) -> bytes:
@@ -286,13 +332,13 @@ def _key_bytes(key: Any) -> bytes:
     raise TypeError(f"dictionary keys must be bytes or str, not {type(key).__name__}")
 
 
-_WRITERS: dict[type, Callable[[Any, list[bytes]], None]] = {
-    int: _write_int,
-    bytes: _write_bytes,
-    bytearray: _write_bytes,
-    memoryview: _write_bytes,
-    str: _write_str,
-    list: _write_list,
-    tuple: _write_list,
-    dict: _write_dict,
+_PREPARERS: dict[type, Callable[[Any], Any]] = {
+    int: _prepared_int,
+    bytes: lambda value: value,
+    bytearray: bytes,
+    memoryview: bytes,
+    str: lambda value: value.encode("utf-8"),
+    list: _prepared_list,
+    tuple: _prepared_list,
+    dict: _prepared_dict,
 }

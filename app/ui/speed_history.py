@@ -21,15 +21,18 @@ class SpeedSample:
 class SpeedHistory:
     def __init__(self, window: float = 300.0) -> None:
         self.window = window
-        self._samples: dict[str, deque[SpeedSample]] = {}
+        # Plain (time, down, up) tuples: a thousand torrents may record at every tick.
+        self._samples: dict[str, deque[tuple[float, float, float]]] = {}
 
     def record(self, key: str, now: float, down: float, up: float) -> None:
-        samples = self._samples.setdefault(key, deque())
-        if samples and samples[-1].down == down and samples[-1].up == up:
+        samples = self._samples.get(key)
+        if samples is None:
+            samples = self._samples[key] = deque()
+        elif samples[-1][1] == down and samples[-1][2] == up:
             return
-        samples.append(SpeedSample(now, down, up))
+        samples.append((now, down, up))
         # Keep one sample older than the window: the line must start at the window's edge.
-        while len(samples) > 1 and samples[1].time <= now - self.window:
+        while len(samples) > 1 and samples[1][0] <= now - self.window:
             samples.popleft()
 
     def samples(self, key: str, now: float) -> list[SpeedSample]:
@@ -38,12 +41,11 @@ class SpeedHistory:
         if not stored:
             return []
         start = now - self.window
-        inside = [s for s in stored if s.time >= start]
-        older = [s for s in stored if s.time < start]
+        inside = [SpeedSample(*sample) for sample in stored if sample[0] >= start]
+        older = [sample for sample in stored if sample[0] < start]
         if older:
-            inside.insert(0, SpeedSample(start, older[-1].down, older[-1].up))
-        last = stored[-1]
-        inside.append(SpeedSample(now, last.down, last.up))
+            inside.insert(0, SpeedSample(start, older[-1][1], older[-1][2]))
+        inside.append(SpeedSample(now, stored[-1][1], stored[-1][2]))
         return inside
 
     def forget(self, key: str) -> None:

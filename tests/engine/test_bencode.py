@@ -189,6 +189,13 @@ def test_info_still_refuses_duplicates_and_other_faults() -> None:
         decode_torrent(b"d4:infod1:bi01eee")
 
 
+def test_info_span_ends_where_the_next_top_level_key_starts() -> None:
+    data = b"d4:info" + UNSORTED_INFO + b"5:otherd1:ai1eee"
+    start, end = info_span(data)
+    assert data[start:end] == UNSORTED_INFO
+    assert decode_torrent(data)[0][b"other"] == {b"a": 1}
+
+
 def test_info_span_of_nested_info_is_not_the_top_level_one() -> None:
     data = b"d1:ad4:infoi1ee4:infoi2ee"
     assert data[slice(*info_span(data))] == b"i2e"
@@ -202,6 +209,67 @@ def test_decode_info_relaxes_every_level() -> None:
     assert decode_info(relaxed) == decode_info(raw) == decode(raw)
     with pytest.raises(BencodeError, match="duplicate"):
         decode_info(b"d1:ai1e1:ai1ee")
+
+
+def test_unsorted_keys_everywhere_when_asked() -> None:
+    # Tracker responses: some real trackers send their keys unsorted.
+    body = b"d5:peersld4:porti1e2:ip1:xee8:intervali1800ee"
+    expected = {b"interval": 1800, b"peers": [{b"port": 1, b"ip": b"x"}]}
+    assert decode(body, sorted_keys=False) == expected
+    with pytest.raises(BencodeError, match="out of order at byte 19"):
+        decode(body)
+
+
+def test_decode_prefix_accepts_unsorted_keys_when_asked() -> None:
+    message = b"d5:piecei0e8:msg_typei1ee" + b"RAW"
+    assert decode_prefix(message, sorted_keys=False) == ({b"msg_type": 1, b"piece": 0}, 25)
+    with pytest.raises(BencodeError, match="out of order at byte 11"):
+        decode_prefix(message)
+    with pytest.raises(BencodeError, match="duplicate dictionary key at byte 11"):
+        decode_prefix(b"d5:piecei0e5:piecei1ee", sorted_keys=False)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"d1:ai1e1:bi1e1:ai2ee", "duplicate dictionary key at byte 13"),
+        (b"ld1:bi1e1:bi2eee", "duplicate dictionary key at byte 8"),
+        (b"d1:bi01ee", "bad integer at byte 4"),
+        (b"d1:bi1e", "data ends early at byte 7"),
+        (b"d1:bi1eei1e", "unexpected data at byte 8 after the end of the value"),
+    ],
+)
+def test_unsorted_keys_stay_unique_and_strict(data: bytes, message: str) -> None:
+    with pytest.raises(BencodeError) as caught:
+        decode(data, sorted_keys=False)
+    assert str(caught.value) == message
+
+
+@pytest.mark.parametrize(
+    "data", [b"d1:ad1:bi1eee", b"ld1:ai1eee", b"d4:infod1:xi1eee", b"l" * 50 + b"de" + b"e" * 50]
+)
+def test_dictionaries_are_plain_dicts_and_lists_plain_lists(data: bytes) -> None:
+    # bencodepy builds OrderedDicts, whose equality would depend on the key order.
+    def check(value: Any) -> None:
+        assert type(value) in (dict, list, bytes, int)
+        children = value.values() if type(value) is dict else value if type(value) is list else ()
+        for child in children:
+            check(child)
+
+    check(decode(data))
+    check(decode_torrent(data)[0])
+    check(decode_prefix(data + b"tail")[0])
+
+
+@pytest.mark.parametrize(("data", "value"), [(b"i7e", 7), (b"3:abc", b"abc"), (b"0:", b"")])
+def test_bare_top_level_values_are_not_wrapped(data: bytes, value: Any) -> None:
+    # bencodepy returns a bare top-level value inside a tuple.
+    assert decode(data) == value
+    assert decode_prefix(data + b"i1e") == (value, len(data))
+
+
+def test_unsorted_info_decodes_equal_to_its_sorted_form() -> None:
+    assert decode_info(UNSORTED_INFO) == decode(encode(decode_info(UNSORTED_INFO)))
 
 
 # --- properties ----------------------------------------------------------------------
@@ -242,3 +310,30 @@ def test_whatever_decodes_is_canonical(value: Any, where: int, byte: int) -> Non
     except BencodeError:
         return
     assert encode(decoded) == bytes(encoded)
+
+
+def _canonical(value: Any) -> bytes:
+    """BEP 3 written out independently of the module under test."""
+    if type(value) is int:
+        return b"i" + str(value).encode() + b"e"
+    if type(value) is bytes:
+        return str(len(value)).encode() + b":" + value
+    if type(value) is list:
+        return b"l" + b"".join(_canonical(item) for item in value) + b"e"
+    pairs = sorted(value.items())
+    return b"d" + b"".join(_canonical(key) + _canonical(item) for key, item in pairs) + b"e"
+
+
+@settings(max_examples=300, deadline=None)
+@given(values)
+def test_encode_is_byte_identical_to_the_canonical_form(value: Any) -> None:
+    assert encode(value) == _canonical(value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=64))
+def test_unsorted_decode_raises_only_bencode_error(data: bytes) -> None:
+    with contextlib.suppress(BencodeError):
+        decode(data, sorted_keys=False)
+    with contextlib.suppress(BencodeError):
+        decode_torrent(data)

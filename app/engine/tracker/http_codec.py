@@ -200,7 +200,7 @@ def _with_query(url: str, params: Sequence[tuple[str, str]]) -> str:
 
 def _decode_dict(body: bytes) -> dict[bytes, Any]:
     try:
-        message = bencode.decode(body)
+        message = bencode.decode(body, sorted_keys=False)  # some trackers send keys unsorted
     except BencodeError as error:
         raise TrackerError(MALFORMED) from error
     if not isinstance(message, dict):

@@ -180,8 +180,12 @@ class TrackerServer:
         return int(self._clock() // CONNECTION_ID_WINDOW)
 
     def _connection_id(self, addr: Any, epoch: int) -> int:
-        """Stateless ids: a keyed hash of the client's address and the minute, nothing to store."""
-        data = f"{addr[0]}|{addr[1]}|{epoch}".encode()
+        """Stateless ids: a keyed hash of the client's IP and the minute, nothing to store.
+
+        BEP 15's id only proves the client can receive at its source IP, so the port is left
+        out, as opentracker does: a client may announce from another socket than it connected.
+        """
+        data = f"{addr[0]}|{epoch}".encode()
         return int.from_bytes(
             hashlib.blake2b(data, key=self._secret, digest_size=8).digest(), "big"
         )

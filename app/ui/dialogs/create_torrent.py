@@ -1,7 +1,8 @@
 """Create a .torrent from a file or folder, with a progress bar; optionally seed it at once.
 
-Hashing runs in a worker thread (create_torrent blocks by design); its progress comes back
-to the dialog as a queued Qt signal, and Cancel sets the creator's cancel event.
+Hashing runs in a worker thread (create_torrent blocks by design). The worker only stores
+its progress in a plain attribute, which a timer in the GUI thread shows: no Qt call
+crosses threads. Cancel sets the creator's cancel event.
 """
 
 from __future__ import annotations
@@ -10,9 +11,10 @@ import asyncio
 import functools
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -60,11 +62,9 @@ def _lines(text: str) -> list[str]:
 
 class CreateTorrentDialog(QDialog):
     """Signals:
-    progressed(int, int): bytes hashed so far and in all, sent from the worker thread.
     created(str): the path of the .torrent written.
     """
 
-    progressed = Signal(int, int)
     created = Signal(str)
 
     def __init__(self, on_seed: SeedCallback, parent: QWidget | None = None) -> None:
@@ -72,6 +72,10 @@ class CreateTorrentDialog(QDialog):
         self._on_seed = on_seed
         self._cancel = threading.Event()
         self._task: asyncio.Future[None] | None = None
+        self._hashed = (0, 1)  # (bytes done, bytes in all), written by the worker thread
+        self._progress_timer = QTimer(self)
+        self._progress_timer.setInterval(100)
+        self._progress_timer.timeout.connect(self._show_progress)
         self.setWindowTitle("Create torrent")
         self.resize(560, 520)
 
@@ -127,7 +131,6 @@ class CreateTorrentDialog(QDialog):
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
         layout.addWidget(self.buttons)
-        self.progressed.connect(self._show_progress)
 
     def create(self, source: Path, destination: Path) -> asyncio.Future[None]:
         """Hash `source` into `destination` in a worker thread; the dialog shows how far it got."""
@@ -154,13 +157,14 @@ class CreateTorrentDialog(QDialog):
             private=self.private_box.isChecked(),
             comment=self.comment_edit.text().strip(),
             web_seeds=_lines(self.web_seeds_edit.toPlainText()),
-            progress=self.progressed.emit,
+            progress=self._record_progress,
             cancel=self._cancel,
         )
-        loop = asyncio.get_running_loop()
+        self._progress_timer.start()
+        worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="create-torrent-dialog")
         try:
-            data = await loop.run_in_executor(None, job)
-            await loop.run_in_executor(None, destination.write_bytes, data)
+            data = await asyncio.wrap_future(worker.submit(job))
+            await asyncio.wrap_future(worker.submit(destination.write_bytes, data))
         except CreationCancelled:
             return
         except (EngineError, OSError) as error:
@@ -168,6 +172,9 @@ class CreateTorrentDialog(QDialog):
                 str(error) if isinstance(error, EngineError) else f"{destination}: {error.strerror}"
             )
             return
+        finally:
+            self._progress_timer.stop()
+            worker.shutdown(wait=False)
         self.progress.setValue(_STEPS)
         self.status.setText(f"Saved {destination}.")
         self.created.emit(str(destination))
@@ -179,7 +186,11 @@ class CreateTorrentDialog(QDialog):
         self.status.setText(message)
         self.create_button.setEnabled(True)
 
-    def _show_progress(self, done: int, total: int) -> None:
+    def _record_progress(self, done: int, total: int) -> None:
+        self._hashed = (done, total)
+
+    def _show_progress(self) -> None:
+        done, total = self._hashed
         self.progress.setValue(_STEPS if total == 0 else done * _STEPS // total)
 
     def _start(self) -> None:

@@ -112,8 +112,12 @@ class KeyedTableModel(QAbstractTableModel, Generic[T]):
         return self._rows.get(key)
 
     def accepts(self, item: T) -> bool:
-        """Whether a row is shown; subclasses filter by overriding this."""
+        """Whether a row is shown; subclasses filter by overriding this and `filtering`."""
         return True
+
+    def filtering(self) -> bool:
+        """False while every item is shown."""
+        return False
 
     # Updating
 
@@ -130,11 +134,18 @@ class KeyedTableModel(QAbstractTableModel, Generic[T]):
             self._all.pop(key, None)
         for item in upserts:
             self._all[self._key(item)] = item
-        leaving = removed_keys | {self._key(i) for i in upserts if not self.accepts(i)}
-        self._remove_rows(leaving)
+        # Without a filter every item is shown: skip the per-item `accepts` calls.
+        accepts = self.accepts if self.filtering() else None
+        if accepts is not None:
+            removed_keys |= {self._key(i) for i in upserts if not accepts(i)}
+        self._remove_rows(removed_keys)
         self._change_rows(i for i in upserts if self._key(i) in self._rows)
         self._append_rows(
-            [i for i in upserts if self._key(i) not in self._rows and self.accepts(i)]
+            [
+                i
+                for i in upserts
+                if self._key(i) not in self._rows and (accepts is None or accepts(i))
+            ]
         )
         self._reorder()
 

@@ -105,6 +105,9 @@ class TorrentListModel(KeyedTableModel[TorrentSnapshot]):
             self._words = words
             self.refilter()
 
+    def filtering(self) -> bool:
+        return self._category != StateFilter.ALL or bool(self._words)
+
     def accepts(self, item: TorrentSnapshot) -> bool:
         if not matches(self._category, item):
             return False

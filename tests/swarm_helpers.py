@@ -1,0 +1,41 @@
+"""Shared pieces of the integration and interop tests: sessions on loopback, waiting, comparing."""
+
+from __future__ import annotations
+
+import asyncio
+import filecmp
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from app.engine.session import Session, SessionConfig
+from app.engine.snapshots import TorrentSnapshot, TorrentState
+
+
+@asynccontextmanager
+async def running_session(host: str = "127.0.0.1", **config: object) -> AsyncIterator[Session]:
+    session = Session(SessionConfig(listen_host=host, listen_port=0, **config))  # type: ignore[arg-type]
+    await session.start()
+    try:
+        yield session
+    finally:
+        await session.close()
+
+
+def torrent_snapshot(session: Session, info_hash: str) -> TorrentSnapshot:
+    return next(t for t in session.snapshot().torrents if t.info_hash == info_hash)
+
+
+async def wait_for_state(session: Session, info_hash: str, state: TorrentState, timeout: float = 60) -> TorrentSnapshot:
+    async with asyncio.timeout(timeout):
+        while True:
+            snap = torrent_snapshot(session, info_hash)
+            assert snap.state != TorrentState.ERROR, snap.error
+            if snap.state == state:
+                return snap
+            await asyncio.sleep(0.05)
+
+
+def assert_same_files(expected_root: Path, actual_root: Path, names: list[str]) -> None:
+    for name in names:
+        assert filecmp.cmp(expected_root / name, actual_root / name, shallow=False), name
