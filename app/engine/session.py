@@ -156,7 +156,7 @@ class Session:
 
     def torrent_for(self, info_hash: bytes) -> Torrent | None:
         torrent = self.torrents.get(info_hash)
-        return torrent if torrent is not None and torrent._task is not None else None
+        return torrent if torrent is not None and torrent.accepts_peers else None
 
     def can_connect(self) -> bool:
         peers = sum(len(t.peers) for t in self.torrents.values())

@@ -45,8 +45,7 @@ TICK = 1.0
 SNUB_AFTER = 30.0  # seconds without a block while requests are in flight
 IDLE_TIMEOUT = 150.0  # BEP 3 peers send keep-alives every two minutes
 KEEP_ALIVE_AFTER = 90.0
-RETRY_AFTER = 60.0
-MAX_CONNECT_FAILURES = 3
+RETRY_DELAYS = (5.0, 30.0, 120.0)  # after the 1st, 2nd, 3rd failed connection; then forget it
 HASH_STRIKES = 2  # a peer that contributed to this many failed pieces is banned
 FAILED_FLASH = 3.0  # seconds the UI shows a piece as hash-failed
 READ_CACHE_BYTES = 32 * 1024 * 1024
@@ -212,10 +211,10 @@ class Torrent:
         if candidate is None:
             return
         candidate.failures += 1
-        if candidate.failures >= MAX_CONNECT_FAILURES:
+        if candidate.failures > len(RETRY_DELAYS):
             del self.candidates[address]
         else:
-            candidate.not_before = time.monotonic() + RETRY_AFTER * candidate.failures
+            candidate.not_before = time.monotonic() + RETRY_DELAYS[candidate.failures - 1]
 
     def _fail(self, message: str) -> None:
         log.warning("torrent %s: %s", self.metainfo.name, message)
@@ -454,6 +453,11 @@ class Torrent:
         return self.total_uploaded, self.total_downloaded, self.picker.wanted_left
 
     # reading the state
+
+    @property
+    def accepts_peers(self) -> bool:
+        """Checked and running: our bitfield is final, so a handshake can be answered."""
+        return self._task is not None and self.state in (TorrentState.DOWNLOADING, TorrentState.SEEDING)
 
     @property
     def total_downloaded(self) -> int:

@@ -17,20 +17,35 @@ from typing import TYPE_CHECKING
 
 os.environ["QT_API"] = "pyside6"  # qasync chooses its Qt binding from this when imported
 
-import qasync
-from PySide6.QtCore import QSettings
-from PySide6.QtWidgets import QApplication
+import qasync  # noqa: E402
+from PySide6.QtCore import QEvent, QObject, QSettings  # noqa: E402
+from PySide6.QtGui import QFileOpenEvent  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from app.ui.bridge import EngineBridge
-from app.ui.icons import app_icon
-from app.ui.main_window import MainWindow
-from app.ui.settings import Preferences, load_preferences
-from app.ui.single_instance import InstanceServer, absolute_arguments, hand_off
+from app.ui.bridge import EngineBridge  # noqa: E402
+from app.ui.icons import app_icon  # noqa: E402
+from app.ui.main_window import MainWindow  # noqa: E402
+from app.ui.settings import Preferences, load_preferences  # noqa: E402
+from app.ui.single_instance import InstanceServer, absolute_arguments, hand_off  # noqa: E402
 
 if TYPE_CHECKING:
     from app.engine.session import Session
 
 log = logging.getLogger(__name__)
+
+
+class FileOpenFilter(QObject):
+    """macOS hands double-clicked .torrent files and magnet links to the running app as events."""
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self._window = window
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.FileOpen and isinstance(event, QFileOpenEvent):
+            self._window.handle_arguments([event.file() or event.url().toString()])
+            return True
+        return False
 
 
 def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
@@ -67,6 +82,7 @@ async def run_gui(server: InstanceServer, items: Sequence[str]) -> int:
     bridge = EngineBridge(session)
     window = MainWindow(bridge, settings)
     server.arguments_received.connect(window.handle_arguments)
+    QApplication.instance().installEventFilter(FileOpenFilter(window))
     quitting = asyncio.Event()
     window.quit_requested.connect(quitting.set)
     window.show()

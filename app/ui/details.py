@@ -120,7 +120,7 @@ class GeneralTab(QScrollArea):
             self._form.setRowVisible(self.values[optional], bool(fields[optional]))
 
 
-_TRACKER_WIDTHS = (320, 44, 90, 70, 70, 110, 110)
+_TRACKER_WIDTHS = (320, 56, 90, 70, 70, 110, 110)
 _PEER_WIDTHS = (170, 170, 70, 110, 100, 100, 100)
 
 
@@ -154,7 +154,9 @@ class DetailsTabs(QTabWidget):
         self.tracker_model = TrackerModel(self)
         self.peer_model = PeerModel(self)
         self.file_model = FileModel(self)
-        self.trackers = _table(self.tracker_model, _TRACKER_WIDTHS, (1, Qt.SortOrder.AscendingOrder))
+        self.trackers = _table(
+            self.tracker_model, _TRACKER_WIDTHS, (1, Qt.SortOrder.AscendingOrder)
+        )
         self.peers = _table(
             self.peer_model, _PEER_WIDTHS, (4, Qt.SortOrder.DescendingOrder), progress_column=3
         )

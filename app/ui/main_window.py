@@ -56,6 +56,7 @@ from app.ui.speed_history import SESSION
 from app.ui.state_filter import FilterCounts, StateFilter
 from app.ui.torrent_diff import TorrentDiff
 from app.ui.tray import TrayIcon
+from app.ui.widgets.elide_delegate import MiddleElideDelegate
 from app.ui.widgets.progress_delegate import ProgressDelegate
 
 _FREE_SPACE_EVERY = 10  # ticks between two looks at the disk
@@ -76,9 +77,9 @@ _COLUMN_WIDTHS = {
     TorrentColumn.STATUS: 130,
     TorrentColumn.SEEDS: 70,
     TorrentColumn.PEERS: 70,
-    TorrentColumn.DOWN: 95,
-    TorrentColumn.UP: 95,
-    TorrentColumn.ETA: 95,
+    TorrentColumn.DOWN: 90,
+    TorrentColumn.UP: 90,
+    TorrentColumn.ETA: 90,
     TorrentColumn.RATIO: 60,
     TorrentColumn.ADDED: 130,
 }
@@ -155,7 +156,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Piecemeal")
         self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)
-        self.resize(1100, 720)
+        self.resize(1200, 760)
 
         self.model = TorrentListModel(self)
         self.counts = FilterCounts()
@@ -190,7 +191,8 @@ class MainWindow(QMainWindow):
         view.setShowGrid(False)
         view.setAlternatingRowColors(True)
         view.setWordWrap(False)
-        view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        view.setTextElideMode(Qt.TextElideMode.ElideRight)
+        view.setItemDelegateForColumn(TorrentColumn.NAME, MiddleElideDelegate(view))
         view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         view.verticalHeader().hide()
         view.verticalHeader().setDefaultSectionSize(view.fontMetrics().height() + 10)
@@ -199,6 +201,9 @@ class MainWindow(QMainWindow):
         header.setHighlightSections(False)
         header.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        # The name takes whatever the other columns leave: no sideways scrolling.
+        header.setSectionResizeMode(TorrentColumn.NAME, QHeaderView.ResizeMode.Stretch)
+        header.setMinimumSectionSize(40)
         for column, width in _COLUMN_WIDTHS.items():
             header.resizeSection(column, width)
         for column in _HIDDEN_BY_DEFAULT:

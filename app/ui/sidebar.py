@@ -8,8 +8,8 @@ from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtWidgets import QListWidget, QListWidgetItem, QWidget
 
 from app.engine.snapshots import TorrentState
-from app.ui.state_filter import StateFilter
 from app.ui.icons import app_icon
+from app.ui.state_filter import StateFilter
 from app.ui.state_icons import state_icon
 
 _ICONS = {

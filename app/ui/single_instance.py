@@ -1,7 +1,8 @@
 """One Piecemeal per user: a second launch hands its arguments to the first over a local socket.
 
-The server listens on a user-only QLocalServer. A client sends one JSON list of strings
-(absolute paths and magnet links) and disconnects; the server emits them as one signal.
+The server listens on a user-only QLocalServer. A client sends one line: a JSON list of
+strings (absolute paths and magnet links); the server emits them as one signal and answers
+"ok". Only that answer lets the second launch exit, so nothing is lost to a dying server.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 
 _CONNECT_TIMEOUT_MS = 1000
-_WRITE_TIMEOUT_MS = 3000
+_ANSWER_TIMEOUT_MS = 5000
+_ACK = b"ok\n"
 INSTANCE_ENV = "PIECEMEAL_INSTANCE"  # another name runs a separate instance (tests, profiles)
 
 
@@ -36,18 +38,18 @@ def absolute_arguments(arguments: Sequence[str], cwd: Path) -> list[str]:
 
 
 def hand_off(arguments: Sequence[str], name: str | None = None) -> bool:
-    """Give `arguments` to a running instance; False if none is listening."""
+    """Give `arguments` to a running instance; False if none took them."""
     socket = QLocalSocket()
     socket.connectToServer(name or server_name())
     if not socket.waitForConnected(_CONNECT_TIMEOUT_MS):
         return False
-    socket.write(json.dumps(list(arguments)).encode())
+    socket.write(json.dumps(list(arguments)).encode() + b"\n")
     socket.flush()
-    written = socket.waitForBytesWritten(_WRITE_TIMEOUT_MS) or socket.bytesToWrite() == 0
+    answer = b""
+    while b"\n" not in answer and socket.waitForReadyRead(_ANSWER_TIMEOUT_MS):
+        answer += bytes(socket.readAll().data())
     socket.disconnectFromServer()
-    if socket.state() != QLocalSocket.LocalSocketState.UnconnectedState:
-        socket.waitForDisconnected(_WRITE_TIMEOUT_MS)
-    return written
+    return answer.startswith(_ACK)
 
 
 class InstanceServer(QObject):
@@ -80,27 +82,36 @@ class InstanceServer(QObject):
             socket = self._server.nextPendingConnection()
             self._buffers[socket] = bytearray()
             socket.readyRead.connect(lambda s=socket: self._read(s))
-            socket.disconnected.connect(lambda s=socket: self._finish(s))
+            socket.disconnected.connect(lambda s=socket: self._drop(s))
             self._read(socket)
-            if socket.state() == QLocalSocket.LocalSocketState.UnconnectedState:
-                self._finish(socket)
 
     def _read(self, socket: QLocalSocket) -> None:
-        if socket in self._buffers:
-            self._buffers[socket] += bytes(socket.readAll().data())
-
-    def _finish(self, socket: QLocalSocket) -> None:
-        self._read(socket)
-        data = self._buffers.pop(socket, None)
-        if data is None:
+        buffer = self._buffers.get(socket)
+        if buffer is None:
             return
+        buffer += bytes(socket.readAll().data())
+        if b"\n" not in buffer:
+            return
+        line = bytes(buffer.split(b"\n", 1)[0])
+        arguments = _parse(line)
+        if arguments is not None:
+            socket.write(_ACK)
+            self.arguments_received.emit(arguments)
+        socket.disconnectFromServer()
+
+    def _drop(self, socket: QLocalSocket) -> None:
         # Cut our slots first: a socket destroyed with the server still signals "disconnected".
+        self._buffers.pop(socket, None)
         socket.readyRead.disconnect()
         socket.disconnected.disconnect()
         socket.deleteLater()
-        try:
-            arguments = json.loads(data)
-        except ValueError:
-            return
-        if isinstance(arguments, list) and all(isinstance(a, str) for a in arguments):
-            self.arguments_received.emit(arguments)
+
+
+def _parse(line: bytes) -> list[str] | None:
+    try:
+        arguments = json.loads(line)
+    except ValueError:
+        return None
+    if isinstance(arguments, list) and all(isinstance(a, str) for a in arguments):
+        return arguments
+    return None

@@ -56,6 +56,8 @@ class FilterCounts:
 
     def counts(self) -> dict[StateFilter, int]:
         return {
-            category: sum(n for (state, complete), n in self._kinds.items() if match(state, complete))
+            category: sum(
+                n for (state, complete), n in self._kinds.items() if match(state, complete)
+            )
             for category, match in _MATCHES.items()
         }

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,9 @@ from PySide6.QtCore import SignalInstance
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app.engine.creator import create_torrent
+from app.ui.single_instance import INSTANCE_ENV
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def emission(
@@ -49,7 +54,7 @@ async def until(condition: Callable[[], object], timeout: float = 10.0) -> None:
 
 
 def write_torrent(folder: Path, name: str = "payload.bin", size: int = 300_000) -> Path:
-    """A payload file in `folder` and its .torrent beside it (no trackers: nothing leaves the host)."""
+    """A payload in `folder` and its .torrent beside it; no trackers: nothing leaves the host."""
     folder.mkdir(parents=True, exist_ok=True)
     payload = folder / name
     payload.write_bytes(os.urandom(size))
@@ -59,4 +64,18 @@ def write_torrent(folder: Path, name: str = "payload.bin", size: int = 300_000) 
 
 
 def message_boxes() -> list[QMessageBox]:
-    return [w for w in QApplication.topLevelWidgets() if isinstance(w, QMessageBox) and w.isVisible()]
+    return [
+        w for w in QApplication.topLevelWidgets() if isinstance(w, QMessageBox) and w.isVisible()
+    ]
+
+
+def launch(instance: str, arguments: list[str], cwd: Path) -> subprocess.Popen[bytes]:
+    """`python -m app ARGUMENTS` as a second launch would run it, talking to `instance`."""
+    env = {**os.environ, INSTANCE_ENV: instance, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "app", *arguments],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )

@@ -1,8 +1,8 @@
+import asyncio
+
 from app.engine.snapshots import TorrentState
 from app.ui.bridge import EngineBridge
 from app.ui.torrent_diff import TorrentDiff
-import asyncio
-
 from tests.ui.helpers import emission, next_emission, until, write_torrent
 
 
@@ -12,9 +12,11 @@ async def test_a_new_torrent_arrives_as_an_added_row(session, tmp_path):
     added = emission(bridge.torrents_changed, lambda d: bool(d.added))
     bridge.start()
     await bridge.add_torrent(torrent_file, tmp_path / "seed", paused=False, title="Could not add")
-    (diff,) = await asyncio.wait_for(added, 10)
+    try:
+        (diff,) = await asyncio.wait_for(added, 10)
+    finally:
+        bridge.stop()
     assert [t.name for t in diff.added] == ["payload.bin"]
-    bridge.stop()
 
 
 async def test_only_changes_are_reported(session, tmp_path):

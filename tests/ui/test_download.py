@@ -6,8 +6,6 @@ import pytest
 
 from app.engine.session import Session, SessionConfig
 from app.engine.snapshots import TorrentState
-from app.ui.bridge import EngineBridge
-from app.ui.main_window import MainWindow
 from tests.ui.helpers import until, write_torrent
 
 
@@ -20,15 +18,11 @@ async def seeder(tmp_path: Path):
 
 
 async def test_a_download_through_the_window_ends_seeding_with_the_right_bytes(
-    session, seeder, settings, tmp_path, qtbot
+    window, session, seeder, tmp_path
 ):
     torrent_file = write_torrent(tmp_path / "seed", "movie.bin", size=3 * 2**20 + 1234)
     info_hash = await seeder.add_torrent(torrent_file, tmp_path / "seed")
     await until(lambda: seeder.snapshot().torrents[0].state == TorrentState.SEEDING)
-
-    window = MainWindow(EngineBridge(session), settings)
-    qtbot.addWidget(window)
-    window.show()
     window.bridge.start()
     window.add_torrent_files([torrent_file])
     window.add_dialog.save_path_edit.setText(str(tmp_path / "downloads"))

@@ -1,7 +1,6 @@
 import asyncio
 from pathlib import Path
 
-import pytest
 from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
@@ -10,28 +9,28 @@ from app.engine.snapshots import TorrentState
 from app.ui.bridge import EngineBridge
 from app.ui.main_window import MainWindow, split_arguments
 from app.ui.models.torrents import TorrentColumn
-from app.ui.single_instance import InstanceServer, hand_off
+from app.ui.single_instance import InstanceServer
 from app.ui.state_filter import StateFilter
-from tests.ui.helpers import emission, message_boxes, until, write_torrent
-
-
-@pytest.fixture
-def window(session, settings, qtbot) -> MainWindow:
-    main = MainWindow(EngineBridge(session), settings)
-    qtbot.addWidget(main)
-    main.show()
-    return main
+from tests.ui.helpers import emission, launch, message_boxes, until, write_torrent
 
 
 def _drop(window: MainWindow, mime: QMimeData) -> bool:
     enter = QDragEnterEvent(
-        QPointF(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier
+        QPointF(20, 20),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
     )
     QApplication.sendEvent(window, enter)
     if not enter.isAccepted():
         return False
     drop = QDropEvent(
-        QPointF(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier
+        QPointF(20, 20),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
     )
     QApplication.sendEvent(window, drop)
     return True
@@ -141,12 +140,18 @@ async def test_remove_asks_first_then_removes(window, session, tmp_path):
 
 
 async def test_sidebar_counts_and_filters(window, session, tmp_path):
-    paused = await session.add_torrent(write_torrent(tmp_path / "a", "one.bin"), tmp_path / "x", paused=True)
+    paused = await session.add_torrent(
+        write_torrent(tmp_path / "a", "one.bin"), tmp_path / "x", paused=True
+    )
     await session.add_torrent(write_torrent(tmp_path / "b", "two.bin"), tmp_path / "b")
     await until(lambda: any(t.state == TorrentState.SEEDING for t in session.snapshot().torrents))
     window.bridge.refresh()
     texts = [window.sidebar.item(row).text() for row in range(window.sidebar.count())]
-    assert texts[:2] == ["All (2)", "Downloading (0)"] and "Seeding (1)" in texts and "Paused (1)" in texts
+    assert (
+        texts[:2] == ["All (2)", "Downloading (0)"]
+        and "Seeding (1)" in texts
+        and "Paused (1)" in texts
+    )
     window.sidebar.select(StateFilter.PAUSED)
     assert [window.model.item(r).info_hash for r in range(window.model.rowCount())] == [paused]
     window.sidebar.select(StateFilter.ALL)
@@ -161,8 +166,10 @@ async def test_a_second_launch_brings_its_files_to_this_window(window, tmp_path)
     server.arguments_received.connect(window.handle_arguments)
     torrent_file = write_torrent(tmp_path / "share")
     received = emission(server.arguments_received)
-    assert hand_off([str(torrent_file)], name)
-    await asyncio.wait_for(received, 10)
+    second = launch(name, [str(torrent_file)], tmp_path)
+    await asyncio.wait_for(received, 30)
+    await until(lambda: second.poll() is not None, timeout=30)
+    assert second.returncode == 0
     assert window.add_dialog is not None
     assert window.add_dialog.name_label.text() == "payload.bin"
     server.close()

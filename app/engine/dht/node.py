@@ -4,12 +4,17 @@
 keeps its routing table fresh, and runs iterative lookups for the session. All protocol
 decisions live in krpc, routing_table, lookup, tokens, peer_store and rate_limiter; this
 module only moves datagrams, futures and timers between them.
+
+Everything after `start` goes through the loop `start` ran on (futures, timers, tasks),
+never through `asyncio.get_running_loop()`: qasync runs callbacks outside `run_forever`
+(its `run_until_complete` processes Qt events once more after the loop stopped), and a
+callback there must still work.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import functools
 import ipaddress
 import logging
 import os
@@ -17,9 +22,8 @@ import random
 import socket
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from functools import partial
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, ParamSpec
 
 from app.engine.dht import krpc
 from app.engine.dht.krpc import Address, KrpcError, NodeInfo, Query, Response
@@ -31,6 +35,7 @@ from app.engine.dht.tokens import TokenKeeper
 from app.engine.errors import LocalProtocolError
 
 log = logging.getLogger(__name__)
+_P = ParamSpec("_P")
 
 DEFAULT_BOOTSTRAP: tuple[tuple[str, int], ...] = (
     ("router.bittorrent.com", 6881),
@@ -38,9 +43,23 @@ DEFAULT_BOOTSTRAP: tuple[tuple[str, int], ...] = (
     ("router.utorrent.com", 6881),
 )
 VERSION = b"PM\x00\x01"  # BEP 5 'v': two letters for the client, two bytes of version
-MAINTENANCE_INTERVAL = 10.0
+MAINTENANCE_INTERVAL = 1.0  # cheap: each round only looks at the clock-driven decisions of the table
+REBOOTSTRAP_INTERVAL = 60.0  # an empty table (offline, routers down) retries the bootstrap this often
 PINGS_PER_MAINTENANCE = 8  # questionable nodes checked per round, so a big table is not pinged at once
 LOOKUP_SEEDS = 2 * K  # more than k, so a few dead entries do not shrink the first round
+
+
+def _logged(callback: Callable[_P, None]) -> Callable[_P, None]:
+    """Loop callbacks log and drop what they raise: one bad datagram or timer must not stop the node."""
+
+    @functools.wraps(callback)
+    def guarded(*args: _P.args, **kwargs: _P.kwargs) -> None:
+        try:
+            callback(*args, **kwargs)
+        except Exception:
+            log.exception("DHT: %s failed", callback.__name__)
+
+    return guarded
 
 
 @dataclass(slots=True)
@@ -55,6 +74,8 @@ class _Pending:
 
 class DhtNode(asyncio.DatagramProtocol):
     """One DHT node on one UDP port: `start`, then `get_peers` / `announce`, then `close`."""
+
+    DEFAULT_BOOTSTRAP = DEFAULT_BOOTSTRAP
 
     def __init__(
         self,
@@ -81,8 +102,11 @@ class DhtNode(asyncio.DatagramProtocol):
         self._pending: dict[bytes, _Pending] = {}
         self._pinging: set[Address] = set()
         self._known: list[Address] = []  # nodes to ping at bootstrap (load_nodes, add_node before start)
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._transport: asyncio.DatagramTransport | None = None
+        self._maintenance: asyncio.TimerHandle | None = None
         self._bootstrapped: asyncio.Task[None] | None = None
+        self._bootstrapped_at = now
         self._tasks: set[asyncio.Task[Any]] = set()
         self.messages_sent = 0
         self.messages_received = 0
@@ -102,16 +126,21 @@ class DhtNode(asyncio.DatagramProtocol):
 
     async def start(self, host: str = "0.0.0.0", port: int = 0) -> None:
         """Bind the UDP socket and bootstrap in the background (find_node on our own id)."""
-        loop = asyncio.get_running_loop()
-        await loop.create_datagram_endpoint(lambda: self, local_addr=(host, port), family=socket.AF_INET)
+        self._loop = asyncio.get_running_loop()
+        await self._loop.create_datagram_endpoint(lambda: self, local_addr=(host, port), family=socket.AF_INET)
         self._bootstrapped = self._spawn(self._bootstrap_once())
-        self._spawn(self._maintain())
+        self._bootstrapped_at = self._clock()
+        self._maintenance = self._loop.call_later(MAINTENANCE_INTERVAL, self._maintain)
 
     async def close(self) -> None:
+        self._bootstrapped = None
+        if self._maintenance is not None:
+            self._maintenance.cancel()
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        if tasks:
+            await asyncio.wait(tasks)
         for pending in list(self._pending.values()):
             self._settle(pending, None)
         self._pending.clear()
@@ -138,7 +167,8 @@ class DhtNode(asyncio.DatagramProtocol):
             )
             for node, token in result.lookup.tokens
         ]
-        await asyncio.gather(*answers)
+        for answer in answers:
+            await answer
         return result.peers_with_ours
 
     def add_node(self, host: str, port: int) -> None:
@@ -166,11 +196,9 @@ class DhtNode(asyncio.DatagramProtocol):
         assert isinstance(transport, asyncio.DatagramTransport)
         self._transport = transport
 
+    @_logged
     def datagram_received(self, data: bytes, addr: tuple[Any, ...]) -> None:
-        try:
-            self._receive(data, (str(addr[0]), int(addr[1])))
-        except Exception:
-            log.exception("DHT: dropped a datagram from %s:%s", addr[0], addr[1])
+        self._receive(data, (str(addr[0]), int(addr[1])))
 
     def error_received(self, exc: Exception) -> None:
         log.debug("DHT socket error: %s", exc)  # e.g. ICMP port unreachable: the query will time out
@@ -184,7 +212,7 @@ class DhtNode(asyncio.DatagramProtocol):
         except KrpcError as error:
             log.debug("DHT: malformed message from %s:%s: %s", *address, error)
             if error.reply is not None and self._limiter.allow(address[0], self._clock()):
-                self._send(error.reply, address)
+                self._send(replace(error.reply, version=VERSION), address)
             return
         self._RECEIVERS[type(message)](self, message, address)
 
@@ -267,16 +295,17 @@ class DhtNode(asyncio.DatagramProtocol):
 
     def _request(self, address: Address, query: Query, node_id: bytes | None) -> asyncio.Future[Response | None]:
         """Send `query`; the future gives the response, or None on an error reply or a timeout."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Response | None] = loop.create_future()
+        assert self._loop is not None, "queries are sent only after start()"
+        future: asyncio.Future[Response | None] = self._loop.create_future()
         if self._transport is None or query.transaction_id in self._pending:
             future.set_result(None)
             return future
-        timer = loop.call_later(self._query_timeout, self._time_out, query.transaction_id)
+        timer = self._loop.call_later(self._query_timeout, self._time_out, query.transaction_id)
         self._pending[query.transaction_id] = _Pending(address, node_id, future, timer)
         self._send(query, address)
         return future
 
+    @_logged
     def _time_out(self, transaction_id: bytes) -> None:
         pending = self._pending.pop(transaction_id, None)
         if pending is None:
@@ -320,21 +349,21 @@ class DhtNode(asyncio.DatagramProtocol):
     ) -> LookupResult:
         seeds = [*self._table.closest(target, LOOKUP_SEEDS), *extra_seeds]
         lookup = Lookup(target, seeds, own_id=self.node_id, timeout=self._query_timeout)
-        answered = asyncio.Event()
+        assert self._loop is not None
+        answered = _Wakeup(self._loop)
         while True:
             now = self._clock()
             for node in lookup.next_queries(now):
                 future = self._request(node.address, make_query(self._tids.next()), node.node_id)
-                future.add_done_callback(partial(self._feed_lookup, lookup, node, answered))
+                future.add_done_callback(functools.partial(self._feed_lookup, lookup, node, answered))
             deadline = lookup.next_deadline(now)
             if lookup.done or deadline is None:
                 return lookup.result()
-            answered.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(answered.wait(), max(0.0, deadline - now))
+            await answered.wait(max(0.0, deadline - now))
 
+    @_logged
     def _feed_lookup(
-        self, lookup: Lookup, node: NodeInfo, answered: asyncio.Event, future: asyncio.Future[Response | None]
+        self, lookup: Lookup, node: NodeInfo, answered: _Wakeup, future: asyncio.Future[Response | None]
     ) -> None:
         response = None if future.cancelled() else future.result()
         if response is None:
@@ -347,7 +376,7 @@ class DhtNode(asyncio.DatagramProtocol):
 
     async def _wait_bootstrapped(self) -> None:
         if self._bootstrapped is None:
-            raise LocalProtocolError("the DHT node is not started")
+            raise LocalProtocolError("the DHT node is not running")
         await asyncio.shield(self._bootstrapped)
 
     async def _bootstrap_once(self) -> None:
@@ -358,42 +387,42 @@ class DhtNode(asyncio.DatagramProtocol):
             self._request(address, krpc.FindNode(self._tids.next(), self.node_id, self.node_id, VERSION), None)
             for address in dict.fromkeys(addresses)
         ]
-        responses = await asyncio.gather(*answers)
+        responses = [await answer for answer in answers]
         seeds = [node for response in responses if response is not None for node in response.nodes]
         await self._find_node(self.node_id, seeds)
 
     async def _resolve(self, hosts: Iterable[tuple[str, int]]) -> list[Address]:
-        loop = asyncio.get_running_loop()
+        assert self._loop is not None
         addresses: list[Address] = []
         for host, port in hosts:
+            if _is_ipv4(host):
+                addresses.append((host, port))
+                continue
             try:
-                infos = await loop.getaddrinfo(host, port, family=socket.AF_INET, type=socket.SOCK_DGRAM)
+                infos = await self._loop.getaddrinfo(host, port, family=socket.AF_INET, type=socket.SOCK_DGRAM)
             except (OSError, UnicodeError) as error:
                 log.info("DHT: bootstrap node %s:%s not found: %s", host, port, error)
                 continue
             addresses.extend((str(info[4][0]), int(info[4][1])) for info in infos[:1])
         return addresses
 
-    async def _maintain(self) -> None:
-        while True:
-            await asyncio.sleep(MAINTENANCE_INTERVAL)
-            try:
-                self._maintenance_round()
-            except Exception:
-                log.exception("DHT: maintenance failed")
-
-    def _maintenance_round(self) -> None:
+    @_logged
+    def _maintain(self) -> None:
+        assert self._loop is not None
+        self._maintenance = self._loop.call_later(MAINTENANCE_INTERVAL, self._maintain)
         now = self._clock()
         self._store.expire(now)
         for node in self._table.nodes(now, NodeState.QUESTIONABLE)[:PINGS_PER_MAINTENANCE]:
             self._ping(node.address, node.node_id)
-        if len(self._table) == 0 and self._bootstrapped is not None and self._bootstrapped.done():
+        if len(self._table) == 0 and now - self._bootstrapped_at >= REBOOTSTRAP_INTERVAL:
             self._bootstrapped = self._spawn(self._bootstrap_once())
+            self._bootstrapped_at = now
         for target in self._table.buckets_to_refresh(now):
             self._spawn(self._find_node(target))
 
     def _spawn(self, coroutine: Any) -> asyncio.Task[Any]:
-        task = asyncio.get_running_loop().create_task(coroutine)
+        assert self._loop is not None
+        task = self._loop.create_task(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
         return task
@@ -402,6 +431,30 @@ class DhtNode(asyncio.DatagramProtocol):
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("DHT: background task failed", exc_info=task.exception())
+
+
+class _Wakeup:
+    """An event set from future callbacks and awaited with a timeout, all on one given loop.
+
+    No wake-up is lost: callbacks only run while the lookup awaits `wait`.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._waiter: asyncio.Future[None] | None = None
+
+    def set(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def wait(self, timeout: float) -> None:
+        self._waiter = self._loop.create_future()
+        timer = self._loop.call_later(timeout, self.set)
+        try:
+            await self._waiter
+        finally:
+            timer.cancel()
+            self._waiter = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,9 +26,10 @@ from PySide6.QtWidgets import (
 from app.engine.metainfo import Metainfo
 from app.engine.snapshots import FileSnapshot
 from app.ui import formatting
-from app.ui.models.files import NAME, FileModel
+from app.ui.models.files import NAME, PRIORITY, PROGRESS, SIZE, FileModel
 from app.ui.settings import last_save_dir, remember_save_dir
-from app.ui.widgets.progress_delegate import ProgressDelegate
+
+_EXPAND_ALL_UP_TO = 200  # files; past that, only the top folder opens
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,13 +85,17 @@ class AddTorrentDialog(QDialog):
         self.files_model.set_files(files)
         self.files_view = QTreeView()
         self.files_view.setModel(self.files_model)
-        self.files_view.setItemDelegateForColumn(2, ProgressDelegate(self.files_view))
         self.files_view.setUniformRowHeights(True)
-        self.files_view.expandToDepth(0)
+        # Nothing is downloaded yet: progress would be a column of zeros.
+        self.files_view.hideColumn(PROGRESS)
+        if len(files) <= _EXPAND_ALL_UP_TO:
+            self.files_view.expandAll()
+        else:
+            self.files_view.expandToDepth(0)
         header = self.files_view.header()
         header.setStretchLastSection(False)
         header.setSectionResizeMode(NAME, QHeaderView.ResizeMode.Stretch)
-        for column in range(1, self.files_model.columnCount()):
+        for column in (SIZE, PRIORITY):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         self.files_view.setToolTip(
             "Choosing which files to download comes with per-file priorities."

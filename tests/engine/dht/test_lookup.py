@@ -94,7 +94,8 @@ def test_a_slow_node_frees_its_slot_and_a_dead_one_times_out() -> None:
     assert lookup.next_queries(0.5) == []
     assert lookup.next_queries(1.0) == [info(2)]  # info(1) is slow now: it no longer holds the slot
     assert lookup.next_deadline(1.5) == 2.0  # info(2) turns slow first; info(1) times out at 5
-    end, _ = run(lookup, network, now=1.0)
+    lookup.on_response(info(2), answer(network, info(2)), 1.5)  # type: ignore[arg-type]
+    end, _ = run(lookup, network, now=1.5)
     assert end == 5.0  # done only once the dead node, one of the k closest, has timed out
     assert list(lookup.result().nodes) == [info(2), info(3), info(4)]
 

@@ -56,11 +56,11 @@ class UdpEndpoint(asyncio.DatagramProtocol):
 
 
 @contextlib.asynccontextmanager
-async def udp_endpoint(server: TrackerServer) -> AsyncIterator[UdpEndpoint]:
+async def udp_endpoint(server: TrackerServer, source: str = "127.0.0.1") -> AsyncIterator[UdpEndpoint]:
     port = int(server.udp_url.rsplit(":", 1)[1].split("/")[0])
     loop = asyncio.get_running_loop()
     transport, endpoint = await loop.create_datagram_endpoint(
-        UdpEndpoint, remote_addr=("127.0.0.1", port)
+        UdpEndpoint, local_addr=(source, 0), remote_addr=("127.0.0.1", port)
     )
     try:
         yield endpoint
@@ -111,7 +111,7 @@ async def test_udp_wants_a_connection_id_it_gave_out(tracker_server: TrackerServ
         reply = await endpoint.ask(udp_codec.encode(udp_codec.ConnectPacket(1)))
     connected = udp_codec.decode_reply(reply or b"")
     assert isinstance(connected, udp_codec.ConnectReply) and connected.transaction_id == 1
-    async with udp_endpoint(tracker_server) as other:  # another source port: the id is not its own
+    async with udp_endpoint(tracker_server, "127.0.0.2") as other:  # another IP: the id is not its own
         reply = await other.ask(
             udp_codec.encode(udp_codec.AnnouncePacket(connected.connection_id, 77, request))
         )

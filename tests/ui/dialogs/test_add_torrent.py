@@ -20,7 +20,11 @@ def test_offers_the_download_folder_then_remembers_the_last_one(qtbot, tmp_path)
     first.start_paused.setChecked(True)
     first.accept()
     request = first.request()
-    assert (request.save_path, request.paused, request.metainfo) == (tmp_path / "films", True, metainfo)
+    assert (request.save_path, request.paused, request.metainfo) == (
+        tmp_path / "films",
+        True,
+        metainfo,
+    )
     second = AddTorrentDialog(metainfo, settings)
     qtbot.addWidget(second)
     assert second.save_path() == tmp_path / "films"
@@ -34,8 +38,13 @@ def test_lists_the_files_with_their_sizes(qtbot, tmp_path):
     torrent = tmp_path / "album.torrent"
     torrent.write_bytes(create_torrent(folder, trackers=()))
     metainfo = load_metainfo(torrent)
-    assert sorted(f.path for f in metainfo_files(metainfo)) == ["album/cd1/a.flac", "album/cover.jpg"]
-    dialog = AddTorrentDialog(metainfo, QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    assert sorted(f.path for f in metainfo_files(metainfo)) == [
+        "album/cd1/a.flac",
+        "album/cover.jpg",
+    ]
+    dialog = AddTorrentDialog(
+        metainfo, QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    )
     qtbot.addWidget(dialog)
     root = dialog.files_model.index(0, 0)
     assert root.data() == "album"

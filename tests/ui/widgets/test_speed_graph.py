@@ -25,5 +25,7 @@ def test_draws_down_at_the_top_and_up_at_half_height(qtbot):
     x = 250
     plot_top, plot_bottom = 10, 200 - 22
     half = (plot_top + plot_bottom) // 2
-    assert any(_close(image.pixelColor(x, y), DOWN_COLOUR) for y in range(plot_top - 1, plot_top + 2))
+    assert any(
+        _close(image.pixelColor(x, y), DOWN_COLOUR) for y in range(plot_top - 1, plot_top + 2)
+    )
     assert any(_close(image.pixelColor(x, y), UP_COLOUR) for y in range(half - 1, half + 2))

@@ -1,0 +1,98 @@
+"""piecemeal-cli as a user runs it: real processes, real files, loopback only."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from app.engine.creator import create_torrent
+from app.engine.metainfo import load_metainfo
+from tests.lt_peer import random_tree
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
+    )
+
+
+@pytest.fixture
+def payload(tmp_path: Path) -> Path:
+    return random_tree(tmp_path / "data" / "stuff", {"a.bin": 200_000, "b/c.txt": 10, "empty": 0})
+
+
+def test_create_then_info(payload: Path, tmp_path: Path) -> None:
+    out = tmp_path / "stuff.torrent"
+    result = cli("create", str(payload), "-o", str(out), "-t", "http://127.0.0.1:1/announce",
+                 "-t", "udp://127.0.0.1:2", "--piece-size", "32K", "--private", "--comment", "hello")
+    assert result.returncode == 0, result.stderr
+    meta = load_metainfo(out)
+    assert meta.private and meta.comment == "hello" and meta.piece_length == 32768
+    assert meta.trackers == (("http://127.0.0.1:1/announce",), ("udp://127.0.0.1:2",))
+    info = cli("info", str(out))
+    assert info.returncode == 0
+    assert meta.info_hash_hex in info.stdout
+    assert "stuff/b/c.txt" in info.stdout and "tier 1: udp://127.0.0.1:2" in info.stdout
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"not bencode at all", "test.torrent"),
+        (b"d4:infod4:name1:x12:piece lengthi0eee", "piece length"),
+        (b"", "test.torrent"),
+    ],
+)
+def test_bad_torrent_one_sentence_exit_2(tmp_path: Path, content: bytes, message: str) -> None:
+    bad = tmp_path / "test.torrent"
+    bad.write_bytes(content)
+    out = tmp_path / "out"
+    for args in (("info", str(bad)), ("download", str(bad), "-o", str(out))):
+        result = cli(*args)
+        assert result.returncode == 2
+        assert message in result.stderr and "Traceback" not in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+    assert not out.exists()  # nothing written
+
+
+def test_missing_file_and_unusable_folder(payload: Path, tmp_path: Path) -> None:
+    missing = cli("info", str(tmp_path / "nope.torrent"))
+    assert missing.returncode == 2 and "nope.torrent" in missing.stderr and "Traceback" not in missing.stderr
+    torrent = tmp_path / "t.torrent"
+    torrent.write_bytes(create_torrent(payload, piece_length=32768))
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    result = cli("download", str(torrent), "-o", str(blocker / "sub"), "--port", "0", "--bind", "127.0.0.1")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "a-file" in result.stderr
+
+
+def test_seed_then_download_then_ctrl_c(payload: Path, tmp_path: Path) -> None:
+    torrent = tmp_path / "t.torrent"
+    torrent.write_bytes(create_torrent(payload, piece_length=32768))
+    seed = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "seed", str(torrent), "--data", str(payload.parent),
+         "--bind", "127.0.0.1", "--port", "47931"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        time.sleep(1.5)
+        result = cli("download", str(torrent), "-o", str(tmp_path / "out"), "--bind", "127.0.0.1",
+                     "--port", "0", "--peer", "127.0.0.1:47931")
+        assert result.returncode == 0, result.stderr
+        assert "100.0%" in result.stderr
+        for name in ("a.bin", "b/c.txt", "empty"):
+            assert (tmp_path / "out" / "stuff" / name).read_bytes() == (payload / name).read_bytes()
+    finally:
+        seed.send_signal(signal.SIGINT)
+        _, err = seed.communicate(timeout=20)
+    assert seed.returncode == 0, err
+    assert "Traceback" not in err
