@@ -15,7 +15,7 @@ import humanize
 
 from app.engine.errors import EngineError
 from app.engine.metainfo import Metainfo, load_metainfo
-from app.engine.session import Session, SessionConfig
+from app.engine.session import DuplicateTorrentError, Session, SessionConfig
 from app.engine.snapshots import TorrentSnapshot, TorrentState
 
 EXIT_USAGE = 2
@@ -77,6 +77,10 @@ def _network_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=6881, help="listen port (0: any)")
     parser.add_argument("--bind", default="0.0.0.0", help="address to listen on and connect from")
     parser.add_argument("--peer", action="append", default=[], metavar="HOST:PORT", help="connect to this peer too")
+    parser.add_argument("--profile", type=Path, metavar="DIR",
+                        help="remember torrents and progress in DIR: a restart resumes where it stopped")
+    parser.add_argument("--save-every", type=float, default=30.0, metavar="SECONDS",
+                        help="how often progress is saved to the profile (default 30)")
 
 
 def _size(text: str) -> int:
@@ -144,7 +148,8 @@ def _prepare_folder(folder: Path) -> None:
 
 async def _run(meta: Metainfo, args: argparse.Namespace, folder: Path,
                done: Callable[[TorrentSnapshot], bool]) -> int:
-    config = SessionConfig(listen_host=args.bind, listen_port=args.port, download_dir=folder)
+    config = SessionConfig(listen_host=args.bind, listen_port=args.port, download_dir=folder,
+                           profile_dir=args.profile, resume_interval=args.save_every)
     session = Session(config)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -163,7 +168,13 @@ async def _start(session: Session, meta: Metainfo, folder: Path, peers: list[str
         await session.start()
     except OSError as exc:
         raise CliError(f"cannot listen on port {session.config.listen_port}: {exc.strerror or exc}") from None
-    info_hash = await session.add_torrent(meta, folder)
+    for notice in session.notices:
+        print(f"piecemeal-cli: {notice}", file=sys.stderr)
+    try:
+        info_hash = await session.add_torrent(meta, folder)
+    except DuplicateTorrentError:  # restored from the profile: carry on where it stopped
+        info_hash = meta.info_hash_hex
+        await session.resume(info_hash)
     for text in peers:
         session.add_peer(info_hash, *_peer_address(text))
 

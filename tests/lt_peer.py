@@ -84,3 +84,11 @@ def random_tree(root: Path, sizes: dict[str, int]) -> Path:
                 f.write(os.urandom(chunk))
                 remaining -= chunk
     return root
+
+
+def throttle_loopback(peer: LtPeer, upload_bytes_per_second: int) -> None:
+    """libtorrent exempts local peers from rate limits; put loopback in the global class."""
+    peer_filter = lt.ip_filter()
+    peer_filter.add_rule("127.0.0.0", "127.255.255.255", 1 << lt.session.global_peer_class_id)
+    peer.session.set_peer_class_filter(peer_filter)
+    peer.session.apply_settings({"upload_rate_limit": upload_bytes_per_second})

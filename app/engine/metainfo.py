@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any, TypeGuard
 from urllib.parse import urlsplit
 
-from app.engine.bencode import decode_info, decode_torrent
+from app.engine.bencode import decode_info, decode_torrent, encode
 from app.engine.errors import MetainfoError
 
 MAX_PIECE_LENGTH = 128 * 1024 * 1024
@@ -438,3 +438,22 @@ def _creation_date(value: Any) -> int | None:
 
 def _is_int(value: Any) -> TypeGuard[int]:
     return type(value) is int
+
+
+def to_torrent_bytes(meta: Metainfo) -> bytes:
+    """A .torrent file for `meta`, with its info dictionary byte for byte as it was received."""
+    fields: dict[bytes, Any] = {}
+    if meta.trackers:
+        fields[b"announce"] = meta.trackers[0][0]
+        fields[b"announce-list"] = [list(tier) for tier in meta.trackers]
+    if meta.comment:
+        fields[b"comment"] = meta.comment
+    if meta.created_by:
+        fields[b"created by"] = meta.created_by
+    if meta.creation_date is not None:
+        fields[b"creation date"] = meta.creation_date
+    if meta.url_list:
+        fields[b"url-list"] = list(meta.url_list)
+    before = b"".join(encode(k) + encode(v) for k, v in sorted(fields.items()) if k < b"info")
+    after = b"".join(encode(k) + encode(v) for k, v in sorted(fields.items()) if k > b"info")
+    return b"d" + before + b"4:info" + meta.raw_info + after + b"e"

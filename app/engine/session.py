@@ -10,6 +10,7 @@ import asyncio
 import logging
 import os
 import socket
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -19,11 +20,12 @@ import aiohttp
 import platformdirs
 
 from app.engine import events
-from app.engine.errors import EngineError
-from app.engine.metainfo import Metainfo, load_metainfo, parse_metainfo
+from app.engine.errors import EngineError, StorageError
+from app.engine.metainfo import Metainfo, load_metainfo, parse_metainfo, to_torrent_bytes
 from app.engine.peer import PeerConnection
 from app.engine.peer_id import make_peer_id
 from app.engine.snapshots import SessionSnapshot, TorrentDetails
+from app.engine.store import ResumeRecord, Store, TorrentRecord, file_stamps, trustworthy
 from app.engine.torrent import Torrent
 
 log = logging.getLogger(__name__)
@@ -55,6 +57,12 @@ class SessionConfig:
     upload_slots: int = 4
     max_unwritten: int = 64 * 1024 * 1024  # received bytes waiting for the disk, per torrent
     disk_threads: int = max(2, os.cpu_count() or 2)
+    profile_dir: Path | None = None  # where the session store lives; None: nothing is remembered
+    resume_interval: float = 30.0  # seconds between saves of resume data
+
+
+def default_profile_dir() -> Path:
+    return Path(platformdirs.user_data_dir("Piecemeal", appauthor=False))
 
 
 class Session:
@@ -68,25 +76,99 @@ class Session:
         self._server: asyncio.Server | None = None
         self._listeners: list[Callable[[events.Event], None]] = []
         self._half_open = 0
+        self.store: Store | None = None
+        self._paused: dict[bytes, bool] = {}
+        self.notices: list[str] = []  # things the user should read once (e.g. a damaged store)
+        self._saver: asyncio.Task[None] | None = None
 
     # lifecycle
 
     async def start(self) -> None:
         self.http = aiohttp.ClientSession()
+        if self.config.profile_dir is not None:
+            await self._open_store(self.config.profile_dir)
         host = self.config.listen_host
         self._server = await asyncio.get_running_loop().create_server(
             self._incoming, host, self.config.listen_port, reuse_address=True
         )
         self.listen_port = self._server.sockets[0].getsockname()[1]
         log.info("listening on %s:%s", host, self.listen_port)
+        for torrent in self.torrents.values():
+            if not self._paused.get(torrent.info_hash, False):
+                torrent.start()
+        if self.store is not None:
+            self._saver = asyncio.ensure_future(self._save_periodically())
 
     async def close(self) -> None:
         if self._server is not None:
             self._server.close()
+        if self._saver is not None:
+            self._saver.cancel()
         await asyncio.gather(*(t.stop() for t in self.torrents.values()), return_exceptions=True)
+        if self.store is not None:
+            await self.save_resume()
+            self.store.close()
+            self.store = None
         if self.http is not None:
             await self.http.close()
         self.executor.shutdown(wait=True)
+
+    # the session store
+
+    async def _open_store(self, profile: Path) -> None:
+        self.store, notice = await asyncio.to_thread(Store.open, profile / "piecemeal.db")
+        if notice:
+            log.warning("%s", notice)
+            self.notices.append(notice)
+        for record in self.store.torrents():
+            try:
+                await self._restore(record)
+            except EngineError as exc:
+                self.notices.append(f"Could not restore '{record.name}': {exc}")
+
+    async def _restore(self, record: TorrentRecord) -> None:
+        torrent = Torrent(self, parse_metainfo(record.metainfo), Path(record.save_path), added_on=record.added_on)
+        resume = self.store.resume(torrent.info_hash) if self.store else None
+        if resume is not None:
+            stamps = await asyncio.to_thread(file_stamps, torrent.file_paths())
+            good = trustworthy(resume, stamps, torrent.num_pieces)
+            torrent.restore(resume.verified if good else None, resume.downloaded, resume.uploaded,
+                            resume.active_seconds)
+        self.torrents[torrent.info_hash] = torrent
+        self._paused[torrent.info_hash] = record.paused
+
+    async def save_resume(self) -> None:
+        """Record which pieces are on disk: state first, then flush, then file stamps."""
+        if self.store is None:
+            return
+        states = {ih: t.resume_state() for ih, t in self.torrents.items() if t.checked}
+        await asyncio.gather(*(self.torrents[ih].storage.flush() for ih in states), return_exceptions=True)
+        records = []
+        for ih, (verified, down, up, active) in states.items():
+            torrent = self.torrents.get(ih)
+            if torrent is None:
+                continue
+            stamps = await asyncio.to_thread(file_stamps, torrent.file_paths())
+            records.append(ResumeRecord(ih, verified, torrent.num_pieces, stamps, down, up, active, time.time()))
+        try:
+            await asyncio.to_thread(self.store.save_resume_many, records)
+        except StorageError as exc:
+            log.warning("could not save resume data: %s", exc)
+
+    async def _save_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.resume_interval)
+            await self.save_resume()
+
+    def _remember(self, torrent: Torrent, paused: bool) -> None:
+        if self.store is None:
+            return
+        meta = torrent.metainfo
+        self.store.save_torrent(TorrentRecord(
+            info_hash=meta.info_hash, metainfo=to_torrent_bytes(meta), magnet="", save_path=str(torrent.save_path),
+            paused=paused, added_on=torrent.added_on, name=meta.name,
+            file_priorities=(), sequential=False, down_limit=0, up_limit=0, queue_position=len(self.torrents),
+        ))
 
     # commands
 
@@ -99,6 +181,7 @@ class Session:
             raise DuplicateTorrentError(f"'{metainfo.name}' is already in the list")
         torrent = Torrent(self, metainfo, Path(save_path or self.config.download_dir))
         self.torrents[metainfo.info_hash] = torrent
+        self._remember(torrent, paused)
         self.emit(events.TorrentAdded(metainfo.info_hash_hex, metainfo.name))
         if not paused:
             torrent.start()
@@ -107,16 +190,27 @@ class Session:
     async def remove(self, info_hash: str, delete_files: bool = False) -> None:
         torrent = self._get(info_hash)
         del self.torrents[torrent.info_hash]
+        if self.store is not None:
+            self.store.remove_torrent(torrent.info_hash)
         await torrent.stop()
         if delete_files:
             await torrent.storage.delete_files()
         self.emit(events.TorrentRemoved(info_hash))
 
     async def pause(self, info_hash: str) -> None:
-        await self._get(info_hash).stop()
+        torrent = self._get(info_hash)
+        self._set_paused(torrent, True)
+        await torrent.stop()
 
     async def resume(self, info_hash: str) -> None:
-        self._get(info_hash).start()
+        torrent = self._get(info_hash)
+        self._set_paused(torrent, False)
+        torrent.start()
+
+    def _set_paused(self, torrent: Torrent, paused: bool) -> None:
+        self._paused[torrent.info_hash] = paused
+        if self.store is not None:
+            self.store.update_torrent(torrent.info_hash, paused=paused)
 
     async def recheck(self, info_hash: str) -> None:
         await self._get(info_hash).recheck()

@@ -73,7 +73,10 @@ class _Pending:
 
 
 class DhtNode(asyncio.DatagramProtocol):
-    """One DHT node on one UDP port: `start`, then `get_peers` / `announce`, then `close`."""
+    """One DHT node on one UDP port: `start`, then `get_peers` / `announce`, then `close`.
+
+    `messages_sent` and `messages_received` count datagrams, for statistics.
+    """
 
     DEFAULT_BOOTSTRAP = DEFAULT_BOOTSTRAP
 

@@ -157,6 +157,13 @@ class _FdCache:
         finally:
             self._release(handle)
 
+    def sync_all(self) -> None:
+        """fsync every open writable file, so what was written survives a power cut."""
+        with self._lock:
+            fds = [h.fd for h in self._handles.values() if h.writable and not h.retired]
+            for fd in fds:
+                os.fsync(fd)
+
     def close_all(self) -> None:
         with self._lock:
             for index in list(self._handles):
@@ -286,6 +293,11 @@ class Storage:
         finally:
             for future in pending:
                 future.cancel()
+
+    async def flush(self) -> None:
+        """Make every completed write durable (before resume data claims it)."""
+        with _os_errors("flushing", str(self._save_dir)):
+            await self._run(self._fds.sync_all)
 
     async def close(self) -> None:
         """Close every cached descriptor; safe to call more than once."""

@@ -14,10 +14,10 @@ from app.engine.dht import krpc
 from app.engine.dht.krpc import AnnouncePeer, Error, FindNode, GetPeers, Ping, Response
 from app.engine.dht.node import VERSION, DhtNode
 from app.engine.errors import LocalProtocolError
+from tests.engine.dht.helpers import unlimited_node
 
 CLIENT_ID = b"C" * 20
 INFO_HASH = bytes(range(40, 60))
-FAST = {"max_queries_per_second": 10_000.0, "max_queries_per_ip_per_second": 10_000.0}
 
 
 class Client(asyncio.DatagramProtocol):
@@ -67,7 +67,7 @@ async def open_client(host: str = "127.0.0.1") -> Client:
 
 @pytest.fixture
 async def node() -> AsyncIterator[DhtNode]:
-    dht = DhtNode(bootstrap=(), **FAST)
+    dht = unlimited_node(bootstrap=())
     await dht.start("127.0.0.1")
     yield dht
     await dht.close()
@@ -117,7 +117,7 @@ class FakeClock:
 
 async def test_after_fifteen_quiet_minutes_nodes_are_pinged_and_buckets_refreshed(client: Client) -> None:
     clock = FakeClock()
-    dht = DhtNode(bootstrap=(), clock=clock, **FAST)
+    dht = unlimited_node(bootstrap=(), clock=clock)
     await dht.start("127.0.0.1")
     try:
         await join_table(client, dht)
@@ -201,7 +201,7 @@ async def test_queries_beyond_the_per_ip_limit_are_dropped(client: Client) -> No
 async def test_a_dead_bootstrap_node_costs_one_timeout(client: Client) -> None:
     assert client.transport is not None
     silent_port = client.address[1]  # a socket that never answers
-    dht = DhtNode(bootstrap=[("127.0.0.1", silent_port)], query_timeout=0.3, **FAST)
+    dht = unlimited_node(bootstrap=[("127.0.0.1", silent_port)], query_timeout=0.3)
     await dht.start("127.0.0.1")
     try:
         started = time.monotonic()
@@ -218,7 +218,7 @@ async def test_lookups_need_a_started_node() -> None:
 
 
 async def test_add_node_pings_it_into_the_table(node: DhtNode) -> None:
-    other = DhtNode(bootstrap=(), **FAST)
+    other = unlimited_node(bootstrap=())
     await other.start("127.0.0.1")
     try:
         node.add_node("127.0.0.1", other.port)
@@ -232,14 +232,14 @@ async def test_add_node_pings_it_into_the_table(node: DhtNode) -> None:
 
 
 async def test_saved_state_restores_id_and_nodes(node: DhtNode) -> None:
-    first = DhtNode(bootstrap=[("127.0.0.1", node.port)], **FAST)
+    first = unlimited_node(bootstrap=[("127.0.0.1", node.port)])
     await first.start("127.0.0.1")
     await first.get_peers(INFO_HASH)  # waits for the bootstrap
     state = first.save_state()
     await first.close()
     assert state["nodes"] == [["127.0.0.1", node.port]]
 
-    again = DhtNode(node_id=bytes.fromhex(state["node_id"]), bootstrap=(), **FAST)
+    again = unlimited_node(node_id=bytes.fromhex(state["node_id"]), bootstrap=())
     again.load_nodes(state["nodes"])
     await again.start("127.0.0.1")
     try:
@@ -250,12 +250,12 @@ async def test_saved_state_restores_id_and_nodes(node: DhtNode) -> None:
 
 
 async def test_a_small_dht_finds_an_announced_peer() -> None:
-    first = DhtNode(bootstrap=(), **FAST)
+    first = unlimited_node(bootstrap=())
     await first.start("127.0.0.1")
     nodes = [first]
     try:
         for _ in range(29):
-            dht = DhtNode(bootstrap=[("127.0.0.1", first.port)], **FAST)
+            dht = unlimited_node(bootstrap=[("127.0.0.1", first.port)])
             await dht.start("127.0.0.1")
             nodes.append(dht)
         info_hash = os.urandom(20)

@@ -11,11 +11,11 @@ import libtorrent as lt
 import pytest
 
 from app.engine.dht.node import DhtNode
+from tests.engine.dht.helpers import unlimited_node
 from tests.lt_peer import LtPeer, make_torrent, random_tree
 
 pytestmark = pytest.mark.interop
 
-FAST = {"max_queries_per_second": 10_000.0, "max_queries_per_ip_per_second": 10_000.0}
 # libtorrent distrusts loopback and same-/24 nodes by default; on 127.0.0.x everything is both.
 LT_DHT = {
     "enable_dht": True,
@@ -29,11 +29,11 @@ LT_DHT = {
 
 @pytest.fixture
 async def our_dht() -> AsyncIterator[list[DhtNode]]:
-    first = DhtNode(bootstrap=(), **FAST)
+    first = unlimited_node(bootstrap=())
     await first.start("127.0.0.1")
     nodes = [first]
     for _ in range(2):
-        dht = DhtNode(bootstrap=[("127.0.0.1", first.port)], **FAST)
+        dht = unlimited_node(bootstrap=[("127.0.0.1", first.port)])
         await dht.start("127.0.0.1")
         nodes.append(dht)
     yield nodes
