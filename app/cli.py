@@ -14,6 +14,7 @@ from pathlib import Path
 import humanize
 
 from app.engine.errors import EngineError
+from app.engine.magnet import Magnet, format_magnet, parse_magnet
 from app.engine.metainfo import Metainfo, load_metainfo
 from app.engine.session import DuplicateTorrentError, Session, SessionConfig
 from app.engine.snapshots import TorrentSnapshot, TorrentState
@@ -49,7 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     info.set_defaults(func=cmd_info)
 
     download = sub.add_parser("download", help="download a torrent, exit when it is complete and verified")
-    download.add_argument("torrent", type=Path)
+    download.add_argument("torrent", type=Path, help="a .torrent file or a magnet: link")
     download.add_argument("-o", "--output", type=Path, required=True, help="folder to save into")
     download.add_argument("--seed", action="store_true", help="keep seeding after the download")
     _network_args(download)
@@ -77,6 +78,12 @@ def _network_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=6881, help="listen port (0: any)")
     parser.add_argument("--bind", default="0.0.0.0", help="address to listen on and connect from")
     parser.add_argument("--peer", action="append", default=[], metavar="HOST:PORT", help="connect to this peer too")
+    parser.add_argument("--no-dht", dest="dht", action="store_false", help="do not use the DHT (BEP 5)")
+    parser.add_argument("--no-pex", dest="pex", action="store_false", help="do not exchange peers (BEP 11)")
+    parser.add_argument("--no-lsd", dest="lsd", action="store_false",
+                        help="do not look for peers on the local network (BEP 14)")
+    parser.add_argument("--dht-bootstrap", action="append", default=[], metavar="HOST:PORT",
+                        help="DHT node to join through (default: the well-known public routers)")
     parser.add_argument("--profile", type=Path, metavar="DIR",
                         help="remember torrents and progress in DIR: a restart resumes where it stopped")
     parser.add_argument("--save-every", type=float, default=30.0, metavar="SECONDS",
@@ -91,6 +98,10 @@ def _size(text: str) -> int:
         return int(text[:-1] if text[-1:] in units else text) * factor
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{text}' is not a size like 256K or 1M") from None
+
+
+def _bootstrap(nodes: list[str]) -> dict[str, tuple[tuple[str, int], ...]]:
+    return {"dht_bootstrap": tuple(_peer_address(n) for n in nodes)} if nodes else {}
 
 
 def _peer_address(text: str) -> tuple[str, int]:
@@ -126,7 +137,8 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_download(args: argparse.Namespace) -> int:
-    meta = load_metainfo(args.torrent)
+    text = str(args.torrent)
+    meta: Metainfo | Magnet = parse_magnet(text) if text[:7].lower() == "magnet:" else load_metainfo(args.torrent)
     _prepare_folder(args.output)
     done = (lambda s: False) if args.seed else (lambda s: s.state == TorrentState.SEEDING)
     return asyncio.run(_run(meta, args, args.output, done))
@@ -146,10 +158,12 @@ def _prepare_folder(folder: Path) -> None:
         raise CliError(f"cannot use the folder '{folder}': {exc.strerror or exc}") from None
 
 
-async def _run(meta: Metainfo, args: argparse.Namespace, folder: Path,
+async def _run(meta: Metainfo | Magnet, args: argparse.Namespace, folder: Path,
                done: Callable[[TorrentSnapshot], bool]) -> int:
     config = SessionConfig(listen_host=args.bind, listen_port=args.port, download_dir=folder,
-                           profile_dir=args.profile, resume_interval=args.save_every)
+                           profile_dir=args.profile, resume_interval=args.save_every,
+                           enable_dht=args.dht, enable_pex=args.pex, enable_lsd=args.lsd,
+                           **_bootstrap(args.dht_bootstrap))
     session = Session(config)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -157,23 +171,26 @@ async def _run(meta: Metainfo, args: argparse.Namespace, folder: Path,
         loop.add_signal_handler(sig, stop.set)
     try:
         await _start(session, meta, folder, args.peer)
-        return await _watch(session, meta.info_hash_hex, stop, done)
+        return await _watch(session, meta.info_hash.hex(), stop, done)
     finally:
         await session.close()
         _progress_line(None)
 
 
-async def _start(session: Session, meta: Metainfo, folder: Path, peers: list[str]) -> None:
+async def _start(session: Session, meta: Metainfo | Magnet, folder: Path, peers: list[str]) -> None:
     try:
         await session.start()
     except OSError as exc:
         raise CliError(f"cannot listen on port {session.config.listen_port}: {exc.strerror or exc}") from None
     for notice in session.notices:
         print(f"piecemeal-cli: {notice}", file=sys.stderr)
+    source = format_magnet(meta.info_hash, meta.display_name, meta.trackers) if isinstance(meta, Magnet) else meta
+    if isinstance(meta, Magnet):
+        peers = peers + [f"{host}:{port}" for host, port in meta.peers]
     try:
-        info_hash = await session.add_torrent(meta, folder)
+        info_hash = await session.add_torrent(source, folder)
     except DuplicateTorrentError:  # restored from the profile: carry on where it stopped
-        info_hash = meta.info_hash_hex
+        info_hash = meta.info_hash.hex()
         await session.resume(info_hash)
     for text in peers:
         session.add_peer(info_hash, *_peer_address(text))

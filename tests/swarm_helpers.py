@@ -12,9 +12,15 @@ from app.engine.session import Session, SessionConfig
 from app.engine.snapshots import TorrentSnapshot, TorrentState
 
 
+def loopback_config(host: str = "127.0.0.1", **config: object) -> SessionConfig:
+    """A session that talks to 127.0.0.x only: no DHT bootstrap routers, no LSD multicast."""
+    defaults: dict[str, object] = {"listen_port": 0, "enable_dht": False, "enable_lsd": False}
+    return SessionConfig(listen_host=host, **{**defaults, **config})  # type: ignore[arg-type]
+
+
 @asynccontextmanager
 async def running_session(host: str = "127.0.0.1", **config: object) -> AsyncIterator[Session]:
-    session = Session(SessionConfig(listen_host=host, listen_port=0, **config))  # type: ignore[arg-type]
+    session = Session(loopback_config(host, **config))
     await session.start()
     try:
         yield session

@@ -16,11 +16,12 @@ from app.engine.metainfo import load_metainfo
 from tests.lt_peer import random_tree
 
 ROOT = Path(__file__).resolve().parents[1]
+OFFLINE = ("--no-dht", "--no-lsd")  # loopback only: no DHT routers, no multicast
 
 
 def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "app.cli", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-m", "app.cli", *args, *OFFLINE] if args[0] in ("download", "seed") else [sys.executable, "-m", "app.cli", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
     )
 
 
@@ -80,7 +81,7 @@ def test_seed_then_download_then_ctrl_c(payload: Path, tmp_path: Path) -> None:
     torrent.write_bytes(create_torrent(payload, piece_length=32768))
     seed = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "seed", str(torrent), "--data", str(payload.parent),
-         "--bind", "127.0.0.1", "--port", "47931"],
+         "--bind", "127.0.0.1", "--port", "47931", *OFFLINE],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:

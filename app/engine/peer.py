@@ -18,6 +18,7 @@ from app.engine.bitfield import Bitfield
 from app.engine.errors import EngineError, RemoteProtocolError
 from app.engine.peer_id import client_name
 from app.engine.rate import RateMeter
+from app.engine.wire import extension as ext
 from app.engine.wire import messages as m
 from app.engine.wire.codec import (
     BLOCK_SIZE,
@@ -31,14 +32,18 @@ from app.engine.wire.codec import (
 
 if TYPE_CHECKING:
     from app.engine.piece_picker import Block
+    from app.engine.rate_limit import Throttle
 
 log = logging.getLogger(__name__)
 
+# BEP 10 extension protocol (byte 5, 0x10), BEP 5 DHT (byte 7, 0x01), BEP 6 fast (byte 7, 0x04).
+RESERVED = bytes([0, 0, 0, 0, 0, 0x10, 0, 0x05])
 MAX_UPLOAD_QUEUE = 500  # requests we hold for one peer; libtorrent advertises 500 too (reqq)
 MIN_PIPELINE = 128
 MAX_PIPELINE = 2000
 SEND_BATCH = 256 * 1024  # bytes of blocks handed to the socket at once
 PIPELINE_SECONDS = 2.0  # keep this many seconds of the peer's rate in flight
+PIECE_HEADER = 13  # BEP 3: length, id, index, begin in front of a block
 
 
 class PeerOwner(Protocol):
@@ -58,13 +63,19 @@ class PeerOwner(Protocol):
     async def read_block(self, index: int, begin: int, length: int) -> bytes | memoryview: ...
     def prefetch(self, index: int) -> None: ...
     def cached_block(self, index: int, begin: int, length: int) -> memoryview | None: ...
-    def our_bitfield(self) -> Bitfield: ...
+    def our_bitfield(self) -> Bitfield | None: ...  # None until the metadata is known
+    def our_extension_handshake(self, peer: PeerConnection) -> ext.ExtensionHandshake: ...
+    def extension_handshake(self, peer: PeerConnection, handshake: ext.ExtensionHandshake) -> None: ...
+    def metadata_message(self, peer: PeerConnection, message: ext.MetadataMessage) -> None: ...
+    def pex_received(self, peer: PeerConnection, message: ext.PexMessage) -> None: ...
+    def dht_port(self, peer: PeerConnection, port: int) -> None: ...
 
 
 class Lookup(Protocol):
     """Finds the torrent an incoming handshake asks for (the session)."""
 
     peer_id: bytes
+    dht_port: int | None  # our DHT node's UDP port, sent to peers in a `port` message
 
     def torrent_for(self, info_hash: bytes) -> PeerOwner | None: ...
 
@@ -96,6 +107,10 @@ class PeerConnection(asyncio.BufferedProtocol):
         self.last_sent = self.last_received
         self.connected_at = self.last_received
         self.unsolicited = 0
+        self.throttle: Throttle | None = None  # the torrent's rate limits, set when the peer joins it
+        self.fast = False  # both sides speak BEP 6
+        self.remote_extensions: ext.ExtensionHandshake | None = None  # BEP 10, once received
+        self.pex = ext.PexState()
         self.closed = False
         self.close_reason = ""
         self._ready = False
@@ -119,9 +134,9 @@ class PeerConnection(asyncio.BufferedProtocol):
 
     def buffer_updated(self, nbytes: int) -> None:
         self.decoder.buffer_updated(nbytes)
-        self.last_received = time.monotonic()
         try:
             for event in self.decoder.events():
+                self.last_received = time.monotonic()  # whole messages only: a dribble is idle
                 _HANDLERS[type(event)](self, event)
                 if self.closed:
                     return
@@ -167,7 +182,12 @@ class PeerConnection(asyncio.BufferedProtocol):
             self.am_choking = choking
             self.send(m.Choke() if choking else m.Unchoke())
             if choking:
-                self.upload_queue.clear()  # BEP 3: a choke discards the peer's pending requests
+                self._reject_all()  # BEP 3: a choke discards pending requests; BEP 6 says so
+
+    def _reject_all(self) -> None:
+        if self.fast:
+            self._write(b"".join(encode(m.Reject(r.index, r.begin, r.length)) for r in self.upload_queue))
+        self.upload_queue.clear()
 
     def fill_pipeline(self) -> None:
         """Keep `pipeline` blocks in flight: enough of this peer's rate to fill the link."""
@@ -228,7 +248,21 @@ class PeerConnection(asyncio.BufferedProtocol):
             self.last_sent = time.monotonic()
 
     def _send_handshake(self, info_hash: bytes) -> None:
-        self._write(encode_handshake(info_hash, self.lookup.peer_id))
+        self._write(encode_handshake(info_hash, self.lookup.peer_id, RESERVED))
+
+    def send_extended(self, name: str, payload: bytes) -> None:
+        """Send an extension message, if the peer takes that extension (BEP 10)."""
+        remote_id = self.remote_extensions.ext_id(name) if self.remote_extensions else None
+        if remote_id:
+            self.send(m.Extended(remote_id, payload))
+
+    @property
+    def listen_address(self) -> tuple[str, int] | None:
+        """Where the peer accepts connections: for PEX and reconnecting."""
+        if not self.incoming:
+            return self.address
+        port = self.remote_extensions.p if self.remote_extensions else None
+        return (self.address[0], port) if port else None
 
     def _finish(self, reason: str) -> None:
         self.closed = True
@@ -260,12 +294,25 @@ class PeerConnection(asyncio.BufferedProtocol):
         self.client = client_name(hs.peer_id)
         num_pieces = self.owner.num_pieces
         self.decoder.max_message = max(MAX_ACCEPTED_BLOCK + 13, (num_pieces + 7) // 8 + 1, 1 << 20)
-        ours = self.owner.our_bitfield()
-        if ours.count:
-            self.send(m.BitfieldMessage(ours.to_bytes()))
+        self.fast = hs.supports_fast
+        self._send_pieces(self.owner.our_bitfield())
+        if hs.supports_extensions:
+            payload = ext.encode_extension_handshake(self.owner.our_extension_handshake(self))
+            self.send(m.Extended(ext.EXTENSION_HANDSHAKE_ID, payload))
+        if hs.supports_dht and self.lookup.dht_port:
+            self.send(m.Port(self.lookup.dht_port))
         self._ready = True
         self.handshake_done.set_result(None)
         self.owner.peer_ready(self)
+
+    def _send_pieces(self, ours: Bitfield | None) -> None:
+        """What we have, right after the handshake: BEP 6 have-all/have-none when they fit."""
+        if self.fast and (ours is None or ours.count == 0):
+            self.send(m.HaveNone())
+        elif self.fast and ours.is_complete():
+            self.send(m.HaveAll())
+        elif ours is not None and ours.count:
+            self.send(m.BitfieldMessage(ours.to_bytes()))
 
     def _on_keep_alive(self, msg: m.KeepAlive) -> None:
         pass
@@ -273,7 +320,8 @@ class PeerConnection(asyncio.BufferedProtocol):
     def _on_choke(self, msg: m.Choke) -> None:
         owner = self._require_ready()
         self.peer_choking = True
-        owner.blocks_returned(self, self.abort_requests())  # BEP 3: choked requests are dropped
+        if not self.fast:  # BEP 3: choked requests are dropped; BEP 6: each gets a reject instead
+            owner.blocks_returned(self, self.abort_requests())
 
     def _on_unchoke(self, msg: m.Unchoke) -> None:
         self._require_ready()
@@ -292,6 +340,8 @@ class PeerConnection(asyncio.BufferedProtocol):
 
     def _on_have(self, msg: m.Have) -> None:
         owner = self._require_ready()
+        if not owner.num_pieces:
+            return  # no metadata yet: we reconnect once it arrives
         if msg.index >= owner.num_pieces:
             raise RemoteProtocolError(f"have for piece {msg.index}, which does not exist")
         if self.pieces is None:
@@ -303,14 +353,67 @@ class PeerConnection(asyncio.BufferedProtocol):
         owner = self._require_ready()
         if self.pieces is not None:
             raise RemoteProtocolError("bitfield sent after other messages")
-        self.pieces = Bitfield.from_bytes(msg.data, owner.num_pieces)
-        owner.peer_pieces_changed(self, self.pieces)
+        if owner.num_pieces:
+            self._set_pieces(owner, Bitfield.from_bytes(msg.data, owner.num_pieces))
+
+    def _set_pieces(self, owner: PeerOwner, pieces: Bitfield) -> None:
+        self.pieces = pieces
+        owner.peer_pieces_changed(self, pieces)
+
+    def _on_have_all(self, msg: m.HaveAll) -> None:
+        owner = self._require_fast()
+        if owner.num_pieces:
+            self._set_pieces(owner, Bitfield.full(owner.num_pieces))
+
+    def _on_have_none(self, msg: m.HaveNone) -> None:
+        owner = self._require_fast()
+        if owner.num_pieces:
+            self._set_pieces(owner, Bitfield(owner.num_pieces))
+
+    def _on_reject(self, msg: m.Reject) -> None:
+        owner = self._require_fast()
+        block = self.outstanding.pop((msg.index, msg.begin), None)
+        if block is not None:
+            owner.blocks_returned(self, [block])
+
+    def _on_port(self, msg: m.Port) -> None:
+        owner = self._require_ready()
+        if msg.port:
+            owner.dht_port(self, msg.port)
+
+    def _on_extended(self, msg: m.Extended) -> None:
+        owner = self._require_ready()
+        if self.remote_extensions is None and msg.ext_id != ext.EXTENSION_HANDSHAKE_ID:
+            raise RemoteProtocolError("extension message before the extension handshake")
+        handler = _EXTENSION_HANDLERS.get(msg.ext_id)
+        if handler is not None:  # BEP 10: unknown extension messages are ignored
+            handler(self, owner, msg.payload)
+
+    def _on_extension_handshake(self, owner: PeerOwner, payload: bytes) -> None:
+        self.remote_extensions = ext.parse_extension_handshake(payload)
+        owner.extension_handshake(self, self.remote_extensions)
+
+    def _on_ut_metadata(self, owner: PeerOwner, payload: bytes) -> None:
+        message = ext.parse_metadata_message(payload)
+        if message is not None:
+            owner.metadata_message(self, message)
+
+    def _on_ut_pex(self, owner: PeerOwner, payload: bytes) -> None:
+        owner.pex_received(self, ext.parse_pex(payload))
+
+    def _require_fast(self) -> PeerOwner:
+        owner = self._require_ready()
+        if not self.fast:
+            raise RemoteProtocolError("fast-extension message from a peer that did not offer it")
+        return owner
 
     def _on_request(self, msg: m.Request) -> None:
         owner = self._require_ready()
         if not owner.valid_request(msg):
             raise RemoteProtocolError(f"request outside the torrent: piece {msg.index}+{msg.begin}")
         if msg.length > BLOCK_SIZE or self.am_choking or len(self.upload_queue) >= MAX_UPLOAD_QUEUE:
+            if self.fast:  # BEP 6: say no rather than stay silent
+                self.send(m.Reject(msg.index, msg.begin, msg.length))
             return  # BEP 3: we serve at most 16 KiB blocks and only to unchoked peers
         self.upload_queue.append(msg)
         if msg.index != self._prefetched:
@@ -329,6 +432,8 @@ class PeerConnection(asyncio.BufferedProtocol):
                 raise RemoteProtocolError("too many blocks we did not ask for")
             return
         self.down.add(block.length)
+        if self.throttle is not None:
+            self.throttle.received(self, PIECE_HEADER + block.length)  # may stop reading for a while
         self.last_piece = self.last_received
         owner.block_received(self, block, msg.data)  # type: ignore[arg-type]
         self.fill_pipeline()
@@ -362,7 +467,8 @@ class PeerConnection(asyncio.BufferedProtocol):
         """Headers and data of the queued blocks already in memory (at least one block)."""
         chunks: list[bytes | memoryview] = []
         size = 0
-        while self.upload_queue and size < SEND_BATCH:
+        limit = SEND_BATCH if self.throttle is None else self.throttle.batch_bytes(SEND_BATCH)
+        while self.upload_queue and size < limit:
             req = self.upload_queue[0]
             data = owner.cached_block(req.index, req.begin, req.length)
             if data is None:
@@ -374,6 +480,8 @@ class PeerConnection(asyncio.BufferedProtocol):
             self.upload_queue.popleft()
             chunks += (piece_header(req.index, req.begin, len(data)), data)
             size += len(data)
+        if self.throttle is not None and chunks:
+            await self.throttle.upload(size + PIECE_HEADER * (len(chunks) // 2))  # whole messages
         self.up.add(size)
         return chunks
 
@@ -389,11 +497,17 @@ _HANDLERS: dict[type, Callable[[PeerConnection, m.Event], None]] = {
     m.Request: PeerConnection._on_request,
     m.Piece: PeerConnection._on_piece,
     m.Cancel: PeerConnection._on_cancel,
-    m.Port: PeerConnection._on_ignored,
-    m.Suggest: PeerConnection._on_ignored,
-    m.HaveAll: PeerConnection._on_ignored,
-    m.HaveNone: PeerConnection._on_ignored,
-    m.Reject: PeerConnection._on_ignored,
-    m.AllowedFast: PeerConnection._on_ignored,
-    m.Extended: PeerConnection._on_ignored,
+    m.Port: PeerConnection._on_port,
+    m.Suggest: PeerConnection._on_ignored,  # BEP 6 advisory: our picker does not take hints
+    m.HaveAll: PeerConnection._on_have_all,
+    m.HaveNone: PeerConnection._on_have_none,
+    m.Reject: PeerConnection._on_reject,
+    m.AllowedFast: PeerConnection._on_ignored,  # BEP 6 advisory: we only request when unchoked
+    m.Extended: PeerConnection._on_extended,
 }  # type: ignore[dict-item]
+
+_EXTENSION_HANDLERS: dict[int, Callable[[PeerConnection, PeerOwner, bytes], None]] = {
+    ext.EXTENSION_HANDSHAKE_ID: PeerConnection._on_extension_handshake,
+    ext.LOCAL_EXTENSION_IDS[ext.UT_METADATA]: PeerConnection._on_ut_metadata,
+    ext.LOCAL_EXTENSION_IDS[ext.UT_PEX]: PeerConnection._on_ut_pex,
+}

@@ -10,7 +10,10 @@ Requesting and receiving a block cost O(1); the rest is kept cheap the same way:
   it has more pieces or blocks come back to the pool;
 - a started piece gets per-block bookkeeping (`_Partial`), dropped again when the piece
   is verified or fails, so untouched and finished pieces cost no per-block memory;
-- peers that have every piece are counted once (`_seeds`), not once per piece.
+- peers that have every piece are counted once (`_seeds`), not once per piece;
+- in sequential mode (for playing media while it downloads) unstarted pieces are walked by
+  index from a cursor below which nothing is left to start, after a few pieces asked for
+  first: the first and last piece of each file.
 
 The caller announces every peer's pieces (`peer_joined`, `peer_has`, `peer_left`) before
 asking `pick` for it: pieces only counted seeds have are looked at for seeds only.
@@ -176,6 +179,9 @@ class PiecePicker:
         self._busy: tuple[dict[int, None], ...] = tuple({} for _ in range(MAX_REQUESTERS - 1))
         self._missing = num_pieces  # wanted pieces not verified
         self._wanted_left = total_length
+        self._sequential = False
+        self._first: tuple[int, ...] = ()  # sequential: pieces to start before the others
+        self._cursor = 0  # sequential: no unstarted wanted piece below this index
 
     # -- sizes ---------------------------------------------------------------------------
 
@@ -254,7 +260,29 @@ class PiecePicker:
         if old:
             self._orders[old].remove(piece, self._avail[piece])
         if new:
-            self._orders[new].add(piece, self._avail[piece])
+            self._enqueue(piece)
+
+    def _enqueue(self, piece: int) -> None:
+        """Back among the unstarted pieces (wanted again, or its data failed)."""
+        self._orders[self._priority[piece]].add(piece, self._avail[piece])
+        self._cursor = min(self._cursor, piece)
+
+    @property
+    def sequential(self) -> bool:
+        return self._sequential
+
+    def set_sequential(self, enabled: bool, first: Sequence[int] = ()) -> None:
+        """Start pieces by index instead of rarest first (to play media while it downloads).
+
+        `first` are started before the others, in that order: the first and last piece of
+        each file, where players look for the headers and the index. High priority pieces
+        still come before normal ones.
+        """
+        if any(not 0 <= piece < self._num_pieces for piece in first):
+            raise ValueError(f"a piece to start first is not one of the {self._num_pieces} pieces")
+        self._sequential = enabled
+        self._first = tuple(first) if enabled else ()
+        self._cursor = 0
 
     def is_complete(self) -> bool:
         """Every wanted piece is verified."""
@@ -370,21 +398,44 @@ class PiecePicker:
         return None
 
     def _start_piece(self, pieces: Bitfield) -> _Partial | None:
-        """Start the rarest wanted piece the peer has, high priority before normal."""
+        """Start the next wanted piece the peer has: rarest first, or in order if sequential."""
+        piece = self._next_in_order(pieces) if self._sequential else self._rarest(pieces)
+        if piece is None:
+            return None
+        self._orders[self._priority[piece]].remove(piece, self._avail[piece])
+        size = self._piece_size(piece)
+        partial = _Partial(piece, piece * self._blocks_per_piece, size, -(-size // self._block_size))
+        self._partials[piece] = partial
+        self._open[piece] = partial
+        return partial
+
+    def _rarest(self, pieces: Bitfield) -> int | None:
+        """The rarest unstarted wanted piece the peer has, high priority before normal."""
         first_level = 0 if pieces.is_complete() else 1  # level 0: only counted seeds have it
         for priority in (2, 1):
-            order = self._orders[priority]
-            for piece in order.scan(self._rng, first_level):
+            for piece in self._orders[priority].scan(self._rng, first_level):
                 if piece in pieces:
-                    order.remove(piece, self._avail[piece])
-                    size = self._piece_size(piece)
-                    partial = _Partial(
-                        piece, piece * self._blocks_per_piece, size, -(-size // self._block_size)
-                    )
-                    self._partials[piece] = partial
-                    self._open[piece] = partial
-                    return partial
+                    return piece
         return None
+
+    def _next_in_order(self, pieces: Bitfield) -> int | None:
+        """Sequential: the pieces asked for first, then the lowest index, high before normal."""
+        slot = self._slot
+        for piece in self._first:
+            if slot[piece] >= 0 and piece in pieces:
+                return piece
+        while self._cursor < self._num_pieces and slot[self._cursor] < 0:
+            self._cursor += 1  # started, verified or skipped: nothing to start here again
+        normal = None
+        any_high = self._orders[2].size > 0
+        for piece in range(self._cursor, self._num_pieces):
+            if slot[piece] < 0 or piece not in pieces:
+                continue
+            if self._priority[piece] == 2 or not any_high:
+                return piece
+            if normal is None:
+                normal = piece
+        return normal
 
     def _request_free(
         self, partial: _Partial, peer: Hashable, count: int, picked: list[Block]
@@ -507,7 +558,7 @@ class PiecePicker:
         self._forget(partial)
         self._refills += 1
         if self._priority[piece]:
-            self._orders[self._priority[piece]].add(piece, self._avail[piece])
+            self._enqueue(piece)
         return partial.senders
 
     def _forget(self, partial: _Partial) -> None:

@@ -11,20 +11,26 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import aiohttp
 import platformdirs
 
 from app.engine import events
+from app.engine.controls import Controls
 from app.engine.errors import EngineError, StorageError
 from app.engine.metainfo import Metainfo, load_metainfo, parse_metainfo, to_torrent_bytes
+from app.engine.dht import DEFAULT_BOOTSTRAP, DhtNode
+from app.engine.lsd import LsdService
+from app.engine.magnet import format_magnet, parse_magnet
 from app.engine.peer import PeerConnection
 from app.engine.peer_id import make_peer_id
-from app.engine.snapshots import SessionSnapshot, TorrentDetails
+from app.engine.rate_limit import AltSchedule
+from app.engine.mover import MoveStatus
+from app.engine.snapshots import SessionSnapshot, TorrentDetails, TorrentState
 from app.engine.store import ResumeRecord, Store, TorrentRecord, file_stamps, trustworthy
 from app.engine.torrent import Torrent
 
@@ -59,6 +65,21 @@ class SessionConfig:
     disk_threads: int = max(2, os.cpu_count() or 2)
     profile_dir: Path | None = None  # where the session store lives; None: nothing is remembered
     resume_interval: float = 30.0  # seconds between saves of resume data
+    enable_dht: bool = True  # BEP 5; never for private torrents (BEP 27)
+    dht_bootstrap: tuple[tuple[str, int], ...] = DEFAULT_BOOTSTRAP
+    enable_pex: bool = True  # BEP 11
+    enable_lsd: bool = True  # BEP 14: multicast on the local network
+    down_limit: int = 0  # bytes per second for all torrents together; 0: no limit
+    up_limit: int = 0
+    alt_down_limit: int = 0  # the alternative ("turtle") limits
+    alt_up_limit: int = 0
+    alt_limits_on: bool = False  # switched on by hand
+    alt_schedule: AltSchedule | None = None  # or on a weekly schedule
+    max_active_downloads: int = 0  # more wait in the queue ("Queued"); 0: no limit
+    max_active_seeds: int = 0
+    seed_ratio_limit: float = 0.0  # pause a torrent once it has shared this much; 0: never
+    seed_time_limit: float = 0.0  # or once it has seeded this many seconds; 0: never
+    disk_reserve: int = 1024**3  # a torrent pauses rather than leave less free space; 0: no guard
 
 
 def default_profile_dir() -> Path:
@@ -76,10 +97,15 @@ class Session:
         self._server: asyncio.Server | None = None
         self._listeners: list[Callable[[events.Event], None]] = []
         self._half_open = 0
+        self._handshaking: set[PeerConnection] = set()  # accepted connections awaiting a handshake
         self.store: Store | None = None
         self._paused: dict[bytes, bool] = {}
+        self.controls = Controls(self, self._paused)  # limits, queue, disk guard, moves
         self.notices: list[str] = []  # things the user should read once (e.g. a damaged store)
         self._saver: asyncio.Task[None] | None = None
+        self.dht: DhtNode | None = None
+        self.dht_port: int | None = None
+        self._lsd: LsdService | None = None
 
     # lifecycle
 
@@ -93,6 +119,8 @@ class Session:
         )
         self.listen_port = self._server.sockets[0].getsockname()[1]
         log.info("listening on %s:%s", host, self.listen_port)
+        await self._start_discovery(host)
+        self.controls.start()
         for torrent in self.torrents.values():
             if not self._paused.get(torrent.info_hash, False):
                 torrent.start()
@@ -104,7 +132,9 @@ class Session:
             self._server.close()
         if self._saver is not None:
             self._saver.cancel()
+        await self.controls.close()
         await asyncio.gather(*(t.stop() for t in self.torrents.values()), return_exceptions=True)
+        await self._stop_discovery()
         if self.store is not None:
             await self.save_resume()
             self.store.close()
@@ -112,6 +142,54 @@ class Session:
         if self.http is not None:
             await self.http.close()
         self.executor.shutdown(wait=True)
+
+    # peer discovery beyond trackers: DHT and LSD (PEX lives in the torrents)
+
+    async def _start_discovery(self, host: str) -> None:
+        if self.config.enable_dht:
+            saved = self.store.get_setting("dht") if self.store else None
+            node_id = bytes.fromhex(saved["node_id"]) if saved else None
+            self.dht = DhtNode(node_id=node_id, bootstrap=self.config.dht_bootstrap)
+            if saved:
+                self.dht.load_nodes(saved.get("nodes", []))
+            try:
+                await self.dht.start(host, self.listen_port or 0)
+            except OSError:  # the UDP port is taken: any port will do for the DHT
+                await self.dht.start(host, 0)
+            self.dht_port = self.dht.port
+        if self.config.enable_lsd:
+            self._lsd = LsdService(self.listen_port or 0, self._lsd_peer, interface=host)
+            try:
+                await self._lsd.start()
+                self._update_lsd()
+            except OSError as exc:
+                log.warning("local service discovery is off: %s", exc)
+                self._lsd = None
+
+    async def _stop_discovery(self) -> None:
+        if self.dht is not None:
+            if self.store is not None:
+                self.store.set_setting("dht", self.dht.save_state())
+            await self.dht.close()
+        if self._lsd is not None:
+            self._lsd.close()
+
+    def _lsd_peer(self, info_hash: bytes, address: tuple[str, int]) -> None:
+        torrent = self.torrents.get(info_hash)
+        if torrent is not None and not torrent.private:
+            torrent.add_peers([address])
+
+    def _update_lsd(self) -> None:
+        if self._lsd is not None:
+            self._lsd.set_info_hashes(ih for ih, t in self.torrents.items() if not t.private)
+
+    def metadata_received(self, torrent: Torrent) -> None:
+        """A magnet's info dictionary arrived (and was verified): remember it, tell the UI."""
+        if self.store is not None:
+            meta = torrent.metainfo
+            self.store.update_torrent(torrent.info_hash, metainfo=to_torrent_bytes(meta), name=meta.name)
+        self._update_lsd()
+        self.emit(events.MetadataReceived(torrent.info_hash.hex(), torrent.name))
 
     # the session store
 
@@ -127,7 +205,12 @@ class Session:
                 self.notices.append(f"Could not restore '{record.name}': {exc}")
 
     async def _restore(self, record: TorrentRecord) -> None:
-        torrent = Torrent(self, parse_metainfo(record.metainfo), Path(record.save_path), added_on=record.added_on)
+        save_path = Path(record.save_path)
+        if record.metainfo:
+            torrent = Torrent(self, parse_metainfo(record.metainfo), save_path, added_on=record.added_on)
+        else:
+            torrent = Torrent(self, None, save_path, added_on=record.added_on, magnet=parse_magnet(record.magnet))
+        self.controls.restore_options(torrent, record)
         resume = self.store.resume(torrent.info_hash) if self.store else None
         if resume is not None:
             stamps = await asyncio.to_thread(file_stamps, torrent.file_paths())
@@ -163,11 +246,15 @@ class Session:
     def _remember(self, torrent: Torrent, paused: bool) -> None:
         if self.store is None:
             return
-        meta = torrent.metainfo
+        magnet = torrent.magnet
         self.store.save_torrent(TorrentRecord(
-            info_hash=meta.info_hash, metainfo=to_torrent_bytes(meta), magnet="", save_path=str(torrent.save_path),
-            paused=paused, added_on=torrent.added_on, name=meta.name,
-            file_priorities=(), sequential=False, down_limit=0, up_limit=0, queue_position=len(self.torrents),
+            info_hash=torrent.info_hash,
+            metainfo=to_torrent_bytes(torrent.metainfo) if torrent.has_metadata else b"",
+            magnet=format_magnet(magnet.info_hash, magnet.display_name, magnet.trackers, magnet.web_seeds) if magnet else "",
+            save_path=str(torrent.save_path), paused=paused, added_on=torrent.added_on, name=torrent.name,
+            file_priorities=torrent.options.file_priorities, sequential=torrent.options.sequential,
+            down_limit=torrent.options.down_limit, up_limit=torrent.options.up_limit,
+            queue_position=len(self.torrents),
         ))
 
     # commands
@@ -175,17 +262,30 @@ class Session:
     async def add_torrent(
         self, source: bytes | str | Path | Metainfo, save_path: str | Path | None = None, *, paused: bool = False
     ) -> str:
-        metainfo = _to_metainfo(source)
-        existing = self.torrents.get(metainfo.info_hash)
+        """Add a .torrent (bytes, path, Metainfo) or a magnet link (a str starting with 'magnet:')."""
+        folder = Path(save_path or self.config.download_dir)
+        if isinstance(source, str) and source[:7].lower() == "magnet:":
+            magnet = parse_magnet(source)
+            torrent = Torrent(self, None, folder, magnet=magnet)
+        else:
+            torrent = Torrent(self, _to_metainfo(source), folder)
+        existing = self.torrents.get(torrent.info_hash)
         if existing is not None:
-            raise DuplicateTorrentError(f"'{metainfo.name}' is already in the list")
-        torrent = Torrent(self, metainfo, Path(save_path or self.config.download_dir))
-        self.torrents[metainfo.info_hash] = torrent
+            raise DuplicateTorrentError(f"'{existing.name}' is already in the list")
+        self.torrents[torrent.info_hash] = torrent
         self._remember(torrent, paused)
-        self.emit(events.TorrentAdded(metainfo.info_hash_hex, metainfo.name))
+        self._update_lsd()
+        self.emit(events.TorrentAdded(torrent.info_hash.hex(), torrent.name))
+        if torrent.magnet is not None:
+            torrent.add_peers(list(torrent.magnet.peers))  # x.pe hints
         if not paused:
             torrent.start()
-        return metainfo.info_hash_hex
+        return torrent.info_hash.hex()
+
+    def magnet_uri(self, info_hash: str) -> str:
+        torrent = self._get(info_hash)
+        trackers = [url for tier in torrent.metainfo.trackers for url in tier] if torrent.has_metadata else []
+        return format_magnet(torrent.info_hash, torrent.name, trackers)
 
     async def remove(self, info_hash: str, delete_files: bool = False) -> None:
         torrent = self._get(info_hash)
@@ -193,7 +293,8 @@ class Session:
         if self.store is not None:
             self.store.remove_torrent(torrent.info_hash)
         await torrent.stop()
-        if delete_files:
+        self._update_lsd()
+        if delete_files and torrent.has_metadata:
             await torrent.storage.delete_files()
         self.emit(events.TorrentRemoved(info_hash))
 
@@ -205,6 +306,8 @@ class Session:
     async def resume(self, info_hash: str) -> None:
         torrent = self._get(info_hash)
         self._set_paused(torrent, False)
+        if torrent.state == TorrentState.ERROR:
+            await torrent.stop()  # ends what the error left running; the verified pieces stay
         torrent.start()
 
     def _set_paused(self, torrent: Torrent, paused: bool) -> None:
@@ -214,6 +317,27 @@ class Session:
 
     async def recheck(self, info_hash: str) -> None:
         await self._get(info_hash).recheck()
+
+    async def set_file_priorities(self, info_hash: str, priorities: Sequence[int]) -> None:
+        """One per file: 0 skip, 1 normal, 2 high. Skipped files are not downloaded."""
+        self.controls.set_file_priorities(self._get(info_hash), priorities)
+
+    async def set_sequential(self, info_hash: str, enabled: bool) -> None:
+        """Download in order, first and last piece of each file first (to preview media)."""
+        torrent = self._get(info_hash)
+        self.controls.set_options(torrent, replace(torrent.options, sequential=enabled))
+
+    async def set_torrent_limits(self, info_hash: str, down: int, up: int) -> None:
+        """The torrent's own limits in bytes per second (0: none); the session's apply too."""
+        torrent = self._get(info_hash)
+        self.controls.set_options(torrent, replace(torrent.options, down_limit=down, up_limit=up))
+
+    async def move_storage(self, info_hash: str, new_dir: str | Path) -> None:
+        """Copy the files to `new_dir` in the background; the torrent switches once all are there."""
+        self.controls.move(self._get(info_hash), Path(new_dir))
+
+    def move_status(self, info_hash: str) -> MoveStatus | None:
+        return self.controls.move_status(self._get(info_hash).info_hash)
 
     def add_peer(self, info_hash: str, host: str, port: int) -> None:
         """Connect to a known peer (the CLI's --peer, peer hints, tests)."""
@@ -228,7 +352,7 @@ class Session:
             down_rate=sum(t.down_rate for t in torrents),
             up_rate=sum(t.up_rate for t in torrents),
             peers=sum(t.peers + t.seeds for t in torrents),
-            dht_nodes=0,
+            dht_nodes=self.dht.node_count if self.dht is not None else 0,
             listen_port=self.listen_port,
         )
 
@@ -255,6 +379,15 @@ class Session:
     def can_connect(self) -> bool:
         peers = sum(len(t.peers) for t in self.torrents.values())
         return self._half_open < self.config.max_half_open and peers < self.config.max_peers
+
+    def admit(self, peer: PeerConnection) -> bool:
+        """May an accepted connection stay? max_peers counts peers and pending handshakes."""
+        peers = sum(len(t.peers) for t in self.torrents.values())
+        if peers + len(self._handshaking) >= self.config.max_peers:
+            return False
+        self._handshaking.add(peer)
+        peer.handshake_done.add_done_callback(lambda _: self._handshaking.discard(peer))
+        return True
 
     def connect(self, torrent: Torrent, address: tuple[str, int]) -> None:
         self._half_open += 1
@@ -297,6 +430,7 @@ class _IncomingPeer(PeerConnection):
 
     def __init__(self, session: Session) -> None:
         super().__init__(session, None, ("", 0))
+        self.session = session
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         host, port = transport.get_extra_info("peername")[:2]
@@ -305,6 +439,12 @@ class _IncomingPeer(PeerConnection):
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         super().connection_made(transport)
+        if not self.session.admit(self):
+            self.close("too many connections")
+            return
+        # A connection that never finishes its handshake must not hold a slot for ever.
+        timer = asyncio.get_running_loop().call_later(HANDSHAKE_TIMEOUT, self.close, "no handshake")
+        self.handshake_done.add_done_callback(lambda _: timer.cancel())
 
 
 def _to_metainfo(source: bytes | str | Path | Metainfo) -> Metainfo:

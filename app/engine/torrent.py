@@ -8,10 +8,11 @@ the loop), the choker (whom to serve) and the tracker manager (where peers come 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,8 +21,11 @@ from app.engine import events
 from app.engine.bitfield import Bitfield
 from app.engine.choker import ChokeCandidate, Choker
 from app.engine.errors import EngineError, StorageError
-from app.engine.metainfo import Metainfo
-from app.engine.peer import PeerConnection
+from app.engine.magnet import Magnet
+from app.engine.metadata_fetch import MetadataFetch
+from app.engine.metainfo import Metainfo, parse_info
+from app.engine.peer import MAX_UPLOAD_QUEUE, PeerConnection
+from app.engine.peer_id import CLIENT_VERSION
 from app.engine.piece_picker import Block, PiecePicker
 from app.engine.snapshots import (
     FileSnapshot,
@@ -33,10 +37,13 @@ from app.engine.snapshots import (
 )
 from app.engine.storage.disk import Storage
 from app.engine.storage.layout import Layout
+from app.engine.torrent_options import TorrentOptions, apply_options
 from app.engine.tracker.manager import TrackerManager
+from app.engine.wire import extension as ext
 from app.engine.wire import messages as m
 
 if TYPE_CHECKING:
+    from app.engine.dht import DhtNode
     from app.engine.session import Session
 
 log = logging.getLogger(__name__)
@@ -50,6 +57,17 @@ HASH_STRIKES = 2  # a peer that contributed to this many failed pieces is banned
 FAILED_FLASH = 3.0  # seconds the UI shows a piece as hash-failed
 READ_CACHE_BYTES = 32 * 1024 * 1024
 SPARE_BUFFERS = 16
+DHT_SEARCH_INTERVAL = 30.0  # while we need peers (or metadata)
+DHT_ANNOUNCE_INTERVAL = 15 * 60.0
+CLIENT_NAME = "Piecemeal " + ".".join(map(str, CLIENT_VERSION))
+UNKNOWN_LEFT = 16 * 1024  # 'left' for trackers before the metadata is known: any non-zero value
+
+
+def _packed_ip(host: str) -> bytes | None:
+    try:
+        return ipaddress.ip_address(host).packed
+    except ValueError:
+        return None
 
 
 @dataclass(slots=True)
@@ -61,22 +79,24 @@ class _Candidate:
 
 
 class Torrent:
+    """Made from a .torrent (metainfo) or from a magnet link, whose metadata comes from peers."""
+
     def __init__(
-        self, session: Session, metainfo: Metainfo, save_path: Path, *, added_on: float | None = None
+        self, session: Session, metainfo: Metainfo | None, save_path: Path, *,
+        added_on: float | None = None, magnet: Magnet | None = None,
     ) -> None:
         self.session = session
-        self.metainfo = metainfo
-        self.info_hash = metainfo.info_hash
-        self.num_pieces = metainfo.num_pieces
+        self.magnet = magnet
+        self.info_hash = metainfo.info_hash if metainfo is not None else magnet.info_hash  # type: ignore[union-attr]
         self.save_path = save_path
         self.added_on = added_on if added_on is not None else time.time()
-        self.layout = Layout(metainfo.piece_length, [f.length for f in metainfo.files])
-        self.storage = Storage(metainfo, save_path, session.executor)
-        self.picker = PiecePicker(self.num_pieces, metainfo.piece_length, metainfo.total_length)
+        self.metainfo: Metainfo = None  # type: ignore[assignment]  # set by _set_metainfo
+        self.num_pieces = 0  # 0 until the metadata is known
+        self.metadata = MetadataFetch(self.info_hash)
         self.choker = Choker(session.config.upload_slots)
-        self.trackers = self._make_trackers()
         self.state = TorrentState.PAUSED
         self.error = ""
+        self.note = ""  # a passing remark for the status line: moving files, waiting for disk space
         self.peers: dict[PeerConnection, None] = {}
         self.candidates: dict[tuple[str, int], _Candidate] = {}
         self.connecting: set[tuple[str, int]] = set()
@@ -92,16 +112,50 @@ class Torrent:
         self._unwritten = 0
         self._reading_paused = False
         self._failed_at: dict[int, float] = {}
-        self._file_done = [0] * len(metainfo.files)
+        self._file_done: list[int] = []
         self._read_cache: OrderedDict[int, bytes] = OrderedDict()
         self._reads: dict[int, asyncio.Future[bytes]] = {}
         self._task: asyncio.Task[None] | None = None
         self._verifying: set[asyncio.Task[None]] = set()
+        self._background: set[asyncio.Task[None]] = set()
+        self._next_dht = 0.0
+        self.options = TorrentOptions()
+        self.throttle = session.controls.limits.throttle(lambda: self._reading_paused)
+        if metainfo is not None:
+            self._set_metainfo(metainfo)
+        self.trackers = self._make_trackers()
+
+    def _set_metainfo(self, metainfo: Metainfo) -> None:
+        self.metainfo = metainfo
+        self.num_pieces = metainfo.num_pieces
+        self.layout = Layout(metainfo.piece_length, [f.length for f in metainfo.files])
+        self.storage = Storage(metainfo, self.save_path, self.session.executor)
+        self.picker = PiecePicker(self.num_pieces, metainfo.piece_length, metainfo.total_length)
+        self._file_done = [0] * len(metainfo.files)
+        apply_options(self)
+
+    @property
+    def has_metadata(self) -> bool:
+        return self.num_pieces > 0
+
+    @property
+    def private(self) -> bool:
+        """BEP 27: private torrents get peers from their trackers only (no DHT, PEX, LSD)."""
+        return self.has_metadata and self.metainfo.private
+
+    @property
+    def name(self) -> str:
+        if self.has_metadata:
+            return self.metainfo.name
+        return (self.magnet.display_name if self.magnet else "") or self.info_hash.hex()
 
     # commands
 
     def start(self) -> None:
         if self._task is None:
+            if not self.session.controls.admit(self):
+                self.state = TorrentState.QUEUED  # the session's controls start it when its turn comes
+                return
             self.error = ""
             self._task = asyncio.ensure_future(self._run())
 
@@ -113,13 +167,16 @@ class Torrent:
             await asyncio.gather(task, return_exceptions=True)
         for peer in list(self.peers):
             peer.close("torrent stopped")
-        await asyncio.gather(*self._verifying, return_exceptions=True)
+        for job in list(self._background):
+            job.cancel()
+        await asyncio.gather(*self._verifying, *self._background, return_exceptions=True)
         await self.trackers.stop()
-        try:
-            await self.storage.flush()
-        except StorageError as exc:
-            log.warning("torrent %s: %s", self.metainfo.name, exc)
-        await self.storage.close()
+        if self.has_metadata:
+            try:
+                await self.storage.flush()
+            except StorageError as exc:
+                log.warning("torrent %s: %s", self.name, exc)
+            await self.storage.close()
         self._buffers.clear()
         self._spare.clear()
         self._read_cache.clear()
@@ -127,10 +184,13 @@ class Torrent:
             self.state = state
 
     async def recheck(self) -> None:
+        if not self.has_metadata:
+            return
         running = self._task is not None
         await self.stop()
         self.picker = PiecePicker(self.num_pieces, self.metainfo.piece_length, self.metainfo.total_length)
         self._file_done = [0] * len(self.metainfo.files)
+        apply_options(self)
         self.checked = False
         if running:
             self.start()
@@ -139,7 +199,7 @@ class Torrent:
         for address in addresses:
             if address[0] not in self.banned and address not in self.candidates:
                 self.candidates[address] = _Candidate()
-        if self.state in (TorrentState.DOWNLOADING, TorrentState.SEEDING):
+        if self.accepts_peers:
             self._connect_more(time.monotonic())
 
     # resume data (DESIGN: a piece is claimed only after its data is written)
@@ -149,7 +209,8 @@ class Torrent:
         return self.picker.have.to_bytes(), self.total_downloaded, self.total_uploaded, self.active_seconds
 
     def file_paths(self) -> list[Path]:
-        return [self.save_path.joinpath(*f.path) for f in self.metainfo.files]
+        files = self.metainfo.files if self.has_metadata else ()
+        return [self.save_path.joinpath(*f.path) for f in files]
 
     def restore(self, verified: bytes | None, downloaded: int, uploaded: int, active_seconds: float) -> None:
         """Counters from resume data, and the verified pieces when the caller found them
@@ -164,22 +225,42 @@ class Torrent:
 
     async def _run(self) -> None:
         try:
-            await self._check()
             self.trackers = self._make_trackers()
             self.trackers.start()
-            last = time.monotonic()
-            while True:
-                await asyncio.sleep(TICK)
-                now = time.monotonic()
-                self._tick(now, now - last)
-                last = now
+            if not self.has_metadata:
+                await self._fetch_metadata()
+            await self._check()
+            await self._tick_until(asyncio.get_running_loop().create_future())
         except StorageError as exc:
             self._fail(str(exc))
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a task boundary: log it, show it, keep the session alive
-            log.exception("torrent %s failed", self.metainfo.name)
+            log.exception("torrent %s failed", self.name)
             self._fail(f"internal error: {exc}")
+
+    async def _tick_until(self, done: asyncio.Future[object]) -> None:
+        last = time.monotonic()
+        while not done.done():
+            await asyncio.wait([done], timeout=TICK)
+            now = time.monotonic()
+            self._tick(now, now - last)
+            last = now
+
+    async def _fetch_metadata(self) -> None:
+        """BEP 9: ask peers for the info dictionary; then reconnect with the real bitfields."""
+        self.state = TorrentState.METADATA
+        self._connect_more(time.monotonic())
+        await self._tick_until(self.metadata.done)
+        raw_info = self.metadata.done.result()
+        trackers = tuple((url,) for url in self.magnet.trackers) if self.magnet else ()
+        web_seeds = self.magnet.web_seeds if self.magnet else ()
+        self._set_metainfo(parse_info(raw_info, trackers=trackers, url_list=web_seeds))
+        for peer in list(self.peers):
+            peer.close("metadata received: reconnecting with the torrent's pieces")
+        for candidate in self.candidates.values():
+            candidate.failures, candidate.not_before = 0, 0.0
+        self.session.metadata_received(self)
 
     async def _check(self) -> None:
         await self.storage.open()
@@ -204,6 +285,10 @@ class Torrent:
         if self.choker.due(now):
             self._rechoke(now)
         self._connect_more(now)
+        self._send_pex(now)
+        self._ask_dht(now)
+        if not self.has_metadata:
+            self._request_metadata(now)
         self._failed_at = {p: t for p, t in self._failed_at.items() if now - t < FAILED_FLASH}
 
     def _police(self, peer: PeerConnection, now: float) -> None:
@@ -239,7 +324,7 @@ class Torrent:
             candidate.not_before = time.monotonic() + RETRY_DELAYS[candidate.failures - 1]
 
     def _fail(self, message: str) -> None:
-        log.warning("torrent %s: %s", self.metainfo.name, message)
+        log.warning("torrent %s: %s", self.name, message)
         self.state = TorrentState.ERROR
         self.error = message
         for peer in list(self.peers):
@@ -257,6 +342,7 @@ class Torrent:
             peer.close("too many peers for this torrent")
             return
         self.peers[peer] = None
+        peer.throttle = self.throttle
         if not peer.incoming and peer.address in self.candidates:
             self.candidates[peer.address].failures = 0
         if self.choker_has_room():
@@ -269,11 +355,86 @@ class Torrent:
         log.debug("peer %s left: %s", peer.address_text, reason)
         self.downloaded += peer.down.total
         self.uploaded += peer.up.total
-        if peer.pieces is not None:
+        self.metadata.peer_gone(peer)
+        if self.has_metadata and peer.pieces is not None:
             self.picker.peer_left(peer.pieces)
-        self.picker.peer_gone(peer)
+        if self.has_metadata:
+            self.picker.peer_gone(peer)
         if not peer.incoming and peer.address in self.candidates:
             self.connect_failed(peer.address, reason)
+
+    def our_bitfield(self) -> Bitfield | None:
+        return self.picker.have if self.has_metadata else None
+
+    def our_extension_handshake(self, peer: PeerConnection) -> ext.ExtensionHandshake:
+        names = [ext.UT_METADATA] if self.private else [ext.UT_METADATA, ext.UT_PEX]
+        return ext.ExtensionHandshake(
+            m={name: ext.LOCAL_EXTENSION_IDS[name] for name in names},
+            v=CLIENT_NAME,
+            p=self.session.listen_port,
+            reqq=MAX_UPLOAD_QUEUE,
+            yourip=_packed_ip(peer.address[0]),
+            metadata_size=len(self.metainfo.raw_info) if self.has_metadata else None,
+        )
+
+    def extension_handshake(self, peer: PeerConnection, handshake: ext.ExtensionHandshake) -> None:
+        if not self.has_metadata and handshake.metadata_size and handshake.ext_id(ext.UT_METADATA):
+            self.metadata.offered(peer, handshake.metadata_size)
+            self._request_metadata(time.monotonic())
+
+    def metadata_message(self, peer: PeerConnection, message: ext.MetadataMessage) -> None:
+        if isinstance(message, ext.MetadataRequest):
+            raw = self.metainfo.raw_info if self.has_metadata else None
+            peer.send_extended(ext.UT_METADATA, ext.encode_metadata_message(ext.metadata_reply(raw, message)))
+        elif not self.has_metadata:
+            self.metadata.received(peer, message)
+            self._request_metadata(time.monotonic())
+
+    def _request_metadata(self, now: float) -> None:
+        for peer, piece in self.metadata.requests(now):
+            peer.send_extended(ext.UT_METADATA, ext.encode_metadata_message(ext.MetadataRequest(piece)))
+
+    def pex_received(self, peer: PeerConnection, message: ext.PexMessage) -> None:
+        if not self.private and self.session.config.enable_pex:
+            self.add_peers(list(message.added) + list(message.added6))
+
+    def dht_port(self, peer: PeerConnection, port: int) -> None:
+        if self.session.dht is not None and not self.private:
+            self.session.dht.add_node(peer.address[0], port)
+
+    def _send_pex(self, now: float) -> None:
+        """BEP 11: tell each peer which peers we are connected to, at most once a minute."""
+        if self.private or not self.session.config.enable_pex:
+            return
+        known = {p.listen_address for p in self.peers if p.listen_address is not None}
+        for peer in self.peers:
+            if peer.remote_extensions is None or not peer.remote_extensions.ext_id(ext.UT_PEX):
+                continue
+            message = peer.pex.diff(known - {peer.listen_address}, now)
+            if message is not None:
+                peer.send_extended(ext.UT_PEX, ext.encode_pex(message))
+
+    def _ask_dht(self, now: float) -> None:
+        dht = self.session.dht
+        if dht is None or self.private or now < self._next_dht:
+            return
+        searching = not self.has_metadata or len(self.peers) < 5
+        self._next_dht = now + (DHT_SEARCH_INTERVAL if searching else DHT_ANNOUNCE_INTERVAL)
+        self._in_background(self._dht_announce(dht))
+
+    async def _dht_announce(self, dht: DhtNode) -> None:
+        port = self.session.listen_port or 0
+        self.add_peers(await dht.announce(self.info_hash, port))
+
+    def _in_background(self, coroutine: Coroutine[object, object, None]) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background_done)
+
+    def _background_done(self, task: asyncio.Task[None]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("torrent %s: %s", self.name, task.exception())
 
     def peer_pieces_changed(self, peer: PeerConnection, new: Bitfield | int) -> None:
         if isinstance(new, int):
@@ -324,7 +485,8 @@ class Torrent:
 
     def valid_request(self, request: m.Request) -> bool:
         return (
-            request.index in self.picker.have
+            self.has_metadata
+            and request.index in self.picker.have
             and request.begin + request.length <= self.metainfo.piece_size(request.index)
         )
 
@@ -346,13 +508,13 @@ class Torrent:
             task = asyncio.ensure_future(self._read_piece(index))
             task.add_done_callback(lambda t: t.cancelled() or t.exception())  # errors surface in read_block
 
-    def our_bitfield(self) -> Bitfield:
-        return self.picker.have
-
     # verification and writing
 
     async def _verify(self, piece: int, buffer: bytearray) -> None:
         try:
+            if not await self.session.controls.room_to_write(self, len(buffer)):
+                self.picker.piece_failed(piece)  # not written: fetched again once there is room
+                return
             ok = await self.storage.verify_and_write(piece, buffer)
         except StorageError as exc:
             self.picker.piece_failed(piece)
@@ -410,7 +572,24 @@ class Torrent:
             peer.set_interested(False)
             if peer.is_seed:
                 peer.close("both sides are seeds")
-        self.session.emit(events.TorrentFinished(self.info_hash.hex(), self.metainfo.name))
+        self.session.emit(events.TorrentFinished(self.info_hash.hex(), self.name))
+
+    def wanted_changed(self) -> None:
+        """File priorities changed: download again, or finish, and tell peers what we want now."""
+        if self.state == TorrentState.DOWNLOADING and self.picker.is_complete():
+            self._finished()
+            return
+        if self.state == TorrentState.SEEDING and not self.picker.is_complete():
+            self.state = TorrentState.DOWNLOADING
+        if self.state == TorrentState.DOWNLOADING:
+            for peer in list(self.peers):
+                if peer.pieces is not None:
+                    peer.set_interested(self.picker.interesting(peer.pieces))
+
+    @property
+    def writing(self) -> bool:
+        """Pieces are being verified and written right now."""
+        return bool(self._verifying)
 
     def _apply_backpressure(self) -> None:
         """Stop reading from peers while too much received data waits for the disk."""
@@ -461,8 +640,9 @@ class Torrent:
     # trackers
 
     def _make_trackers(self) -> TrackerManager:
+        tiers = self.metainfo.trackers if self.has_metadata else tuple((u,) for u in self.magnet.trackers)  # type: ignore[union-attr]
         return TrackerManager(
-            self.metainfo.trackers,
+            tiers,
             info_hash=self.info_hash,
             peer_id=self.session.peer_id,
             port=self.session.listen_port or 0,
@@ -472,14 +652,16 @@ class Torrent:
         )
 
     def _tracker_stats(self) -> tuple[int, int, int]:
-        return self.total_uploaded, self.total_downloaded, self.picker.wanted_left
+        left = self.picker.wanted_left if self.has_metadata else UNKNOWN_LEFT
+        return self.total_uploaded, self.total_downloaded, left
 
     # reading the state
 
     @property
     def accepts_peers(self) -> bool:
         """Checked and running: our bitfield is final, so a handshake can be answered."""
-        return self._task is not None and self.state in (TorrentState.DOWNLOADING, TorrentState.SEEDING)
+        running = (TorrentState.METADATA, TorrentState.DOWNLOADING, TorrentState.SEEDING)
+        return self._task is not None and self.state in running
 
     @property
     def total_downloaded(self) -> int:
@@ -490,20 +672,20 @@ class Torrent:
         return self.uploaded + sum(p.up.total for p in self.peers)
 
     def snapshot(self) -> TorrentSnapshot:
-        meta = self.metainfo
-        verified = meta.total_length - self._missing_bytes()
+        total = self.metainfo.total_length if self.has_metadata else 0
+        verified = total - self._missing_bytes()
         down = sum(p.down.rate for p in self.peers)
         up = sum(p.up.rate for p in self.peers)
         seeds = sum(1 for p in self.peers if p.is_seed)
         downloaded = self.total_downloaded
-        left = self.picker.wanted_left
+        left = self.picker.wanted_left if self.has_metadata else 0
         eta = left / down if self.state == TorrentState.DOWNLOADING and down > 0 else None
         return TorrentSnapshot(
             info_hash=self.info_hash.hex(),
-            name=meta.name,
+            name=self.name,
             state=self.state,
-            progress=verified / meta.total_length if meta.total_length else 1.0,
-            total_size=meta.total_length,
+            progress=verified / total if total else 0.0,
+            total_size=total,
             verified_bytes=verified,
             downloaded=downloaded,
             uploaded=self.total_uploaded,
@@ -516,7 +698,7 @@ class Torrent:
             eta=eta,
             ratio=self.total_uploaded / downloaded if downloaded else 0.0,
             num_pieces=self.num_pieces,
-            piece_length=meta.piece_length,
+            piece_length=self.metainfo.piece_length if self.has_metadata else 0,
             save_path=str(self.save_path),
             added_on=self.added_on,
             trackers=self.trackers.snapshot(),
@@ -525,6 +707,8 @@ class Torrent:
         )
 
     def _missing_bytes(self) -> int:
+        if not self.has_metadata:
+            return 0
         return sum(f.length - done for f, done in zip(self.metainfo.files, self._file_done))
 
     def _status_text(self) -> str:
@@ -534,7 +718,8 @@ class Torrent:
             TorrentState.DOWNLOADING: lambda: self._active_text("Downloading"),
             TorrentState.SEEDING: lambda: self._active_text("Seeding"),
         }
-        return texts.get(self.state, lambda: self.state.value.capitalize())()
+        text = texts.get(self.state, lambda: self.state.value.capitalize())()
+        return f"{text} — {self.note}" if self.note else text
 
     def _active_text(self, word: str) -> str:
         if not self.peers and self.trackers.status_text:
@@ -542,16 +727,19 @@ class Torrent:
         return word
 
     def details(self) -> TorrentDetails:
+        peers = tuple(self._peer_snapshot(p) for p in self.peers)
+        if not self.has_metadata:
+            return TorrentDetails(self.info_hash.hex(), peers, (), b"", b"", self.active_seconds, "", False)
         states = bytearray(self.picker.states_bytes())
         for piece in self._failed_at:
             if states[piece] != PieceState.VERIFIED:
                 states[piece] = PieceState.FAILED
         return TorrentDetails(
             info_hash=self.info_hash.hex(),
-            peers=tuple(self._peer_snapshot(p) for p in self.peers),
+            peers=peers,
             files=tuple(
-                FileSnapshot("/".join(f.path), f.length, done, 1)
-                for f, done in zip(self.metainfo.files, self._file_done)
+                FileSnapshot("/".join(f.path), f.length, done, self.options.file_priority(i))
+                for i, (f, done) in enumerate(zip(self.metainfo.files, self._file_done))
             ),
             pieces=bytes(states),
             availability=self.picker.availability_bytes(),
@@ -561,7 +749,7 @@ class Torrent:
         )
 
     def _peer_snapshot(self, peer: PeerConnection) -> PeerSnapshot:
-        progress = peer.pieces.count / self.num_pieces if peer.pieces is not None else 0.0
+        progress = peer.pieces.count / self.num_pieces if peer.pieces is not None and self.num_pieces else 0.0
         return PeerSnapshot(
             address=peer.address_text,
             client=peer.client,

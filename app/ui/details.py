@@ -121,13 +121,14 @@ class GeneralTab(QScrollArea):
 
 
 _TRACKER_WIDTHS = (320, 56, 90, 70, 70, 110, 110)
-_PEER_WIDTHS = (170, 170, 70, 110, 100, 100, 100)
+_PEER_WIDTHS = (170, 170, 70, 110, 100, 100, 100, 100)
 
 
 def _table(
     model: PeerModel | TrackerModel,
     widths: Sequence[int],
     sort: tuple[int, Qt.SortOrder],
+    stretch: int,
     progress_column: int | None = None,
 ) -> QTableView:
     view = QTableView()
@@ -137,10 +138,10 @@ def _table(
     view.setAlternatingRowColors(True)
     view.verticalHeader().hide()
     view.verticalHeader().setDefaultSectionSize(view.fontMetrics().height() + 8)
-    view.horizontalHeader().setStretchLastSection(True)
     view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
     for column, width in enumerate(widths):
         view.horizontalHeader().resizeSection(column, width)
+    view.horizontalHeader().setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
     view.horizontalHeader().setSortIndicator(*sort)
     if progress_column is not None:
         view.setItemDelegateForColumn(progress_column, ProgressDelegate(view))
@@ -155,10 +156,14 @@ class DetailsTabs(QTabWidget):
         self.peer_model = PeerModel(self)
         self.file_model = FileModel(self)
         self.trackers = _table(
-            self.tracker_model, _TRACKER_WIDTHS, (1, Qt.SortOrder.AscendingOrder)
+            self.tracker_model, _TRACKER_WIDTHS, (1, Qt.SortOrder.AscendingOrder), stretch=7
         )
         self.peers = _table(
-            self.peer_model, _PEER_WIDTHS, (4, Qt.SortOrder.DescendingOrder), progress_column=3
+            self.peer_model,
+            _PEER_WIDTHS,
+            (4, Qt.SortOrder.DescendingOrder),
+            stretch=1,
+            progress_column=3,
         )
         self.files = QTreeView()
         self.files.setModel(self.file_model)

@@ -320,6 +320,8 @@ class MainWindow(QMainWindow):
         self.bridge.session_changed.connect(self.show_session)
         self.bridge.details_changed.connect(self.show_details)
         self.bridge.failed.connect(self.show_message)
+        # A deleted window has nobody to show snapshots to: stop polling for it.
+        self.destroyed.connect(self.bridge.stop)
         self.bridge.torrent_finished.connect(lambda _h, name: self.tray.notify_finished(name))
         self.bridge.torrent_errored.connect(lambda _h, _message: self._selection_changed())
 

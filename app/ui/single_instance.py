@@ -95,7 +95,9 @@ class InstanceServer(QObject):
         line = bytes(buffer.split(b"\n", 1)[0])
         arguments = _parse(line)
         if arguments is not None:
+            # Answer before anything else runs: the second launch is waiting to exit.
             socket.write(_ACK)
+            socket.flush()
             self.arguments_received.emit(arguments)
         socket.disconnectFromServer()
 

@@ -86,7 +86,7 @@ def bench_download(work: Path, torrent: Path, data: Path, size: int) -> list[Res
         shutil.rmtree(lt_out, ignore_errors=True)
         results.append(run_measured("download: piecemeal-cli", [
             PY, "-m", "app.cli", "download", str(torrent), "-o", str(pm_out), "--bind", "127.0.0.4",
-            "--port", "0", "--peer", f"127.0.0.2:{port}"], size))
+            "--port", "0", "--peer", f"127.0.0.2:{port}", "--no-dht", "--no-lsd"], size))
         shutil.rmtree(pm_out, ignore_errors=True)
         return results
     finally:
@@ -104,7 +104,7 @@ def bench_seed(work: Path, torrent: Path, data: Path, size: int) -> list[Result]
     finally:
         stop(lt_seed)
     shutil.rmtree(work / "l1", ignore_errors=True)
-    pm_seed = start_background([PY, "-m", "app.cli", "seed", str(torrent), "--data", str(data), "--bind", "127.0.0.5", "--port", "47123"])
+    pm_seed = start_background([PY, "-m", "app.cli", "seed", str(torrent), "--data", str(data), "--bind", "127.0.0.5", "--port", "47123", "--no-dht", "--no-lsd"])
     try:
         time.sleep(2 + size / 1.5e9)  # the seed checks its data first
         results.append(run_measured("seed: piecemeal -> libtorrent", [

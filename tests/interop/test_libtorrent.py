@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from app.engine.session import Session, SessionConfig
+from app.engine.session import Session
 from app.engine.snapshots import TorrentState
 from tests.lt_peer import LtPeer, make_torrent, random_tree
+from tests.swarm_helpers import loopback_config
 
 pytestmark = pytest.mark.interop
 
@@ -49,7 +50,7 @@ async def test_download_from_libtorrent_seed(payload: Path, tmp_path: Path) -> N
     torrent = make_torrent(payload, piece_size=65536)
     seed = LtPeer("127.0.0.2")
     seed.add(torrent, payload.parent, seed_mode=False)
-    session = Session(SessionConfig(listen_host="127.0.0.1", listen_port=0))
+    session = Session(loopback_config())
     await session.start()
     try:
         await asyncio.to_thread(seed.wait_seeding, seed.handles[0])
@@ -64,7 +65,7 @@ async def test_download_from_libtorrent_seed(payload: Path, tmp_path: Path) -> N
 
 async def test_libtorrent_downloads_from_piecemeal(payload: Path, tmp_path: Path) -> None:
     torrent = make_torrent(payload, piece_size=32768)
-    session = Session(SessionConfig(listen_host="127.0.0.1", listen_port=0))
+    session = Session(loopback_config())
     await session.start()
     leech = LtPeer("127.0.0.3")
     try:
@@ -93,7 +94,7 @@ async def test_both_ways_through_our_tracker(kind: str, payload: Path, tmp_path:
         lt_seed.add(torrent, payload.parent)
         await asyncio.to_thread(lt_seed.wait_seeding, lt_seed.handles[0])
         lt_seed.handles[0].force_reannounce()
-        session = Session(SessionConfig(listen_host="127.0.0.1", listen_port=0))
+        session = Session(loopback_config())
         await session.start()
         try:
             info_hash = await session.add_torrent(torrent, tmp_path / "pm")

@@ -1,13 +1,38 @@
-from collections.abc import AsyncIterator, Iterator
+"""UI tests: async tests run on a qasync loop, as the GUI does.
+
+Inside a coroutine never call qtbot.waitSignal/waitUntil: they spin a nested Qt loop under
+the running one. Await a future connected to the signal instead.
+"""
+
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QSettings
+import qasync
+from PySide6.QtCore import QEvent, QSettings
 from PySide6.QtWidgets import QApplication
 
 from app.engine.session import Session, SessionConfig
 from app.ui.bridge import EngineBridge
 from app.ui.main_window import MainWindow
+from app.ui.single_instance import INSTANCE_ENV
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _qasync_loop() -> qasync.QEventLoop:
+    app = QApplication.instance() or QApplication([])
+    return qasync.QEventLoop(app)
+
+
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> Mapping[str, Callable[[], qasync.QEventLoop]]:
+    return {"qasync": _qasync_loop}
+Launch = Callable[[str, list[str], Path], subprocess.Popen[bytes]]
 
 
 @pytest.fixture(autouse=True)
@@ -20,7 +45,8 @@ def _application(qapp: QApplication) -> QApplication:
 async def session(tmp_path: Path) -> AsyncIterator[Session]:
     """A real engine session on loopback, saving under tmp_path."""
     config = SessionConfig(
-        listen_host="127.0.0.1", listen_port=0, download_dir=tmp_path / "downloads"
+        listen_host="127.0.0.1", listen_port=0, download_dir=tmp_path / "downloads",
+        enable_dht=False, enable_lsd=False,  # loopback only
     )
     engine = Session(config)
     await engine.start()
@@ -34,10 +60,43 @@ def settings(tmp_path: Path) -> QSettings:
 
 
 @pytest.fixture
-def window(session: Session, settings: QSettings, qtbot) -> Iterator[MainWindow]:
-    """The main window over the real `session`, shown offscreen."""
+def window(session: Session, settings: QSettings) -> Iterator[MainWindow]:
+    """The main window over the real `session`, shown offscreen.
+
+    Torn down here rather than by qtbot, in this order: the bridge's timers stop, then the
+    window is deleted at once, not later inside the next test's event loop.
+    """
     main = MainWindow(EngineBridge(session), settings)
-    qtbot.addWidget(main)
     main.show()
     yield main
-    main.bridge.stop()  # no timer of this test may fire during the next one
+    main.bridge.stop()
+    main.close()
+    main.deleteLater()
+    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+
+
+@pytest.fixture
+def launch() -> Iterator[Launch]:
+    """Run `python -m app ARGUMENTS` as a second launch would, talking to a named instance.
+
+    A launch that found no instance would open a window of its own: teardown ends it.
+    """
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(instance: str, arguments: list[str], cwd: Path) -> subprocess.Popen[bytes]:
+        env = {**os.environ, INSTANCE_ENV: instance, "PYTHONPATH": str(ROOT)}
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app", *arguments],
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

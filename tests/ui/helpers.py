@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,9 +12,6 @@ from PySide6.QtCore import SignalInstance
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app.engine.creator import create_torrent
-from app.ui.single_instance import INSTANCE_ENV
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def emission(
@@ -67,15 +62,3 @@ def message_boxes() -> list[QMessageBox]:
     return [
         w for w in QApplication.topLevelWidgets() if isinstance(w, QMessageBox) and w.isVisible()
     ]
-
-
-def launch(instance: str, arguments: list[str], cwd: Path) -> subprocess.Popen[bytes]:
-    """`python -m app ARGUMENTS` as a second launch would run it, talking to `instance`."""
-    env = {**os.environ, INSTANCE_ENV: instance, "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen(
-        [sys.executable, "-m", "app", *arguments],
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )

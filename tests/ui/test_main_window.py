@@ -11,7 +11,7 @@ from app.ui.main_window import MainWindow, split_arguments
 from app.ui.models.torrents import TorrentColumn
 from app.ui.single_instance import InstanceServer
 from app.ui.state_filter import StateFilter
-from tests.ui.helpers import emission, launch, message_boxes, until, write_torrent
+from tests.ui.helpers import emission, message_boxes, until, write_torrent
 
 
 def _drop(window: MainWindow, mime: QMimeData) -> bool:
@@ -159,7 +159,7 @@ async def test_sidebar_counts_and_filters(window, session, tmp_path):
     assert [window.model.item(r).name for r in range(window.model.rowCount())] == ["two.bin"]
 
 
-async def test_a_second_launch_brings_its_files_to_this_window(window, tmp_path):
+async def test_a_second_launch_brings_its_files_to_this_window(window, tmp_path, launch):
     server = InstanceServer()
     name = f"piecemeal-test-{id(server)}"
     assert server.listen(name)

@@ -41,7 +41,7 @@ from app.engine.wire.messages import (
 BLOCK_SIZE = 16 * 1024
 MAX_ACCEPTED_BLOCK = 128 * 1024  # the largest block a peer may request or send
 MAX_EXTENDED_MESSAGE = 1024 * 1024
-_INITIAL_BUFFER = 256 * 1024
+INITIAL_BUFFER = 256 * 1024
 
 _U32 = struct.Struct(">I")
 _U32_U8 = struct.Struct(">IB")
@@ -138,10 +138,15 @@ class WireDecoder:
 
     def __init__(self, *, max_message: int = MAX_ACCEPTED_BLOCK + 13, expect_handshake: bool = True):
         self.max_message = max_message  # raised by the owner once the bitfield size is known
-        self._buf = bytearray(_INITIAL_BUFFER)
+        self._buf = bytearray(INITIAL_BUFFER)
         self._start = 0  # first unread byte
         self._end = 0  # one past the last received byte
         self._handshake_pending = expect_handshake
+
+    @property
+    def buffer_size(self) -> int:
+        """Bytes held for receiving: what a peer can make us keep (about 2 * max_message at most)."""
+        return len(self._buf)
 
     def get_buffer(self, sizehint: int = -1) -> memoryview:
         """Writable space for the next received bytes (asyncio.BufferedProtocol)."""
@@ -194,7 +199,7 @@ class WireDecoder:
                     f"message of {length} bytes exceeds the {self.max_message}-byte limit"
                 )
             if self._end - start < 4 + length:
-                self._make_room(4 + length)
+                self._make_room(start + 4 + length - self._end)  # room for the rest of it
                 return None
             self._start = start + 4 + length
             parser = _PARSERS.get(self._buf[start + 4])

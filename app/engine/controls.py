@@ -1,0 +1,321 @@
+"""The session's user controls: speed limits, the queue, seeding goals, the disk-space guard,
+per-torrent options and moving a torrent's files.
+
+The decisions are made by pure cores (rate_limit, queueing, disk_guard, torrent_options);
+this is the asyncio glue that applies them to the session's torrents, once a second and
+when a torrent asks (to start, to write a piece).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Coroutine, Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
+
+from app.engine.disk_guard import NO_SPACE, DiskGuard, enough_space
+from app.engine.errors import StorageError
+from app.engine.mover import FileCopy, MoveCancelled, MoveStatus, copy_error
+from app.engine.queueing import QueueEntry, QueueLimits, SeedingGoal, plan_queue, share_ratio
+from app.engine.rate_limit import Limits, RateLimits, current_limits
+from app.engine.snapshots import TorrentState
+from app.engine.storage.disk import Storage
+from app.engine.store import TorrentRecord
+from app.engine.torrent_options import TorrentOptions, apply_options, check_file_priorities
+
+if TYPE_CHECKING:
+    from app.engine.session import Session
+    from app.engine.torrent import Torrent
+
+log = logging.getLogger(__name__)
+
+TICK: Final = 1.0
+DISK_CHECK_EVERY: Final = 2.0  # seconds between free-space checks of downloading torrents
+RESUME_PIECES: Final = 4  # room for this many pieces above the reserve before a torrent goes on
+RUNNING: Final = frozenset(
+    {TorrentState.CHECKING, TorrentState.METADATA, TorrentState.DOWNLOADING, TorrentState.SEEDING}
+)
+
+
+class Controls:
+    """One per session; `paused` is the session's record of what the user paused."""
+
+    def __init__(self, session: Session, paused: Mapping[bytes, bool]) -> None:
+        self._session = session
+        self._paused = paused
+        self.limits = RateLimits()
+        self.disk = DiskGuard()
+        self.alt_active = False
+        self._waiting_for_space: set[bytes] = set()
+        self._seeded: dict[bytes, float] = {}  # seconds each torrent has seeded in this run
+        self._moves: dict[bytes, FileCopy] = {}
+        self._move_tasks: dict[bytes, asyncio.Task[None]] = {}
+        self._jobs: set[asyncio.Task[None]] = set()
+        self._task: asyncio.Task[None] | None = None
+        self._next_disk_check = 0.0
+
+    # lifecycle
+
+    def start(self) -> None:
+        self.update_limits(datetime.now())
+        self._task = asyncio.ensure_future(self._run())
+
+    async def close(self) -> None:
+        """Stop ticking; moves in progress stop at their next chunk and are undone."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        for job in self._moves.values():
+            job.cancelled = True
+        await asyncio.gather(*self._move_tasks.values(), *self._jobs, return_exceptions=True)
+
+    async def _run(self) -> None:
+        last = time.monotonic()
+        while True:
+            await asyncio.sleep(TICK)
+            now = time.monotonic()
+            try:
+                await self.tick(now, now - last)
+            except Exception:  # a task boundary: one bad tick must not end the controls
+                log.exception("the session's controls failed")
+            last = now
+
+    async def tick(self, now: float, elapsed: float) -> None:
+        self.update_limits(datetime.now())
+        await self._seeding_goals(elapsed)
+        await self._apply_queue()
+        if now >= self._next_disk_check:
+            self._next_disk_check = now + DISK_CHECK_EVERY
+            await self._check_disk(now)
+        self._show_moves()
+
+    # speed limits
+
+    def update_limits(self, when: datetime) -> None:
+        """The session's limits from its config: the alternative ones when switched on or scheduled."""
+        config = self._session.config
+        normal = Limits(config.down_limit, config.up_limit)
+        alternative = Limits(config.alt_down_limit, config.alt_up_limit)
+        limits = current_limits(normal, alternative, config.alt_limits_on, config.alt_schedule, when)
+        self.alt_active = limits is alternative and normal != alternative
+        self.limits.set(limits)
+
+    # per-torrent options
+
+    def set_options(self, torrent: Torrent, options: TorrentOptions) -> None:
+        torrent.options = options
+        apply_options(torrent)
+        if torrent.num_pieces:
+            torrent.wanted_changed()
+        self._store_options(torrent)
+
+    def set_file_priorities(self, torrent: Torrent, priorities: Sequence[int]) -> None:
+        if not torrent.num_pieces:
+            raise StorageError("the files are not known until the torrent's metadata arrives")
+        checked = check_file_priorities(priorities, len(torrent.metainfo.files))
+        self.set_options(torrent, replace(torrent.options, file_priorities=checked))
+
+    def restore_options(self, torrent: Torrent, record: TorrentRecord) -> None:
+        torrent.options = TorrentOptions.from_record(record)
+        apply_options(torrent)
+
+    def _store_options(self, torrent: Torrent) -> None:
+        store = self._session.store
+        if store is None:
+            return
+        options = torrent.options
+        try:
+            store.update_torrent(
+                torrent.info_hash, file_priorities=options.file_priorities, sequential=options.sequential,
+                down_limit=options.down_limit, up_limit=options.up_limit,
+            )
+        except (KeyError, StorageError) as exc:
+            log.warning("could not save the options of %s: %s", torrent.info_hash.hex(), exc)
+
+    # the queue
+
+    def admit(self, torrent: Torrent) -> bool:
+        """May the torrent start now? If not, it waits in the queue."""
+        limits = self._queue_limits()
+        if not limits.max_downloads and not limits.max_seeds:
+            return True
+        return torrent.info_hash in plan_queue(self._queue_entries(torrent), limits).active
+
+    def _queue_limits(self) -> QueueLimits:
+        config = self._session.config
+        return QueueLimits(config.max_active_downloads, config.max_active_seeds)
+
+    def _queue_entries(self, candidate: Torrent | None = None) -> list[QueueEntry]:
+        torrents = list(self._session.torrents.values())
+        if candidate is not None and candidate not in torrents:
+            torrents.append(candidate)
+        return [
+            QueueEntry(t.info_hash, position, _complete(t), t.state in RUNNING)
+            for position, t in enumerate(torrents)
+            if t is candidate or t.state in RUNNING or t.state == TorrentState.QUEUED
+        ]
+
+    async def _apply_queue(self) -> None:
+        limits = self._queue_limits()
+        if not limits.max_downloads and not limits.max_seeds and not self._any_queued():
+            return
+        plan = plan_queue(self._queue_entries(), limits)
+        torrents = self._session.torrents
+        for key in plan.queue:
+            await torrents[key].stop(TorrentState.QUEUED)  # type: ignore[index]
+        for key in plan.start:
+            torrents[key].start()  # type: ignore[index]
+
+    def _any_queued(self) -> bool:
+        return any(t.state == TorrentState.QUEUED for t in self._session.torrents.values())
+
+    # seeding goals
+
+    async def _seeding_goals(self, elapsed: float) -> None:
+        config = self._session.config
+        goal = SeedingGoal(config.seed_ratio_limit, config.seed_time_limit)
+        for torrent in list(self._session.torrents.values()):
+            if torrent.state != TorrentState.SEEDING:
+                continue
+            seeded = self._seeded[torrent.info_hash] = self._seeded.get(torrent.info_hash, 0.0) + elapsed
+            ratio = share_ratio(torrent.total_uploaded, torrent.total_downloaded, torrent.metainfo.total_length)
+            if goal.reached(ratio, seeded):
+                log.info("%s reached its seeding goal", torrent.metainfo.name)
+                await self._session.pause(torrent.info_hash.hex())
+
+    # the disk-space guard
+
+    async def room_to_write(self, torrent: Torrent, size: int) -> bool:
+        """Called before a piece is written: False (and the torrent pauses) if space is short."""
+        reserve = self._session.config.disk_reserve
+        if reserve <= 0:
+            return True
+        if await self.disk.room_for(torrent.save_path, size, reserve, time.monotonic()):
+            return True
+        self._wait_for_space(torrent)
+        return False
+
+    def _wait_for_space(self, torrent: Torrent) -> None:
+        if torrent.info_hash in self._waiting_for_space:
+            return
+        log.warning("%s paused: %s", torrent.metainfo.name, NO_SPACE)
+        self._waiting_for_space.add(torrent.info_hash)
+        torrent.note = NO_SPACE
+        self._in_background(torrent.stop())  # not awaited here: the caller is one of its writes
+
+    async def _check_disk(self, now: float) -> None:
+        reserve = self._session.config.disk_reserve
+        torrents = self._session.torrents
+        for torrent in list(torrents.values()):
+            if reserve > 0 and torrent.state == TorrentState.DOWNLOADING:
+                if not enough_space(await self.disk.free(torrent.save_path, now), 0, reserve):
+                    self._wait_for_space(torrent)
+        for info_hash in list(self._waiting_for_space):
+            torrent = torrents.get(info_hash)
+            if torrent is not None and await self._may_go_on(torrent, reserve, now):
+                self._waiting_for_space.discard(info_hash)
+                torrent.note = ""
+                torrent.start()
+
+    async def _may_go_on(self, torrent: Torrent, reserve: int, now: float) -> bool:
+        """True once there is room again; a torrent the user paused or started stops waiting."""
+        if self._paused.get(torrent.info_hash, False) or torrent.state != TorrentState.PAUSED:
+            self._waiting_for_space.discard(torrent.info_hash)
+            torrent.note = ""
+            return False
+        free = await self.disk.free(torrent.save_path, now)
+        return enough_space(free, RESUME_PIECES * torrent.metainfo.piece_length, reserve)
+
+    # moving storage
+
+    def move(self, torrent: Torrent, destination: Path) -> None:
+        """Start copying the torrent's files to `destination`; it switches once all are there."""
+        if torrent.info_hash in self._move_tasks:
+            raise StorageError(f"'{torrent.name}' is already being moved")
+        if destination.resolve() == torrent.save_path.resolve():
+            return
+        pairs = [(torrent.save_path.joinpath(*p.parts), destination.joinpath(*p.parts)) for p in _relative(torrent)]
+        job = self._moves[torrent.info_hash] = FileCopy(pairs, destination)
+        task = self._move_tasks[torrent.info_hash] = asyncio.ensure_future(self._move(torrent, job))
+        task.add_done_callback(lambda _: self._move_tasks.pop(torrent.info_hash, None))
+
+    def move_status(self, info_hash: bytes) -> MoveStatus | None:
+        job = self._moves.get(info_hash)
+        return job.status() if job is not None else None
+
+    async def _move(self, torrent: Torrent, job: FileCopy) -> None:
+        torrent.note = "Moving"
+        try:
+            await asyncio.to_thread(job.copy_all)
+            if self._session.torrents.get(torrent.info_hash) is not torrent:
+                raise MoveCancelled
+            await self._switch(torrent, job)
+        except (OSError, StorageError, MoveCancelled) as exc:
+            await asyncio.to_thread(job.undo)
+            job.error = "The move was cancelled" if isinstance(exc, MoveCancelled) else copy_error(exc, job.destination)
+            torrent.note = f"Move failed: {job.error}"
+            log.warning("moving %s: %s", torrent.name, job.error)
+            return
+        job.finished = True
+        torrent.note = ""
+
+    async def _switch(self, torrent: Torrent, job: FileCopy) -> None:
+        """Seeding: swap to the new files at once. Downloading: stop, copy what changed, go on."""
+        old_storage = torrent.storage if torrent.num_pieces else None
+        new_storage = Storage(torrent.metainfo, job.destination, self._session.executor) if old_storage else None
+        if new_storage is not None and torrent.state == TorrentState.SEEDING:
+            await new_storage.open()
+            await asyncio.to_thread(job.copy_changed)
+        if torrent.state == TorrentState.SEEDING and not torrent.writing:
+            self._use(torrent, job.destination, new_storage)  # no await since the check: no write slips in
+        else:
+            running = torrent.state in RUNNING
+            if running:
+                await torrent.stop()
+            await asyncio.to_thread(job.copy_changed)
+            self._use(torrent, job.destination, new_storage)
+            if running:
+                torrent.start()
+        if old_storage is not None:
+            await old_storage.delete_files()
+        await self._session.save_resume()  # the new files' sizes and times vouch for the pieces
+
+    def _use(self, torrent: Torrent, destination: Path, storage: Storage | None) -> None:
+        torrent.save_path = destination
+        if storage is not None:
+            torrent.storage = storage
+        store = self._session.store
+        if store is not None:
+            try:
+                store.update_torrent(torrent.info_hash, save_path=str(destination))
+            except (KeyError, StorageError) as exc:
+                log.warning("could not save the new folder of %s: %s", torrent.name, exc)
+
+    def _show_moves(self) -> None:
+        for info_hash in self._move_tasks:
+            torrent = self._session.torrents.get(info_hash)
+            status = self.move_status(info_hash)
+            if torrent is not None and status is not None and not (status.finished or status.error):
+                torrent.note = f"Moving {status.progress:.0%}"
+
+    def _in_background(self, coroutine: Coroutine[object, object, None]) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._jobs.add(task)
+        task.add_done_callback(self._jobs.discard)
+
+
+def _complete(torrent: Torrent) -> bool:
+    """Would it seed? (Unknown until checked: then it counts as a download.)"""
+    if torrent.state == TorrentState.SEEDING:
+        return True
+    return bool(torrent.num_pieces) and torrent.checked and torrent.picker.is_complete()
+
+
+def _relative(torrent: Torrent) -> list[Path]:
+    if not torrent.num_pieces:
+        return []
+    return [Path(*entry.path) for entry in torrent.metainfo.files if not entry.padding]

@@ -1,0 +1,133 @@
+"""`piecemeal --smoke-test [FILE.torrent]`: prove that an installed Piecemeal works, with no screen.
+
+The installers' tests run this through the installed launcher. It starts the real window,
+bridge and engine session offscreen, listening on 127.0.0.1 only, adds the torrent paused
+(a small one made on the spot when none is given), waits until the snapshot and the
+window's list both show it, and quits. Settings and downloads go to a temporary folder,
+so the user's own are never touched, and no single-instance hand-off happens.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+os.environ["QT_API"] = "pyside6"  # qasync chooses its Qt binding from this when imported
+
+import qasync  # noqa: E402
+from PySide6.QtCore import QSettings  # noqa: E402
+from PySide6.QtGui import QImageReader  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from app.engine.creator import create_torrent  # noqa: E402
+from app.engine.errors import EngineError  # noqa: E402
+from app.engine.session import Session, SessionConfig  # noqa: E402
+from app.ui.bridge import EngineBridge  # noqa: E402
+from app.ui.dialogs.about import version  # noqa: E402
+from app.ui.icons import ICON_DIR  # noqa: E402
+from app.ui.main_window import MainWindow  # noqa: E402
+
+FLAG = "--smoke-test"
+TIMEOUT = 20.0  # seconds for the torrent to show up; it takes well under one
+POLL = 0.05
+
+
+class SmokeFailure(Exception):
+    """The smoke test saw something wrong; the message says what, in one sentence."""
+
+
+def run(argv: Sequence[str]) -> int:
+    """Run the smoke test for `piecemeal --smoke-test [FILE]`; 0 when everything worked."""
+    options = _parse(argv[1:])
+    os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    app = QApplication(list(argv[:1]))
+    app.setApplicationName("Piecemeal")
+    print(f"Piecemeal {version()}", flush=True)
+    try:
+        with tempfile.TemporaryDirectory(prefix="piecemeal-smoke-") as scratch:
+            name, info_hash = qasync.run(_smoke(options.torrent, Path(scratch)))
+    except (SmokeFailure, EngineError, OSError) as failure:
+        print(f"smoke-test failed: {failure}", file=sys.stderr, flush=True)
+        return 1
+    print(f"smoke-test ok: {name} {info_hash}", flush=True)
+    return 0
+
+
+def _parse(arguments: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog=f"piecemeal {FLAG}", description="Start headless, add one torrent, quit."
+    )
+    parser.add_argument(FLAG, dest="smoke", action="store_true", required=True)
+    parser.add_argument("torrent", nargs="?", type=Path, metavar="FILE.torrent")
+    return parser.parse_args(list(arguments))
+
+
+async def _smoke(torrent: Path | None, scratch: Path) -> tuple[str, str]:
+    _check_resources()
+    downloads = scratch / "downloads"
+    downloads.mkdir()
+    path = torrent.absolute() if torrent else _sample_torrent(scratch)
+    # Loopback only: the smoke test must never reach beyond this machine.
+    session = Session(SessionConfig(
+        listen_host="127.0.0.1", listen_port=0, download_dir=downloads, enable_dht=False, enable_lsd=False
+    ))
+    await session.start()
+    try:
+        return await _add_and_see(session, path, scratch)
+    finally:
+        await session.close()
+
+
+async def _add_and_see(session: Session, path: Path, scratch: Path) -> tuple[str, str]:
+    bridge = EngineBridge(session)
+    settings = QSettings(str(scratch / "settings.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(bridge, settings)
+    window.show()
+    bridge.start()
+    try:
+        info_hash = await session.add_torrent(path, session.config.download_dir, paused=True)
+        if not await _eventually(lambda: _listed(session, info_hash)):
+            raise SmokeFailure(f"the torrent did not show up in the session within {TIMEOUT:.0f} s")
+        if not await _eventually(lambda: window.model.rowCount() > 0):
+            raise SmokeFailure(f"the torrent did not show up in the window within {TIMEOUT:.0f} s")
+        name = next(t.name for t in session.snapshot().torrents if t.info_hash == info_hash)
+    finally:
+        window.request_quit()
+        bridge.stop()
+        await bridge.drain()
+    return name, info_hash
+
+
+def _listed(session: Session, info_hash: str) -> bool:
+    return any(t.info_hash == info_hash for t in session.snapshot().torrents)
+
+
+async def _eventually(check: Callable[[], bool]) -> bool:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + TIMEOUT
+    while not check():
+        if loop.time() > deadline:
+            return False
+        await asyncio.sleep(POLL)
+    return True
+
+
+def _check_resources() -> None:
+    """A bundle missing the icons or Qt's SVG plugin would start with blank icons: say so."""
+    if not (ICON_DIR / "piecemeal.svg").is_file():
+        raise SmokeFailure(f"the app icon is missing from {ICON_DIR}")
+    if b"svg" not in [bytes(f.data()) for f in QImageReader.supportedImageFormats()]:
+        raise SmokeFailure("Qt cannot read SVG images: its svg image format plugin is missing")
+
+
+def _sample_torrent(scratch: Path) -> Path:
+    content = scratch / "piecemeal-smoke-test.txt"
+    content.write_bytes(b"Piecemeal smoke test\n" * 1000)
+    torrent = scratch / "piecemeal-smoke-test.torrent"
+    torrent.write_bytes(create_torrent(content))
+    return torrent

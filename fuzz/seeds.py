@@ -1,0 +1,132 @@
+"""Valid inputs for each fuzz target: the starting corpus the fuzzers mutate.
+
+Built from our own encoders so they stay in step with the codecs they feed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import socket
+
+from app.engine import bencode
+from app.engine.dht import krpc
+from app.engine.magnet import format_magnet
+from app.engine.tracker import udp_codec
+from app.engine.wire import extension
+from app.engine.wire import messages as m
+from app.engine.wire.codec import encode, encode_handshake, piece_header
+from fuzz.targets import ANNOUNCE_REQUEST
+
+_HASH = bytes(range(20))
+_ID = b"-PM0100-" + bytes(12)
+
+
+def _info(multi_file: bool) -> dict[bytes, object]:
+    info: dict[bytes, object] = {b"name": b"folder", b"piece length": 16384, b"pieces": bytes(40)}
+    if multi_file:
+        info[b"files"] = [
+            {b"length": 20000, b"path": [b"a", b"b.txt"]},
+            {b"length": 100, b"path": [b"c.bin"], b"attr": b"p"},
+        ]
+    else:
+        info[b"length"] = 20100
+    return info
+
+
+def _torrent(multi_file: bool) -> bytes:
+    return bencode.encode({
+        b"announce": b"http://127.0.0.1:6969/announce",
+        b"announce-list": [[b"udp://127.0.0.1:6969"], [b"http://127.0.0.2/announce"]],
+        b"comment": b"seed",
+        b"info": _info(multi_file),
+        b"url-list": [b"http://127.0.0.1/files/"],
+    })
+
+
+def _bencode() -> list[bytes]:
+    return [b"i42e", b"4:spam", b"le", b"de", b"l4:spami-7ee", b"d3:cow3:moo4:spaml1:a1:bee", _torrent(False)]
+
+
+def _metainfo() -> list[bytes]:
+    return [_torrent(True), _torrent(False), bencode.encode(_info(True))]
+
+
+def _magnet() -> list[bytes]:
+    hex_link = format_magnet(_HASH, "a name", ["udp://127.0.0.1:6969"], ["http://127.0.0.1/ws"])
+    base32 = "magnet:?xt=urn:btih:AAAQEAYEAUDAOCAJBIFQYDIOB4IBCEQT&dn=x+y&x.pe=127.0.0.1:6881&x.pe=[::1]:1"
+    return [(hex_link + "&x.pe=host.example:80&tr.1=http://a/announce").encode(), base32.encode()]
+
+
+def _wire() -> list[bytes]:
+    messages: list[m.Message] = [
+        m.BitfieldMessage(b"\xff\xe0"), m.Unchoke(), m.Interested(), m.Have(3), m.Request(1, 0, 16384),
+        m.Cancel(1, 0, 16384), m.Port(6881), m.HaveAll(), m.Reject(2, 16384, 100), m.AllowedFast(4),
+        m.Suggest(5), m.Extended(0, bencode.encode({b"m": {b"ut_pex": 2}})), m.KeepAlive(), m.Choke(),
+    ]
+    body = b"".join(encode(message) for message in messages) + piece_header(1, 0, 5) + b"hello"
+    reserved = bytes([0, 0, 0, 0, 0, 0x10, 0, 0x05])
+    return [b"\x01" + encode_handshake(_HASH, _ID, reserved) + body, b"\x00" + body]
+
+
+def _http_tracker() -> list[bytes]:
+    peers = socket.inet_aton("127.0.0.1") + (6881).to_bytes(2, "big")
+    peers6 = socket.inet_pton(socket.AF_INET6, "::1") + (6882).to_bytes(2, "big")
+    return [
+        bencode.encode({b"interval": 1800, b"complete": 3, b"incomplete": 1, b"peers": peers, b"peers6": peers6}),
+        bencode.encode({b"interval": 60, b"peers": [{b"ip": b"127.0.0.2", b"port": 1, b"peer id": _ID}]}),
+        bencode.encode({b"failure reason": b"unregistered torrent"}),
+        bencode.encode({b"files": {_HASH: {b"complete": 1, b"incomplete": 2, b"downloaded": 3}}}),
+    ]
+
+
+def _udp_tracker() -> list[bytes]:
+    """A connect reply then an announce reply, with the ids the target's exchange expects."""
+    exchange = udp_codec.UdpExchange(rng=random.Random(0))
+    connect = udp_codec.decode_packet(exchange.begin(ANNOUNCE_REQUEST, 0.0)).transaction_id
+    connected = udp_codec.encode(udp_codec.ConnectReply(connect, 0x1234))
+    outcome = exchange.receive(connected, 0.0)
+    assert isinstance(outcome, udp_codec.Send)
+    announce = udp_codec.decode_packet(outcome.datagram).transaction_id
+    reply = udp_codec.encode(udp_codec.AnnounceReply(announce, 900, 2, 1, (("127.0.0.1", 6881),)))
+    error = udp_codec.encode(udp_codec.ErrorReply(connect, "go away"))
+    return [bytes([len(connected)]) + connected + bytes([len(reply)]) + reply, bytes([len(error)]) + error]
+
+
+def _extension() -> list[bytes]:
+    handshake = extension.ExtensionHandshake(
+        m={"ut_metadata": 1, "ut_pex": 2}, v="Piecemeal", p=6881, reqq=500, yourip=bytes(4), metadata_size=20000
+    )
+    pex = extension.PexMessage(added=(("127.0.0.1", 6881),), added_flags=b"\x10", dropped6=(("::1", 1),))
+    return [
+        extension.encode_extension_handshake(handshake),
+        extension.encode_metadata_message(extension.MetadataRequest(0)),
+        extension.encode_metadata_message(extension.MetadataData(1, 20000, bytes(20000 - 16384))),
+        extension.encode_metadata_message(extension.MetadataReject(0)),
+        extension.encode_pex(pex),
+    ]
+
+
+def _krpc() -> list[bytes]:
+    node = krpc.NodeInfo(hashlib.sha1(b"node").digest(), "127.0.0.1", 6881)
+    messages: list[krpc.Message] = [
+        krpc.Ping(b"aa", _HASH),
+        krpc.FindNode(b"ab", _HASH, _HASH, version=b"PM01"),
+        krpc.GetPeers(b"ac", _HASH, _HASH, ip=("127.0.0.1", 1)),
+        krpc.AnnouncePeer(b"ad", _HASH, _HASH, 6881, b"token", implied_port=True),
+        krpc.Response(b"ae", _HASH, nodes=(node,), values=(("127.0.0.2", 2),), token=b"t"),
+        krpc.Error(b"af", 201, "A Generic Error Ocurred"),
+    ]
+    return [krpc.encode(message) for message in messages]
+
+
+SEEDS: dict[str, list[bytes]] = {
+    "bencode": _bencode(),
+    "metainfo": _metainfo(),
+    "magnet": _magnet(),
+    "wire": _wire(),
+    "http_tracker": _http_tracker(),
+    "udp_tracker": _udp_tracker(),
+    "extension": _extension(),
+    "krpc": _krpc(),
+}

@@ -1,0 +1,277 @@
+"""Fuzz targets: one function per parser that faces the network or a file, bytes in.
+
+Each target hands the bytes to the parser, accepts the EngineError subclass that parser
+documents, and lets anything else escape: an escaping exception is a finding, and so is
+a `Finding` raised by the checks made on whatever did parse (a strictly decoded bencode
+value re-encodes to the same bytes, a parsed torrent's paths stay inside the save folder,
+a byte stream decodes the same however it is cut, the decoder's buffer stays bounded).
+The long harness (`python -m fuzz.run`) and the property tests in tests/fuzz share them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ntpath
+import posixpath
+import random
+import socket
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from app.engine import bencode
+from app.engine.dht import krpc
+from app.engine.errors import BencodeError, MagnetError, MetainfoError, RemoteProtocolError, TrackerError
+from app.engine.magnet import format_magnet, parse_magnet
+from app.engine.metainfo import MAX_COMPONENT_BYTES, Metainfo, parse_info, parse_metainfo, safe_component
+from app.engine.tracker import http_codec, udp_codec
+from app.engine.tracker.types import AnnounceRequest
+from app.engine.wire import extension
+from app.engine.wire.codec import INITIAL_BUFFER, WireDecoder
+from app.engine.wire.messages import Piece
+
+Target = Callable[[bytes], None]
+
+MAX_CHUNK = 17  # the wire target cuts its stream into pieces of 1..MAX_CHUNK bytes
+_POSIX_ROOT = "/save"
+_WINDOWS_ROOT = "C:\\save"
+
+
+class Finding(AssertionError):
+    """A parser accepted input and then broke a promise about what it returns."""
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise Finding(message)
+
+
+# bencode ------------------------------------------------------------------------------------
+
+
+def bencode_target(data: bytes) -> None:
+    """Strict decoding refuses with BencodeError only; what it accepts is canonical."""
+    try:
+        value = bencode.decode(data)
+    except BencodeError:
+        pass
+    else:
+        _check(bencode.encode(value) == data, "a strictly decoded value re-encodes differently")
+    for lenient in (_decode_unsorted, bencode.decode_torrent, bencode.decode_prefix, bencode.decode_info):
+        try:
+            lenient(data)
+        except BencodeError:
+            pass
+
+
+def _decode_unsorted(data: bytes) -> Any:
+    return bencode.decode(data, sorted_keys=False)
+
+
+# metainfo -----------------------------------------------------------------------------------
+
+
+def metainfo_target(data: bytes) -> None:
+    """A .torrent (or a bare info dictionary) parses to safe paths or gives a MetainfoError."""
+    for parse in (parse_metainfo, parse_info):
+        try:
+            metainfo = parse(data)
+        except MetainfoError:
+            continue
+        check_metainfo(metainfo)
+
+
+def check_metainfo(metainfo: Metainfo) -> None:
+    """Every path is made of safe components and stays inside the save folder on any OS."""
+    _check(metainfo.num_pieces * metainfo.piece_length >= metainfo.total_length, "too few pieces")
+    for entry in metainfo.files:
+        _check(len(entry.path) >= 1, "a file has an empty path")
+        for component in entry.path:
+            check_component(component)
+        _check(_inside(posixpath, _POSIX_ROOT, entry.path), f"{entry.path} leaves the folder")
+        _check(_inside(ntpath, _WINDOWS_ROOT, entry.path), f"{entry.path} leaves the folder")
+
+
+def check_component(component: str) -> None:
+    _check(component not in ("", ".", ".."), f"path component {component!r} names nothing")
+    _check(safe_component(component) == component, f"path component {component!r} is not safe")
+    _check(not any(sep in component for sep in "/\\\0:"), f"{component!r} holds a separator")
+    _check(len(component.encode("utf-8")) <= MAX_COMPONENT_BYTES, f"{component!r} is too long")
+
+
+def _inside(flavour: Any, root: str, path: tuple[str, ...]) -> bool:
+    joined = flavour.normpath(flavour.join(root, *path))
+    return bool(joined.startswith(root + flavour.sep))
+
+
+# magnet -------------------------------------------------------------------------------------
+
+
+def magnet_target(data: bytes) -> None:
+    """A magnet link parses or gives a MagnetError; what parses survives format and parse."""
+    try:
+        magnet = parse_magnet(data.decode("utf-8", "replace"))
+    except MagnetError:
+        return
+    _check(len(magnet.info_hash) == 20, "the info-hash is not 20 bytes")
+    again = parse_magnet(
+        format_magnet(magnet.info_hash, magnet.display_name, magnet.trackers, magnet.web_seeds)
+    )
+    _check(again == dataclasses.replace(magnet, peers=()), "a formatted magnet link parses differently")
+
+
+# peer wire ----------------------------------------------------------------------------------
+
+
+def wire_target(data: bytes) -> None:
+    """The first byte picks the mode (handshake first or not) and seeds where the rest is cut.
+
+    Decoding the whole stream at once and in pieces of 1..MAX_CHUNK bytes must give the same
+    messages and, if any, the same RemoteProtocolError at the same place.
+    """
+    if not data:
+        return
+    expect_handshake = bool(data[0] & 1)
+    stream = data[1:]
+    rng = random.Random(data[0])
+    sizes = _chunk_sizes(len(stream), rng)
+    whole = decode_stream(stream, [len(stream)], expect_handshake=expect_handshake)
+    cut = decode_stream(stream, sizes, expect_handshake=expect_handshake)
+    _check(whole == cut, f"the stream decodes differently when cut: {whole} != {cut}")
+
+
+def _chunk_sizes(total: int, rng: random.Random) -> list[int]:
+    sizes = []
+    while total > 0:
+        size = min(total, rng.randint(1, MAX_CHUNK))
+        sizes.append(size)
+        total -= size
+    return sizes
+
+
+def decode_stream(
+    stream: bytes, sizes: list[int], *, expect_handshake: bool = True, max_message: int | None = None
+) -> tuple[list[Any], str | None]:
+    """Events decoded from `stream` fed in pieces of `sizes`, and the error that ended it.
+
+    Piece data is copied at once (it is a view into the decoder's buffer); after each feed
+    the decoder's buffer must stay within `buffer_bound`.
+    """
+    decoder = WireDecoder(expect_handshake=expect_handshake)
+    if max_message is not None:
+        decoder.max_message = max_message
+    events: list[Any] = []
+    position = 0
+    try:
+        for size in sizes:
+            decoder.feed(stream[position : position + size])
+            position += size
+            events.extend(_copied(event) for event in decoder.events())
+            _check(decoder.buffer_size <= buffer_bound(decoder, size), "the receive buffer grew")
+    except RemoteProtocolError as error:
+        return events, str(error)
+    return events, None
+
+
+def buffer_bound(decoder: WireDecoder, feed_size: int) -> int:
+    """The most a decoder may hold: twice its largest message and one feed, or its start size."""
+    return max(INITIAL_BUFFER, 2 * (decoder.max_message + 4 + feed_size))
+
+
+def _copied(event: Any) -> Any:
+    return Piece(event.index, event.begin, bytes(event.data)) if isinstance(event, Piece) else event
+
+
+# trackers -----------------------------------------------------------------------------------
+
+
+def http_tracker_target(data: bytes) -> None:
+    """An HTTP tracker's body: an answer, or a TrackerError; `failure_reason` never raises."""
+    for parse in (http_codec.parse_announce_response, http_codec.parse_scrape_response):
+        try:
+            parse(data)
+        except TrackerError:
+            pass
+    http_codec.failure_reason(data)
+
+
+ANNOUNCE_REQUEST = AnnounceRequest(info_hash=bytes(20), peer_id=bytes(20), port=6881, uploaded=0, downloaded=0, left=1)
+
+
+def udp_tracker_target(data: bytes) -> None:
+    """Datagrams for both roles decode or give a TrackerError; a client exchange survives them.
+
+    The exchange is seeded so its first transaction id is fixed: a fuzzer can find it. The
+    input is a sequence of datagrams, each preceded by its length in one byte.
+    """
+    for decode in (_reply_v4, _reply_v6, udp_codec.decode_packet):
+        try:
+            decode(data)
+        except TrackerError:
+            pass
+    exchange = udp_codec.UdpExchange(rng=random.Random(0))
+    exchange.begin(ANNOUNCE_REQUEST, 0.0)
+    for datagram in datagrams(data):
+        try:
+            outcome = exchange.receive(datagram, 0.0)
+        except TrackerError:
+            return
+        if isinstance(outcome, udp_codec.Answered):
+            return
+
+
+def datagrams(data: bytes) -> Iterator[bytes]:
+    while data:
+        size, data = data[0], data[1:]
+        yield data[:size]
+        data = data[size:]
+
+
+def _reply_v4(data: bytes) -> Any:
+    return udp_codec.decode_reply(data, socket.AF_INET)
+
+
+def _reply_v6(data: bytes) -> Any:
+    return udp_codec.decode_reply(data, socket.AF_INET6)
+
+
+# extension messages -------------------------------------------------------------------------
+
+
+def extension_target(data: bytes) -> None:
+    """BEP 10 handshake, BEP 9 ut_metadata and BEP 11 ut_pex payloads: only RemoteProtocolError."""
+    for parse in (extension.parse_extension_handshake, extension.parse_pex, _metadata):
+        try:
+            parse(data)
+        except RemoteProtocolError:
+            pass
+
+
+def _metadata(data: bytes) -> None:
+    message = extension.parse_metadata_message(data)
+    if isinstance(message, extension.MetadataData):
+        assembler = extension.MetadataAssembler(bytes(20), message.total_size)
+        assembler.add_piece(message.piece, message.data)
+
+
+# KRPC ---------------------------------------------------------------------------------------
+
+
+def krpc_target(data: bytes) -> None:
+    """A DHT datagram decodes to a message that encodes and decodes back, or gives a KrpcError."""
+    try:
+        message = krpc.decode(data)
+    except krpc.KrpcError:
+        return
+    _check(krpc.decode(krpc.encode(message)) == message, "a KRPC message changes when re-encoded")
+
+
+TARGETS: dict[str, Target] = {
+    "bencode": bencode_target,
+    "metainfo": metainfo_target,
+    "magnet": magnet_target,
+    "wire": wire_target,
+    "http_tracker": http_tracker_target,
+    "udp_tracker": udp_tracker_target,
+    "extension": extension_target,
+    "krpc": krpc_target,
+}
