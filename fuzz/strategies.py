@@ -7,7 +7,8 @@ a digit run turned into a huge number (a length field that lies).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from hypothesis import strategies as st
 
@@ -47,3 +48,22 @@ def edited(draw: st.DrawFn, seeds: Sequence[bytes], max_edits: int = 4) -> bytes
 def fuzz_input(seeds: Sequence[bytes], max_size: int = 2048) -> st.SearchStrategy[bytes]:
     """What a fuzz target gets: mostly edited seeds, sometimes plain random bytes."""
     return st.one_of(edited(seeds), st.binary(max_size=max_size))
+
+
+def bencode_values(max_leaves: int = 20) -> st.SearchStrategy[Any]:
+    """Any value bencode can carry: 64-bit integers, byte strings, lists, dictionaries."""
+    leaves = st.one_of(st.integers(-(2**63), 2**63 - 1), st.binary(max_size=40))
+    return st.recursive(
+        leaves,
+        lambda children: st.one_of(
+            st.lists(children, max_size=5), st.dictionaries(st.binary(max_size=10), children, max_size=5)
+        ),
+        max_leaves=max_leaves,
+    )
+
+
+def loose_dicts(fields: Mapping[bytes, st.SearchStrategy[Any]]) -> st.SearchStrategy[dict[bytes, Any]]:
+    """Dictionaries holding some of `fields`, each value well typed or any bencode value at all."""
+    return st.fixed_dictionaries(
+        {}, optional={key: st.one_of(good, bencode_values(5)) for key, good in fields.items()}
+    )

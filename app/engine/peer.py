@@ -130,7 +130,10 @@ class PeerConnection(asyncio.BufferedProtocol):
             self._send_handshake(self.owner.info_hash)
 
     def get_buffer(self, sizehint: int) -> memoryview:
-        return self.decoder.get_buffer(sizehint)
+        buffer = self.decoder.get_buffer(sizehint)
+        if self.throttle is None:
+            return buffer
+        return buffer[: self.throttle.read_bytes(len(buffer))]  # a limited peer is read in sips
 
     def buffer_updated(self, nbytes: int) -> None:
         self.decoder.buffer_updated(nbytes)

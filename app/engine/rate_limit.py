@@ -161,10 +161,11 @@ class Throttle:
 
     def batch_bytes(self, default: int) -> int:
         """How much to hand the socket at once: small batches keep a low limit smooth."""
-        rates = [b.rate for b in (self.up, self._session.up) if b.limited]
-        if not rates:
-            return default
-        return max(MIN_BATCH, min(default, int(min(rates) * BATCH_SECONDS)))
+        return _batch(default, self.up, self._session.up)
+
+    def read_bytes(self, default: int) -> int:
+        """How much to take from the socket at once, for the same reason."""
+        return _batch(default, self.down, self._session.down)
 
     async def upload(self, nbytes: int) -> None:
         """Wait until both upload buckets let a message through, then charge it to them."""
@@ -202,6 +203,13 @@ class Throttle:
         self._held.discard(peer)
         if peer.transport is not None and not peer.closed and not self._reading_blocked():
             peer.transport.resume_reading()
+
+
+def _batch(default: int, *buckets: TokenBucket) -> int:
+    rates = [bucket.rate for bucket in buckets if bucket.limited]
+    if not rates:
+        return default
+    return max(MIN_BATCH, min(default, int(min(rates) * BATCH_SECONDS)))
 
 
 def _set_rates(down: TokenBucket, up: TokenBucket, limits: Limits) -> None:

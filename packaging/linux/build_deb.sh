@@ -55,9 +55,10 @@ install_share() {
 }
 
 # What the bundle takes from the system: PyInstaller leaves out glibc and the graphics
-# stack (GL, EGL, DRM, Wayland, XCB), which must be the machine's own.
+# stack (GL, EGL, XCB; Wayland's libraries are Recommends in control.in), which must be
+# the machine's own. The bundle needs at least the glibc it was built against.
 glibc=$(ldd --version | awk 'NR == 1 {print $NF}')
-depends="libc6 (>= $glibc), libgl1, libegl1, libdrm2, libwayland-client0, libwayland-cursor0, libwayland-egl1, libxcb1"
+depends="libc6 (>= $glibc), libgl1, libegl1, libxcb1"
 
 deb="$work/deb"
 mkdir -p "$deb/opt" "$deb/usr/bin" "$deb/DEBIAN"
@@ -72,7 +73,9 @@ sed -e "s/@VERSION@/$version/" -e "s/@ARCH@/$arch/" -e "s/@INSTALLED_SIZE@/$inst
   -e "s/@DEPENDS@/$depends/" "$root/packaging/linux/control.in" > "$deb/DEBIAN/control"
 install -m755 "$root/packaging/linux/refresh-caches" "$deb/DEBIAN/postinst"
 install -m755 "$root/packaging/linux/refresh-caches" "$deb/DEBIAN/postrm"
-dpkg-deb --root-owner-group -Zxz -z1 --build "$deb" "$out/piecemeal_${version}_${arch}.deb"
+# zstd: every dpkg on a system new enough for the bundle's glibc (Debian 12, Ubuntu 22.10
+# and later) reads it, and it compresses in a fifth of xz's time for a 10% bigger file.
+dpkg-deb --root-owner-group -Zzstd -z9 --build "$deb" "$out/piecemeal_${version}_${arch}.deb"
 
 portable="piecemeal-$version-linux-$(uname -m)"
 mkdir -p "$work/tar/$portable"

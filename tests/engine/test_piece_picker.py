@@ -438,6 +438,71 @@ def test_interesting_looks_at_started_pieces_too() -> None:
     assert not picker.interesting(bits("0111111110"))
 
 
+# -- sequential ------------------------------------------------------------------------------
+
+
+def started_in_order(picker: PiecePicker, peer: str, pieces: Bitfield, count: int) -> list[int]:
+    """The pieces started, one whole piece per pick."""
+    return [picker.pick(peer, pieces, BLOCKS)[0].piece for _ in range(count)]
+
+
+def test_sequential_ignores_rarity() -> None:
+    picker = setup_picker("3131313")
+    picker.set_sequential(True)
+    assert picker.sequential
+    assert started_in_order(picker, "a", full(7), 7) == [0, 1, 2, 3, 4, 5, 6]
+
+
+def test_sequential_starts_with_the_pieces_asked_for_first() -> None:
+    picker = setup_picker("1111111")
+    picker.set_sequential(True, first=[0, 6, 3])
+    assert started_in_order(picker, "a", full(7), 7) == [0, 6, 3, 1, 2, 4, 5]
+
+
+def test_sequential_keeps_high_priority_first_and_skips_skipped() -> None:
+    picker = setup_picker("111111", priority="101211")
+    picker.set_sequential(True)
+    assert started_in_order(picker, "a", full(6), 5) == [3, 0, 2, 4, 5]
+    assert picker.pick("a", full(6), BLOCKS) == []
+
+
+def test_sequential_gives_a_peer_the_lowest_piece_it_has() -> None:
+    picker = setup_picker("11111")
+    picker.set_sequential(True, first=[0])
+    assert started_in_order(picker, "a", bits("00111"), 2) == [2, 3]
+    assert started_in_order(picker, "b", full(5), 2) == [0, 1]
+
+
+def test_sequential_goes_back_for_a_failed_piece() -> None:
+    picker = setup_picker("1111")
+    picker.set_sequential(True)
+    receive_all(picker, "a", picker.pick("a", full(4), BLOCKS))
+    receive_all(picker, "a", picker.pick("a", full(4), BLOCKS))
+    picker.piece_verified(1)
+    picker.piece_failed(0)
+    assert started_in_order(picker, "a", full(4), 3) == [0, 2, 3]
+
+
+def test_sequential_goes_back_for_a_piece_wanted_again() -> None:
+    picker = setup_picker("1111", priority="0111")
+    picker.set_sequential(True)
+    assert started_in_order(picker, "a", full(4), 2) == [1, 2]
+    picker.set_priorities([1, 1, 1, 1])
+    assert started_in_order(picker, "a", full(4), 2) == [0, 3]
+
+
+def test_sequential_off_is_rarest_first_again() -> None:
+    picker = setup_picker("3231333")
+    picker.set_sequential(True, first=[6])
+    picker.set_sequential(False)
+    assert pieces_of(picker.pick("a", full(7), BLOCKS)) == [3]
+
+
+def test_pieces_asked_for_first_must_exist() -> None:
+    with pytest.raises(ValueError):
+        setup_picker("11").set_sequential(True, first=[2])
+
+
 # -- a swarm of random events ----------------------------------------------------------------
 
 

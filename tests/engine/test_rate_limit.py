@@ -55,8 +55,7 @@ def test_idle_time_saves_up_only_the_burst() -> None:
 def test_long_run_rate_is_exact_whatever_the_message_size() -> None:
     bucket = TokenBucket(200 * KIB, now=0.0)
     now, sent = 0.0, 0
-    while now < 10.0:
-        now += bucket.delay(now)
+    while (now := now + bucket.delay(now)) <= 10.0:
         bucket.consume(16 * KIB + 13, now)
         sent += 16 * KIB + 13
     assert sent == pytest.approx(200 * KIB * 10 + bucket.burst, abs=16 * KIB + 13)

@@ -3,6 +3,7 @@ clear message or made safe, the same way every time, and nothing is written outs
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 from collections.abc import Iterator
@@ -14,13 +15,14 @@ import pytest
 from app.engine import bencode
 from app.engine.errors import MetainfoError
 from app.engine.metainfo import Metainfo, parse_metainfo
-from app.engine.snapshots import TorrentState
+from app.engine.session import Session
+from app.engine.snapshots import TorrentSnapshot, TorrentState
 from app.engine.storage.disk import Storage
 from tests.swarm_helpers import assert_same_files, running_session, torrent_snapshot, wait_for_state
 
 PIECE_LENGTH = 16384
 
-# (torrent name, file paths or None for a single file) -> the start of the refusal
+# (torrent name, file paths or None for a single file) -> what the refusal says
 REFUSED: dict[str, tuple[bytes, list[list[bytes]] | None, str]] = {
     "dotdot-name": (b"..", None, "the file path '..' is unsafe: '..' would lead outside"),
     "dotdot-path": (b"t", [[b"..", b"..", b"etc", b"passwd"]], "the file path '../../etc/passwd' is unsafe"),
@@ -48,7 +50,7 @@ MADE_SAFE: dict[str, tuple[bytes, list[list[bytes]], list[str]]] = {
         [[b"nul.txt"], [b"com1.tar.gz"], [b"LPT9"], [b"aux"]],
         ["CON_/nul_.txt", "CON_/com1_.tar.gz", "CON_/LPT9_", "CON_/aux_"],
     ),
-    "windows-forbidden-characters": (b"t", [[b'a<b>c"d|e'], [b"f:g"]], ["t/a_b_c_d_e", "t/f_g"]),
+    "windows-forbidden-characters": (b"t", [[b'a<b>c"d|e'], [b"ab:c"]], ["t/a_b_c_d_e", "t/ab_c"]),
     "trailing-dots-and-spaces": (b"t. .", [[b"file. . "], [b"..."]], ["t/file", "t/_"]),
     "overlong": (b"t", [[b"x" * 300 + b".txt"]], ["t/" + "x" * 251 + ".txt"]),
     "overlong-multibyte": (b"t", [["é".encode() * 200]], ["t/" + "é" * 127]),
@@ -87,10 +89,10 @@ def layout(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
     save.mkdir()
     outside.mkdir()
     (outside / "precious.txt").write_bytes(b"keep me")
-    before = _tree(tmp_path.parent / tmp_path.name / "outside"), sorted(os.listdir(tmp_path))
+    before = _tree(outside), sorted(os.listdir(tmp_path))
     yield save, outside
     assert (_tree(outside), sorted(os.listdir(tmp_path))) == before
-    assert not (tmp_path.parent / "etc").exists() and not Path("/tmp/evil").exists()
+    assert not (tmp_path.parent / "etc").exists()
 
 
 @pytest.mark.parametrize("case", REFUSED)
@@ -99,7 +101,7 @@ async def test_an_escaping_torrent_is_refused_with_a_clear_message(case: str, la
     torrent, _ = _torrent(name, paths)
     with pytest.raises(MetainfoError) as refused:
         parse_metainfo(torrent)
-    assert str(refused.value).startswith(message), refused.value
+    assert message in str(refused.value), refused.value
     save, _ = layout
     async with running_session() as session:
         with pytest.raises(MetainfoError, match="unsafe|same path|both a file"):
@@ -116,7 +118,7 @@ async def test_unsafe_names_are_made_safe_and_written_there(case: str, layout: t
     assert parse_metainfo(torrent).files == meta.files  # the same every time
     save, _ = layout
     await _write_all(meta, data, save)
-    written = {path for path, (_, _, _) in _tree(save).items() if (save / path).is_file()}
+    written = {path for path in _tree(save) if (save / path).is_file()}
     assert written == set(expected)
     assert b"".join((save / path).read_bytes() for path in expected) == data
 
@@ -130,7 +132,7 @@ async def _write_all(meta: Metainfo, data: bytes, save: Path) -> None:
         await storage.close()
 
 
-async def test_a_torrent_made_safe_downloads_to_the_same_names_everywhere(tmp_path: Path, layout) -> None:
+async def test_a_torrent_made_safe_downloads_to_the_same_names_everywhere(layout: tuple[Path, Path]) -> None:
     """The seed's and the leecher's copies land at the same cleaned names."""
     name, paths, expected = MADE_SAFE["windows-reserved"]
     torrent, data = _torrent(name, paths)
@@ -169,9 +171,7 @@ async def test_a_symlink_in_the_save_folder_pointing_outside_is_never_followed(
     assert (outside / "precious.txt").read_bytes() == b"keep me"
 
 
-async def _wait_for_error(session, info_hash: str):
-    import asyncio
-
+async def _wait_for_error(session: Session, info_hash: str) -> TorrentSnapshot:
     async with asyncio.timeout(10):
         while (snapshot := torrent_snapshot(session, info_hash)).state != TorrentState.ERROR:
             await asyncio.sleep(0.02)

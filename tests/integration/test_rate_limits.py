@@ -1,0 +1,64 @@
+"""Speed limits measured between two Piecemeal sessions on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+
+from app.engine.creator import create_torrent
+from app.engine.session import Session
+from app.engine.snapshots import TorrentState
+from tests.lt_peer import random_tree
+from tests.swarm_helpers import running_session, torrent_snapshot, wait_for_state
+
+KIB = 1024
+LIMIT = 200 * KIB
+QUIET = {"enable_dht": False, "enable_lsd": False}
+WARM_UP = 1.0  # seconds: the kernel's socket buffers fill at full speed first
+MEASURE = 3.0
+
+
+@pytest.fixture
+def payload(tmp_path: Path) -> Path:
+    return random_tree(tmp_path / "seed" / "payload", {"big.bin": 4 * 1024 * KIB})
+
+
+async def measured_rate(leecher: Session, info_hash: str) -> float:
+    """Payload bytes a second the leecher received, after the warm-up."""
+    async with asyncio.timeout(10):
+        while torrent_snapshot(leecher, info_hash).downloaded == 0:
+            await asyncio.sleep(0.05)
+    await asyncio.sleep(WARM_UP)
+    start, before = time.monotonic(), torrent_snapshot(leecher, info_hash).downloaded
+    await asyncio.sleep(MEASURE)
+    after = torrent_snapshot(leecher, info_hash)
+    assert after.state == TorrentState.DOWNLOADING, "finished early: the limit did not hold"
+    return (after.downloaded - before) / (time.monotonic() - start)
+
+
+async def test_session_download_limit(payload: Path, tmp_path: Path) -> None:
+    torrent = create_torrent(payload, piece_length=64 * KIB)
+    async with running_session(**QUIET) as seed, running_session(down_limit=LIMIT, **QUIET) as leecher:
+        info_hash = await seed.add_torrent(torrent, payload.parent)
+        await wait_for_state(seed, info_hash, TorrentState.SEEDING)
+        await leecher.add_torrent(torrent, tmp_path / "out")
+        await wait_for_state(leecher, info_hash, TorrentState.DOWNLOADING)
+        leecher.add_peer(info_hash, "127.0.0.1", seed.listen_port)
+        rate = await measured_rate(leecher, info_hash)
+    assert 0.75 * LIMIT < rate < 1.25 * LIMIT, f"{rate / KIB:.0f} KiB/s"
+
+
+async def test_torrent_upload_limit(payload: Path, tmp_path: Path) -> None:
+    torrent = create_torrent(payload, piece_length=64 * KIB)
+    async with running_session(**QUIET) as seed, running_session(**QUIET) as leecher:
+        info_hash = await seed.add_torrent(torrent, payload.parent)
+        await seed.set_torrent_limits(info_hash, down=0, up=LIMIT)
+        await wait_for_state(seed, info_hash, TorrentState.SEEDING)
+        await leecher.add_torrent(torrent, tmp_path / "out")
+        await wait_for_state(leecher, info_hash, TorrentState.DOWNLOADING)
+        leecher.add_peer(info_hash, "127.0.0.1", seed.listen_port)
+        rate = await measured_rate(leecher, info_hash)
+    assert 0.75 * LIMIT < rate < 1.25 * LIMIT, f"{rate / KIB:.0f} KiB/s"
