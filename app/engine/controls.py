@@ -36,9 +36,6 @@ log = logging.getLogger(__name__)
 TICK: Final = 1.0
 DISK_CHECK_EVERY: Final = 2.0  # seconds between free-space checks of downloading torrents
 RESUME_PIECES: Final = 4  # room for this many pieces above the reserve before a torrent goes on
-RUNNING: Final = frozenset(
-    {TorrentState.CHECKING, TorrentState.METADATA, TorrentState.DOWNLOADING, TorrentState.SEEDING}
-)
 
 
 class Controls:
@@ -154,9 +151,9 @@ class Controls:
         if candidate is not None and candidate not in torrents:
             torrents.append(candidate)
         return [
-            QueueEntry(t.info_hash, position, _complete(t), t.state in RUNNING)
+            QueueEntry(t.info_hash, position, _complete(t), t.running)
             for position, t in enumerate(torrents)
-            if t is candidate or t.state in RUNNING or t.state == TorrentState.QUEUED
+            if t is candidate or t.running or t.state == TorrentState.QUEUED
         ]
 
     async def _apply_queue(self) -> None:
@@ -273,7 +270,7 @@ class Controls:
         if torrent.state == TorrentState.SEEDING and not torrent.writing:
             self._use(torrent, job.destination, new_storage)  # no await since the check: no write slips in
         else:
-            running = torrent.state in RUNNING
+            running = torrent.running
             if running:
                 await torrent.stop()
             await asyncio.to_thread(job.copy_changed)

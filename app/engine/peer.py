@@ -38,9 +38,10 @@ log = logging.getLogger(__name__)
 
 # BEP 10 extension protocol (byte 5, 0x10), BEP 5 DHT (byte 7, 0x01), BEP 6 fast (byte 7, 0x04).
 RESERVED = bytes([0, 0, 0, 0, 0, 0x10, 0, 0x05])
-MAX_UPLOAD_QUEUE = 500  # requests we hold for one peer; libtorrent advertises 500 too (reqq)
+MAX_UPLOAD_QUEUE = 2000  # requests we hold for one peer (advertised as reqq, BEP 10)
 MIN_PIPELINE = 128
 MAX_PIPELINE = 2000
+READ_AHEAD_PIECES = 4
 SEND_BATCH = 256 * 1024  # bytes of blocks handed to the socket at once
 PIPELINE_SECONDS = 2.0  # keep this many seconds of the peer's rate in flight
 PIECE_HEADER = 13  # BEP 3: length, id, index, begin in front of a block
@@ -115,7 +116,6 @@ class PeerConnection(asyncio.BufferedProtocol):
         self.close_reason = ""
         self._ready = False
         self._serving = False
-        self._prefetched = -1
         self._write_ok = asyncio.Event()
         self._write_ok.set()
         self.handshake_done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -419,9 +419,6 @@ class PeerConnection(asyncio.BufferedProtocol):
                 self.send(m.Reject(msg.index, msg.begin, msg.length))
             return  # BEP 3: we serve at most 16 KiB blocks and only to unchoked peers
         self.upload_queue.append(msg)
-        if msg.index != self._prefetched:
-            self._prefetched = msg.index
-            owner.prefetch(msg.index)  # start the disk read now, not when the request is due
         if not self._serving:
             self._serving = True
             asyncio.ensure_future(self._serve())
@@ -466,11 +463,22 @@ class PeerConnection(asyncio.BufferedProtocol):
         finally:
             self._serving = False
 
+    def _read_ahead(self, owner: PeerOwner) -> None:
+        """Start reading the next few pieces the peer asked for, so the disk is never waited on."""
+        pieces: list[int] = []
+        for request in self.upload_queue:
+            if not pieces or request.index != pieces[-1]:
+                pieces.append(request.index)
+                owner.prefetch(request.index)
+                if len(pieces) > READ_AHEAD_PIECES:
+                    return
+
     async def _next_batch(self, owner: PeerOwner) -> list[bytes | memoryview]:
         """Headers and data of the queued blocks already in memory (at least one block)."""
         chunks: list[bytes | memoryview] = []
         size = 0
         limit = SEND_BATCH if self.throttle is None else self.throttle.batch_bytes(SEND_BATCH)
+        self._read_ahead(owner)
         while self.upload_queue and size < limit:
             req = self.upload_queue[0]
             data = owner.cached_block(req.index, req.begin, req.length)

@@ -157,6 +157,8 @@ class Torrent:
                 self.state = TorrentState.QUEUED  # the session's controls start it when its turn comes
                 return
             self.error = ""
+            for candidate in self.candidates.values():
+                candidate.failures, candidate.not_before = 0, 0.0  # our stop was not their failure
             self._task = asyncio.ensure_future(self._run())
 
     async def stop(self, state: TorrentState = TorrentState.PAUSED) -> None:
@@ -581,6 +583,9 @@ class Torrent:
             return
         if self.state == TorrentState.SEEDING and not self.picker.is_complete():
             self.state = TorrentState.DOWNLOADING
+            for candidate in self.candidates.values():
+                candidate.not_before = 0.0  # the seeds we left while seeding have something again
+            self._connect_more(time.monotonic())
         if self.state == TorrentState.DOWNLOADING:
             for peer in list(self.peers):
                 if peer.pieces is not None:
@@ -590,6 +595,11 @@ class Torrent:
     def writing(self) -> bool:
         """Pieces are being verified and written right now."""
         return bool(self._verifying)
+
+    @property
+    def running(self) -> bool:
+        """Started and not stopped, whatever it is doing (checking, downloading, seeding)."""
+        return self._task is not None and self.state != TorrentState.ERROR
 
     def _apply_backpressure(self) -> None:
         """Stop reading from peers while too much received data waits for the disk."""

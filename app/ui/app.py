@@ -12,6 +12,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -77,6 +78,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 async def run_gui(server: InstanceServer, items: Sequence[str]) -> int:
+    # asyncio.to_thread (the engine's disk and database work) gets plain threads:
+    # qasync's default pool of QThreads has crashed PySide6 when torn down.
+    asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(thread_name_prefix="io"))
     settings = QSettings()
     session, problem = await _start_session(load_preferences(settings))
     bridge = EngineBridge(session)

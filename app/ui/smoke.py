@@ -1,7 +1,7 @@
 """`piecemeal --smoke-test [FILE.torrent]`: prove that an installed Piecemeal works, with no screen.
 
 The installers' tests run this through the installed launcher. It starts the real window,
-bridge and engine session offscreen, listening on 127.0.0.1 only, adds the torrent paused
+bridge and engine session offscreen, on 127.0.0.1 only (no DHT, no LSD), adds the torrent paused
 (a small one made on the spot when none is given), waits until the snapshot and the
 window's list both show it, and quits. Settings and downloads go to a temporary folder,
 so the user's own are never touched, and no single-instance hand-off happens.
@@ -15,6 +15,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 os.environ["QT_API"] = "pyside6"  # qasync chooses its Qt binding from this when imported
@@ -72,15 +73,27 @@ async def _smoke(torrent: Path | None, scratch: Path) -> tuple[str, str]:
     downloads = scratch / "downloads"
     downloads.mkdir()
     path = torrent.absolute() if torrent else _sample_torrent(scratch)
-    # Loopback only: the smoke test must never reach beyond this machine.
-    session = Session(SessionConfig(
-        listen_host="127.0.0.1", listen_port=0, download_dir=downloads, enable_dht=False, enable_lsd=False
-    ))
+    # As in app.ui.app.run_gui: plain threads for the engine's disk work, not qasync's QThreads.
+    asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(thread_name_prefix="io"))
+    session = Session(_loopback_only(downloads))
     await session.start()
     try:
         return await _add_and_see(session, path, scratch)
     finally:
         await session.close()
+
+
+def _loopback_only(downloads: Path) -> SessionConfig:
+    """The smoke test never reaches beyond this machine: no DHT, no multicast, no profile."""
+    return SessionConfig(
+        listen_host="127.0.0.1",
+        listen_port=0,
+        download_dir=downloads,
+        enable_dht=False,
+        enable_lsd=False,
+        enable_pex=False,
+        profile_dir=None,
+    )
 
 
 async def _add_and_see(session: Session, path: Path, scratch: Path) -> tuple[str, str]:

@@ -145,7 +145,7 @@ class WireDecoder:
 
     @property
     def buffer_size(self) -> int:
-        """Bytes held for receiving: what a peer can make us keep (about 2 * max_message at most)."""
+        """Bytes held for receiving: at most about twice max_message, while a large message arrives."""
         return len(self._buf)
 
     def get_buffer(self, sizehint: int = -1) -> memoryview:
@@ -208,15 +208,26 @@ class WireDecoder:
         return None
 
     def _make_room(self, needed: int) -> None:
-        """Ensure `needed` bytes fit after the unread data, without resizing a live buffer."""
+        """Ensure `needed` bytes fit after the unread data, without resizing a live buffer.
+
+        A buffer grown for a large message goes back to the initial size once that message
+        has been read: a peer cannot keep megabytes of ours per connection.
+        """
         unread = self._end - self._start
-        if self._start and (self._end + needed > len(self._buf) or unread == 0):
+        wanted = unread + needed
+        if wanted > len(self._buf):
+            self._switch(bytearray(max(2 * len(self._buf), wanted)))
+        elif len(self._buf) > INITIAL_BUFFER and wanted <= INITIAL_BUFFER:
+            self._switch(bytearray(INITIAL_BUFFER))
+        elif self._start and (self._end + needed > len(self._buf) or unread == 0):
             self._buf[:unread] = self._buf[self._start : self._end]
             self._start, self._end = 0, unread
-        if unread + needed > len(self._buf):
-            bigger = bytearray(max(2 * len(self._buf), unread + needed))
-            bigger[:unread] = self._buf[self._start : self._end]
-            self._buf, self._start, self._end = bigger, 0, unread
+
+    def _switch(self, buffer: bytearray) -> None:
+        """Move the unread bytes to `buffer`; views into the old buffer stay valid."""
+        unread = self._end - self._start
+        buffer[:unread] = self._buf[self._start : self._end]
+        self._buf, self._start, self._end = buffer, 0, unread
 
 
 def encode_handshake(info_hash: bytes, peer_id: bytes, reserved: bytes = bytes(8)) -> bytes:

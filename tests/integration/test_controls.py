@@ -1,0 +1,210 @@
+"""The torrent controls through the engine API, with real sessions on 127.0.0.x."""
+
+from __future__ import annotations
+
+import asyncio
+import filecmp
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from app.engine import events
+from app.engine.creator import create_torrent
+from app.engine.metainfo import parse_metainfo
+from app.engine.session import Session
+from app.engine.snapshots import PieceState, TorrentState
+from tests.lt_peer import random_tree
+from tests.swarm_helpers import running_session, torrent_snapshot, wait_for_state
+
+KIB = 1024
+PIECE = 32 * KIB
+QUIET = {"enable_dht": False, "enable_lsd": False}
+# b.bin is exactly pieces 4..9: no wanted piece touches it when it is skipped.
+SIZES = {"a.bin": 4 * PIECE, "b.bin": 6 * PIECE, "c.bin": 150_000}
+SLOW = 64 * KIB  # a leecher this slow stays connected for the whole test
+
+
+async def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not check():
+            await asyncio.sleep(0.05)
+
+
+def state(session: Session, info_hash: str) -> TorrentState:
+    return torrent_snapshot(session, info_hash).state
+
+
+@pytest.fixture
+def payload(tmp_path: Path) -> Path:
+    return random_tree(tmp_path / "seed" / "payload", SIZES)
+
+
+@pytest.fixture
+def torrent(payload: Path) -> bytes:
+    return create_torrent(payload, piece_length=PIECE)
+
+
+async def seeding(session: Session, torrent: bytes, payload: Path) -> str:
+    info_hash = await session.add_torrent(torrent, payload.parent)
+    await wait_for_state(session, info_hash, TorrentState.SEEDING)
+    return info_hash
+
+
+# -- file priorities -------------------------------------------------------------------
+
+
+async def test_skipped_file_is_not_downloaded_nor_created(torrent: bytes, payload: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    async with running_session(**QUIET) as seed, running_session(**QUIET) as leecher:
+        info_hash = await seeding(seed, torrent, payload)
+        finished: list[events.Event] = []
+        leecher.add_listener(lambda e: finished.append(e) if isinstance(e, events.TorrentFinished) else None)
+        await leecher.add_torrent(torrent, out, paused=True)
+        await leecher.set_file_priorities(info_hash, [2, 0, 1])
+        await leecher.resume(info_hash)
+        leecher.add_peer(info_hash, "127.0.0.1", seed.listen_port)
+        done = await wait_for_state(leecher, info_hash, TorrentState.SEEDING)
+        assert len(finished) == 1
+        assert done.verified_bytes == SIZES["a.bin"] + SIZES["c.bin"]
+        assert [f.priority for f in leecher.details(info_hash).files] == [2, 0, 1]
+        for name in ("a.bin", "c.bin"):
+            assert filecmp.cmp(payload / name, out / "payload" / name, shallow=False)
+        assert not (out / "payload" / "b.bin").exists()
+
+        await leecher.set_file_priorities(info_hash, [1, 1, 1])  # wanted after all
+        assert state(leecher, info_hash) == TorrentState.DOWNLOADING
+        await wait_for_state(leecher, info_hash, TorrentState.SEEDING)
+        assert filecmp.cmp(payload / "b.bin", out / "payload" / "b.bin", shallow=False)
+
+
+async def test_skipping_what_is_left_finishes_the_torrent(torrent: bytes, tmp_path: Path) -> None:
+    async with running_session(**QUIET) as leecher:  # no peer: nothing arrives
+        info_hash = await leecher.add_torrent(torrent, tmp_path / "out")
+        await wait_for_state(leecher, info_hash, TorrentState.DOWNLOADING)
+        await leecher.set_file_priorities(info_hash, [0, 0, 0])
+        assert state(leecher, info_hash) == TorrentState.SEEDING
+        with pytest.raises(ValueError):
+            await leecher.set_file_priorities(info_hash, [1, 1])
+
+
+# -- sequential ------------------------------------------------------------------------
+
+
+async def test_sequential_download_fetches_pieces_in_order(tmp_path: Path) -> None:
+    payload = random_tree(tmp_path / "seed" / "movie", {"movie.bin": 64 * PIECE})
+    torrent = create_torrent(payload, piece_length=PIECE)
+    last = 63
+    async with running_session(**QUIET) as seed, running_session(down_limit=256 * KIB, **QUIET) as leecher:
+        info_hash = await seeding(seed, torrent, payload)
+        await leecher.add_torrent(torrent, tmp_path / "out", paused=True)
+        await leecher.set_sequential(info_hash, True)
+        await leecher.resume(info_hash)
+        leecher.add_peer(info_hash, "127.0.0.1", seed.listen_port)
+        await eventually(lambda: torrent_snapshot(leecher, info_hash).verified_bytes >= 16 * PIECE)
+        pieces = leecher.details(info_hash).pieces
+    verified = {i for i, s in enumerate(pieces) if s == PieceState.VERIFIED}
+    assert {0, last} <= verified  # the first and last piece come first
+    frontier = max(verified - {last})
+    holes = set(range(frontier)) - verified
+    assert len(holes) <= 3, sorted(verified)  # rarest first would scatter them over all 64
+
+
+# -- the queue and seeding goals -------------------------------------------------------
+
+
+async def test_downloads_beyond_the_limit_wait_in_the_queue(tmp_path: Path) -> None:
+    first = create_torrent(random_tree(tmp_path / "one", {"x.bin": 3 * PIECE}), piece_length=PIECE)
+    second = create_torrent(random_tree(tmp_path / "two", {"y.bin": 3 * PIECE}), piece_length=PIECE)
+    async with running_session(max_active_downloads=1, **QUIET) as session:
+        one = await session.add_torrent(first, tmp_path / "out")
+        two = await session.add_torrent(second, tmp_path / "out")
+        await wait_for_state(session, one, TorrentState.DOWNLOADING)
+        queued = torrent_snapshot(session, two)
+        assert queued.state == TorrentState.QUEUED and queued.status_text == "Queued"
+
+        await session.pause(one)
+        await wait_for_state(session, two, TorrentState.DOWNLOADING, timeout=5)
+        await session.resume(one)  # ahead in the queue: it takes its place back
+        await wait_for_state(session, one, TorrentState.DOWNLOADING, timeout=5)
+        await wait_for_state(session, two, TorrentState.QUEUED, timeout=5)
+
+
+async def test_seeds_beyond_the_limit_wait_in_the_queue(tmp_path: Path) -> None:
+    one_data = random_tree(tmp_path / "one" / "d", {"x.bin": 2 * PIECE})
+    two_data = random_tree(tmp_path / "two" / "d", {"y.bin": 2 * PIECE})
+    async with running_session(max_active_seeds=1, **QUIET) as session:
+        one = await session.add_torrent(create_torrent(one_data, piece_length=PIECE), one_data.parent)
+        two = await session.add_torrent(create_torrent(two_data, piece_length=PIECE), two_data.parent)
+        await wait_for_state(session, one, TorrentState.SEEDING)
+        await wait_for_state(session, two, TorrentState.QUEUED, timeout=5)
+
+
+async def test_seeding_stops_at_the_ratio(torrent: bytes, payload: Path, tmp_path: Path) -> None:
+    async with running_session(seed_ratio_limit=1.0, **QUIET) as seed, running_session(**QUIET) as leecher:
+        info_hash = await seeding(seed, torrent, payload)
+        await leecher.add_torrent(torrent, tmp_path / "out")
+        leecher.add_peer(info_hash, "127.0.0.1", seed.listen_port)
+        await wait_for_state(leecher, info_hash, TorrentState.SEEDING)
+        await wait_for_state(seed, info_hash, TorrentState.PAUSED, timeout=5)
+        assert torrent_snapshot(seed, info_hash).uploaded >= sum(SIZES.values())
+
+
+async def test_seeding_stops_after_a_time(torrent: bytes, payload: Path) -> None:
+    async with running_session(seed_time_limit=1.5, **QUIET) as seed:
+        info_hash = await seeding(seed, torrent, payload)
+        await asyncio.sleep(0.5)
+        assert state(seed, info_hash) == TorrentState.SEEDING
+        await wait_for_state(seed, info_hash, TorrentState.PAUSED, timeout=5)
+
+
+# -- connections -----------------------------------------------------------------------
+
+
+async def test_incoming_connections_respect_the_global_limit(torrent: bytes, payload: Path, tmp_path: Path) -> None:
+    async with (
+        running_session(max_peers=1, **QUIET) as seed,
+        running_session(down_limit=SLOW, **QUIET) as l1,
+        running_session(down_limit=SLOW, **QUIET) as l2,
+    ):
+        info_hash = await seeding(seed, torrent, payload)
+        for i, leecher in enumerate((l1, l2)):
+            await leecher.add_torrent(torrent, tmp_path / f"out{i}")
+            await wait_for_state(leecher, info_hash, TorrentState.DOWNLOADING)
+        l1.add_peer(info_hash, "127.0.0.1", seed.listen_port)
+        await eventually(lambda: len(seed.details(info_hash).peers) == 1)
+        l2.add_peer(info_hash, "127.0.0.1", seed.listen_port)
+        for _ in range(20):
+            await asyncio.sleep(0.05)
+            assert len(seed.details(info_hash).peers) == 1
+        assert not l2.details(info_hash).peers
+
+
+async def test_connections_go_out_from_the_bound_address(torrent: bytes, payload: Path, tmp_path: Path) -> None:
+    async with running_session("127.0.0.2", **QUIET) as seed, running_session("127.0.0.3", down_limit=SLOW, **QUIET) as leecher:
+        info_hash = await seeding(seed, torrent, payload)
+        await leecher.add_torrent(torrent, tmp_path / "out")
+        leecher.add_peer(info_hash, "127.0.0.2", seed.listen_port)
+        await eventually(lambda: bool(seed.details(info_hash).peers))
+        assert seed.details(info_hash).peers[0].address.startswith("127.0.0.3:")
+        with pytest.raises(ConnectionRefusedError):  # nothing listens on the other addresses
+            await asyncio.open_connection("127.0.0.1", leecher.listen_port)
+
+
+# -- remembered across restarts ---------------------------------------------------------
+
+
+async def test_torrent_options_survive_a_restart(torrent: bytes, tmp_path: Path) -> None:
+    profile = tmp_path / "profile"
+    info_hash = parse_metainfo(torrent).info_hash_hex
+    async with running_session(profile_dir=profile, **QUIET) as session:
+        await session.add_torrent(torrent, tmp_path / "out", paused=True)
+        await session.set_file_priorities(info_hash, [0, 2, 1])
+        await session.set_sequential(info_hash, True)
+        await session.set_torrent_limits(info_hash, down=100 * KIB, up=50 * KIB)
+    async with running_session(profile_dir=profile, **QUIET) as session:
+        restored = session.torrents[bytes.fromhex(info_hash)]
+        assert [f.priority for f in session.details(info_hash).files] == [0, 2, 1]
+        assert restored.options.sequential and restored.picker.sequential
+        assert restored.throttle.limits.down == 100 * KIB and restored.throttle.limits.up == 50 * KIB
+        assert not restored.picker.wants(0)  # a.bin's first piece is skipped
