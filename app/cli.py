@@ -7,6 +7,7 @@ import asyncio
 import logging
 import signal
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -53,6 +54,8 @@ def _parser() -> argparse.ArgumentParser:
     download.add_argument("torrent", type=Path, help="a .torrent file or a magnet: link")
     download.add_argument("-o", "--output", type=Path, required=True, help="folder to save into")
     download.add_argument("--seed", action="store_true", help="keep seeding after the download")
+    download.add_argument("--sequential", action="store_true",
+                          help="download in order, the first and last piece of each file first (to preview media)")
     _network_args(download)
     download.set_defaults(func=cmd_download)
 
@@ -61,6 +64,10 @@ def _parser() -> argparse.ArgumentParser:
     seed.add_argument("--data", type=Path, required=True, help="folder that holds the torrent's data")
     _network_args(seed)
     seed.set_defaults(func=cmd_seed)
+
+    demo = sub.add_parser("demo", help="download from a demo swarm on 127.0.0.x (no internet needed)")
+    demo.add_argument("-o", "--output", type=Path, help="folder for the demo (default: a temporary one)")
+    demo.set_defaults(func=cmd_demo)
 
     create = sub.add_parser("create", help="make a .torrent file from a file or folder")
     create.add_argument("path", type=Path)
@@ -88,6 +95,11 @@ def _network_args(parser: argparse.ArgumentParser) -> None:
                         help="remember torrents and progress in DIR: a restart resumes where it stopped")
     parser.add_argument("--save-every", type=float, default=30.0, metavar="SECONDS",
                         help="how often progress is saved to the profile (default 30)")
+    parser.add_argument("--down-limit", type=_size, default=0, metavar="RATE",
+                        help="download at most this much a second, e.g. 500K (default: no limit)")
+    parser.add_argument("--up-limit", type=_size, default=0, metavar="RATE",
+                        help="upload at most this much a second, e.g. 500K (default: no limit)")
+    parser.add_argument("--max-peers", type=int, metavar="N", help="connect to at most N peers")
 
 
 def _size(text: str) -> int:
@@ -98,6 +110,10 @@ def _size(text: str) -> int:
         return int(text[:-1] if text[-1:] in units else text) * factor
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{text}' is not a size like 256K or 1M") from None
+
+
+def _peer_limits(max_peers: int | None) -> dict[str, int]:
+    return {"max_peers": max_peers, "max_peers_per_torrent": max_peers} if max_peers is not None else {}
 
 
 def _bootstrap(nodes: list[str]) -> dict[str, tuple[tuple[str, int], ...]]:
@@ -163,6 +179,7 @@ async def _run(meta: Metainfo | Magnet, args: argparse.Namespace, folder: Path,
     config = SessionConfig(listen_host=args.bind, listen_port=args.port, download_dir=folder,
                            profile_dir=args.profile, resume_interval=args.save_every,
                            enable_dht=args.dht, enable_pex=args.pex, enable_lsd=args.lsd,
+                           down_limit=args.down_limit, up_limit=args.up_limit, **_peer_limits(args.max_peers),
                            **_bootstrap(args.dht_bootstrap))
     session = Session(config)
     stop = asyncio.Event()
@@ -171,6 +188,8 @@ async def _run(meta: Metainfo | Magnet, args: argparse.Namespace, folder: Path,
         loop.add_signal_handler(sig, stop.set)
     try:
         await _start(session, meta, folder, args.peer)
+        if getattr(args, "sequential", False):  # only `download` has --sequential
+            await session.set_sequential(meta.info_hash.hex(), True)
         return await _watch(session, meta.info_hash.hex(), stop, done)
     finally:
         await session.close()
@@ -235,6 +254,37 @@ def _progress_line(snap: TorrentSnapshot | None) -> None:
     )
     sys.stderr.write(f"\r{line:<100}" if tty else line + "\n")
     sys.stderr.flush()
+
+
+# demo
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    if args.output is None:
+        with tempfile.TemporaryDirectory(prefix="piecemeal-demo-") as folder:
+            return asyncio.run(_demo(Path(folder)))
+    _prepare_folder(args.output)
+    return asyncio.run(_demo(args.output))
+
+
+async def _demo(folder: Path) -> int:
+    from app.demo import loopback_session_config, start_demo_swarm
+
+    print(f"Starting a demo swarm in {folder} (tracker and seeds on 127.0.0.x) ...", file=sys.stderr)
+    swarm = await start_demo_swarm(folder)
+    session = Session(loopback_session_config("127.0.0.1", download_dir=folder / "downloads"))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await session.start()
+        info_hash = await session.add_torrent(swarm.torrent, folder / "downloads")
+        return await _watch(session, info_hash, stop, lambda s: s.state == TorrentState.SEEDING)
+    finally:
+        await session.close()
+        await swarm.close()
+        _progress_line(None)
 
 
 # create

@@ -1,8 +1,9 @@
-"""Hypothesis strategies for fuzzing: random bytes, and valid inputs with a few edits.
+"""Hypothesis strategies for fuzzing: random bytes, valid inputs with a few edits, and
+bencoded structures whose fields may have any type.
 
 Random bytes rarely get past a parser's first check; an edited valid input reaches its
 depths. The edits are the ones that break parsers: a flipped byte, a cut, a spliced slice,
-a digit run turned into a huge number (a length field that lies).
+a huge number inserted (a length field that lies).
 """
 
 from __future__ import annotations

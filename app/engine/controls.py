@@ -47,7 +47,7 @@ class Controls:
         self.limits = RateLimits()
         self.disk = DiskGuard()
         self.alt_active = False
-        self._waiting_for_space: set[bytes] = set()
+        self._waiting_for_space: dict[bytes, asyncio.Task[None]] = {}  # -> the stop it caused
         self._seeded: dict[bytes, float] = {}  # seconds each torrent has seeded in this run
         self._moves: dict[bytes, FileCopy] = {}
         self._move_tasks: dict[bytes, asyncio.Task[None]] = {}
@@ -197,12 +197,13 @@ class Controls:
         return False
 
     def _wait_for_space(self, torrent: Torrent) -> None:
-        if torrent.info_hash in self._waiting_for_space:
+        stopping = self._waiting_for_space.get(torrent.info_hash)
+        if stopping is not None and not stopping.done():
             return
         log.warning("%s paused: %s", torrent.metainfo.name, NO_SPACE)
-        self._waiting_for_space.add(torrent.info_hash)
         torrent.note = NO_SPACE
-        self._in_background(torrent.stop())  # not awaited here: the caller is one of its writes
+        # Not awaited here: the caller may be one of the torrent's writes, which stop() awaits.
+        self._waiting_for_space[torrent.info_hash] = self._in_background(torrent.stop())
 
     async def _check_disk(self, now: float) -> None:
         reserve = self._session.config.disk_reserve
@@ -211,21 +212,23 @@ class Controls:
             if reserve > 0 and torrent.state == TorrentState.DOWNLOADING:
                 if not enough_space(await self.disk.free(torrent.save_path, now), 0, reserve):
                     self._wait_for_space(torrent)
-        for info_hash in list(self._waiting_for_space):
+        for info_hash, stopping in list(self._waiting_for_space.items()):
             torrent = torrents.get(info_hash)
-            if torrent is not None and await self._may_go_on(torrent, reserve, now):
-                self._waiting_for_space.discard(info_hash)
-                torrent.note = ""
+            if torrent is None or not stopping.done():
+                continue
+            if self._paused.get(info_hash, False) or torrent.state != TorrentState.PAUSED:
+                self._stop_waiting(torrent)  # the user paused it, or started it again
+            elif await self._room_again(torrent, reserve, now):
+                self._stop_waiting(torrent)
                 torrent.start()
 
-    async def _may_go_on(self, torrent: Torrent, reserve: int, now: float) -> bool:
-        """True once there is room again; a torrent the user paused or started stops waiting."""
-        if self._paused.get(torrent.info_hash, False) or torrent.state != TorrentState.PAUSED:
-            self._waiting_for_space.discard(torrent.info_hash)
-            torrent.note = ""
-            return False
+    async def _room_again(self, torrent: Torrent, reserve: int, now: float) -> bool:
         free = await self.disk.free(torrent.save_path, now)
         return enough_space(free, RESUME_PIECES * torrent.metainfo.piece_length, reserve)
+
+    def _stop_waiting(self, torrent: Torrent) -> None:
+        del self._waiting_for_space[torrent.info_hash]
+        torrent.note = ""
 
     # moving storage
 
@@ -299,10 +302,11 @@ class Controls:
             if torrent is not None and status is not None and not (status.finished or status.error):
                 torrent.note = f"Moving {status.progress:.0%}"
 
-    def _in_background(self, coroutine: Coroutine[object, object, None]) -> None:
+    def _in_background(self, coroutine: Coroutine[object, object, None]) -> asyncio.Task[None]:
         task = asyncio.ensure_future(coroutine)
         self._jobs.add(task)
         task.add_done_callback(self._jobs.discard)
+        return task
 
 
 def _complete(torrent: Torrent) -> bool:

@@ -246,7 +246,9 @@ class PeerConnection(asyncio.BufferedProtocol):
             self.last_sent = time.monotonic()
 
     def _write_chunks(self, chunks: list[bytes | memoryview]) -> None:
-        if self.transport is not None and not self.closed:
+        # is_closing(): CPython 3.12's writelines() does not check a transport already lost
+        # (reset by the peer) and leaves its socket registered after closing it.
+        if self.transport is not None and not self.closed and not self.transport.is_closing():
             self.transport.writelines(chunks)  # one sendmsg() for many blocks, no concatenation
             self.last_sent = time.monotonic()
 

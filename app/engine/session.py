@@ -110,7 +110,9 @@ class Session:
     # lifecycle
 
     async def start(self) -> None:
-        self.http = aiohttp.ClientSession()
+        host = self.config.listen_host
+        bound = host not in ("0.0.0.0", "::", "")  # "VPN only": trackers too go out from that address
+        self.http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(local_addr=(host, 0)) if bound else None)
         if self.config.profile_dir is not None:
             await self._open_store(self.config.profile_dir)
         host = self.config.listen_host

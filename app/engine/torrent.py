@@ -118,6 +118,8 @@ class Torrent:
         self._task: asyncio.Task[None] | None = None
         self._verifying: set[asyncio.Task[None]] = set()
         self._background: set[asyncio.Task[None]] = set()
+        self._stopped = asyncio.Event()  # clear while stop() is closing things
+        self._stopped.set()
         self._next_dht = 0.0
         self.options = TorrentOptions()
         self.throttle = session.controls.limits.throttle(lambda: self._reading_paused)
@@ -157,13 +159,27 @@ class Torrent:
                 self.state = TorrentState.QUEUED  # the session's controls start it when its turn comes
                 return
             self.error = ""
+            self.state = TorrentState.CHECKING if self.has_metadata else TorrentState.METADATA
             for candidate in self.candidates.values():
                 candidate.failures, candidate.not_before = 0, 0.0  # our stop was not their failure
-            self._task = asyncio.ensure_future(self._run())
+            self._task = asyncio.ensure_future(self._run_after_stop())
+
+    async def _run_after_stop(self) -> None:
+        await self._stopped.wait()  # a resume right after a pause waits for the files to close
+        await self._run()
 
     async def stop(self, state: TorrentState = TorrentState.PAUSED) -> None:
         """Disconnect, tell the trackers, settle pending writes, close the files."""
         task, self._task = self._task, None
+        self._stopped.clear()
+        try:
+            await self._shut_down(task)
+        finally:
+            self._stopped.set()
+        if self._task is None and (self.state != TorrentState.ERROR or state == TorrentState.PAUSED):
+            self.state = state
+
+    async def _shut_down(self, task: asyncio.Task[None] | None) -> None:
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
@@ -182,8 +198,6 @@ class Torrent:
         self._buffers.clear()
         self._spare.clear()
         self._read_cache.clear()
-        if self.state != TorrentState.ERROR or state == TorrentState.PAUSED:
-            self.state = state
 
     async def recheck(self) -> None:
         if not self.has_metadata:
@@ -228,10 +242,12 @@ class Torrent:
     async def _run(self) -> None:
         try:
             self.trackers = self._make_trackers()
-            self.trackers.start()
             if not self.has_metadata:
+                self.trackers.start()  # a magnet needs peers before it knows what it holds
                 await self._fetch_metadata()
             await self._check()
+            if not self.trackers.started:
+                self.trackers.start()  # after the check, so 'left' is true from the first announce
             await self._tick_until(asyncio.get_running_loop().create_future())
         except StorageError as exc:
             self._fail(str(exc))
@@ -342,6 +358,9 @@ class Torrent:
             return
         if len(self.peers) >= self.session.config.max_peers_per_torrent:
             peer.close("too many peers for this torrent")
+            return
+        if any(other.remote_id == peer.remote_id for other in self.peers):
+            peer.close("already connected to this peer")  # we dialled each other at once
             return
         self.peers[peer] = None
         peer.throttle = self.throttle

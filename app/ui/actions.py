@@ -34,8 +34,6 @@ class Actions:
         self.quit = self._make("&Quit", QIcon(), QKeySequence.StandardKey.Quit)
         self.search = self._make("Search", QIcon(), QKeySequence.StandardKey.Find)
         self.toggle_window = self._make("Show / hide Piecemeal", icon("piecemeal"), None)
-        # Magnet links need the engine's metadata exchange (BEP 9); hidden until it lands.
-        self.add_magnet.setVisible(False)
         self.selection = (
             self.start,
             self.pause,

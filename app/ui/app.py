@@ -24,6 +24,7 @@ from PySide6.QtGui import QFileOpenEvent  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from app.ui.bridge import EngineBridge  # noqa: E402
+from app.ui.collector import MainThreadCollector  # noqa: E402
 from app.ui.icons import app_icon  # noqa: E402
 from app.ui.main_window import MainWindow  # noqa: E402
 from app.ui.settings import Preferences, load_preferences  # noqa: E402
@@ -54,6 +55,14 @@ def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument(
         "items", nargs="*", metavar="FILE.torrent | magnet-link", help="torrents to add"
     )
+    parser.add_argument(
+        "--demo", action="store_true",
+        help="watch a download from a demo swarm on 127.0.0.x (no internet needed)",
+    )
+    parser.add_argument(
+        "--profile", type=Path, metavar="DIR",
+        help="keep the torrent list and progress in DIR (portable mode) instead of the user data folder",
+    )
     return parser.parse_args(list(argv))
 
 
@@ -61,7 +70,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv if argv is None else argv)
     options = parse_arguments(argv[1:])
     items = absolute_arguments(options.items, Path.cwd())
-    if hand_off(items):
+    if options.demo:
+        os.environ.setdefault("PIECEMEAL_INSTANCE", "demo")  # a demo never joins the user's window
+    elif hand_off(items):
         return 0
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     app = QApplication(argv[:1])
@@ -71,18 +82,49 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.setWindowIcon(app_icon())
     # The tray keeps running with no window shown; quitting is always explicit.
     app.setQuitOnLastWindowClosed(False)
+    collector = MainThreadCollector(app)
+    collector.start()
     server = InstanceServer()
     if not server.listen():
         log.warning("single instance: cannot listen; later launches will open their own window")
-    return qasync.run(run_gui(server, items))
+    if options.demo:
+        return qasync.run(run_demo(server))
+    return qasync.run(run_gui(server, items, options.profile))
 
 
-async def run_gui(server: InstanceServer, items: Sequence[str]) -> int:
+async def run_demo(server: InstanceServer) -> int:
+    """`piecemeal --demo`: a swarm on 127.0.0.x and a loopback-only session watching it."""
+    import tempfile
+
+    from app.demo import loopback_session_config, start_demo_swarm
+    from app.engine.session import Session
+
+    with tempfile.TemporaryDirectory(prefix="piecemeal-demo-") as scratch:
+        folder = Path(scratch)
+        swarm = await start_demo_swarm(folder)
+        session = Session(loopback_session_config(
+            "127.0.0.1", download_dir=folder / "downloads", profile_dir=folder / "profile"))
+        await session.start()
+        await session.add_torrent(swarm.torrent, folder / "downloads")
+        try:
+            return await run_window(server, session, "", [], settings=QSettings())
+        finally:
+            await swarm.close()
+
+
+async def run_gui(server: InstanceServer, items: Sequence[str], profile: Path | None) -> int:
     # asyncio.to_thread (the engine's disk and database work) gets plain threads:
     # qasync's default pool of QThreads has crashed PySide6 when torn down.
     asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(thread_name_prefix="io"))
     settings = QSettings()
-    session, problem = await _start_session(load_preferences(settings))
+    session, problem = await _start_session(load_preferences(settings), profile)
+    return await run_window(server, session, problem, items, settings)
+
+
+async def run_window(
+    server: InstanceServer, session: Session, problem: str, items: Sequence[str], settings: QSettings
+) -> int:
+    """The window over a started session, until the user quits; closes the session."""
     bridge = EngineBridge(session)
     window = MainWindow(bridge, settings)
     server.arguments_received.connect(window.handle_arguments)
@@ -93,6 +135,8 @@ async def run_gui(server: InstanceServer, items: Sequence[str]) -> int:
     bridge.start()
     if problem:
         window.show_message("Could not use the listening port", problem)
+    for notice in session.notices:
+        window.show_message("Piecemeal", notice)
     if items:
         window.handle_arguments(items)
     await quitting.wait()
@@ -103,14 +147,17 @@ async def run_gui(server: InstanceServer, items: Sequence[str]) -> int:
     return 0
 
 
-async def _start_session(preferences: Preferences) -> tuple[Session, str]:
+async def _start_session(preferences: Preferences, profile: Path | None) -> tuple[Session, str]:
     """Start on the chosen port; if it is taken, on any free port, and say so."""
     # Imported here, not at the top: a second launch that only hands off its
     # arguments should not pay for loading the engine.
-    from app.engine.session import Session, SessionConfig
+    from app.engine.session import Session, SessionConfig, default_profile_dir
 
     def configured(port: int) -> Session:
-        return Session(SessionConfig(listen_port=port, download_dir=preferences.download_dir))
+        return Session(SessionConfig(
+            listen_port=port, download_dir=preferences.download_dir,
+            profile_dir=profile or default_profile_dir(),
+        ))
 
     session = configured(preferences.listen_port)
     try:

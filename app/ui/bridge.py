@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -151,9 +151,22 @@ class EngineBridge(QObject):
     # Commands
 
     def add_torrent(
-        self, source: Metainfo | Path | bytes, save_path: Path, *, paused: bool, title: str
+        self,
+        source: Metainfo | Path | bytes | str,
+        save_path: Path,
+        *,
+        paused: bool,
+        title: str,
+        priorities: Sequence[int] = (),
     ) -> asyncio.Future[Any]:
-        return self.run(self._session.add_torrent(source, save_path, paused=paused), title)
+        """Add a torrent (a magnet link as a str); `priorities`, one per file, if any is not 1."""
+        return self.run(self._add(source, save_path, paused, priorities), title)
+
+    def set_file_priorities(self, info_hash: str, priorities: Sequence[int]) -> None:
+        self.run(
+            self._session.set_file_priorities(info_hash, priorities),
+            f"Could not change which files of {self._name(info_hash)} to download",
+        )
 
     def pause(self, info_hashes: Iterable[str]) -> None:
         for info_hash in info_hashes:
@@ -180,6 +193,18 @@ class EngineBridge(QObject):
         self._tasks.add(task)
         task.add_done_callback(lambda done: self._finished(done, title))
         return task
+
+    async def _add(
+        self,
+        source: Metainfo | Path | bytes | str,
+        save_path: Path,
+        paused: bool,
+        priorities: Sequence[int],
+    ) -> str:
+        info_hash = await self._session.add_torrent(source, save_path, paused=paused)
+        if any(p != 1 for p in priorities):
+            await self._session.set_file_priorities(info_hash, priorities)
+        return info_hash
 
     async def drain(self) -> None:
         """Wait for the commands still running, e.g. before closing the session."""

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
     QHeaderView,
+    QInputDialog,
     QLabel,
     QLineEdit,
     QMainWindow,
@@ -50,7 +51,7 @@ from app.ui.dialogs.create_torrent import CreateTorrentDialog
 from app.ui.dialogs.preferences import PreferencesDialog
 from app.ui.icons import app_icon
 from app.ui.models.torrents import TorrentColumn, TorrentListModel
-from app.ui.settings import Preferences, load_preferences, save_preferences
+from app.ui.settings import Preferences, last_save_dir, load_preferences, save_preferences
 from app.ui.sidebar import Sidebar
 from app.ui.speed_history import SESSION
 from app.ui.state_filter import FilterCounts, StateFilter
@@ -289,6 +290,7 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         a = self.actions
         a.add_file.triggered.connect(self.choose_torrent_files)
+        a.add_magnet.triggered.connect(self.ask_magnet_link)
         a.create.triggered.connect(self.create_torrent)
         a.start.triggered.connect(lambda: self.bridge.resume(self.selected_hashes()))
         a.pause.triggered.connect(lambda: self.bridge.pause(self.selected_hashes()))
@@ -320,6 +322,7 @@ class MainWindow(QMainWindow):
         self.bridge.session_changed.connect(self.show_session)
         self.bridge.details_changed.connect(self.show_details)
         self.bridge.failed.connect(self.show_message)
+        self.details.file_model.priorities_changed.connect(self._set_file_priorities)
         # A deleted window has nobody to show snapshots to: stop polling for it.
         self.destroyed.connect(self.bridge.stop)
         self.bridge.torrent_finished.connect(lambda _h, name: self.tray.notify_finished(name))
@@ -438,11 +441,25 @@ class MainWindow(QMainWindow):
         self._show_next_add_dialog()
 
     def add_magnet_links(self, links: Sequence[str]) -> None:
-        if links:
-            self.show_message(
-                "Magnet links are not supported yet",
-                "Piecemeal cannot download from a magnet link yet. Open the .torrent file instead.",
+        """Magnet links start at once: their file list is only known once metadata arrives."""
+        for link in links:
+            self.bridge.add_torrent(
+                link,
+                last_save_dir(self.settings),
+                paused=False,
+                title="Could not add the magnet link",
             )
+
+    def ask_magnet_link(self) -> None:
+        dialog = QInputDialog(self)
+        dialog.setWindowTitle("Add magnet link")
+        dialog.setLabelText("Magnet link:")
+        clipboard = QGuiApplication.clipboard().text().strip()
+        dialog.setTextValue(clipboard if clipboard.lower().startswith("magnet:") else "")
+        dialog.resize(560, dialog.sizeHint().height())
+        dialog.textValueSelected.connect(lambda text: self.add_magnet_links([text.strip()]))
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
 
     def _show_next_add_dialog(self) -> None:
         if self._add_dialog is not None or not self._add_queue:
@@ -461,6 +478,7 @@ class MainWindow(QMainWindow):
             request.save_path,
             paused=request.paused,
             title=f"Could not add “{request.metainfo.name}”",
+            priorities=request.priorities,
         )
 
     def _add_dialog_closed(self) -> None:
@@ -470,6 +488,10 @@ class MainWindow(QMainWindow):
     @property
     def add_dialog(self) -> AddTorrentDialog | None:
         return self._add_dialog
+
+    def _set_file_priorities(self, priorities: list[int]) -> None:
+        if self.bridge.selected is not None:
+            self.bridge.set_file_priorities(self.bridge.selected, priorities)
 
     def create_torrent(self) -> None:
         dialog = CreateTorrentDialog(self._seed_created, self)

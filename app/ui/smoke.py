@@ -1,10 +1,10 @@
 """`piecemeal --smoke-test [FILE.torrent]`: prove that an installed Piecemeal works, with no screen.
 
 The installers' tests run this through the installed launcher. It starts the real window,
-bridge and engine session offscreen, on 127.0.0.1 only (no DHT, no LSD), adds the torrent paused
-(a small one made on the spot when none is given), waits until the snapshot and the
-window's list both show it, and quits. Settings and downloads go to a temporary folder,
-so the user's own are never touched, and no single-instance hand-off happens.
+bridge and engine session offscreen, on 127.0.0.1 only (no DHT, no LSD), adds the torrent
+paused (a small one made on the spot when none is given), waits until the snapshot and
+the window's list both show it, and quits. Settings and downloads go to a temporary
+folder, so the user's own are never touched, and no single-instance hand-off happens.
 """
 
 from __future__ import annotations
@@ -25,9 +25,12 @@ from PySide6.QtCore import QSettings  # noqa: E402
 from PySide6.QtGui import QImageReader  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
+from app.ui.collector import MainThreadCollector  # noqa: E402
+
 from app.engine.creator import create_torrent  # noqa: E402
 from app.engine.errors import EngineError  # noqa: E402
 from app.engine.session import Session, SessionConfig  # noqa: E402
+from app.engine.snapshots import TorrentSnapshot  # noqa: E402
 from app.ui.bridge import EngineBridge  # noqa: E402
 from app.ui.dialogs.about import version  # noqa: E402
 from app.ui.icons import ICON_DIR  # noqa: E402
@@ -48,6 +51,8 @@ def run(argv: Sequence[str]) -> int:
     os.environ["QT_QPA_PLATFORM"] = "offscreen"
     app = QApplication(list(argv[:1]))
     app.setApplicationName("Piecemeal")
+    collector = MainThreadCollector(app)  # Qt objects are freed on the GUI thread only
+    collector.start()
     print(f"Piecemeal {version()}", flush=True)
     try:
         with tempfile.TemporaryDirectory(prefix="piecemeal-smoke-") as scratch:
@@ -104,30 +109,31 @@ async def _add_and_see(session: Session, path: Path, scratch: Path) -> tuple[str
     bridge.start()
     try:
         info_hash = await session.add_torrent(path, session.config.download_dir, paused=True)
-        if not await _eventually(lambda: _listed(session, info_hash)):
+        shown = await _eventually(lambda: _find(session, info_hash))
+        if shown is None:
             raise SmokeFailure(f"the torrent did not show up in the session within {TIMEOUT:.0f} s")
         if not await _eventually(lambda: window.model.rowCount() > 0):
             raise SmokeFailure(f"the torrent did not show up in the window within {TIMEOUT:.0f} s")
-        name = next(t.name for t in session.snapshot().torrents if t.info_hash == info_hash)
     finally:
         window.request_quit()
         bridge.stop()
         await bridge.drain()
-    return name, info_hash
+    return shown.name, info_hash
 
 
-def _listed(session: Session, info_hash: str) -> bool:
-    return any(t.info_hash == info_hash for t in session.snapshot().torrents)
+def _find(session: Session, info_hash: str) -> TorrentSnapshot | None:
+    return next((t for t in session.snapshot().torrents if t.info_hash == info_hash), None)
 
 
-async def _eventually(check: Callable[[], bool]) -> bool:
+async def _eventually[T](probe: Callable[[], T]) -> T | None:
+    """The first truthy result of `probe`, polled for up to TIMEOUT seconds; else None."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + TIMEOUT
-    while not check():
+    while not (result := probe()):
         if loop.time() > deadline:
-            return False
+            return None
         await asyncio.sleep(POLL)
-    return True
+    return result
 
 
 def _check_resources() -> None:

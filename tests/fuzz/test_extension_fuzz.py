@@ -33,7 +33,7 @@ _FIELDS = {
 }
 
 
-@settings(max_examples=800, deadline=None)
+@settings(max_examples=600, deadline=None)
 @given(fuzz_input(SEEDS["extension"]))
 def test_payloads_of_any_bytes_raise_only_protocol_errors(data: bytes) -> None:
     extension_target(data)

@@ -39,7 +39,7 @@ _ENVELOPE = {
 }
 
 
-@settings(max_examples=800, deadline=None)
+@settings(max_examples=600, deadline=None)
 @given(fuzz_input(SEEDS["krpc"]))
 def test_datagrams_of_any_bytes_raise_only_krpc_errors(data: bytes) -> None:
     krpc_target(data)

@@ -26,13 +26,13 @@ def _links(draw: st.DrawFn) -> bytes:
     return (draw(st.sampled_from(["magnet:?", "MAGNET:?", " magnet:?", "magnet:"])) + "&".join(order)).encode()
 
 
-@settings(max_examples=1000, deadline=None)
+@settings(max_examples=600, deadline=None)
 @given(fuzz_input(SEEDS["magnet"]))
 def test_parsing_any_text_raises_only_magnet_errors(data: bytes) -> None:
     magnet_target(data)
 
 
-@settings(max_examples=1000, deadline=None)
+@settings(max_examples=600, deadline=None)
 @given(_links())
 def test_links_built_from_odd_parts_parse_or_are_refused(link: bytes) -> None:
     magnet_target(link)

@@ -24,7 +24,7 @@ _COMPONENTS = st.one_of(
 ).map(lambda text: text.encode("utf-8", "surrogatepass"))
 
 
-@settings(max_examples=600, deadline=None)
+@settings(max_examples=500, deadline=None)
 @given(fuzz_input(SEEDS["metainfo"]))
 def test_parsing_any_bytes_raises_only_metainfo_errors(data: bytes) -> None:
     metainfo_target(data)
@@ -46,7 +46,7 @@ def _torrents(draw: st.DrawFn) -> bytes:
     return bencode.encode({b"announce": b"http://127.0.0.1/announce", b"info": info})
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=400, deadline=None)
 @given(_torrents())
 def test_escaping_names_are_refused_or_made_safe(torrent: bytes) -> None:
     try:
@@ -75,7 +75,7 @@ _TOP_FIELDS = {
 }
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(loose_dicts(_INFO_FIELDS), loose_dicts(_TOP_FIELDS))
 def test_fields_of_any_type_are_refused_or_ignored(info: dict[bytes, Any], top: dict[bytes, Any]) -> None:
     metainfo_target(bencode.encode({**top, b"info": info}))

@@ -18,8 +18,9 @@ from fuzz.targets import decode_stream, wire_target
 
 _U32 = st.integers(0, 2**32 - 1)
 _LENGTHS = st.integers(1, MAX_ACCEPTED_BLOCK)
+_BARE = [m.KeepAlive(), m.Choke(), m.Unchoke(), m.Interested(), m.NotInterested(), m.HaveAll(), m.HaveNone()]
 _MESSAGES = st.one_of(
-    st.sampled_from([m.KeepAlive(), m.Choke(), m.Unchoke(), m.Interested(), m.NotInterested(), m.HaveAll(), m.HaveNone()]),
+    st.sampled_from(_BARE),
     st.builds(m.Have, _U32),
     st.builds(m.Suggest, _U32),
     st.builds(m.AllowedFast, _U32),

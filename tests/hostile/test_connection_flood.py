@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from app.engine import session as session_module
 from app.engine.wire import messages as m
 from tests.hostile.helpers import close_reasons, honest_swarm
@@ -14,7 +16,9 @@ MAX_PEERS = 4
 FLOOD = 40
 
 
-async def test_connections_beyond_max_peers_are_refused(tmp_path: Path, peer_log, monkeypatch) -> None:
+async def test_connections_beyond_max_peers_are_refused(
+    tmp_path: Path, peer_log: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr(session_module, "HANDSHAKE_TIMEOUT", 2.0)
     async with honest_swarm(tmp_path, max_peers=MAX_PEERS) as swarm:
         swarm.connect_honest()
@@ -31,7 +35,9 @@ async def test_connections_beyond_max_peers_are_refused(tmp_path: Path, peer_log
     assert reasons.count("no handshake") == kept
 
 
-async def test_a_handshaking_flood_leaves_room_once_it_is_gone(tmp_path: Path, peer_log) -> None:
+async def test_a_handshaking_flood_leaves_room_once_it_is_gone(
+    tmp_path: Path, peer_log: pytest.LogCaptureFixture,
+) -> None:
     async with honest_swarm(tmp_path, max_peers=MAX_PEERS) as swarm:
         port = swarm.leecher.listen_port or 0
         flood = [await ScriptedPeer.connect(port) for _ in range(FLOOD)]

@@ -37,7 +37,9 @@ async def _offend_leecher(swarm: Swarm, script: ScriptedListener) -> None:
         await script.close()
 
 
-async def test_a_4_gib_length_prefix_is_refused_before_any_allocation(tmp_path: Path, peer_log) -> None:
+async def test_a_4_gib_length_prefix_is_refused_before_any_allocation(
+    tmp_path: Path, peer_log: pytest.LogCaptureFixture,
+) -> None:
     async def script(peer: ScriptedPeer) -> None:
         await _answer_handshake(peer, swarm)
         peer.send(b"\xff\xff\xff\xff" + bytes(1000))
@@ -58,7 +60,7 @@ async def test_a_4_gib_length_prefix_is_refused_before_any_allocation(tmp_path: 
     ],
 )
 async def test_a_request_outside_the_torrent_or_too_large_is_refused(
-    tmp_path: Path, peer_log, request_: m.Request, reason: str
+    tmp_path: Path, peer_log: pytest.LogCaptureFixture, request_: m.Request, reason: str
 ) -> None:
     async with honest_swarm(tmp_path) as swarm:
         peer = await ScriptedPeer.connect(swarm.seed.listen_port or 0)
@@ -70,7 +72,9 @@ async def test_a_request_outside_the_torrent_or_too_large_is_refused(
     assert any(reason in logged for logged in close_reasons(peer_log, HOSTILE_HOST))
 
 
-async def test_a_flood_of_unsolicited_pieces_is_dropped_and_never_written(tmp_path: Path, peer_log) -> None:
+async def test_a_flood_of_unsolicited_pieces_is_dropped_and_never_written(
+    tmp_path: Path, peer_log: pytest.LogCaptureFixture,
+) -> None:
     async def script(peer: ScriptedPeer) -> None:
         await _answer_handshake(peer, swarm)
         for _ in range(2 * MAX_PIPELINE + 50):  # more than a cancelled pipeline could explain
@@ -91,7 +95,7 @@ async def test_a_flood_of_unsolicited_pieces_is_dropped_and_never_written(tmp_pa
     ],
 )
 async def test_a_bitfield_of_the_wrong_size_or_with_spare_bits_is_refused(
-    tmp_path: Path, peer_log, bitfield: bytes, reason: str
+    tmp_path: Path, peer_log: pytest.LogCaptureFixture, bitfield: bytes, reason: str
 ) -> None:
     async def script(peer: ScriptedPeer) -> None:
         await _answer_handshake(peer, swarm)
@@ -103,7 +107,9 @@ async def test_a_bitfield_of_the_wrong_size_or_with_spare_bits_is_refused(
     assert reason in close_reasons(peer_log, HOSTILE_HOST)
 
 
-async def test_a_handshake_with_the_wrong_info_hash_is_refused(tmp_path: Path, peer_log) -> None:
+async def test_a_handshake_with_the_wrong_info_hash_is_refused(
+    tmp_path: Path, peer_log: pytest.LogCaptureFixture,
+) -> None:
     async def script(peer: ScriptedPeer) -> None:
         await peer.read_handshake()
         peer.send_handshake(bytes(20))
@@ -113,7 +119,9 @@ async def test_a_handshake_with_the_wrong_info_hash_is_refused(tmp_path: Path, p
     assert "handshake with the wrong info-hash" in close_reasons(peer_log, HOSTILE_HOST)
 
 
-async def test_a_handshake_with_our_own_peer_id_is_refused(tmp_path: Path, peer_log) -> None:
+async def test_a_handshake_with_our_own_peer_id_is_refused(
+    tmp_path: Path, peer_log: pytest.LogCaptureFixture,
+) -> None:
     async def script(peer: ScriptedPeer) -> None:
         theirs = await peer.read_handshake()
         peer.send_handshake(swarm.meta.info_hash, theirs.peer_id)  # a mirror: ourselves
@@ -123,7 +131,9 @@ async def test_a_handshake_with_our_own_peer_id_is_refused(tmp_path: Path, peer_
     assert "connected to ourselves" in close_reasons(peer_log, HOSTILE_HOST)
 
 
-async def test_an_incoming_handshake_for_an_unknown_torrent_is_refused(tmp_path: Path, peer_log) -> None:
+async def test_an_incoming_handshake_for_an_unknown_torrent_is_refused(
+    tmp_path: Path, peer_log: pytest.LogCaptureFixture,
+) -> None:
     async with honest_swarm(tmp_path) as swarm:
         peer = await ScriptedPeer.connect(swarm.seed.listen_port or 0)
         peer.send_handshake(bytes(20))
@@ -132,7 +142,9 @@ async def test_an_incoming_handshake_for_an_unknown_torrent_is_refused(tmp_path:
     assert "handshake for a torrent we do not have" in close_reasons(peer_log, HOSTILE_HOST)
 
 
-async def test_a_peer_dribbling_its_handshake_is_dropped(tmp_path: Path, peer_log, monkeypatch) -> None:
+async def test_a_peer_dribbling_its_handshake_is_dropped(
+    tmp_path: Path, peer_log: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr(session_module, "HANDSHAKE_TIMEOUT", 0.5)
     async with honest_swarm(tmp_path) as swarm:
         peer = await ScriptedPeer.connect(swarm.seed.listen_port or 0)
@@ -143,7 +155,9 @@ async def test_a_peer_dribbling_its_handshake_is_dropped(tmp_path: Path, peer_lo
     assert "no handshake" in close_reasons(peer_log, HOSTILE_HOST)
 
 
-async def test_a_peer_sending_one_byte_at_a_time_is_dropped(tmp_path: Path, peer_log, monkeypatch) -> None:
+async def test_a_peer_sending_one_byte_at_a_time_is_dropped(
+    tmp_path: Path, peer_log: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """A byte now and then is not a message: only whole messages keep a connection alive."""
     monkeypatch.setattr(torrent_module, "TICK", 0.1)
     monkeypatch.setattr(torrent_module, "IDLE_TIMEOUT", 1.0)

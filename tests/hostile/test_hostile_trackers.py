@@ -141,7 +141,9 @@ def _messages(snapshot: TorrentSnapshot, urls: dict[str, str]) -> dict[str, str]
 
 
 @pytest.mark.usefixtures("short_tracker_timeouts")
-async def test_hostile_trackers_are_passed_over_for_an_honest_one(tmp_path: Path, bad_trackers) -> None:
+async def test_hostile_trackers_are_passed_over_for_an_honest_one(
+    tmp_path: Path, bad_trackers: dict[str, str],
+) -> None:
     honest = TrackerServer(interval=60)
     await honest.start("127.0.0.1")
     payload = random_tree(tmp_path / "seed" / "p", {"data.bin": 100_000})
@@ -161,7 +163,9 @@ async def test_hostile_trackers_are_passed_over_for_an_honest_one(tmp_path: Path
 
 
 @pytest.mark.usefixtures("short_tracker_timeouts")
-async def test_with_only_hostile_trackers_the_status_says_why(tmp_path: Path, bad_trackers) -> None:
+async def test_with_only_hostile_trackers_the_status_says_why(
+    tmp_path: Path, bad_trackers: dict[str, str],
+) -> None:
     payload = random_tree(tmp_path / "seed" / "p", {"data.bin": 20_000})
     torrent = create_torrent(payload, trackers=[[bad_trackers["truncated"]]], piece_length=16384)
     async with running_session() as leecher:

@@ -10,6 +10,7 @@ import pytest
 
 from app.engine.peer import PeerConnection
 from app.engine.session import Session
+from app.engine.wire import messages as m
 from app.engine.wire.codec import INITIAL_BUFFER
 from tests.hostile.helpers import PIECE_LENGTH, honest_swarm
 from tests.hostile_peer import HOSTILE_HOST, ScriptedPeer
@@ -45,9 +46,11 @@ async def test_a_flood_of_the_largest_messages_keeps_the_receive_buffer_bounded(
             peer.send(message[-1000:])
             await peer.writer.drain()
             peak = max(peak, victim.decoder.buffer_size)
+        peer.send(m.KeepAlive())  # a small message after the large ones
         await asyncio.sleep(0.2)
         assert not victim.closed, victim.close_reason
         assert peak <= _decoder_bound(victim), (peak, largest)
+        assert victim.decoder.buffer_size == INITIAL_BUFFER  # nothing large held any more
         peer.close()
         await swarm.finish()
 

@@ -96,7 +96,9 @@ def layout(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
 
 
 @pytest.mark.parametrize("case", REFUSED)
-async def test_an_escaping_torrent_is_refused_with_a_clear_message(case: str, layout: tuple[Path, Path]) -> None:
+async def test_an_escaping_torrent_is_refused_with_a_clear_message(
+    case: str, layout: tuple[Path, Path],
+) -> None:
     name, paths, message = REFUSED[case]
     torrent, _ = _torrent(name, paths)
     with pytest.raises(MetainfoError) as refused:

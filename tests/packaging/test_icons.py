@@ -8,6 +8,7 @@ from types import ModuleType
 
 import pytest
 from PySide6.QtGui import QImage, QImageReader
+from PySide6.QtWidgets import QApplication
 
 from tests.packaging.recipes import PACKAGING, RESOURCES
 
@@ -38,7 +39,8 @@ def _sizes_in(path: Path) -> list[int]:
 
 
 @pytest.fixture(scope="module")
-def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def generated(tmp_path_factory: pytest.TempPathFactory, qapp: QApplication) -> Path:
+    """Painting needs a QGuiApplication, as in generate_icons.main."""
     out = tmp_path_factory.mktemp("icons")
     generate_icons.generate(ICONS / "piecemeal.svg", out)
     return out

@@ -4,10 +4,12 @@ Inside a coroutine never call qtbot.waitSignal/waitUntil: they spin a nested Qt 
 the running one. Await a future connected to the signal instead.
 """
 
+import gc
 import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -21,32 +23,47 @@ from app.ui.main_window import MainWindow
 from app.ui.single_instance import INSTANCE_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
+Launch = Callable[[str, list[str], Path], subprocess.Popen[bytes]]
 
 
 def _qasync_loop() -> qasync.QEventLoop:
+    # The last test's loop and widgets are garbage by now: free them here, on the GUI
+    # thread. Left to chance, a worker thread would collect them and destroy Qt objects
+    # off-thread, and Qt would later fire a timer of a deleted object (app/ui/collector.py).
+    gc.collect()
     app = QApplication.instance() or QApplication([])
-    return qasync.QEventLoop(app)
+    loop = qasync.QEventLoop(app)
+    # As in the app (app/ui/app.py): plain threads for asyncio.to_thread.
+    loop.set_default_executor(ThreadPoolExecutor(thread_name_prefix="io"))
+    return loop
 
 
 def pytest_asyncio_loop_factories(
     config: pytest.Config, item: pytest.Item
 ) -> Mapping[str, Callable[[], qasync.QEventLoop]]:
     return {"qasync": _qasync_loop}
-Launch = Callable[[str, list[str], Path], subprocess.Popen[bytes]]
 
 
 @pytest.fixture(autouse=True)
-def _application(qapp: QApplication) -> QApplication:
-    """Icons and pixmaps need a QApplication, even in tests that never show a widget."""
-    return qapp
+def _application(qapp: QApplication) -> Iterator[QApplication]:
+    """Icons and pixmaps need a QApplication, even in tests that never show a widget.
+
+    Afterwards, the test's Qt garbage is collected here, on the GUI thread (see
+    app/ui/collector.py).
+    """
+    yield qapp
+    gc.collect()
 
 
 @pytest.fixture
 async def session(tmp_path: Path) -> AsyncIterator[Session]:
     """A real engine session on loopback, saving under tmp_path."""
     config = SessionConfig(
-        listen_host="127.0.0.1", listen_port=0, download_dir=tmp_path / "downloads",
-        enable_dht=False, enable_lsd=False,  # loopback only
+        listen_host="127.0.0.1",
+        listen_port=0,
+        download_dir=tmp_path / "downloads",
+        enable_dht=False,
+        enable_lsd=False,  # loopback only
     )
     engine = Session(config)
     await engine.start()

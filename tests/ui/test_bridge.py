@@ -51,7 +51,8 @@ async def test_pause_and_resume_reach_the_session(session, tmp_path):
     info_hash = await session.add_torrent(write_torrent(tmp_path / "seed"), tmp_path / "empty")
     bridge.refresh()
     bridge.pause([info_hash])
-    await until(lambda: session.snapshot().torrents[0].state == TorrentState.PAUSED)
+    await bridge.drain()
+    assert session.snapshot().torrents[0].state == TorrentState.PAUSED
     bridge.resume([info_hash])
     await until(lambda: session.snapshot().torrents[0].state != TorrentState.PAUSED)
 

@@ -11,7 +11,15 @@ from tests.ui.helpers import until, write_torrent
 
 @pytest.fixture
 async def seeder(tmp_path: Path):
-    engine = Session(SessionConfig(listen_host="127.0.0.1", listen_port=0, download_dir=tmp_path, enable_dht=False, enable_lsd=False))
+    engine = Session(
+        SessionConfig(
+            listen_host="127.0.0.1",
+            listen_port=0,
+            download_dir=tmp_path,
+            enable_dht=False,
+            enable_lsd=False,
+        )
+    )
     await engine.start()
     yield engine
     await engine.close()

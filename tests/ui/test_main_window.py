@@ -5,6 +5,7 @@ from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
 
+from app.engine.creator import create_torrent
 from app.engine.snapshots import TorrentState
 from app.ui.bridge import EngineBridge
 from app.ui.main_window import MainWindow, split_arguments
@@ -83,13 +84,58 @@ async def test_a_bad_torrent_is_named_in_a_message_and_nothing_is_added(window, 
     box.close()
 
 
-async def test_a_dropped_magnet_link_is_declined_politely(window, session):
+async def test_a_dropped_magnet_link_is_added_and_waits_for_metadata(window, session):
+    link = "magnet:?xt=urn:btih:" + "ab" * 20 + "&dn=Example"
     mime = QMimeData()
-    mime.setText("magnet:?xt=urn:btih:" + "ab" * 20)
+    mime.setText(link)
     assert _drop(window, mime)
+    await window.bridge.drain()
+    (torrent,) = session.snapshot().torrents
+    assert torrent.info_hash == "ab" * 20
+    assert torrent.state == TorrentState.METADATA
+
+
+async def test_a_broken_magnet_link_gets_a_message(window, session):
+    window.add_magnet_links(["magnet:?xt=urn:btih:nothex"])
+    await window.bridge.drain()
+    await until(lambda: message_boxes())
     (box,) = message_boxes()
-    assert "not supported yet" in box.windowTitle()
+    assert box.windowTitle() == "Could not add the magnet link"
+    assert session.snapshot().torrents == ()
     box.close()
+
+
+async def test_unticking_a_file_skips_it_in_the_session(window, session, tmp_path):
+    folder = tmp_path / "album"
+    folder.mkdir()
+    (folder / "a.flac").write_bytes(b"a" * 40_000)
+    (folder / "b.flac").write_bytes(b"b" * 40_000)
+    torrent_file = tmp_path / "album.torrent"
+    torrent_file.write_bytes(create_torrent(folder, trackers=()))
+    window.add_torrent_files([torrent_file])
+    dialog = window.add_dialog
+    album = dialog.files_model.index(0, 0)
+    b_flac = dialog.files_model.index(1, 0, album)
+    assert b_flac.data() == "b.flac"
+    dialog.files_model.setData(b_flac, Qt.CheckState.Unchecked, Qt.ItemDataRole.CheckStateRole)
+    dialog.save_path_edit.setText(str(tmp_path / "downloads"))
+    dialog.accept()
+    await window.bridge.drain()
+    (torrent,) = session.snapshot().torrents
+    details = session.details(torrent.info_hash)
+    assert [(f.path, f.priority) for f in details.files] == [
+        ("album/a.flac", 1),
+        ("album/b.flac", 0),
+    ]
+    window.bridge.refresh()
+    window.view.selectRow(0)
+    window.details.setCurrentWidget(window.details.files)
+    window.bridge.refresh()
+    tab_album = window.details.file_model.index(0, 0)
+    tab_b = window.details.file_model.index(1, 0, tab_album)
+    window.details.file_model.setData(tab_b, Qt.CheckState.Checked, Qt.ItemDataRole.CheckStateRole)
+    await window.bridge.drain()
+    assert [f.priority for f in session.details(torrent.info_hash).files] == [1, 1]
 
 
 def test_other_drops_are_refused(window, tmp_path):
@@ -118,7 +164,8 @@ async def test_pause_and_start_actions_reach_the_session(window, session, tmp_pa
     window.view.selectRow(0)
     assert window.actions.pause.isEnabled()
     window.actions.pause.trigger()
-    await until(lambda: session.snapshot().torrents[0].state == TorrentState.PAUSED)
+    await window.bridge.drain()
+    assert session.snapshot().torrents[0].state == TorrentState.PAUSED
     await until(lambda: _state(window) == TorrentState.PAUSED and window.actions.start.isEnabled())
     window.actions.start.trigger()
     await until(lambda: session.snapshot().torrents[0].state != TorrentState.PAUSED)

@@ -62,6 +62,10 @@ class TrackerManager:
         self._task: asyncio.Task[None] | None = None
         self._stopped = False
 
+    @property
+    def started(self) -> bool:
+        return self._task is not None
+
     def start(self) -> None:
         """Start announcing in a background task ('started' goes out at once)."""
         if self._task is None and not self._stopped:

@@ -7,6 +7,7 @@ from importlib import metadata
 import PySide6
 from PySide6.QtWidgets import QMessageBox, QWidget
 
+from app.ui import licenses
 from app.ui.icons import app_icon
 
 
@@ -22,7 +23,7 @@ def about_text() -> str:
         f"<h3>Piecemeal {version()}</h3>"
         "<p>A desktop BitTorrent client: a Qt window over a pure-Python asyncio engine.</p>"
         f"<p>Qt for Python {PySide6.__version__}</p>"
-        "<p>Licensed under the GNU General Public License, version 2 or later.</p>"
+        + licenses.about_html()
     )
 
 

@@ -37,6 +37,13 @@ class AddRequest:
     metainfo: Metainfo
     save_path: Path
     paused: bool
+    priorities: tuple[int, ...]  # one per file of the metainfo, pad files included
+
+
+def all_priorities(metainfo: Metainfo, shown: list[int]) -> tuple[int, ...]:
+    """The dialog's choices for the files it shows, spread over every file (pad files: 1)."""
+    choices = iter(shown)
+    return tuple(1 if entry.padding else next(choices) for entry in metainfo.files)
 
 
 def metainfo_files(metainfo: Metainfo) -> tuple[FileSnapshot, ...]:
@@ -97,9 +104,6 @@ class AddTorrentDialog(QDialog):
         header.setSectionResizeMode(NAME, QHeaderView.ResizeMode.Stretch)
         for column in (SIZE, PRIORITY):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
-        self.files_view.setToolTip(
-            "Choosing which files to download comes with per-file priorities."
-        )
 
         self.start_paused = QCheckBox("Start paused")
         buttons = QDialogButtonBox(
@@ -120,7 +124,10 @@ class AddTorrentDialog(QDialog):
         layout.addWidget(buttons)
 
     def request(self) -> AddRequest:
-        return AddRequest(self._metainfo, self.save_path(), self.start_paused.isChecked())
+        priorities = all_priorities(self._metainfo, self.files_model.priorities())
+        return AddRequest(
+            self._metainfo, self.save_path(), self.start_paused.isChecked(), priorities
+        )
 
     def save_path(self) -> Path:
         return Path(self.save_path_edit.text().strip()).expanduser()

@@ -7,10 +7,17 @@ progress or priority changed (and their folders); different paths rebuild the tr
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from PySide6.QtCore import QAbstractItemModel, QModelIndex, QObject, QPersistentModelIndex, Qt
+from PySide6.QtCore import (
+    QAbstractItemModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+    Signal,
+)
 from PySide6.QtWidgets import QApplication, QStyle
 
 from app.engine.snapshots import FileSnapshot
@@ -59,6 +66,12 @@ class FileNode:
 
 
 class FileModel(QAbstractItemModel):
+    """Signals:
+    priorities_changed(list): one priority per file, after the user ticked or unticked some.
+    """
+
+    priorities_changed = Signal(list)
+
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._root = FileNode("", None)
@@ -119,6 +132,32 @@ class FileModel(QAbstractItemModel):
         if handler is None or not index.isValid():
             return None
         return handler(index.internalPointer(), index.column())
+
+    def flags(self, index: Index) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+        if index.column() == NAME:
+            flags |= Qt.ItemFlag.ItemIsUserCheckable
+        return flags
+
+    def setData(self, index: Index, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:
+        """Ticking a file or folder downloads it (priority 1), unticking skips it (0)."""
+        if role != Qt.ItemDataRole.CheckStateRole or not index.isValid() or index.column() != NAME:
+            return False
+        wanted = Qt.CheckState(value) != Qt.CheckState.Unchecked
+        node: FileNode = index.internalPointer()
+        chosen = {leaf.file_index for leaf in _leaves_under(node)}
+        files = tuple(
+            replace(f, priority=max(1, f.priority) if wanted else 0) if i in chosen else f
+            for i, f in enumerate(self._files)
+        )
+        self.set_files(files)
+        self.priorities_changed.emit([f.priority for f in files])
+        return True
+
+    def priorities(self) -> list[int]:
+        return [f.priority for f in self._files]
 
     # Updating
 
@@ -196,6 +235,12 @@ class FileModel(QAbstractItemModel):
             parts.append(current.name)
             current = current.parent
         return "/".join(reversed(parts))
+
+
+def _leaves_under(node: FileNode) -> list[FileNode]:
+    if node.file_index is not None:
+        return [node]
+    return [leaf for child in node.children for leaf in _leaves_under(child)]
 
 
 def _build_tree(files: Sequence[FileSnapshot]) -> tuple[FileNode, list[FileNode]]:

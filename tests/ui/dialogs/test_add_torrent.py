@@ -1,10 +1,11 @@
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QSettings
 
 from app.engine.creator import create_torrent
-from app.engine.metainfo import load_metainfo
-from app.ui.dialogs.add_torrent import AddTorrentDialog, metainfo_files
+from app.engine.metainfo import FileEntry, load_metainfo
+from app.ui.dialogs.add_torrent import AddTorrentDialog, all_priorities, metainfo_files
 from app.ui.settings import Preferences, save_preferences
 from tests.ui.helpers import write_torrent
 
@@ -51,3 +52,15 @@ def test_lists_the_files_with_their_sizes(qtbot, tmp_path):
     assert root.siblingAtColumn(1).data() == "3.9 KiB"
     assert dialog.files_model.file_count() == 2
     assert Path(dialog.save_path_edit.text()).is_absolute()
+
+
+def test_pad_files_keep_their_place_in_the_priorities(tmp_path):
+    loaded = load_metainfo(write_torrent(tmp_path / "share"))
+    files = (
+        FileEntry(("album", "a.flac"), 10, 0),
+        FileEntry(("album", ".pad", "6"), 6, 10, padding=True),  # BEP 47
+        FileEntry(("album", "b.flac"), 10, 16),
+    )
+    metainfo = replace(loaded, files=files, multi_file=True)
+    assert [f.path for f in metainfo_files(metainfo)] == ["album/a.flac", "album/b.flac"]
+    assert all_priorities(metainfo, [0, 2]) == (0, 1, 2)

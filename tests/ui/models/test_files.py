@@ -65,3 +65,17 @@ def test_other_files_rebuild_the_tree():
     assert model.rowCount() == 1
     assert _child(model, 0).data() == "single.iso"
     assert _child(model, 0).siblingAtColumn(NAME).data(Qt.ItemDataRole.ToolTipRole) == "single.iso"
+
+
+def test_unticking_a_folder_skips_every_file_in_it():
+    model = FileModel()
+    model.set_files(FILES)
+    emitted = []
+    model.priorities_changed.connect(emitted.append)
+    cd1 = _child(model, 0, 1)
+    assert model.flags(cd1) & Qt.ItemFlag.ItemIsUserCheckable
+    assert model.setData(cd1, Qt.CheckState.Unchecked, Qt.ItemDataRole.CheckStateRole)
+    assert emitted == [[1, 0, 0]]
+    assert cd1.data(Qt.ItemDataRole.CheckStateRole) == Qt.CheckState.Unchecked
+    model.setData(_child(model, 0), Qt.CheckState.Checked, Qt.ItemDataRole.CheckStateRole)
+    assert emitted[-1] == [1, 1, 1]

@@ -1,0 +1,62 @@
+"""piecemeal-cli's control options: speed limits, sequential order, peer limit."""
+
+from __future__ import annotations
+
+import asyncio
+import filecmp
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from app.cli import _parser
+from app.engine.creator import create_torrent
+from app.engine.store import Store
+from tests.lt_peer import random_tree
+from tests.swarm_helpers import running_session
+
+ROOT = Path(__file__).resolve().parents[1]
+KIB = 1024
+
+
+def test_limits_parse_like_sizes() -> None:
+    args = _parser().parse_args(["download", "x.torrent", "-o", "out", "--down-limit", "500K",
+                                 "--up-limit", "1M", "--max-peers", "7", "--sequential"])
+    assert (args.down_limit, args.up_limit, args.max_peers, args.sequential) == (500 * KIB, 1024 * KIB, 7, True)
+    plain = _parser().parse_args(["seed", "x.torrent", "--data", "d"])
+    assert (plain.down_limit, plain.up_limit, plain.max_peers) == (0, 0, None)
+
+
+def test_a_limit_that_is_not_a_size_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        _parser().parse_args(["download", "x.torrent", "-o", "out", "--down-limit", "fast"])
+    assert exit_.value.code == 2
+    assert "not a size" in capsys.readouterr().err
+
+
+async def test_download_with_a_limit_and_in_order(tmp_path: Path) -> None:
+    payload = random_tree(tmp_path / "seed" / "clip", {"clip.bin": 768 * KIB})
+    torrent_file = tmp_path / "clip.torrent"
+    torrent_file.write_bytes(create_torrent(payload, piece_length=32 * KIB))
+    out, profile = tmp_path / "out", tmp_path / "profile"
+    async with running_session(enable_dht=False, enable_lsd=False) as seed:
+        await seed.add_torrent(torrent_file.read_bytes(), payload.parent)
+        started = time.monotonic()
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "app.cli", "download", str(torrent_file), "-o", str(out),
+            "--bind", "127.0.0.1", "--port", "0", "--peer", f"127.0.0.1:{seed.listen_port}",
+            "--no-dht", "--no-lsd", "--profile", str(profile),
+            "--down-limit", "256K", "--sequential", "--max-peers", "4",
+            cwd=ROOT, stderr=asyncio.subprocess.PIPE,
+        )
+        _, stderr = await asyncio.wait_for(process.communicate(), 30)
+        elapsed = time.monotonic() - started
+    assert process.returncode == 0, stderr.decode()
+    assert filecmp.cmp(payload / "clip.bin", out / "clip" / "clip.bin", shallow=False)
+    assert elapsed > 2.0  # 768 KiB at 256 KiB/s; unlimited on loopback it takes a blink
+    store, _ = Store.open(profile / "piecemeal.db")
+    try:
+        assert store.torrents()[0].sequential
+    finally:
+        store.close()
