@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from app.engine.disk_guard import NO_SPACE, DiskGuard, enough_space
-from app.engine.errors import StorageError
+from app.engine.errors import EngineError, StorageError
 from app.engine.mover import FileCopy, MoveCancelled, MoveStatus, copy_error
 from app.engine.queueing import QueueEntry, QueueLimits, SeedingGoal, plan_queue, share_ratio
 from app.engine.rate_limit import Limits, RateLimits, current_limits
@@ -104,6 +104,8 @@ class Controls:
     # per-torrent options
 
     def set_options(self, torrent: Torrent, options: TorrentOptions) -> None:
+        if options.down_limit < 0 or options.up_limit < 0:
+            raise ValueError("a rate limit is a number of bytes per second, 0 for none")
         torrent.options = options
         apply_options(torrent)
         if torrent.num_pieces:
@@ -112,7 +114,7 @@ class Controls:
 
     def set_file_priorities(self, torrent: Torrent, priorities: Sequence[int]) -> None:
         if not torrent.num_pieces:
-            raise StorageError("the files are not known until the torrent's metadata arrives")
+            raise EngineError("the files are not known until the torrent's metadata arrives")
         checked = check_file_priorities(priorities, len(torrent.metainfo.files))
         self.set_options(torrent, replace(torrent.options, file_priorities=checked))
 
@@ -146,7 +148,7 @@ class Controls:
         config = self._session.config
         return QueueLimits(config.max_active_downloads, config.max_active_seeds)
 
-    def _queue_entries(self, candidate: Torrent | None = None) -> list[QueueEntry]:
+    def _queue_entries(self, candidate: Torrent | None = None) -> list[QueueEntry[bytes]]:
         torrents = list(self._session.torrents.values())
         if candidate is not None and candidate not in torrents:
             torrents.append(candidate)
@@ -163,9 +165,9 @@ class Controls:
         plan = plan_queue(self._queue_entries(), limits)
         torrents = self._session.torrents
         for key in plan.queue:
-            await torrents[key].stop(TorrentState.QUEUED)  # type: ignore[index]
+            await torrents[key].stop(TorrentState.QUEUED)
         for key in plan.start:
-            torrents[key].start()  # type: ignore[index]
+            torrents[key].start()
 
     def _any_queued(self) -> bool:
         return any(t.state == TorrentState.QUEUED for t in self._session.torrents.values())
@@ -181,7 +183,7 @@ class Controls:
             seeded = self._seeded[torrent.info_hash] = self._seeded.get(torrent.info_hash, 0.0) + elapsed
             ratio = share_ratio(torrent.total_uploaded, torrent.total_downloaded, torrent.metainfo.total_length)
             if goal.reached(ratio, seeded):
-                log.info("%s reached its seeding goal", torrent.metainfo.name)
+                log.info("%s reached its seeding goal", torrent.name)
                 await self._session.pause(torrent.info_hash.hex())
 
     # the disk-space guard
@@ -200,7 +202,7 @@ class Controls:
         stopping = self._waiting_for_space.get(torrent.info_hash)
         if stopping is not None and not stopping.done():
             return
-        log.warning("%s paused: %s", torrent.metainfo.name, NO_SPACE)
+        log.warning("%s paused: %s", torrent.name, NO_SPACE)
         torrent.note = NO_SPACE
         # Not awaited here: the caller may be one of the torrent's writes, which stop() awaits.
         self._waiting_for_space[torrent.info_hash] = self._in_background(torrent.stop())
@@ -208,10 +210,10 @@ class Controls:
     async def _check_disk(self, now: float) -> None:
         reserve = self._session.config.disk_reserve
         torrents = self._session.torrents
-        for torrent in list(torrents.values()):
-            if reserve > 0 and torrent.state == TorrentState.DOWNLOADING:
-                if not enough_space(await self.disk.free(torrent.save_path, now), 0, reserve):
-                    self._wait_for_space(torrent)
+        downloading = [t for t in torrents.values() if t.state == TorrentState.DOWNLOADING] if reserve > 0 else []
+        for torrent in downloading:
+            if not enough_space(await self.disk.free(torrent.save_path, now), 0, reserve):
+                self._wait_for_space(torrent)
         for info_hash, stopping in list(self._waiting_for_space.items()):
             torrent = torrents.get(info_hash)
             if torrent is None or not stopping.done():
@@ -236,6 +238,7 @@ class Controls:
         """Start copying the torrent's files to `destination`; it switches once all are there."""
         if torrent.info_hash in self._move_tasks:
             raise StorageError(f"'{torrent.name}' is already being moved")
+        destination = destination.absolute()
         if destination.resolve() == torrent.save_path.resolve():
             return
         pairs = [(torrent.save_path.joinpath(*p.parts), destination.joinpath(*p.parts)) for p in _relative(torrent)]
@@ -253,36 +256,54 @@ class Controls:
             await asyncio.to_thread(job.copy_all)
             if self._session.torrents.get(torrent.info_hash) is not torrent:
                 raise MoveCancelled
-            await self._switch(torrent, job)
+            old_storage = await self._switch(torrent, job)
         except (OSError, StorageError, MoveCancelled) as exc:
             await asyncio.to_thread(job.undo)
             job.error = "The move was cancelled" if isinstance(exc, MoveCancelled) else copy_error(exc, job.destination)
             torrent.note = f"Move failed: {job.error}"
             log.warning("moving %s: %s", torrent.name, job.error)
             return
+        torrent.note = await self._forget_old_files(torrent, old_storage)
         job.finished = True
-        torrent.note = ""
 
-    async def _switch(self, torrent: Torrent, job: FileCopy) -> None:
-        """Seeding: swap to the new files at once. Downloading: stop, copy what changed, go on."""
-        old_storage = torrent.storage if torrent.num_pieces else None
-        new_storage = Storage(torrent.metainfo, job.destination, self._session.executor) if old_storage else None
-        if new_storage is not None and torrent.state == TorrentState.SEEDING:
+    async def _switch(self, torrent: Torrent, job: FileCopy) -> Storage | None:
+        """Seeding: swap to the new files at once. Downloading: stop, copy what changed, go on.
+
+        Returns the storage of the old place, whose files are now copies.
+        """
+        if not torrent.num_pieces:
+            self._use(torrent, job.destination, None)  # a magnet without metadata has no files yet
+            return None
+        old_storage = torrent.storage
+        new_storage = Storage(torrent.metainfo, job.destination, self._session.executor)
+        if torrent.state == TorrentState.SEEDING:
             await new_storage.open()
             await asyncio.to_thread(job.copy_changed)
         if torrent.state == TorrentState.SEEDING and not torrent.writing:
             self._use(torrent, job.destination, new_storage)  # no await since the check: no write slips in
-        else:
-            running = torrent.running
-            if running:
-                await torrent.stop()
+            return old_storage
+        running = torrent.running
+        if running:
+            await torrent.stop()
+        try:
             await asyncio.to_thread(job.copy_changed)
             self._use(torrent, job.destination, new_storage)
+        finally:
             if running:
                 torrent.start()
+        return old_storage
+
+    async def _forget_old_files(self, torrent: Torrent, old_storage: Storage | None) -> str:
+        """Delete the files left in the old place, record the new ones' stamps; "" or a warning."""
+        warning = ""
         if old_storage is not None:
-            await old_storage.delete_files()
+            try:
+                await old_storage.delete_files()
+            except StorageError as exc:  # the move itself succeeded: say so, keep going
+                warning = f"Moved, but the old files could not all be deleted: {exc}"
+                log.warning("moving %s: %s", torrent.name, exc)
         await self._session.save_resume()  # the new files' sizes and times vouch for the pieces
+        return warning
 
     def _use(self, torrent: Torrent, destination: Path, storage: Storage | None) -> None:
         torrent.save_path = destination

@@ -236,6 +236,8 @@ class PiecePicker:
             raise ValueError(f"{len(priorities)} priorities for {self._num_pieces} pieces")
         if not set(priorities) <= set(PRIORITIES):
             raise ValueError("a piece priority is 0 (skip), 1 (normal) or 2 (high)")
+        if bytes(priorities) == self._priority:
+            return  # the usual case at start-up: every piece normal, as it was
         for piece, new in enumerate(priorities):
             old = self._priority[piece]
             if new != old:

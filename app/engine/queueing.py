@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 NO_LIMIT = 0
 
+K = TypeVar("K", bound=Hashable)
+
 
 @dataclass(frozen=True, slots=True)
-class QueueEntry:
-    key: Hashable
+class QueueEntry(Generic[K]):
+    key: K
     position: int  # lower runs first
     complete: bool  # every wanted piece is verified: it would seed
     running: bool  # started (not waiting in the queue)
@@ -29,15 +32,15 @@ class QueueLimits:
 
 
 @dataclass(frozen=True, slots=True)
-class QueuePlan:
-    active: frozenset[Hashable]  # every torrent that may run now
-    start: tuple[Hashable, ...]  # waiting, and now within the limits
-    queue: tuple[Hashable, ...]  # running, and now beyond the limits
+class QueuePlan(Generic[K]):
+    active: frozenset[K]  # every torrent that may run now
+    start: tuple[K, ...]  # waiting, and now within the limits
+    queue: tuple[K, ...]  # running, and now beyond the limits
 
 
-def plan_queue(entries: Sequence[QueueEntry], limits: QueueLimits) -> QueuePlan:
+def plan_queue(entries: Sequence[QueueEntry[K]], limits: QueueLimits) -> QueuePlan[K]:
     counts = {False: 0, True: 0}
-    active = set()
+    active: set[K] = set()
     for entry in sorted(entries, key=lambda e: e.position):
         limit = limits.max_seeds if entry.complete else limits.max_downloads
         if limit == NO_LIMIT or counts[entry.complete] < limit:

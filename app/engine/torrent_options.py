@@ -86,6 +86,9 @@ def apply_options(torrent: Torrent) -> None:
     files = torrent.metainfo.files
     priorities = options.file_priorities if len(options.file_priorities) == len(files) else (NORMAL,) * len(files)
     padding = [entry.padding for entry in files]
-    torrent.picker.set_priorities(piece_priorities(torrent.layout, priorities, padding))
+    if all(priority == NORMAL for priority in priorities):
+        torrent.picker.set_priorities(bytes([NORMAL]) * torrent.num_pieces)  # no per-piece work
+    else:
+        torrent.picker.set_priorities(piece_priorities(torrent.layout, priorities, padding))
     first = first_last_pieces(torrent.layout, priorities, padding) if options.sequential else []
     torrent.picker.set_sequential(options.sequential, first)

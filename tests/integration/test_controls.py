@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import filecmp
 from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -12,7 +14,8 @@ import pytest
 from app.engine import events
 from app.engine.creator import create_torrent
 from app.engine.metainfo import parse_metainfo
-from app.engine.session import Session
+from app.engine.rate_limit import AltSchedule
+from app.engine.session import Session, SessionConfig
 from app.engine.snapshots import PieceState, TorrentState
 from tests.lt_peer import random_tree
 from tests.swarm_helpers import running_session, torrent_snapshot, wait_for_state
@@ -49,6 +52,26 @@ async def seeding(session: Session, torrent: bytes, payload: Path) -> str:
     info_hash = await session.add_torrent(torrent, payload.parent)
     await wait_for_state(session, info_hash, TorrentState.SEEDING)
     return info_hash
+
+
+# -- speed limits ----------------------------------------------------------------------
+
+
+async def test_the_alternative_limits_follow_their_schedule_and_the_config() -> None:
+    every_day = AltSchedule(frozenset(range(7)), 0, 0)
+    config = SessionConfig(down_limit=1000 * KIB, up_limit=500 * KIB, alt_down_limit=100 * KIB,
+                           alt_up_limit=50 * KIB, alt_schedule=every_day, **QUIET)
+    session = Session(config)
+    try:
+        session.controls.update_limits(datetime(2024, 1, 3, 12, 0))
+        assert session.controls.alt_active
+        assert (session.controls.limits.down.rate, session.controls.limits.up.rate) == (100 * KIB, 50 * KIB)
+        session.config = replace(config, alt_schedule=None)  # what the preferences dialog does
+        session.controls.update_limits(datetime(2024, 1, 3, 12, 0))
+        assert not session.controls.alt_active
+        assert (session.controls.limits.down.rate, session.controls.limits.up.rate) == (1000 * KIB, 500 * KIB)
+    finally:
+        await session.close()
 
 
 # -- file priorities -------------------------------------------------------------------
@@ -202,6 +225,8 @@ async def test_torrent_options_survive_a_restart(torrent: bytes, tmp_path: Path)
         await session.set_file_priorities(info_hash, [0, 2, 1])
         await session.set_sequential(info_hash, True)
         await session.set_torrent_limits(info_hash, down=100 * KIB, up=50 * KIB)
+        with pytest.raises(ValueError):
+            await session.set_torrent_limits(info_hash, down=-1, up=0)
     async with running_session(profile_dir=profile, **QUIET) as session:
         restored = session.torrents[bytes.fromhex(info_hash)]
         assert [f.priority for f in session.details(info_hash).files] == [0, 2, 1]
