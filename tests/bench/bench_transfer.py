@@ -1,6 +1,6 @@
 """Download and seed speed, CPU and peak memory: Piecemeal beside libtorrent, in one run.
 
-    .venv/bin/python -m tests.bench.bench_transfer [--size-mib 1024] [--piece-kib 1024] [--rounds 1]
+    .venv/bin/python -m tests.bench.bench_transfer [--size-mib 1024] [--piece-kib 1024] [--rounds 1] [--gui]
 
 A random payload is seeded by libtorrent on 127.0.0.2; each leecher runs alone in its own
 process (libtorrent's on 127.0.0.3, `piecemeal-cli download` on 127.0.0.4), so CPU seconds
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from pathlib import Path
 from tests.lt_peer import make_torrent, random_tree
 
 PY = sys.executable
+WITH_GUI = False
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -88,6 +88,11 @@ def bench_download(work: Path, torrent: Path, data: Path, size: int) -> list[Res
             PY, "-m", "app.cli", "download", str(torrent), "-o", str(pm_out), "--bind", "127.0.0.4",
             "--port", "0", "--peer", f"127.0.0.2:{port}", "--no-dht", "--no-lsd"], size))
         shutil.rmtree(pm_out, ignore_errors=True)
+        if WITH_GUI:
+            gui_out = work / "gui-down"
+            results.append(run_measured("download: piecemeal window", [
+                PY, "-m", "tests.bench.gui_leech", str(torrent), str(gui_out), "127.0.0.6", f"127.0.0.2:{port}"], size))
+            shutil.rmtree(gui_out, ignore_errors=True)
         return results
     finally:
         stop(seed)
@@ -121,7 +126,10 @@ def main() -> int:
     parser.add_argument("--piece-kib", type=int, default=1024)
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--skip-seed", action="store_true")
+    parser.add_argument("--gui", action="store_true", help="also download through the window (qasync loop)")
     args = parser.parse_args()
+    global WITH_GUI
+    WITH_GUI = args.gui
     size = args.size_mib * 2**20
     with tempfile.TemporaryDirectory(prefix="piecemeal-bench-") as tmp:
         work = Path(tmp)
