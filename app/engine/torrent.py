@@ -195,6 +195,9 @@ class Torrent:
             except StorageError as exc:
                 log.warning("torrent %s: %s", self.name, exc)
             await self.storage.close()
+        for piece, buffer in self._buffers.items():
+            self.picker.piece_failed(piece)  # its received blocks go with the buffer: all again
+            self._unwritten -= len(buffer)
         self._buffers.clear()
         self._spare.clear()
         self._read_cache.clear()

@@ -27,7 +27,7 @@ from app.ui.bridge import EngineBridge  # noqa: E402
 from app.ui.collector import MainThreadCollector  # noqa: E402
 from app.ui.icons import app_icon  # noqa: E402
 from app.ui.main_window import MainWindow  # noqa: E402
-from app.ui.settings import Preferences, load_preferences  # noqa: E402
+from app.ui.settings import Preferences, load_preferences, session_settings  # noqa: E402
 from app.ui.single_instance import InstanceServer, absolute_arguments, hand_off  # noqa: E402
 
 if TYPE_CHECKING:
@@ -154,10 +154,10 @@ async def _start_session(preferences: Preferences, profile: Path | None) -> tupl
     from app.engine.session import Session, SessionConfig, default_profile_dir
 
     def configured(port: int) -> Session:
-        return Session(SessionConfig(
-            listen_port=port, download_dir=preferences.download_dir,
-            profile_dir=profile or default_profile_dir(),
-        ))
+        return Session(SessionConfig(**{
+            **session_settings(preferences), "listen_port": port,
+            "profile_dir": profile or default_profile_dir(),
+        }))
 
     session = configured(preferences.listen_port)
     try:

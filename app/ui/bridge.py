@@ -94,6 +94,10 @@ class EngineBridge(QObject):
 
     # Polling
 
+    @property
+    def session(self) -> Session:
+        return self._session
+
     def start(self) -> None:
         self.refresh()
         self._timer.start()

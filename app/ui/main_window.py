@@ -10,10 +10,13 @@ from __future__ import annotations
 import shutil
 from collections import deque
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QPoint, QSettings, Qt, QUrl, Signal
 from PySide6.QtGui import (
+    QAction,
     QCloseEvent,
     QDesktopServices,
     QDragEnterEvent,
@@ -49,9 +52,16 @@ from app.ui.dialogs.about import show_about
 from app.ui.dialogs.add_torrent import AddTorrentDialog
 from app.ui.dialogs.create_torrent import CreateTorrentDialog
 from app.ui.dialogs.preferences import PreferencesDialog
+from app.ui.dialogs.torrent_options import TorrentChoice, TorrentOptionsDialog
 from app.ui.icons import app_icon
 from app.ui.models.torrents import TorrentColumn, TorrentListModel
-from app.ui.settings import Preferences, last_save_dir, load_preferences, save_preferences
+from app.ui.settings import (
+    Preferences,
+    last_save_dir,
+    live_settings,
+    load_preferences,
+    save_preferences,
+)
 from app.ui.sidebar import Sidebar
 from app.ui.speed_history import SESSION
 from app.ui.state_filter import FilterCounts, StateFilter
@@ -59,6 +69,9 @@ from app.ui.torrent_diff import TorrentDiff
 from app.ui.tray import TrayIcon
 from app.ui.widgets.elide_delegate import MiddleElideDelegate
 from app.ui.widgets.progress_delegate import ProgressDelegate
+
+if TYPE_CHECKING:
+    from app.engine.session import Session
 
 _FREE_SPACE_EVERY = 10  # ticks between two looks at the disk
 _PAUSABLE = frozenset(
@@ -109,6 +122,11 @@ def _free_space(folder: Path) -> int | None:
     return None
 
 
+async def _apply_live(session: Session, settings: dict[str, Any]) -> None:
+    # The session's controls read its config at every tick (about once a second).
+    session.config = replace(session.config, **settings)
+
+
 class EmptyHint(QLabel):
     """Centred over an empty list: what to do first, or why nothing shows."""
 
@@ -149,7 +167,11 @@ class MainWindow(QMainWindow):
         self.bridge = bridge
         self.settings = settings
         self.preferences = load_preferences(settings)
+        self._dht_running = self.preferences.enable_dht  # the session was started with these
+        self._torrent_choices: dict[str, TorrentChoice] = {}
+        self.options_dialog: TorrentOptionsDialog | None = None
         self.actions = Actions(self)
+        self.options_action = QAction("Torrent &options…", self)
         self._add_queue: deque[Metainfo] = deque()
         self._add_dialog: AddTorrentDialog | None = None
         self._ticks = 0
@@ -257,6 +279,8 @@ class MainWindow(QMainWindow):
         menu.addSeparator()
         for action in (a.open_folder, a.copy_magnet, a.copy_hash):
             menu.addAction(action)
+        menu.addSeparator()
+        menu.addAction(self.options_action)
 
     def _build_toolbar(self) -> None:
         a = self.actions
@@ -280,10 +304,14 @@ class MainWindow(QMainWindow):
         self.up_label = QLabel()
         self.peers_label = QLabel()
         self.free_label = QLabel()
+        self.dht_label = QLabel()
+        self.dht_label.setToolTip("Nodes of the DHT network this client knows")
+        self.dht_label.setVisible(self._dht_running)
         self.down_label.setToolTip("Download speed")
         self.up_label.setToolTip("Upload speed")
         self.free_label.setToolTip("Free space where new downloads are saved")
-        for label in (self.free_label, self.peers_label, self.down_label, self.up_label):
+        labels = (self.free_label, self.dht_label, self.peers_label, self.down_label, self.up_label)
+        for label in labels:
             label.setMinimumWidth(label.fontMetrics().horizontalAdvance("↓ 999.9 MiB/s") + 8)
             self.statusBar().addPermanentWidget(label)
 
@@ -298,6 +326,7 @@ class MainWindow(QMainWindow):
         a.remove.triggered.connect(self.confirm_remove)
         a.open_folder.triggered.connect(self.open_folder)
         a.copy_magnet.triggered.connect(self.copy_magnet_links)
+        self.options_action.triggered.connect(self.edit_torrent_options)
         a.copy_hash.triggered.connect(lambda: self._copy("\n".join(self.selected_hashes())))
         a.start_all.triggered.connect(
             lambda: self.bridge.resume(t.info_hash for t in self.bridge.torrents())
@@ -349,6 +378,7 @@ class MainWindow(QMainWindow):
         self.down_label.setText(f"↓ {formatting.rate_or_zero(snapshot.down_rate)}")
         self.up_label.setText(f"↑ {formatting.rate_or_zero(snapshot.up_rate)}")
         self.peers_label.setText(f"{formatting.count(snapshot.peers)} peers")
+        self.dht_label.setText(f"DHT: {formatting.count(snapshot.dht_nodes)} nodes")
         self.tray.show_snapshot(snapshot)
         if self._ticks % _FREE_SPACE_EVERY == 0:
             free = _free_space(self.preferences.download_dir)
@@ -399,6 +429,7 @@ class MainWindow(QMainWindow):
             action.setEnabled(bool(torrents))
         self.actions.start.setEnabled(any(t.state not in _PAUSABLE for t in torrents))
         self.actions.pause.setEnabled(any(t.state in _PAUSABLE for t in torrents))
+        self.options_action.setEnabled(len(torrents) == 1)
         everything = list(self.bridge.torrents())
         self.actions.start_all.setEnabled(any(t.state not in _PAUSABLE for t in everything))
         self.actions.pause_all.setEnabled(any(t.state in _PAUSABLE for t in everything))
@@ -554,6 +585,26 @@ class MainWindow(QMainWindow):
         self.preferences = preferences
         save_preferences(self.settings, preferences)
         self._ticks = 0
+        self.bridge.run(
+            _apply_live(self._session(), live_settings(preferences)),
+            "Could not apply the new preferences",
+        )
+
+    def edit_torrent_options(self) -> None:
+        hashes = self.selected_hashes()
+        if len(hashes) != 1:
+            return
+        info_hash = hashes[0]
+        choice = self._torrent_choices.get(info_hash, TorrentChoice())
+        dialog = TorrentOptionsDialog(self.bridge, self._session(), info_hash, choice, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.accepted.connect(lambda: self._torrent_choices.update({info_hash: dialog.choice()}))
+        dialog.finished.connect(lambda _result: setattr(self, "options_dialog", None))
+        self.options_dialog = dialog
+        dialog.open()
+
+    def _session(self) -> Session:
+        return self.bridge.session
 
     def _search(self, text: str) -> None:
         self.model.set_search_text(text)

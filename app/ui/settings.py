@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any, Final
 
 from PySide6.QtCore import QSettings, QStandardPaths
 
+from app.engine.rate_limit import AltSchedule
+
 DEFAULT_PORT = 6881
+KIB: Final = 1024
+MIB: Final = 1024**2
+# What a running session takes at once; the others wait for the next start.
+LIVE_FIELDS: Final = frozenset({
+    "max_peers", "max_peers_per_torrent", "down_limit", "up_limit", "alt_down_limit",
+    "alt_up_limit", "alt_limits_on", "alt_schedule", "max_active_downloads",
+    "max_active_seeds", "seed_ratio_limit", "seed_time_limit", "disk_reserve",
+})
 
 
 def default_download_dir() -> Path:
@@ -17,25 +29,110 @@ def default_download_dir() -> Path:
 
 @dataclass(frozen=True, slots=True)
 class Preferences:
+    """In the units the dialog shows: KiB/s, minutes, MiB; 0 means no limit."""
+
     download_dir: Path
     listen_port: int = DEFAULT_PORT
     close_to_tray: bool = False
+    listen_host: str = "0.0.0.0"
+    max_peers: int = 200
+    max_peers_per_torrent: int = 50
+    down_limit: int = 0
+    up_limit: int = 0
+    alt_down_limit: int = 0
+    alt_up_limit: int = 0
+    alt_limits_on: bool = False
+    alt_schedule_on: bool = False
+    alt_days: tuple[int, ...] = (0, 1, 2, 3, 4, 5, 6)  # datetime.weekday() numbers
+    alt_start_minute: int = 8 * 60
+    alt_end_minute: int = 20 * 60
+    max_active_downloads: int = 0
+    max_active_seeds: int = 0
+    seed_ratio_limit: float = 0.0
+    seed_time_limit: int = 0
+    enable_dht: bool = True
+    enable_pex: bool = True
+    enable_lsd: bool = True
+    disk_reserve: int = 1024
+
+
+def _days(value: object) -> tuple[int, ...]:
+    text = ",".join(value) if isinstance(value, list) else str(value)
+    return tuple(int(day) for day in text.split(",") if day.strip())
+
+
+def _flag(value: object) -> bool:
+    # INI-backed QSettings hands booleans back as the strings "true"/"false".
+    return value is True or str(value).lower() == "true"
+
+
+# How each field comes back from QSettings (an INI file returns strings).
+_READERS: Final[dict[str, Callable[[Any], Any]]] = {
+    "Path": lambda v: Path(str(v)),
+    "int": int,
+    "float": float,
+    "bool": _flag,
+    "str": str,
+    "tuple[int, ...]": _days,
+}
 
 
 def load_preferences(settings: QSettings) -> Preferences:
-    return Preferences(
-        download_dir=Path(
-            str(settings.value("preferences/download_dir", str(default_download_dir())))
-        ),
-        listen_port=int(settings.value("preferences/listen_port", DEFAULT_PORT)),  # type: ignore[arg-type]
-        close_to_tray=_flag(settings.value("preferences/close_to_tray", False)),
-    )
+    defaults = Preferences(download_dir=default_download_dir())
+    values = {}
+    for f in fields(Preferences):
+        raw = settings.value(f"preferences/{f.name}", None)
+        values[f.name] = getattr(defaults, f.name) if raw is None else _READERS[f.type](raw)
+    return Preferences(**values)
 
 
 def save_preferences(settings: QSettings, preferences: Preferences) -> None:
-    settings.setValue("preferences/download_dir", str(preferences.download_dir))
-    settings.setValue("preferences/listen_port", preferences.listen_port)
-    settings.setValue("preferences/close_to_tray", preferences.close_to_tray)
+    for f in fields(Preferences):
+        value = getattr(preferences, f.name)
+        if isinstance(value, Path):
+            value = str(value)
+        elif isinstance(value, tuple):
+            value = ",".join(str(day) for day in value)
+        settings.setValue(f"preferences/{f.name}", value)
+
+
+def alt_schedule(preferences: Preferences) -> AltSchedule | None:
+    if not preferences.alt_schedule_on:
+        return None
+    return AltSchedule(
+        frozenset(preferences.alt_days), preferences.alt_start_minute, preferences.alt_end_minute
+    )
+
+
+def session_settings(preferences: Preferences) -> dict[str, Any]:
+    """SessionConfig keyword arguments, in the engine's units (bytes, seconds)."""
+    p = preferences
+    return {
+        "listen_host": p.listen_host,
+        "listen_port": p.listen_port,
+        "download_dir": p.download_dir,
+        "max_peers": p.max_peers,
+        "max_peers_per_torrent": p.max_peers_per_torrent,
+        "down_limit": p.down_limit * KIB,
+        "up_limit": p.up_limit * KIB,
+        "alt_down_limit": p.alt_down_limit * KIB,
+        "alt_up_limit": p.alt_up_limit * KIB,
+        "alt_limits_on": p.alt_limits_on,
+        "alt_schedule": alt_schedule(p),
+        "max_active_downloads": p.max_active_downloads,
+        "max_active_seeds": p.max_active_seeds,
+        "seed_ratio_limit": p.seed_ratio_limit,
+        "seed_time_limit": p.seed_time_limit * 60.0,
+        "enable_dht": p.enable_dht,
+        "enable_pex": p.enable_pex,
+        "enable_lsd": p.enable_lsd,
+        "disk_reserve": p.disk_reserve * MIB,
+    }
+
+
+def live_settings(preferences: Preferences) -> dict[str, Any]:
+    """The part of session_settings a running session applies at once."""
+    return {k: v for k, v in session_settings(preferences).items() if k in LIVE_FIELDS}
 
 
 def last_save_dir(settings: QSettings) -> Path:
@@ -46,8 +143,3 @@ def last_save_dir(settings: QSettings) -> Path:
 
 def remember_save_dir(settings: QSettings, folder: Path) -> None:
     settings.setValue("add/last_save_dir", str(folder))
-
-
-def _flag(value: object) -> bool:
-    # INI-backed QSettings hands booleans back as the strings "true"/"false".
-    return value is True or str(value).lower() == "true"

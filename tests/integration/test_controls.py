@@ -136,6 +136,24 @@ async def test_sequential_download_fetches_pieces_in_order(tmp_path: Path) -> No
 # -- the queue and seeding goals -------------------------------------------------------
 
 
+async def test_stopping_mid_piece_then_starting_blames_nobody(tmp_path: Path) -> None:
+    """The queue, the disk guard and moves stop and start torrents with pieces half received."""
+    payload = random_tree(tmp_path / "seed" / "big", {"big.bin": 8 * 256 * KIB})
+    torrent = create_torrent(payload, piece_length=256 * KIB)
+    async with running_session(**QUIET) as seed, running_session(down_limit=512 * KIB, **QUIET) as leecher:
+        info_hash = await seeding(seed, torrent, payload)
+        await leecher.add_torrent(torrent, tmp_path / "out")
+        leecher.add_peer(info_hash, "127.0.0.1", seed.listen_port)
+        for _ in range(3):
+            await eventually(lambda: bool(leecher.details(info_hash).peers))
+            await asyncio.sleep(0.3)
+            await leecher.pause(info_hash)
+            await leecher.resume(info_hash)
+        await wait_for_state(leecher, info_hash, TorrentState.SEEDING)
+        assert not leecher.torrents[bytes.fromhex(info_hash)].banned
+    assert filecmp.cmp(payload / "big.bin", tmp_path / "out" / "big" / "big.bin", shallow=False)
+
+
 async def test_downloads_beyond_the_limit_wait_in_the_queue(tmp_path: Path) -> None:
     first = create_torrent(random_tree(tmp_path / "one", {"x.bin": 3 * PIECE}), piece_length=PIECE)
     second = create_torrent(random_tree(tmp_path / "two", {"y.bin": 3 * PIECE}), piece_length=PIECE)

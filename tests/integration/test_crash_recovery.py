@@ -42,6 +42,15 @@ def claimed_by_store(profile: Path, meta) -> Bitfield:
         store.close()
 
 
+async def data_arriving(out: Path, proc: asyncio.subprocess.Process, timeout: float = 30) -> None:
+    """Wait until the downloader has written something (or has ended)."""
+    async with asyncio.timeout(timeout):
+        while proc.returncode is None and not any(
+            p.is_file() and p.stat().st_blocks for p in out.rglob("*")
+        ):
+            await asyncio.sleep(0.02)
+
+
 async def test_sigkill_at_random_moments(tmp_path: Path) -> None:
     payload = random_tree(tmp_path / "seed" / "data", {"a.bin": SIZE // 2, "b/c.bin": SIZE // 2 + 12345})
     torrent_bytes = make_torrent(payload, piece_size=64 * 1024)
@@ -60,7 +69,8 @@ async def test_sigkill_at_random_moments(tmp_path: Path) -> None:
     try:
         for _ in range(5):
             proc = await asyncio.create_subprocess_exec(*command, cwd=ROOT, stderr=asyncio.subprocess.DEVNULL)
-            await asyncio.sleep(rng.uniform(0.6, 2.0))
+            await data_arriving(out, proc)  # however slowly the process starts on a busy machine
+            await asyncio.sleep(rng.uniform(0.05, 1.5))
             if proc.returncode is None:
                 proc.send_signal(signal.SIGKILL)
             await proc.wait()

@@ -6,11 +6,12 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app.engine.creator import create_torrent
-from app.engine.snapshots import TorrentState
+from app.engine.snapshots import SessionSnapshot, TorrentState
 from app.ui.bridge import EngineBridge
 from app.ui.main_window import MainWindow, split_arguments
 from app.ui.models.torrents import TorrentColumn
 from app.ui.single_instance import InstanceServer
+from app.ui.settings import Preferences, save_preferences
 from app.ui.state_filter import StateFilter
 from tests.ui.helpers import emission, message_boxes, until, write_torrent
 
@@ -252,3 +253,53 @@ def test_message_boxes_do_not_block(window):
     assert box.windowModality() != Qt.WindowModality.ApplicationModal or box.isVisible()
     assert box.standardButtons() == QMessageBox.StandardButton.Ok
     box.close()
+
+
+def _snapshot(dht_nodes: int) -> SessionSnapshot:
+    return SessionSnapshot(
+        torrents=(), down_rate=0.0, up_rate=0.0, peers=3, dht_nodes=dht_nodes, listen_port=6881
+    )
+
+
+def test_the_status_bar_counts_dht_nodes(window):
+    window.show_session(_snapshot(1234))
+    assert window.dht_label.isVisible()
+    assert window.dht_label.text() == "DHT: 1,234 nodes"
+
+
+def test_the_dht_count_is_hidden_when_dht_is_off(session, settings, tmp_path):
+    save_preferences(settings, Preferences(download_dir=tmp_path, enable_dht=False))
+    main = MainWindow(EngineBridge(session), settings)
+    main.show()
+    main.show_session(_snapshot(0))
+    assert not main.dht_label.isVisible()
+    main.bridge.stop()
+    main.close()
+    main.deleteLater()
+
+
+async def test_new_speed_and_queue_preferences_reach_the_running_session(window, session, tmp_path):
+    window._set_preferences(
+        Preferences(download_dir=tmp_path, down_limit=64, max_active_downloads=2, listen_port=1)
+    )
+    await window.bridge.drain()
+    assert session.config.down_limit == 64 * 1024
+    assert session.config.max_active_downloads == 2
+    assert session.config.listen_port == 0  # a port change waits for the next start
+
+
+async def test_torrent_options_open_from_the_selection(window, session, tmp_path):
+    await session.add_torrent(write_torrent(tmp_path / "share"), tmp_path / "share")
+    window.bridge.refresh()
+    window.view.selectRow(0)
+    assert window.options_action.isEnabled()
+    window.options_action.trigger()
+    dialog = window.options_dialog
+    dialog.up_box.setValue(8)
+    dialog.accept()
+    await window.bridge.drain()
+    assert session.torrents[next(iter(session.torrents))].options.up_limit == 8 * 1024
+    window.view.selectRow(0)
+    window.options_action.trigger()
+    assert window.options_dialog.up_box.value() == 8
+    window.options_dialog.reject()

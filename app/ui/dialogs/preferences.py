@@ -1,67 +1,243 @@
-"""Preferences: where downloads go, the listening port, closing to the tray."""
+"""Preferences: folders and tray, connection, speed, queue, privacy and disk, one tab each.
+
+Speed, queue, peer and disk settings reach the running session at once; the listening
+address and port and the discovery switches take effect at the next start.
+"""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
+from PySide6.QtCore import QTime
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
     QDialogButtonBox,
+    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
+    QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
     QSpinBox,
+    QTabWidget,
+    QTimeEdit,
     QVBoxLayout,
     QWidget,
 )
 
 from app.ui.settings import Preferences
 
+DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+RESTART_NOTE = "Applies after a restart of Piecemeal."
+
+
+def _spin(value: int, maximum: int, suffix: str = "", none: str = "") -> QSpinBox:
+    """A spin box whose 0 reads as `none` (e.g. "Unlimited") when given."""
+    box = QSpinBox()
+    box.setRange(0, maximum)
+    box.setSuffix(suffix)
+    box.setSpecialValueText(none)
+    box.setValue(value)
+    return box
+
+
+def _note(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setWordWrap(True)
+    label.setEnabled(False)  # the palette's quiet text colour
+    return label
+
+
+def _minutes(time: QTime) -> int:
+    return time.hour() * 60 + time.minute()
+
 
 class PreferencesDialog(QDialog):
     def __init__(self, preferences: Preferences, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Preferences")
-        self.resize(520, 0)
-        self.download_dir_edit = QLineEdit(str(preferences.download_dir))
-        browse = QPushButton("Browse…")
-        browse.clicked.connect(self._browse)
-        folder_row = QHBoxLayout()
-        folder_row.addWidget(self.download_dir_edit, 1)
-        folder_row.addWidget(browse)
-        self.port_box = QSpinBox()
-        self.port_box.setRange(0, 65535)
-        self.port_box.setSpecialValueText("Any free port")
-        self.port_box.setValue(preferences.listen_port)
-        self.close_to_tray_box = QCheckBox("Closing the window keeps Piecemeal running in the tray")
-        self.close_to_tray_box.setChecked(preferences.close_to_tray)
-        note = QLabel("A new port takes effect the next time Piecemeal starts.")
-        note.setWordWrap(True)
-        note.setEnabled(False)
+        self.resize(560, 0)
+        self._base = preferences
+        tabs = QTabWidget()
+        tabs.addTab(self._general_tab(preferences), "General")
+        tabs.addTab(self._connection_tab(preferences), "Connection")
+        tabs.addTab(self._speed_tab(preferences), "Speed")
+        tabs.addTab(self._queue_tab(preferences), "Queue")
+        tabs.addTab(self._privacy_tab(preferences), "Privacy")
+        tabs.addTab(self._disk_tab(preferences), "Disk")
+        self.tabs = tabs
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
-        form = QFormLayout()
-        form.addRow("Download folder:", folder_row)
-        form.addRow("Listening port:", self.port_box)
-        form.addRow("", note)
-        form.addRow("", self.close_to_tray_box)
         layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addStretch()
+        layout.addWidget(tabs)
         layout.addWidget(buttons)
 
+    # Tabs
+
+    def _general_tab(self, p: Preferences) -> QWidget:
+        self.download_dir_edit = QLineEdit(str(p.download_dir))
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        folder_row = QHBoxLayout()
+        folder_row.addWidget(self.download_dir_edit, 1)
+        folder_row.addWidget(browse)
+        self.close_to_tray_box = QCheckBox("Closing the window keeps Piecemeal running in the tray")
+        self.close_to_tray_box.setChecked(p.close_to_tray)
+        form = QFormLayout()
+        form.addRow("Download folder:", folder_row)
+        form.addRow("", self.close_to_tray_box)
+        return self._page(form)
+
+    def _connection_tab(self, p: Preferences) -> QWidget:
+        self.port_box = _spin(p.listen_port, 65535, none="Any free port")
+        self.host_edit = QLineEdit(p.listen_host)
+        self.host_edit.setToolTip("0.0.0.0 listens everywhere; a VPN's address keeps all traffic on it")
+        self.max_peers_box = _spin(p.max_peers, 5000)
+        self.max_peers_per_torrent_box = _spin(p.max_peers_per_torrent, 1000)
+        listening = QFormLayout()
+        listening.addRow("Listening port:", self.port_box)
+        listening.addRow("Bind to address:", self.host_edit)
+        listening.addRow("", _note(RESTART_NOTE))
+        peers = QFormLayout()
+        peers.addRow("Peers in all:", self.max_peers_box)
+        peers.addRow("Peers per torrent:", self.max_peers_per_torrent_box)
+        return self._page(self._group("Listening", listening), self._group("Connections", peers))
+
+    def _speed_tab(self, p: Preferences) -> QWidget:
+        self.down_limit_box = _spin(p.down_limit, 10_000_000, " KiB/s", "Unlimited")
+        self.up_limit_box = _spin(p.up_limit, 10_000_000, " KiB/s", "Unlimited")
+        self.alt_down_limit_box = _spin(p.alt_down_limit, 10_000_000, " KiB/s", "Unlimited")
+        self.alt_up_limit_box = _spin(p.alt_up_limit, 10_000_000, " KiB/s", "Unlimited")
+        self.alt_on_box = QCheckBox("Use the alternative limits now")
+        self.alt_on_box.setChecked(p.alt_limits_on)
+        normal = QFormLayout()
+        normal.addRow("Download:", self.down_limit_box)
+        normal.addRow("Upload:", self.up_limit_box)
+        alternative = QFormLayout()
+        alternative.addRow("Download:", self.alt_down_limit_box)
+        alternative.addRow("Upload:", self.alt_up_limit_box)
+        alternative.addRow("", self.alt_on_box)
+        return self._page(
+            self._group("Global limits", normal),
+            self._group("Alternative limits", alternative),
+            self._schedule_group(p),
+        )
+
+    def _schedule_group(self, p: Preferences) -> QGroupBox:
+        self.schedule_box = QGroupBox("Use the alternative limits on a schedule")
+        self.schedule_box.setCheckable(True)
+        self.schedule_box.setChecked(p.alt_schedule_on)
+        self.start_edit = QTimeEdit(QTime(p.alt_start_minute // 60, p.alt_start_minute % 60))
+        self.end_edit = QTimeEdit(QTime(p.alt_end_minute // 60, p.alt_end_minute % 60))
+        for edit in (self.start_edit, self.end_edit):
+            edit.setDisplayFormat("HH:mm")
+        times = QHBoxLayout()
+        for widget in (QLabel("From"), self.start_edit, QLabel("to"), self.end_edit):
+            times.addWidget(widget)
+        times.addStretch()
+        self.day_boxes = [QCheckBox(name) for name in DAY_NAMES]
+        days = QHBoxLayout()
+        for number, box in enumerate(self.day_boxes):
+            box.setChecked(number in p.alt_days)
+            days.addWidget(box)
+        days.addStretch()
+        layout = QVBoxLayout(self.schedule_box)
+        layout.addLayout(times)
+        layout.addLayout(days)
+        return self.schedule_box
+
+    def _queue_tab(self, p: Preferences) -> QWidget:
+        self.max_downloads_box = _spin(p.max_active_downloads, 1000, none="No limit")
+        self.max_seeds_box = _spin(p.max_active_seeds, 1000, none="No limit")
+        self.ratio_box = QDoubleSpinBox()
+        self.ratio_box.setRange(0.0, 100.0)
+        self.ratio_box.setSingleStep(0.1)
+        self.ratio_box.setSpecialValueText("Never")
+        self.ratio_box.setValue(p.seed_ratio_limit)
+        self.seed_time_box = _spin(p.seed_time_limit, 525_600, " min", "Never")
+        active = QFormLayout()
+        active.addRow("Active downloads:", self.max_downloads_box)
+        active.addRow("Active seeds:", self.max_seeds_box)
+        seeding = QFormLayout()
+        seeding.addRow("Stop at ratio:", self.ratio_box)
+        seeding.addRow("Stop after:", self.seed_time_box)
+        return self._page(
+            self._group("Queue", active),
+            self._group("Seeding", seeding),
+            _note("More torrents than these wait in the queue."),
+        )
+
+    def _privacy_tab(self, p: Preferences) -> QWidget:
+        self.dht_box = QCheckBox("DHT: find peers without a tracker")
+        self.pex_box = QCheckBox("Peer exchange: learn peers from other peers")
+        self.lsd_box = QCheckBox("Local peer discovery: find peers on this network")
+        layout = QVBoxLayout()
+        for box, on in ((self.dht_box, p.enable_dht), (self.pex_box, p.enable_pex), (self.lsd_box, p.enable_lsd)):
+            box.setChecked(on)
+            layout.addWidget(box)
+        layout.addWidget(_note("Private torrents never use these. " + RESTART_NOTE))
+        return self._page(self._group("Finding peers", layout))
+
+    def _disk_tab(self, p: Preferences) -> QWidget:
+        self.reserve_box = _spin(p.disk_reserve, 1_000_000, " MiB", "No reserve")
+        form = QFormLayout()
+        form.addRow("Keep free:", self.reserve_box)
+        form.addRow("", _note("A download pauses rather than leave less free space than this."))
+        return self._page(self._group("Free space", form))
+
+    @staticmethod
+    def _group(title: str, layout: QFormLayout | QVBoxLayout) -> QGroupBox:
+        box = QGroupBox(title)
+        box.setLayout(layout)
+        return box
+
+    @staticmethod
+    def _page(*items: QWidget | QFormLayout) -> QWidget:
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        for item in items:
+            if isinstance(item, QFormLayout):
+                layout.addLayout(item)
+            else:
+                layout.addWidget(item)
+        layout.addStretch()
+        return page
+
+    # Result
+
     def preferences(self) -> Preferences:
-        return Preferences(
+        return replace(
+            self._base,
             download_dir=Path(self.download_dir_edit.text().strip()).expanduser(),
-            listen_port=self.port_box.value(),
             close_to_tray=self.close_to_tray_box.isChecked(),
+            listen_port=self.port_box.value(),
+            listen_host=self.host_edit.text().strip() or "0.0.0.0",
+            max_peers=self.max_peers_box.value(),
+            max_peers_per_torrent=self.max_peers_per_torrent_box.value(),
+            down_limit=self.down_limit_box.value(),
+            up_limit=self.up_limit_box.value(),
+            alt_down_limit=self.alt_down_limit_box.value(),
+            alt_up_limit=self.alt_up_limit_box.value(),
+            alt_limits_on=self.alt_on_box.isChecked(),
+            alt_schedule_on=self.schedule_box.isChecked(),
+            alt_days=tuple(n for n, box in enumerate(self.day_boxes) if box.isChecked()),
+            alt_start_minute=_minutes(self.start_edit.time()),
+            alt_end_minute=_minutes(self.end_edit.time()),
+            max_active_downloads=self.max_downloads_box.value(),
+            max_active_seeds=self.max_seeds_box.value(),
+            seed_ratio_limit=self.ratio_box.value(),
+            seed_time_limit=self.seed_time_box.value(),
+            enable_dht=self.dht_box.isChecked(),
+            enable_pex=self.pex_box.isChecked(),
+            enable_lsd=self.lsd_box.isChecked(),
+            disk_reserve=self.reserve_box.value(),
         )
 
     def _browse(self) -> None:

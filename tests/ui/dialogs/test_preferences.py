@@ -1,0 +1,71 @@
+from pathlib import Path
+
+from PySide6.QtCore import QTime
+
+from app.ui.dialogs.preferences import PreferencesDialog
+from app.ui.settings import (
+    MIB,
+    Preferences,
+    live_settings,
+    load_preferences,
+    save_preferences,
+    session_settings,
+)
+
+
+def test_every_field_round_trips_through_the_dialog_and_qsettings(settings, tmp_path):
+    dialog = PreferencesDialog(Preferences(download_dir=tmp_path))
+    dialog.download_dir_edit.setText(str(tmp_path / "films"))
+    dialog.port_box.setValue(51413)
+    dialog.host_edit.setText("10.8.0.2")
+    dialog.max_peers_box.setValue(300)
+    dialog.max_peers_per_torrent_box.setValue(40)
+    dialog.down_limit_box.setValue(2048)
+    dialog.up_limit_box.setValue(256)
+    dialog.alt_down_limit_box.setValue(100)
+    dialog.alt_up_limit_box.setValue(10)
+    dialog.alt_on_box.setChecked(True)
+    dialog.schedule_box.setChecked(True)
+    dialog.start_edit.setTime(QTime(22, 30))
+    dialog.end_edit.setTime(QTime(6, 0))
+    for day in (0, 1, 2, 3, 4):
+        dialog.day_boxes[day].setChecked(False)
+    dialog.max_downloads_box.setValue(3)
+    dialog.max_seeds_box.setValue(5)
+    dialog.ratio_box.setValue(2.5)
+    dialog.seed_time_box.setValue(90)
+    dialog.dht_box.setChecked(False)
+    dialog.pex_box.setChecked(False)
+    dialog.lsd_box.setChecked(False)
+    dialog.reserve_box.setValue(512)
+    chosen = dialog.preferences()
+    save_preferences(settings, chosen)
+    settings.sync()
+    loaded = load_preferences(settings)
+    assert loaded == chosen
+    assert loaded.alt_days == (5, 6)
+    assert (loaded.alt_start_minute, loaded.alt_end_minute) == (22 * 60 + 30, 6 * 60)
+    again = PreferencesDialog(loaded).preferences()
+    assert again == chosen
+
+
+def test_the_session_gets_bytes_and_seconds(tmp_path):
+    preferences = Preferences(
+        download_dir=tmp_path, down_limit=2, seed_time_limit=3, disk_reserve=5,
+        alt_schedule_on=True, alt_days=(6,), alt_start_minute=60, alt_end_minute=120,
+        listen_host="127.0.0.1", enable_dht=False,
+    )
+    config = session_settings(preferences)
+    assert config["down_limit"] == 2048
+    assert config["seed_time_limit"] == 180.0
+    assert config["disk_reserve"] == 5 * MIB
+    assert config["alt_schedule"].days == frozenset({6})
+    assert config["listen_host"] == "127.0.0.1" and config["enable_dht"] is False
+    live = live_settings(preferences)
+    assert "down_limit" in live and "listen_host" not in live and "enable_dht" not in live
+
+
+def test_an_empty_profile_gives_the_defaults(settings):
+    loaded = load_preferences(settings)
+    assert loaded.listen_port == 6881 and loaded.enable_dht and loaded.alt_days == tuple(range(7))
+    assert isinstance(loaded.download_dir, Path)
