@@ -428,7 +428,9 @@ class PeerConnection(asyncio.BufferedProtocol):
     def _on_piece(self, msg: m.Piece) -> None:
         owner = self._require_ready()
         block = self.outstanding.pop((msg.index, msg.begin), None)
-        if block is None or block.length != len(msg.data):
+        if block is not None and block.length != len(msg.data):
+            raise RemoteProtocolError(f"block {msg.index}+{msg.begin} has {len(msg.data)} bytes, not {block.length}")
+        if block is None:
             self.unsolicited += 1
             if self.unsolicited > 2 * MAX_PIPELINE:
                 raise RemoteProtocolError("too many blocks we did not ask for")
