@@ -11,7 +11,7 @@ import pytest
 from app.engine.session import Session
 from app.engine.snapshots import TorrentState
 from tests.lt_peer import LtPeer, make_torrent, random_tree
-from tests.swarm_helpers import loopback_config
+from tests.swarm_helpers import loopback_config, wait_for_state
 
 pytestmark = pytest.mark.interop
 
@@ -28,16 +28,6 @@ SIZES = {
 def payload(tmp_path: Path) -> Path:
     random_tree(tmp_path / "seed", SIZES)
     return tmp_path / "seed" / "awkward"
-
-
-async def wait_for_state(session: Session, info_hash: str, state: TorrentState, timeout: float = 60) -> None:
-    async with asyncio.timeout(timeout):
-        while True:
-            snap = next(t for t in session.snapshot().torrents if t.info_hash == info_hash)
-            assert snap.state != TorrentState.ERROR, snap.error
-            if snap.state == state:
-                return
-            await asyncio.sleep(0.05)
 
 
 def assert_same_tree(a: Path, b: Path) -> None:
