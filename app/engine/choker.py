@@ -55,6 +55,13 @@ class Choker:
     def slots(self) -> int:
         return self._slots
 
+    def set_slots(self, slots: int) -> None:
+        """A new number of upload slots (a setting changed); the next rechoke comes at once."""
+        if slots < 1:
+            raise ValueError("the choker needs at least one upload slot")
+        self._slots = slots
+        self._next_rechoke = float("-inf")
+
     def due(self, now: float) -> bool:
         """Is a periodic rechoke due? (BEP 3: every ten seconds, to avoid fibrillation.)"""
         return now >= self._next_rechoke

@@ -48,7 +48,6 @@ class Controls:
         self.disk = DiskGuard()
         self.alt_active = False
         self._waiting_for_space: dict[bytes, asyncio.Task[None]] = {}  # -> the stop it caused
-        self._seeded: dict[bytes, float] = {}  # seconds each torrent has seeded in this run
         self._moves: dict[bytes, FileCopy] = {}
         self._move_tasks: dict[bytes, asyncio.Task[None]] = {}
         self._jobs: set[asyncio.Task[None]] = set()
@@ -71,19 +70,16 @@ class Controls:
         await asyncio.gather(*self._move_tasks.values(), *self._jobs, return_exceptions=True)
 
     async def _run(self) -> None:
-        last = time.monotonic()
         while True:
             await asyncio.sleep(TICK)
-            now = time.monotonic()
             try:
-                await self.tick(now, now - last)
+                await self.tick(time.monotonic())
             except Exception:  # a task boundary: one bad tick must not end the controls
                 log.exception("the session's controls failed")
-            last = now
 
-    async def tick(self, now: float, elapsed: float) -> None:
+    async def tick(self, now: float) -> None:
         self.update_limits(datetime.now())
-        await self._seeding_goals(elapsed)
+        await self._seeding_goals()
         await self._apply_queue()
         if now >= self._next_disk_check:
             self._next_disk_check = now + DISK_CHECK_EVERY
@@ -106,6 +102,10 @@ class Controls:
     def set_options(self, torrent: Torrent, options: TorrentOptions) -> None:
         if options.down_limit < 0 or options.up_limit < 0:
             raise ValueError("a rate limit is a number of bytes per second, 0 for none")
+        if any(goal is not None and goal < 0 for goal in (options.ratio_limit, options.seed_time_limit)):
+            raise ValueError("a seeding goal is a ratio or a number of seconds, 0 for never")
+        if options.file_priorities and torrent.num_pieces:
+            check_file_priorities(options.file_priorities, len(torrent.metainfo.files))
         torrent.options = options
         apply_options(torrent)
         if torrent.num_pieces:
@@ -131,6 +131,7 @@ class Controls:
             store.update_torrent(
                 torrent.info_hash, file_priorities=options.file_priorities, sequential=options.sequential,
                 down_limit=options.down_limit, up_limit=options.up_limit,
+                ratio_limit=options.ratio_limit, seed_time_limit=options.seed_time_limit,
             )
         except (KeyError, StorageError) as exc:
             log.warning("could not save the options of %s: %s", torrent.info_hash.hex(), exc)
@@ -174,15 +175,15 @@ class Controls:
 
     # seeding goals
 
-    async def _seeding_goals(self, elapsed: float) -> None:
+    async def _seeding_goals(self) -> None:
         config = self._session.config
-        goal = SeedingGoal(config.seed_ratio_limit, config.seed_time_limit)
+        session_goal = SeedingGoal(config.seed_ratio_limit, config.seed_time_limit)
         for torrent in list(self._session.torrents.values()):
             if torrent.state != TorrentState.SEEDING:
                 continue
-            seeded = self._seeded[torrent.info_hash] = self._seeded.get(torrent.info_hash, 0.0) + elapsed
+            goal = session_goal.overridden(torrent.options.ratio_limit, torrent.options.seed_time_limit)
             ratio = share_ratio(torrent.total_uploaded, torrent.total_downloaded, torrent.metainfo.total_length)
-            if goal.reached(ratio, seeded):
+            if goal.reached(ratio, torrent.seeding_seconds):
                 log.info("%s reached its seeding goal", torrent.name)
                 await self._session.pause(torrent.info_hash.hex())
 
@@ -205,7 +206,7 @@ class Controls:
         log.warning("%s paused: %s", torrent.name, NO_SPACE)
         torrent.note = NO_SPACE
         # Not awaited here: the caller may be one of the torrent's writes, which stop() awaits.
-        self._waiting_for_space[torrent.info_hash] = self._in_background(torrent.stop())
+        self._waiting_for_space[torrent.info_hash] = self.in_background(torrent.stop())
 
     async def _check_disk(self, now: float) -> None:
         reserve = self._session.config.disk_reserve
@@ -323,7 +324,7 @@ class Controls:
             if torrent is not None and status is not None and not (status.finished or status.error):
                 torrent.note = f"Moving {status.progress:.0%}"
 
-    def _in_background(self, coroutine: Coroutine[object, object, None]) -> asyncio.Task[None]:
+    def in_background(self, coroutine: Coroutine[object, object, None]) -> asyncio.Task[None]:
         task = asyncio.ensure_future(coroutine)
         self._jobs.add(task)
         task.add_done_callback(self._jobs.discard)

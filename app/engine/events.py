@@ -34,6 +34,7 @@ class TorrentErrored:
 class MetadataReceived:
     info_hash: str
     name: str
+    choose_files: bool = False  # the torrent is paused until the user has chosen its files
 
 
 Event = TorrentAdded | TorrentRemoved | TorrentFinished | TorrentErrored | MetadataReceived

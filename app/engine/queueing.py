@@ -61,6 +61,10 @@ class SeedingGoal:
     def reached(self, ratio: float, seeded_seconds: float) -> bool:
         return (0 < self.ratio <= ratio) or (0 < self.seconds <= seeded_seconds)
 
+    def overridden(self, ratio: float | None, seconds: float | None) -> SeedingGoal:
+        """A torrent's own goal: each part it sets (0 for never) replaces the session's."""
+        return SeedingGoal(self.ratio if ratio is None else ratio, self.seconds if seconds is None else seconds)
+
 
 def share_ratio(uploaded: int, downloaded: int, size: int) -> float:
     """Uploaded over downloaded; a torrent seeded from data it already had counts its size."""

@@ -14,7 +14,9 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import platformdirs
@@ -31,8 +33,9 @@ from app.engine.peer_id import make_peer_id
 from app.engine.rate_limit import AltSchedule
 from app.engine.mover import MoveStatus
 from app.engine.snapshots import SessionSnapshot, TorrentDetails, TorrentState
-from app.engine.store import ResumeRecord, Store, TorrentRecord, file_stamps, trustworthy
+from app.engine.store import Store, TorrentRecord, file_stamps, trustworthy
 from app.engine.torrent import Torrent
+from app.engine.torrent_options import TorrentOptions
 
 log = logging.getLogger(__name__)
 
@@ -110,24 +113,55 @@ class Session:
     # lifecycle
 
     async def start(self) -> None:
-        host = self.config.listen_host
-        bound = host not in ("0.0.0.0", "::", "")  # "VPN only": trackers too go out from that address
-        self.http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(local_addr=(host, 0)) if bound else None)
+        self.http = _http_client(self.config.listen_host)
         if self.config.profile_dir is not None:
             await self._open_store(self.config.profile_dir)
-        host = self.config.listen_host
-        self._server = await asyncio.get_running_loop().create_server(
-            self._incoming, host, self.config.listen_port, reuse_address=True
-        )
-        self.listen_port = self._server.sockets[0].getsockname()[1]
-        log.info("listening on %s:%s", host, self.listen_port)
-        await self._start_discovery(host)
+        self._server = await self._listen(self.config)
+        await self._start_discovery(self.config.listen_host)
         self.controls.start()
         for torrent in self.torrents.values():
             if not self._paused.get(torrent.info_hash, False):
                 torrent.start()
         if self.store is not None:
             self._saver = asyncio.ensure_future(self._save_periodically())
+
+    async def _listen(self, config: SessionConfig) -> asyncio.Server:
+        try:
+            server = await asyncio.get_running_loop().create_server(
+                self._incoming, config.listen_host, config.listen_port, reuse_address=True
+            )
+        except OSError as exc:
+            raise EngineError(
+                f"Could not listen on {config.listen_host} port {config.listen_port}: {exc.strerror or exc}."
+            ) from exc
+        self.listen_port = server.sockets[0].getsockname()[1]
+        log.info("listening on %s:%s", config.listen_host, self.listen_port)
+        return server
+
+    async def set_config(self, **changes: Any) -> None:
+        """Change settings while running; each takes effect at once. A listen address or port
+        that cannot be used raises EngineError and leaves everything as it was."""
+        old, new = self.config, replace(self.config, **changes)
+        if self._server is None:  # not started: start() reads it all
+            self.config = new
+            return
+        address_changed = (old.listen_host, old.listen_port) != (new.listen_host, new.listen_port)
+        if address_changed:
+            server = await self._listen(new)
+            self._server.close()
+            self._server = server
+        self.config = new
+        if old.listen_host != new.listen_host and self.http is not None:
+            await self.http.close()
+            self.http = _http_client(new.listen_host)
+        discovery = ("enable_dht", "dht_bootstrap", "enable_lsd")
+        if address_changed or any(getattr(old, name) != getattr(new, name) for name in discovery):
+            await self._stop_discovery()
+            await self._start_discovery(new.listen_host)
+        if old.upload_slots != new.upload_slots:
+            for torrent in self.torrents.values():
+                torrent.choker.set_slots(new.upload_slots)
+        self.controls.update_limits(datetime.now())
 
     async def close(self) -> None:
         if self._server is not None:
@@ -173,8 +207,10 @@ class Session:
             if self.store is not None:
                 self.store.set_setting("dht", self.dht.save_state())
             await self.dht.close()
+            self.dht = self.dht_port = None
         if self._lsd is not None:
             self._lsd.close()
+            self._lsd = None
 
     def _lsd_peer(self, info_hash: bytes, address: tuple[str, int]) -> None:
         torrent = self.torrents.get(info_hash)
@@ -185,13 +221,26 @@ class Session:
         if self._lsd is not None:
             self._lsd.set_info_hashes(ih for ih, t in self.torrents.items() if not t.private)
 
-    def metadata_received(self, torrent: Torrent) -> None:
-        """A magnet's info dictionary arrived (and was verified): remember it, tell the UI."""
+    def metadata_received(self, torrent: Torrent) -> bool:
+        """A magnet's info dictionary arrived (and was verified): remember it, tell the UI.
+
+        True if the user asked to choose the files first: the torrent goes no further and
+        is paused until they have (`set_file_priorities`, then `resume`).
+        """
+        choose = torrent.choose_files
+        if choose:
+            torrent.choose_files = False
+            self._paused[torrent.info_hash] = True
+            self.controls.in_background(torrent.stop())
         if self.store is not None:
             meta = torrent.metainfo
-            self.store.update_torrent(torrent.info_hash, metainfo=to_torrent_bytes(meta), name=meta.name)
+            self.store.update_torrent(
+                torrent.info_hash, metainfo=to_torrent_bytes(meta), name=meta.name, choose_files=False,
+                **({"paused": True} if choose else {}),
+            )
         self._update_lsd()
-        self.emit(events.MetadataReceived(torrent.info_hash.hex(), torrent.name))
+        self.emit(events.MetadataReceived(torrent.info_hash.hex(), torrent.name, choose_files=choose))
+        return choose
 
     # the session store
 
@@ -212,13 +261,12 @@ class Session:
             torrent = Torrent(self, parse_metainfo(record.metainfo), save_path, added_on=record.added_on)
         else:
             torrent = Torrent(self, None, save_path, added_on=record.added_on, magnet=parse_magnet(record.magnet))
+            torrent.choose_files = record.choose_files
         self.controls.restore_options(torrent, record)
         resume = self.store.resume(torrent.info_hash) if self.store else None
         if resume is not None:
             stamps = await asyncio.to_thread(file_stamps, torrent.file_paths())
-            good = trustworthy(resume, stamps, torrent.num_pieces)
-            torrent.restore(resume.verified if good else None, resume.downloaded, resume.uploaded,
-                            resume.active_seconds)
+            torrent.restore(resume, trusted=trustworthy(resume, stamps, torrent.num_pieces))
         self.torrents[torrent.info_hash] = torrent
         self._paused[torrent.info_hash] = record.paused
 
@@ -229,12 +277,12 @@ class Session:
         states = {ih: t.resume_state() for ih, t in self.torrents.items() if t.checked}
         await asyncio.gather(*(self.torrents[ih].storage.flush() for ih in states), return_exceptions=True)
         records = []
-        for ih, (verified, down, up, active) in states.items():
+        for ih, state in states.items():
             torrent = self.torrents.get(ih)
             if torrent is None:
                 continue
             stamps = await asyncio.to_thread(file_stamps, torrent.file_paths())
-            records.append(ResumeRecord(ih, verified, torrent.num_pieces, stamps, down, up, active, time.time()))
+            records.append(replace(state, file_stamps=stamps, saved_at=time.time()))
         try:
             await asyncio.to_thread(self.store.save_resume_many, records)
         except StorageError as exc:
@@ -256,19 +304,26 @@ class Session:
             save_path=str(torrent.save_path), paused=paused, added_on=torrent.added_on, name=torrent.name,
             file_priorities=torrent.options.file_priorities, sequential=torrent.options.sequential,
             down_limit=torrent.options.down_limit, up_limit=torrent.options.up_limit,
-            queue_position=len(self.torrents),
+            queue_position=len(self.torrents), ratio_limit=torrent.options.ratio_limit,
+            seed_time_limit=torrent.options.seed_time_limit, choose_files=torrent.choose_files,
         ))
 
     # commands
 
     async def add_torrent(
-        self, source: bytes | str | Path | Metainfo, save_path: str | Path | None = None, *, paused: bool = False
+        self, source: bytes | str | Path | Metainfo, save_path: str | Path | None = None, *,
+        paused: bool = False, choose_files: bool = False,
     ) -> str:
-        """Add a .torrent (bytes, path, Metainfo) or a magnet link (a str starting with 'magnet:')."""
+        """Add a .torrent (bytes, path, Metainfo) or a magnet link (a str starting with 'magnet:').
+
+        `choose_files` (magnets): stop when the metadata arrives, so that the user can pick
+        the files before any is downloaded (see `metadata_received`).
+        """
         folder = Path(save_path or self.config.download_dir)
         if isinstance(source, str) and source[:7].lower() == "magnet:":
             magnet = parse_magnet(source)
             torrent = Torrent(self, None, folder, magnet=magnet)
+            torrent.choose_files = choose_files
         else:
             torrent = Torrent(self, _to_metainfo(source), folder)
         existing = self.torrents.get(torrent.info_hash)
@@ -312,6 +367,10 @@ class Session:
             await torrent.stop()  # ends what the error left running; the verified pieces stay
         torrent.start()
 
+    def is_paused(self, info_hash: bytes) -> bool:
+        """Paused by the user (or waiting for their file choice), as remembered across restarts."""
+        return self._paused.get(info_hash, False)
+
     def _set_paused(self, torrent: Torrent, paused: bool) -> None:
         self._paused[torrent.info_hash] = paused
         if self.store is not None:
@@ -328,6 +387,10 @@ class Session:
         """Download in order, first and last piece of each file first (to preview media)."""
         torrent = self._get(info_hash)
         self.controls.set_options(torrent, replace(torrent.options, sequential=enabled))
+
+    async def set_options(self, info_hash: str, options: TorrentOptions) -> None:
+        """All of a torrent's own options at once (what its options dialog shows)."""
+        self.controls.set_options(self._get(info_hash), options)
 
     async def set_torrent_limits(self, info_hash: str, down: int, up: int) -> None:
         """The torrent's own limits in bytes per second (0: none); the session's apply too."""
@@ -447,6 +510,12 @@ class _IncomingPeer(PeerConnection):
         # A connection that never finishes its handshake must not hold a slot for ever.
         timer = asyncio.get_running_loop().call_later(HANDSHAKE_TIMEOUT, self.close, "no handshake")
         self.handshake_done.add_done_callback(lambda _: timer.cancel())
+
+
+def _http_client(host: str) -> aiohttp.ClientSession:
+    # "VPN only": bound to an address, the trackers too are asked from that address.
+    bound = host not in ("0.0.0.0", "::", "")
+    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(local_addr=(host, 0)) if bound else None)
 
 
 def _to_metainfo(source: bytes | str | Path | Metainfo) -> Metainfo:

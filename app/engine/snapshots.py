@@ -10,6 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from app.engine.torrent_options import TorrentOptions
 
 
 class TorrentState(StrEnum):
@@ -74,8 +78,9 @@ class TorrentSnapshot:
     info_hash: str  # 40 hex digits: the key everywhere in the UI
     name: str
     state: TorrentState
-    progress: float  # verified bytes / total size
+    progress: float  # verified bytes of the wanted files / their size (skipped files left out)
     total_size: int
+    wanted_size: int  # the bytes the user wants: total_size less the skipped files
     verified_bytes: int
     downloaded: int  # payload bytes received this session (including wasted)
     uploaded: int  # payload bytes sent this session
@@ -106,6 +111,8 @@ class TorrentDetails:
     time_active: float  # seconds
     comment: str
     private: bool
+    options: TorrentOptions  # the torrent's own: file priorities, sequential, limits, seeding goal
+    seeding_time: float  # seconds spent seeding, across restarts
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,6 +33,9 @@ class TorrentRecord:
     down_limit: int  # bytes per second, 0 = unlimited
     up_limit: int
     queue_position: int
+    ratio_limit: float | None = None  # stop seeding at this share ratio; None: the session's goal, 0: never
+    seed_time_limit: float | None = None  # or after this many seconds of seeding; same None / 0
+    choose_files: bool = False  # a magnet: stop when the metadata arrives, for the user to pick files
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +50,7 @@ class ResumeRecord:
     uploaded: int
     active_seconds: float
     saved_at: float
+    seeding_seconds: float = 0.0  # what a seeding-time goal counts
 
 
 # Each entry upgrades the schema by one version; PRAGMA user_version counts the entries applied.
@@ -68,6 +72,12 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE torrents ADD COLUMN sequential INTEGER NOT NULL DEFAULT 0",
         "ALTER TABLE torrents ADD COLUMN down_limit INTEGER NOT NULL DEFAULT 0",
         "ALTER TABLE torrents ADD COLUMN up_limit INTEGER NOT NULL DEFAULT 0",
+    ),
+    (  # v3: per-torrent seeding goals, file choice after metadata, seeding time
+        "ALTER TABLE torrents ADD COLUMN ratio_limit REAL",
+        "ALTER TABLE torrents ADD COLUMN seed_time_limit REAL",
+        "ALTER TABLE torrents ADD COLUMN choose_files INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE resume ADD COLUMN seeding_seconds REAL NOT NULL DEFAULT 0",
     ),
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -278,7 +288,9 @@ def _decode_stamps(blob: bytes) -> tuple[tuple[int, int], ...]:
     return tuple(struct.iter_unpack("<qq", blob))
 
 
-_ENCODERS: dict[str, Callable[[Any], Any]] = {"paused": int, "sequential": int, "file_priorities": _encode_priorities}
+_ENCODERS: dict[str, Callable[[Any], Any]] = {
+    "paused": int, "sequential": int, "choose_files": int, "file_priorities": _encode_priorities,
+}
 
 
 def _torrent_row(record: TorrentRecord) -> list[Any]:
@@ -289,6 +301,7 @@ def _torrent_from_row(row: tuple[Any, ...]) -> TorrentRecord:
     values = dict(zip(_TORRENT_COLUMNS, row))
     values["paused"] = bool(values["paused"])
     values["sequential"] = bool(values["sequential"])
+    values["choose_files"] = bool(values["choose_files"])
     values["file_priorities"] = tuple(json.loads(values["file_priorities"]))
     return TorrentRecord(**values)
 

@@ -37,7 +37,8 @@ from app.engine.snapshots import (
 )
 from app.engine.storage.disk import Storage
 from app.engine.storage.layout import Layout
-from app.engine.torrent_options import TorrentOptions, apply_options
+from app.engine.store import ResumeRecord
+from app.engine.torrent_options import SKIP, TorrentOptions, apply_options
 from app.engine.tracker.manager import TrackerManager
 from app.engine.wire import extension as ext
 from app.engine.wire import messages as m
@@ -107,6 +108,7 @@ class Torrent:
         self.downloaded = 0  # payload received from peers that have gone (live peers add theirs)
         self.uploaded = 0
         self.active_seconds = 0.0
+        self.seeding_seconds = 0.0  # what a seeding-time goal counts; kept across restarts
         self._buffers: dict[int, bytearray] = {}
         self._spare: list[bytearray] = []  # piece-sized buffers kept for reuse: no page faults
         self._unwritten = 0
@@ -122,6 +124,7 @@ class Torrent:
         self._stopped.set()
         self._next_dht = 0.0
         self.options = TorrentOptions()
+        self.choose_files = False  # a magnet: stop when the metadata arrives, for the user to pick files
         self.throttle = session.controls.limits.throttle(lambda: self._reading_paused)
         if metainfo is not None:
             self._set_metainfo(metainfo)
@@ -223,20 +226,25 @@ class Torrent:
 
     # resume data (DESIGN: a piece is claimed only after its data is written)
 
-    def resume_state(self) -> tuple[bytes, int, int, float]:
-        """Verified pieces and counters right now; take it BEFORE flushing and stamping files."""
-        return self.picker.have.to_bytes(), self.total_downloaded, self.total_uploaded, self.active_seconds
+    def resume_state(self) -> ResumeRecord:
+        """Verified pieces and counters right now, without file stamps: take it BEFORE flushing
+        and stamping the files, so that it claims nothing the stamps do not cover."""
+        return ResumeRecord(
+            self.info_hash, self.picker.have.to_bytes(), self.num_pieces, (), self.total_downloaded,
+            self.total_uploaded, self.active_seconds, 0.0, self.seeding_seconds,
+        )
 
     def file_paths(self) -> list[Path]:
         files = self.metainfo.files if self.has_metadata else ()
         return [self.save_path.joinpath(*f.path) for f in files]
 
-    def restore(self, verified: bytes | None, downloaded: int, uploaded: int, active_seconds: float) -> None:
+    def restore(self, resume: ResumeRecord, trusted: bool) -> None:
         """Counters from resume data, and the verified pieces when the caller found them
         trustworthy (files unchanged since): then nothing is hashed at start."""
-        self.downloaded, self.uploaded, self.active_seconds = downloaded, uploaded, active_seconds
-        if verified is not None:
-            for piece in Bitfield.from_bytes(verified, self.num_pieces):
+        self.downloaded, self.uploaded = resume.downloaded, resume.uploaded
+        self.active_seconds, self.seeding_seconds = resume.active_seconds, resume.seeding_seconds
+        if trusted:
+            for piece in Bitfield.from_bytes(resume.verified, self.num_pieces):
                 self._mark_verified(piece)
             self.checked = True
 
@@ -248,6 +256,8 @@ class Torrent:
             if not self.has_metadata:
                 self.trackers.start()  # a magnet needs peers before it knows what it holds
                 await self._fetch_metadata()
+                if self.session.is_paused(self.info_hash):
+                    return  # the user chooses the files first: the session is stopping us
             await self._check()
             if not self.trackers.started:
                 self.trackers.start()  # after the check, so 'left' is true from the first announce
@@ -300,6 +310,8 @@ class Torrent:
 
     def _tick(self, now: float, elapsed: float) -> None:
         self.active_seconds += elapsed
+        if self.state == TorrentState.SEEDING:
+            self.seeding_seconds += elapsed
         for peer in list(self.peers):
             peer.tick(elapsed)
             self._police(peer, now)
@@ -706,6 +718,7 @@ class Torrent:
     def snapshot(self) -> TorrentSnapshot:
         total = self.metainfo.total_length if self.has_metadata else 0
         verified = total - self._missing_bytes()
+        skipped, wanted, wanted_verified = self._wanted_bytes()
         down = sum(p.down.rate for p in self.peers)
         up = sum(p.up.rate for p in self.peers)
         seeds = sum(1 for p in self.peers if p.is_seed)
@@ -716,8 +729,9 @@ class Torrent:
             info_hash=self.info_hash.hex(),
             name=self.name,
             state=self.state,
-            progress=verified / total if total else 0.0,
+            progress=wanted_verified / wanted if wanted else float(self.has_metadata),
             total_size=total,
+            wanted_size=total - skipped,
             verified_bytes=verified,
             downloaded=downloaded,
             uploaded=self.total_uploaded,
@@ -743,6 +757,22 @@ class Torrent:
             return 0
         return sum(f.length - done for f, done in zip(self.metainfo.files, self._file_done))
 
+    def _wanted_bytes(self) -> tuple[int, int, int]:
+        """Bytes of the skipped files; size and verified bytes of the wanted ones (BEP 47 pad
+        files in neither): what progress is about."""
+        if not self.has_metadata:
+            return 0, 0, 0
+        skipped = size = done = 0
+        for index, (entry, verified) in enumerate(zip(self.metainfo.files, self._file_done)):
+            if entry.padding:
+                continue
+            if self.options.file_priority(index) == SKIP:
+                skipped += entry.length
+            else:
+                size += entry.length
+                done += verified
+        return skipped, size, done
+
     def _status_text(self) -> str:
         texts: dict[TorrentState, Callable[[], str]] = {
             TorrentState.CHECKING: lambda: f"Checking {self.check_progress:.0%}",
@@ -761,7 +791,10 @@ class Torrent:
     def details(self) -> TorrentDetails:
         peers = tuple(self._peer_snapshot(p) for p in self.peers)
         if not self.has_metadata:
-            return TorrentDetails(self.info_hash.hex(), peers, (), b"", b"", self.active_seconds, "", False)
+            return TorrentDetails(
+                self.info_hash.hex(), peers, (), b"", b"", self.active_seconds, "", False,
+                self.options, self.seeding_seconds,
+            )
         states = bytearray(self.picker.states_bytes())
         for piece in self._failed_at:
             if states[piece] != PieceState.VERIFIED:
@@ -778,6 +811,8 @@ class Torrent:
             time_active=self.active_seconds,
             comment=self.metainfo.comment,
             private=self.metainfo.private,
+            options=self.options,
+            seeding_time=self.seeding_seconds,
         )
 
     def _peer_snapshot(self, peer: PeerConnection) -> PeerSnapshot:

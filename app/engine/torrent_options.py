@@ -30,6 +30,8 @@ class TorrentOptions:
     sequential: bool = False  # pieces in order, first and last piece of each file first
     down_limit: int = 0  # bytes per second, 0: no limit of its own
     up_limit: int = 0
+    ratio_limit: float | None = None  # stop seeding at this share ratio; None: the session's goal, 0: never
+    seed_time_limit: float | None = None  # or after this many seconds of seeding; None / 0 likewise
 
     def file_priority(self, index: int) -> int:
         return self.file_priorities[index] if self.file_priorities else NORMAL
@@ -40,7 +42,10 @@ class TorrentOptions:
 
     @classmethod
     def from_record(cls, record: TorrentRecord) -> TorrentOptions:
-        return cls(record.file_priorities, record.sequential, record.down_limit, record.up_limit)
+        return cls(
+            record.file_priorities, record.sequential, record.down_limit, record.up_limit,
+            record.ratio_limit, record.seed_time_limit,
+        )
 
 
 def check_file_priorities(priorities: Sequence[int], num_files: int) -> tuple[int, ...]:

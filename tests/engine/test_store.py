@@ -39,6 +39,9 @@ def torrent(n: int, **changes: object) -> TorrentRecord:
         down_limit=n * 1000,
         up_limit=50_000,
         queue_position=n,
+        ratio_limit=[None, 0.0, 2.5][n % 3],
+        seed_time_limit=[3600.0, None, 0.0][n % 3],
+        choose_files=n % 2 == 0,
     )
     fields.update(changes)
     return TorrentRecord(**fields)  # type: ignore[arg-type]
@@ -54,6 +57,7 @@ def resume(n: int, **changes: object) -> ResumeRecord:
         uploaded=n,
         active_seconds=3600.5,
         saved_at=1_700_000_100.75,
+        seeding_seconds=1800.25 + n,
     )
     fields.update(changes)
     return ResumeRecord(**fields)  # type: ignore[arg-type]
@@ -256,8 +260,10 @@ def test_a_v1_database_is_migrated(db_path: Path) -> None:
     stamps = ((4, 5),)
     assert store.resume(b"h" * 20) == ResumeRecord(b"h" * 20, b"\xe0", 3, stamps, 10, 20, 1.5, 99.0)
     assert store.settings() == {"port": 6881}
-    store.update_torrent(b"h" * 20, sequential=True, up_limit=100)
-    assert store.torrents()[0].sequential and store.torrents()[0].up_limit == 100
+    store.update_torrent(b"h" * 20, sequential=True, up_limit=100, ratio_limit=1.5, choose_files=True)
+    updated = store.torrents()[0]
+    assert updated.sequential and updated.up_limit == 100
+    assert updated.ratio_limit == 1.5 and updated.seed_time_limit is None and updated.choose_files
     store.close()
     assert user_version(db_path) == SCHEMA_VERSION
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import filecmp
+import socket
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
@@ -13,10 +14,12 @@ import pytest
 
 from app.engine import events
 from app.engine.creator import create_torrent
+from app.engine.errors import EngineError
 from app.engine.metainfo import parse_metainfo
 from app.engine.rate_limit import AltSchedule
 from app.engine.session import Session, SessionConfig
 from app.engine.snapshots import PieceState, TorrentState
+from app.engine.torrent_options import TorrentOptions
 from tests.lt_peer import random_tree
 from tests.swarm_helpers import running_session, torrent_snapshot, wait_for_state
 
@@ -66,7 +69,7 @@ async def test_the_alternative_limits_follow_their_schedule_and_the_config() -> 
         session.controls.update_limits(datetime(2024, 1, 3, 12, 0))
         assert session.controls.alt_active
         assert (session.controls.limits.down.rate, session.controls.limits.up.rate) == (100 * KIB, 50 * KIB)
-        session.config = replace(config, alt_schedule=None)  # what the preferences dialog does
+        await session.set_config(alt_schedule=None)  # what the preferences dialog does
         session.controls.update_limits(datetime(2024, 1, 3, 12, 0))
         assert not session.controls.alt_active
         assert (session.controls.limits.down.rate, session.controls.limits.up.rate) == (1000 * KIB, 500 * KIB)
@@ -90,13 +93,16 @@ async def test_skipped_file_is_not_downloaded_nor_created(torrent: bytes, payloa
         done = await wait_for_state(leecher, info_hash, TorrentState.SEEDING)
         assert len(finished) == 1
         assert done.verified_bytes == SIZES["a.bin"] + SIZES["c.bin"]
+        assert (done.progress, done.wanted_size, done.total_size) == (1.0, done.verified_bytes, sum(SIZES.values()))
         assert [f.priority for f in leecher.details(info_hash).files] == [2, 0, 1]
         for name in ("a.bin", "c.bin"):
             assert filecmp.cmp(payload / name, out / "payload" / name, shallow=False)
         assert not (out / "payload" / "b.bin").exists()
 
         await leecher.set_file_priorities(info_hash, [1, 1, 1])  # wanted after all
-        assert state(leecher, info_hash) == TorrentState.DOWNLOADING
+        again = torrent_snapshot(leecher, info_hash)
+        assert again.state == TorrentState.DOWNLOADING
+        assert again.progress == pytest.approx(done.verified_bytes / sum(SIZES.values()))
         await wait_for_state(leecher, info_hash, TorrentState.SEEDING)
         assert filecmp.cmp(payload / "b.bin", out / "payload" / "b.bin", shallow=False)
 
@@ -197,6 +203,39 @@ async def test_seeding_stops_after_a_time(torrent: bytes, payload: Path) -> None
         await asyncio.sleep(0.5)
         assert state(seed, info_hash) == TorrentState.SEEDING
         await wait_for_state(seed, info_hash, TorrentState.PAUSED, timeout=5)
+        assert seed.details(info_hash).seeding_time >= 1.5
+
+
+async def test_a_torrent_goal_overrides_the_session_goal(tmp_path: Path) -> None:
+    trees = {name: random_tree(tmp_path / name / "d", {f"{name}.bin": PIECE}) for name in ("own", "never", "same")}
+    async with running_session(seed_time_limit=2.5, **QUIET) as seed:
+        hashes = {}
+        for name, tree in trees.items():
+            hashes[name] = await seed.add_torrent(create_torrent(tree, piece_length=PIECE), tree.parent, paused=True)
+        options = seed.details(hashes["own"]).options
+        await seed.set_options(hashes["own"], replace(options, seed_time_limit=1.0))
+        await seed.set_options(hashes["never"], replace(options, seed_time_limit=0.0))
+        with pytest.raises(ValueError):
+            await seed.set_options(hashes["same"], replace(options, ratio_limit=-1.0))
+        for info_hash in hashes.values():
+            await seed.resume(info_hash)
+        await wait_for_state(seed, hashes["own"], TorrentState.PAUSED, timeout=5)
+        assert state(seed, hashes["same"]) == TorrentState.SEEDING  # 1 s in: the session's 2.5 s not yet
+        await wait_for_state(seed, hashes["same"], TorrentState.PAUSED, timeout=5)
+        await asyncio.sleep(1.5)
+        assert state(seed, hashes["never"]) == TorrentState.SEEDING
+        assert seed.details(hashes["never"]).options.seed_time_limit == 0.0
+
+
+async def test_seeding_time_survives_a_restart(torrent: bytes, payload: Path, tmp_path: Path) -> None:
+    profile = tmp_path / "profile"
+    async with running_session(profile_dir=profile, **QUIET) as seed:
+        info_hash = await seeding(seed, torrent, payload)
+        await eventually(lambda: seed.details(info_hash).seeding_time >= 1.0)
+    async with running_session(profile_dir=profile, **QUIET) as seed:
+        assert seed.details(info_hash).seeding_time >= 1.0
+        await wait_for_state(seed, info_hash, TorrentState.SEEDING)
+        assert torrent_snapshot(seed, info_hash).verified_bytes == sum(SIZES.values())  # trusted, not rehashed
 
 
 # -- connections -----------------------------------------------------------------------
@@ -245,9 +284,82 @@ async def test_torrent_options_survive_a_restart(torrent: bytes, tmp_path: Path)
         await session.set_torrent_limits(info_hash, down=100 * KIB, up=50 * KIB)
         with pytest.raises(ValueError):
             await session.set_torrent_limits(info_hash, down=-1, up=0)
+        options = session.details(info_hash).options
+        await session.set_options(info_hash, replace(options, ratio_limit=2.0, seed_time_limit=0.0))
     async with running_session(profile_dir=profile, **QUIET) as session:
         restored = session.torrents[bytes.fromhex(info_hash)]
         assert [f.priority for f in session.details(info_hash).files] == [0, 2, 1]
         assert restored.options.sequential and restored.picker.sequential
         assert restored.throttle.limits.down == 100 * KIB and restored.throttle.limits.up == 50 * KIB
         assert not restored.picker.wants(0)  # a.bin's first piece is skipped
+        assert session.details(info_hash).options == TorrentOptions((0, 2, 1), True, 100 * KIB, 50 * KIB, 2.0, 0.0)
+
+
+# -- settings changed while running -------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+async def test_settings_change_while_running(torrent: bytes, payload: Path, tmp_path: Path) -> None:
+    async with running_session(**QUIET) as session:
+        info_hash = await seeding(session, torrent, payload)
+        old_port = session.listen_port
+        new_port = free_port()
+        await session.set_config(up_limit=300 * KIB, upload_slots=2, listen_port=new_port, enable_dht=True,
+                                 dht_bootstrap=())
+        assert session.controls.limits.up.rate == 300 * KIB
+        assert session.torrents[bytes.fromhex(info_hash)].choker.slots == 2
+        assert session.dht is not None and session.dht_port
+        assert session.listen_port == new_port
+        with pytest.raises(OSError):
+            await asyncio.open_connection("127.0.0.1", old_port)  # the old port is closed
+        async with running_session(**QUIET) as leecher:  # the new one serves peers
+            await leecher.add_torrent(torrent, tmp_path / "out")
+            leecher.add_peer(info_hash, "127.0.0.1", session.listen_port)
+            await wait_for_state(leecher, info_hash, TorrentState.SEEDING)
+
+        blocker = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+        taken = blocker.sockets[0].getsockname()[1]
+        try:
+            before = session.config
+            with pytest.raises(EngineError, match=f"port {taken}"):
+                await session.set_config(listen_port=taken)
+            assert session.config == before  # a port it cannot have changes nothing
+        finally:
+            blocker.close()
+        await session.set_config(enable_dht=False)
+        assert session.dht is None and session.snapshot().dht_nodes == 0
+
+
+# -- choosing a magnet's files once its metadata arrives ---------------------------------------
+
+
+async def test_a_magnet_waits_for_the_file_choice(torrent: bytes, payload: Path, tmp_path: Path) -> None:
+    profile, out = tmp_path / "profile", tmp_path / "out"
+    async with running_session(**QUIET) as seed:
+        info_hash = await seeding(seed, torrent, payload)
+        received: list[events.MetadataReceived] = []
+        async with running_session(profile_dir=profile, **QUIET) as leecher:
+            leecher.add_listener(lambda e: received.append(e) if isinstance(e, events.MetadataReceived) else None)
+            await leecher.add_torrent(seed.magnet_uri(info_hash), out, choose_files=True)
+            leecher.add_peer(info_hash, "127.0.0.1", seed.listen_port)
+            await eventually(lambda: bool(received))
+            assert received == [events.MetadataReceived(info_hash, "payload", choose_files=True)]
+            waiting = await wait_for_state(leecher, info_hash, TorrentState.PAUSED, timeout=5)
+            assert waiting.verified_bytes == 0 and waiting.downloaded == 0
+            assert not out.exists()  # nothing is created before the user has chosen
+        async with running_session(profile_dir=profile, **QUIET) as leecher:  # a restart keeps it waiting
+            assert state(leecher, info_hash) == TorrentState.PAUSED
+            assert [f.path for f in leecher.details(info_hash).files] == [f"payload/{n}" for n in SIZES]
+            await leecher.set_file_priorities(info_hash, [1, 0, 1])
+            await leecher.resume(info_hash)
+            leecher.add_peer(info_hash, "127.0.0.1", seed.listen_port)
+            done = await wait_for_state(leecher, info_hash, TorrentState.SEEDING)
+            assert done.verified_bytes == SIZES["a.bin"] + SIZES["c.bin"]
+    assert not (out / "payload" / "b.bin").exists()
+    for name in ("a.bin", "c.bin"):
+        assert filecmp.cmp(payload / name, out / "payload" / name, shallow=False)

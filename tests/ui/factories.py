@@ -21,6 +21,7 @@ def torrent(number: int = 0, **changes: Any) -> TorrentSnapshot:
         state=TorrentState.DOWNLOADING,
         progress=0.25,
         total_size=4 * 2**20,
+        wanted_size=4 * 2**20,
         verified_bytes=2**20,
         downloaded=2**20,
         uploaded=0,

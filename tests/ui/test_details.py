@@ -1,4 +1,5 @@
 from app.engine.snapshots import PieceState, TorrentDetails
+from app.engine.torrent_options import TorrentOptions
 from app.ui.details import DetailsTabs, distributed_copies, general_fields
 from tests.ui.factories import file, peer, torrent
 
@@ -13,6 +14,8 @@ def _details(**changes) -> TorrentDetails:
         time_active=125.0,
         comment="hello",
         private=True,
+        options=TorrentOptions(),
+        seeding_time=0.0,
     )
     base.update(changes)
     return TorrentDetails(**base)
