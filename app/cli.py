@@ -14,6 +14,7 @@ from pathlib import Path
 
 import humanize
 
+from app.engine import events
 from app.engine.errors import EngineError
 from app.engine.magnet import Magnet, format_magnet, parse_magnet
 from app.engine.metainfo import Metainfo, load_metainfo
@@ -56,13 +57,17 @@ def _parser() -> argparse.ArgumentParser:
     download.add_argument("--seed", action="store_true", help="keep seeding after the download")
     download.add_argument("--sequential", action="store_true",
                           help="download in order, the first and last piece of each file first (to preview media)")
+    download.add_argument("--select-file", type=_selection, metavar="LIST",
+                          help="download only these files, numbered as 'info' lists them, e.g. 1,3-5")
     _network_args(download)
+    _goal_args(download)
     download.set_defaults(func=cmd_download)
 
     seed = sub.add_parser("seed", help="check existing data and seed it until interrupted")
     seed.add_argument("torrent", type=Path)
     seed.add_argument("--data", type=Path, required=True, help="folder that holds the torrent's data")
     _network_args(seed)
+    _goal_args(seed)
     seed.set_defaults(func=cmd_seed)
 
     demo = sub.add_parser("demo", help="download from a demo swarm on 127.0.0.x (no internet needed)")
@@ -102,6 +107,37 @@ def _network_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-peers", type=int, metavar="N", help="connect to at most N peers")
 
 
+def _goal_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--seed-ratio", type=float, default=0.0, metavar="RATIO",
+                        help="stop seeding (and exit) once uploaded / downloaded reaches RATIO")
+    parser.add_argument("--seed-time", type=float, default=0.0, metavar="MINUTES",
+                        help="stop seeding (and exit) after seeding this many minutes")
+
+
+def _selection(text: str) -> frozenset[int]:
+    """aria2c's style: '1,3-5' -> {1, 3, 4, 5} (numbers from 1)."""
+    numbers: set[int] = set()
+    try:
+        for part in text.split(","):
+            first, _, last = part.strip().partition("-")
+            numbers.update(range(int(first), int(last or first) + 1))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a list of file numbers like 1,3-5") from None
+    if not numbers or min(numbers) < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a list of file numbers like 1,3-5")
+    return frozenset(numbers)
+
+
+def _priorities(meta: Metainfo, selection: frozenset[int]) -> list[int]:
+    """Normal for the selected files (numbered without BEP 47 pad files), skip for the others."""
+    real = [index for index, entry in enumerate(meta.files) if not entry.padding]
+    beyond = sorted(n for n in selection if n > len(real))
+    if beyond:
+        raise CliError(f"there is no file {beyond[0]}: the torrent has {len(real)} (see 'piecemeal-cli info')")
+    chosen = {real[n - 1] for n in selection}
+    return [1 if entry.padding or index in chosen else 0 for index, entry in enumerate(meta.files)]
+
+
 def _size(text: str) -> int:
     units = {"K": 1024, "M": 1024**2, "G": 1024**3}
     text = text.strip().upper().removesuffix("B").removesuffix("I")
@@ -139,9 +175,10 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"Private:    {'yes' if meta.private else 'no'}")
     if meta.comment:
         print(f"Comment:    {meta.comment}")
-    print(f"Files ({len(meta.files)}):")
-    for entry in meta.files:
-        print(f"  {humanize.naturalsize(entry.length, binary=True):>10}  {'/'.join(entry.path)}")
+    files = [entry for entry in meta.files if not entry.padding]
+    print(f"Files ({len(files)}):")
+    for number, entry in enumerate(files, start=1):
+        print(f"  {number:>4}  {humanize.naturalsize(entry.length, binary=True):>10}  {'/'.join(entry.path)}")
     print("Trackers:" if meta.trackers else "Trackers:   none")
     for tier, urls in enumerate(meta.trackers):
         for url in urls:
@@ -155,8 +192,10 @@ def cmd_info(args: argparse.Namespace) -> int:
 def cmd_download(args: argparse.Namespace) -> int:
     text = str(args.torrent)
     meta: Metainfo | Magnet = parse_magnet(text) if text[:7].lower() == "magnet:" else load_metainfo(args.torrent)
+    if isinstance(meta, Metainfo) and args.select_file:
+        _priorities(meta, args.select_file)  # a wrong number is an error before anything starts
     _prepare_folder(args.output)
-    done = (lambda s: False) if args.seed else (lambda s: s.state == TorrentState.SEEDING)
+    done = _until_goal(args) if args.seed else (lambda s: s.state == TorrentState.SEEDING)
     return asyncio.run(_run(meta, args, args.output, done))
 
 
@@ -164,7 +203,14 @@ def cmd_seed(args: argparse.Namespace) -> int:
     meta = load_metainfo(args.torrent)
     if not args.data.is_dir():
         raise CliError(f"the data folder '{args.data}' does not exist")
-    return asyncio.run(_run(meta, args, args.data, lambda s: False))
+    return asyncio.run(_run(meta, args, args.data, _until_goal(args)))
+
+
+def _until_goal(args: argparse.Namespace) -> Callable[[TorrentSnapshot], bool]:
+    """Seeding ends only when interrupted, or when the session pauses it at its goal."""
+    if args.seed_ratio <= 0 and args.seed_time <= 0:
+        return lambda s: False
+    return lambda s: s.state == TorrentState.PAUSED
 
 
 def _prepare_folder(folder: Path) -> None:
@@ -180,23 +226,45 @@ async def _run(meta: Metainfo | Magnet, args: argparse.Namespace, folder: Path,
                            profile_dir=args.profile, resume_interval=args.save_every,
                            enable_dht=args.dht, enable_pex=args.pex, enable_lsd=args.lsd,
                            down_limit=args.down_limit, up_limit=args.up_limit, **_peer_limits(args.max_peers),
+                           seed_ratio_limit=args.seed_ratio, seed_time_limit=args.seed_time * 60,
                            **_bootstrap(args.dht_bootstrap))
     session = Session(config)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    selection: frozenset[int] | None = getattr(args, "select_file", None)  # only `download` has these
+    metadata = asyncio.Event()
+    session.add_listener(lambda event: metadata.set() if isinstance(event, events.MetadataReceived) else None)
     try:
-        await _start(session, meta, folder, args.peer)
-        if getattr(args, "sequential", False):  # only `download` has --sequential
-            await session.set_sequential(meta.info_hash.hex(), True)
-        return await _watch(session, meta.info_hash.hex(), stop, done)
+        info_hash = await _start(session, meta, folder, args.peer, choose=selection is not None)
+        if getattr(args, "sequential", False):
+            await session.set_sequential(info_hash, True)
+        if selection is not None:
+            await _select(session, info_hash, selection, metadata, stop)
+        return await _watch(session, info_hash, stop, done)
     finally:
         await session.close()
         _progress_line(None)
 
 
-async def _start(session: Session, meta: Metainfo | Magnet, folder: Path, peers: list[str]) -> None:
+async def _select(session: Session, info_hash: str, selection: frozenset[int], metadata: asyncio.Event,
+                  stop: asyncio.Event) -> None:
+    """Skip the files not selected; a magnet waits, paused, for its metadata to know them."""
+    torrent = session.torrents[bytes.fromhex(info_hash)]
+    while not torrent.has_metadata and not stop.is_set():
+        waits = [asyncio.ensure_future(e.wait()) for e in (stop, metadata)]
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        for wait in waits:
+            wait.cancel()
+    if torrent.has_metadata:
+        await session.set_file_priorities(info_hash, _priorities(torrent.metainfo, selection))
+        await session.resume(info_hash)
+
+
+async def _start(session: Session, meta: Metainfo | Magnet, folder: Path, peers: list[str], *,
+                 choose: bool) -> str:
+    """Start the session and add the torrent; paused if files are to be chosen first."""
     try:
         await session.start()
     except OSError as exc:
@@ -206,13 +274,17 @@ async def _start(session: Session, meta: Metainfo | Magnet, folder: Path, peers:
     source = format_magnet(meta.info_hash, meta.display_name, meta.trackers) if isinstance(meta, Magnet) else meta
     if isinstance(meta, Magnet):
         peers = peers + [f"{host}:{port}" for host, port in meta.peers]
+    magnet = isinstance(meta, Magnet)
     try:
-        info_hash = await session.add_torrent(source, folder)
+        info_hash = await session.add_torrent(source, folder, paused=choose and not magnet,
+                                              choose_files=choose and magnet)
     except DuplicateTorrentError:  # restored from the profile: carry on where it stopped
         info_hash = meta.info_hash.hex()
-        await session.resume(info_hash)
+        if not choose or not session.torrents[meta.info_hash].has_metadata:
+            await session.resume(info_hash)  # a selection waits for the metadata, then applies
     for text in peers:
         session.add_peer(info_hash, *_peer_address(text))
+    return info_hash
 
 
 async def _watch(session: Session, info_hash: str, stop: asyncio.Event,

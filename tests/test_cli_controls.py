@@ -60,3 +60,60 @@ async def test_download_with_a_limit_and_in_order(tmp_path: Path) -> None:
         assert store.torrents()[0].sequential
     finally:
         store.close()
+
+
+def test_file_selections_parse_like_aria2c(capsys: pytest.CaptureFixture[str]) -> None:
+    args = _parser().parse_args(["download", "x.torrent", "-o", "out", "--select-file", "1,3-5",
+                                 "--seed", "--seed-ratio", "1.5", "--seed-time", "90"])
+    assert (args.select_file, args.seed_ratio, args.seed_time) == (frozenset({1, 3, 4, 5}), 1.5, 90.0)
+    for bad in ("0", "a", "2-x", ""):
+        with pytest.raises(SystemExit):
+            _parser().parse_args(["download", "x.torrent", "-o", "out", "--select-file", bad])
+        assert "file numbers" in capsys.readouterr().err
+
+
+async def cli(*args: str, timeout: float = 30) -> tuple[int, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "app.cli", *args, "--bind", "127.0.0.1", "--port", "0", "--no-dht", "--no-lsd",
+        cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout)
+    assert process.returncode is not None
+    return process.returncode, stdout.decode() + stderr.decode()
+
+
+@pytest.mark.parametrize("as_magnet", [False, True])
+async def test_download_only_the_selected_files(tmp_path: Path, as_magnet: bool) -> None:
+    piece = 32 * KIB
+    payload = random_tree(tmp_path / "seed" / "album", {"1.bin": 2 * piece, "2.bin": 3 * piece, "3.bin": 1000})
+    torrent = create_torrent(payload, piece_length=piece)
+    torrent_file = tmp_path / "album.torrent"
+    torrent_file.write_bytes(torrent)
+    out = tmp_path / "out"
+    async with running_session(enable_dht=False, enable_lsd=False) as seed:
+        info_hash = await seed.add_torrent(torrent, payload.parent)
+        source = seed.magnet_uri(info_hash) if as_magnet else str(torrent_file)
+        code, output = await cli("download", source, "-o", str(out), "--select-file", "1,3",
+                                 "--peer", f"127.0.0.1:{seed.listen_port}")
+    assert code == 0, output
+    for name in ("1.bin", "3.bin"):
+        assert filecmp.cmp(payload / name, out / "album" / name, shallow=False)
+    assert not (out / "album" / "2.bin").exists()
+
+
+async def test_a_file_number_beyond_the_torrent_is_refused(tmp_path: Path) -> None:
+    payload = random_tree(tmp_path / "seed" / "album", {"1.bin": 1000, "2.bin": 1000})
+    torrent_file = tmp_path / "album.torrent"
+    torrent_file.write_bytes(create_torrent(payload, piece_length=32 * KIB))
+    code, output = await cli("download", str(torrent_file), "-o", str(tmp_path / "out"), "--select-file", "3")
+    assert code == 2
+    assert "there is no file 3: the torrent has 2" in output
+    assert not (tmp_path / "out").exists()
+
+
+async def test_seeding_exits_at_its_goal(tmp_path: Path) -> None:
+    payload = random_tree(tmp_path / "seed" / "clip", {"clip.bin": 64 * KIB})
+    torrent_file = tmp_path / "clip.torrent"
+    torrent_file.write_bytes(create_torrent(payload, piece_length=32 * KIB))
+    code, output = await cli("seed", str(torrent_file), "--data", str(payload.parent), "--seed-time", "0.03")
+    assert code == 0, output  # 1.8 s of seeding, then it stops by itself

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Coroutine, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -50,7 +50,6 @@ class Controls:
         self._waiting_for_space: dict[bytes, asyncio.Task[None]] = {}  # -> the stop it caused
         self._moves: dict[bytes, FileCopy] = {}
         self._move_tasks: dict[bytes, asyncio.Task[None]] = {}
-        self._jobs: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
         self._next_disk_check = 0.0
 
@@ -67,7 +66,7 @@ class Controls:
             await asyncio.gather(self._task, return_exceptions=True)
         for job in self._moves.values():
             job.cancelled = True
-        await asyncio.gather(*self._move_tasks.values(), *self._jobs, return_exceptions=True)
+        await asyncio.gather(*self._move_tasks.values(), return_exceptions=True)
 
     async def _run(self) -> None:
         while True:
@@ -206,7 +205,7 @@ class Controls:
         log.warning("%s paused: %s", torrent.name, NO_SPACE)
         torrent.note = NO_SPACE
         # Not awaited here: the caller may be one of the torrent's writes, which stop() awaits.
-        self._waiting_for_space[torrent.info_hash] = self.in_background(torrent.stop())
+        self._waiting_for_space[torrent.info_hash] = torrent.stop_soon()
 
     async def _check_disk(self, now: float) -> None:
         reserve = self._session.config.disk_reserve
@@ -277,6 +276,7 @@ class Controls:
             return None
         old_storage = torrent.storage
         new_storage = Storage(torrent.metainfo, job.destination, self._session.executor)
+        new_storage.set_skipped(torrent.options.skipped_files())
         if torrent.state == TorrentState.SEEDING:
             await new_storage.open()
             await asyncio.to_thread(job.copy_changed)
@@ -323,12 +323,6 @@ class Controls:
             status = self.move_status(info_hash)
             if torrent is not None and status is not None and not (status.finished or status.error):
                 torrent.note = f"Moving {status.progress:.0%}"
-
-    def in_background(self, coroutine: Coroutine[object, object, None]) -> asyncio.Task[None]:
-        task = asyncio.ensure_future(coroutine)
-        self._jobs.add(task)
-        task.add_done_callback(self._jobs.discard)
-        return task
 
 
 def _complete(torrent: Torrent) -> bool:

@@ -45,6 +45,13 @@ READ_AHEAD_PIECES = 4
 SEND_BATCH = 256 * 1024  # bytes of blocks handed to the socket at once
 PIPELINE_SECONDS = 2.0  # keep this many seconds of the peer's rate in flight
 PIECE_HEADER = 13  # BEP 3: length, id, index, begin in front of a block
+MAX_ALLOWED_FAST = 64  # BEP 6 allowed fast pieces we keep from one peer (k is 10 in the BEP)
+MAX_SUGGESTED = 8  # BEP 6 suggestions we keep from one peer, the newest
+MAX_SUGGESTS = 4  # BEP 6 suggestions we send one peer over its connection
+FAST_SERVINGS = 3  # a choked peer gets its allowed fast pieces at most this many times over
+# BEP 9: before the metadata, a `have` may name any piece of an info dictionary we would accept
+# (one 20-byte SHA-1 per piece).
+MAX_EARLY_PIECES = ext.MAX_METADATA_SIZE // 20
 
 
 class PeerOwner(Protocol):
@@ -64,6 +71,7 @@ class PeerOwner(Protocol):
     async def read_block(self, index: int, begin: int, length: int) -> bytes | memoryview: ...
     def prefetch(self, index: int) -> None: ...
     def cached_block(self, index: int, begin: int, length: int) -> memoryview | None: ...
+    def suggestions(self, peer: PeerConnection) -> list[int]: ...  # pieces worth a BEP 6 suggest
     def our_bitfield(self) -> Bitfield | None: ...  # None until the metadata is known
     def our_extension_handshake(self, peer: PeerConnection) -> ext.ExtensionHandshake: ...
     def extension_handshake(self, peer: PeerConnection, handshake: ext.ExtensionHandshake) -> None: ...
@@ -110,6 +118,14 @@ class PeerConnection(asyncio.BufferedProtocol):
         self.unsolicited = 0
         self.throttle: Throttle | None = None  # the torrent's rate limits, set when the peer joins it
         self.fast = False  # both sides speak BEP 6
+        self.allowed_fast: set[int] = set()  # BEP 6: pieces the peer serves us even while choking us
+        self.suggested: deque[int] = deque(maxlen=MAX_SUGGESTED)  # BEP 6 hints, newest last
+        self.fast_offered: frozenset[int] = frozenset()  # BEP 6: pieces we serve it while choking it
+        self._fast_budget = 0  # bytes of those we still serve it while choked
+        self._suggests_sent = 0
+        # BEP 9: what the peer said of its pieces before we knew how many there are.
+        self._early: m.BitfieldMessage | m.HaveAll | m.HaveNone | None = None
+        self._early_haves: Bitfield | None = None
         self.remote_extensions: ext.ExtensionHandshake | None = None  # BEP 10, once received
         self.pex = ext.PexState()
         self.closed = False
@@ -188,14 +204,16 @@ class PeerConnection(asyncio.BufferedProtocol):
                 self._reject_all()  # BEP 3: a choke discards pending requests; BEP 6 says so
 
     def _reject_all(self) -> None:
+        """BEP 6: reject every pending request but those for allowed fast pieces."""
+        rejected = [r for r in self.upload_queue if r.index not in self.fast_offered]
         if self.fast:
-            self._write(b"".join(encode(m.Reject(r.index, r.begin, r.length)) for r in self.upload_queue))
-        self.upload_queue.clear()
+            self._write(b"".join(encode(m.Reject(r.index, r.begin, r.length)) for r in rejected))
+        self.upload_queue = deque(r for r in self.upload_queue if r.index in self.fast_offered)
 
     def fill_pipeline(self) -> None:
         """Keep `pipeline` blocks in flight: enough of this peer's rate to fill the link."""
-        if self.peer_choking or not self.am_interested or self.owner is None:
-            return
+        if not self.am_interested or self.owner is None or (self.peer_choking and not self.allowed_fast):
+            return  # BEP 6: a peer that chokes us still serves its allowed fast pieces
         wanted = self.pipeline - len(self.outstanding)
         if wanted < max(1, self.pipeline // 4):
             return
@@ -226,6 +244,28 @@ class PeerConnection(asyncio.BufferedProtocol):
 
     def have(self, index: int) -> None:
         self.send(m.Have(index))
+
+    def offer_allowed_fast(self, pieces: tuple[int, ...], piece_length: int) -> None:
+        """BEP 6: the peer may ask for these pieces even while we choke it, a few times each."""
+        self.fast_offered = frozenset(pieces)
+        self._fast_budget = FAST_SERVINGS * piece_length * len(pieces)
+        self._write(b"".join(encode(m.AllowedFast(index)) for index in pieces))
+
+    def metadata_known(self) -> None:
+        """The torrent now knows its pieces (BEP 9): apply what the peer said of its own before.
+
+        A bitfield of the wrong size, or a `have` past the last piece, closes the connection."""
+        num_pieces = self.owner.num_pieces if self.owner is not None else 0
+        self.allowed_fast = {index for index in self.allowed_fast if index < num_pieces}
+        early, haves = self._early, self._early_haves
+        self._early = self._early_haves = None
+        try:
+            if early is not None:
+                _HANDLERS[type(early)](self, early)
+            for index in haves or ():
+                self._on_have(m.Have(index))
+        except EngineError as exc:
+            self.close(str(exc))
 
     # reading the state
 
@@ -335,8 +375,16 @@ class PeerConnection(asyncio.BufferedProtocol):
 
     def _on_interested(self, msg: m.Interested) -> None:
         owner = self._require_ready()
+        if not self.peer_interested and self.fast:
+            self._suggest(owner)  # before the owner may unchoke it: its first requests can follow
         self.peer_interested = True
         owner.interest_changed(self)
+
+    def _suggest(self, owner: PeerOwner) -> None:
+        """BEP 6: point a newly interested peer at pieces we hold in memory, a few per connection."""
+        pieces = owner.suggestions(self)[: max(0, MAX_SUGGESTS - self._suggests_sent)]
+        self._suggests_sent += len(pieces)
+        self._write(b"".join(encode(m.Suggest(index)) for index in pieces))
 
     def _on_not_interested(self, msg: m.NotInterested) -> None:
         owner = self._require_ready()
@@ -346,7 +394,8 @@ class PeerConnection(asyncio.BufferedProtocol):
     def _on_have(self, msg: m.Have) -> None:
         owner = self._require_ready()
         if not owner.num_pieces:
-            return  # no metadata yet: we reconnect once it arrives
+            self._remember_have(msg.index)
+            return
         if msg.index >= owner.num_pieces:
             raise RemoteProtocolError(f"have for piece {msg.index}, which does not exist")
         if self.pieces is None:
@@ -354,11 +403,27 @@ class PeerConnection(asyncio.BufferedProtocol):
         if self.pieces.add(msg.index):
             owner.peer_pieces_changed(self, msg.index)
 
+    def _remember_have(self, index: int) -> None:
+        """BEP 9: before the metadata, keep the `have` until the piece count is known."""
+        if index >= MAX_EARLY_PIECES:
+            raise RemoteProtocolError(f"have for piece {index}, more pieces than a torrent can have")
+        if self._early_haves is None:
+            self._early_haves = Bitfield(MAX_EARLY_PIECES)
+        self._early_haves.add(index)
+
+    def _first_pieces_message(self, owner: PeerOwner, msg: m.BitfieldMessage | m.HaveAll | m.HaveNone) -> bool:
+        """Is the piece count known? If not, `msg` is kept for when it is (BEP 9).
+
+        BEP 3 and BEP 6: a bitfield, have-all or have-none comes once, before any `have`."""
+        if self.pieces is not None or self._early is not None or self._early_haves is not None:
+            raise RemoteProtocolError("the peer's pieces announced twice, or after a have")
+        if not owner.num_pieces:
+            self._early = msg
+        return bool(owner.num_pieces)
+
     def _on_bitfield(self, msg: m.BitfieldMessage) -> None:
         owner = self._require_ready()
-        if self.pieces is not None:
-            raise RemoteProtocolError("bitfield sent after other messages")
-        if owner.num_pieces:
+        if self._first_pieces_message(owner, msg):
             self._set_pieces(owner, Bitfield.from_bytes(msg.data, owner.num_pieces))
 
     def _set_pieces(self, owner: PeerOwner, pieces: Bitfield) -> None:
@@ -367,19 +432,34 @@ class PeerConnection(asyncio.BufferedProtocol):
 
     def _on_have_all(self, msg: m.HaveAll) -> None:
         owner = self._require_fast()
-        if owner.num_pieces:
+        if self._first_pieces_message(owner, msg):
             self._set_pieces(owner, Bitfield.full(owner.num_pieces))
 
     def _on_have_none(self, msg: m.HaveNone) -> None:
         owner = self._require_fast()
-        if owner.num_pieces:
+        if self._first_pieces_message(owner, msg):
             self._set_pieces(owner, Bitfield(owner.num_pieces))
 
     def _on_reject(self, msg: m.Reject) -> None:
         owner = self._require_fast()
+        if self.peer_choking:
+            self.allowed_fast.discard(msg.index)  # BEP 6 lets it refuse allowed pieces: ask no more
         block = self.outstanding.pop((msg.index, msg.begin), None)
         if block is not None:
             owner.blocks_returned(self, [block])
+
+    def _on_allowed_fast(self, msg: m.AllowedFast) -> None:
+        owner = self._require_fast()
+        if owner.num_pieces and msg.index >= owner.num_pieces:
+            return  # BEP 6 sets no rule for a piece that does not exist; libtorrent ignores it too
+        if len(self.allowed_fast) < MAX_ALLOWED_FAST:
+            self.allowed_fast.add(msg.index)
+            self.fill_pipeline()
+
+    def _on_suggest(self, msg: m.Suggest) -> None:
+        owner = self._require_fast()
+        if msg.index < owner.num_pieces and msg.index not in self.suggested:
+            self.suggested.append(msg.index)  # BEP 6 advisory: a hint for the picker, no more
 
     def _on_port(self, msg: m.Port) -> None:
         owner = self._require_ready()
@@ -416,7 +496,7 @@ class PeerConnection(asyncio.BufferedProtocol):
         owner = self._require_ready()
         if not owner.valid_request(msg):
             raise RemoteProtocolError(f"request outside the torrent: piece {msg.index}+{msg.begin}")
-        if msg.length > BLOCK_SIZE or self.am_choking or len(self.upload_queue) >= MAX_UPLOAD_QUEUE:
+        if msg.length > BLOCK_SIZE or len(self.upload_queue) >= MAX_UPLOAD_QUEUE or not self._may_serve(msg):
             if self.fast:  # BEP 6: say no rather than stay silent
                 self.send(m.Reject(msg.index, msg.begin, msg.length))
             return  # BEP 3: we serve at most 16 KiB blocks and only to unchoked peers
@@ -424,6 +504,15 @@ class PeerConnection(asyncio.BufferedProtocol):
         if not self._serving:
             self._serving = True
             asyncio.ensure_future(self._serve())
+
+    def _may_serve(self, msg: m.Request) -> bool:
+        """Unchoked, or asking for an allowed fast piece within its budget (BEP 6), which it spends."""
+        if not self.am_choking:
+            return True
+        if msg.index not in self.fast_offered or self._fast_budget < msg.length:
+            return False
+        self._fast_budget -= msg.length
+        return True
 
     def _on_piece(self, msg: m.Piece) -> None:
         owner = self._require_ready()
@@ -449,19 +538,16 @@ class PeerConnection(asyncio.BufferedProtocol):
         except ValueError:
             pass
 
-    def _on_ignored(self, msg: m.Message) -> None:
-        self._require_ready()
-
     async def _serve(self) -> None:
         """Send requested blocks in order, many per system call; waits while the socket is full."""
         try:
             while self.upload_queue and not self.closed and self.owner is not None:
                 await self._write_ok.wait()
                 chunks = await self._next_batch(self.owner)
-                if self.closed or self.am_choking:
+                if self.closed:
                     break
-                if chunks:
-                    self._write_chunks(chunks)
+                if chunks and (self.fast or not self.am_choking):
+                    self._write_chunks(chunks)  # BEP 6: a request taken before a choke is answered
         except EngineError as exc:
             self.close(f"could not read a block to upload: {exc}")
         finally:
@@ -513,11 +599,11 @@ _HANDLERS: dict[type, Callable[[PeerConnection, m.Event], None]] = {
     m.Piece: PeerConnection._on_piece,
     m.Cancel: PeerConnection._on_cancel,
     m.Port: PeerConnection._on_port,
-    m.Suggest: PeerConnection._on_ignored,  # BEP 6 advisory: our picker does not take hints
+    m.Suggest: PeerConnection._on_suggest,
     m.HaveAll: PeerConnection._on_have_all,
     m.HaveNone: PeerConnection._on_have_none,
     m.Reject: PeerConnection._on_reject,
-    m.AllowedFast: PeerConnection._on_ignored,  # BEP 6 advisory: we only request when unchoked
+    m.AllowedFast: PeerConnection._on_allowed_fast,
     m.Extended: PeerConnection._on_extended,
 }  # type: ignore[dict-item]
 

@@ -22,7 +22,7 @@ asking `pick` for it: pieces only counted seeds have are looked at for seeds onl
 from __future__ import annotations
 
 import random
-from collections.abc import Hashable, Iterator, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from itertools import islice
@@ -362,19 +362,36 @@ class PiecePicker:
 
     # -- requests ------------------------------------------------------------------------
 
-    def pick(self, peer: Hashable, pieces: Bitfield, count: int) -> list[Block]:
+    def pick(
+        self, peer: Hashable, pieces: Bitfield, count: int, *, prefer: Iterable[int] = (), only: bool = False
+    ) -> list[Block]:
         """Up to `count` blocks to request from `peer`, now marked as requested by it.
 
         `pieces` is the peer's own bitfield (it only grows), already counted through
-        `peer_joined` and `peer_has`.
+        `peer_joined` and `peer_has`. Pieces in `prefer` that the peer has and we want come
+        first (the peer's BEP 6 suggestions); with `only`, nothing else does (the pieces a
+        peer that chokes us allows us anyway, BEP 6 allowed fast).
         """
         picked: list[Block] = []
+        self._request_preferred(peer, pieces, prefer, count, picked)
+        if only or len(picked) == count:
+            return picked
         dry = self._dry.get(peer)
         if dry is None or dry != (self._refills, pieces.count):
             self._request_pool(peer, pieces, count, picked)
         if len(picked) < count and self.in_endgame:
             self._request_busy(peer, pieces, count - len(picked), picked)
         return picked
+
+    def _request_preferred(
+        self, peer: Hashable, pieces: Bitfield, prefer: Iterable[int], count: int, picked: list[Block]
+    ) -> None:
+        for piece in prefer:
+            if len(picked) == count:
+                return
+            partial = self._preferred(piece, pieces)
+            if partial is not None:
+                self._request_free(partial, peer, count - len(picked), picked)
 
     def _request_pool(
         self, peer: Hashable, pieces: Bitfield, count: int, picked: list[Block]
@@ -402,8 +419,19 @@ class PiecePicker:
     def _start_piece(self, pieces: Bitfield) -> _Partial | None:
         """Start the next wanted piece the peer has: rarest first, or in order if sequential."""
         piece = self._next_in_order(pieces) if self._sequential else self._rarest(pieces)
-        if piece is None:
+        return None if piece is None else self._start(piece)
+
+    def _preferred(self, piece: int, pieces: Bitfield) -> _Partial | None:
+        """`piece`, started if need be, when the peer has it and blocks of it are in the pool."""
+        if piece not in pieces or not self.wants(piece):
             return None
+        partial = self._partials.get(piece)
+        if partial is None:
+            return self._start(piece)
+        return partial if partial.free else None
+
+    def _start(self, piece: int) -> _Partial:
+        """Move an unstarted wanted piece to the started ones, every block in the pool."""
         self._orders[self._priority[piece]].remove(piece, self._avail[piece])
         size = self._piece_size(piece)
         partial = _Partial(piece, piece * self._blocks_per_piece, size, -(-size // self._block_size))

@@ -231,7 +231,7 @@ class Session:
         if choose:
             torrent.choose_files = False
             self._paused[torrent.info_hash] = True
-            self.controls.in_background(torrent.stop())
+            torrent.stop_soon()
         if self.store is not None:
             meta = torrent.metainfo
             self.store.update_torrent(

@@ -67,6 +67,7 @@ class FileSnapshot:
     size: int
     downloaded: int  # verified bytes in this file
     priority: int  # 0 skip, 1 normal, 2 high
+    padding: bool = False  # a BEP 47 pad file: never on disk, not the user's business
 
     @property
     def progress(self) -> float:

@@ -42,6 +42,7 @@ from app.engine.torrent_options import SKIP, TorrentOptions, apply_options
 from app.engine.tracker.manager import TrackerManager
 from app.engine.wire import extension as ext
 from app.engine.wire import messages as m
+from app.engine.wire.fast import offered_fast_set
 
 if TYPE_CHECKING:
     from app.engine.dht import DhtNode
@@ -122,6 +123,7 @@ class Torrent:
         self._background: set[asyncio.Task[None]] = set()
         self._stopped = asyncio.Event()  # clear while stop() is closing things
         self._stopped.set()
+        self._stopping: asyncio.Task[None] | None = None  # the last stop_soon(), kept from the GC
         self._next_dht = 0.0
         self.options = TorrentOptions()
         self.choose_files = False  # a magnet: stop when the metadata arrives, for the user to pick files
@@ -175,6 +177,20 @@ class Torrent:
         """Disconnect, tell the trackers, settle pending writes, close the files."""
         task, self._task = self._task, None
         self._stopped.clear()
+        await self._finish_stop(task, state)
+
+    def stop_soon(self) -> asyncio.Task[None]:
+        """stop() for a caller that cannot await it (the torrent's own run, one of its writes).
+
+        The torrent counts as stopped at once: a start() right after begins a new run, which
+        waits until the files are closed.
+        """
+        task, self._task = self._task, None
+        self._stopped.clear()
+        stopping = self._stopping = asyncio.ensure_future(self._finish_stop(task, TorrentState.PAUSED))
+        return stopping
+
+    async def _finish_stop(self, task: asyncio.Task[None] | None, state: TorrentState) -> None:
         try:
             await self._shut_down(task)
         finally:
@@ -279,7 +295,7 @@ class Torrent:
             last = now
 
     async def _fetch_metadata(self) -> None:
-        """BEP 9: ask peers for the info dictionary; then reconnect with the real bitfields."""
+        """BEP 9: ask peers for the info dictionary; the same connections then go on with its pieces."""
         self.state = TorrentState.METADATA
         self._connect_more(time.monotonic())
         await self._tick_until(self.metadata.done)
@@ -288,9 +304,7 @@ class Torrent:
         web_seeds = self.magnet.web_seeds if self.magnet else ()
         self._set_metainfo(parse_info(raw_info, trackers=trackers, url_list=web_seeds))
         for peer in list(self.peers):
-            peer.close("metadata received: reconnecting with the torrent's pieces")
-        for candidate in self.candidates.values():
-            candidate.failures, candidate.not_before = 0, 0.0
+            peer.metadata_known()  # what each said of its pieces meanwhile now counts
         self.session.metadata_received(self)
 
     async def _check(self) -> None:
@@ -303,6 +317,7 @@ class Torrent:
                 self._mark_verified(piece)
             self.checked = True
         self.state = TorrentState.SEEDING if self.picker.is_complete() else TorrentState.DOWNLOADING
+        self._peers_after_check()
         self._connect_more(time.monotonic())
 
     def _on_check_progress(self, done: int, total: int) -> None:
@@ -480,15 +495,43 @@ class Torrent:
                 peer.set_interested(self.picker.interesting(peer.pieces))  # type: ignore[arg-type]
             return
         self.picker.peer_joined(new)
+        self._judge_peer(peer)
+        self._offer_allowed_fast(peer)
+
+    def _judge_peer(self, peer: PeerConnection) -> None:
+        """Part with a seed when we seed too; else be interested if it has pieces we want."""
         if self.state == TorrentState.SEEDING and peer.is_seed:
             peer.close("both sides are seeds")
+        elif peer.pieces is not None:
+            peer.set_interested(self.state == TorrentState.DOWNLOADING and self.picker.interesting(peer.pieces))
+
+    def _offer_allowed_fast(self, peer: PeerConnection) -> None:
+        """BEP 6: a peer may fetch a few pieces before its first unchoke (not those it has)."""
+        if not peer.fast or peer.closed or peer.pieces is None or peer.is_seed:
             return
-        peer.set_interested(self.state == TorrentState.DOWNLOADING and self.picker.interesting(new))
+        pieces = offered_fast_set(peer.address[0], self.info_hash, self.num_pieces)
+        lacking = tuple(piece for piece in pieces if piece not in peer.pieces)
+        if lacking:
+            peer.offer_allowed_fast(lacking, self.metainfo.piece_length)
+
+    def _peers_after_check(self) -> None:
+        """Peers kept from a magnet's metadata phase heard have-none or nothing from us: tell
+        them what the check found (BEP 3 `have`), then be interested or part as seeds."""
+        have = list(self.picker.have)
+        for peer in list(self.peers):
+            for piece in have:
+                if peer.pieces is None or piece not in peer.pieces:
+                    peer.have(piece)
+            self._judge_peer(peer)
 
     def request_blocks(self, peer: PeerConnection, count: int) -> list[Block]:
         if self.state != TorrentState.DOWNLOADING or peer.pieces is None or self._reading_paused:
             return []
-        return self.picker.pick(peer, peer.pieces, count)
+        if self.picker.sequential:  # a player's order beats BEP 6's allowed pieces and hints
+            return [] if peer.peer_choking else self.picker.pick(peer, peer.pieces, count)
+        if peer.peer_choking:  # BEP 6: it serves us its allowed fast pieces, nothing else
+            return self.picker.pick(peer, peer.pieces, count, prefer=peer.allowed_fast, only=True)
+        return self.picker.pick(peer, peer.pieces, count, prefer=peer.suggested)
 
     def block_received(self, peer: PeerConnection, block: Block, data: memoryview) -> None:
         accepted, others = self.picker.block_received(peer, block)
@@ -538,6 +581,12 @@ class Torrent:
     def cached_block(self, index: int, begin: int, length: int) -> memoryview | None:
         piece = self._read_cache.get(index)
         return None if piece is None else memoryview(piece)[begin : begin + length]
+
+    def suggestions(self, peer: PeerConnection) -> list[int]:
+        """Pieces in the read cache the peer lacks, the latest read first: serving them costs
+        no disk read (BEP 6 suggest, as libtorrent's suggest_read_cache)."""
+        lacking = peer.pieces
+        return [piece for piece in reversed(self._read_cache) if lacking is None or piece not in lacking]
 
     def prefetch(self, index: int) -> None:
         if index not in self._read_cache and index not in self._reads:
@@ -803,7 +852,7 @@ class Torrent:
             info_hash=self.info_hash.hex(),
             peers=peers,
             files=tuple(
-                FileSnapshot("/".join(f.path), f.length, done, self.options.file_priority(i))
+                FileSnapshot("/".join(f.path), f.length, done, self.options.file_priority(i), f.padding)
                 for i, (f, done) in enumerate(zip(self.metainfo.files, self._file_done))
             ),
             pieces=bytes(states),

@@ -36,6 +36,9 @@ class TorrentOptions:
     def file_priority(self, index: int) -> int:
         return self.file_priorities[index] if self.file_priorities else NORMAL
 
+    def skipped_files(self) -> list[int]:
+        return [index for index, priority in enumerate(self.file_priorities) if priority == SKIP]
+
     @property
     def limits(self) -> Limits:
         return Limits(self.down_limit, self.up_limit)
@@ -91,6 +94,7 @@ def apply_options(torrent: Torrent) -> None:
     files = torrent.metainfo.files
     priorities = options.file_priorities if len(options.file_priorities) == len(files) else (NORMAL,) * len(files)
     padding = [entry.padding for entry in files]
+    torrent.storage.set_skipped(index for index, priority in enumerate(priorities) if priority == SKIP)
     if all(priority == NORMAL for priority in priorities):
         torrent.picker.set_priorities(bytes([NORMAL]) * torrent.num_pieces)  # no per-piece work
     else:

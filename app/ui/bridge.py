@@ -26,7 +26,7 @@ from app.engine.events import (
     TorrentFinished,
     TorrentRemoved,
 )
-from app.engine.snapshots import SessionSnapshot, TorrentSnapshot
+from app.engine.snapshots import SessionSnapshot, TorrentDetails, TorrentSnapshot
 from app.ui.speed_history import SESSION, SpeedHistory
 from app.ui.torrent_diff import diff_torrents
 
@@ -48,7 +48,8 @@ class EngineBridge(QObject):
     details_changed(TorrentDetails): peers, files and pieces of the selected torrent.
     torrent_finished(str, str): info-hash and name of a torrent that completed.
     torrent_errored(str, str): info-hash and the reason.
-    metadata_received(str, str): info-hash and name, once a magnet's metadata arrived.
+    metadata_received(str, str, bool): info-hash, name, and whether the torrent stopped for
+        the user to choose its files, once a magnet's metadata arrived.
     failed(str, str): what the user asked for, and why it could not be done.
     """
 
@@ -57,7 +58,7 @@ class EngineBridge(QObject):
     details_changed = Signal(object)
     torrent_finished = Signal(str, str)
     torrent_errored = Signal(str, str)
-    metadata_received = Signal(str, str)
+    metadata_received = Signal(str, str, bool)
     failed = Signal(str, str)
 
     def __init__(
@@ -88,7 +89,9 @@ class EngineBridge(QObject):
             TorrentRemoved: lambda e: self._refresh_soon(),
             TorrentFinished: lambda e: self.torrent_finished.emit(e.info_hash, e.name),
             TorrentErrored: lambda e: self.torrent_errored.emit(e.info_hash, e.message),
-            MetadataReceived: lambda e: self.metadata_received.emit(e.info_hash, e.name),
+            MetadataReceived: lambda e: self.metadata_received.emit(
+                e.info_hash, e.name, e.choose_files
+            ),
         }
         session.add_listener(self._on_event)
 
@@ -152,6 +155,10 @@ class EngineBridge(QObject):
     def magnet_uri(self, info_hash: str) -> str:
         return self._session.magnet_uri(info_hash)
 
+    def details(self, info_hash: str) -> TorrentDetails | None:
+        """The torrent's files, peers and options now, None if it is gone."""
+        return self._session.details(info_hash)
+
     # Commands
 
     def add_torrent(
@@ -162,9 +169,19 @@ class EngineBridge(QObject):
         paused: bool,
         title: str,
         priorities: Sequence[int] = (),
+        choose_files: bool = False,
     ) -> asyncio.Future[Any]:
-        """Add a torrent (a magnet link as a str); `priorities`, one per file, if any is not 1."""
-        return self.run(self._add(source, save_path, paused, priorities), title)
+        """Add a torrent (a magnet link as a str); `priorities`, one per file, if any is not 1.
+
+        `choose_files`, for a magnet link: stop once the metadata arrives, for the user to choose.
+        """
+        return self.run(self._add(source, save_path, paused, priorities, choose_files), title)
+
+    def start_with_files(self, info_hash: str, priorities: Sequence[int]) -> asyncio.Future[Any]:
+        """The files of a magnet chosen: set their priorities, then start the torrent."""
+        return self.run(
+            self._start_with_files(info_hash, priorities), f"Could not start {self._name(info_hash)}"
+        )
 
     def set_file_priorities(self, info_hash: str, priorities: Sequence[int]) -> None:
         self.run(
@@ -204,11 +221,18 @@ class EngineBridge(QObject):
         save_path: Path,
         paused: bool,
         priorities: Sequence[int],
+        choose_files: bool,
     ) -> str:
-        info_hash = await self._session.add_torrent(source, save_path, paused=paused)
+        info_hash = await self._session.add_torrent(
+            source, save_path, paused=paused, choose_files=choose_files
+        )
         if any(p != 1 for p in priorities):
             await self._session.set_file_priorities(info_hash, priorities)
         return info_hash
+
+    async def _start_with_files(self, info_hash: str, priorities: Sequence[int]) -> None:
+        await self._session.set_file_priorities(info_hash, priorities)
+        await self._session.resume(info_hash)
 
     async def drain(self) -> None:
         """Wait for the commands still running, e.g. before closing the session."""

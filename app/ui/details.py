@@ -61,14 +61,12 @@ def distributed_copies(availability: bytes) -> float | None:
 
 def general_fields(torrent: TorrentSnapshot, details: TorrentDetails | None) -> dict[str, str]:
     copies = distributed_copies(details.availability) if details else None
-    total = formatting.size(torrent.total_size)
-    verified = f"{formatting.size(torrent.verified_bytes)} verified of {total}"
     return {
         "Name": torrent.name,
         "Status": torrent.status_text,
         "Save path": torrent.save_path,
         "Info-hash": torrent.info_hash,
-        "Size": f"{verified} ({formatting.percent(torrent.progress)})",
+        "Size": size_text(torrent),
         "Pieces": formatting.pieces_text(torrent.num_pieces, torrent.piece_length),
         "Availability": "" if copies is None else f"{copies:.2f} copies among connected peers",
         "Downloaded": formatting.size(torrent.downloaded),
@@ -79,6 +77,19 @@ def general_fields(torrent: TorrentSnapshot, details: TorrentDetails | None) -> 
         "Comment": _comment(details),
         "Error": torrent.error,
     }
+
+
+def size_text(torrent: TorrentSnapshot) -> str:
+    """Verified of wanted bytes, as the progress counts them; the total when files are skipped."""
+    verified = formatting.size(torrent.verified_bytes)
+    wanted = formatting.size(torrent.wanted_size)
+    progress = formatting.percent(torrent.progress)
+    if torrent.wanted_size == torrent.total_size:
+        return f"{verified} verified of {wanted} ({progress})"
+    # verified_bytes counts skipped files too (pieces they share with chosen ones): not here.
+    chosen_done = formatting.size(round(torrent.progress * torrent.wanted_size))
+    total = formatting.size(torrent.total_size)
+    return f"{chosen_done} verified of {wanted} chosen ({progress}) · {total} in all"
 
 
 def _connections(seeds: int, peers: int) -> str:

@@ -67,3 +67,11 @@ def ago(when: float | None, now: float) -> str:
 def pieces_text(count_: int, piece_length: int) -> str:
     """'1,024 × 256.0 KiB'."""
     return f"{count(count_)} × {size(piece_length)}"
+
+
+def sentence(text: str) -> str:
+    """An engine message as a sentence: 'the link is bad' -> 'The link is bad.'"""
+    text = text.strip()
+    if not text:
+        return text
+    return text[0].upper() + text[1:] + ("" if text.endswith((".", "!", "?")) else ".")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import shutil
 from collections import deque
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +26,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
     QHeaderView,
-    QInputDialog,
     QLabel,
     QLineEdit,
     QMainWindow,
@@ -49,16 +47,20 @@ from app.ui.actions import Actions
 from app.ui.bridge import EngineBridge
 from app.ui.details import DetailsTabs
 from app.ui.dialogs.about import show_about
+from app.ui.dialogs.add_magnet import AddMagnetDialog
 from app.ui.dialogs.add_torrent import AddTorrentDialog
+from app.ui.dialogs.choose_files import ChooseFilesDialog
 from app.ui.dialogs.create_torrent import CreateTorrentDialog
 from app.ui.dialogs.preferences import PreferencesDialog
-from app.ui.dialogs.torrent_options import TorrentChoice, TorrentOptionsDialog
+from app.ui.dialogs.torrent_options import GlobalGoals, TorrentOptionsDialog
 from app.ui.icons import app_icon
 from app.ui.models.torrents import TorrentColumn, TorrentListModel
 from app.ui.settings import (
+    ADDRESS_FIELDS,
     Preferences,
+    changed_settings,
+    choose_magnet_files,
     last_save_dir,
-    live_settings,
     load_preferences,
     save_preferences,
 )
@@ -122,9 +124,13 @@ def _free_space(folder: Path) -> int | None:
     return None
 
 
-async def _apply_live(session: Session, settings: dict[str, Any]) -> None:
-    # The session's controls read its config at every tick (about once a second).
-    session.config = replace(session.config, **settings)
+async def apply_settings(session: Session, changes: dict[str, Any]) -> None:
+    """Everything but the listening address first: a taken port then fails on its own."""
+    rest = {k: v for k, v in changes.items() if k not in ADDRESS_FIELDS}
+    address = {k: v for k, v in changes.items() if k in ADDRESS_FIELDS}
+    for part in (rest, address):
+        if part:
+            await session.set_config(**part)
 
 
 class EmptyHint(QLabel):
@@ -167,13 +173,14 @@ class MainWindow(QMainWindow):
         self.bridge = bridge
         self.settings = settings
         self.preferences = load_preferences(settings)
-        self._dht_running = self.preferences.enable_dht  # the session was started with these
-        self._torrent_choices: dict[str, TorrentChoice] = {}
         self.options_dialog: TorrentOptionsDialog | None = None
         self.actions = Actions(self)
         self.options_action = QAction("Torrent &options…", self)
         self._add_queue: deque[Metainfo] = deque()
         self._add_dialog: AddTorrentDialog | None = None
+        self._choose_queue: deque[tuple[str, str]] = deque()  # info-hash, name
+        self._choose_dialog: ChooseFilesDialog | None = None
+        self.magnet_dialog: AddMagnetDialog | None = None
         self._ticks = 0
         self._quitting = False
         self.setWindowTitle("Piecemeal")
@@ -306,7 +313,7 @@ class MainWindow(QMainWindow):
         self.free_label = QLabel()
         self.dht_label = QLabel()
         self.dht_label.setToolTip("Nodes of the DHT network this client knows")
-        self.dht_label.setVisible(self._dht_running)
+        self.dht_label.setVisible(self.preferences.enable_dht)
         self.down_label.setToolTip("Download speed")
         self.up_label.setToolTip("Upload speed")
         self.free_label.setToolTip("Free space where new downloads are saved")
@@ -356,6 +363,7 @@ class MainWindow(QMainWindow):
         self.destroyed.connect(self.bridge.stop)
         self.bridge.torrent_finished.connect(lambda _h, name: self.tray.notify_finished(name))
         self.bridge.torrent_errored.connect(lambda _h, _message: self._selection_changed())
+        self.bridge.metadata_received.connect(self._metadata_received)
 
     # Showing the engine's state
 
@@ -366,6 +374,8 @@ class MainWindow(QMainWindow):
         self.counts.update([t for t in gone if t is not None], diff.added + diff.changed)
         self.model.apply(diff)
         self._update_counts()
+        if self._choose_dialog is not None and self._choose_dialog.info_hash in diff.removed:
+            self._choose_dialog.reject()
         selected = self.bridge.selected
         if selected is not None and any(t.info_hash == selected for t in diff.changed):
             self.details.show_torrent(self.bridge.torrent(selected))
@@ -472,25 +482,65 @@ class MainWindow(QMainWindow):
         self._show_next_add_dialog()
 
     def add_magnet_links(self, links: Sequence[str]) -> None:
-        """Magnet links start at once: their file list is only known once metadata arrives."""
+        """Dropped or handed-over magnet links start at once, in the last folder used.
+
+        Their file list is only known once the metadata arrives: with the remembered
+        "choose files" setting on, each then stops and asks which files to download.
+        """
         for link in links:
             self.bridge.add_torrent(
                 link,
                 last_save_dir(self.settings),
                 paused=False,
                 title="Could not add the magnet link",
+                choose_files=choose_magnet_files(self.settings),
             )
 
     def ask_magnet_link(self) -> None:
-        dialog = QInputDialog(self)
-        dialog.setWindowTitle("Add magnet link")
-        dialog.setLabelText("Magnet link:")
-        clipboard = QGuiApplication.clipboard().text().strip()
-        dialog.setTextValue(clipboard if clipboard.lower().startswith("magnet:") else "")
-        dialog.resize(560, dialog.sizeHint().height())
-        dialog.textValueSelected.connect(lambda text: self.add_magnet_links([text.strip()]))
+        dialog = AddMagnetDialog(self.settings, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.accepted.connect(lambda: self._add_magnet(dialog))
+        dialog.finished.connect(lambda _result: setattr(self, "magnet_dialog", None))
+        self.magnet_dialog = dialog
         dialog.open()
+
+    def _add_magnet(self, dialog: AddMagnetDialog) -> None:
+        request = dialog.request()
+        self.bridge.add_torrent(
+            request.link,
+            request.save_path,
+            paused=request.paused,
+            title="Could not add the magnet link",
+            choose_files=request.choose_files,
+        )
+
+    def _metadata_received(self, info_hash: str, name: str, choose_files: bool) -> None:
+        if choose_files:
+            self._choose_queue.append((info_hash, name))
+            self._show_next_choose_dialog()
+
+    def _show_next_choose_dialog(self) -> None:
+        while self._choose_dialog is None and self._choose_queue:
+            info_hash, name = self._choose_queue.popleft()
+            details = self.bridge.details(info_hash)
+            if details is None:
+                continue  # removed before its turn came
+            dialog = ChooseFilesDialog(info_hash, name, details.files, self)
+            dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            dialog.accepted.connect(
+                lambda d=dialog: self.bridge.start_with_files(d.info_hash, d.priorities())
+            )
+            dialog.finished.connect(self._choose_dialog_closed)
+            self._choose_dialog = dialog
+            dialog.open()
+
+    def _choose_dialog_closed(self) -> None:
+        self._choose_dialog = None
+        self._show_next_choose_dialog()
+
+    @property
+    def choose_dialog(self) -> ChooseFilesDialog | None:
+        return self._choose_dialog
 
     def _show_next_add_dialog(self) -> None:
         if self._add_dialog is not None or not self._add_queue:
@@ -582,11 +632,13 @@ class MainWindow(QMainWindow):
         dialog.open()
 
     def _set_preferences(self, preferences: Preferences) -> None:
-        self.preferences = preferences
+        """Keep the new preferences and hand the session the settings that changed."""
+        before, self.preferences = self.preferences, preferences
         save_preferences(self.settings, preferences)
         self._ticks = 0
+        self.dht_label.setVisible(preferences.enable_dht)
         self.bridge.run(
-            _apply_live(self._session(), live_settings(preferences)),
+            apply_settings(self._session(), changed_settings(before, preferences)),
             "Could not apply the new preferences",
         )
 
@@ -594,11 +646,9 @@ class MainWindow(QMainWindow):
         hashes = self.selected_hashes()
         if len(hashes) != 1:
             return
-        info_hash = hashes[0]
-        choice = self._torrent_choices.get(info_hash, TorrentChoice())
-        dialog = TorrentOptionsDialog(self.bridge, self._session(), info_hash, choice, self)
+        goals = GlobalGoals(self.preferences.seed_ratio_limit, self.preferences.seed_time_limit)
+        dialog = TorrentOptionsDialog(self.bridge, self._session(), hashes[0], goals, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.accepted.connect(lambda: self._torrent_choices.update({info_hash: dialog.choice()}))
         dialog.finished.connect(lambda _result: setattr(self, "options_dialog", None))
         self.options_dialog = dialog
         dialog.open()

@@ -14,12 +14,8 @@ from app.engine.rate_limit import AltSchedule
 DEFAULT_PORT = 6881
 KIB: Final = 1024
 MIB: Final = 1024**2
-# What a running session takes at once; the others wait for the next start.
-LIVE_FIELDS: Final = frozenset({
-    "max_peers", "max_peers_per_torrent", "down_limit", "up_limit", "alt_down_limit",
-    "alt_up_limit", "alt_limits_on", "alt_schedule", "max_active_downloads",
-    "max_active_seeds", "seed_ratio_limit", "seed_time_limit", "disk_reserve",
-})
+# Applied after the others: a port that is taken must not hold back the rest.
+ADDRESS_FIELDS: Final = ("listen_host", "listen_port")
 
 
 def default_download_dir() -> Path:
@@ -130,9 +126,10 @@ def session_settings(preferences: Preferences) -> dict[str, Any]:
     }
 
 
-def live_settings(preferences: Preferences) -> dict[str, Any]:
-    """The part of session_settings a running session applies at once."""
-    return {k: v for k, v in session_settings(preferences).items() if k in LIVE_FIELDS}
+def changed_settings(before: Preferences, after: Preferences) -> dict[str, Any]:
+    """The SessionConfig fields whose values differ between two sets of preferences."""
+    old, new = session_settings(before), session_settings(after)
+    return {k: v for k, v in new.items() if old[k] != v}
 
 
 def last_save_dir(settings: QSettings) -> Path:
@@ -143,3 +140,12 @@ def last_save_dir(settings: QSettings) -> Path:
 
 def remember_save_dir(settings: QSettings, folder: Path) -> None:
     settings.setValue("add/last_save_dir", str(folder))
+
+
+def choose_magnet_files(settings: QSettings) -> bool:
+    """Whether a magnet link stops for the user to choose its files once its metadata arrives."""
+    return _flag(settings.value("add/choose_magnet_files", False))
+
+
+def remember_choose_magnet_files(settings: QSettings, choose: bool) -> None:
+    settings.setValue("add/choose_magnet_files", choose)

@@ -82,6 +82,23 @@ def test_copy_changed_catches_up_with_files_written_or_created_since(tmp_path: P
     assert (new / "b").stat().st_ino == b_inode  # unchanged: not copied again
 
 
+def test_files_not_on_disk_are_left_out_until_a_write_makes_them(tmp_path: Path) -> None:
+    """Skipped files exist only once a wanted piece touches them (issue 4), maybe mid-move."""
+    old, new = tmp_path / "old", tmp_path / "new"
+    tree(old, {"t/a": b"a"})
+    job = FileCopy(pairs(old, new, ["t/a", "t/skipped/b", "t/late/c"]), new)
+    job.copy_all()
+    assert sorted(str(p.relative_to(new)) for p in new.rglob("*")) == ["t", "t/a"]
+    tree(old, {"t/late/c": b"written during the move"})
+    job.copy_changed()
+    assert (new / "t/late/c").read_bytes() == b"written during the move"
+    assert not (new / "t/skipped").exists()
+    assert job.done == job.total == 24
+    job.undo()
+    assert not new.exists()
+    assert sorted(str(p.relative_to(old)) for p in old.rglob("*")) == ["t", "t/a", "t/late", "t/late/c"]
+
+
 def test_a_cancelled_copy_stops_at_the_next_chunk(tmp_path: Path) -> None:
     tree(tmp_path / "old", {"a": os.urandom(2 * CHUNK)})
     job = FileCopy(pairs(tmp_path / "old", tmp_path / "new", ["a"]), tmp_path / "new")

@@ -503,6 +503,51 @@ def test_pieces_asked_for_first_must_exist() -> None:
         setup_picker("11").set_sequential(True, first=[2])
 
 
+# -- suggested and allowed pieces (BEP 6) ----------------------------------------------------
+
+
+def test_a_suggested_piece_comes_before_the_rarest() -> None:
+    picker = setup_picker("3231333")
+    blocks = picker.pick("a", full(7), BLOCKS + 1, prefer=[4])
+    assert [b.piece for b in blocks] == [4] * BLOCKS + [3]  # then piece 3, the rarest
+
+
+def test_suggestions_the_peer_lacks_or_we_do_not_want_are_passed_over() -> None:
+    picker = setup_picker("1111", have="1000", priority="1101")
+    blocks = picker.pick("a", bits("1110"), 1, prefer=[0, 2, 3, 99, 1])
+    assert blocks == [Block(1, 0, BS)]  # 0 verified, 2 skipped, 3 not the peer's, 99 no piece
+
+
+def test_a_suggested_piece_already_started_gives_its_free_blocks() -> None:
+    picker = setup_picker("1111")
+    first = picker.pick("a", full(4), 2)
+    started = first[0].piece
+    blocks = picker.pick("b", full(4), 2, prefer=[started])
+    assert [(b.piece, b.offset) for b in blocks] == [(started, 2 * BS), (started, 3 * BS)]
+
+
+def test_only_the_allowed_pieces_while_the_peer_chokes_us() -> None:
+    picker = setup_picker("3231333")
+    blocks = picker.pick("a", full(7), 100, prefer=[5, 6], only=True)
+    assert pieces_of(blocks) == [5, 6] and len(blocks) == 2 * BLOCKS
+    assert picker.pick("a", full(7), 100, prefer=[5, 6], only=True) == []  # all in flight
+    assert picker.pick("a", full(7), 100, only=True) == []
+
+
+def test_allowed_pieces_of_a_seed_counted_once_are_picked() -> None:
+    picker = PiecePicker(8, BLOCKS * BS, 8 * BLOCKS * BS, rng=random.Random(0))
+    picker.peer_joined(full(8))  # availability sits in the seed count, not per piece
+    blocks = picker.pick("seed", full(8), 100, prefer=[3], only=True)
+    assert pieces_of(blocks) == [3]
+
+
+def test_blocks_of_an_allowed_piece_return_to_the_pool_when_the_peer_goes() -> None:
+    picker = setup_picker("11")
+    blocks = picker.pick("a", full(2), 100, prefer=[1], only=True)
+    picker.peer_gone("a")
+    assert picker.pick("b", full(2), 100, prefer=[1], only=True) == blocks
+
+
 # -- a swarm of random events ----------------------------------------------------------------
 
 

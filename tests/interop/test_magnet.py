@@ -11,8 +11,9 @@ from app.engine import peer as peer_module
 from app.engine.dht import DhtNode
 from app.engine.magnet import format_magnet
 from app.engine.metainfo import parse_metainfo
-from app.engine.peer import PeerConnection
+from app.engine.peer import PeerConnection, PeerOwner
 from app.engine.snapshots import TorrentState
+from app.engine.wire import extension as ext
 from app.engine.wire import messages as m
 from tests.lt_peer import LtPeer, make_torrent, random_tree, throttle_loopback
 from tests.swarm_helpers import assert_same_files, running_session, wait_for_state
@@ -47,6 +48,39 @@ async def test_magnet_with_a_libtorrent_seed_as_the_only_source(payload: Path, t
             assert session.torrents[meta.info_hash].metainfo.raw_info == meta.raw_info
     finally:
         seed.close()
+    assert_same_files(payload.parent, tmp_path / "out", list(SIZES))
+
+
+async def test_the_connection_that_brings_the_metadata_brings_the_data(
+    payload: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """BEP 9 then BEP 3 on one connection: we keep the libtorrent seed when the metadata arrives."""
+    metadata_from: set[PeerConnection] = set()
+    data_from: set[PeerConnection] = set()
+    ut_metadata = ext.LOCAL_EXTENSION_IDS[ext.UT_METADATA]
+    on_metadata, on_piece = peer_module._EXTENSION_HANDLERS[ut_metadata], peer_module._HANDLERS[m.Piece]
+
+    def record_metadata(peer: PeerConnection, owner: PeerOwner, payload: bytes) -> None:
+        metadata_from.add(peer)
+        on_metadata(peer, owner, payload)
+
+    def record_piece(peer: PeerConnection, message: m.Piece) -> None:
+        data_from.add(peer)
+        on_piece(peer, message)
+
+    monkeypatch.setitem(peer_module._EXTENSION_HANDLERS, ut_metadata, record_metadata)
+    monkeypatch.setitem(peer_module._HANDLERS, m.Piece, record_piece)
+    seed, torrent = await lt_seed(payload)
+    meta = parse_metainfo(torrent)
+    try:
+        async with running_session() as session:
+            info_hash = await session.add_torrent(format_magnet(meta.info_hash, "m"), tmp_path / "out")
+            session.add_peer(info_hash, "127.0.0.2", seed.port)
+            await wait_for_state(session, info_hash, TorrentState.SEEDING, timeout=30)
+    finally:
+        seed.close()
+    [peer] = metadata_from
+    assert data_from == {peer} and peer.down.total == sum(SIZES.values())
     assert_same_files(payload.parent, tmp_path / "out", list(SIZES))
 
 

@@ -73,5 +73,5 @@ def tracker(number: int = 0, **changes: Any) -> TrackerSnapshot:
     return replace(base, **changes)
 
 
-def file(path: str, size: int = 1000, downloaded: int = 0, priority: int = 1) -> FileSnapshot:
-    return FileSnapshot(path=path, size=size, downloaded=downloaded, priority=priority)
+def file(path: str, size: int = 1000, downloaded: int = 0, priority: int = 1, padding: bool = False) -> FileSnapshot:
+    return FileSnapshot(path=path, size=size, downloaded=downloaded, priority=priority, padding=padding)

@@ -58,6 +58,18 @@ def write_torrent(folder: Path, name: str = "payload.bin", size: int = 300_000) 
     return torrent
 
 
+def write_album(
+    folder: Path, sizes: tuple[int, ...] = (40_000, 40_000), piece_length: int | None = None
+) -> Path:
+    """A folder of files 01.bin, 02.bin ... of these sizes, and its .torrent beside it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for number, size in enumerate(sizes, start=1):
+        (folder / f"{number:02}.bin").write_bytes(os.urandom(size))
+    torrent = folder.with_suffix(".torrent")
+    torrent.write_bytes(create_torrent(folder, trackers=(), piece_length=piece_length))
+    return torrent
+
+
 def message_boxes() -> list[QMessageBox]:
     return [
         w for w in QApplication.topLevelWidgets() if isinstance(w, QMessageBox) and w.isVisible()

@@ -1,6 +1,6 @@
 from app.engine.snapshots import PieceState, TorrentDetails
 from app.engine.torrent_options import TorrentOptions
-from app.ui.details import DetailsTabs, distributed_copies, general_fields
+from app.ui.details import DetailsTabs, distributed_copies, general_fields, size_text
 from tests.ui.factories import file, peer, torrent
 
 
@@ -67,3 +67,9 @@ def test_error_row_shows_only_with_an_error(qtbot):
     tabs.show_torrent(torrent(0, error="Disk full."))
     assert tabs.general.values["Error"].isVisible()
     assert tabs.general.values["Error"].text() == "Disk full."
+
+
+def test_size_counts_the_chosen_files_and_names_the_total_when_some_are_skipped():
+    assert size_text(torrent(0)) == "1.0 MiB verified of 4.0 MiB (25.0%)"
+    skipped = torrent(0, wanted_size=2 * 2**20, progress=0.25, verified_bytes=2**20)
+    assert size_text(skipped) == "512.0 KiB verified of 2.0 MiB chosen (25.0%) · 4.0 MiB in all"

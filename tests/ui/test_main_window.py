@@ -1,4 +1,5 @@
 import asyncio
+import socket
 from pathlib import Path
 
 from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl
@@ -11,9 +12,9 @@ from app.ui.bridge import EngineBridge
 from app.ui.main_window import MainWindow, split_arguments
 from app.ui.models.torrents import TorrentColumn
 from app.ui.single_instance import InstanceServer
-from app.ui.settings import Preferences, save_preferences
+from app.ui.settings import Preferences, remember_choose_magnet_files, save_preferences
 from app.ui.state_filter import StateFilter
-from tests.ui.helpers import emission, message_boxes, until, write_torrent
+from tests.ui.helpers import emission, message_boxes, until, write_album, write_torrent
 
 
 def _drop(window: MainWindow, mime: QMimeData) -> bool:
@@ -94,6 +95,15 @@ async def test_a_dropped_magnet_link_is_added_and_waits_for_metadata(window, ses
     (torrent,) = session.snapshot().torrents
     assert torrent.info_hash == "ab" * 20
     assert torrent.state == TorrentState.METADATA
+
+
+async def test_dropped_magnet_links_follow_the_remembered_choice_of_files(window, session):
+    remember_choose_magnet_files(window.settings, True)
+    mime = QMimeData()
+    mime.setText("magnet:?xt=urn:btih:" + "ab" * 20)
+    assert _drop(window, mime)
+    await window.bridge.drain()
+    assert session.torrents[bytes.fromhex("ab" * 20)].choose_files is True
 
 
 async def test_a_broken_magnet_link_gets_a_message(window, session):
@@ -278,14 +288,41 @@ def test_the_dht_count_is_hidden_when_dht_is_off(session, settings, tmp_path):
     main.deleteLater()
 
 
-async def test_new_speed_and_queue_preferences_reach_the_running_session(window, session, tmp_path):
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+async def test_new_preferences_reach_the_running_session(window, session, tmp_path):
+    port = _free_port()
     window._set_preferences(
-        Preferences(download_dir=tmp_path, down_limit=64, max_active_downloads=2, listen_port=1)
+        Preferences(download_dir=tmp_path, down_limit=64, max_active_downloads=2, listen_port=port)
     )
     await window.bridge.drain()
     assert session.config.down_limit == 64 * 1024
     assert session.config.max_active_downloads == 2
-    assert session.config.listen_port == 0  # a port change waits for the next start
+    assert session.listen_port == port
+
+
+async def test_a_taken_port_gets_a_message_and_the_other_settings_still_apply(
+    window, session, tmp_path
+):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        before = session.listen_port
+        failed = emission(window.bridge.failed)
+        window._set_preferences(Preferences(download_dir=tmp_path, up_limit=32, listen_port=port))
+        title, sentence = await asyncio.wait_for(failed, 10)
+    assert title == "Could not apply the new preferences"
+    assert str(port) in sentence
+    assert session.config.up_limit == 32 * 1024
+    assert session.listen_port == before
+    await until(lambda: message_boxes())
+    for box in message_boxes():
+        box.close()
 
 
 async def test_torrent_options_open_from_the_selection(window, session, tmp_path):
@@ -303,3 +340,62 @@ async def test_torrent_options_open_from_the_selection(window, session, tmp_path
     window.options_action.trigger()
     assert window.options_dialog.up_box.value() == 8
     window.options_dialog.reject()
+
+
+async def test_magnet_dialog_adds_the_link_with_its_choices(window, session, tmp_path):
+    link = "magnet:?xt=urn:btih:" + "cd" * 20 + "&dn=Example"
+    window.actions.add_magnet.trigger()
+    dialog = window.magnet_dialog
+    assert dialog is not None and dialog.isVisible()
+    dialog.link_edit.setText(link)
+    dialog.save_path_edit.setText(str(tmp_path / "films"))
+    dialog.start_box.setChecked(False)
+    dialog.accept()
+    await window.bridge.drain()
+    (torrent,) = session.snapshot().torrents
+    assert (torrent.info_hash, torrent.state) == ("cd" * 20, TorrentState.PAUSED)
+    assert Path(torrent.save_path) == tmp_path / "films"
+    assert window.magnet_dialog is None
+
+
+async def test_a_malformed_link_in_the_magnet_dialog_adds_nothing(window, session):
+    window.ask_magnet_link()
+    window.magnet_dialog.link_edit.setText("magnet:?dn=no-hash")
+    window.magnet_dialog.accept()
+    await window.bridge.drain()
+    assert window.magnet_dialog.error_label.isVisible()
+    assert session.snapshot().torrents == ()
+    window.magnet_dialog.reject()
+
+
+async def test_file_choices_come_one_dialog_at_a_time(window, session, tmp_path):
+    first = await session.add_torrent(write_album(tmp_path / "one"), tmp_path / "dl", paused=True)
+    second = await session.add_torrent(write_album(tmp_path / "two"), tmp_path / "dl", paused=True)
+    window.bridge.refresh()
+    window.bridge.metadata_received.emit(first, "one", True)
+    window.bridge.metadata_received.emit(second, "two", True)
+    window.bridge.metadata_received.emit("ef" * 20, "not asked", False)
+    assert window.choose_dialog.info_hash == first
+    window.choose_dialog.reject()  # "Keep paused"
+    dialog = window.choose_dialog
+    assert dialog.info_hash == second and dialog.name_label.text() == "two"
+    model = dialog.chooser.model
+    model.setData(model.index(1, 0, model.index(0, 0)), Qt.CheckState.Unchecked,
+                  Qt.ItemDataRole.CheckStateRole)
+    dialog.accept()
+    assert window.choose_dialog is None
+    await window.bridge.drain()
+    states = {t.info_hash: t.state for t in session.snapshot().torrents}
+    assert states[first] == TorrentState.PAUSED and states[second] != TorrentState.PAUSED
+    assert [f.priority for f in session.details(second).files] == [1, 0]
+    assert [f.priority for f in session.details(first).files] == [1, 1]
+
+
+async def test_removing_the_torrent_closes_its_file_choice(window, session, tmp_path):
+    info_hash = await session.add_torrent(write_album(tmp_path / "one"), tmp_path / "dl", paused=True)
+    window.bridge.refresh()
+    window.bridge.metadata_received.emit(info_hash, "one", True)
+    assert window.choose_dialog is not None
+    await session.remove(info_hash)
+    window.bridge.refresh()
+    assert window.choose_dialog is None

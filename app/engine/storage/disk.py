@@ -1,8 +1,10 @@
 """One torrent's files on disk: piece writes, reads and SHA-1 checks run in an executor.
 
 The event loop never touches the disk: every method submits one job to the executor.
-Files are created sparse on their first write and kept open in a small LRU cache of
-file descriptors; reads and writes are positional (pread/pwrite), so jobs for
+A file and its folders are created, sparse, by the first write that touches it, so a
+skipped file no wanted piece touches never appears on disk; nothing writes a 0-byte
+file, so those are made at open() unless skipped. Open files stay in a small LRU cache
+of file descriptors; reads and writes are positional (pread/pwrite), so jobs for
 different pieces run in parallel without sharing a file offset.
 """
 
@@ -13,6 +15,7 @@ import concurrent.futures
 import errno
 import functools
 import hashlib
+import logging
 import os
 import stat
 import threading
@@ -27,6 +30,8 @@ from app.engine.errors import StorageError
 from app.engine.storage.layout import Layout, Span
 
 _T = TypeVar("_T")
+
+log = logging.getLogger(__name__)
 
 # Windows opens files in text mode unless told otherwise; elsewhere the flag is 0.
 _O_BINARY: int = getattr(os, "O_BINARY", 0)
@@ -227,6 +232,9 @@ class Storage:
         self._check_jobs = max(1, check_jobs)
         self._fds = _FdCache(_FD_CACHE_SIZE)
         self._paths: list[str] | None = None
+        self._skipped: frozenset[int] = frozenset()
+        # set_skipped() jobs that make 0-byte files; close() waits for them.
+        self._creating: set[concurrent.futures.Future[None]] = set()
 
     @property
     def layout(self) -> Layout:
@@ -237,8 +245,27 @@ class Storage:
         return self._save_dir
 
     async def open(self) -> None:
-        """Make the folders and the 0-byte files; refuse any path that leads outside save_dir."""
+        """Make save_dir and the wanted 0-byte files; refuse any path that leads outside save_dir.
+
+        Other files, and their folders, are made by the first write that touches them.
+        """
         self._paths = await self._run(self._prepare)
+
+    def set_skipped(self, files: Iterable[int]) -> None:
+        """The indexes of the files the user skipped; open() does not make their 0-byte files.
+
+        Un-skipping a 0-byte file after open() makes it in the executor, without waiting.
+        """
+        skipped = frozenset(files)
+        if not all(0 <= index < len(self._names) for index in skipped):
+            raise ValueError(f"a file index is 0 to {len(self._names) - 1}")
+        unskipped = self._skipped - skipped
+        self._skipped = skipped
+        to_make = self._wanted_empty(unskipped)
+        if self._paths is not None and to_make:
+            job = self._executor.submit(self._create_empty_files, self._paths, to_make)
+            self._creating.add(job)
+            job.add_done_callback(self._created)
 
     async def write_piece(self, piece: int, data: bytes | bytearray | memoryview) -> None:
         view = self._piece_view(piece, data)
@@ -301,6 +328,8 @@ class Storage:
 
     async def close(self) -> None:
         """Close every cached descriptor; safe to call more than once."""
+        # A failed job was logged already; it must not stop the files from closing.
+        await asyncio.gather(*map(asyncio.wrap_future, list(self._creating)), return_exceptions=True)
         await self._run(self._close_all)
 
     async def delete_files(self) -> None:
@@ -326,14 +355,29 @@ class Storage:
             raise ValueError(f"piece {piece} is {size} bytes, not {len(view)}")
         return view
 
+    def _wanted_empty(self, files: Iterable[int]) -> list[int]:
+        """The 0-byte files among `files` that must exist: not skipped, not BEP 47 padding."""
+        lengths = self._layout.file_lengths
+        return sorted(
+            i for i in files if not lengths[i] and not self._padding[i] and i not in self._skipped
+        )
+
+    def _created(self, job: concurrent.futures.Future[None]) -> None:
+        self._creating.discard(job)
+        if not job.cancelled() and (exc := job.exception()) is not None:
+            log.warning("could not create a file of %s: %s", self._save_dir, exc)
+
     def _prepare(self) -> list[str]:
         with _os_errors("creating folder", str(self._save_dir)):
             os.makedirs(self._save_dir, exist_ok=True)
         paths = self._resolve_all()
-        for index, path in enumerate(paths):
-            if not self._padding[index]:
-                self._create(index, path)
+        self._create_empty_files(paths, self._wanted_empty(range(len(paths))))
         return paths
+
+    def _create_empty_files(self, paths: list[str], files: list[int]) -> None:
+        for index in files:
+            with _os_errors("creating", self._names[index]):
+                os.close(self._open_creating(index, paths[index]))
 
     def _resolve_all(self) -> list[str]:
         root = Path(os.path.realpath(self._save_dir))
@@ -349,24 +393,32 @@ class Storage:
             )
         return str(path)
 
-    def _create(self, index: int, path: str) -> None:
-        with _os_errors("creating", self._names[index]):
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            if not self._layout.file_lengths[index]:
-                flags = os.O_WRONLY | os.O_CREAT | _O_BINARY | _O_NOFOLLOW
-                os.close(os.open(path, flags, 0o666))
-
-    def _open_fd(self, index: int, writable: bool) -> int:
-        path = self._require_paths()[index]
-        # The path was checked in open(); check again in case a folder on the way
-        # was swapped for a symlink since. O_NOFOLLOW covers the last component.
+    def _refuse_symlinks(self, index: int, path: str) -> None:
+        """The path was resolved in open(); a folder on the way may have been swapped for a
+        symlink since. A part not yet made resolves to itself, so it passes."""
         if os.path.realpath(path) != path:
             raise StorageError(
                 f"'{self._names[index]}' now leads through a symbolic link; refusing to use it"
             )
+
+    def _open_creating(self, index: int, path: str) -> int:
+        """Open for writing, making the file and, the first time, the folders it is in."""
+        self._refuse_symlinks(index, path)
+        # O_NOFOLLOW: the last component may turn into a symlink after the check.
+        flags = os.O_RDWR | os.O_CREAT | _O_BINARY | _O_NOFOLLOW
+        try:
+            return os.open(path, flags, 0o666)
+        except FileNotFoundError:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+        self._refuse_symlinks(index, path)  # again: makedirs may have raced with a swap
+        return os.open(path, flags, 0o666)
+
+    def _open_fd(self, index: int, writable: bool) -> int:
+        path = self._require_paths()[index]
         if not writable:
+            self._refuse_symlinks(index, path)
             return os.open(path, os.O_RDONLY | _O_BINARY | _O_NOFOLLOW)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | _O_BINARY | _O_NOFOLLOW, 0o666)
+        fd = self._open_creating(index, path)
         try:
             # Sized once, sparse: later writes never extend the file bit by bit.
             if os.fstat(fd).st_size < self._layout.file_lengths[index]:

@@ -14,11 +14,9 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QPushButton,
-    QTreeView,
     QVBoxLayout,
     QWidget,
 )
@@ -26,11 +24,8 @@ from PySide6.QtWidgets import (
 from app.engine.metainfo import Metainfo
 from app.engine.snapshots import FileSnapshot
 from app.ui import formatting
-from app.ui.models.files import NAME, PRIORITY, PROGRESS, SIZE, FileModel
 from app.ui.settings import last_save_dir, remember_save_dir
-
-_EXPAND_ALL_UP_TO = 200  # files; past that, only the top folder opens
-
+from app.ui.widgets.file_chooser import FileChooser
 
 @dataclass(frozen=True, slots=True)
 class AddRequest:
@@ -88,28 +83,17 @@ class AddTorrentDialog(QDialog):
         folder_row.addWidget(self.save_path_edit, 1)
         folder_row.addWidget(browse)
 
-        self.files_model = FileModel(self)
-        self.files_model.set_files(files)
-        self.files_view = QTreeView()
-        self.files_view.setModel(self.files_model)
-        self.files_view.setUniformRowHeights(True)
-        # Nothing is downloaded yet: progress would be a column of zeros.
-        self.files_view.hideColumn(PROGRESS)
-        if len(files) <= _EXPAND_ALL_UP_TO:
-            self.files_view.expandAll()
-        else:
-            self.files_view.expandToDepth(0)
-        header = self.files_view.header()
-        header.setStretchLastSection(False)
-        header.setSectionResizeMode(NAME, QHeaderView.ResizeMode.Stretch)
-        for column in (SIZE, PRIORITY):
-            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        self.chooser = FileChooser(files)
+        self.files_model = self.chooser.model
+        self.files_view = self.chooser.view
 
         self.start_paused = QCheckBox("Start paused")
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Add")
+        add = buttons.button(QDialogButtonBox.StandardButton.Ok)
+        add.setText("Add")
+        self.chooser.chosen_changed.connect(lambda count: add.setEnabled(count > 0))
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
 
@@ -119,7 +103,7 @@ class AddTorrentDialog(QDialog):
         layout.addWidget(self.name_label)
         layout.addWidget(summary)
         layout.addLayout(form)
-        layout.addWidget(self.files_view, 1)
+        layout.addWidget(self.chooser, 1)
         layout.addWidget(self.start_paused)
         layout.addWidget(buttons)
 

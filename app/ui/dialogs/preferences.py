@@ -1,7 +1,7 @@
 """Preferences: folders and tray, connection, speed, queue, privacy and disk, one tab each.
 
-Speed, queue, peer and disk settings reach the running session at once; the listening
-address and port and the discovery switches take effect at the next start.
+Every setting reaches the running session at once (Session.set_config), the listening
+address and port too: a port that is taken gets a message and the old one stays.
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ from PySide6.QtWidgets import (
 from app.ui.settings import Preferences
 
 DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-RESTART_NOTE = "Applies after a restart of Piecemeal."
 
 
 def _spin(value: int, maximum: int, suffix: str = "", none: str = "") -> QSpinBox:
@@ -104,7 +103,6 @@ class PreferencesDialog(QDialog):
         listening = QFormLayout()
         listening.addRow("Listening port:", self.port_box)
         listening.addRow("Bind to address:", self.host_edit)
-        listening.addRow("", _note(RESTART_NOTE))
         peers = QFormLayout()
         peers.addRow("Peers in all:", self.max_peers_box)
         peers.addRow("Peers per torrent:", self.max_peers_per_torrent_box)
@@ -182,7 +180,7 @@ class PreferencesDialog(QDialog):
         for box, on in ((self.dht_box, p.enable_dht), (self.pex_box, p.enable_pex), (self.lsd_box, p.enable_lsd)):
             box.setChecked(on)
             layout.addWidget(box)
-        layout.addWidget(_note("Private torrents never use these. " + RESTART_NOTE))
+        layout.addWidget(_note("Private torrents never use these."))
         return self._page(self._group("Finding peers", layout))
 
     def _disk_tab(self, p: Preferences) -> QWidget:

@@ -2,6 +2,7 @@
 
 Folders add up their files. Updating with the same paths touches only the files whose
 progress or priority changed (and their folders); different paths rebuild the tree.
+BEP 47 pad files are not shown, but keep their place in the priorities.
 """
 
 from __future__ import annotations
@@ -32,6 +33,11 @@ _HEADERS = ("Name", "Size", "Progress", "Priority")
 NAME, SIZE, PROGRESS, PRIORITY = range(4)
 _RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 _LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+
+
+def is_pad_file(file: FileSnapshot) -> bool:
+    """BEP 47: pad files align the next file to a piece; they are never on disk."""
+    return file.padding
 
 
 @dataclass(eq=False)
@@ -145,19 +151,36 @@ class FileModel(QAbstractItemModel):
         """Ticking a file or folder downloads it (priority 1), unticking skips it (0)."""
         if role != Qt.ItemDataRole.CheckStateRole or not index.isValid() or index.column() != NAME:
             return False
-        wanted = Qt.CheckState(value) != Qt.CheckState.Unchecked
         node: FileNode = index.internalPointer()
-        chosen = {leaf.file_index for leaf in _leaves_under(node)}
+        self._set_wanted(_leaves_under(node), Qt.CheckState(value) != Qt.CheckState.Unchecked)
+        return True
+
+    def set_all_wanted(self, wanted: bool) -> None:
+        """Tick (or untick) every file shown, as "Select all" and "Select none" do."""
+        self._set_wanted(self._leaves, wanted)
+
+    def priorities(self) -> list[int]:
+        """One per file of the torrent, pad files included."""
+        return [f.priority for f in self._files]
+
+    def wanted(self) -> tuple[int, int]:
+        """How many of the shown files are ticked, and their bytes."""
+        chosen = [self._files[leaf.file_index] for leaf in self._leaves]
+        ticked = [f for f in chosen if f.priority != 0]
+        return len(ticked), sum(f.size for f in ticked)
+
+    def total_size(self) -> int:
+        return self._root.size
+
+    def _set_wanted(self, leaves: Sequence[FileNode], wanted: bool) -> None:
+        chosen = {leaf.file_index for leaf in leaves}
         files = tuple(
             replace(f, priority=max(1, f.priority) if wanted else 0) if i in chosen else f
             for i, f in enumerate(self._files)
         )
-        self.set_files(files)
-        self.priorities_changed.emit([f.priority for f in files])
-        return True
-
-    def priorities(self) -> list[int]:
-        return [f.priority for f in self._files]
+        if files != self._files:
+            self.set_files(files)
+            self.priorities_changed.emit([f.priority for f in files])
 
     # Updating
 
@@ -179,7 +202,8 @@ class FileModel(QAbstractItemModel):
 
     def _refresh(self, files: tuple[FileSnapshot, ...]) -> None:
         touched: dict[int, FileNode] = {}
-        for leaf, before, after in zip(self._leaves, self._files, files, strict=True):
+        for leaf in self._leaves:
+            before, after = self._files[leaf.file_index], files[leaf.file_index]
             if before != after:
                 for node in _update_leaf(leaf, before, after):
                     touched[id(node)] = node
@@ -247,6 +271,8 @@ def _build_tree(files: Sequence[FileSnapshot]) -> tuple[FileNode, list[FileNode]
     root = FileNode("", None)
     leaves = []
     for index, file in enumerate(files):
+        if is_pad_file(file):
+            continue
         *folders, name = file.path.split("/")
         node = root
         for folder in folders:
@@ -265,7 +291,8 @@ def _build_tree(files: Sequence[FileSnapshot]) -> tuple[FileNode, list[FileNode]
 def _rebuild_sums(
     root: FileNode, leaves: list[FileNode], files: Sequence[FileSnapshot]
 ) -> tuple[FileNode, list[FileNode]]:
-    for leaf, file in zip(leaves, files, strict=True):
+    for leaf in leaves:
+        file = files[leaf.file_index]
         node: FileNode | None = leaf
         while node is not None:
             node.size += file.size

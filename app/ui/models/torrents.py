@@ -41,7 +41,8 @@ def _connected_sort_key(connected: int, swarm: int | None) -> int:
 
 _COLUMNS: tuple[Column[TorrentSnapshot], ...] = (
     Column("Name", lambda t: t.name, lambda t: t.name.casefold()),
-    Column("Size", lambda t: formatting.size(t.total_size), lambda t: t.total_size, numeric=True),
+    # As qBittorrent's "Size": what the user wants, skipped files left out.
+    Column("Size", lambda t: formatting.size(t.wanted_size), lambda t: t.wanted_size, numeric=True),
     Column(
         "Progress",
         lambda t: formatting.percent(t.progress),
@@ -74,6 +75,12 @@ _COLUMNS: tuple[Column[TorrentSnapshot], ...] = (
 )
 
 _ERROR_TEXT = QColor("#d9534f")
+
+
+def size_tooltip(torrent: TorrentSnapshot) -> str:
+    """'3.0 MiB chosen of 4.0 MiB in all': the total, when skipped files make a difference."""
+    chosen, total = formatting.size(torrent.wanted_size), formatting.size(torrent.total_size)
+    return f"{chosen} chosen of {total} in all"
 
 
 class TorrentListModel(KeyedTableModel[TorrentSnapshot]):
@@ -124,6 +131,8 @@ class TorrentListModel(KeyedTableModel[TorrentSnapshot]):
             return torrent.name if not torrent.error else f"{torrent.name}\n{torrent.error}"
         if column == TorrentColumn.STATUS:
             return torrent.error or torrent.status_text
+        if column == TorrentColumn.SIZE and torrent.wanted_size != torrent.total_size:
+            return size_tooltip(torrent)
         return None
 
     @staticmethod

@@ -10,9 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from app.engine import bencode
 from app.engine.errors import StorageError
+from app.engine.metainfo import parse_metainfo
 from app.engine.storage import disk
 from app.engine.storage.disk import Storage
+from app.engine.torrent_options import NORMAL, SKIP, piece_priorities
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,12 +87,19 @@ def fd_count() -> int:
     return len(os.listdir("/proc/self/fd"))
 
 
-async def test_open_creates_folders_and_empty_files_only(save: Path, executor) -> None:
+async def test_open_creates_the_empty_files_only(save: Path, executor) -> None:
     storage, _ = await opened(save, executor)
     assert (save / "t/empty").stat().st_size == 0
     assert (save / "t/last-empty").is_file()
-    assert (save / "t/sub").is_dir()
-    assert not (save / "t/a").exists()
+    assert sorted(p.name for p in (save / "t").iterdir()) == ["empty", "last-empty"]
+    await storage.close()
+
+
+async def test_a_file_and_its_folders_are_made_by_its_first_write(save: Path, executor) -> None:
+    storage, data = await opened(save, executor)
+    await storage.write_piece(2, data[8:12])
+    assert (save / "t/sub/d").read_bytes()[:4] == data[8:12]
+    assert not (save / "t/a").exists() and not (save / "t/c").exists()
     await storage.close()
 
 
@@ -333,10 +343,26 @@ async def test_folder_swapped_for_a_symlink_after_open(
     storage, data = await opened(save, executor)
     outside = tmp_path / "outside"
     outside.mkdir()
-    (save / "t/sub").rmdir()
     (save / "t/sub").symlink_to(outside)
     with pytest.raises(StorageError, match="'t/sub/d' now leads through a symbolic link"):
         await storage.write_piece(3, data[12:16])
+    assert list(outside.iterdir()) == []
+
+
+async def test_no_folder_is_made_through_a_symlink_that_appeared_after_open(
+    tmp_path: Path, save: Path, executor
+) -> None:
+    info, data = make_info(FILES, 4)
+    storage = Storage(info, save, executor)
+    storage.set_skipped([1, 4])  # nothing under t/ is made at open
+    await storage.open()
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (save / "t").symlink_to(outside)
+    with pytest.raises(StorageError, match="'t/sub/d' now leads through a symbolic link"):
+        await storage.write_piece(3, data[12:16])
+    storage.set_skipped([])
+    await storage.close()
     assert list(outside.iterdir()) == []
 
 
@@ -414,3 +440,108 @@ def test_fd_cache_never_closes_a_descriptor_in_use(tmp_path: Path) -> None:
     with pytest.raises(OSError):
         os.fstat(first)
     cache.close_all()
+
+
+# -- skipped files (issue 4) ----------------------------------------------------
+
+
+async def test_skipped_empty_files_are_not_made_at_open(save: Path, executor) -> None:
+    info, _ = make_info(FILES, 4)
+    storage = Storage(info, save, executor)
+    storage.set_skipped([1])
+    await storage.open()
+    assert [p.name for p in (save / "t").iterdir()] == ["last-empty"]
+    await storage.close()
+
+
+async def test_unskipping_an_empty_file_after_open_makes_it(save: Path, executor) -> None:
+    info, _ = make_info(FILES, 4)
+    storage = Storage(info, save, executor)
+    storage.set_skipped([0, 1, 4])
+    await storage.open()
+    assert save.is_dir() and list(save.iterdir()) == []
+    storage.set_skipped([0, 4])
+    await storage.close()  # waits for the files set_skipped makes
+    assert [p.name for p in (save / "t").iterdir()] == ["empty"]
+    storage.set_skipped([0, 1, 4])  # skipping again leaves the file where it is
+    storage.set_skipped([0, 1, 4])
+    await storage.close()
+    assert (save / "t/empty").is_file() and not (save / "t/last-empty").exists()
+
+
+async def test_an_empty_file_that_cannot_be_made_is_logged(save: Path, executor, caplog) -> None:
+    info, _ = make_info(FILES, 4)
+    storage = Storage(info, save, executor)
+    storage.set_skipped([1, 4])
+    await storage.open()
+    (save / "t").write_text("a file where the folder should be")
+    storage.set_skipped([])
+    await storage.close()
+    assert "Not a directory while creating 't/empty'" in caplog.text
+
+
+def test_set_skipped_refuses_unknown_files(save: Path, executor) -> None:
+    info, _ = make_info(FILES, 4)
+    storage = Storage(info, save, executor)
+    for bad in ([5], [-1]):
+        with pytest.raises(ValueError, match="a file index is 0 to 4"):
+            storage.set_skipped(bad)
+
+
+async def test_missing_files_and_folders_are_pieces_not_on_disk(save: Path, executor) -> None:
+    storage, data = await opened(save, executor)
+    await storage.write_piece(0, data[0:4])
+    assert not (save / "t/sub").exists()
+    assert list(await storage.check()) == [0]
+    with pytest.raises(StorageError) as missing:
+        await storage.read(3, 0, 4)
+    assert str(missing.value) == "No such file or directory while reading 't/sub/d'"
+    await storage.flush()
+    await storage.delete_files()
+    assert save.is_dir() and list(save.iterdir()) == []
+
+
+async def test_delete_files_of_a_storage_never_opened(save: Path, executor) -> None:
+    (save / "t").mkdir(parents=True)
+    (save / "t/c").write_bytes(b"old")
+    info, _ = make_info(FILES, 4)
+    await Storage(info, save, executor).delete_files()
+    assert list(save.iterdir()) == []
+
+
+async def test_selective_download_leaves_the_skipped_file_out(save: Path, executor) -> None:
+    """A real torrent: 3 piece-aligned files, the middle one skipped, plus two 0-byte files."""
+    rng = random.Random(4)
+    contents = {"a.bin": rng.randbytes(16), "skipped/mid.bin": rng.randbytes(8)}
+    contents["c.bin"] = rng.randbytes(11)  # pieces of 8: a = 0, 1; mid = 2; c = 3, 4
+    names = [*contents, "skipped/none.txt", "wanted.txt"]
+    data = b"".join(contents.values())
+    info = {
+        b"name": b"sel",
+        b"piece length": 8,
+        b"pieces": b"".join(hashlib.sha1(data[i : i + 8]).digest() for i in range(0, len(data), 8)),
+        b"files": [
+            {b"path": name.encode().split(b"/"), b"length": len(contents.get(name, b""))}
+            for name in names
+        ],
+    }
+    metainfo = parse_metainfo(bencode.encode({b"info": info}))
+    priorities = [NORMAL, SKIP, NORMAL, SKIP, NORMAL]
+    storage = Storage(metainfo, save, executor)
+    per_piece = piece_priorities(storage.layout, priorities, [f.padding for f in metainfo.files])
+    wanted = [piece for piece, priority in enumerate(per_piece) if priority != SKIP]
+    assert wanted == [0, 1, 3, 4]
+    storage.set_skipped(i for i, priority in enumerate(priorities) if priority == SKIP)
+    await storage.open()
+    for piece in wanted:
+        assert await storage.verify_and_write(piece, data[piece * 8 : piece * 8 + 8])
+    await storage.flush()
+    await storage.close()
+    root = save / "sel"
+    assert sorted(str(p.relative_to(root)) for p in root.rglob("*")) == ["a.bin", "c.bin", "wanted.txt"]
+    assert (root / "a.bin").read_bytes() == contents["a.bin"]
+    assert (root / "c.bin").read_bytes() == contents["c.bin"]
+    assert (root / "wanted.txt").read_bytes() == b""
+    assert list(await storage.check()) == wanted
+    await storage.delete_files()
+    assert list(save.iterdir()) == []

@@ -1,3 +1,4 @@
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QTime
@@ -6,7 +7,7 @@ from app.ui.dialogs.preferences import PreferencesDialog
 from app.ui.settings import (
     MIB,
     Preferences,
-    live_settings,
+    changed_settings,
     load_preferences,
     save_preferences,
     session_settings,
@@ -61,8 +62,13 @@ def test_the_session_gets_bytes_and_seconds(tmp_path):
     assert config["disk_reserve"] == 5 * MIB
     assert config["alt_schedule"].days == frozenset({6})
     assert config["listen_host"] == "127.0.0.1" and config["enable_dht"] is False
-    live = live_settings(preferences)
-    assert "down_limit" in live and "listen_host" not in live and "enable_dht" not in live
+
+
+def test_only_the_settings_that_changed_go_to_the_session(tmp_path):
+    before = Preferences(download_dir=tmp_path, down_limit=2)
+    after = replace(before, down_limit=3, enable_dht=False, close_to_tray=True)
+    assert changed_settings(before, after) == {"down_limit": 3 * 1024, "enable_dht": False}
+    assert changed_settings(before, before) == {}
 
 
 def test_an_empty_profile_gives_the_defaults(settings):

@@ -1,6 +1,6 @@
 from PySide6.QtCore import QModelIndex, Qt
 
-from app.ui.models.files import NAME, PRIORITY, PROGRESS, SIZE, FileModel
+from app.ui.models.files import NAME, PRIORITY, PROGRESS, SIZE, FileModel, is_pad_file
 from app.ui.models.roles import PROGRESS_ROLE
 from tests.ui.factories import file
 
@@ -79,3 +79,42 @@ def test_unticking_a_folder_skips_every_file_in_it():
     assert cd1.data(Qt.ItemDataRole.CheckStateRole) == Qt.CheckState.Unchecked
     model.setData(_child(model, 0), Qt.CheckState.Checked, Qt.ItemDataRole.CheckStateRole)
     assert emitted[-1] == [1, 1, 1]
+
+
+PADDED = (
+    file("Album/01.flac", size=3000, downloaded=3000),
+    file("Album/.pad/1096", size=1096, downloaded=1096, padding=True),  # BEP 47
+    file("Album/02.flac", size=4096, downloaded=0),
+    file("Album/.pad/notes.txt", size=10),  # a real file in a folder of that name
+)
+
+
+def test_pad_files_are_the_ones_the_engine_marks():
+    assert [is_pad_file(f) for f in PADDED] == [False, True, False, False]
+
+
+def test_pad_files_do_not_show_but_keep_their_place(qtmodeltester):
+    model = FileModel()
+    model.set_files(PADDED)
+    qtmodeltester.check(model, force_py=True)
+    album = _child(model, 0)
+    names = [model.index(r, 0, album).data() for r in range(model.rowCount(album))]
+    assert names == ["01.flac", "02.flac", ".pad"]
+    assert model.file_count() == 3
+    assert album.siblingAtColumn(SIZE).data() == "6.9 KiB"
+    assert album.siblingAtColumn(PROGRESS).data(PROGRESS_ROLE) == 3000 / 7106
+    emitted = []
+    model.priorities_changed.connect(emitted.append)
+    model.setData(_child(model, 0, 1), Qt.CheckState.Unchecked, Qt.ItemDataRole.CheckStateRole)
+    assert emitted == [[1, 1, 0, 1]]
+    assert model.wanted() == (2, 3010)
+
+
+def test_updates_skip_pad_files():
+    model = FileModel()
+    model.set_files(PADDED)
+    changed = []
+    model.dataChanged.connect(lambda top, _bottom: changed.append(top.data()))
+    model.set_files(PADDED[:2] + (file("Album/02.flac", size=4096, downloaded=4096),) + PADDED[3:])
+    assert sorted(changed) == ["02.flac", "Album"]
+    assert _child(model, 0, 1).siblingAtColumn(PROGRESS).data(PROGRESS_ROLE) == 1.0

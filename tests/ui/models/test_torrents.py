@@ -125,3 +125,14 @@ def test_a_tick_over_a_thousand_torrents_touches_only_changed_rows():
     model.dataChanged.connect(lambda top, bottom: rows.extend(range(top.row(), bottom.row() + 1)))
     model.apply(diff_torrents(before, after))
     assert rows == list(range(0, 1000, 100))
+
+
+def test_size_is_what_the_user_wants_and_the_tooltip_gives_the_total():
+    model = TorrentListModel()
+    model.apply(TorrentDiff(added=(torrent(0), torrent(1, wanted_size=3 * 2**20))))
+    whole, part = (model.index(row, TorrentColumn.SIZE) for row in (0, 1))
+    assert (whole.data(), part.data()) == ("4.0 MiB", "3.0 MiB")
+    assert whole.data(Qt.ItemDataRole.ToolTipRole) is None
+    assert part.data(Qt.ItemDataRole.ToolTipRole) == "3.0 MiB chosen of 4.0 MiB in all"
+    model.sort(TorrentColumn.SIZE, Qt.SortOrder.AscendingOrder)
+    assert _names(model) == ["Torrent 1", "Torrent 0"]
