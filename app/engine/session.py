@@ -43,6 +43,9 @@ CONNECT_TIMEOUT = 10.0
 HANDSHAKE_TIMEOUT = 20.0
 
 
+CHOOSE_FILES_NOTE = "choose the files to download, then start it"
+
+
 class DuplicateTorrentError(EngineError):
     """The torrent is already in the session (its trackers were merged)."""
 
@@ -221,26 +224,24 @@ class Session:
         if self._lsd is not None:
             self._lsd.set_info_hashes(ih for ih, t in self.torrents.items() if not t.private)
 
-    def metadata_received(self, torrent: Torrent) -> bool:
+    def metadata_received(self, torrent: Torrent) -> None:
         """A magnet's info dictionary arrived (and was verified): remember it, tell the UI.
 
-        True if the user asked to choose the files first: the torrent goes no further and
-        is paused until they have (`set_file_priorities`, then `resume`).
+        If the user asked to choose the files first, the torrent goes no further: it is
+        paused, and says why, until they have (`set_file_priorities`, then `resume`).
         """
         choose = torrent.choose_files
         if choose:
-            torrent.choose_files = False
             self._paused[torrent.info_hash] = True
+            torrent.note = CHOOSE_FILES_NOTE
             torrent.stop_soon()
         if self.store is not None:
             meta = torrent.metainfo
             self.store.update_torrent(
-                torrent.info_hash, metainfo=to_torrent_bytes(meta), name=meta.name, choose_files=False,
-                **({"paused": True} if choose else {}),
+                torrent.info_hash, metainfo=to_torrent_bytes(meta), name=meta.name, **({"paused": True} if choose else {}),
             )
         self._update_lsd()
         self.emit(events.MetadataReceived(torrent.info_hash.hex(), torrent.name, choose_files=choose))
-        return choose
 
     # the session store
 
@@ -261,7 +262,9 @@ class Session:
             torrent = Torrent(self, parse_metainfo(record.metainfo), save_path, added_on=record.added_on)
         else:
             torrent = Torrent(self, None, save_path, added_on=record.added_on, magnet=parse_magnet(record.magnet))
-            torrent.choose_files = record.choose_files
+        torrent.choose_files = record.choose_files
+        if torrent.choose_files and torrent.has_metadata:
+            torrent.note = CHOOSE_FILES_NOTE  # it waited for the user's choice when the app closed
         self.controls.restore_options(torrent, record)
         resume = self.store.resume(torrent.info_hash) if self.store else None
         if resume is not None:
@@ -362,6 +365,11 @@ class Session:
 
     async def resume(self, info_hash: str) -> None:
         torrent = self._get(info_hash)
+        if torrent.choose_files and torrent.has_metadata:  # the files are chosen (or all are wanted)
+            torrent.choose_files = False
+            torrent.note = ""
+            if self.store is not None:
+                self.store.update_torrent(torrent.info_hash, choose_files=False)
         self._set_paused(torrent, False)
         if torrent.state == TorrentState.ERROR:
             await torrent.stop()  # ends what the error left running; the verified pieces stay

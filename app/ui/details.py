@@ -72,7 +72,7 @@ def general_fields(torrent: TorrentSnapshot, details: TorrentDetails | None) -> 
         "Downloaded": formatting.size(torrent.downloaded),
         "Uploaded": formatting.size(torrent.uploaded),
         "Ratio": formatting.ratio(torrent.ratio),
-        "Time active": formatting.duration(details.time_active) if details else "",
+        "Time active": _time_active(details),
         "Connections": _connections(torrent.seeds, torrent.peers),
         "Comment": _comment(details),
         "Error": torrent.error,
@@ -90,6 +90,13 @@ def size_text(torrent: TorrentSnapshot) -> str:
     chosen_done = formatting.size(round(torrent.progress * torrent.wanted_size))
     total = formatting.size(torrent.total_size)
     return f"{chosen_done} verified of {wanted} chosen ({progress}) · {total} in all"
+
+
+def _time_active(details: TorrentDetails | None) -> str:
+    if details is None:
+        return ""
+    active = formatting.duration(details.time_active)
+    return f"{active} (seeding {formatting.duration(details.seeding_time)})" if details.seeding_time else active
 
 
 def _connections(seeds: int, peers: int) -> str:

@@ -31,6 +31,8 @@ def test_general_fields_say_it_in_words():
     fields = general_fields(torrent(0, seeds=1, peers=3), _details())
     assert fields["Connections"] == "1 seed, 3 peers"
     assert fields["Time active"] == "2 minutes and 5 seconds"
+    seeded = general_fields(torrent(0), _details(seeding_time=60.0))
+    assert seeded["Time active"] == "2 minutes and 5 seconds (seeding 1 minute)"
     assert fields["Comment"] == "hello (private torrent)"
     assert fields["Availability"] == "1.50 copies among connected peers"
     assert fields["Pieces"] == "16 × 256.0 KiB"

@@ -52,10 +52,24 @@ class FileNode:
     by_name: dict[str, FileNode] = field(default_factory=dict)
     size: int = 0
     downloaded: int = 0
+    wanted_size: int = 0  # the same sums over the files not skipped
+    wanted_done: int = 0
     priorities: set[int] = field(default_factory=set)
 
     @property
+    def is_folder(self) -> bool:
+        return self.file_index is None
+
+    @property
+    def shown_size(self) -> int:
+        """A folder counts the files chosen for download (qBittorrent does the same), unless
+        every one is skipped; a file, its own size."""
+        return self.wanted_size if self.is_folder and self.wanted_size else self.size
+
+    @property
     def progress(self) -> float:
+        if self.is_folder and self.wanted_size:
+            return self.wanted_done / self.wanted_size
         return 1.0 if self.size == 0 else self.downloaded / self.size
 
     def check_state(self) -> Qt.CheckState:
@@ -85,9 +99,7 @@ class FileModel(QAbstractItemModel):
         self._leaves: list[FileNode] = []
         self._roles: dict[int, Callable[[FileNode, int], Any]] = {
             Qt.ItemDataRole.DisplayRole: self._display,
-            Qt.ItemDataRole.ToolTipRole: lambda node, col: (
-                self._path(node) if col == NAME else None
-            ),
+            Qt.ItemDataRole.ToolTipRole: self._tooltip,
             Qt.ItemDataRole.TextAlignmentRole: lambda _node, col: _LEFT if col == NAME else _RIGHT,
             Qt.ItemDataRole.CheckStateRole: lambda node, col: (
                 node.check_state() if col == NAME else None
@@ -223,7 +235,7 @@ class FileModel(QAbstractItemModel):
     def _display(node: FileNode, column: int) -> str:
         texts = {
             NAME: lambda: node.name,
-            SIZE: lambda: formatting.size(node.size),
+            SIZE: lambda: formatting.size(node.shown_size),
             PROGRESS: lambda: formatting.percent(node.progress),
             PRIORITY: node.priority_text,
         }
@@ -233,11 +245,18 @@ class FileModel(QAbstractItemModel):
     def _sort_value(node: FileNode, column: int) -> Any:
         values = {
             NAME: lambda: node.name.casefold(),
-            SIZE: lambda: node.size,
+            SIZE: lambda: node.shown_size,
             PROGRESS: lambda: node.progress,
             PRIORITY: lambda: max(node.priorities, default=0),
         }
         return values[column]()
+
+    def _tooltip(self, node: FileNode, column: int) -> str | None:
+        if column == NAME:
+            return self._path(node)
+        if column == SIZE and node.shown_size != node.size:
+            return f"{formatting.size(node.shown_size)} chosen of {formatting.size(node.size)} in this folder"
+        return None
 
     @staticmethod
     def _decoration(node: FileNode, column: int) -> Any:
@@ -297,6 +316,9 @@ def _rebuild_sums(
         while node is not None:
             node.size += file.size
             node.downloaded += file.downloaded
+            if file.priority:
+                node.wanted_size += file.size
+                node.wanted_done += file.downloaded
             node.priorities.add(file.priority)
             node = node.parent
     return root, leaves
@@ -306,8 +328,12 @@ def _update_leaf(leaf: FileNode, before: FileSnapshot, after: FileSnapshot) -> l
     """Apply one file's change to it and its folders; returns the nodes below the root."""
     path = []
     node: FileNode | None = leaf
+    size_change = (after.size if after.priority else 0) - (before.size if before.priority else 0)
+    done_change = (after.downloaded if after.priority else 0) - (before.downloaded if before.priority else 0)
     while node is not None:
         node.downloaded += after.downloaded - before.downloaded
+        node.wanted_size += size_change
+        node.wanted_done += done_change
         if node is leaf:
             node.priorities = {after.priority}
         elif before.priority != after.priority:

@@ -1,5 +1,6 @@
 from PySide6.QtCore import QModelIndex, Qt
 
+from app.ui import formatting
 from app.ui.models.files import NAME, PRIORITY, PROGRESS, SIZE, FileModel, is_pad_file
 from app.ui.models.roles import PROGRESS_ROLE
 from tests.ui.factories import file
@@ -30,8 +31,8 @@ def test_folders_add_up_their_files():
     album = _child(model, 0)
     assert album.data() == "Album"
     assert model.rowCount(album) == 2
-    assert album.siblingAtColumn(SIZE).data() == "7.8 KiB"
-    assert album.siblingAtColumn(PROGRESS).data(PROGRESS_ROLE) == 3000 / 8000
+    assert album.siblingAtColumn(SIZE).data() == "3.9 KiB"  # the chosen files: 02.flac is skipped
+    assert album.siblingAtColumn(PROGRESS).data(PROGRESS_ROLE) == 1000 / 4000
     assert album.siblingAtColumn(PRIORITY).data() == "Mixed"
     assert album.data(Qt.ItemDataRole.CheckStateRole) == Qt.CheckState.PartiallyChecked
     skipped = _child(model, 0, 1, 1)
@@ -47,7 +48,8 @@ def test_progress_updates_touch_the_file_and_its_folders():
     model.modelReset.connect(lambda: changed.append("reset"))
     model.set_files((FILES[0], file("Album/CD1/01.flac", size=3000, downloaded=3000), FILES[2]))
     assert sorted(changed) == ["01.flac", "Album", "CD1"]
-    assert _child(model, 0).siblingAtColumn(PROGRESS).data(PROGRESS_ROLE) == 6000 / 8000
+    assert _child(model, 0).siblingAtColumn(PROGRESS).data(PROGRESS_ROLE) == 1.0  # all chosen bytes
+    assert _child(model, 0, 1, 1).siblingAtColumn(PROGRESS).data(PROGRESS_ROLE) == 0.5  # the skipped one
 
 
 def test_a_priority_change_updates_folder_check_states():
@@ -118,3 +120,24 @@ def test_updates_skip_pad_files():
     model.set_files(PADDED[:2] + (file("Album/02.flac", size=4096, downloaded=4096),) + PADDED[3:])
     assert sorted(changed) == ["02.flac", "Album"]
     assert _child(model, 0, 1).siblingAtColumn(PROGRESS).data(PROGRESS_ROLE) == 1.0
+
+
+def test_a_folder_counts_the_chosen_files_and_says_so():
+    model = FileModel()
+    model.set_files((
+        file("Album/01.flac", size=3000, downloaded=3000),
+        file("Album/02.flac", size=4000, downloaded=0),
+        file("Album/03.flac", size=1000, downloaded=500),
+    ))
+    album = _child(model, 0)
+    assert album.siblingAtColumn(PROGRESS).data(PROGRESS_ROLE) == 3500 / 8000
+    model.setData(_child(model, 0, 1), Qt.CheckState.Unchecked, Qt.ItemDataRole.CheckStateRole)
+    assert album.siblingAtColumn(SIZE).data() == formatting.size(4000)
+    assert album.siblingAtColumn(SIZE).data(Qt.ItemDataRole.ToolTipRole) == (
+        f"{formatting.size(4000)} chosen of {formatting.size(8000)} in this folder"
+    )
+    assert album.siblingAtColumn(PROGRESS).data(PROGRESS_ROLE) == 3500 / 4000
+    assert _child(model, 0, 1).siblingAtColumn(SIZE).data() == formatting.size(4000)  # a file: its own size
+    model.set_all_wanted(False)  # nothing chosen: the folder shows all it holds
+    assert album.siblingAtColumn(SIZE).data() == formatting.size(8000)
+    assert album.siblingAtColumn(PROGRESS).data(PROGRESS_ROLE) == 3500 / 8000
