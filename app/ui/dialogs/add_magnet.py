@@ -17,12 +17,9 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
     QDialogButtonBox,
-    QFileDialog,
     QFormLayout,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
-    QPushButton,
     QVBoxLayout,
     QWidget,
 )
@@ -30,6 +27,7 @@ from PySide6.QtWidgets import (
 from app.engine.errors import MagnetError
 from app.engine.magnet import parse_magnet
 from app.ui import formatting
+from app.ui.dialogs.parts import folder_row
 from app.ui.settings import (
     choose_magnet_files,
     last_save_dir,
@@ -68,11 +66,6 @@ class AddMagnetDialog(QDialog):
         self.error_label.setWordWrap(True)
         self.error_label.setStyleSheet(ERROR_STYLE)
         self.save_path_edit = QLineEdit(str(last_save_dir(settings)))
-        browse = QPushButton("Browse…")
-        browse.clicked.connect(self._browse)
-        folder_row = QHBoxLayout()
-        folder_row.addWidget(self.save_path_edit, 1)
-        folder_row.addWidget(browse)
         self.choose_files_box = QCheckBox("Choose files when the metadata arrives")
         self.choose_files_box.setToolTip(
             "The torrent pauses once its peers have sent the file list, so you can untick files"
@@ -92,7 +85,7 @@ class AddMagnetDialog(QDialog):
         self._form = form
         form.addRow("Magnet link:", self.link_edit)
         form.addRow("", self.error_label)
-        form.addRow("Save to:", folder_row)
+        form.addRow("Save to:", folder_row(self.save_path_edit, "Save to"))
         form.addRow("", self.choose_files_box)
         form.addRow("", self.start_box)
         layout = QVBoxLayout(self)
@@ -135,7 +128,3 @@ class AddMagnetDialog(QDialog):
         self._form.setRowVisible(self.error_label, False)
         self.add_button.setEnabled(bool(self.link()))
 
-    def _browse(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Save to", self.save_path_edit.text())
-        if folder:
-            self.save_path_edit.setText(folder)

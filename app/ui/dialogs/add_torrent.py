@@ -5,18 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt
-from PySide6.QtGui import QFont
+from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
     QDialogButtonBox,
-    QFileDialog,
     QFormLayout,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
-    QPushButton,
     QVBoxLayout,
     QWidget,
 )
@@ -24,6 +20,7 @@ from PySide6.QtWidgets import (
 from app.engine.metainfo import Metainfo
 from app.engine.snapshots import FileSnapshot
 from app.ui import formatting
+from app.ui.dialogs.parts import folder_row, title_label
 from app.ui.settings import last_save_dir, remember_save_dir
 from app.ui.widgets.file_chooser import FileChooser
 
@@ -60,14 +57,7 @@ class AddTorrentDialog(QDialog):
         self.setWindowTitle("Add torrent")
         self.resize(620, 460)
 
-        self.name_label = QLabel(metainfo.name)
-        self.name_label.setToolTip(metainfo.name)
-        self.name_label.setWordWrap(True)
-        self.name_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        font = QFont(self.name_label.font())
-        font.setBold(True)
-        font.setPointSizeF(font.pointSizeF() * 1.15)
-        self.name_label.setFont(font)
+        self.name_label = title_label(metainfo.name)
         files = metainfo_files(metainfo)
         plural = "" if len(files) == 1 else "s"
         size = formatting.size(metainfo.total_length)
@@ -77,11 +67,6 @@ class AddTorrentDialog(QDialog):
         )
 
         self.save_path_edit = QLineEdit(str(last_save_dir(settings)))
-        browse = QPushButton("Browse…")
-        browse.clicked.connect(self._browse)
-        folder_row = QHBoxLayout()
-        folder_row.addWidget(self.save_path_edit, 1)
-        folder_row.addWidget(browse)
 
         self.chooser = FileChooser(files)
         self.files_model = self.chooser.model
@@ -98,7 +83,7 @@ class AddTorrentDialog(QDialog):
         buttons.rejected.connect(self.reject)
 
         form = QFormLayout()
-        form.addRow("Save to:", folder_row)
+        form.addRow("Save to:", folder_row(self.save_path_edit, "Save to"))
         layout = QVBoxLayout(self)
         layout.addWidget(self.name_label)
         layout.addWidget(summary)
@@ -120,7 +105,3 @@ class AddTorrentDialog(QDialog):
         remember_save_dir(self._settings, self.save_path())
         super().accept()
 
-    def _browse(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Save to", self.save_path_edit.text())
-        if folder:
-            self.save_path_edit.setText(folder)

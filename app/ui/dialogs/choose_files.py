@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QVBoxLayout, QWidget
 
 from app.engine.snapshots import FileSnapshot
 from app.ui import formatting
+from app.ui.dialogs.parts import title_label
 from app.ui.models.files import is_pad_file
 from app.ui.widgets.file_chooser import FileChooser
 
@@ -38,14 +37,7 @@ class ChooseFilesDialog(QDialog):
         self.info_hash = info_hash
         self.setWindowTitle(f"Choose files — {name}")
         self.resize(720, 520)
-        self.name_label = QLabel(name)
-        self.name_label.setToolTip(name)
-        self.name_label.setWordWrap(True)
-        self.name_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        font = QFont(self.name_label.font())
-        font.setBold(True)
-        font.setPointSizeF(font.pointSizeF() * 1.15)
-        self.name_label.setFont(font)
+        self.name_label = title_label(name)
         summary = QLabel(
             f"{files_summary(files)} · tick the ones to download; until then the torrent waits."
         )

@@ -15,13 +15,11 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QDoubleSpinBox,
-    QFileDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QPushButton,
     QSpinBox,
     QTabWidget,
     QTimeEdit,
@@ -29,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.ui.dialogs.parts import folder_row
 from app.ui.settings import Preferences
 
 DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -82,15 +81,10 @@ class PreferencesDialog(QDialog):
 
     def _general_tab(self, p: Preferences) -> QWidget:
         self.download_dir_edit = QLineEdit(str(p.download_dir))
-        browse = QPushButton("Browse…")
-        browse.clicked.connect(self._browse)
-        folder_row = QHBoxLayout()
-        folder_row.addWidget(self.download_dir_edit, 1)
-        folder_row.addWidget(browse)
         self.close_to_tray_box = QCheckBox("Closing the window keeps Piecemeal running in the tray")
         self.close_to_tray_box.setChecked(p.close_to_tray)
         form = QFormLayout()
-        form.addRow("Download folder:", folder_row)
+        form.addRow("Download folder:", folder_row(self.download_dir_edit, "Download folder"))
         form.addRow("", self.close_to_tray_box)
         return self._page(form)
 
@@ -238,9 +232,3 @@ class PreferencesDialog(QDialog):
             disk_reserve=self.reserve_box.value(),
         )
 
-    def _browse(self) -> None:
-        folder = QFileDialog.getExistingDirectory(
-            self, "Download folder", self.download_dir_edit.text()
-        )
-        if folder:
-            self.download_dir_edit.setText(folder)
