@@ -43,6 +43,7 @@ MIN_PIPELINE = 128
 MAX_PIPELINE = 2000
 READ_AHEAD_PIECES = 4
 SEND_BATCH = 256 * 1024  # bytes of blocks handed to the socket at once
+WRITE_BUFFER_HIGH = 4 * 1024 * 1024  # bytes queued in the transport before we stop serving
 PIPELINE_SECONDS = 2.0  # keep this many seconds of the peer's rate in flight
 PIECE_HEADER = 13  # BEP 3: length, id, index, begin in front of a block
 MAX_ALLOWED_FAST = 64  # BEP 6 allowed fast pieces we keep from one peer (k is 10 in the BEP)
@@ -141,7 +142,7 @@ class PeerConnection(asyncio.BufferedProtocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
-        transport.set_write_buffer_limits(high=4 * 1024 * 1024)
+        transport.set_write_buffer_limits(high=WRITE_BUFFER_HIGH)
         if self.owner is not None:
             self._send_handshake(self.owner.info_hash)
 
@@ -291,6 +292,10 @@ class PeerConnection(asyncio.BufferedProtocol):
         if self.transport is not None and not self.closed and not self.transport.is_closing():
             self.transport.writelines(chunks)  # one sendmsg() for many blocks, no concatenation
             self.last_sent = time.monotonic()
+            if self.transport.get_write_buffer_size() > WRITE_BUFFER_HIGH:
+                # CPython 3.12's writelines() never calls pause_writing(); setting the limits
+                # makes the transport compare its buffer with them (and pause us) as write() does.
+                self.transport.set_write_buffer_limits(high=WRITE_BUFFER_HIGH)
 
     def _send_handshake(self, info_hash: bytes) -> None:
         self._write(encode_handshake(info_hash, self.lookup.peer_id, RESERVED))
@@ -548,6 +553,7 @@ class PeerConnection(asyncio.BufferedProtocol):
                     break
                 if chunks and (self.fast or not self.am_choking):
                     self._write_chunks(chunks)  # BEP 6: a request taken before a choke is answered
+                await asyncio.sleep(0)  # let finished read-aheads and new requests in between batches
         except EngineError as exc:
             self.close(f"could not read a block to upload: {exc}")
         finally:

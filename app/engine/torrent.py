@@ -8,6 +8,7 @@ the loop), the choker (whom to serve) and the tracker manager (where peers come 
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import logging
 import time
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING
 from app.engine import events
 from app.engine.bitfield import Bitfield
 from app.engine.choker import ChokeCandidate, Choker
-from app.engine.errors import EngineError, StorageError
+from app.engine.errors import StorageError
 from app.engine.magnet import Magnet
 from app.engine.metadata_fetch import MetadataFetch
 from app.engine.metainfo import Metainfo, parse_info
@@ -573,7 +574,7 @@ class Torrent:
         """Blocks are served from whole pieces read once and kept in a small cache."""
         piece = self._read_cache.get(index)
         if piece is None:
-            piece = await self._read_piece(index)
+            piece = await asyncio.shield(self._read_piece(index))  # others may wait for it too
         else:
             self._read_cache.move_to_end(index)
         return memoryview(piece)[begin : begin + length]
@@ -589,9 +590,8 @@ class Torrent:
         return [piece for piece in reversed(self._read_cache) if lacking is None or piece not in lacking]
 
     def prefetch(self, index: int) -> None:
-        if index not in self._read_cache and index not in self._reads:
-            task = asyncio.ensure_future(self._read_piece(index))
-            task.add_done_callback(lambda t: t.cancelled() or t.exception())  # errors surface in read_block
+        if index not in self._read_cache:
+            self._read_piece(index)  # errors surface in read_block
 
     # verification and writing
 
@@ -697,24 +697,21 @@ class Torrent:
                 if not pause:
                     peer.fill_pipeline()
 
-    async def _read_piece(self, index: int) -> bytes:
+    def _read_piece(self, index: int) -> asyncio.Future[bytes]:
+        """The piece's read, started now (one per piece at a time); it lands in the read cache."""
         pending = self._reads.get(index)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future = self._reads[index] = asyncio.get_running_loop().create_future()
-        try:
-            data = await self.storage.read(index, 0, self.metainfo.piece_size(index))
-            future.set_result(data)
-        except EngineError as exc:
-            future.set_exception(exc)
-            future.exception()
-            raise
-        finally:
-            del self._reads[index]
-        self._read_cache[index] = data
+        if pending is None:
+            pending = self._reads[index] = self.storage.read(index, 0, self.metainfo.piece_size(index))
+            pending.add_done_callback(functools.partial(self._piece_read, index))
+        return pending
+
+    def _piece_read(self, index: int, future: asyncio.Future[bytes]) -> None:
+        del self._reads[index]
+        if future.cancelled() or future.exception() is not None:
+            return  # the readers waiting for it see the error
+        self._read_cache[index] = future.result()
         while len(self._read_cache) * self.metainfo.piece_length > READ_CACHE_BYTES and len(self._read_cache) > 1:
             self._read_cache.popitem(last=False)
-        return data
 
     # choking
 

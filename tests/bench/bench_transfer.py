@@ -1,6 +1,7 @@
 """Download and seed speed, CPU and peak memory: Piecemeal beside libtorrent, in one run.
 
     .venv/bin/python -m tests.bench.bench_transfer [--size-mib 1024] [--piece-kib 1024] [--rounds 1] [--gui]
+        [--skip-download | --skip-seed] [--plaintext-leecher] [--profile-seed FILE]
 
 A random payload is seeded by libtorrent on 127.0.0.2; each leecher runs alone in its own
 process (libtorrent's on 127.0.0.3, `piecemeal-cli download` on 127.0.0.4), so CPU seconds
@@ -24,6 +25,8 @@ from tests.lt_peer import make_torrent, random_tree
 
 PY = sys.executable
 WITH_GUI = False
+LEECH_EXTRA: list[str] = []  # ["plaintext"]: the libtorrent leechers skip the encrypted attempt
+SEED_PROFILE: str | None = None  # cProfile output of `piecemeal-cli seed`, written when it stops
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -34,12 +37,14 @@ class Result:
     cpu: float
     rss_mib: float
     size: int
+    seed_cpu: float | None = None  # the seeding process's CPU seconds during the transfer
 
     def line(self) -> str:
         mbs = self.size / self.seconds / 1e6
-        cpu_per_gib = self.cpu / (self.size / 2**30)
-        return (f"{self.name:<34} {mbs:8.1f} MB/s  {cpu_per_gib:6.2f} CPU s/GiB  "
-                f"peak RSS {self.rss_mib:6.1f} MiB")
+        gib = self.size / 2**30
+        seed = "" if self.seed_cpu is None else f"  seed {self.seed_cpu / gib:5.2f} CPU s/GiB"
+        return (f"{self.name:<34} {mbs:8.1f} MB/s  {self.cpu / gib:6.2f} CPU s/GiB  "
+                f"peak RSS {self.rss_mib:6.1f} MiB{seed}")
 
 
 def run_measured(name: str, cmd: list[str], size: int, timeout: float = 900) -> Result:
@@ -50,6 +55,19 @@ def run_measured(name: str, cmd: list[str], size: int, timeout: float = 900) -> 
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{name} failed: {proc.stderr.read().decode()[-2000:]}")
     return Result(name, seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, size)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU seconds of a running process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_against_seed(name: str, cmd: list[str], size: int, seed: subprocess.Popen[bytes]) -> Result:
+    before = cpu_seconds(seed.pid)
+    result = run_measured(name, cmd, size)
+    result.seed_cpu = cpu_seconds(seed.pid) - before
+    return result
 
 
 def start_background(cmd: list[str]) -> subprocess.Popen[bytes]:
@@ -104,16 +122,19 @@ def bench_seed(work: Path, torrent: Path, data: Path, size: int) -> list[Result]
     lt_seed = start_background([PY, "-m", "tests.bench.lt_client", "seed", str(torrent), str(data), "127.0.0.2", str(portfile)])
     try:
         port = wait_port_file(portfile)
-        results.append(run_measured("seed: libtorrent -> libtorrent", [
-            PY, "-m", "tests.bench.lt_client", "leech", str(torrent), str(work / "l1"), "127.0.0.3", f"127.0.0.2:{port}"], size))
+        results.append(run_against_seed("seed: libtorrent -> libtorrent", [
+            PY, "-m", "tests.bench.lt_client", "leech", str(torrent), str(work / "l1"), "127.0.0.3", f"127.0.0.2:{port}",
+            *LEECH_EXTRA], size, lt_seed))
     finally:
         stop(lt_seed)
     shutil.rmtree(work / "l1", ignore_errors=True)
-    pm_seed = start_background([PY, "-m", "app.cli", "seed", str(torrent), "--data", str(data), "--bind", "127.0.0.5", "--port", "47123", "--no-dht", "--no-lsd"])
+    profile = ["-m", "cProfile", "-o", SEED_PROFILE] if SEED_PROFILE else []
+    pm_seed = start_background([PY, *profile, "-m", "app.cli", "seed", str(torrent), "--data", str(data), "--bind", "127.0.0.5", "--port", "47123", "--no-dht", "--no-lsd"])
     try:
         time.sleep(2 + size / 1.5e9)  # the seed checks its data first
-        results.append(run_measured("seed: piecemeal -> libtorrent", [
-            PY, "-m", "tests.bench.lt_client", "leech", str(torrent), str(work / "l2"), "127.0.0.3", "127.0.0.5:47123"], size))
+        results.append(run_against_seed("seed: piecemeal -> libtorrent", [
+            PY, "-m", "tests.bench.lt_client", "leech", str(torrent), str(work / "l2"), "127.0.0.3", "127.0.0.5:47123",
+            *LEECH_EXTRA], size, pm_seed))
     finally:
         stop(pm_seed)
     shutil.rmtree(work / "l2", ignore_errors=True)
@@ -126,10 +147,16 @@ def main() -> int:
     parser.add_argument("--piece-kib", type=int, default=1024)
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--skip-seed", action="store_true")
+    parser.add_argument("--skip-download", action="store_true")
+    parser.add_argument("--plaintext-leecher", action="store_true",
+                        help="seeding: libtorrent leechers do not try encryption first (Piecemeal has none)")
+    parser.add_argument("--profile-seed", metavar="FILE", help="run `piecemeal-cli seed` under cProfile")
     parser.add_argument("--gui", action="store_true", help="also download through the window (qasync loop)")
     args = parser.parse_args()
-    global WITH_GUI
+    global WITH_GUI, SEED_PROFILE
     WITH_GUI = args.gui
+    SEED_PROFILE = args.profile_seed
+    LEECH_EXTRA[:] = ["plaintext"] if args.plaintext_leecher else []
     size = args.size_mib * 2**20
     with tempfile.TemporaryDirectory(prefix="piecemeal-bench-") as tmp:
         work = Path(tmp)
@@ -138,7 +165,7 @@ def main() -> int:
         torrent.write_bytes(make_torrent(work / "data" / "payload.bin", piece_size=args.piece_kib * 1024))
         print(f"payload {args.size_mib} MiB, pieces {args.piece_kib} KiB, {os.cpu_count()} cores")
         for round_no in range(args.rounds):
-            results = bench_download(work, torrent, work / "data", size)
+            results = [] if args.skip_download else bench_download(work, torrent, work / "data", size)
             if not args.skip_seed:
                 results += bench_seed(work, torrent, work / "data", size)
             print(f"round {round_no + 1}:")

@@ -1,7 +1,10 @@
 """A libtorrent process for benchmarks: `seed` or `leech` one torrent on loopback.
 
     python -m tests.bench.lt_client seed TORRENT DATA_DIR HOST PORTFILE
-    python -m tests.bench.lt_client leech TORRENT OUT_DIR HOST PEER_HOST:PEER_PORT
+    python -m tests.bench.lt_client leech TORRENT OUT_DIR HOST PEER_HOST:PEER_PORT [plaintext]
+
+A `plaintext` leecher connects without first trying Message Stream Encryption (MSE/PE), which
+a peer without it (Piecemeal) refuses: libtorrent then reconnects in plain text a second later.
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ from tests.lt_peer import LtPeer
 
 def main(argv: list[str]) -> int:
     mode, torrent_path, folder, host = argv[:4]
-    peer = LtPeer(host)
+    settings = {"out_enc_policy": 2} if argv[5:] == ["plaintext"] else {}  # 2: pe_disabled
+    peer = LtPeer(host, **settings)
     handle = peer.add(Path(torrent_path).read_bytes(), Path(folder))
     if mode == "seed":
         peer.wait_seeding(handle, timeout=600)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from app.engine.creator import create_torrent
-from app.engine.snapshots import TorrentState
+from app.engine.snapshots import TorrentState, TrackerSnapshot
 from app.engine.tracker.server import TrackerServer
 from tests.lt_peer import random_tree
 from tests.swarm_helpers import assert_same_files, running_session, torrent_snapshot, wait_for_state
@@ -83,7 +83,14 @@ async def test_dead_tracker_is_reported_and_the_next_tier_used(payload: Path, tm
         info_hash = await seed.add_torrent(torrent, payload.parent)
         await leecher.add_torrent(torrent, tmp_path / "out")
         await wait_for_state(leecher, info_hash, TorrentState.SEEDING)
-        statuses = {t.url: t for t in torrent_snapshot(leecher, info_hash).trackers}
+
+        def trackers() -> dict[str, TrackerSnapshot]:
+            return {t.url: t for t in torrent_snapshot(leecher, info_hash).trackers}
+
+        async with asyncio.timeout(10):  # the 'completed' announce may still be on its way
+            while trackers()[tracker.http_url].status == "announcing":
+                await asyncio.sleep(0.05)
+        statuses = trackers()
     assert statuses[dead].status == "error" and statuses[dead].message
     assert statuses[tracker.http_url].status == "working"
     assert_same_files(payload.parent, tmp_path / "out", NAMES)

@@ -276,14 +276,15 @@ class Storage:
         view = self._piece_view(piece, data)
         return await self._run(self._verify_and_write, piece, view)
 
-    async def read(self, piece: int, offset: int, length: int) -> bytes:
+    def read(self, piece: int, offset: int, length: int) -> asyncio.Future[bytes]:
+        """The job is submitted now, not when first awaited: a read-ahead starts at once."""
         size = self._layout.piece_size(piece)
         if offset < 0 or length < 0 or offset + length > size:
             raise ValueError(
                 f"bytes {offset}..{offset + length} are outside piece {piece} of {size} bytes"
             )
         start = piece * self._layout.piece_length + offset
-        return await self._run(self._read, start, length)
+        return self._run(self._read, start, length)
 
     async def check(
         self,
