@@ -92,12 +92,18 @@ def apply_options(torrent: Torrent) -> None:
     if not torrent.num_pieces:
         return  # a magnet without metadata: the files are not known yet
     files = torrent.metainfo.files
-    priorities = options.file_priorities if len(options.file_priorities) == len(files) else (NORMAL,) * len(files)
+    chosen = len(options.file_priorities) == len(files) and any(p != NORMAL for p in options.file_priorities)
+    # The common case, every file normal, costs nothing per file: start-up restores 1,000 torrents.
+    torrent.storage.set_skipped(options.skipped_files() if chosen else ())
+    if not chosen and not options.sequential:
+        torrent.picker.set_priorities(bytes([NORMAL]) * torrent.num_pieces)
+        torrent.picker.set_sequential(False, [])
+        return
+    priorities = options.file_priorities if chosen else (NORMAL,) * len(files)
     padding = [entry.padding for entry in files]
-    torrent.storage.set_skipped(index for index, priority in enumerate(priorities) if priority == SKIP)
-    if all(priority == NORMAL for priority in priorities):
-        torrent.picker.set_priorities(bytes([NORMAL]) * torrent.num_pieces)  # no per-piece work
-    else:
+    if chosen:
         torrent.picker.set_priorities(piece_priorities(torrent.layout, priorities, padding))
+    else:
+        torrent.picker.set_priorities(bytes([NORMAL]) * torrent.num_pieces)
     first = first_last_pieces(torrent.layout, priorities, padding) if options.sequential else []
     torrent.picker.set_sequential(options.sequential, first)
