@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import random
 import socket
 import time
 from collections.abc import Callable, Sequence
@@ -96,6 +97,7 @@ class Session:
     def __init__(self, config: SessionConfig | None = None) -> None:
         self.config = config or SessionConfig()
         self.peer_id = make_peer_id()
+        self.rng = random.Random()  # one for every torrent's choker and picker: seeding one costs
         self.executor = ThreadPoolExecutor(self.config.disk_threads, thread_name_prefix="disk")
         self.http: aiohttp.ClientSession | None = None
         self.listen_port: int | None = None
@@ -238,7 +240,8 @@ class Session:
         if self.store is not None:
             meta = torrent.metainfo
             self.store.update_torrent(
-                torrent.info_hash, metainfo=to_torrent_bytes(meta), name=meta.name, **({"paused": True} if choose else {}),
+                torrent.info_hash, metainfo=to_torrent_bytes(meta), name=meta.name,
+                **({"paused": True} if choose else {}),
             )
         self._update_lsd()
         self.emit(events.MetadataReceived(torrent.info_hash.hex(), torrent.name, choose_files=choose))
@@ -250,13 +253,22 @@ class Session:
         if notice:
             log.warning("%s", notice)
             self.notices.append(notice)
+        resume = self.store.all_resume()
+        torrents = []
         for record in self.store.torrents():
             try:
-                await self._restore(record)
+                torrents.append(self._restore(record))
             except EngineError as exc:
                 self.notices.append(f"Could not restore '{record.name}': {exc}")
+        # One trip to a thread for every torrent's file stamps: start-up with 1,000 torrents.
+        stamps = await asyncio.to_thread(lambda: [_stamps_or_none(t.file_paths()) for t in torrents])
+        for torrent, current in zip(torrents, stamps):
+            record = resume.get(torrent.info_hash)
+            if record is not None:
+                trusted = current is not None and trustworthy(record, current, torrent.num_pieces)
+                torrent.restore(record, trusted=trusted)
 
-    async def _restore(self, record: TorrentRecord) -> None:
+    def _restore(self, record: TorrentRecord) -> Torrent:
         save_path = Path(record.save_path)
         if record.metainfo:
             torrent = Torrent(self, parse_metainfo(record.metainfo), save_path, added_on=record.added_on)
@@ -266,12 +278,9 @@ class Session:
         if torrent.choose_files and torrent.has_metadata:
             torrent.note = CHOOSE_FILES_NOTE  # it waited for the user's choice when the app closed
         self.controls.restore_options(torrent, record)
-        resume = self.store.resume(torrent.info_hash) if self.store else None
-        if resume is not None:
-            stamps = await asyncio.to_thread(file_stamps, torrent.file_paths())
-            torrent.restore(resume, trusted=trustworthy(resume, stamps, torrent.num_pieces))
         self.torrents[torrent.info_hash] = torrent
         self._paused[torrent.info_hash] = record.paused
+        return torrent
 
     async def save_resume(self) -> None:
         """Record which pieces are on disk: state first, then flush, then file stamps."""
@@ -518,6 +527,14 @@ class _IncomingPeer(PeerConnection):
         # A connection that never finishes its handshake must not hold a slot for ever.
         timer = asyncio.get_running_loop().call_later(HANDSHAKE_TIMEOUT, self.close, "no handshake")
         self.handshake_done.add_done_callback(lambda _: timer.cancel())
+
+
+def _stamps_or_none(paths: Sequence[Path]) -> tuple[tuple[int, int], ...] | None:
+    """The files' stamps, or None if they cannot be looked at: then the torrent is rechecked."""
+    try:
+        return file_stamps(paths)
+    except StorageError:
+        return None
 
 
 def _http_client(host: str) -> aiohttp.ClientSession:

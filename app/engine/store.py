@@ -96,6 +96,7 @@ _UPSERT_TORRENT = (
     + ", ".join(f"{c} = excluded.{c}" for c in _TORRENT_COLUMNS[1:])
 )
 _SELECT_RESUME = f"SELECT {', '.join(_RESUME_COLUMNS)} FROM resume WHERE info_hash = ?"
+_SELECT_ALL_RESUME = f"SELECT {', '.join(_RESUME_COLUMNS)} FROM resume"
 _REPLACE_RESUME = (
     f"INSERT OR REPLACE INTO resume ({', '.join(_RESUME_COLUMNS)})"
     f" VALUES ({', '.join('?' * len(_RESUME_COLUMNS))})"
@@ -200,6 +201,12 @@ class Store:
         rows = [_resume_row(record) for record in records]
         with self._writing("save resume data", durable=False) as conn:
             conn.executemany(_REPLACE_RESUME, rows)
+
+    def all_resume(self) -> dict[bytes, ResumeRecord]:
+        """Every torrent's resume data in one query (start-up)."""
+        with self._using("read resume data") as conn:
+            rows = conn.execute(_SELECT_ALL_RESUME).fetchall()
+        return {record.info_hash: record for record in map(_resume_from_row, rows)}
 
     def resume(self, info_hash: bytes) -> ResumeRecord | None:
         with self._using("read resume data") as conn:

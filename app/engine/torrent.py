@@ -96,7 +96,7 @@ class Torrent:
         self.metainfo: Metainfo = None  # type: ignore[assignment]  # set by _set_metainfo
         self.num_pieces = 0  # 0 until the metadata is known
         self.metadata = MetadataFetch(self.info_hash)
-        self.choker = Choker(session.config.upload_slots)
+        self.choker = Choker(session.config.upload_slots, rng=session.rng)
         self.state = TorrentState.PAUSED
         self.error = ""
         self.note = ""  # a passing remark for the status line: moving files, waiting for disk space
@@ -138,7 +138,7 @@ class Torrent:
         self.num_pieces = metainfo.num_pieces
         self.layout = Layout(metainfo.piece_length, [f.length for f in metainfo.files])
         self.storage = Storage(metainfo, self.save_path, self.session.executor)
-        self.picker = PiecePicker(self.num_pieces, metainfo.piece_length, metainfo.total_length)
+        self.picker = PiecePicker(self.num_pieces, metainfo.piece_length, metainfo.total_length, rng=self.session.rng)
         self._file_done = [0] * len(metainfo.files)
         apply_options(self)
 
@@ -227,7 +227,9 @@ class Torrent:
             return
         running = self._task is not None
         await self.stop()
-        self.picker = PiecePicker(self.num_pieces, self.metainfo.piece_length, self.metainfo.total_length)
+        self.picker = PiecePicker(
+            self.num_pieces, self.metainfo.piece_length, self.metainfo.total_length, rng=self.session.rng
+        )
         self._file_done = [0] * len(self.metainfo.files)
         apply_options(self)
         self.checked = False

@@ -478,3 +478,8 @@ def test_the_database_survives_kills_in_the_middle_of_writes(db_path: Path) -> N
         assert records == [make_record(info_hash, sequence) for info_hash in INFO_HASHES]
         assert sequence > previous
         previous = sequence
+
+
+def test_all_resume_reads_every_record_at_once(store: Store) -> None:
+    store.save_resume_many([resume(1), resume(2, downloaded=5)])
+    assert store.all_resume() == {resume(1).info_hash: resume(1), resume(2).info_hash: resume(2, downloaded=5)}
