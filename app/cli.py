@@ -19,7 +19,7 @@ from app.engine.errors import EngineError
 from app.engine.magnet import Magnet, format_magnet, parse_magnet
 from app.engine.metainfo import Metainfo, load_metainfo
 from app.engine.session import DuplicateTorrentError, Session, SessionConfig
-from app.engine.snapshots import TorrentSnapshot, TorrentState
+from app.engine.snapshots import StopReason, TorrentSnapshot, TorrentState
 
 EXIT_USAGE = 2
 
@@ -210,7 +210,7 @@ def _until_goal(args: argparse.Namespace) -> Callable[[TorrentSnapshot], bool]:
     """Seeding ends only when interrupted, or when the session pauses it at its goal."""
     if args.seed_ratio <= 0 and args.seed_time <= 0:
         return lambda s: False
-    return lambda s: s.state == TorrentState.PAUSED
+    return lambda s: s.reason == StopReason.SEEDING_GOAL
 
 
 def _prepare_folder(folder: Path) -> None:
@@ -294,7 +294,7 @@ async def _watch(session: Session, info_hash: str, stop: asyncio.Event,
     last_print = 0.0
     while not stop.is_set():
         snap = next(t for t in session.snapshot().torrents if t.info_hash == info_hash)
-        if snap.state == TorrentState.ERROR:
+        if snap.reason == StopReason.ERROR:
             raise CliError(snap.error)
         now = time.monotonic()
         if sys.stderr.isatty() or now - last_print >= 10:

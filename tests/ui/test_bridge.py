@@ -1,6 +1,6 @@
 import asyncio
 
-from app.engine.snapshots import TorrentState
+from app.engine.snapshots import StopReason, TorrentState
 from app.ui.bridge import EngineBridge
 from app.ui.torrent_diff import TorrentDiff
 from tests.ui.helpers import emission, next_emission, until, write_torrent
@@ -30,8 +30,8 @@ async def test_only_changes_are_reported(session, tmp_path):
     assert diffs == []
     await session.pause(info_hash)
     bridge.refresh()
-    assert [(d.added, [t.state for t in d.changed], d.removed) for d in diffs] == [
-        ((), [TorrentState.PAUSED], ())
+    assert [(d.added, [(t.state, t.reason) for t in d.changed], d.removed) for d in diffs] == [
+        ((), [(TorrentState.SEEDING, StopReason.USER)], ())
     ]
 
 
@@ -52,9 +52,9 @@ async def test_pause_and_resume_reach_the_session(session, tmp_path):
     bridge.refresh()
     bridge.pause([info_hash])
     await bridge.drain()
-    assert session.snapshot().torrents[0].state == TorrentState.PAUSED
+    assert session.snapshot().torrents[0].reason == StopReason.USER
     bridge.resume([info_hash])
-    await until(lambda: session.snapshot().torrents[0].state != TorrentState.PAUSED)
+    await until(lambda: not session.snapshot().torrents[0].paused)
 
 
 async def test_the_selected_torrent_reports_its_details(session, tmp_path):

@@ -2,7 +2,7 @@ from dataclasses import replace
 
 from PySide6.QtCore import QPersistentModelIndex, Qt
 
-from app.engine.snapshots import TorrentState
+from app.engine.snapshots import StopReason, TorrentState
 from app.ui.models.roles import ITEM_ROLE, PROGRESS_ROLE
 from app.ui.models.torrents import TorrentColumn, TorrentListModel
 from app.ui.state_filter import StateFilter
@@ -81,7 +81,7 @@ def test_sorting_follows_changes_and_keeps_the_selection():
 
 def test_category_and_search_filter_rows():
     model = _model_with(3)
-    paused = torrent(1, state=TorrentState.PAUSED, name="Debian netinst")
+    paused = torrent(1, reason=StopReason.USER, name="Debian netinst")
     model.apply(TorrentDiff(changed=(paused,)))
     model.set_category(StateFilter.PAUSED)
     assert _names(model) == ["Debian netinst"]
@@ -103,9 +103,7 @@ def test_a_row_leaves_the_filter_when_its_state_changes():
 
 def test_error_rows_explain_themselves_in_a_tooltip():
     model = _model_with(1)
-    broken = torrent(
-        0, state=TorrentState.ERROR, error="Disk full.", status_text="Error: disk full"
-    )
+    broken = torrent(0, reason=StopReason.ERROR, error="Disk full.", status_text="Error: Disk full.")
     model.apply(TorrentDiff(changed=(broken,)))
     assert (
         model.index(0, TorrentColumn.NAME).data(Qt.ItemDataRole.ToolTipRole)
