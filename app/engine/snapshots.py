@@ -30,14 +30,14 @@ class TorrentState(StrEnum):
 
 
 class StopReason(StrEnum):
-    """Why a torrent is not running, in plain words."""
+    """Why a torrent is not running, in the words of the status line (short: it is a column)."""
 
-    USER = "paused"
-    SEEDING_GOAL = "seeding goal reached"
-    NO_SPACE = "not enough disk space"
-    CHOOSE_FILES = "choose the files to download, then start it"
-    QUEUED = "queued"
-    ERROR = "error"
+    USER = "Paused"
+    SEEDING_GOAL = "Seeding goal reached"
+    NO_SPACE = "Waiting for disk space"
+    CHOOSE_FILES = "Waiting for the file choice"
+    QUEUED = "Queued"
+    ERROR = "Error"
 
 
 # What the user decided, kept across restarts (the store's `paused` column); the others are

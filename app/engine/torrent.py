@@ -116,15 +116,6 @@ class TorrentHost(Protocol):
     def emit(self, event: events.Event) -> None: ...
 
 
-def _stopped_text(change: StateChange) -> str:
-    texts = {
-        StopReason.USER: "Paused",
-        StopReason.QUEUED: "Queued",
-        StopReason.ERROR: f"Error: {change.message}",
-    }
-    return texts.get(change.reason, f"Paused — {change.reason}")  # type: ignore[arg-type]
-
-
 @dataclass(slots=True)
 class _Candidate:
     """An address we may connect to, and how it went last time."""
@@ -952,8 +943,10 @@ class Torrent:
             TorrentState.DOWNLOADING: lambda: self._active_text("Downloading"),
             TorrentState.SEEDING: lambda: self._active_text("Seeding"),
         }
-        if self.paused:
-            text = _stopped_text(self.last_change)
+        if self.reason == StopReason.ERROR:
+            text = f"Error: {self.error}"
+        elif self.reason is not None:
+            text = self.reason.value
         else:
             text = texts.get(self.state, lambda: self.state.value.capitalize())()
         return f"{text} — {self.note}" if self.note else text

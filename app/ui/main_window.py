@@ -82,7 +82,7 @@ _COLUMN_WIDTHS = {
     TorrentColumn.NAME: 320,
     TorrentColumn.SIZE: 80,
     TorrentColumn.PROGRESS: 120,
-    TorrentColumn.STATUS: 130,
+    TorrentColumn.STATUS: 180,  # room for why a torrent is stopped: "Waiting for the file choice"
     TorrentColumn.SEEDS: 70,
     TorrentColumn.PEERS: 70,
     TorrentColumn.DOWN: 90,

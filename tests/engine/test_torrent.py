@@ -228,7 +228,7 @@ async def test_a_stop_says_why_and_a_later_reason_does_not_replace_it(made, host
     torrent.start()
     await host.until_state(TorrentState.SEEDING)
     await torrent.stop(StopReason.SEEDING_GOAL)
-    assert torrent.snapshot().status_text == "Paused — seeding goal reached"
+    assert torrent.snapshot().status_text == "Seeding goal reached"
     await torrent.stop_soon(StopReason.NO_SPACE)  # e.g. a write settling during the stop
     assert torrent.reason == StopReason.SEEDING_GOAL
     await torrent.stop(StopReason.USER)  # the user's word replaces any
@@ -369,4 +369,4 @@ async def test_no_room_to_write_keeps_the_piece_unwritten_and_stops_it(made, hos
     await hand_piece(torrent, joined(torrent), 0, piece_data(payload, 0))
     await host.until_state(TorrentState.DOWNLOADING, StopReason.NO_SPACE)
     assert 0 not in torrent.picker.have and not torrent.running
-    assert torrent.snapshot().status_text == "Paused — not enough disk space"
+    assert torrent.snapshot().status_text == "Waiting for disk space"

@@ -136,7 +136,7 @@ async def test_low_space_pauses_before_writing_and_resumes_by_itself(
     async with running_session(**QUIET) as seed, running_session(disk_reserve=200 * MIB, **QUIET) as leecher:
         leecher.controls.disk = DiskGuard(space.probe)
         info_hash = await seed_and_leecher_start(seed, leecher, torrent, payload, tmp_path / "out")
-        await eventually(lambda: torrent_snapshot(leecher, info_hash).status_text == f"Paused — {StopReason.NO_SPACE}")
+        await eventually(lambda: torrent_snapshot(leecher, info_hash).status_text == "Waiting for disk space")
         paused = torrent_snapshot(leecher, info_hash)
         assert (paused.state, paused.reason) == (TorrentState.DOWNLOADING, StopReason.NO_SPACE)
         assert paused.verified_bytes == 0  # nothing was written below the reserve
@@ -151,7 +151,7 @@ async def test_a_torrent_the_user_paused_does_not_resume_when_space_returns(torr
     async with running_session(disk_reserve=MIB, **QUIET) as session:
         session.controls.disk = DiskGuard(space.probe)
         info_hash = await session.add_torrent(torrent, tmp_path / "out")
-        await eventually(lambda: torrent_snapshot(session, info_hash).status_text == f"Paused — {StopReason.NO_SPACE}")
+        await eventually(lambda: torrent_snapshot(session, info_hash).status_text == "Waiting for disk space")
         await session.pause(info_hash)
         space.free = 1024 * MIB
         await asyncio.sleep(3)
