@@ -31,9 +31,8 @@ from app.engine.lsd import LsdService
 from app.engine.magnet import format_magnet, parse_magnet
 from app.engine.peer import PeerConnection
 from app.engine.peer_id import make_peer_id
-from app.engine.rate_limit import AltSchedule
+from app.engine.rate_limit import AltSchedule, Throttle
 from app.engine.mover import MoveStatus
-from app.engine.rate_limit import Throttle
 from app.engine.snapshots import USER_STOPS, SessionSnapshot, StopReason, TorrentDetails
 from app.engine.store import Store, TorrentRecord, file_stamps, trustworthy
 from app.engine.torrent import Torrent
@@ -234,7 +233,7 @@ class Session:
             meta = torrent.metainfo
             self.store.update_torrent(
                 torrent.info_hash, metainfo=to_torrent_bytes(meta), name=meta.name,
-                **({"paused": True} if choose else {}),
+                **({"paused": True, "stop_reason": StopReason.CHOOSE_FILES.name} if choose else {}),
             )
         self._update_lsd()
         self.emit(events.MetadataReceived(torrent.info_hash.hex(), torrent.name, choose_files=choose))
@@ -263,9 +262,7 @@ class Session:
 
     def _restore(self, record: TorrentRecord) -> Torrent:
         save_path = Path(record.save_path)
-        # It waited for the user's choice of files when the app closed, or was paused.
-        choosing = record.choose_files and bool(record.metainfo)
-        reason = (StopReason.CHOOSE_FILES if choosing else StopReason.USER) if record.paused else None
+        reason = _restored_reason(record)
         if record.metainfo:
             torrent = Torrent(self, parse_metainfo(record.metainfo), save_path, added_on=record.added_on, reason=reason)
         else:
@@ -365,7 +362,7 @@ class Session:
     async def pause(self, info_hash: str, reason: StopReason = StopReason.USER) -> None:
         """Stop the torrent until resumed; `reason` says why (the user, or a seeding goal)."""
         torrent = self._get(info_hash)
-        self._set_paused(torrent, reason in USER_STOPS)
+        self._set_paused(torrent, reason if reason in USER_STOPS else None)
         await torrent.stop(reason)
 
     async def resume(self, info_hash: str) -> None:
@@ -375,13 +372,15 @@ class Session:
             torrent.choose_files = False
             if self.store is not None:
                 self.store.update_torrent(torrent.info_hash, choose_files=False)
-        self._set_paused(torrent, False)
+        self._set_paused(torrent, None)
         torrent.start()
 
-    def _set_paused(self, torrent: Torrent, paused: bool) -> None:
-        """The store's `paused` column: what the user stopped stays stopped after a restart."""
+    def _set_paused(self, torrent: Torrent, reason: StopReason | None) -> None:
+        """The store's `paused` column and why: what the user stopped stays stopped after a restart."""
         if self.store is not None:
-            self.store.update_torrent(torrent.info_hash, paused=paused)
+            self.store.update_torrent(
+                torrent.info_hash, paused=reason is not None, stop_reason=reason.name if reason else ""
+            )
 
     async def recheck(self, info_hash: str) -> None:
         await self._get(info_hash).recheck()
@@ -528,6 +527,15 @@ class _IncomingPeer(PeerConnection):
         # A connection that never finishes its handshake must not hold a slot for ever.
         timer = asyncio.get_running_loop().call_later(HANDSHAKE_TIMEOUT, self.close, "no handshake")
         self.handshake_done.add_done_callback(lambda _: timer.cancel())
+
+
+def _restored_reason(record: TorrentRecord) -> StopReason | None:
+    """Why it was stopped when the app closed: the user, a seeding goal, the file choice."""
+    if not record.paused:
+        return None
+    if record.choose_files and record.metainfo:  # a store from before stop_reason says it so
+        return StopReason.CHOOSE_FILES
+    return StopReason.__members__.get(record.stop_reason, StopReason.USER)
 
 
 def _stamps_or_none(paths: Sequence[Path]) -> tuple[tuple[int, int], ...] | None:

@@ -239,6 +239,20 @@ async def test_seeding_time_survives_a_restart(torrent: bytes, payload: Path, tm
         assert torrent_snapshot(seed, info_hash).verified_bytes == sum(SIZES.values())  # trusted, not rehashed
 
 
+async def test_why_a_torrent_is_paused_survives_a_restart(torrent: bytes, payload: Path, tmp_path: Path) -> None:
+    profile = tmp_path / "profile"
+    async with running_session(profile_dir=profile, seed_time_limit=0.5, **QUIET) as seed:
+        info_hash = await seeding(seed, torrent, payload)
+        await wait_for_state(seed, info_hash, StopReason.SEEDING_GOAL, timeout=5)
+    async with running_session(profile_dir=profile, **QUIET) as seed:  # no goal now: still paused
+        restored = torrent_snapshot(seed, info_hash)
+        assert (restored.state, restored.reason) == (TorrentState.SEEDING, StopReason.SEEDING_GOAL)
+        await seed.resume(info_hash)
+        await seed.pause(info_hash)
+    async with running_session(profile_dir=profile, **QUIET) as seed:
+        assert torrent_snapshot(seed, info_hash).reason == StopReason.USER
+
+
 # -- connections -----------------------------------------------------------------------
 
 
