@@ -11,8 +11,8 @@ import asyncio
 import functools
 import ipaddress
 import logging
-import time
 import random
+import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Coroutine
 from concurrent.futures import Executor
@@ -283,13 +283,13 @@ class Torrent:
     @asynccontextmanager
     async def suspended(self) -> AsyncIterator[None]:
         """Stopped for a moment (a recheck, files changing place), then started again if it
-        ran: no state change, the user did not ask for one."""
+        ran: no state change, the user did not ask for one. An error meanwhile keeps it stopped."""
         running = self._task is not None
         await self._finish_stop(self._take_run())
         try:
             yield
         finally:
-            if running:
+            if running and self.reason is None:
                 self.start()
 
     def _take_run(self) -> asyncio.Task[None] | None:
@@ -943,10 +943,8 @@ class Torrent:
             TorrentState.DOWNLOADING: lambda: self._active_text("Downloading"),
             TorrentState.SEEDING: lambda: self._active_text("Seeding"),
         }
-        if self.reason == StopReason.ERROR:
-            text = f"Error: {self.error}"
-        elif self.reason is not None:
-            text = self.reason.value
+        if self.reason is not None:
+            text = f"Error: {self.error}" if self.reason == StopReason.ERROR else self.reason.value
         else:
             text = texts.get(self.state, lambda: self.state.value.capitalize())()
         return f"{text} — {self.note}" if self.note else text
