@@ -1,5 +1,7 @@
 import asyncio
+import logging
 import socket
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl
@@ -9,11 +11,12 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from app.engine.creator import create_torrent
 from app.engine.snapshots import SessionSnapshot, TorrentState
 from app.ui import formatting
+from app.ui.app_log import recording_level
 from app.ui.bridge import EngineBridge
 from app.ui.main_window import MainWindow, split_arguments
 from app.ui.models.torrents import TorrentColumn
 from app.ui.single_instance import InstanceServer
-from app.ui.settings import Preferences, remember_choose_magnet_files, save_preferences
+from app.ui.settings import Preferences, load_preferences, remember_choose_magnet_files, save_preferences
 from app.ui.state_filter import StateFilter
 from tests.ui.helpers import emission, message_boxes, until, write_album, write_torrent
 
@@ -408,3 +411,15 @@ async def test_removing_the_torrent_closes_its_file_choice(window, session, tmp_
     await session.remove(info_hash)
     window.bridge.refresh()
     assert window.choose_dialog is None
+
+
+async def test_the_log_level_chosen_in_preferences_applies_at_once(window):
+    app_logger = logging.getLogger("app")
+    before = app_logger.level
+    try:
+        window._set_preferences(replace(window.preferences, log_level="DEBUG"))
+        await window.bridge.drain()
+        assert recording_level() == logging.DEBUG
+        assert load_preferences(window.settings).log_level == "DEBUG"
+    finally:
+        app_logger.setLevel(before)
