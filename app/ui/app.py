@@ -109,9 +109,9 @@ async def run_demo(server: InstanceServer) -> int:
         session = Session(loopback_session_config(
             "127.0.0.1", download_dir=folder / "downloads", profile_dir=folder / "profile"))
         await session.start()
-        await session.add_torrent(swarm.torrent, folder / "downloads")
+        info_hash = await session.add_torrent(swarm.torrent, folder / "downloads")
         try:
-            return await run_window(server, session, "", [], settings, app_log)
+            return await run_window(server, session, "", [], settings, app_log, focus=info_hash)
         finally:
             await swarm.close()
             close_log(app_log)
@@ -141,8 +141,12 @@ async def run_window(
     items: Sequence[str],
     settings: QSettings,
     app_log: AppLog,
+    focus: str | None = None,
 ) -> int:
-    """The window over a started session, until the user quits; closes the session."""
+    """The window over a started session, until the user quits; closes the session.
+
+    `focus`: the info-hash of a torrent to select at once, its piece map shown (the demo's).
+    """
     bridge = EngineBridge(session)
     window = MainWindow(bridge, settings, app_log)
     server.arguments_received.connect(window.handle_arguments)
@@ -151,6 +155,8 @@ async def run_window(
     window.quit_requested.connect(quitting.set)
     window.show()
     bridge.start()
+    if focus is not None:
+        window.show_pieces_of(focus)
     if problem:
         window.show_message("Could not use the listening port", problem)
     for notice in session.notices:

@@ -407,6 +407,12 @@ class MainWindow(QMainWindow):
         if row is not None:
             self.view.selectRow(row)
 
+    def show_pieces_of(self, info_hash: str) -> None:
+        """Select the torrent, shown whatever the sidebar filtered, and open its piece map."""
+        self.sidebar.select(StateFilter.ALL)
+        self.select_torrent(info_hash)
+        self.details.setCurrentWidget(self.details.pieces)
+
     def _selection_changed(self) -> None:
         current = self.view.currentIndex()
         hashes = self.selected_hashes()

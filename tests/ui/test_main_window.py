@@ -11,7 +11,8 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from app.engine.creator import create_torrent
 from app.engine.snapshots import SessionSnapshot, TorrentState
 from app.ui import formatting
-from app.ui.app_log import recording_level
+from app.ui.app import run_window
+from app.ui.app_log import detached_log, recording_level
 from app.ui.bridge import EngineBridge
 from app.ui.main_window import MainWindow, split_arguments
 from app.ui.models.torrents import TorrentColumn
@@ -423,3 +424,25 @@ async def test_the_log_level_chosen_in_preferences_applies_at_once(window):
         assert load_preferences(window.settings).log_level == "DEBUG"
     finally:
         app_logger.setLevel(before)
+
+
+async def test_a_focused_torrent_opens_selected_with_its_piece_map(session, settings, tmp_path):
+    """As `piecemeal --demo` opens: the demo torrent selected, its Pieces tab shown."""
+    hidden = await session.add_torrent(write_torrent(tmp_path / "a", "other.bin"), tmp_path / "a")
+    focus = await session.add_torrent(
+        write_torrent(tmp_path / "b", "demo.bin"), tmp_path / "b", paused=True
+    )
+    settings.setValue("sidebar/category", StateFilter.SEEDING.name)  # a filter that hides it
+    running = asyncio.ensure_future(
+        run_window(InstanceServer(), session, "", [], settings, detached_log(), focus=focus)
+    )
+    await until(lambda: _main_windows(), timeout=10)
+    (window,) = _main_windows()
+    assert window.selected_hashes() == [focus] and hidden != focus
+    assert window.details.currentWidget() is window.details.pieces
+    window.request_quit()
+    assert await asyncio.wait_for(running, 10) == 0
+
+
+def _main_windows() -> list[MainWindow]:
+    return [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()]
