@@ -34,7 +34,7 @@ from app.engine.peer_id import make_peer_id
 from app.engine.rate_limit import AltSchedule
 from app.engine.mover import MoveStatus
 from app.engine.snapshots import SessionSnapshot, TorrentDetails, TorrentState
-from app.engine.store import Store, TorrentRecord, file_stamps, trustworthy
+from app.engine.store import ResumeRecord, Store, TorrentRecord, file_stamps, trustworthy
 from app.engine.torrent import Torrent
 from app.engine.torrent_options import TorrentOptions
 
@@ -169,20 +169,37 @@ class Session:
         self.controls.update_limits(datetime.now())
 
     async def close(self) -> None:
+        """Stop everything. Each step is guarded: one that fails must not leave the rest open."""
+        steps = (self._stop_serving, self.controls.close, self._stop_torrents, self._stop_discovery,
+                 self._close_store, self._close_http)
+        for step in steps:
+            try:
+                await step()
+            except Exception:  # a task boundary: log it and close what is left
+                log.exception("closing the session: %s failed", step.__name__)
+        self.executor.shutdown(wait=True)
+
+    async def _stop_serving(self) -> None:
         if self._server is not None:
             self._server.close()
         if self._saver is not None:
             self._saver.cancel()
-        await self.controls.close()
+
+    async def _stop_torrents(self) -> None:
         await asyncio.gather(*(t.stop() for t in self.torrents.values()), return_exceptions=True)
-        await self._stop_discovery()
-        if self.store is not None:
+
+    async def _close_store(self) -> None:
+        if self.store is None:
+            return
+        try:
             await self.save_resume()
+        finally:
             self.store.close()
             self.store = None
+
+    async def _close_http(self) -> None:
         if self.http is not None:
             await self.http.close()
-        self.executor.shutdown(wait=True)
 
     # peer discovery beyond trackers: DHT and LSD (PEX lives in the torrents)
 
@@ -283,27 +300,48 @@ class Session:
         return torrent
 
     async def save_resume(self) -> None:
-        """Record which pieces are on disk: state first, then flush, then file stamps."""
+        """Record which pieces are on disk: state first, then flush, then file stamps.
+
+        A torrent whose flush or stamps fail keeps its last row: it must not claim pieces
+        that may not be on the disk.
+        """
         if self.store is None:
             return
-        states = {ih: t.resume_state() for ih, t in self.torrents.items() if t.checked}
-        await asyncio.gather(*(self.torrents[ih].storage.flush() for ih in states), return_exceptions=True)
+        states = [t.resume_state() for t in self.torrents.values() if t.checked]
+        flushes = await asyncio.gather(
+            *(self.torrents[state.info_hash].storage.flush() for state in states), return_exceptions=True
+        )
         records = []
-        for ih, state in states.items():
-            torrent = self.torrents.get(ih)
-            if torrent is None:
-                continue
-            stamps = await asyncio.to_thread(file_stamps, torrent.file_paths())
-            records.append(replace(state, file_stamps=stamps, saved_at=time.time()))
+        for state, flushed in zip(states, flushes):
+            record = await self._stamped(state, flushed)
+            if record is not None:
+                records.append(record)
         try:
             await asyncio.to_thread(self.store.save_resume_many, records)
         except StorageError as exc:
             log.warning("could not save resume data: %s", exc)
 
+    async def _stamped(self, state: ResumeRecord, flushed: BaseException | None) -> ResumeRecord | None:
+        """The state with its files' stamps, or None if its data is not known to be on disk."""
+        torrent = self.torrents.get(state.info_hash)
+        if torrent is None:
+            return None  # removed meanwhile
+        try:
+            if flushed is not None:
+                raise StorageError(str(flushed) or type(flushed).__name__)
+            stamps = await asyncio.to_thread(file_stamps, torrent.file_paths())
+        except StorageError as exc:
+            log.warning("resume data of %s not saved: %s", torrent.name, exc)
+            return None
+        return replace(state, file_stamps=stamps, saved_at=time.time())
+
     async def _save_periodically(self) -> None:
         while True:
             await asyncio.sleep(self.config.resume_interval)
-            await self.save_resume()
+            try:
+                await self.save_resume()
+            except Exception:  # a task boundary: one failed save must not end the saving
+                log.exception("saving resume data failed")
 
     def _remember(self, torrent: Torrent, paused: bool) -> None:
         if self.store is None:
