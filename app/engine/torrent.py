@@ -607,6 +607,11 @@ class Torrent:
             self.picker.piece_failed(piece)
             self._fail(str(exc))
             return
+        except Exception as exc:  # a task boundary: no piece may stay in WRITING
+            log.exception("torrent %s: writing piece %d failed", self.name, piece)
+            self.picker.piece_failed(piece)
+            self._fail(f"internal error: {exc}")
+            return
         finally:
             self._unwritten -= len(buffer)
             if len(buffer) == self.metainfo.piece_length and len(self._spare) < SPARE_BUFFERS:
