@@ -742,10 +742,9 @@ class Torrent:
             tiers,
             info_hash=self.info_hash,
             peer_id=self.session.peer_id,
-            port=self.session.listen_port or 0,
+            network=self.session.network,
             stats=self._tracker_stats,
             on_peers=self.add_peers,
-            http=self.session.http,
         )
 
     def _tracker_stats(self) -> tuple[int, int, int]:
