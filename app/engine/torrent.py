@@ -741,6 +741,7 @@ class Torrent:
             stats=self._tracker_stats,
             on_peers=self.add_peers,
             http=self.session.http,
+            sockets=self.session.sockets,
         )
 
     def _tracker_stats(self) -> tuple[int, int, int]:

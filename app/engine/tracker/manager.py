@@ -15,6 +15,7 @@ import aiohttp
 
 from app.engine.errors import TrackerError
 from app.engine.snapshots import TrackerSnapshot
+from app.engine.sockets import Sockets
 from app.engine.tracker.announce_list import AnnounceList, TrackerState
 from app.engine.tracker.http_client import HttpTrackerClient
 from app.engine.tracker.types import AnnounceEvent, AnnounceRequest, AnnounceResponse
@@ -43,6 +44,7 @@ class TrackerManager:
         stats: Callable[[], tuple[int, int, int]],
         on_peers: Callable[[list[Peer]], None],
         http: aiohttp.ClientSession | None = None,
+        sockets: Sockets = Sockets(),
         rng: random.Random | None = None,
         numwant: int = 50,
         clock: Callable[[], float] = time.monotonic,
@@ -58,6 +60,7 @@ class TrackerManager:
         self._http = HttpTrackerClient(http)
         self._udp: dict[str, UdpTrackerClient] = {}
         self._udp_retry_base = udp_retry_base
+        self._sockets = sockets
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopped = False
@@ -199,7 +202,7 @@ class TrackerManager:
     async def _announce_udp(self, url: str, request: AnnounceRequest) -> AnnounceResponse:
         client = self._udp.get(url)
         if client is None:
-            client = UdpTrackerClient(url, retry_base=self._udp_retry_base)
+            client = UdpTrackerClient(url, retry_base=self._udp_retry_base, sockets=self._sockets)
             self._udp[url] = client
         return await client.announce(request)
 
