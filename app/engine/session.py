@@ -192,7 +192,7 @@ class Session:
 
     async def _restart_discovery(self, old: SessionConfig) -> None:
         await self._stop_discovery()
-        await self._start_discovery(self.config.listen_host)
+        await self._start_discovery()
 
     async def _set_upload_slots(self, old: SessionConfig) -> None:
         for torrent in self.torrents.values():
