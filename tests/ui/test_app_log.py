@@ -2,7 +2,7 @@ import logging
 
 import pytest
 
-from app.ui.app_log import BACKUPS, FILE_NAME, MAX_BYTES, close_log, open_log, recording_level, set_level
+from app.ui.app_log import BACKUPS, FILE_NAME, close_log, open_log, recording_level, set_level
 
 
 @pytest.fixture(autouse=True)
@@ -29,8 +29,20 @@ def test_the_log_goes_to_a_rotating_file_in_the_profile_and_to_the_buffer(tmp_pa
     handlers = logging.getLogger().handlers
     assert log.buffer not in handlers
     assert not any(getattr(h, "baseFilename", None) == str(log.path) for h in handlers)
-    rotating = (MAX_BYTES, BACKUPS)
-    assert rotating == (1024**2, 3)
+
+
+def test_the_file_rotates_and_keeps_a_bounded_number_of_old_ones(tmp_path, monkeypatch):
+    monkeypatch.setattr("app.ui.app_log.MAX_BYTES", 10_000)
+    log = open_log(tmp_path, "INFO")
+    try:
+        for n in range(200):
+            logging.getLogger("app.engine.torrent").info("record %d %s", n, "x" * 500)
+    finally:
+        close_log(log)
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == [FILE_NAME] + [f"{FILE_NAME}.{n}" for n in range(1, BACKUPS + 1)]
+    assert all(p.stat().st_size <= 10_000 for p in tmp_path.iterdir())
+    assert "record 199 " in (tmp_path / FILE_NAME).read_text(encoding="utf-8")
 
 
 def test_the_level_from_preferences_applies_at_once(tmp_path):
