@@ -35,6 +35,11 @@ class TorrentFinished(StateChanged):
 
 
 @dataclass(frozen=True, slots=True)
+class SeedingGoalReached(StateChanged):
+    """The change that paused it: it shared as much (ratio) or as long (seeding time) as asked."""
+
+
+@dataclass(frozen=True, slots=True)
 class TorrentErrored(StateChanged):
     """The change that stopped it on an error; `message` says what went wrong."""
 

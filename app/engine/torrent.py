@@ -45,14 +45,12 @@ from app.engine.storage.disk import Storage
 from app.engine.storage.layout import Layout
 from app.engine.store import ResumeRecord
 from app.engine.torrent_options import SKIP, TorrentOptions, apply_options
-from app.engine.tracker.manager import TrackerManager
+from app.engine.tracker.manager import TrackerManager, TrackerNetwork
 from app.engine.wire import extension as ext
 from app.engine.wire import messages as m
 from app.engine.wire.fast import offered_fast_set
 
 if TYPE_CHECKING:
-    import aiohttp
-
     from app.engine.dht import DhtNode
     from app.engine.rate_limit import Throttle
 
@@ -102,7 +100,7 @@ class TorrentHost(Protocol):
 
     peer_id: bytes
     listen_port: int | None
-    http: aiohttp.ClientSession | None  # for HTTP trackers; None before the session starts
+    network: TrackerNetwork  # what each announce takes: port, HTTP client, sockets
     dht: DhtNode | None
     executor: Executor  # disk I/O and hashing
     rng: random.Random  # the picker's and the choker's
@@ -114,6 +112,13 @@ class TorrentHost(Protocol):
     def connect(self, torrent: Torrent, address: tuple[str, int]) -> None: ...
     def metadata_received(self, torrent: Torrent) -> None: ...  # a magnet's info dictionary
     def emit(self, event: events.Event) -> None: ...
+
+
+# The stops worth an event of their own kind (still one event: a StateChanged).
+_STOP_EVENTS: dict[StopReason, type[events.StateChanged]] = {
+    StopReason.SEEDING_GOAL: events.SeedingGoalReached,
+    StopReason.ERROR: events.TorrentErrored,
+}
 
 
 @dataclass(slots=True)
@@ -233,7 +238,7 @@ class Torrent:
     def _stop_for(self, reason: StopReason, message: str = "") -> None:
         """A stopped torrent keeps the first reason it was given, unless the user pauses it."""
         if self.reason is None or reason == StopReason.USER:
-            self._change(StateChange(self.state, reason, message))
+            self._change(StateChange(self.state, reason, message), _STOP_EVENTS.get(reason, events.StateChanged))
 
     def _standing(self) -> TorrentState:
         """Where a start begins: the metadata, the check, or what the check found."""
@@ -487,8 +492,7 @@ class Torrent:
     def _fail(self, message: str) -> None:
         """Stop on an error; resume() tries again, keeping the verified pieces."""
         log.warning("torrent %s: %s", self.name, message)
-        if self.reason is None:
-            self._change(StateChange(self.state, StopReason.ERROR, message), events.TorrentErrored)
+        self._stop_for(StopReason.ERROR, message)
         for peer in list(self.peers):
             peer.close("torrent stopped by an error")
         if self._task is not None:  # else it is stopping already: one shutdown at a time
@@ -719,6 +723,11 @@ class Torrent:
             self.picker.piece_failed(piece)
             self._fail(str(exc))
             return
+        except Exception as exc:  # a task boundary: no piece may stay in WRITING
+            log.exception("torrent %s: writing piece %d failed", self.name, piece)
+            self.picker.piece_failed(piece)
+            self._fail(f"internal error: {exc}")
+            return
         finally:
             self._unwritten -= len(buffer)
             if len(buffer) == self.metainfo.piece_length and len(self._spare) < SPARE_BUFFERS:
@@ -760,6 +769,9 @@ class Torrent:
             host = culprit.address[0]
             self.strikes[host] = self.strikes.get(host, 0) + 1
             if self.strikes[host] >= HASH_STRIKES:
+                if host not in self.banned:  # pieces still in flight fail after the ban too
+                    log.info("banning %s (%s): sent data that failed the hash check",
+                             culprit.address_text, culprit.client or "client unknown")
                 self.banned.add(host)
                 self.candidates.pop(culprit.address, None)
                 culprit.close("sent data that failed the hash check")
@@ -852,10 +864,9 @@ class Torrent:
             tiers,
             info_hash=self.info_hash,
             peer_id=self.host.peer_id,
-            port=self.host.listen_port or 0,
+            network=self.host.network,
             stats=self._tracker_stats,
             on_peers=self.add_peers,
-            http=self.host.http,
         )
 
     def _tracker_stats(self) -> tuple[int, int, int]:

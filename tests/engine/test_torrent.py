@@ -24,6 +24,7 @@ from app.engine.metainfo import Metainfo, parse_metainfo
 from app.engine.piece_picker import Block
 from app.engine.rate_limit import RateLimits, Throttle
 from app.engine.snapshots import StopReason, TorrentState
+from app.engine.sockets import Sockets
 from app.engine.store import ResumeRecord
 from app.engine.torrent import Torrent
 from app.engine.torrent_options import SKIP, TorrentOptions, apply_options
@@ -41,6 +42,15 @@ class FakeConfig:
     enable_pex: bool = True
 
 
+@dataclass(frozen=True, slots=True)
+class FakeNetwork:
+    """What trackers would take from the session; a torrent without trackers never asks."""
+
+    port: int = 0
+    http: None = None
+    sockets: Sockets = field(default_factory=lambda: Sockets("127.0.0.1"))
+
+
 @dataclass
 class FakeHost:
     """A TorrentHost that records what the torrent asks and tells; the test sets its answers."""
@@ -49,7 +59,7 @@ class FakeHost:
     config: FakeConfig = field(default_factory=FakeConfig)
     peer_id: bytes = b"-PM0001-testtesttest"
     listen_port: int | None = None
-    http: None = None
+    network: FakeNetwork = field(default_factory=FakeNetwork)
     dht: None = None
     rng: random.Random = field(default_factory=lambda: random.Random(7))
     admitting: bool = True  # the queue's answer
@@ -229,6 +239,7 @@ async def test_a_stop_says_why_and_a_later_reason_does_not_replace_it(made, host
     await host.until_state(TorrentState.SEEDING)
     await torrent.stop(StopReason.SEEDING_GOAL)
     assert torrent.snapshot().status_text == "Seeding goal reached"
+    assert type(host.events[-1]) is events.SeedingGoalReached  # the one event of that change
     await torrent.stop_soon(StopReason.NO_SPACE)  # e.g. a write settling during the stop
     assert torrent.reason == StopReason.SEEDING_GOAL
     await torrent.stop(StopReason.USER)  # the user's word replaces any
