@@ -112,6 +112,20 @@ def test_error_rows_explain_themselves_in_a_tooltip():
     assert model.index(0, TorrentColumn.STATUS).data(Qt.ItemDataRole.ForegroundRole) is not None
 
 
+def test_a_stopped_row_says_why_where_it_stood_and_what_it_waits_for():
+    model = _model_with(2)
+    goal = torrent(0, state=TorrentState.SEEDING, reason=StopReason.SEEDING_GOAL, status_text="Seeding goal reached")
+    model.apply(TorrentDiff(changed=(goal,)))
+    status = model.index(0, TorrentColumn.STATUS)
+    assert status.data() == "Seeding goal reached"
+    assert status.data(Qt.ItemDataRole.ToolTipRole) == (
+        "Seeding goal reached\nStopped while seeding. It has shared as much as its seeding goal asks; Start seeds on."
+    )
+    running = model.index(1, TorrentColumn.STATUS)
+    assert running.data(Qt.ItemDataRole.ToolTipRole) == "Downloading"  # a running row: the line alone
+    assert status.data(Qt.ItemDataRole.ForegroundRole) is None  # red is for errors only
+
+
 def test_a_tick_over_a_thousand_torrents_touches_only_changed_rows():
     before = {t.info_hash: t for t in (torrent(i) for i in range(1000))}
     model = TorrentListModel()
