@@ -209,7 +209,7 @@ class Controls:
     async def _check_disk(self, now: float) -> None:
         reserve = self._session.config.disk_reserve
         torrents = self._session.torrents
-        downloading = [t for t in torrents.values() if t.running and t.state == TorrentState.DOWNLOADING] if reserve > 0 else []
+        downloading = [t for t in torrents.values() if _downloading(t)] if reserve > 0 else []
         for torrent in downloading:
             if not enough_space(await self.disk.free(torrent.save_path, now), 0, reserve):
                 self._wait_for_space(torrent)
@@ -317,6 +317,10 @@ class Controls:
 
 def _seeding(torrent: Torrent) -> bool:
     return torrent.running and torrent.state == TorrentState.SEEDING
+
+
+def _downloading(torrent: Torrent) -> bool:
+    return torrent.running and torrent.state == TorrentState.DOWNLOADING
 
 
 def _complete(torrent: Torrent) -> bool:

@@ -145,7 +145,6 @@ class Torrent:
         self.num_pieces = 0  # 0 until the metadata is known
         self.metadata = MetadataFetch(self.info_hash)
         self.choker = Choker(host.config.upload_slots, rng=host.rng)
-        self.last_change = StateChange(TorrentState.METADATA, reason)  # from now on by _change() only
         self.note = ""  # work beside the state, for the status line: moving the files
         self.peers: dict[PeerConnection, None] = {}
         self.candidates: dict[tuple[str, int], _Candidate] = {}
@@ -178,8 +177,8 @@ class Torrent:
         self.throttle = host.throttle(lambda: self._reading_paused)
         if metainfo is not None:
             self._set_metainfo(metainfo)
-            self.last_change = StateChange(TorrentState.CHECKING, reason)
         self.trackers = self._make_trackers()
+        self.last_change = StateChange(self._standing(), reason)  # from now on by _change() only
 
     def _set_metainfo(self, metainfo: Metainfo) -> None:
         self.metainfo = metainfo

@@ -8,6 +8,7 @@ change is one event with its reason.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import random
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -26,7 +27,8 @@ from app.engine.rate_limit import RateLimits, Throttle
 from app.engine.snapshots import StopReason, TorrentState
 from app.engine.sockets import Sockets
 from app.engine.store import ResumeRecord
-from app.engine.torrent import Torrent
+from app.engine.session import Session
+from app.engine.torrent import Torrent, TorrentHost
 from app.engine.torrent_options import SKIP, TorrentOptions, apply_options
 
 PIECE = 32 * 1024
@@ -381,3 +383,37 @@ async def test_no_room_to_write_keeps_the_piece_unwritten_and_stops_it(made, hos
     await host.until_state(TorrentState.DOWNLOADING, StopReason.NO_SPACE)
     assert 0 not in torrent.picker.have and not torrent.running
     assert torrent.snapshot().status_text == "Waiting for disk space"
+
+
+# -- the declared host --------------------------------------------------------------------
+
+HOST_METHODS = sorted(
+    name for name, value in vars(TorrentHost).items() if inspect.isfunction(value) and not name.startswith("_")
+)
+HOST_VALUES = sorted({*TorrentHost.__annotations__, "config"})
+
+
+def _shape(function: object) -> list[tuple[str, object, bool]]:
+    return [
+        (p.name, p.kind, p.default is not inspect.Parameter.empty)
+        for p in inspect.signature(function).parameters.values()  # type: ignore[arg-type]
+    ]
+
+
+@pytest.mark.parametrize("host_type", [Session, FakeHost])
+@pytest.mark.parametrize("name", HOST_METHODS)
+def test_the_session_and_the_fake_have_each_host_method(host_type: type, name: str) -> None:
+    wanted, given = getattr(TorrentHost, name), getattr(host_type, name)
+    assert inspect.iscoroutinefunction(given) == inspect.iscoroutinefunction(wanted)
+    assert _shape(given) == _shape(wanted)
+
+
+def test_the_session_and_the_fake_have_each_host_value(host: FakeHost) -> None:
+    session = Session()
+    try:
+        for name in HOST_VALUES:
+            assert hasattr(session, name) and hasattr(host, name), name
+        for name in ("max_peers_per_torrent", "upload_slots", "max_unwritten", "enable_pex"):
+            assert hasattr(session.config, name) and hasattr(host.config, name), name
+    finally:
+        session.executor.shutdown()
