@@ -17,7 +17,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from app.engine import events
 from app.engine.disk_guard import NO_SPACE, DiskGuard, enough_space
 from app.engine.errors import EngineError, StorageError
 from app.engine.mover import FileCopy, MoveCancelled, MoveStatus, copy_error
