@@ -3,6 +3,11 @@
 The torrent owns the shared state its peers work on: the piece picker (what to request),
 the piece buffers (blocks received but not yet verified), the disk (verify and write off
 the loop), the choker (whom to serve) and the tracker manager (where peers come from).
+
+What it needs from its session is declared in `TorrentHost`, nothing more. Its state says
+where it stands (checking, downloading, seeding ...); a stopped torrent keeps that and adds
+why it is stopped (a `StopReason`), as libtorrent keeps the paused flag apart. Every change
+of either goes through `_change()`, which records it and emits one `StateChanged` event.
 """
 
 from __future__ import annotations
