@@ -65,7 +65,8 @@ def left_until_done(snap: TorrentSnapshot) -> int:
 def eta(snap: TorrentSnapshot) -> int:
     if snap.eta is not None:
         return int(snap.eta)
-    return ETA_UNKNOWN if snap.state == TorrentState.DOWNLOADING else ETA_NOT_AVAILABLE
+    downloading = snap.state in (TorrentState.DOWNLOADING, TorrentState.METADATA)
+    return ETA_UNKNOWN if downloading else ETA_NOT_AVAILABLE
 
 
 def upload_ratio(snap: TorrentSnapshot) -> float:
@@ -131,7 +132,7 @@ def peer(entry: Any) -> dict[str, Any]:
         "isIncoming": entry.incoming,
         "isDownloadingFrom": "D" in flags,
         "isUploadingTo": "U" in flags,
-        "clientIsChoked": "d" not in flags and "D" not in flags,  # we are not served (qBittorrent letters)
+        "clientIsChoked": "D" not in flags,  # qBittorrent's letters: D we download from it, U we upload
         "clientIsInterested": "D" in flags or "d" in flags,
         "peerIsChoked": "U" not in flags,
         "peerIsInterested": "U" in flags or "u" in flags,
