@@ -246,7 +246,7 @@ class RpcMethods:
         if details is None or not details.files:
             raise RpcError("the files are not known until the torrent's metadata arrives")
         current = [f.priority for f in details.files]
-        await self.session.set_file_priorities(info_hash, _chosen(current, args))
+        await self.session.set_file_priorities(info_hash, chosen_priorities(current, args))
 
     async def _set_limits(self, info_hash: str, args: Mapping[str, Any]) -> None:
         keys = ("downloadLimit", "downloadLimited", "uploadLimit", "uploadLimited")
@@ -428,10 +428,10 @@ def _file_choice(meta: Metainfo, args: Mapping[str, Any]) -> list[int] | None:
     keys = ("files-wanted", "files-unwanted", *_PRIORITY_KEYS)
     if not any(key in args for key in keys):
         return None
-    return _chosen([NORMAL] * len(meta.files), args)
+    return chosen_priorities([NORMAL] * len(meta.files), args)
 
 
-def _chosen(current: list[int], args: Mapping[str, Any]) -> list[int]:
+def chosen_priorities(current: list[int], args: Mapping[str, Any]) -> list[int]:
     """Apply wanted/unwanted, then priorities to the wanted files; an empty list means all files."""
     result = list(current)
     for key, wanted in (("files-wanted", True), ("files-unwanted", False)):

@@ -30,6 +30,7 @@ class Setting:
     kind: type  # bool, int, float or str
     default: Any
     remote: bool = True  # shown by session-get and changed by session-set; False: in the file only
+    maximum: float = 2**31 - 1  # for numbers
 
 
 def _downloads() -> str:
@@ -39,7 +40,7 @@ def _downloads() -> str:
 # Transmission's settings.json and RPC spec section 4.1 names, with the engine's defaults.
 SETTINGS: Final[dict[str, Setting]] = {
     "download-dir": Setting(str, None),  # None: the user's Downloads folder
-    "peer-port": Setting(int, 6881),
+    "peer-port": Setting(int, 6881, maximum=65535),
     "bind-address-ipv4": Setting(str, "0.0.0.0", remote=False),
     "peer-limit-global": Setting(int, 200),
     "peer-limit-per-torrent": Setting(int, 50),
@@ -61,7 +62,7 @@ SETTINGS: Final[dict[str, Setting]] = {
     "seedRatioLimited": Setting(bool, False),
     "start-added-torrents": Setting(bool, True),
     "rpc-bind-address": Setting(str, "127.0.0.1", remote=False),
-    "rpc-port": Setting(int, 9091, remote=False),
+    "rpc-port": Setting(int, 9091, remote=False, maximum=65535),
     "rpc-username": Setting(str, "", remote=False),
     "rpc-password": Setting(str, "", remote=False),  # "scrypt$..." (see credentials), never the password
     "rpc-host-whitelist": Setting(list, [], remote=False),  # extra host names the RPC answers to
@@ -87,8 +88,8 @@ def checked(key: str, value: Any) -> Any:
         value = float(value)
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise SettingsError(f"'{key}' must be {_KIND_WORDS[kind]}")
-    if kind in (int, float) and value < 0:
-        raise SettingsError(f"'{key}' cannot be negative")
+    if kind in (int, float) and not 0 <= value <= setting.maximum:
+        raise SettingsError(f"'{key}' must be between 0 and {setting.maximum:,.0f}")
     if kind is list and not all(isinstance(item, str) for item in value):
         raise SettingsError(f"'{key}' must be a list of host names")
     return value

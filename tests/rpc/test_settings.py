@@ -25,7 +25,7 @@ def test_queues_and_the_ratio_goal_apply_only_when_enabled() -> None:
 
 
 @pytest.mark.parametrize(("key", "value"), [("speed-limit-down", "fast"), ("dht-enabled", 1), ("peer-port", True),
-                                            ("peer-port", -5), ("rpc-host-whitelist", [1]), ("nonsense", 1)])
+                                            ("peer-port", -5), ("peer-port", 65536), ("speed-limit-up", 2**70), ("rpc-host-whitelist", [1]), ("nonsense", 1)])
 def test_values_of_the_wrong_type_are_refused_naming_the_key(key: str, value: object) -> None:
     with pytest.raises(SettingsError, match=key):
         checked(key, value)
