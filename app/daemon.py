@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import fcntl
 import getpass
 import logging
 import logging.handlers
@@ -18,7 +20,7 @@ import os
 import secrets
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -35,6 +37,7 @@ log = logging.getLogger("piecemeal.daemon")
 
 EXIT_USAGE: Final = 2
 LOG_FILE: Final = "daemon.log"
+LOCK_FILE: Final = "daemon.lock"
 PASSWORD_ENV: Final = "PIECEMEAL_RPC_PASSWORD"
 
 
@@ -48,8 +51,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "set-password":
             return _set_password(profile, args.user)
-        _log_to(profile, args.verbose)
-        return asyncio.run(_serve(args, profile))
+        with _profile_lock(profile):
+            _log_to(profile, args.verbose)
+            return asyncio.run(_serve(args, profile))
     except (DaemonError, SettingsError, TlsError, EngineError) as exc:
         print(f"piecemeal-daemon: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -122,6 +126,18 @@ async def _serve(args: argparse.Namespace, profile: Path) -> int:
     return 0
 
 
+@contextlib.contextmanager
+def _profile_lock(profile: Path) -> Iterator[None]:
+    """One daemon per profile: two engines writing the same files and database would corrupt both."""
+    profile.mkdir(parents=True, exist_ok=True)
+    with open(profile / LOCK_FILE, "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise DaemonError(f"another piecemeal-daemon is using the profile {profile}") from None
+        yield
+
+
 def _overridden(settings: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
     """The command line wins over settings.json for this run (it is not saved)."""
     flags = {
@@ -137,6 +153,8 @@ def _overridden(settings: dict[str, Any], args: argparse.Namespace) -> dict[str,
 
 
 def _server_options(settings: dict[str, Any], args: argparse.Namespace, profile: Path) -> ServerOptions:
+    if args.rpc_password:
+        log.warning("--rpc-password can be read by anyone who lists processes: prefer $%s or set-password", PASSWORD_ENV)
     password = args.rpc_password or os.environ.get(PASSWORD_ENV, "")
     password_hash = hash_password(password) if password else settings["rpc-password"]
     user, bind = settings["rpc-username"], settings["rpc-bind-address"]

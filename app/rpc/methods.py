@@ -87,6 +87,7 @@ class RpcMethods:
         self.started_at = clock()
         self.added = 0
         self._seen: dict[str, tuple[TorrentState, float]] = {}
+        self._torrents: tuple[TorrentSnapshot, ...] = ()  # the session's, taken once per request
         self._limits: dict[str, tuple[int, int]] = {}  # kB/s a torrent had before its limit was switched off
         self._table: dict[str, Handler] = {
             "torrent-get": self.torrent_get, "torrent-add": self.torrent_add,
@@ -127,9 +128,11 @@ class RpcMethods:
         return await handler(request.arguments)
 
     def _refresh(self, now: float) -> None:
-        """Ids for new torrents, forget removed ones, note which changed (for "recently-active")."""
+        """Take the torrents' snapshots; ids for new torrents, forget removed ones, note which
+        changed (for "recently-active")."""
+        self._torrents = self.session.snapshot().torrents
         current = {}
-        for snap in self.session.snapshot().torrents:
+        for snap in self._torrents:
             self.ids.id_for(snap.info_hash)
             state = (snap.state, snap.progress)
             if snap.down_rate or snap.up_rate or self._seen.get(snap.info_hash) != state:
@@ -140,7 +143,7 @@ class RpcMethods:
         self._seen = current
 
     def _selected(self, args: Mapping[str, Any]) -> list[str]:
-        hashes = [snap.info_hash for snap in self.session.snapshot().torrents]
+        hashes = [snap.info_hash for snap in self._torrents]
         return self.ids.select(parse_ids(args.get("ids")), hashes, self.clock())
 
     # torrent-get (RPC spec 3.3)
@@ -151,8 +154,8 @@ class RpcMethods:
             raise RpcError("no fields specified")
         table = get_str(args, "format") == "table"
         wanted = set(self._selected(args))
-        snaps = self.session.snapshot().torrents
-        views = [self._view(position, snap, names) for position, snap in enumerate(snaps) if snap.info_hash in wanted]
+        views = [self._view(position, snap, names) for position, snap in enumerate(self._torrents)
+                 if snap.info_hash in wanted]
         rows = [fields.build(view, names) for view in views]
         result: dict[str, Any] = {"torrents": _as_table(rows, names) if table else rows}
         if args.get("ids") in ("recently-active", "recently_active"):
@@ -191,7 +194,7 @@ class RpcMethods:
         return {"torrent-added": self._brief(added)}
 
     def _snapshot_of(self, info_hash: str) -> TorrentSnapshot | None:
-        return next((s for s in self.session.snapshot().torrents if s.info_hash == info_hash), None)
+        return next((s for s in self._torrents if s.info_hash == info_hash), None)
 
     def _brief(self, snap: TorrentSnapshot) -> dict[str, Any]:
         return {"id": self.ids.id_for(snap.info_hash), "name": snap.name, "hashString": snap.info_hash}

@@ -107,3 +107,14 @@ def test_settings_changed_over_rpc_are_kept_for_the_next_run(tmp_path: Path) -> 
     with running_daemon(profile) as daemon:
         assert "Download speed limit: 250 kB/s" in daemon.remote("-si")
         assert daemon.stop() == 0
+
+
+def test_session_close_ends_the_daemon_and_a_profile_serves_one_daemon(tmp_path: Path) -> None:
+    profile = tmp_path / "profile"
+    with running_daemon(profile) as daemon:
+        with pytest.raises(AssertionError, match="another piecemeal-daemon is using the profile"):
+            with running_daemon(profile):
+                pass
+        daemon.remote("--exit")
+        assert daemon.process.wait(60) == 0
+        assert "stopped" in daemon.log()
