@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from app.engine.snapshots import PieceState, TorrentDetails, TorrentSnapshot, TorrentState, TrackerSnapshot
+from app.engine.snapshots import PeerSnapshot, PieceState, TorrentDetails, TorrentSnapshot, TorrentState, TrackerSnapshot
 from app.rpc.settings import KB
 
 # tr_torrent_activity (RPC spec 3.3, `status`)
@@ -118,7 +118,7 @@ def _tr_priority(priority: int) -> int:
 # peers (RPC spec 3.3: `peers`)
 
 
-def peer(entry: Any) -> dict[str, Any]:
+def peer(entry: PeerSnapshot) -> dict[str, Any]:
     host, _, port = entry.address.rpartition(":")
     flags = entry.flags
     return {
@@ -215,6 +215,13 @@ def seed_ratio_mode(view: TorrentView) -> int:
     return 0 if goal is None else (2 if goal == 0 else 1)
 
 
+def _peers_flagged(view: TorrentView, letter: str) -> int:
+    """Connected peers with this flag letter; without peers, no details are needed (a list of 1,000)."""
+    if not view.snapshot.peers + view.snapshot.seeds:
+        return 0
+    return sum(1 for p in _details(view).peers if letter in p.flags)
+
+
 Builder = Callable[[TorrentView], Any]
 
 
@@ -247,8 +254,8 @@ FIELDS: Final[dict[str, Builder]] = {
     "uploadedEver": _snap("uploaded"),
     "uploadRatio": lambda v: upload_ratio(v.snapshot),
     "peersConnected": lambda v: v.snapshot.peers + v.snapshot.seeds,
-    "peersSendingToUs": lambda v: sum(1 for p in _details(v).peers if "D" in p.flags),
-    "peersGettingFromUs": lambda v: sum(1 for p in _details(v).peers if "U" in p.flags),
+    "peersSendingToUs": lambda v: _peers_flagged(v, "D"),
+    "peersGettingFromUs": lambda v: _peers_flagged(v, "U"),
     "webseedsSendingToUs": lambda v: 0,
     "webseeds": lambda v: [],
     "peers": peers,
@@ -302,11 +309,20 @@ FIELDS: Final[dict[str, Builder]] = {
 
 # Fields that read the torrent's details (built only when one of them is asked for).
 DETAIL_FIELDS: Final = frozenset({
-    "peersSendingToUs", "peersGettingFromUs", "peers", "files", "fileStats", "file-count", "priorities",
+    "peers", "files", "fileStats", "file-count", "priorities",
     "wanted", "pieces", "availability", "secondsDownloading", "secondsSeeding", "isPrivate", "comment",
     "downloadLimit", "downloadLimited", "uploadLimit", "uploadLimited", "seedRatioLimit", "seedRatioMode",
     "sequentialDownload",
 })
+
+
+PEER_COUNT_FIELDS: Final = frozenset({"peersSendingToUs", "peersGettingFromUs"})  # details only with peers
+
+
+def needs_details(names: list[str], snap: TorrentSnapshot) -> bool:
+    if not DETAIL_FIELDS.isdisjoint(names):
+        return True
+    return bool(snap.peers + snap.seeds) and not PEER_COUNT_FIELDS.isdisjoint(names)
 
 
 def build(view: TorrentView, names: list[str]) -> dict[str, Any]:

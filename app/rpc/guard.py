@@ -11,8 +11,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
-from app.rpc.credentials import same_text
-
 LOCAL_NAMES: Final = frozenset({"localhost", "localhost."})
 FIRST_DELAY: Final = 1.0  # seconds a failed login costs; doubled for each further failure
 MAX_DELAY: Final = 60.0
@@ -84,10 +82,6 @@ def basic_credentials(header: str | None) -> BasicCredentials | None:
         return None
     user, sep, password = text.partition(":")
     return BasicCredentials(user, password) if sep else None
-
-
-def same_user(given: str, expected: str) -> bool:
-    return same_text(given, expected)
 
 
 class LoginThrottle:

@@ -163,10 +163,9 @@ class RpcMethods:
         return result
 
     def _view(self, position: int, snap: TorrentSnapshot, names: list[str]) -> fields.TorrentView:
-        needs_details = not fields.DETAIL_FIELDS.isdisjoint(names)
         return fields.TorrentView(
             id=self.ids.id_for(snap.info_hash), queue_position=position, snapshot=snap,
-            details=self.session.details(snap.info_hash) if needs_details else None,
+            details=self.session.details(snap.info_hash) if fields.needs_details(names, snap) else None,
             magnet_link=self.session.magnet_uri(snap.info_hash) if "magnetLink" in names else "",
             peer_limit=self.session.config.max_peers_per_torrent,
             remembered_limits=self._limits.get(snap.info_hash, (fields.DEFAULT_TORRENT_LIMIT,) * 2),
@@ -305,7 +304,10 @@ class RpcMethods:
         if diff:
             await self.session.set_config(**diff)
         self.settings.update(changes)
-        self.context.persist(changes)
+        try:
+            self.context.persist(changes)
+        except SettingsError as exc:
+            raise RpcError(f"the change is in effect until the daemon stops, but {exc}") from None
         return {}
 
     async def session_stats(self, args: Mapping[str, Any]) -> dict[str, Any]:

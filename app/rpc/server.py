@@ -23,8 +23,8 @@ from typing import Final
 
 from aiohttp import web
 
-from app.rpc.credentials import verify_password
-from app.rpc.guard import HostAllowList, LoginThrottle, basic_credentials, same_user
+from app.rpc.credentials import same_text, verify_password
+from app.rpc.guard import HostAllowList, LoginThrottle, basic_credentials
 from app.rpc.methods import RpcMethods
 
 log = logging.getLogger(__name__)
@@ -98,7 +98,7 @@ class RpcServer:
         refusal = await self._login(request)
         if refusal is not None:
             return refusal
-        if not same_user(request.headers.get(SESSION_ID_HEADER, ""), self.session_id):
+        if not same_text(request.headers.get(SESSION_ID_HEADER, ""), self.session_id):
             return _text(409, f"Send the {SESSION_ID_HEADER} header this answer carries (RPC spec 2.3.1).",
                          {SESSION_ID_HEADER: self.session_id})
         if request.method != "POST":
@@ -146,7 +146,7 @@ class RpcServer:
         token = hmac.new(self._login_key, header.encode("utf-8", "surrogatepass"), hashlib.sha256).digest()
         if token in self._logins:  # scrypt costs tens of ms: a header that passed once is remembered
             return True
-        user_ok = same_user(credentials.user, self.options.user)
+        user_ok = same_text(credentials.user, self.options.user)
         password_ok = await asyncio.to_thread(verify_password, credentials.password, self.options.password_hash)
         if not (user_ok and password_ok):
             return False

@@ -146,13 +146,16 @@ def load_settings(profile: Path) -> dict[str, Any]:
 
 def save_settings(profile: Path, values: Mapping[str, Any]) -> None:
     """Write atomically, readable by the owner only: the file holds the password's hash."""
-    profile.mkdir(parents=True, exist_ok=True)
     path = profile / SETTINGS_FILE
     temporary = path.with_suffix(".tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(dict(values), f, indent=2, sort_keys=True)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(temporary, path)
+    try:
+        profile.mkdir(parents=True, exist_ok=True)
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(dict(values), f, indent=2, sort_keys=True)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, path)
+    except OSError as exc:
+        raise SettingsError(f"Could not save {path}: {exc.strerror or exc}") from None

@@ -7,7 +7,7 @@ info-hashes, or "recently-active"; left out, it means every torrent. Pure: `now`
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -116,6 +116,3 @@ class TorrentIds:
             return [ih for ih in info_hashes if now - self._active_at.get(ih, -1e18) <= RECENT_SECONDS]
         wanted = set(query.hashes) | {self._hashes[n] for n in query.numbers if n in self._hashes}
         return [ih for ih in info_hashes if ih in wanted]
-
-    def known(self) -> Iterable[str]:
-        return self._ids.keys()

@@ -120,3 +120,11 @@ def test_limits_in_kilobytes_and_the_remembered_one_when_off() -> None:
     row = fields.build(view(), ["downloadLimit", "downloadLimited", "uploadLimit", "uploadLimited", "seedRatioMode"])
     assert row == {"downloadLimit": 50, "downloadLimited": True, "uploadLimit": fields.DEFAULT_TORRENT_LIMIT,
                    "uploadLimited": False, "seedRatioMode": 0}
+
+
+def test_details_are_needed_for_peer_counts_only_when_peers_are_connected() -> None:
+    assert fields.needs_details(["peersSendingToUs"], snapshot())
+    assert not fields.needs_details(["peersSendingToUs", "name"], snapshot(peers=0, seeds=0))
+    assert fields.needs_details(["files"], snapshot(peers=0, seeds=0))
+    lonely = fields.TorrentView(1, 0, snapshot(peers=0, seeds=0), None, "", 50)
+    assert fields.build(lonely, ["peersSendingToUs", "peersGettingFromUs"]) == {"peersSendingToUs": 0, "peersGettingFromUs": 0}

@@ -15,7 +15,7 @@ import pytest
 from app.engine.creator import create_torrent
 from app.engine.session import Session
 from app.rpc.methods import PORT_TEST_RESULT, DaemonContext, RpcMethods
-from app.rpc.settings import defaults
+from app.rpc.settings import SettingsError, defaults
 from tests.lt_peer import random_tree
 from tests.swarm_helpers import loopback_config
 
@@ -194,3 +194,13 @@ async def test_unknown_methods_and_tags(rig: Rig) -> None:
     assert (await rig.call("queue-move-top"))["result"].startswith("moving torrents in the queue")
     assert (await rig.call("torrent-get"))["result"] == "no fields specified"
     assert (await rig.methods.answer(b"not json"))["result"] == "the request is not valid JSON"
+
+
+async def test_a_setting_that_cannot_be_saved_says_so(rig: Rig) -> None:
+    def refuse(changes: dict[str, Any]) -> None:
+        raise SettingsError("Could not save /profile/settings.json: No space left on device")
+
+    rig.methods.context = DaemonContext("sid", "/profile", refuse, rig.daemon.close)
+    response = await rig.call("session-set", **{"speed-limit-up": 9, "speed-limit-up-enabled": True})
+    assert response["result"].startswith("the change is in effect until the daemon stops, but Could not save")
+    assert rig.session.config.up_limit == 9_000
