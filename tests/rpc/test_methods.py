@@ -204,3 +204,13 @@ async def test_a_setting_that_cannot_be_saved_says_so(rig: Rig) -> None:
     response = await rig.call("session-set", **{"speed-limit-up": 9, "speed-limit-up-enabled": True})
     assert response["result"].startswith("the change is in effect until the daemon stops, but Could not save")
     assert rig.session.config.up_limit == 9_000
+
+
+async def test_set_location_moves_the_files_and_refuses_to_only_look(rig: Rig, tmp_path: Path) -> None:
+    await rig.ok("torrent-add", metainfo=base64.b64encode(rig.torrent).decode(), **{"download-dir": str(rig.content.parent)})
+    await rig.wait_for(1, "status", 6)
+    response = await rig.call("torrent-set-location", ids=[1], location=str(tmp_path / "moved"))
+    assert "send \"move\": true" in response["result"]
+    await rig.ok("torrent-set-location", ids=[1], location=str(tmp_path / "moved"), move=True)
+    await rig.wait_for(1, "downloadDir", str(tmp_path / "moved"))
+    assert (tmp_path / "moved" / "pack" / "a.bin").stat().st_size == 70_000
