@@ -31,6 +31,7 @@ from app.rpc.guard import is_loopback
 from app.rpc.methods import DaemonContext, RpcMethods
 from app.rpc.server import RpcServer, ServerOptions
 from app.rpc.settings import SettingsError, engine_config, load_settings, save_settings
+from app.rpc.stats import Totals, load_totals, save_totals
 from app.rpc.tls import TlsError, ensure_certificate, fingerprint, server_context
 
 log = logging.getLogger("piecemeal.daemon")
@@ -106,8 +107,10 @@ async def _serve(args: argparse.Namespace, profile: Path) -> int:
         log.warning("%s", notice)
     stop = asyncio.Event()
     session_id = secrets.token_urlsafe(36)
-    context = DaemonContext(session_id, str(profile), lambda changes: _persist(profile, changes), stop.set)
-    server = RpcServer(RpcMethods(session, settings, context), options, session_id)
+    earlier = load_totals(profile)
+    context = DaemonContext(session_id, str(profile), lambda changes: _persist(profile, changes), stop.set, earlier)
+    methods = RpcMethods(session, settings, context)
+    server = RpcServer(methods, options, session_id)
     try:
         await server.start()
     except OSError as exc:
@@ -121,6 +124,7 @@ async def _serve(args: argparse.Namespace, profile: Path) -> int:
     await stop.wait()
     log.info("stopping: telling the trackers, saving progress")
     await server.close()
+    _save_totals(profile, earlier.plus(methods.current_totals()))
     await session.close()
     log.info("stopped")
     return 0
@@ -182,6 +186,13 @@ def _persist(profile: Path, changes: dict[str, Any]) -> None:
     saved = load_settings(profile)
     saved.update(changes)
     save_settings(profile, saved)
+
+
+def _save_totals(profile: Path, totals: Totals) -> None:
+    try:
+        save_totals(profile, totals)
+    except OSError as exc:
+        log.warning("could not save the transfer totals: %s", exc)
 
 
 def _log_to(profile: Path, verbose: bool) -> None:

@@ -29,6 +29,7 @@ from app.rpc.request import (
     RpcError, RpcRequest, get_bool, get_indices, get_int, get_number, get_str, get_strings, parse_request,
 )
 from app.rpc.settings import KB, SETTINGS, SettingsError, checked, engine_config
+from app.rpc.stats import Totals
 from app.rpc.torrent_ids import TorrentIds, parse_ids
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,7 @@ class DaemonContext:
     config_dir: str
     persist: Callable[[dict[str, Any]], None]  # save changed settings to the profile
     close: Callable[[], None]  # session-close: stop the daemon once the answer is out
+    earlier: Totals = Totals()  # session-stats' totals of the runs before this one
 
 
 class RpcMethods:
@@ -313,16 +315,20 @@ class RpcMethods:
     async def session_stats(self, args: Mapping[str, Any]) -> dict[str, Any]:
         snap = self.session.snapshot()
         paused = sum(1 for t in snap.torrents if t.state in (TorrentState.PAUSED, TorrentState.ERROR))
-        current = {
-            "uploadedBytes": sum(t.uploaded for t in snap.torrents),
-            "downloadedBytes": sum(t.downloaded for t in snap.torrents),
-            "filesAdded": self.added, "sessionCount": 1, "secondsActive": int(self.clock() - self.started_at),
-        }
+        current = self.current_totals()
         return {
             "activeTorrentCount": len(snap.torrents) - paused, "pausedTorrentCount": paused,
             "torrentCount": len(snap.torrents), "downloadSpeed": int(snap.down_rate), "uploadSpeed": int(snap.up_rate),
-            "current-stats": current, "cumulative-stats": dict(current),  # no totals are kept across runs
+            "current-stats": current.as_json(), "cumulative-stats": self.context.earlier.plus(current).as_json(),
         }
+
+    def current_totals(self) -> Totals:
+        """This run's: the bytes of the torrents still in the session, the torrents added, the time."""
+        torrents = self.session.snapshot().torrents
+        return Totals(
+            uploadedBytes=sum(t.uploaded for t in torrents), downloadedBytes=sum(t.downloaded for t in torrents),
+            filesAdded=self.added, sessionCount=1, secondsActive=int(self.clock() - self.started_at),
+        )
 
     async def session_close(self, args: Mapping[str, Any]) -> dict[str, Any]:
         asyncio.get_running_loop().call_soon(self.context.close)

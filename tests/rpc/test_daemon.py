@@ -99,13 +99,18 @@ def test_a_download_from_libtorrent_completes_and_survives_sigterm(tmp_path: Pat
     assert bytes.fromhex(info_hash) in resume, "the resume data was saved on SIGTERM"
 
 
-def test_settings_changed_over_rpc_are_kept_for_the_next_run(tmp_path: Path) -> None:
+def test_settings_and_totals_are_kept_for_the_next_run(tmp_path: Path) -> None:
     profile = tmp_path / "profile"
     with running_daemon(profile) as daemon:
         daemon.remote("-d", "250")
+        daemon.remote("-a", MAGNET, "--start-paused")
         assert daemon.stop() == 0
     with running_daemon(profile) as daemon:
         assert "Download speed limit: 250 kB/s" in daemon.remote("-si")
+        stats = rpc(daemon, "session-stats")["arguments"]
+        assert (stats["current-stats"]["filesAdded"], stats["current-stats"]["sessionCount"]) == (0, 1)
+        assert (stats["cumulative-stats"]["filesAdded"], stats["cumulative-stats"]["sessionCount"]) == (1, 2)
+        assert "Started 2 times" in daemon.remote("-st")
         assert daemon.stop() == 0
 
 
