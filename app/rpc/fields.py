@@ -9,6 +9,7 @@ limits in kB/s (1000 bytes), times in seconds since the epoch, ratios -1 when no
 from __future__ import annotations
 
 import base64
+import mimetypes
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
@@ -24,6 +25,7 @@ ETA_UNKNOWN: Final = -2  # TR_ETA_UNKNOWN
 RATIO_NOT_AVAILABLE: Final = -1  # TR_RATIO_NA
 RATIO_INFINITE: Final = -2  # TR_RATIO_INF
 LOCAL_ERROR: Final = 3  # TR_STAT_LOCAL_ERROR: "error" is a number, errorString the words
+OCTET_STREAM: Final = "application/octet-stream"
 DEFAULT_TORRENT_LIMIT: Final = 100  # kB/s shown for a torrent whose limit was never set
 
 
@@ -108,6 +110,16 @@ def file_stats(view: TorrentView) -> list[dict[str, Any]]:
         {"bytesCompleted": f.downloaded, "wanted": f.priority != 0, "priority": _tr_priority(f.priority)}
         for f in _details(view).files
     ]
+
+
+def primary_mime_type(view: TorrentView) -> str:
+    """The MIME type that holds the most bytes, guessed from the file names (as Transmission does)."""
+    sizes: dict[str, int] = {}
+    for entry in _details(view).files:
+        if not entry.padding:
+            kind = mimetypes.guess_type(entry.path, strict=False)[0] or OCTET_STREAM
+            sizes[kind] = sizes.get(kind, 0) + entry.size
+    return max(sizes, key=lambda kind: sizes[kind]) if sizes else OCTET_STREAM
 
 
 def _tr_priority(priority: int) -> int:
@@ -262,6 +274,7 @@ FIELDS: Final[dict[str, Builder]] = {
     "files": files,
     "fileStats": file_stats,
     "file-count": lambda v: len(_details(v).files),
+    "primary-mime-type": primary_mime_type,
     "priorities": lambda v: [_tr_priority(f.priority) for f in _details(v).files],
     "wanted": lambda v: [int(f.priority != 0) for f in _details(v).files],  # 0/1, as 3.00 and 4.0.2+ send
     "trackers": trackers,
@@ -309,7 +322,7 @@ FIELDS: Final[dict[str, Builder]] = {
 
 # Fields that read the torrent's details (built only when one of them is asked for).
 DETAIL_FIELDS: Final = frozenset({
-    "peers", "files", "fileStats", "file-count", "priorities",
+    "peers", "files", "fileStats", "file-count", "primary-mime-type", "priorities",
     "wanted", "pieces", "availability", "secondsDownloading", "secondsSeeding", "isPrivate", "comment",
     "downloadLimit", "downloadLimited", "uploadLimit", "uploadLimited", "seedRatioLimit", "seedRatioMode",
     "sequentialDownload",

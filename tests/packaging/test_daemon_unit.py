@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import configparser
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from tests.packaging.recipes import PACKAGING
+from tests.processes import need_program
 
 UNIT = PACKAGING / "linux" / "piecemeal-daemon.service"
 ROOT = PACKAGING.parent
@@ -37,8 +35,8 @@ def test_the_launcher_runs_the_daemon_when_called_by_its_name(tmp_path: Path) ->
     assert done.returncode == 0 and "usage: piecemeal-daemon" in done.stdout
 
 
-@pytest.mark.skipif(shutil.which("dpkg-deb") is None, reason="dpkg-deb builds .deb files (scripts/bootstrap)")
 def test_the_deb_installs_the_daemon_and_its_unit_without_enabling_it(tmp_path: Path) -> None:
+    need_program("dpkg-deb")
     bundle = tmp_path / "bundle"
     bundle.mkdir()
     (bundle / "piecemeal").write_text("#!/bin/sh\necho stand-in for the PyInstaller bundle\n")
@@ -59,9 +57,8 @@ def test_the_deb_installs_the_daemon_and_its_unit_without_enabling_it(tmp_path: 
     assert "/piecemeal-daemon -> piecemeal" in tar
 
 
-@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze checks unit files")
 def test_systemd_finds_nothing_wrong_with_the_unit_but_the_missing_program() -> None:
-    done = subprocess.run(["systemd-analyze", "verify", "--man=no", str(UNIT)], capture_output=True, text=True,
+    done = subprocess.run([need_program("systemd-analyze"), "verify", "--man=no", str(UNIT)], capture_output=True, text=True,
                           timeout=60)
     complaints = [line for line in (done.stdout + done.stderr).splitlines()
                   if line.strip() and "/usr/bin/piecemeal-daemon is not executable" not in line]

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.processes import need_program
+
 ROOT = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT = 30.0
 _RPC_LINE = re.compile(r"peers on port (\d+); RPC on (https?)://([^/]+):(\d+)/transmission/rpc")
@@ -33,7 +35,7 @@ class DaemonProcess:
 
     def remote(self, *args: str, auth: str | None = None, check: bool = True) -> str:
         """Run transmission-remote against the daemon; its stdout (a failure shows its stderr)."""
-        command = ["transmission-remote", f"127.0.0.1:{self.port}", *(["--auth", auth] if auth else []), *args]
+        command = [need_program("transmission-remote"), f"127.0.0.1:{self.port}", *(["--auth", auth] if auth else []), *args]
         done = subprocess.run(command, capture_output=True, text=True, timeout=60)
         if check:
             assert done.returncode == 0, f"{' '.join(command)} failed: {done.stdout}{done.stderr}"

@@ -128,3 +128,10 @@ def test_details_are_needed_for_peer_counts_only_when_peers_are_connected() -> N
     assert fields.needs_details(["files"], snapshot(peers=0, seeds=0))
     lonely = fields.TorrentView(1, 0, snapshot(peers=0, seeds=0), None, "", 50)
     assert fields.build(lonely, ["peersSendingToUs", "peersGettingFromUs"]) == {"peersSendingToUs": 0, "peersGettingFromUs": 0}
+
+
+def test_the_primary_mime_type_is_the_one_with_the_most_bytes() -> None:
+    films = details(files=(FileSnapshot("f/film.mp4", 5000, 0, 1), FileSnapshot("f/a.txt", 100, 0, 1),
+                           FileSnapshot("f/b.txt", 100, 0, 1), FileSnapshot("f/.pad/1", 9000, 0, 1, padding=True)))
+    assert fields.primary_mime_type(view(detail=films)) == "video/mp4"
+    assert fields.primary_mime_type(view(detail=details(files=()))) == fields.OCTET_STREAM
