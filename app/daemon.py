@@ -30,7 +30,7 @@ from app.rpc.credentials import hash_password
 from app.rpc.guard import is_loopback
 from app.rpc.methods import DaemonContext, RpcMethods
 from app.rpc.server import RpcServer, ServerOptions
-from app.rpc.settings import SettingsError, engine_config, load_settings, save_settings
+from app.rpc.settings import SettingsError, checked, engine_config, load_settings, save_settings
 from app.rpc.stats import Totals, load_totals, save_totals
 from app.rpc.tls import TlsError, ensure_certificate, fingerprint, server_context
 
@@ -151,7 +151,7 @@ def _overridden(settings: dict[str, Any], args: argparse.Namespace) -> dict[str,
         "dht-enabled": False if args.no_dht else None, "lpd-enabled": False if args.no_lsd else None,
         "pex-enabled": False if args.no_pex else None, "rpc-tls-enabled": True if args.rpc_tls else None,
     }
-    settings.update({key: value for key, value in flags.items() if value is not None})
+    settings.update({key: checked(key, value) for key, value in flags.items() if value is not None})
     settings["rpc-host-whitelist"] = [*settings["rpc-host-whitelist"], *args.rpc_allow_host]
     return settings
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import filecmp
 import re
+import subprocess
 import time
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 
 from app.engine.store import Store
 from tests.lt_peer import LtPeer, make_torrent, random_tree
-from tests.rpc.daemon_process import DaemonProcess, rpc, running_daemon
+from tests.rpc.daemon_process import ROOT, DaemonProcess, daemon_command, daemon_env, rpc, running_daemon
 
 MAGNET = "magnet:?xt=urn:btih:" + "34" * 20 + "&dn=from-a-magnet"
 SIZES = {"album/one.bin": 300_001, "album/two.bin": 70_000, "album/notes.txt": 777}
@@ -123,3 +124,24 @@ def test_session_close_ends_the_daemon_and_a_profile_serves_one_daemon(tmp_path:
         daemon.remote("--exit")
         assert daemon.process.wait(60) == 0
         assert "stopped" in daemon.log()
+
+
+@pytest.mark.parametrize(
+    ("settings", "flags", "words"),
+    [
+        (None, ["--rpc-port", "99999"], "'rpc-port' must be between 0 and 65,535"),
+        ('{"rpc-port": "x"}', [], "settings.json: 'rpc-port' must be a whole number"),
+        ("{oops", [], "Could not read"),
+        ('{"rpc-tls-cert": "/nowhere/cert.pem"}', ["--rpc-tls"], "rpc-tls-cert and rpc-tls-key go together"),
+    ],
+)
+def test_bad_settings_are_one_sentence_and_exit_status_2(
+    tmp_path: Path, settings: str | None, flags: list[str], words: str,
+) -> None:
+    profile = tmp_path / "profile"
+    profile.mkdir()
+    if settings is not None:
+        (profile / "settings.json").write_text(settings)
+    done = subprocess.run(daemon_command(profile, *flags), capture_output=True, text=True, env=daemon_env(),
+                          cwd=ROOT, timeout=60)
+    assert done.returncode == 2 and words in done.stderr and "Traceback" not in done.stderr
