@@ -9,6 +9,7 @@ import ssl
 import stat
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,7 +32,7 @@ GOOD = basic(USER, PASSWORD)
 
 
 @pytest.fixture
-def guarded(tmp_path: Path) -> DaemonProcess:
+def guarded(tmp_path: Path) -> Iterator[DaemonProcess]:
     with running_daemon(tmp_path / "profile", "--rpc-user", USER, env={"PIECEMEAL_RPC_PASSWORD": PASSWORD}) as daemon:
         yield daemon
 
