@@ -92,7 +92,7 @@ class RpcServer:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         if request.path not in RPC_PATHS:
             return _text(404, f"Piecemeal answers Transmission RPC requests on {RPC_PATHS[0]} only.")
-        if not self.hosts.allows(request.host):
+        if not self.hosts.allows(request.headers.get("Host")):  # request.host would invent one if absent
             return _text(421, "Piecemeal's remote control does not answer to this host name. If you reach it by "
                               "this name, add it to 'rpc-host-whitelist' in the daemon's settings.json.")
         refusal = await self._login(request)

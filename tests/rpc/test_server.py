@@ -3,6 +3,7 @@ the order of the guards, deterministically."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from collections.abc import AsyncIterator
@@ -91,3 +92,12 @@ async def test_the_login_is_checked_before_the_session_id(rig: Rig) -> None:
 async def test_only_the_rpc_path_is_served(rig: Rig) -> None:
     async with rig.http.get(rig.server.url.replace("/transmission/rpc", "/etc/passwd")) as response:
         assert response.status == 404 and "Traceback" not in await response.text()
+
+
+async def test_a_request_without_a_host_header_is_refused(rig: Rig) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", rig.server.port)
+    writer.write(b"POST /transmission/rpc HTTP/1.0\r\nContent-Length: 2\r\n\r\n{}")
+    await writer.drain()
+    status_line = await asyncio.wait_for(reader.readline(), 30)
+    writer.close()
+    assert status_line.split()[1] == b"421"
