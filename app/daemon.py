@@ -42,6 +42,19 @@ LOCK_FILE: Final = "daemon.lock"
 PASSWORD_ENV: Final = "PIECEMEAL_RPC_PASSWORD"
 
 
+_EPILOG = """\
+settings.json in the profile holds, in Transmission's key names, what session-set changes
+(download-dir, speed-limit-down, peer-port ...) and what only you may change there:
+  rpc-bind-address     default 127.0.0.1; any other address needs a user name and password
+  rpc-port             default 9091
+  rpc-username         set it, and the password's scrypt hash, with `set-password`
+  rpc-host-whitelist   host names (besides localhost and IP addresses) the RPC answers to
+  rpc-tls-enabled      HTTPS; rpc-tls-cert and rpc-tls-key name your certificate and key,
+                       else one is made on first use (its fingerprint is in daemon.log)
+The command-line options override the file for one run; they are not saved.
+"""
+
+
 class DaemonError(Exception):
     """A reason not to start, told in one sentence (exit status 2)."""
 
@@ -65,7 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="piecemeal-daemon", description="Piecemeal's engine headless, remote-controlled with Transmission's RPC "
-        "(transmission-remote, Transmission Remote GUI, Tremotesf ...).")
+        "(transmission-remote, Transmission Remote GUI, Tremotesf ...).", epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", type=Path, metavar="DIR",
                         help="where torrents, progress, settings.json and daemon.log live (default: the user data dir)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what the engine does")

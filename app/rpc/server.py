@@ -113,6 +113,7 @@ class RpcServer:
         except web.HTTPRequestEntityTooLarge:
             return _text(413, f"The request is larger than {self.options.max_body:,} bytes.")
         response = await self.methods.answer(body)
+        log.debug("RPC from %s: %s", request.remote, response["result"])
         return web.Response(
             body=json.dumps(response, ensure_ascii=False).encode("utf-8"),
             content_type="application/json", charset="UTF-8", headers={SESSION_ID_HEADER: self.session_id},
