@@ -17,8 +17,11 @@ from typing import Any, Final
 
 import platformdirs
 
+from app.engine.rate_limit import MINUTES_PER_DAY, AltSchedule
+
 SETTINGS_FILE: Final = "settings.json"
 KB: Final = 1000  # Transmission's speed unit: `units.speed-bytes` says 1000
+EVERY_DAY: Final = 127  # tr_sched_day: TR_SCHED_ALL
 
 
 class SettingsError(Exception):
@@ -54,6 +57,10 @@ SETTINGS: Final[dict[str, Setting]] = {
     "alt-speed-down": Setting(int, 50),
     "alt-speed-up": Setting(int, 50),
     "alt-speed-enabled": Setting(bool, False),
+    "alt-speed-time-enabled": Setting(bool, False),
+    "alt-speed-time-begin": Setting(int, 540, maximum=MINUTES_PER_DAY - 1),  # minutes after midnight
+    "alt-speed-time-end": Setting(int, 1020, maximum=MINUTES_PER_DAY - 1),
+    "alt-speed-time-day": Setting(int, EVERY_DAY, maximum=EVERY_DAY),  # tr_sched_day bits
     "download-queue-enabled": Setting(bool, False),
     "download-queue-size": Setting(int, 5),
     "seed-queue-enabled": Setting(bool, False),
@@ -117,10 +124,18 @@ def engine_config(values: Mapping[str, Any]) -> dict[str, Any]:
         "alt_down_limit": limit("alt-speed-down", True),
         "alt_up_limit": limit("alt-speed-up", True),
         "alt_limits_on": values["alt-speed-enabled"],
+        "alt_schedule": alt_schedule(values) if values["alt-speed-time-enabled"] else None,
         "max_active_downloads": values["download-queue-size"] if values["download-queue-enabled"] else 0,
         "max_active_seeds": values["seed-queue-size"] if values["seed-queue-enabled"] else 0,
         "seed_ratio_limit": values["seedRatioLimit"] if values["seedRatioLimited"] else 0.0,
     }
+
+
+def alt_schedule(values: Mapping[str, Any]) -> AltSchedule:
+    """tr_sched_day bits (1 Sunday, 2 Monday ... 64 Saturday) -> weekday() numbers (0 Monday)."""
+    bits = values["alt-speed-time-day"]
+    days = frozenset(weekday for weekday in range(7) if bits & (1 << ((weekday + 1) % 7)))
+    return AltSchedule(days, values["alt-speed-time-begin"], values["alt-speed-time-end"])
 
 
 def load_settings(profile: Path) -> dict[str, Any]:

@@ -214,3 +214,12 @@ async def test_set_location_moves_the_files_and_refuses_to_only_look(rig: Rig, t
     await rig.ok("torrent-set-location", ids=[1], location=str(tmp_path / "moved"), move=True)
     await rig.wait_for(1, "downloadDir", str(tmp_path / "moved"))
     assert (tmp_path / "moved" / "pack" / "a.bin").stat().st_size == 70_000
+
+
+async def test_the_turtle_schedule_reaches_the_session(rig: Rig) -> None:
+    await rig.ok("session-set", **{"alt-speed-time-enabled": True, "alt-speed-time-day": 62,
+                                   "alt-speed-time-begin": 480, "alt-speed-time-end": 1080})
+    schedule = rig.session.config.alt_schedule
+    assert schedule is not None and schedule.days == frozenset(range(5))
+    got = await rig.ok("session-get", fields=["alt-speed-time-enabled", "alt-speed-time-day"])
+    assert got == {"alt-speed-time-enabled": True, "alt-speed-time-day": 62}

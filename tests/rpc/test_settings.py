@@ -50,3 +50,13 @@ def test_a_missing_file_gives_the_defaults_and_a_bad_one_a_sentence(tmp_path: Pa
     (tmp_path / SETTINGS_FILE).write_text(json.dumps({"peer-port": "x"}))
     with pytest.raises(SettingsError, match="peer-port"):
         load_settings(tmp_path)
+
+
+def test_the_turtle_schedule_turns_transmissions_day_bits_into_weekdays() -> None:
+    values = defaults() | {"alt-speed-time-enabled": True, "alt-speed-time-begin": 1320, "alt-speed-time-end": 360,
+                           "alt-speed-time-day": 1 | 2 | 64}  # Sunday, Monday, Saturday
+    schedule = engine_config(values)["alt_schedule"]
+    assert (schedule.days, schedule.start_minute, schedule.end_minute) == (frozenset({0, 5, 6}), 1320, 360)
+    assert engine_config(defaults())["alt_schedule"] is None
+    with pytest.raises(SettingsError, match="alt-speed-time-begin"):
+        checked("alt-speed-time-begin", 1440)
