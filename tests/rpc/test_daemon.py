@@ -80,6 +80,7 @@ def test_a_download_from_libtorrent_completes_and_survives_sigterm(tmp_path: Pat
         seed.wait_seeding(handle)
         with running_daemon(tmp_path / "profile") as daemon:
             daemon.remote("-a", str(torrent))
+            wait_for_listing(daemon, "1", r"\b(Idle|Downloading)\b")  # checked: it now takes peers
             handle.connect_peer(("127.0.0.1", daemon.peer_port))
             line = wait_for_listing(daemon, "1", r"\b100%")
             assert "album" in line
