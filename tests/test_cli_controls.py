@@ -120,6 +120,7 @@ async def test_seeding_exits_at_its_goal(tmp_path: Path) -> None:
     torrent_file.write_bytes(create_torrent(payload, piece_length=32 * KIB))
     code, output = await cli("seed", str(torrent_file), "--data", str(payload.parent), "--seed-time", "0.03")
     assert code == 0, output  # 1.8 s of seeding, then it stops by itself
+    assert output.rstrip().splitlines()[-1].split()[1:4] == ["Seeding", "goal", "reached"], output  # says why
 
 
 async def test_download_and_seed_goes_on_through_a_pause_for_disk_space(tmp_path: Path) -> None:
