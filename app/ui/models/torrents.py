@@ -79,7 +79,9 @@ _ERROR_TEXT = QColor("#d9534f")
 # What a stopped torrent waits for, in the Status column's tooltip.
 _WAITS_FOR: dict[StopReason, str] = {
     StopReason.USER: "Start resumes it.",
-    StopReason.SEEDING_GOAL: "It has shared as much as its seeding goal asks; Start seeds on.",
+    StopReason.SEEDING_GOAL: (
+        "It has shared as much as its seeding goal asks; raise the goal in Torrent options to seed on."
+    ),
     StopReason.NO_SPACE: "It goes on by itself once the disk has room again.",
     StopReason.CHOOSE_FILES: "Choose its files in the Files tab, then Start it.",
     StopReason.QUEUED: "It starts when a place in the queue is free.",

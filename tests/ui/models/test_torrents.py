@@ -119,7 +119,8 @@ def test_a_stopped_row_says_why_where_it_stood_and_what_it_waits_for():
     status = model.index(0, TorrentColumn.STATUS)
     assert status.data() == "Seeding goal reached"
     assert status.data(Qt.ItemDataRole.ToolTipRole) == (
-        "Seeding goal reached\nStopped while seeding. It has shared as much as its seeding goal asks; Start seeds on."
+        "Seeding goal reached\nStopped while seeding. It has shared as much as its seeding goal asks; "
+        "raise the goal in Torrent options to seed on."
     )
     running = model.index(1, TorrentColumn.STATUS)
     assert running.data(Qt.ItemDataRole.ToolTipRole) == "Downloading"  # a running row: the line alone
