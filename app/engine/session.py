@@ -106,6 +106,7 @@ class Session:
         self._listeners: list[Callable[[events.Event], None]] = []
         self._half_open = 0
         self._handshaking: set[PeerConnection] = set()  # accepted connections awaiting a handshake
+        self._dialling: set[asyncio.Task[None]] = set()  # outgoing connects, kept from the GC
         self.store: Store | None = None
         self._paused: dict[bytes, bool] = {}
         self.controls = Controls(self, self._paused)  # limits, queue, disk guard, moves
@@ -544,7 +545,9 @@ class Session:
 
     def connect(self, torrent: Torrent, address: tuple[str, int]) -> None:
         self._half_open += 1
-        asyncio.ensure_future(self._connect(torrent, address))
+        task = asyncio.ensure_future(self._connect(torrent, address))
+        self._dialling.add(task)
+        task.add_done_callback(self._dialling.discard)
 
     async def _connect(self, torrent: Torrent, address: tuple[str, int]) -> None:
         loop = asyncio.get_running_loop()
@@ -620,7 +623,8 @@ class SessionNetwork:
 _SETTING_REACTIONS: tuple[tuple[frozenset[str], Callable[[Session, SessionConfig], Awaitable[None]]], ...] = (
     (frozenset({"listen_host", "listen_port"}), Session._relisten),
     (frozenset({"listen_host"}), Session._new_http_client),
-    (frozenset({"listen_host", "listen_port", "enable_dht", "dht_bootstrap", "enable_lsd"}), Session._restart_discovery),
+    (frozenset({"listen_host", "listen_port", "enable_dht", "dht_bootstrap", "enable_lsd"}),
+     Session._restart_discovery),
     (frozenset({"upload_slots"}), Session._set_upload_slots),
     (frozenset({"listen_host", "listen_port"}), Session._announce_address),
 )

@@ -173,6 +173,19 @@ async def test_a_failing_free_space_check_fails_the_piece_and_says_why(
         assert details is not None and PieceState.WRITING not in details.pieces  # none stuck
 
 
+async def test_a_removed_torrent_no_longer_waits_for_space(torrent: bytes, tmp_path: Path) -> None:
+    space = Disk(free=0)
+    async with running_session(disk_reserve=MIB, **QUIET) as session:
+        session.controls.disk = DiskGuard(space.probe)
+        info_hash = await session.add_torrent(torrent, tmp_path / "out")
+        await eventually(lambda: torrent_snapshot(session, info_hash).status_text == f"Paused — {NO_SPACE}")
+        waiting = session.controls._waiting_for_space
+        assert bytes.fromhex(info_hash) in waiting
+        await session.remove(info_hash)
+        await session.controls.tick(asyncio.get_running_loop().time() + 3600)  # a disk check is due
+        assert bytes.fromhex(info_hash) not in waiting
+
+
 # -- disk errors -----------------------------------------------------------------------
 
 
