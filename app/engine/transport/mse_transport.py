@@ -1,0 +1,185 @@
+"""The asyncio side of MSE/PE: a short-lived protocol that runs the handshake on a fresh
+connection (or, accepting, sees that the peer speaks plain BitTorrent) and then hands the
+transport to the peer connection, with the RC4 cipher installed in its read and write paths.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+from app.engine.errors import RemoteProtocolError
+from app.engine.transport.mse import Initiator, Method, Rc4Stream, Responder, looks_plain
+
+log = logging.getLogger(__name__)
+
+
+class Encryption(enum.StrEnum):
+    """The user's choice, as in other clients."""
+
+    ALLOW = "allow"  # accept both; dial encrypted first, plaintext if that fails
+    REQUIRE = "require"  # encrypted (RC4) only, both ways
+    DISABLE = "disable"  # plaintext only; encrypted handshakes are refused
+
+
+# What we offer when dialing and accept when answering.
+METHODS: dict[Encryption, Method] = {
+    Encryption.ALLOW: Method.PLAINTEXT | Method.RC4,
+    Encryption.REQUIRE: Method.RC4,
+}
+# Dial encrypted (True) or plain (False), in this order, until one works.
+DIAL_ORDER: dict[Encryption, tuple[bool, ...]] = {
+    Encryption.ALLOW: (True, False),
+    Encryption.REQUIRE: (True,),
+    Encryption.DISABLE: (False,),
+}
+
+
+class StreamTaker(Protocol):
+    """The peer connection that takes the transport over (app.engine.peer.PeerConnection)."""
+
+    cipher: Rc4Stream | None
+    encrypted: bool
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None: ...
+    def receive_decrypted(self, data: bytes) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StreamStart:
+    """How the BitTorrent stream begins once the MSE handshake (or its absence) is settled."""
+
+    cipher: Rc4Stream | None  # RC4 on everything from now on, or None: plaintext
+    received: bytes  # the stream's first bytes, already received (and decrypted)
+
+
+class _Handover(asyncio.Protocol):
+    """Owns the connection until the stream can start; `done` then holds the peer connection."""
+
+    def __init__(self, make_peer: Callable[[], StreamTaker], timeout: float) -> None:
+        self._make_peer = make_peer
+        self._timeout = timeout
+        self._timer: asyncio.TimerHandle | None = None
+        self.transport: asyncio.Transport | None = None
+        self.done: asyncio.Future[StreamTaker] = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self._timer = asyncio.get_running_loop().call_later(
+            self._timeout, self._fail, "the peer went silent during the encrypted handshake"
+        )
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self._receive(data)
+        except RemoteProtocolError as exc:
+            self._fail(str(exc))
+
+    def eof_received(self) -> bool:
+        self._fail("the peer closed the connection during the encrypted handshake")
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._fail(f"the connection broke during the encrypted handshake: {exc}" if exc else
+                   "the peer closed the connection during the encrypted handshake")
+
+    def _receive(self, data: bytes) -> None:
+        raise NotImplementedError  # the dialing and the accepting ends read differently
+
+    def _send(self, data: bytes) -> None:
+        if data and self.transport is not None:
+            self.transport.write(data)
+
+    def _hand_over(self, start: StreamStart) -> None:
+        assert self.transport is not None
+        self._stop_timer()
+        peer = self._make_peer()
+        peer.cipher = start.cipher
+        peer.encrypted = start.cipher is not None
+        self.transport.set_protocol(peer)  # type: ignore[arg-type]
+        peer.connection_made(self.transport)
+        if start.received:
+            peer.receive_decrypted(start.received)
+        if not self.done.done():
+            self.done.set_result(peer)
+
+    def _fail(self, reason: str) -> None:
+        self._stop_timer()
+        if self.done.done():
+            return
+        peer = self.transport.get_extra_info("peername") if self.transport is not None else None
+        log.info("connection with %s refused or failed: %s", peer, reason)
+        if self.transport is not None:
+            self.transport.close()
+        self.done.set_exception(ConnectionError(reason))
+        self.done.exception()  # mark retrieved: an accepted connection has nobody waiting
+
+    def _stop_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+
+class DialStream(_Handover):
+    """Our outgoing connection: MSE initiator first, then the peer connection."""
+
+    def __init__(self, initiator: Initiator, make_peer: Callable[[], StreamTaker], timeout: float) -> None:
+        super().__init__(make_peer, timeout)
+        self._initiator = initiator
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self._send(self._initiator.data_to_send())
+
+    def _receive(self, data: bytes) -> None:
+        self._initiator.receive_data(data)
+        self._send(self._initiator.data_to_send())
+        result = self._initiator.result
+        if result is not None:
+            self._hand_over(StreamStart(result.cipher, result.received))
+
+
+class AcceptStream(_Handover):
+    """An accepted connection: plain BitTorrent or MSE, told from its first bytes, as the policy allows."""
+
+    def __init__(
+        self, policy: Encryption, info_hashes: Callable[[], Iterable[bytes]],
+        make_peer: Callable[[], StreamTaker], timeout: float,
+    ) -> None:
+        super().__init__(make_peer, timeout)
+        self._policy = policy
+        self._info_hashes = info_hashes
+        self._prefix = b""
+        self._responder: Responder | None = None
+
+    def _receive(self, data: bytes) -> None:
+        if self._responder is None:
+            self._prefix += data
+            plain = looks_plain(self._prefix)
+            if plain is None:
+                return
+            if plain:
+                self._accept_plain()
+                return
+            self._responder = self._new_responder()
+            data = self._prefix
+        self._responder.receive_data(data)
+        self._send(self._responder.data_to_send())
+        result = self._responder.result
+        if result is not None:
+            self._hand_over(StreamStart(result.cipher, result.received))
+
+    def _accept_plain(self) -> None:
+        if self._policy is Encryption.REQUIRE:
+            raise RemoteProtocolError("a plaintext handshake, and encryption is required")
+        self._hand_over(StreamStart(None, self._prefix))
+
+    def _new_responder(self) -> Responder:
+        if self._policy is Encryption.DISABLE:
+            raise RemoteProtocolError("an encrypted handshake, and encryption is disabled")
+        return Responder(self._info_hashes, METHODS[self._policy])
