@@ -76,18 +76,19 @@ def test_missing_file_and_unusable_folder(payload: Path, tmp_path: Path) -> None
     assert "a-file" in result.stderr
 
 
-def test_seed_then_download_then_ctrl_c(payload: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("encryption", ["allow", "require"])
+def test_seed_then_download_then_ctrl_c(encryption: str, payload: Path, tmp_path: Path) -> None:
     torrent = tmp_path / "t.torrent"
     torrent.write_bytes(create_torrent(payload, piece_length=32768))
     seed = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "seed", str(torrent), "--data", str(payload.parent),
-         "--bind", "127.0.0.1", "--port", "47931", *OFFLINE],
+         "--bind", "127.0.0.1", "--port", "47931", "--encryption", encryption, *OFFLINE],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
         time.sleep(1.5)
         result = cli("download", str(torrent), "-o", str(tmp_path / "out"), "--bind", "127.0.0.1",
-                     "--port", "0", "--peer", "127.0.0.1:47931")
+                     "--port", "0", "--peer", "127.0.0.1:47931", "--encryption", encryption)
         assert result.returncode == 0, result.stderr
         assert "100.0%" in result.stderr
         for name in ("a.bin", "b/c.txt", "empty"):
