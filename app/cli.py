@@ -198,7 +198,7 @@ def cmd_download(args: argparse.Namespace) -> int:
     if isinstance(meta, Metainfo) and args.select_file:
         _priorities(meta, args.select_file)  # a wrong number is an error before anything starts
     _prepare_folder(args.output)
-    done = _until_goal(args) if args.seed else (lambda s: s.state == TorrentState.SEEDING)
+    done = _until_goal(args) if args.seed else (lambda s, goal_reached: s.state == TorrentState.SEEDING)
     return asyncio.run(_run(meta, args, args.output, done))
 
 
@@ -209,11 +209,16 @@ def cmd_seed(args: argparse.Namespace) -> int:
     return asyncio.run(_run(meta, args, args.data, _until_goal(args)))
 
 
-def _until_goal(args: argparse.Namespace) -> Callable[[TorrentSnapshot], bool]:
-    """Seeding ends only when interrupted, or when the session pauses it at its goal."""
+# When to exit with 0: told the torrent's snapshot, and whether it reached its seeding goal.
+Done = Callable[[TorrentSnapshot, bool], bool]
+
+
+def _until_goal(args: argparse.Namespace) -> Done:
+    """Seeding ends only when interrupted, or when the session pauses it at its goal (not at
+    a pause for another reason, such as the disk-space guard's)."""
     if args.seed_ratio <= 0 and args.seed_time <= 0:
-        return lambda s: False
-    return lambda s: s.state == TorrentState.PAUSED
+        return lambda s, goal_reached: False
+    return lambda s, goal_reached: goal_reached
 
 
 def _prepare_folder(folder: Path) -> None:
@@ -223,8 +228,7 @@ def _prepare_folder(folder: Path) -> None:
         raise CliError(f"cannot use the folder '{folder}': {exc.strerror or exc}") from None
 
 
-async def _run(meta: Metainfo | Magnet, args: argparse.Namespace, folder: Path,
-               done: Callable[[TorrentSnapshot], bool]) -> int:
+async def _run(meta: Metainfo | Magnet, args: argparse.Namespace, folder: Path, done: Done) -> int:
     config = SessionConfig(listen_host=args.bind, listen_port=args.port, download_dir=folder,
                            profile_dir=args.profile, resume_interval=args.save_every,
                            enable_dht=args.dht, enable_pex=args.pex, enable_lsd=args.lsd,
@@ -290,10 +294,16 @@ async def _start(session: Session, meta: Metainfo | Magnet, folder: Path, peers:
     return info_hash
 
 
-async def _watch(session: Session, info_hash: str, stop: asyncio.Event,
-                 done: Callable[[TorrentSnapshot], bool]) -> int:
+async def _watch(session: Session, info_hash: str, stop: asyncio.Event, done: Done) -> int:
     changed = asyncio.Event()  # set by finish/error events, so the exit does not wait for a tick
-    session.add_listener(lambda event: changed.set())
+    goal = asyncio.Event()
+
+    def heard(event: events.Event) -> None:
+        changed.set()
+        if isinstance(event, events.SeedingGoalReached) and event.info_hash == info_hash:
+            goal.set()
+
+    session.add_listener(heard)
     last_print = 0.0
     while not stop.is_set():
         snap = next(t for t in session.snapshot().torrents if t.info_hash == info_hash)
@@ -303,7 +313,7 @@ async def _watch(session: Session, info_hash: str, stop: asyncio.Event,
         if sys.stderr.isatty() or now - last_print >= 10:
             _progress_line(snap)
             last_print = now
-        if done(snap):
+        if done(snap, goal.is_set()):
             _progress_line(snap)
             return 0
         changed.clear()
@@ -355,7 +365,7 @@ async def _demo(folder: Path) -> int:
     try:
         await session.start()
         info_hash = await session.add_torrent(swarm.torrent, folder / "downloads")
-        return await _watch(session, info_hash, stop, lambda s: s.state == TorrentState.SEEDING)
+        return await _watch(session, info_hash, stop, lambda s, goal_reached: s.state == TorrentState.SEEDING)
     finally:
         await session.close()
         await swarm.close()

@@ -9,6 +9,8 @@ import math
 import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -25,6 +27,25 @@ log = logging.getLogger(__name__)
 Peer = tuple[str, int]
 
 
+class TrackerNetwork(Protocol):
+    """What an announce takes from the session, asked anew for each one: the user may change
+    the listen port or address (and with it the HTTP client) while torrents run."""
+
+    @property
+    def port(self) -> int: ...
+
+    @property
+    def http(self) -> aiohttp.ClientSession | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class FixedNetwork:
+    """A port that never changes; no shared HTTP client (the manager makes its own)."""
+
+    port: int
+    http: aiohttp.ClientSession | None = None
+
+
 class TrackerManager:
     """Announces one torrent to its announce-list (BEP 12) until `stop`.
 
@@ -39,10 +60,9 @@ class TrackerManager:
         *,
         info_hash: bytes,
         peer_id: bytes,
-        port: int,
+        network: TrackerNetwork,
         stats: Callable[[], tuple[int, int, int]],
         on_peers: Callable[[list[Peer]], None],
-        http: aiohttp.ClientSession | None = None,
         rng: random.Random | None = None,
         numwant: int = 50,
         clock: Callable[[], float] = time.monotonic,
@@ -50,12 +70,12 @@ class TrackerManager:
     ) -> None:
         rng = rng or random.Random()
         self._list = AnnounceList(tiers, rng)
-        self._info_hash, self._peer_id, self._port = info_hash, peer_id, port
+        self._info_hash, self._peer_id, self._network = info_hash, peer_id, network
         self._stats, self._on_peers = stats, on_peers
         self._numwant = numwant
         self._clock = clock
         self._key = rng.getrandbits(32)  # BEP 3 'key': the same for the whole session
-        self._http = HttpTrackerClient(http)
+        self._own_http = HttpTrackerClient()  # used only when the network shares no client
         self._udp: dict[str, UdpTrackerClient] = {}
         self._udp_retry_base = udp_retry_base
         self._wake = asyncio.Event()
@@ -93,7 +113,7 @@ class TrackerManager:
         if started:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.gather(*map(self._send_stopped, started)), timeout)
-        await self._http.close()
+        await self._own_http.close()
         for client in self._udp.values():
             client.close()
 
@@ -175,7 +195,7 @@ class TrackerManager:
         return AnnounceRequest(
             info_hash=self._info_hash,
             peer_id=self._peer_id,
-            port=self._port,
+            port=self._network.port,
             uploaded=uploaded,
             downloaded=downloaded,
             left=left,
@@ -187,14 +207,19 @@ class TrackerManager:
 
     def _announce(self, url: str, request: AnnounceRequest) -> Awaitable[AnnounceResponse]:
         announcers: dict[str, Callable[[str, AnnounceRequest], Awaitable[AnnounceResponse]]] = {
-            "http": self._http.announce,
-            "https": self._http.announce,
+            "http": self._announce_http,
+            "https": self._announce_http,
             "udp": self._announce_udp,
         }
         announcer = announcers.get(urlsplit(url).scheme.lower())
         if announcer is None:
             raise TrackerError("unsupported tracker URL")
         return announcer(url, request)
+
+    async def _announce_http(self, url: str, request: AnnounceRequest) -> AnnounceResponse:
+        shared = self._network.http  # the session's current client: a new listen host makes a new one
+        client = self._own_http if shared is None else HttpTrackerClient(shared)
+        return await client.announce(url, request)
 
     async def _announce_udp(self, url: str, request: AnnounceRequest) -> AnnounceResponse:
         client = self._udp.get(url)
