@@ -92,6 +92,10 @@ class SessionConfig:
     disk_reserve: int = 1024**3  # a torrent pauses rather than leave less free space; 0: no guard
     encryption: str = Encryption.ALLOW  # MSE/PE: "allow", "require" or "disable"
 
+    def __post_init__(self) -> None:
+        if self.encryption not in set(Encryption):
+            raise EngineError(f"encryption must be allow, require or disable, not '{self.encryption}'")
+
 
 def default_profile_dir() -> Path:
     return Path(platformdirs.user_data_dir("Piecemeal", appauthor=False))
