@@ -258,8 +258,9 @@ class Initiator(_Handshake):
 
 
 class Responder(_Handshake):
-    """The answering end (B): finds the torrent among `info_hashes()`; accepts `methods`,
-    choosing RC4 over plaintext when the peer offers both."""
+    """The answering end (B): finds the torrent among `info_hashes()`; accepts `methods`.
+    Offered both, it selects plaintext, as libtorrent does by default (prefer_rc4 off): a
+    peer that wants RC4 only offers RC4 only."""
 
     def __init__(
         self, info_hashes: Callable[[], Iterable[bytes]], methods: Method,
@@ -311,7 +312,7 @@ class Responder(_Handshake):
             raise RemoteProtocolError("no encryption method in common")
         if self._pad > MAX_PAD:
             raise RemoteProtocolError(f"the peer's encrypted handshake has {self._pad} bytes of padding, more than 512")
-        self._selected = Method.RC4 if Method.RC4 in common else Method.PLAINTEXT
+        self._selected = Method.PLAINTEXT if Method.PLAINTEXT in common else Method.RC4
         return self._go(self._read_pad)
 
     def _read_pad(self) -> bool:

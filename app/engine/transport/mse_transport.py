@@ -21,8 +21,8 @@ log = logging.getLogger(__name__)
 class Encryption(enum.StrEnum):
     """The user's choice, as in other clients."""
 
-    ALLOW = "allow"  # accept both; dial encrypted first, plaintext if that fails
-    REQUIRE = "require"  # encrypted (RC4) only, both ways
+    ALLOW = "allow"  # accept both; dial with MSE first (offering RC4 and plaintext), plain if that fails
+    REQUIRE = "require"  # MSE with RC4 only, both ways
     DISABLE = "disable"  # plaintext only; encrypted handshakes are refused
 
 
@@ -44,6 +44,7 @@ class StreamTaker(Protocol):
 
     cipher: Rc4Stream | None
     encrypted: bool
+    closed: bool
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None: ...
     def receive_decrypted(self, data: bytes) -> None: ...
@@ -103,7 +104,7 @@ class _Handover(asyncio.Protocol):
         peer.encrypted = start.cipher is not None
         self.transport.set_protocol(peer)  # type: ignore[arg-type]
         peer.connection_made(self.transport)
-        if start.received:
+        if start.received and not peer.closed:  # an accepted peer may be turned away at once
             peer.receive_decrypted(start.received)
         if not self.done.done():
             self.done.set_result(peer)
