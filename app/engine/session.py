@@ -27,12 +27,14 @@ from app.engine.controls import Controls
 from app.engine.errors import EngineError, StorageError
 from app.engine.metainfo import Metainfo, load_metainfo, parse_metainfo, to_torrent_bytes
 from app.engine.dht import DEFAULT_BOOTSTRAP, DhtNode
+from app.engine.disk_guard import free_bytes
 from app.engine.lsd import LsdService
 from app.engine.magnet import format_magnet, parse_magnet
 from app.engine.peer import PeerConnection
 from app.engine.peer_id import make_peer_id
 from app.engine.rate_limit import AltSchedule
 from app.engine.mover import MoveStatus
+from app.engine.sockets import Sockets
 from app.engine.snapshots import SessionSnapshot, TorrentDetails, TorrentState
 from app.engine.store import ResumeRecord, Store, TorrentRecord, file_stamps, trustworthy
 from app.engine.torrent import Torrent
@@ -107,6 +109,7 @@ class Session:
         self.peer_id = make_peer_id()
         self.rng = random.Random()  # one for every torrent's choker and picker: seeding one costs
         self.executor = ThreadPoolExecutor(self.config.disk_threads, thread_name_prefix="disk")
+        self.sockets = Sockets(self.config.listen_host)  # every socket leaves from the chosen address
         self.http: aiohttp.ClientSession | None = None
         self.listen_port: int | None = None
         self.torrents: dict[bytes, Torrent] = {}
@@ -127,11 +130,12 @@ class Session:
     # lifecycle
 
     async def start(self) -> None:
-        self.http = _http_client(self.config.listen_host)
+        self.sockets = Sockets(self.config.listen_host)
+        self.http = self.sockets.http_client()
         if self.config.profile_dir is not None:
             await self._open_store(self.config.profile_dir)
         self._server = await self._listen(self.config)
-        await self._start_discovery(self.config.listen_host)
+        await self._start_discovery()
         self.controls.start()
         for torrent in self.torrents.values():
             if not self._paused.get(torrent.info_hash, False):
@@ -141,9 +145,7 @@ class Session:
 
     async def _listen(self, config: SessionConfig) -> asyncio.Server:
         try:
-            server = await asyncio.get_running_loop().create_server(
-                self._incoming, config.listen_host, config.listen_port, reuse_address=True
-            )
+            server = await Sockets(config.listen_host).listen(self._incoming, config.listen_port)
         except OSError as exc:
             raise EngineError(
                 f"Could not listen on {config.listen_host} port {config.listen_port}: {exc.strerror or exc}."
@@ -192,13 +194,14 @@ class Session:
 
     async def _new_http_client(self, old: SessionConfig) -> None:
         """'VPN only': trackers are asked from the new address; announces in flight finish first."""
-        previous, self.http = self.http, _http_client(self.config.listen_host)
+        self.sockets = Sockets(self.config.listen_host)
+        previous, self.http = self.http, self.sockets.http_client()
         if previous is not None:
             await previous.close()
 
     async def _restart_discovery(self, old: SessionConfig) -> None:
         await self._stop_discovery()
-        await self._start_discovery(self.config.listen_host)
+        await self._start_discovery()
 
     async def _set_upload_slots(self, old: SessionConfig) -> None:
         for torrent in self.torrents.values():
@@ -244,7 +247,7 @@ class Session:
 
     # peer discovery beyond trackers: DHT and LSD (PEX lives in the torrents)
 
-    async def _start_discovery(self, host: str) -> None:
+    async def _start_discovery(self) -> None:
         if self.config.enable_dht:
             saved = self.store.get_setting("dht") if self.store else None
             node_id = bytes.fromhex(saved["node_id"]) if saved else None
@@ -252,12 +255,12 @@ class Session:
             if saved:
                 self.dht.load_nodes(saved.get("nodes", []))
             try:
-                await self.dht.start(host, self.listen_port or 0)
+                await self.dht.start(self.sockets, self.listen_port or 0)
             except OSError:  # the UDP port is taken: any port will do for the DHT
-                await self.dht.start(host, 0)
+                await self.dht.start(self.sockets, 0)
             self.dht_port = self.dht.port
         if self.config.enable_lsd:
-            self._lsd = LsdService(self.listen_port or 0, self._lsd_peer, interface=host)
+            self._lsd = LsdService(self.listen_port or 0, self._lsd_peer, sockets=self.sockets)
             try:
                 await self._lsd.start()
                 self._update_lsd()
@@ -423,6 +426,8 @@ class Session:
         self.torrents[torrent.info_hash] = torrent
         self._remember(torrent, paused)
         self._update_lsd()
+        if self._lsd is not None and not torrent.private:
+            self._lsd.announce_now()  # BEP 14: neighbours hear of it now, not at the next round
         self.emit(events.TorrentAdded(torrent.info_hash.hex(), torrent.name))
         if torrent.magnet is not None:
             torrent.add_peers(list(torrent.magnet.peers))  # x.pe hints
@@ -521,6 +526,14 @@ class Session:
         torrent = self.torrents.get(bytes.fromhex(info_hash))
         return torrent.details() if torrent is not None else None
 
+    async def free_space(self, folder: str | Path) -> int | None:
+        """Free bytes on the disk of `folder` (or of its nearest existing parent); None if the
+        OS cannot say. Asked in a thread: a network folder can take seconds to answer."""
+        try:
+            return await asyncio.to_thread(free_bytes, Path(folder))
+        except OSError:
+            return None
+
     def add_listener(self, callback: Callable[[events.Event], None]) -> None:
         self._listeners.append(callback)
 
@@ -578,12 +591,9 @@ class Session:
             initiator = Initiator(torrent.info_hash, METHODS[Encryption(self.config.encryption)])
             return DialStream(initiator, make_peer, MSE_TIMEOUT)
 
-        bind = self.config.listen_host
-        local = (bind, 0) if bind not in ("0.0.0.0", "::", "") else None
-        loop = asyncio.get_running_loop()
-        factory = make_stream if encrypted else make_peer
+        factory: Callable[[], PeerConnection | DialStream] = make_stream if encrypted else make_peer
         try:
-            _, protocol = await asyncio.wait_for(loop.create_connection(factory, *address, local_addr=local), CONNECT_TIMEOUT)
+            _, protocol = await asyncio.wait_for(self.sockets.connect(factory, address), CONNECT_TIMEOUT)
         except (OSError, TimeoutError) as exc:
             return _DialFailure(_connect_reason(exc), connected=False)
         finally:
@@ -659,6 +669,10 @@ class SessionNetwork:
     def http(self) -> aiohttp.ClientSession | None:
         return self._session.http
 
+    @property
+    def sockets(self) -> Sockets:
+        return self._session.sockets
+
 
 # What a changed setting needs done, in this order (the listen socket first: if the new
 # address cannot be used, nothing else has changed). Rate limits are updated after all.
@@ -677,12 +691,6 @@ def _stamps_or_none(paths: Sequence[Path]) -> tuple[tuple[int, int], ...] | None
         return file_stamps(paths)
     except StorageError:
         return None
-
-
-def _http_client(host: str) -> aiohttp.ClientSession:
-    # "VPN only": bound to an address, the trackers too are asked from that address.
-    bound = host not in ("0.0.0.0", "::", "")
-    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(local_addr=(host, 0)) if bound else None)
 
 
 def _to_metainfo(source: bytes | str | Path | Metainfo) -> Metainfo:

@@ -17,6 +17,7 @@ import aiohttp
 
 from app.engine.errors import TrackerError
 from app.engine.snapshots import TrackerSnapshot
+from app.engine.sockets import Sockets
 from app.engine.tracker.announce_list import AnnounceList, TrackerState
 from app.engine.tracker.http_client import HttpTrackerClient
 from app.engine.tracker.types import AnnounceEvent, AnnounceRequest, AnnounceResponse
@@ -37,6 +38,9 @@ class TrackerNetwork(Protocol):
     @property
     def http(self) -> aiohttp.ClientSession | None: ...
 
+    @property
+    def sockets(self) -> Sockets: ...
+
 
 @dataclass(frozen=True, slots=True)
 class FixedNetwork:
@@ -44,6 +48,7 @@ class FixedNetwork:
 
     port: int
     http: aiohttp.ClientSession | None = None
+    sockets: Sockets = Sockets()
 
 
 class TrackerManager:
@@ -222,9 +227,12 @@ class TrackerManager:
         return await client.announce(url, request)
 
     async def _announce_udp(self, url: str, request: AnnounceRequest) -> AnnounceResponse:
+        sockets = self._network.sockets  # a new bind address takes effect at the next announce
         client = self._udp.get(url)
-        if client is None:
-            client = UdpTrackerClient(url, retry_base=self._udp_retry_base)
+        if client is None or client.sockets != sockets:
+            if client is not None:
+                client.close()
+            client = UdpTrackerClient(url, retry_base=self._udp_retry_base, sockets=sockets)
             self._udp[url] = client
         return await client.announce(request)
 
