@@ -116,7 +116,8 @@ class Session:
         self._server: asyncio.Server | None = None
         self._listeners: list[Callable[[events.Event], None]] = []
         self._half_open = 0
-        self._handshaking: set[PeerConnection] = set()  # accepted connections awaiting a handshake
+        # Accepted connections awaiting a handshake: MSE (AcceptStream), then BitTorrent's.
+        self._handshaking: set[PeerConnection | AcceptStream] = set()
         self.store: Store | None = None
         self._paused: dict[bytes, bool] = {}
         self.controls = Controls(self, self._paused)  # limits, queue, disk guard, moves
@@ -556,11 +557,17 @@ class Session:
 
     def admit(self, peer: PeerConnection) -> bool:
         """May an accepted connection stay? max_peers counts peers and pending handshakes."""
+        return self._hold(peer, peer.handshake_done)
+
+    def _admit_stream(self, stream: AcceptStream) -> bool:
+        return self._hold(stream, stream.done)
+
+    def _hold(self, pending: PeerConnection | AcceptStream, done: asyncio.Future[Any]) -> bool:
         peers = sum(len(t.peers) for t in self.torrents.values())
         if peers + len(self._handshaking) >= self.config.max_peers:
             return False
-        self._handshaking.add(peer)
-        peer.handshake_done.add_done_callback(lambda _: self._handshaking.discard(peer))
+        self._handshaking.add(pending)
+        done.add_done_callback(lambda _: self._handshaking.discard(pending))
         return True
 
     def connect(self, torrent: Torrent, address: tuple[str, int]) -> None:
@@ -613,9 +620,15 @@ class Session:
             torrent.connect_failed(address, str(exc) or "no handshake")
 
     def _incoming(self) -> AcceptStream:
-        return AcceptStream(
-            Encryption(self.config.encryption), self._accepting_info_hashes, lambda: _IncomingPeer(self), MSE_TIMEOUT
+        stream = AcceptStream(
+            Encryption(self.config.encryption), self._accepting_info_hashes,
+            lambda: self._take_over(stream), MSE_TIMEOUT, admit=self._admit_stream,
         )
+        return stream
+
+    def _take_over(self, stream: AcceptStream) -> _IncomingPeer:
+        self._handshaking.discard(stream)  # its place among the pending handshakes goes to the peer
+        return _IncomingPeer(self)
 
     def _accepting_info_hashes(self) -> list[bytes]:
         return [ih for ih, torrent in self.torrents.items() if torrent.accepts_peers]

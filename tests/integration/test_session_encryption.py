@@ -47,3 +47,15 @@ async def test_an_unknown_encryption_choice_is_refused_in_plain_words() -> None:
         with pytest.raises(EngineError, match="allow, require or disable"):
             await session.set_config(encryption="sometimes")
         assert session.config.encryption == "allow"
+
+
+async def test_connections_still_in_their_first_handshake_count_toward_max_peers() -> None:
+    """Silent connections cannot pile up before either handshake: the one past max_peers is shut at once."""
+    async with running_session(max_peers=2) as session:
+        held = [await asyncio.open_connection("127.0.0.1", session.listen_port) for _ in range(2)]
+        reader, writer = await asyncio.open_connection("127.0.0.1", session.listen_port)
+        async with asyncio.timeout(WAIT):
+            assert await reader.read() == b""  # closed without a word
+        assert all(not r.at_eof() for r, _ in held)
+        for _, w in [*held, (reader, writer)]:
+            w.close()

@@ -71,9 +71,7 @@ class _Handover(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
-        self._timer = asyncio.get_running_loop().call_later(
-            self._timeout, self._fail, "the peer went silent during the encrypted handshake"
-        )
+        self._timer = asyncio.get_running_loop().call_later(self._timeout, lambda: self._fail(self._silence()))
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -88,6 +86,9 @@ class _Handover(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._fail(f"the connection broke during the encrypted handshake: {exc}" if exc else
                    "the peer closed the connection during the encrypted handshake")
+
+    def _silence(self) -> str:
+        return "the peer went silent during the encrypted handshake"
 
     def _receive(self, data: bytes) -> None:
         raise NotImplementedError  # the dialing and the accepting ends read differently
@@ -151,12 +152,22 @@ class AcceptStream(_Handover):
     def __init__(
         self, policy: Encryption, info_hashes: Callable[[], Iterable[bytes]],
         make_peer: Callable[[], StreamTaker], timeout: float,
+        admit: Callable[[AcceptStream], bool] = lambda stream: True,
     ) -> None:
         super().__init__(make_peer, timeout)
+        self._admit = admit
         self._policy = policy
         self._info_hashes = info_hashes
         self._prefix = b""
         self._responder: Responder | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        if not self._admit(self):
+            self._fail("too many connections")
+
+    def _silence(self) -> str:
+        return "the peer sent no handshake" if self._responder is None else super()._silence()
 
     def _receive(self, data: bytes) -> None:
         if self._responder is None:
