@@ -622,7 +622,7 @@ class Session:
     def _incoming(self) -> AcceptStream:
         stream = AcceptStream(
             Encryption(self.config.encryption), self._accepting_info_hashes,
-            lambda: self._take_over(stream), MSE_TIMEOUT, admit=self._admit_stream,
+            lambda: self._take_over(stream), HANDSHAKE_TIMEOUT, admit=self._admit_stream,
         )
         return stream
 

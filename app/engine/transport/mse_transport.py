@@ -61,6 +61,8 @@ class StreamStart:
 class _Handover(asyncio.Protocol):
     """Owns the connection until the stream can start; `done` then holds the peer connection."""
 
+    _failure_log: str  # how a failure is logged: the address, then the reason
+
     def __init__(self, make_peer: Callable[[], StreamTaker], timeout: float) -> None:
         self._make_peer = make_peer
         self._timeout = timeout
@@ -77,7 +79,7 @@ class _Handover(asyncio.Protocol):
         try:
             self._receive(data)
         except RemoteProtocolError as exc:
-            self._fail(str(exc))
+            self._fail(str(exc), logging.INFO)  # broke the protocol: the user may want to know who and why
 
     def eof_received(self) -> bool:
         self._fail("the peer closed the connection during the encrypted handshake")
@@ -110,12 +112,12 @@ class _Handover(asyncio.Protocol):
         if not self.done.done():
             self.done.set_result(peer)
 
-    def _fail(self, reason: str) -> None:
+    def _fail(self, reason: str, level: int = logging.DEBUG) -> None:
         self._stop_timer()
         if self.done.done():
             return
         peer = self.transport.get_extra_info("peername") if self.transport is not None else None
-        log.info("connection with %s refused or failed: %s", peer, reason)
+        log.log(level, self._failure_log, _address(peer), reason)
         if self.transport is not None:
             self.transport.close()
         self.done.set_exception(ConnectionError(reason))
@@ -127,8 +129,16 @@ class _Handover(asyncio.Protocol):
             self._timer = None
 
 
+def _address(peer: tuple[str, int] | None) -> str:
+    if not peer:
+        return "a peer"
+    return f"[{peer[0]}]:{peer[1]}" if ":" in peer[0] else f"{peer[0]}:{peer[1]}"
+
+
 class DialStream(_Handover):
     """Our outgoing connection: MSE initiator first, then the peer connection."""
+
+    _failure_log = "encrypted handshake with %s failed: %s"  # "allow" dials again in plaintext
 
     def __init__(self, initiator: Initiator, make_peer: Callable[[], StreamTaker], timeout: float) -> None:
         super().__init__(make_peer, timeout)
@@ -149,6 +159,9 @@ class DialStream(_Handover):
 class AcceptStream(_Handover):
     """An accepted connection: plain BitTorrent or MSE, told from its first bytes, as the policy allows."""
 
+    # As the peer connection logs its goodbyes: one format for every connection we close.
+    _failure_log = "closing %s (before the BitTorrent handshake): %s"
+
     def __init__(
         self, policy: Encryption, info_hashes: Callable[[], Iterable[bytes]],
         make_peer: Callable[[], StreamTaker], timeout: float,
@@ -167,7 +180,7 @@ class AcceptStream(_Handover):
             self._fail("too many connections")
 
     def _silence(self) -> str:
-        return "the peer sent no handshake" if self._responder is None else super()._silence()
+        return "no handshake" if self._responder is None else super()._silence()
 
     def _receive(self, data: bytes) -> None:
         if self._responder is None:
