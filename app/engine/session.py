@@ -510,6 +510,10 @@ class Session:
         """Connect to a known peer (the CLI's --peer, peer hints, tests)."""
         self._get(info_hash).add_peers([(host, port)])
 
+    async def reannounce(self, info_hash: str) -> None:
+        """Ask the torrent's trackers for peers now, whatever their interval says."""
+        self._get(info_hash).trackers.announce_now()
+
     # reading the state
 
     def snapshot(self) -> SessionSnapshot:
