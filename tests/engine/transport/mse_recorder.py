@@ -19,7 +19,7 @@ from pathlib import Path
 
 import libtorrent as lt
 
-from app.engine.transport.mse import Initiator, Method, Responder, _Handshake
+from app.engine.transport.mse import Initiator, Method, Responder
 from app.engine.wire.codec import encode_handshake
 from tests.lt_peer import LtPeer, make_torrent
 
@@ -37,7 +37,7 @@ def payload(root: Path) -> Path:
     return path
 
 
-def pump(sock: socket.socket, end: _Handshake, deadline: float) -> tuple[bytes, bytes]:
+def pump(sock: socket.socket, end: Initiator | Responder, deadline: float) -> tuple[bytes, bytes]:
     """Run `end` over the socket until its handshake is over; returns every byte sent and received."""
     sent, received = bytearray(), bytearray()
     while end.result is None:
@@ -52,13 +52,13 @@ def pump(sock: socket.socket, end: _Handshake, deadline: float) -> tuple[bytes, 
     return bytes(sent), bytes(received)
 
 
-def send(sock: socket.socket, end: _Handshake) -> bytes:
+def send(sock: socket.socket, end: Initiator | Responder) -> bytes:
     data = end.data_to_send()
     sock.sendall(data)
     return data
 
 
-def read_more(sock: socket.socket, end: _Handshake, received: bytes, wanted: int, deadline: float) -> bytes:
+def read_more(sock: socket.socket, end: Initiator | Responder, received: bytes, wanted: int, deadline: float) -> bytes:
     """Keep receiving until the decrypted stream after the handshake has `wanted` bytes."""
     assert end.result is not None and end.result.cipher is not None
     decrypted = len(end.result.received)
