@@ -117,13 +117,9 @@ class Session:
         self._server: asyncio.Server | None = None
         self._listeners: list[Callable[[events.Event], None]] = []
         self._half_open = 0
-<<<<<<< HEAD
-        self._handshaking: set[PeerConnection] = set()  # accepted connections awaiting a handshake
-        self._dialling: set[asyncio.Task[None]] = set()  # outgoing connects, kept from the GC
-=======
         # Accepted connections awaiting a handshake: MSE (AcceptStream), then BitTorrent's.
         self._handshaking: set[PeerConnection | AcceptStream] = set()
->>>>>>> mse
+        self._dialling: set[asyncio.Task[None]] = set()  # outgoing connects, kept from the GC
         self.store: Store | None = None
         self._paused: dict[bytes, bool] = {}
         self.controls = Controls(self, self._paused)  # limits, queue, disk guard, moves
