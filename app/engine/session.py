@@ -39,11 +39,14 @@ from app.engine.snapshots import USER_STOPS, SessionSnapshot, StopReason, Torren
 from app.engine.store import ResumeRecord, Store, TorrentRecord, file_stamps, trustworthy
 from app.engine.torrent import Torrent
 from app.engine.torrent_options import TorrentOptions
+from app.engine.transport.mse import Initiator
+from app.engine.transport.mse_transport import DIAL_ORDER, METHODS, AcceptStream, DialStream, Encryption
 
 log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 10.0
 HANDSHAKE_TIMEOUT = 20.0
+MSE_TIMEOUT = 10.0  # a peer silent this long in the encrypted handshake is given up (or dialed plain)
 
 
 class DuplicateTorrentError(EngineError):
@@ -87,6 +90,11 @@ class SessionConfig:
     seed_ratio_limit: float = 0.0  # pause a torrent once it has shared this much; 0: never
     seed_time_limit: float = 0.0  # or once it has seeded this many seconds; 0: never
     disk_reserve: int = 1024**3  # a torrent pauses rather than leave less free space; 0: no guard
+    encryption: str = Encryption.ALLOW  # MSE/PE: "allow", "require" or "disable"
+
+    def __post_init__(self) -> None:
+        if self.encryption not in set(Encryption):
+            raise EngineError(f"encryption must be allow, require or disable, not '{self.encryption}'")
 
 
 def default_profile_dir() -> Path:
@@ -106,7 +114,8 @@ class Session:
         self._server: asyncio.Server | None = None
         self._listeners: list[Callable[[events.Event], None]] = []
         self._half_open = 0
-        self._handshaking: set[PeerConnection] = set()  # accepted connections awaiting a handshake
+        # Accepted connections awaiting a handshake: MSE (AcceptStream), then BitTorrent's.
+        self._handshaking: set[PeerConnection | AcceptStream] = set()
         self._dialling: set[asyncio.Task[None]] = set()  # outgoing connects, kept from the GC
         self.store: Store | None = None
         self.controls = Controls(self)  # limits, queue, disk guard, moves
@@ -587,11 +596,17 @@ class Session:
 
     def admit(self, peer: PeerConnection) -> bool:
         """May an accepted connection stay? max_peers counts peers and pending handshakes."""
+        return self._hold(peer, peer.handshake_done)
+
+    def _admit_stream(self, stream: AcceptStream) -> bool:
+        return self._hold(stream, stream.done)
+
+    def _hold(self, pending: PeerConnection | AcceptStream, done: asyncio.Future[Any]) -> bool:
         peers = sum(len(t.peers) for t in self.torrents.values())
         if peers + len(self._handshaking) >= self.config.max_peers:
             return False
-        self._handshaking.add(peer)
-        peer.handshake_done.add_done_callback(lambda _: self._handshaking.discard(peer))
+        self._handshaking.add(pending)
+        done.add_done_callback(lambda _: self._handshaking.discard(pending))
         return True
 
     def connect(self, torrent: Torrent, address: tuple[str, int]) -> None:
@@ -601,30 +616,75 @@ class Session:
         task.add_done_callback(self._dialling.discard)
 
     async def _connect(self, torrent: Torrent, address: tuple[str, int]) -> None:
+        """Dial as the encryption policy says: "allow" tries MSE first and plaintext after it."""
+        failed = _DialFailure("no way to connect", connected=True)
+        for attempt, encrypted in enumerate(DIAL_ORDER[Encryption(self.config.encryption)]):
+            if not failed.connected:
+                break  # the peer is not there at all: no point in dialing it again in plaintext
+            if attempt:
+                self._half_open += 1  # connect() counted the first attempt
+            outcome = await self._dial(torrent, address, encrypted)
+            if isinstance(outcome, PeerConnection):
+                await self._await_handshake(torrent, address, outcome)
+                return
+            failed = outcome
+        torrent.connect_failed(address, failed.reason)
+
+    async def _dial(self, torrent: Torrent, address: tuple[str, int], encrypted: bool) -> PeerConnection | _DialFailure:
+        """A connected peer, its MSE handshake done if `encrypted`; or why not."""
+        def make_peer() -> PeerConnection:
+            return PeerConnection(self, torrent, address)
+
+        def make_stream() -> DialStream:
+            initiator = Initiator(torrent.info_hash, METHODS[Encryption(self.config.encryption)])
+            return DialStream(initiator, make_peer, MSE_TIMEOUT)
+
+        factory: Callable[[], PeerConnection | DialStream] = make_stream if encrypted else make_peer
         try:
-            _, peer = await asyncio.wait_for(
-                self.sockets.connect(lambda: PeerConnection(self, torrent, address), address),
-                CONNECT_TIMEOUT,
-            )
+            _, protocol = await asyncio.wait_for(self.sockets.connect(factory, address), CONNECT_TIMEOUT)
         except (OSError, TimeoutError) as exc:
-            torrent.connect_failed(address, _connect_reason(exc))
-            return
+            return _DialFailure(_connect_reason(exc), connected=False)
         finally:
             self._half_open -= 1
+        if isinstance(protocol, PeerConnection):
+            return protocol
+        try:
+            return await protocol.done  # type: ignore[return-value]  # DialStream's own timer ends it
+        except ConnectionError as exc:
+            return _DialFailure(str(exc), connected=True)
+
+    async def _await_handshake(self, torrent: Torrent, address: tuple[str, int], peer: PeerConnection) -> None:
         try:
             await asyncio.wait_for(asyncio.shield(peer.handshake_done), HANDSHAKE_TIMEOUT)
         except (ConnectionError, TimeoutError) as exc:
             peer.close(str(exc) or "no handshake")
             torrent.connect_failed(address, str(exc) or "no handshake")
 
-    def _incoming(self) -> PeerConnection:
+    def _incoming(self) -> AcceptStream:
+        stream = AcceptStream(
+            Encryption(self.config.encryption), self._accepting_info_hashes,
+            lambda: self._take_over(stream), HANDSHAKE_TIMEOUT, admit=self._admit_stream,
+        )
+        return stream
+
+    def _take_over(self, stream: AcceptStream) -> _IncomingPeer:
+        self._handshaking.discard(stream)  # its place among the pending handshakes goes to the peer
         return _IncomingPeer(self)
+
+    def _accepting_info_hashes(self) -> list[bytes]:
+        return [ih for ih, torrent in self.torrents.items() if torrent.accepts_peers]
 
     def _get(self, info_hash: str) -> Torrent:
         try:
             return self.torrents[bytes.fromhex(info_hash)]
         except (KeyError, ValueError):
             raise UnknownTorrentError(f"no torrent with info-hash {info_hash}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class _DialFailure:
+    reason: str
+    connected: bool  # the TCP connection was made (then the handshake failed)
 
 
 class _IncomingPeer(PeerConnection):

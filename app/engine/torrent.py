@@ -1038,11 +1038,13 @@ class Torrent:
             downloaded=peer.down.total,
             uploaded=peer.up.total,
             incoming=peer.incoming,
+            encrypted=peer.encrypted,
         )
 
 
 def _peer_flags(peer: PeerConnection) -> str:
-    """qBittorrent's letters: D/d downloading or interested-but-choked, U/u likewise up, I incoming."""
+    """qBittorrent's letters: D/d downloading or interested-but-choked, U/u likewise up, I incoming,
+    E encrypted."""
     flags = []
     if peer.am_interested:
         flags.append("d" if peer.peer_choking else "D")
@@ -1054,5 +1056,7 @@ def _peer_flags(peer: PeerConnection) -> str:
         flags.append("?")
     if peer.incoming:
         flags.append("I")
+    if peer.encrypted:
+        flags.append("E")
     return " ".join(flags)
 
