@@ -34,7 +34,7 @@ from app.engine.peer import PeerConnection
 from app.engine.peer_id import make_peer_id
 from app.engine.rate_limit import AltSchedule, Throttle
 from app.engine.mover import MoveStatus
-from app.engine.sockets import Sockets
+from app.engine.sockets import Listener, Sockets
 from app.engine.snapshots import USER_STOPS, SessionSnapshot, StopReason, TorrentDetails
 from app.engine.store import ResumeRecord, Store, TorrentRecord, file_stamps, trustworthy
 from app.engine.torrent import Torrent
@@ -111,7 +111,7 @@ class Session:
         self.http: aiohttp.ClientSession | None = None
         self.listen_port: int | None = None
         self.torrents: dict[bytes, Torrent] = {}
-        self._server: asyncio.Server | None = None
+        self._server: Listener | None = None
         self._listeners: list[Callable[[events.Event], None]] = []
         self._half_open = 0
         # Accepted connections awaiting a handshake: MSE (AcceptStream), then BitTorrent's.
@@ -142,15 +142,15 @@ class Session:
         if self.store is not None:
             self._saver = asyncio.ensure_future(self._save_periodically())
 
-    async def _listen(self, config: SessionConfig) -> asyncio.Server:
+    async def _listen(self, config: SessionConfig) -> Listener:
         try:
             server = await Sockets(config.listen_host).listen(self._incoming, config.listen_port)
         except OSError as exc:
             raise EngineError(
                 f"Could not listen on {config.listen_host} port {config.listen_port}: {exc.strerror or exc}."
             ) from exc
-        self.listen_port = server.sockets[0].getsockname()[1]
-        log.info("listening on %s:%s", config.listen_host, self.listen_port)
+        self.listen_port = server.port
+        log.info("listening on %s port %s", config.listen_host or "any address", self.listen_port)
         return server
 
     async def set_config(self, **changes: Any) -> None:

@@ -6,11 +6,12 @@ sockets here, never from the loop directly. The encryption policy, an IP filter 
 connection limits are meant to join this one place later.
 
     sockets = Sockets("10.8.0.2")                 # or Sockets() for "any address"
-    server = await sockets.listen(factory, port)
+    listener = await sockets.listen(factory, port)  # listener.port, listener.close()
     transport, protocol = await sockets.connect(factory, (ip, port))
     transport, protocol = await sockets.datagram(factory, port=6881)            # DHT
     transport, protocol = await sockets.datagram(factory, remote=(ip, port))    # UDP tracker
     family = sockets.family                       # resolve remote names in this family only
+    families = sockets.families                   # the stacks we speak: (AF_INET, AF_INET6) unbound
     http = sockets.http_client()                  # an aiohttp session
     sock = sockets.multicast(group, port, ttl=1)  # LSD
 
@@ -18,12 +19,21 @@ Multicast (LSD) is the one socket not bound to the chosen address: to hear a gro
 binds to the group's address (on Linux; to the port only on Windows). Bound here means the
 group is joined on the chosen interface only and datagrams go out from the chosen address
 (IP_MULTICAST_IF), so a neighbour sees them come from it.
+
+Both stacks: with no chosen address we listen on 0.0.0.0 and on [::] (IPV6_V6ONLY, as asyncio
+sets it) at the same port, two sockets rather than one dual-stack "::" socket: IPV6_V6ONLY's
+default differs between Linux, Windows and the BSDs (OpenBSD has no dual-stack sockets at
+all), and a dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d, which would then need
+unmapping everywhere. libtorrent does the same ("0.0.0.0:6881,[::]:6881"). A chosen IPv4
+address speaks IPv4 only, a chosen IPv6 address IPv6 only.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import ipaddress
+import logging
 import socket
 import sys
 from collections.abc import Callable
@@ -32,7 +42,11 @@ from typing import Any, TypeVar
 
 import aiohttp
 
+log = logging.getLogger(__name__)
+
 ANY_HOSTS = ("", "0.0.0.0", "::")
+BOTH_FAMILIES = (socket.AF_INET, socket.AF_INET6)
+PORT_0_ATTEMPTS = 5  # port 0: the IPv4 socket's free port may be taken on IPv6; try another
 
 _Protocol = TypeVar("_Protocol", bound=asyncio.BaseProtocol)
 _Datagram = TypeVar("_Datagram", bound=asyncio.DatagramProtocol)
@@ -59,14 +73,36 @@ class Sockets:
             return socket.AF_UNSPEC
         return socket.AF_INET6 if version == 6 else socket.AF_INET
 
+    @property
+    def families(self) -> tuple[int, ...]:
+        """The address families the engine speaks: the chosen address's, or both when unbound."""
+        if self.bound:
+            return (self.family or socket.AF_INET,)
+        return BOTH_FAMILIES if socket.has_ipv6 else (socket.AF_INET,)
+
     def local_address(self) -> tuple[str, int] | None:
         """Where outgoing connections start from (any port), or None for the system's choice."""
         return (self.host, 0) if self.bound else None
 
-    async def listen(self, factory: Callable[[], asyncio.Protocol], port: int) -> asyncio.Server:
-        return await asyncio.get_running_loop().create_server(
-            factory, self.host or None, port, reuse_address=True
-        )
+    async def listen(self, factory: Callable[[], asyncio.Protocol], port: int) -> Listener:
+        """TCP listening on the chosen address, or on both stacks at one port when unbound.
+
+        IPv6 that cannot be had (no IPv6 on this machine) leaves IPv4 alone, with a warning.
+        """
+        if self.bound:
+            return Listener((await _serve(factory, self.host, port),))
+        for _ in range(PORT_0_ATTEMPTS if port == 0 else 1):
+            first = await _serve(factory, "0.0.0.0", port)
+            try:
+                return Listener((first, await _serve(factory, "::", first.sockets[0].getsockname()[1])))
+            except OSError as exc:
+                if port == 0 and exc.errno == errno.EADDRINUSE:
+                    first.close()
+                    continue
+                log.warning("not listening on IPv6: %s", exc.strerror or exc)
+                return Listener((first,))
+        log.warning("not listening on IPv6: no port free on both stacks")
+        return Listener((await _serve(factory, "0.0.0.0", port),))
 
     async def connect(
         self, factory: Callable[[], _Protocol], address: tuple[str, int]
@@ -118,3 +154,30 @@ class Sockets:
             sock.close()
             raise
         return sock
+
+
+@dataclass(frozen=True, slots=True)
+class Listener:
+    """The engine's listening TCP sockets: one per address family, all on one port."""
+
+    servers: tuple[asyncio.Server, ...]
+
+    @property
+    def port(self) -> int:
+        return int(self.servers[0].sockets[0].getsockname()[1])
+
+    @property
+    def families(self) -> tuple[int, ...]:
+        return tuple(server.sockets[0].family for server in self.servers)
+
+    @property
+    def sockets(self) -> list[socket.socket]:
+        return [sock for server in self.servers for sock in server.sockets]
+
+    def close(self) -> None:
+        for server in self.servers:
+            server.close()
+
+
+async def _serve(factory: Callable[[], asyncio.Protocol], host: str, port: int) -> asyncio.Server:
+    return await asyncio.get_running_loop().create_server(factory, host, port, reuse_address=True)

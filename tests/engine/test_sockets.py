@@ -88,13 +88,54 @@ async def test_udp_endpoints_send_from_the_chosen_address() -> None:
 
 
 async def test_listening_socket_is_on_the_chosen_address() -> None:
-    server = await Sockets(CHOSEN).listen(asyncio.Protocol, 0)
+    listener = await Sockets(CHOSEN).listen(asyncio.Protocol, 0)
     try:
-        assert server.sockets[0].getsockname()[0] == CHOSEN
+        assert [sock.getsockname()[0] for sock in listener.sockets] == [CHOSEN]
     finally:
-        server.close()
+        listener.close()
 
 
 def test_an_address_the_machine_lacks_is_an_os_error() -> None:
     with pytest.raises(OSError):
         Sockets("192.0.2.1").multicast("239.192.152.143", 0, ttl=1)
+
+
+def test_families_follow_the_chosen_address() -> None:
+    assert Sockets().families == (socket.AF_INET, socket.AF_INET6)
+    assert Sockets("").families == (socket.AF_INET, socket.AF_INET6)
+    assert Sockets(CHOSEN).families == (socket.AF_INET,)
+    assert Sockets("::1").families == (socket.AF_INET6,)
+
+
+async def _accepts_from(port: int, host: str) -> None:
+    _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 5)
+    writer.close()
+
+
+@pytest.mark.parametrize("port", [0, None])
+async def test_unbound_listening_is_on_both_stacks_at_one_port(port: int | None) -> None:
+    if port is None:  # a fixed port: one the system just gave out
+        probe = await Sockets().listen(asyncio.Protocol, 0)
+        port = probe.port
+        probe.close()
+        await asyncio.gather(*(server.wait_closed() for server in probe.servers))
+    listener = await Sockets().listen(asyncio.Protocol, port)
+    try:
+        assert listener.families == (socket.AF_INET, socket.AF_INET6)
+        assert {sock.getsockname()[1] for sock in listener.sockets} == {listener.port}
+        assert port in (0, listener.port)
+        await _accepts_from(listener.port, "127.0.0.1")
+        await _accepts_from(listener.port, "::1")
+    finally:
+        listener.close()
+
+
+async def test_listening_on_an_ipv6_address_is_ipv6_only() -> None:
+    listener = await Sockets("::1").listen(asyncio.Protocol, 0)
+    try:
+        assert listener.families == (socket.AF_INET6,)
+        await _accepts_from(listener.port, "::1")
+        with pytest.raises(OSError):
+            await _accepts_from(listener.port, "127.0.0.1")
+    finally:
+        listener.close()
