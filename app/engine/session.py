@@ -12,7 +12,7 @@ import os
 import random
 import socket
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
@@ -108,7 +108,7 @@ class Session:
         self.rng = random.Random()  # one for every torrent's choker and picker: seeding one costs
         self.executor = ThreadPoolExecutor(self.config.disk_threads, thread_name_prefix="disk")
         self.sockets = Sockets(self.config.listen_host)  # every socket leaves from the chosen address
-        self.http: aiohttp.ClientSession | None = None
+        self.http: dict[int, aiohttp.ClientSession] = {}  # per address family (Sockets.http_clients)
         self.listen_port: int | None = None
         self.torrents: dict[bytes, Torrent] = {}
         self._server: Listener | None = None
@@ -130,7 +130,7 @@ class Session:
 
     async def start(self) -> None:
         self.sockets = Sockets(self.config.listen_host)
-        self.http = self.sockets.http_client()
+        self.http = self.sockets.http_clients()
         if self.config.profile_dir is not None:
             await self._open_store(self.config.profile_dir)
         self._server = await self._listen(self.config)
@@ -194,9 +194,9 @@ class Session:
     async def _new_http_client(self, old: SessionConfig) -> None:
         """'VPN only': trackers are asked from the new address; announces in flight finish first."""
         self.sockets = Sockets(self.config.listen_host)
-        previous, self.http = self.http, self.sockets.http_client()
-        if previous is not None:
-            await previous.close()
+        previous, self.http = self.http, self.sockets.http_clients()
+        for client in previous.values():
+            await client.close()
 
     async def _restart_discovery(self, old: SessionConfig) -> None:
         await self._stop_discovery()
@@ -241,8 +241,8 @@ class Session:
             self.store = None
 
     async def _close_http(self) -> None:
-        if self.http is not None:
-            await self.http.close()
+        for client in self.http.values():
+            await client.close()
 
     # peer discovery beyond trackers: DHT and LSD (PEX lives in the torrents)
 
@@ -729,7 +729,7 @@ class SessionNetwork:
         return self._session.listen_port or 0
 
     @property
-    def http(self) -> aiohttp.ClientSession | None:
+    def http(self) -> Mapping[int, aiohttp.ClientSession]:
         return self._session.http
 
     @property

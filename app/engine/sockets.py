@@ -12,7 +12,7 @@ connection limits are meant to join this one place later.
     transport, protocol = await sockets.datagram(factory, remote=(ip, port))    # UDP tracker
     family = sockets.family                       # resolve remote names in this family only
     families = sockets.families                   # the stacks we speak: (AF_INET, AF_INET6) unbound
-    http = sockets.http_client()                  # an aiohttp session
+    http = sockets.http_client()                  # an aiohttp session (http_clients(): per family)
     sock = sockets.multicast(group, port, ttl=1)  # LSD
 
 Multicast (LSD) is the one socket not bound to the chosen address: to hear a group, a socket
@@ -126,12 +126,16 @@ class Sockets:
             factory, local_addr=(host, port), remote_addr=remote, family=family
         )
 
-    def http_client(self) -> aiohttp.ClientSession:
-        """An aiohttp session whose connections all start from the chosen address."""
-        local = self.local_address()
+    def http_client(self, family: int | None = None) -> aiohttp.ClientSession:
+        """An aiohttp session whose connections all start from the chosen address (and, given a
+        `family`, go to servers' addresses of that family only)."""
         return aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(local_addr=local, family=self.family) if local else None
+            connector=aiohttp.TCPConnector(local_addr=self.local_address(), family=family or self.family)
         )
+
+    def http_clients(self) -> dict[int, aiohttp.ClientSession]:
+        """One HTTP client per family we speak: trackers hear from us over each (BEP 7)."""
+        return {family: self.http_client(family) for family in self.families}
 
     def multicast(self, group: str, port: int, *, ttl: int) -> socket.socket:
         """A non-blocking IPv4 UDP socket in `group` on the chosen interface, sending from it,

@@ -84,12 +84,12 @@ async def test_close_closes_everything_when_saving_fails(tmp_path: Path, monkeyp
     monkeypatch.setattr(session_module, "file_stamps", failing_stamps(lambda: True))
     session, _ = await seeding_session(tmp_path, ("one",), resume_interval=3600.0)
     store, http = session.store, session.http
-    assert store is not None and http is not None
+    assert store is not None and http
     await session.close()
     assert session.store is None
     with pytest.raises(StorageError):
         store.all_resume()  # closed
-    assert http.closed
+    assert all(client.closed for client in http.values())
     with pytest.raises(RuntimeError):
         session.executor.submit(print)  # shut down
 

@@ -1,14 +1,23 @@
-"""One torrent's trackers: the announce loop around `AnnounceList` and the HTTP and UDP clients."""
+"""One torrent's trackers: the announce loop around `AnnounceList` and the HTTP and UDP clients.
+
+BEP 7 lets a client either announce once over each address family or name its IPv6 address in
+an `ipv6=` parameter. We announce once per family we listen on, as libtorrent 2.0 does (one
+announce per listen socket, bound to it; http_tracker_connection.cpp drops the tracker
+addresses that socket cannot reach), so each family's tracker sees the address it can give
+out. One tracker's answer is the answers of its families merged.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import math
 import random
+import socket
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import urlsplit
@@ -18,6 +27,7 @@ import aiohttp
 from app.engine.errors import TrackerError
 from app.engine.snapshots import TrackerSnapshot
 from app.engine.sockets import Sockets
+from app.engine.tracker import compact
 from app.engine.tracker.announce_list import AnnounceList, TrackerState
 from app.engine.tracker.http_client import HttpTrackerClient
 from app.engine.tracker.types import AnnounceEvent, AnnounceRequest, AnnounceResponse
@@ -36,7 +46,7 @@ class TrackerNetwork(Protocol):
     def port(self) -> int: ...
 
     @property
-    def http(self) -> aiohttp.ClientSession | None: ...
+    def http(self) -> Mapping[int, aiohttp.ClientSession] | None: ...
 
     @property
     def sockets(self) -> Sockets: ...
@@ -44,10 +54,10 @@ class TrackerNetwork(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class FixedNetwork:
-    """A port that never changes; no shared HTTP client (the manager makes its own)."""
+    """A port that never changes; no shared HTTP clients (the manager makes its own)."""
 
     port: int
-    http: aiohttp.ClientSession | None = None
+    http: Mapping[int, aiohttp.ClientSession] | None = None
     sockets: Sockets = Sockets()
 
 
@@ -81,7 +91,7 @@ class TrackerManager:
         self._clock = clock
         self._key = rng.getrandbits(32)  # BEP 3 'key': the same for the whole session
         self._own_http = HttpTrackerClient()  # used only when the network shares no client
-        self._udp: dict[str, UdpTrackerClient] = {}
+        self._udp: dict[tuple[str, int], UdpTrackerClient] = {}
         self._udp_retry_base = udp_retry_base
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -214,8 +224,30 @@ class TrackerManager:
             tracker_id=tracker_id,
         )
 
-    def _announce(self, url: str, request: AnnounceRequest) -> Awaitable[AnnounceResponse]:
-        announcers: dict[str, Callable[[str, AnnounceRequest], Awaitable[AnnounceResponse]]] = {
+    async def _announce(self, url: str, request: AnnounceRequest) -> AnnounceResponse:
+        """Announce over each family (BEP 7); an answer from one of them is an answer."""
+        families = self._families(url)
+        outcomes = await asyncio.gather(
+            *(self._announce_over(url, request, family) for family in families), return_exceptions=True
+        )
+        answers = [outcome for outcome in outcomes if isinstance(outcome, AnnounceResponse)]
+        if not answers:
+            raise next(outcome for outcome in outcomes if isinstance(outcome, BaseException))
+        peers = dict.fromkeys(peer for answer in answers for peer in answer.peers)
+        return dataclasses.replace(answers[0], peers=tuple(peers))
+
+    def _families(self, url: str) -> tuple[int, ...]:
+        """The families we speak, or the one of a tracker named by an IP address."""
+        spoken = self._network.sockets.families
+        literal = compact.address_family(urlsplit(url).hostname or "")
+        if literal is None:
+            return spoken
+        if literal not in spoken:
+            raise TrackerError(f"the tracker is {_FAMILY_NAMES[literal]}, the chosen address is not")
+        return (literal,)
+
+    async def _announce_over(self, url: str, request: AnnounceRequest, family: int) -> AnnounceResponse:
+        announcers: dict[str, Callable[[str, AnnounceRequest, int], Awaitable[AnnounceResponse]]] = {
             "http": self._announce_http,
             "https": self._announce_http,
             "udp": self._announce_udp,
@@ -223,21 +255,22 @@ class TrackerManager:
         announcer = announcers.get(urlsplit(url).scheme.lower())
         if announcer is None:
             raise TrackerError("unsupported tracker URL")
-        return announcer(url, request)
+        return await announcer(url, request, family)
 
-    async def _announce_http(self, url: str, request: AnnounceRequest) -> AnnounceResponse:
-        shared = self._network.http  # the session's current client: a new listen host makes a new one
+    async def _announce_http(self, url: str, request: AnnounceRequest, family: int) -> AnnounceResponse:
+        # The session's current clients: a new listen host makes new ones.
+        shared = (self._network.http or {}).get(family)
         client = self._own_http if shared is None else HttpTrackerClient(shared)
         return await client.announce(url, request)
 
-    async def _announce_udp(self, url: str, request: AnnounceRequest) -> AnnounceResponse:
+    async def _announce_udp(self, url: str, request: AnnounceRequest, family: int) -> AnnounceResponse:
         sockets = self._network.sockets  # a new bind address takes effect at the next announce
-        client = self._udp.get(url)
+        client = self._udp.get((url, family))
         if client is None or client.sockets != sockets:
             if client is not None:
                 client.close()
-            client = UdpTrackerClient(url, retry_base=self._udp_retry_base, sockets=sockets)
-            self._udp[url] = client
+            client = UdpTrackerClient(url, retry_base=self._udp_retry_base, sockets=sockets, family=family)
+            self._udp[(url, family)] = client
         return await client.announce(request)
 
     def _deliver(self, peers: list[Peer]) -> None:
@@ -263,6 +296,9 @@ class TrackerManager:
             else max(0.0, next_at - now),
             last_announce=None if answered is None else wall - (now - answered),
         )
+
+
+_FAMILY_NAMES = {socket.AF_INET: "IPv4", socket.AF_INET6: "IPv6"}
 
 
 def _last_try_worked(tracker: TrackerState) -> bool:

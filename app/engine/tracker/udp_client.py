@@ -52,9 +52,11 @@ class UdpTrackerClient:
         max_attempts: int = 3,
         rng: random.Random | None = None,
         sockets: Sockets = Sockets(),
+        family: int | None = None,
     ) -> None:
         self._host, self._port = _host_and_port(url)
         self.sockets = sockets  # "VPN only": announce from the chosen address, trackers see it
+        self._family = sockets.family if family is None else family  # BEP 7: one client per family
         self._retry_base = retry_base
         self._max_attempts = max_attempts
         self._rng = rng
@@ -107,7 +109,7 @@ class UdpTrackerClient:
     async def _endpoint(self) -> tuple[UdpExchange, asyncio.DatagramTransport, _Inbox]:
         if self._transport is None or self._transport.is_closing() or self._inbox is None:
             self.close()
-            family, address = await _resolve(self._host, self._port, self.sockets.family)
+            family, address = await _resolve(self._host, self._port, self._family)
             try:
                 self._transport, self._inbox = await self.sockets.datagram(
                     _Inbox, remote=address, family=family
@@ -142,7 +144,7 @@ async def _resolve(host: str, port: int, family: int) -> tuple[int, tuple[Any, .
     if not infos:
         raise TrackerError("host not found")
     family, _, _, _, address = infos[0]
-    return family, address
+    return family, address[:2]  # asyncio wants (host, port), not IPv6's 4-tuple
 
 
 def _socket_error(error: Exception) -> TrackerError:

@@ -8,6 +8,7 @@ import pytest
 
 from app.engine.tracker import udp_codec
 from app.engine.tracker.http_client import HttpTrackerClient
+from app.engine.sockets import Sockets
 from app.engine.tracker.manager import FixedNetwork, TrackerManager
 from app.engine.tracker.server import TrackerServer
 from app.engine.tracker.types import AnnounceEvent, ScrapeEntry
@@ -107,6 +108,7 @@ class ChangingNetwork:
     def __init__(self, port: int) -> None:
         self.port = port
         self.http = None
+        self.sockets = Sockets()
 
 
 async def test_each_announce_asks_the_network_for_the_current_port(
