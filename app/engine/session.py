@@ -26,7 +26,7 @@ from app.engine import events
 from app.engine.controls import Controls
 from app.engine.errors import EngineError, StorageError
 from app.engine.metainfo import Metainfo, load_metainfo, parse_metainfo, to_torrent_bytes
-from app.engine.dht import DEFAULT_BOOTSTRAP, DhtNode
+from app.engine.dht import DEFAULT_BOOTSTRAP, DualStackDht
 from app.engine.disk_guard import free_bytes
 from app.engine.lsd import LsdService
 from app.engine.magnet import format_magnet, parse_magnet
@@ -121,7 +121,7 @@ class Session:
         self.controls = Controls(self)  # limits, queue, disk guard, moves
         self.notices: list[str] = []  # things the user should read once (e.g. a damaged store)
         self._saver: asyncio.Task[None] | None = None
-        self.dht: DhtNode | None = None
+        self.dht: DualStackDht | None = None
         self.dht_port: int | None = None
         self._lsd: LsdService | None = None
         self.network = SessionNetwork(self)  # what trackers ask at each announce
@@ -250,13 +250,12 @@ class Session:
         if self.config.enable_dht:
             saved = self.store.get_setting("dht") if self.store else None
             node_id = bytes.fromhex(saved["node_id"]) if saved else None
-            self.dht = DhtNode(node_id=node_id, bootstrap=self.config.dht_bootstrap)
+            self.dht = DualStackDht(
+                families=self.sockets.families, node_id=node_id, bootstrap=self.config.dht_bootstrap
+            )
             if saved:
                 self.dht.load_nodes(saved.get("nodes", []))
-            try:
-                await self.dht.start(self.sockets, self.listen_port or 0)
-            except OSError:  # the UDP port is taken: any port will do for the DHT
-                await self.dht.start(self.sockets, 0)
+            await self.dht.start(self.sockets, self.listen_port or 0)
             self.dht_port = self.dht.port
         if self.config.enable_lsd:
             self._lsd = LsdService(self.listen_port or 0, self._lsd_peer, sockets=self.sockets)

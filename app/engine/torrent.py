@@ -57,7 +57,7 @@ from app.engine.wire import messages as m
 from app.engine.wire.fast import offered_fast_set
 
 if TYPE_CHECKING:
-    from app.engine.dht import DhtNode
+    from app.engine.dht import DualStackDht
     from app.engine.rate_limit import Throttle
 
 log = logging.getLogger(__name__)
@@ -107,7 +107,7 @@ class TorrentHost(Protocol):
     peer_id: bytes
     listen_port: int | None
     network: TrackerNetwork  # what each announce takes: port, HTTP client, sockets
-    dht: DhtNode | None
+    dht: DualStackDht | None
     executor: Executor  # disk I/O and hashing
     rng: random.Random  # the picker's and the choker's
 
@@ -597,7 +597,7 @@ class Torrent:
         self._next_dht = now + (DHT_SEARCH_INTERVAL if searching else DHT_ANNOUNCE_INTERVAL)
         self._in_background(self._dht_announce(dht))
 
-    async def _dht_announce(self, dht: DhtNode) -> None:
+    async def _dht_announce(self, dht: DualStackDht) -> None:
         port = self.host.listen_port or 0
         self.add_peers(await dht.announce(self.info_hash, port))
 

@@ -3,13 +3,17 @@
 `decode(datagram)` gives one frozen message or raises `KrpcError`; `encode(message)` gives
 the datagram. A KRPC response does not say which query it answers, so every response
 decodes to one `Response` carrying whatever of `nodes`, `values` and `token` it holds; the
-caller knows from the transaction id what it asked. IPv4 only: compact node info is 26
-bytes, compact peer info 6 bytes.
+caller knows from the transaction id what it asked.
+
+BEP 32 (IPv6): compact node info is 26 bytes in `nodes` (IPv4) and 38 in `nodes6` (IPv6);
+compact peer info 6 or 18 bytes by the peer's family; a find_node or get_peers query may say
+which it `want`s (b"n4", b"n6").
 """
 
 from __future__ import annotations
 
 import ipaddress
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
@@ -22,8 +26,11 @@ Address = tuple[str, int]
 
 ID_LENGTH = 20
 NODE_LENGTH = ID_LENGTH + 6  # BEP 5: "Compact node info": 20-byte id, then compact IP/port
+NODE6_LENGTH = ID_LENGTH + 18  # BEP 32: the same with a 16-byte IPv6 address
 PEER_LENGTH = 6  # BEP 5: "Compact IP-address/port info": 4-byte IPv4, 2-byte port
-IPV6_PEER_LENGTH = 18  # BEP 32 values an IPv4 node may still receive: skipped, not fatal
+IPV6_PEER_LENGTH = 18  # BEP 32: 16-byte IPv6, 2-byte port
+WANT_TOKENS = {socket.AF_INET: b"n4", socket.AF_INET6: b"n6"}  # BEP 32 `want`
+_IP_VERSIONS = {PEER_LENGTH: 4, IPV6_PEER_LENGTH: 6}
 MAX_TRANSACTION_ID = 32  # the id is echoed back: a long one only serves amplification
 
 
@@ -64,6 +71,7 @@ class FindNode:
     target: bytes
     version: bytes | None = None
     ip: Address | None = None
+    want: tuple[bytes, ...] = ()  # BEP 32: b"n4", b"n6"; empty: the family the query came over
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +81,7 @@ class GetPeers:
     info_hash: bytes
     version: bytes | None = None
     ip: Address | None = None
+    want: tuple[bytes, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +102,7 @@ class AnnouncePeer:
 class Response:
     """Any response: ping and announce_peer carry only the id, find_node adds `nodes`,
     get_peers adds a `token` and `values` or `nodes`. BEP 42: `ip` is the requester's address
-    as the responder saw it."""
+    as the responder saw it. BEP 32: IPv6 nodes come in `nodes6`."""
 
     transaction_id: bytes
     sender_id: bytes
@@ -102,6 +111,10 @@ class Response:
     token: bytes | None = None
     version: bytes | None = None
     ip: Address | None = None
+    nodes6: tuple[NodeInfo, ...] = ()
+
+    def nodes_of(self, family: int) -> tuple[NodeInfo, ...]:
+        return self.nodes6 if family == socket.AF_INET6 else self.nodes
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,16 +157,18 @@ class TransactionIds:
 # ---------------------------------------------------------------- compact formats
 
 
-def encode_nodes(nodes: tuple[NodeInfo, ...] | list[NodeInfo]) -> bytes:
-    return b"".join(node.node_id + _pack_address(node.address) for node in nodes)
+def encode_nodes(nodes: tuple[NodeInfo, ...] | list[NodeInfo], version: int = 4) -> bytes:
+    """`nodes` (version 4) or `nodes6` (version 6, BEP 32): every node must be of that family."""
+    return b"".join(node.node_id + _pack_address(node.address, version) for node in nodes)
 
 
-def decode_nodes(data: bytes) -> tuple[NodeInfo, ...]:
-    if len(data) % NODE_LENGTH:
-        raise KrpcError(f"compact node info of {len(data)} bytes is not a multiple of {NODE_LENGTH}")
+def decode_nodes(data: bytes, version: int = 4) -> tuple[NodeInfo, ...]:
+    size = NODE_LENGTH if version == 4 else NODE6_LENGTH
+    if len(data) % size:
+        raise KrpcError(f"compact node info of {len(data)} bytes is not a multiple of {size}")
     return tuple(
-        NodeInfo(data[start : start + ID_LENGTH], *_unpack_address(data[start + ID_LENGTH : start + NODE_LENGTH]))
-        for start in range(0, len(data), NODE_LENGTH)
+        NodeInfo(data[start : start + ID_LENGTH], *_unpack_address(data[start + ID_LENGTH : start + size]))
+        for start in range(0, len(data), size)
     )
 
 
@@ -162,24 +177,28 @@ def encode_peer(address: Address) -> bytes:
 
 
 def decode_peer(data: bytes) -> Address:
-    if len(data) != PEER_LENGTH:
-        raise KrpcError(f"compact peer info of {len(data)} bytes instead of {PEER_LENGTH}")
+    if len(data) not in _IP_VERSIONS:
+        raise KrpcError(f"compact peer info of {len(data)} bytes instead of {PEER_LENGTH} or {IPV6_PEER_LENGTH}")
     return _unpack_address(data)
 
 
-def _pack_address(address: Address) -> bytes:
+def _pack_address(address: Address, version: int | None = None) -> bytes:
+    """Compact IP/port; `version` (4 or 6) when only that family may go there."""
     host, port = address
     try:
-        packed = ipaddress.IPv4Address(host).packed
+        ip = ipaddress.ip_address(host)
     except ValueError:
-        raise LocalProtocolError(f"{host!r} is not an IPv4 address") from None
+        raise LocalProtocolError(f"{host!r} is not an IP address") from None
+    if version is not None and ip.version != version:
+        raise LocalProtocolError(f"{host!r} is not an IPv{version} address")
     if not 0 <= port < 0x10000:
         raise LocalProtocolError(f"port {port} is out of range")
-    return packed + port.to_bytes(2, "big")
+    return ip.packed + port.to_bytes(2, "big")
 
 
 def _unpack_address(data: bytes) -> Address:
-    return str(ipaddress.IPv4Address(data[:4])), int.from_bytes(data[4:6], "big")
+    """Compact IP/port of either family (BEP 32), told apart by its length."""
+    return str(ipaddress.ip_address(data[:-2])), int.from_bytes(data[-2:], "big")
 
 
 # ---------------------------------------------------------------- encoding
@@ -205,11 +224,15 @@ def _encode_ping(message: Ping) -> tuple[bytes, dict[bytes, Any]]:
 
 
 def _encode_find_node(message: FindNode) -> tuple[bytes, dict[bytes, Any]]:
-    return _query_body(b"find_node", message.sender_id, target=message.target)
+    return _query_body(b"find_node", message.sender_id, target=message.target, **_want(message.want))
 
 
 def _encode_get_peers(message: GetPeers) -> tuple[bytes, dict[bytes, Any]]:
-    return _query_body(b"get_peers", message.sender_id, info_hash=message.info_hash)
+    return _query_body(b"get_peers", message.sender_id, info_hash=message.info_hash, **_want(message.want))
+
+
+def _want(want: tuple[bytes, ...]) -> dict[str, Any]:
+    return {"want": list(want)} if want else {}
 
 
 def _encode_announce_peer(message: AnnouncePeer) -> tuple[bytes, dict[bytes, Any]]:
@@ -226,7 +249,9 @@ def _encode_announce_peer(message: AnnouncePeer) -> tuple[bytes, dict[bytes, Any
 def _encode_response(message: Response) -> tuple[bytes, dict[bytes, Any]]:
     body: dict[bytes, Any] = {b"id": message.sender_id}
     if message.nodes:
-        body[b"nodes"] = encode_nodes(message.nodes)
+        body[b"nodes"] = encode_nodes(message.nodes, 4)
+    if message.nodes6:
+        body[b"nodes6"] = encode_nodes(message.nodes6, 6)
     if message.values:
         body[b"values"] = [encode_peer(peer) for peer in message.values]
     if message.token is not None:
@@ -284,8 +309,8 @@ def _decode_envelope(value: dict[bytes, Any]) -> _Envelope:
     if version is not None and type(version) is not bytes:
         raise KrpcError("the version 'v' is not a string")
     ip = value.get(b"ip")
-    if ip is not None and (type(ip) is not bytes or len(ip) != PEER_LENGTH):
-        raise KrpcError("the address 'ip' is not a compact IPv4 address")
+    if ip is not None and (type(ip) is not bytes or len(ip) not in _IP_VERSIONS):
+        raise KrpcError("the address 'ip' is not a compact IPv4 or IPv6 address")
     return _Envelope(transaction_id, version, None if ip is None else _unpack_address(ip))
 
 
@@ -318,12 +343,22 @@ def _decode_ping(arguments: dict[bytes, Any], sender_id: bytes, envelope: _Envel
 
 def _decode_find_node(arguments: dict[bytes, Any], sender_id: bytes, envelope: _Envelope) -> FindNode:
     target = _node_id(arguments, b"target")
-    return FindNode(envelope.transaction_id, sender_id, target, envelope.version, envelope.ip)
+    return FindNode(envelope.transaction_id, sender_id, target, envelope.version, envelope.ip, _decode_want(arguments))
 
 
 def _decode_get_peers(arguments: dict[bytes, Any], sender_id: bytes, envelope: _Envelope) -> GetPeers:
     info_hash = _node_id(arguments, b"info_hash")
-    return GetPeers(envelope.transaction_id, sender_id, info_hash, envelope.version, envelope.ip)
+    return GetPeers(
+        envelope.transaction_id, sender_id, info_hash, envelope.version, envelope.ip, _decode_want(arguments)
+    )
+
+
+def _decode_want(arguments: dict[bytes, Any]) -> tuple[bytes, ...]:
+    """BEP 32 `want`: the families we know; anything else in it is ignored, as libtorrent does."""
+    want = arguments.get(b"want")
+    if type(want) is not list:
+        return ()
+    return tuple(token for token in want if token in WANT_TOKENS.values())
 
 
 def _decode_announce_peer(arguments: dict[bytes, Any], sender_id: bytes, envelope: _Envelope) -> AnnouncePeer:
@@ -347,27 +382,28 @@ def _decode_response(value: dict[bytes, Any], envelope: _Envelope) -> Response:
     body = value.get(b"r")
     if type(body) is not dict:
         raise KrpcError("the response has no dictionary 'r'")
-    nodes = body.get(b"nodes", b"")
+    nodes, nodes6 = body.get(b"nodes", b""), body.get(b"nodes6", b"")
     token = body.get(b"token")
-    if type(nodes) is not bytes:
-        raise KrpcError("the response's 'nodes' is not a string")
+    if type(nodes) is not bytes or type(nodes6) is not bytes:
+        raise KrpcError("the response's 'nodes' or 'nodes6' is not a string")
     if token is not None and type(token) is not bytes:
         raise KrpcError("the response's token is not a string")
     return Response(
         envelope.transaction_id,
         _node_id(body, b"id"),
-        decode_nodes(nodes),
+        decode_nodes(nodes, 4),
         _decode_values(body.get(b"values", [])),
         token,
         envelope.version,
         envelope.ip,
+        decode_nodes(nodes6, 6),
     )
 
 
 def _decode_values(values: Any) -> tuple[Address, ...]:
     if type(values) is not list or any(type(value) is not bytes for value in values):
         raise KrpcError("the response's 'values' is not a list of strings")
-    return tuple(decode_peer(value) for value in values if len(value) != IPV6_PEER_LENGTH)
+    return tuple(decode_peer(value) for value in values)
 
 
 def _decode_error(value: dict[bytes, Any], envelope: _Envelope) -> Error:

@@ -11,6 +11,7 @@ are the true k closest, or nothing closer remains to ask.
 from __future__ import annotations
 
 import bisect
+import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
@@ -58,6 +59,7 @@ class Lookup:
         seeds: Iterable[NodeInfo],
         *,
         own_id: bytes | None = None,
+        family: int = socket.AF_INET,
         alpha: int = ALPHA,
         k: int = K,
         slow_after: float = SLOW_AFTER,
@@ -65,6 +67,7 @@ class Lookup:
     ) -> None:
         self.target = target
         self._own_id = own_id
+        self._family = family  # BEP 32: a lookup follows the nodes of its own family only
         self._alpha, self._k = alpha, k
         self._slow_after, self._timeout = slow_after, timeout
         self._by_id: dict[bytes, _Candidate] = {}
@@ -102,7 +105,7 @@ class Lookup:
             return
         candidate.status, candidate.token = _Status.RESPONDED, response.token
         self._peers.update((peer, None) for peer in response.values if peer[1] != 0)
-        self._add(response.nodes)
+        self._add(response.nodes_of(self._family))
 
     def on_failure(self, node: NodeInfo, now: float) -> None:
         candidate = self._by_id.get(node.node_id)

@@ -1,6 +1,7 @@
 """A mainline DHT node (BEP 5): the asyncio UDP adapter around the pure DHT cores.
 
-`DhtNode` owns one UDP socket. It answers ping, find_node, get_peers and announce_peer,
+`DhtNode` owns one UDP socket of one address family (BEP 32: an IPv6 node is a node of its
+own, with its own routing table, beside the IPv4 one; see dual_stack.py). It answers ping, find_node, get_peers and announce_peer,
 keeps its routing table fresh, and runs iterative lookups for the session. All protocol
 decisions live in krpc, routing_table, lookup, tokens, peer_store and rate_limiter; this
 module only moves datagrams, futures and timers between them.
@@ -90,10 +91,13 @@ class DhtNode(asyncio.DatagramProtocol):
         query_timeout: float = 5.0,
         max_queries_per_second: float = 100.0,
         max_queries_per_ip_per_second: float = 10.0,
+        family: int = socket.AF_INET,
     ) -> None:
         if node_id is not None and len(node_id) != krpc.ID_LENGTH:
             raise ValueError(f"a node id is {krpc.ID_LENGTH} bytes")
         self.node_id = node_id or os.urandom(krpc.ID_LENGTH)
+        self.family = family
+        self.sibling: DhtNode | None = None  # the other family's node, for BEP 32 `want`
         self._bootstrap = tuple(bootstrap)
         self._clock = clock
         self._query_timeout = query_timeout
@@ -133,7 +137,7 @@ class DhtNode(asyncio.DatagramProtocol):
         the background (find_node on our own id)."""
         self._loop = asyncio.get_running_loop()
         sockets = Sockets(sockets) if isinstance(sockets, str) else sockets
-        await sockets.datagram(lambda: self, port=port, family=socket.AF_INET)
+        await sockets.datagram(lambda: self, port=port, family=self.family)
         self._bootstrapped = self._spawn(self._bootstrap_once())
         self._bootstrapped_at = self._clock()
         self._maintenance = self._loop.call_later(MAINTENANCE_INTERVAL, self._maintain)
@@ -179,7 +183,7 @@ class DhtNode(asyncio.DatagramProtocol):
 
     def add_node(self, host: str, port: int) -> None:
         """A node we heard of (a peer's `port` message, BEP 5): ping it; it joins the table if it answers."""
-        if not _is_ipv4(host) or not 0 < port < 0x10000:
+        if _family_of(host) != self.family or not 0 < port < 0x10000:
             return
         if self._transport is None:
             self._known.append((host, port))
@@ -260,14 +264,14 @@ class DhtNode(asyncio.DatagramProtocol):
         return self._response(query, address)
 
     def _answer_find_node(self, query: krpc.FindNode, address: Address, now: float) -> Response:
-        return self._response(query, address, nodes=tuple(self._table.closest(query.target)))
+        return self._response(query, address, **self._closest(query.target, query.want))
 
     def _answer_get_peers(self, query: krpc.GetPeers, address: Address, now: float) -> Response:
         # Nodes come with the values too (as libtorrent does), so lookups still converge.
         return self._response(
             query,
             address,
-            nodes=tuple(self._table.closest(query.info_hash)),
+            **self._closest(query.info_hash, query.want),
             values=tuple(self._store.peers(query.info_hash, now)),
             token=self._tokens.token_for(address[0], now),
         )
@@ -283,6 +287,15 @@ class DhtNode(asyncio.DatagramProtocol):
     def _response(self, query: Query, address: Address, **fields: Any) -> Response:
         # BEP 42: tell the querier the address we see it at.
         return Response(query.transaction_id, self.node_id, version=VERSION, ip=address, **fields)
+
+    def _closest(self, target: bytes, want: tuple[bytes, ...]) -> dict[str, tuple[NodeInfo, ...]]:
+        """BEP 32: the closest nodes of each family the querier `want`s, from that family's
+        table (ours, or our sibling's); without `want`, of the family the query came over."""
+        tables = {self.family: self._table}
+        if self.sibling is not None:
+            tables[self.sibling.family] = self.sibling._table
+        wanted = [family for family, token in krpc.WANT_TOKENS.items() if token in want] or [self.family]
+        return {_NODE_FIELDS[family]: tuple(tables[family].closest(target)) for family in wanted if family in tables}
 
     _ANSWERS: dict[type, Callable[[DhtNode, Any, Address, float], Response | krpc.Error]] = {
         krpc.Ping: _answer_ping,
@@ -354,7 +367,7 @@ class DhtNode(asyncio.DatagramProtocol):
         self, target: bytes, make_query: Callable[[bytes], Query], extra_seeds: Iterable[NodeInfo] = ()
     ) -> LookupResult:
         seeds = [*self._table.closest(target, LOOKUP_SEEDS), *extra_seeds]
-        lookup = Lookup(target, seeds, own_id=self.node_id, timeout=self._query_timeout)
+        lookup = Lookup(target, seeds, own_id=self.node_id, family=self.family, timeout=self._query_timeout)
         assert self._loop is not None
         answered = _Wakeup(self._loop)
         while True:
@@ -394,18 +407,19 @@ class DhtNode(asyncio.DatagramProtocol):
             for address in dict.fromkeys(addresses)
         ]
         responses = [await answer for answer in answers]
-        seeds = [node for response in responses if response is not None for node in response.nodes]
+        seeds = [node for response in responses if response is not None for node in response.nodes_of(self.family)]
         await self._find_node(self.node_id, seeds)
 
     async def _resolve(self, hosts: Iterable[tuple[str, int]]) -> list[Address]:
         assert self._loop is not None
         addresses: list[Address] = []
         for host, port in hosts:
-            if _is_ipv4(host):
-                addresses.append((host, port))
+            if _family_of(host) is not None:
+                if _family_of(host) == self.family:
+                    addresses.append((host, port))
                 continue
             try:
-                infos = await self._loop.getaddrinfo(host, port, family=socket.AF_INET, type=socket.SOCK_DGRAM)
+                infos = await self._loop.getaddrinfo(host, port, family=self.family, type=socket.SOCK_DGRAM)
             except (OSError, UnicodeError) as error:
                 log.info("DHT: bootstrap node %s:%s not found: %s", host, port, error)
                 continue
@@ -469,9 +483,12 @@ class _PeerSearch:
     peers_with_ours: list[Address]
 
 
-def _is_ipv4(host: str) -> bool:
+_NODE_FIELDS = {socket.AF_INET: "nodes", socket.AF_INET6: "nodes6"}  # BEP 32
+
+
+def _family_of(host: str) -> int | None:
     try:
-        ipaddress.IPv4Address(host)
+        version = ipaddress.ip_address(host).version
     except ValueError:
-        return False
-    return True
+        return None
+    return socket.AF_INET6 if version == 6 else socket.AF_INET

@@ -1,3 +1,5 @@
+import socket
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -79,15 +81,43 @@ def test_implied_port_makes_the_port_argument_irrelevant() -> None:
     assert isinstance(decoded, AnnouncePeer) and decoded.implied_port and decoded.port == 0
 
 
-def test_ipv6_values_are_skipped() -> None:
-    body = {b"id": ID_A, b"values": [bytes(18), bytes([127, 0, 0, 1, 0, 80])]}
+def test_values_of_both_families_are_read() -> None:
+    """BEP 32: an IPv6 peer is 18 bytes, an IPv4 one 6."""
+    ipv6 = bytes(15) + b"\x01" + (80).to_bytes(2, "big")
+    body = {b"id": ID_A, b"values": [ipv6, bytes([127, 0, 0, 1, 0, 80])]}
     decoded = krpc.decode(bencode.encode({b"t": b"aa", b"y": b"r", b"r": body}))
-    assert isinstance(decoded, Response) and decoded.values == (("127.0.0.1", 80),)
+    assert isinstance(decoded, Response) and decoded.values == (("::1", 80), ("127.0.0.1", 80))
+
+
+def test_a_value_of_another_length_is_refused() -> None:
+    body = {b"id": ID_A, b"values": [bytes(7)]}
+    with pytest.raises(KrpcError):
+        krpc.decode(bencode.encode({b"t": b"aa", b"y": b"r", b"r": body}))
 
 
 def test_unknown_keys_are_ignored() -> None:
-    query = {b"id": ID_A, b"info_hash": ID_B, b"want": [b"n4"], b"noseed": 1}
-    assert krpc.decode(_query(b"get_peers", query, ro=1)) == GetPeers(b"aa", ID_A, ID_B)
+    query = {b"id": ID_A, b"info_hash": ID_B, b"want": [b"n4", b"n9"], b"noseed": 1}
+    assert krpc.decode(_query(b"get_peers", query, ro=1)) == GetPeers(b"aa", ID_A, ID_B, want=(b"n4",))
+
+
+NODES6 = (NodeInfo(ID_A, "::1", 6881), NodeInfo(ID_B, "2001:db8::5", 1))
+
+
+def test_nodes6_and_want_round_trip() -> None:
+    """BEP 32: IPv6 nodes travel in `nodes6`, 38 bytes each; queries may say what they `want`."""
+    response = Response(b"aa", ID_A, nodes=NODES, nodes6=NODES6, ip=("::1", 6881))
+    assert krpc.decode(krpc.encode(response)) == response
+    assert len(krpc.encode_nodes(NODES6, 6)) == 2 * krpc.NODE6_LENGTH
+    for query in (FindNode(b"ab", ID_A, ID_B, want=(b"n4", b"n6")), GetPeers(b"ac", ID_A, ID_B, want=(b"n6",))):
+        assert krpc.decode(krpc.encode(query)) == query
+    assert response.nodes_of(socket.AF_INET6) == NODES6 and response.nodes_of(socket.AF_INET) == NODES
+
+
+def test_a_node_of_the_wrong_family_in_a_node_list_is_our_bug() -> None:
+    with pytest.raises(LocalProtocolError):
+        krpc.encode(Response(b"aa", ID_A, nodes=NODES6))
+    with pytest.raises(LocalProtocolError):
+        krpc.encode(Response(b"aa", ID_A, nodes6=NODES))
 
 
 def test_compact_nodes_round_trip() -> None:
@@ -95,9 +125,9 @@ def test_compact_nodes_round_trip() -> None:
     assert len(krpc.encode_nodes(NODES)) == 2 * krpc.NODE_LENGTH
 
 
-def test_encoding_a_non_ipv4_address_is_our_bug() -> None:
+def test_encoding_a_non_ip_address_is_our_bug() -> None:
     with pytest.raises(LocalProtocolError):
-        krpc.encode(Response(b"aa", ID_A, values=(("::1", 80),)))
+        krpc.encode(Response(b"aa", ID_A, values=(("example.org", 80),)))
     with pytest.raises(LocalProtocolError):
         krpc.encode_peer(("127.0.0.1", 70000))
 

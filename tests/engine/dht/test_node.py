@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 from collections.abc import AsyncIterator
 
 import pytest
@@ -277,3 +278,47 @@ async def test_a_small_dht_finds_an_announced_peer() -> None:
     finally:
         for dht in nodes:
             await dht.close()
+
+
+async def test_a_small_ipv6_dht_finds_an_announced_peer() -> None:
+    """BEP 32: the same DHT over IPv6, nodes travelling in `nodes6`."""
+    first = unlimited_node(bootstrap=(), family=socket.AF_INET6)
+    await first.start("::1")
+    nodes = [first]
+    try:
+        for _ in range(19):
+            dht = unlimited_node(bootstrap=[("::1", first.port)], family=socket.AF_INET6)
+            await dht.start("::1")
+            nodes.append(dht)
+        info_hash = os.urandom(20)
+        assert await nodes[5].announce(info_hash, 51413) == []
+        assert await nodes[17].get_peers(info_hash) == [("::1", 51413)]
+        assert all(dht.node_count > 0 for dht in nodes)
+    finally:
+        for dht in nodes:
+            await dht.close()
+
+
+async def test_an_ipv6_node_answers_with_nodes6_and_what_the_querier_wants() -> None:
+    """BEP 32: `nodes6` by default over IPv6; `want` n4 adds the IPv4 sibling's table."""
+    ipv4, ipv6 = unlimited_node(bootstrap=()), unlimited_node(bootstrap=(), family=socket.AF_INET6)
+    ipv4.sibling, ipv6.sibling = ipv6, ipv4
+    await ipv4.start("127.0.0.1")
+    await ipv6.start("::1")
+    loop = asyncio.get_running_loop()
+    transport, client = await loop.create_datagram_endpoint(Client, local_addr=("::1", 0))
+    try:
+        ipv4._table.node_responded(krpc.NodeInfo(b"4" * 20, "127.0.0.9", 9), 0.0)
+        ipv6._table.node_responded(krpc.NodeInfo(b"6" * 20, "::9", 9), 0.0)
+        transport.sendto(krpc.encode(FindNode(b"aa", CLIENT_ID, CLIENT_ID)), ("::1", ipv6.port))
+        plain = await client.answer()
+        transport.sendto(krpc.encode(FindNode(b"ab", CLIENT_ID, CLIENT_ID, want=(b"n4", b"n6"))), ("::1", ipv6.port))
+        both = await client.answer()
+        assert isinstance(plain, Response) and isinstance(both, Response)
+        assert [n.host for n in plain.nodes6] == ["::9"] and plain.nodes == ()
+        assert [n.host for n in both.nodes] == ["127.0.0.9"] and [n.host for n in both.nodes6] == ["::9"]
+        assert plain.ip is not None and plain.ip[0] == "::1"
+    finally:
+        transport.close()
+        await ipv4.close()
+        await ipv6.close()
