@@ -35,10 +35,11 @@ def make_torrent(content: Path, *, piece_size: int, trackers: list[str] = ()) ->
 
 
 class LtPeer:
-    """One libtorrent session listening on `host` (127.0.0.x)."""
+    """One libtorrent session listening on `host` (127.0.0.x or ::1)."""
 
     def __init__(self, host: str = "127.0.0.2", **settings: object) -> None:
-        pack = dict(_QUIET, listen_interfaces=f"{host}:0", outgoing_interfaces=host, **settings)
+        listen = f"[{host}]:0" if ":" in host else f"{host}:0"
+        pack = dict(_QUIET, listen_interfaces=listen, outgoing_interfaces=host, **settings)
         self.session = lt.session(pack)
         self.host = host
         self.handles: list[lt.torrent_handle] = []
