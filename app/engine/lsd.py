@@ -1,14 +1,15 @@
 """Local Service Discovery (BEP 14): find peers of our torrents on the local network.
 
-Peers multicast small HTTP-like ``BT-SEARCH`` datagrams to 239.192.152.143:6771 naming
-their listen port and info-hashes; whoever hears one and has the same torrent may connect.
+Peers multicast small HTTP-like ``BT-SEARCH`` datagrams to 239.192.152.143:6771 (IPv4) or
+[ff15::efc0:988f]:6771 (IPv6) naming their listen port and info-hashes; whoever hears one and
+has the same torrent may connect.
 
 Sans-I/O codec:
-    encode_announce(info_hashes, port, cookie) -> bytes
+    encode_announce(info_hashes, port, cookie, group=MULTICAST_GROUP) -> bytes
     parse_announce(data) -> LsdAnnounce(port, info_hashes, cookie)   raises RemoteProtocolError
 
-Thin asyncio service (IPv4 only):
-    service = LsdService(listen_port, on_peer, sockets=session_sockets)  # default: any interface
+Thin asyncio service, one per address family:
+    service = LsdService(listen_port, on_peer, sockets=session_sockets, family=socket.AF_INET6)
     service.set_info_hashes(hashes)       # what to announce, and whose peers to report
     await service.start()                 # join the group, announce now and every 5 minutes
     service.announce_now()                # e.g. after adding a torrent
@@ -24,6 +25,7 @@ import asyncio
 import logging
 import re
 import secrets
+import socket
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -33,6 +35,8 @@ from app.engine.sockets import Sockets
 log = logging.getLogger(__name__)
 
 MULTICAST_GROUP = "239.192.152.143"  # BEP 14: IPv4 org-local scope
+MULTICAST_GROUP6 = "ff15::efc0:988f"  # BEP 14: IPv6 site-local scope
+GROUPS = {socket.AF_INET: MULTICAST_GROUP, socket.AF_INET6: MULTICAST_GROUP6}
 LSD_PORT = 6771
 ANNOUNCE_INTERVAL = 5 * 60.0  # BEP 14: announce each torrent about every 5 minutes
 MAX_HASHES_PER_ANNOUNCE = 20  # keeps one datagram under 1,400 bytes
@@ -54,13 +58,14 @@ class LsdAnnounce:
     cookie: str  # "" when absent
 
 
-def encode_announce(info_hashes: Sequence[bytes], port: int, cookie: str) -> bytes:
+def encode_announce(info_hashes: Sequence[bytes], port: int, cookie: str, group: str = MULTICAST_GROUP) -> bytes:
     """One BT-SEARCH datagram announcing ``info_hashes`` (BEP 14 allows several)."""
     if not info_hashes or any(len(info_hash) != INFO_HASH_LENGTH for info_hash in info_hashes):
         raise ValueError("an announce needs one or more 20-byte info-hashes")
     if not 0 < port < 65536 or not _COOKIE.fullmatch(cookie):
         raise ValueError("the port must be 1..65535 and the cookie visible ASCII")
-    lines = [_REQUEST_LINE, f"Host: {MULTICAST_GROUP}:{LSD_PORT}", f"Port: {port}"]
+    host = f"[{group}]" if ":" in group else group
+    lines = [_REQUEST_LINE, f"Host: {host}:{LSD_PORT}", f"Port: {port}"]
     lines += [f"Infohash: {info_hash.hex()}" for info_hash in info_hashes]
     if cookie:
         lines.append(f"cookie: {cookie}")
@@ -115,11 +120,13 @@ class LsdService(asyncio.DatagramProtocol):
         group_port: int = LSD_PORT,
         interval: float = ANNOUNCE_INTERVAL,
         cookie: str | None = None,
+        family: int = socket.AF_INET,
     ) -> None:
         self._listen_port = listen_port
         self._on_peer = on_peer
         self._sockets = sockets  # joins the group on the chosen interface, sends from its address
         self._group_port = group_port
+        self._group = GROUPS[family]
         self._interval = interval
         self.cookie = cookie or secrets.token_hex(8)
         self._info_hashes: set[bytes] = set()
@@ -131,7 +138,7 @@ class LsdService(asyncio.DatagramProtocol):
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        sock = self._sockets.multicast(MULTICAST_GROUP, self._group_port, ttl=MULTICAST_TTL)
+        sock = self._sockets.multicast(self._group, self._group_port, ttl=MULTICAST_TTL)
         try:
             self._transport, _ = await loop.create_datagram_endpoint(lambda: self, sock=sock)
         except BaseException:
@@ -145,8 +152,8 @@ class LsdService(asyncio.DatagramProtocol):
         hashes = sorted(self._info_hashes)
         for start in range(0, len(hashes), MAX_HASHES_PER_ANNOUNCE):
             chunk = hashes[start : start + MAX_HASHES_PER_ANNOUNCE]
-            message = encode_announce(chunk, self._listen_port, self.cookie)
-            self._transport.sendto(message, (MULTICAST_GROUP, self._group_port))
+            message = encode_announce(chunk, self._listen_port, self.cookie, self._group)
+            self._transport.sendto(message, (self._group, self._group_port))
 
     def close(self) -> None:
         if self._task is not None:

@@ -123,7 +123,7 @@ class Session:
         self._saver: asyncio.Task[None] | None = None
         self.dht: DualStackDht | None = None
         self.dht_port: int | None = None
-        self._lsd: LsdService | None = None
+        self._lsd: list[LsdService] = []  # one per address family (BEP 14)
         self.network = SessionNetwork(self)  # what trackers ask at each announce
 
     # lifecycle
@@ -258,13 +258,18 @@ class Session:
             await self.dht.start(self.sockets, self.listen_port or 0)
             self.dht_port = self.dht.port
         if self.config.enable_lsd:
-            self._lsd = LsdService(self.listen_port or 0, self._lsd_peer, sockets=self.sockets)
-            try:
-                await self._lsd.start()
-                self._update_lsd()
-            except OSError as exc:
-                log.warning("local service discovery is off: %s", exc)
-                self._lsd = None
+            for family in self.sockets.families:
+                await self._start_lsd(family)
+            self._update_lsd()
+
+    async def _start_lsd(self, family: int) -> None:
+        service = LsdService(self.listen_port or 0, self._lsd_peer, sockets=self.sockets, family=family)
+        try:
+            await service.start()
+        except OSError as exc:
+            log.warning("local service discovery over %s is off: %s", socket.AddressFamily(family).name, exc)
+            return
+        self._lsd.append(service)
 
     async def _stop_discovery(self) -> None:
         if self.dht is not None:
@@ -272,9 +277,9 @@ class Session:
                 self.store.set_setting("dht", self.dht.save_state())
             await self.dht.close()
             self.dht = self.dht_port = None
-        if self._lsd is not None:
-            self._lsd.close()
-            self._lsd = None
+        for service in self._lsd:
+            service.close()
+        self._lsd = []
 
     def _lsd_peer(self, info_hash: bytes, address: tuple[str, int]) -> None:
         torrent = self.torrents.get(info_hash)
@@ -282,8 +287,8 @@ class Session:
             torrent.add_peers([address])
 
     def _update_lsd(self) -> None:
-        if self._lsd is not None:
-            self._lsd.set_info_hashes(ih for ih, t in self.torrents.items() if not t.private)
+        for service in self._lsd:
+            service.set_info_hashes(ih for ih, t in self.torrents.items() if not t.private)
 
     def metadata_received(self, torrent: Torrent) -> None:
         """A magnet's info dictionary arrived (and was verified): remember it, tell the UI.
@@ -420,8 +425,9 @@ class Session:
         self.torrents[torrent.info_hash] = torrent
         self._remember(torrent, paused)
         self._update_lsd()
-        if self._lsd is not None and not torrent.private:
-            self._lsd.announce_now()  # BEP 14: neighbours hear of it now, not at the next round
+        if not torrent.private:
+            for service in self._lsd:
+                service.announce_now()  # BEP 14: neighbours hear of it now, not at the next round
         self.emit(events.TorrentAdded(torrent.info_hash.hex(), torrent.name))
         if torrent.magnet is not None:
             torrent.add_peers(list(torrent.magnet.peers))  # x.pe hints

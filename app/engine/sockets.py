@@ -13,7 +13,7 @@ connection limits are meant to join this one place later.
     family = sockets.family                       # resolve remote names in this family only
     families = sockets.families                   # the stacks we speak: (AF_INET, AF_INET6) unbound
     http = sockets.http_client()                  # an aiohttp session (http_clients(): per family)
-    sock = sockets.multicast(group, port, ttl=1)  # LSD
+    sock = sockets.multicast(group, port, ttl=1)  # LSD (IPv4 or IPv6 group)
 
 Multicast (LSD) is the one socket not bound to the chosen address: to hear a group, a socket
 binds to the group's address (on Linux; to the port only on Windows). Bound here means the
@@ -35,12 +35,14 @@ import errno
 import ipaddress
 import logging
 import socket
+import struct
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import aiohttp
+import psutil
 
 log = logging.getLogger(__name__)
 
@@ -138,26 +140,61 @@ class Sockets:
         return {family: self.http_client(family) for family in self.families}
 
     def multicast(self, group: str, port: int, *, ttl: int) -> socket.socket:
-        """A non-blocking IPv4 UDP socket in `group` on the chosen interface, sending from it,
-        with loop-back on so that other clients on this machine hear us too."""
-        interface = self.host if self.bound else "0.0.0.0"
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
+        """A non-blocking UDP socket in `group` (IPv4 or IPv6) on the chosen interface, sending
+        from it, with loop-back on so that other clients on this machine hear us too."""
+        family = socket.AF_INET6 if ":" in group else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             if hasattr(socket, "SO_REUSEPORT"):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)  # other clients share it
             # Binding to the group filters out other traffic; Windows only binds to an interface.
             sock.bind(("" if sys.platform == "win32" else group, port))
-            membership = socket.inet_aton(group) + socket.inet_aton(interface)
-            sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, membership)
-            sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(interface))
-            sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, ttl)
-            sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 1)
+            _JOINERS[family](self, sock, group, ttl)
             sock.setblocking(False)
         except OSError:
             sock.close()
             raise
         return sock
+
+    def _join_ipv4(self, sock: socket.socket, group: str, ttl: int) -> None:
+        interface = socket.inet_aton(self.host if self.bound else "0.0.0.0")
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, socket.inet_aton(group) + interface)
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, interface)
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, ttl)
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 1)
+
+    def _join_ipv6(self, sock: socket.socket, group: str, ttl: int) -> None:
+        """IPv6 names the interface by index, not by address (RFC 3493 ipv6_mreq)."""
+        index = self.interface_index()
+        membership = socket.inet_pton(socket.AF_INET6, group) + struct.pack("@I", index)
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, membership)
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, index)
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, ttl)
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_LOOP, 1)
+
+    def interface_index(self) -> int:
+        """The index of the interface that holds the chosen address (0: the system's choice)."""
+        if not self.bound:
+            return 0
+        chosen = ipaddress.ip_address(self.host.split("%")[0])
+        for name, addresses in psutil.net_if_addrs().items():
+            if any(_same_ip(address.address, chosen) for address in addresses):
+                return socket.if_nametoindex(name)
+        raise OSError(errno.EADDRNOTAVAIL, f"no interface has the address {self.host}")
+
+
+_JOINERS: dict[int, Callable[[Sockets, socket.socket, str, int], None]] = {
+    socket.AF_INET: Sockets._join_ipv4,
+    socket.AF_INET6: Sockets._join_ipv6,
+}
+
+
+def _same_ip(text: str, chosen: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    try:
+        return ipaddress.ip_address(text.split("%")[0]) == chosen
+    except ValueError:  # a MAC address in the list
+        return False
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,13 @@
 import asyncio
 import contextlib
+import json
 import logging
+import os
 import socket
+import subprocess
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -12,6 +17,7 @@ from app.engine.errors import RemoteProtocolError
 from app.engine.sockets import Sockets
 from app.engine.lsd import (
     MULTICAST_GROUP,
+    MULTICAST_GROUP6,
     LsdAnnounce,
     LsdService,
     encode_announce,
@@ -198,3 +204,31 @@ async def test_own_announces_and_garbage_are_ignored(
         service.close()
     assert heard.peers == [(HASH_A, ("127.0.0.1", 7004))]
     assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
+
+
+def test_ipv6_announces_carry_the_bracketed_group_as_host() -> None:
+    datagram = encode_announce([HASH_A], 6881, "c", MULTICAST_GROUP6)
+    assert b"Host: [ff15::efc0:988f]:6771\r\n" in datagram
+    assert parse_announce(datagram).info_hashes == (HASH_A,)
+
+
+def _namespaces_work() -> bool:
+    try:
+        return subprocess.run(["unshare", "-rn", "true"], capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def test_two_services_find_each_other_over_the_ipv6_group() -> None:
+    """BEP 14 over IPv6 multicast, [ff15::efc0:988f]:6771, in a network namespace of the test's
+    own (a veth pair: loopback has no IPv6 multicast, and nothing may reach a real network)."""
+    if not _namespaces_work():
+        pytest.skip("this machine cannot make a network namespace (unshare -rn)")
+    root = Path(__file__).resolve().parents[2]
+    child = [sys.executable, str(Path(__file__).with_name("lsd_ipv6_child.py"))]
+    result = subprocess.run(
+        ["unshare", "-rn", *child], capture_output=True, text=True, timeout=60,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"v0": [["fd99::2", 7002]], "v1": [["fd99::1", 7001]]}
