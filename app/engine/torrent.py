@@ -50,6 +50,7 @@ from app.engine.storage.disk import Storage
 from app.engine.storage.layout import Layout
 from app.engine.store import ResumeRecord
 from app.engine.torrent_options import SKIP, TorrentOptions, apply_options
+from app.engine.tracker import compact
 from app.engine.tracker.announce_list import new_tiers
 from app.engine.tracker.manager import TrackerManager, TrackerNetwork
 from app.engine.wire import extension as ext
@@ -356,7 +357,11 @@ class Torrent:
             self.storage = storage
 
     def add_peers(self, addresses: list[tuple[str, int]]) -> None:
+        spoken = self.host.network.sockets.families  # bound to one family: the other is unreachable
         for address in addresses:
+            family = compact.address_family(address[0])
+            if family is not None and family not in spoken:
+                continue
             if address[0] not in self.banned and address not in self.candidates:
                 self.candidates[address] = _Candidate()
         if self.accepts_peers:

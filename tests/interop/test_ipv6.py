@@ -8,6 +8,7 @@ import asyncio
 import filecmp
 from pathlib import Path
 
+import libtorrent as lt
 import pytest
 
 from app.engine.dht import DhtNode
@@ -106,3 +107,31 @@ async def test_trackerless_magnet_through_an_ipv6_dht(payload: Path, tmp_path: P
         for node in nodes:
             await node.close()
     assert_same_tree(payload, tmp_path / "out" / "six")
+
+
+async def test_ipv6_pex_teaches_us_a_third_peer(payload: Path, tmp_path: Path) -> None:
+    """We know only libtorrent A on [::1]; A also serves libtorrent B on [::1]; A's ut_pex
+    `added6` tells us about B (BEP 11). A uploads slowly, so nobody finishes before PEX has
+    been sent: libtorrent sends ut_pex about once a minute."""
+    torrent = make_torrent(payload, piece_size=32768)
+    seed, other = LtPeer("::1"), LtPeer("::1")
+    slow = lt.ip_filter()  # libtorrent exempts local peers from rate limits: not ::1 here
+    slow.add_rule("::1", "::1", 1 << lt.session.global_peer_class_id)
+    seed.session.set_peer_class_filter(slow)
+    seed.session.apply_settings({"upload_rate_limit": 4096})
+    try:
+        seed.add(torrent, payload.parent)
+        await asyncio.to_thread(seed.wait_seeding, seed.handles[0])
+        other.add(torrent, tmp_path / "b")
+        # A dials B, so A knows where B listens (all three share ::1: only ports tell them apart).
+        seed.handles[0].connect_peer(("::1", other.port))
+        async with running_session(ANY_ADDRESS) as session:
+            info_hash = await session.add_torrent(torrent, tmp_path / "out")
+            session.add_peer(info_hash, "::1", seed.port)
+            torrent_obj = session.torrents[bytes.fromhex(info_hash)]
+            async with asyncio.timeout(100):
+                while not any(p.address == ("::1", other.port) for p in torrent_obj.peers):
+                    await asyncio.sleep(0.1)
+    finally:
+        seed.close()
+        other.close()
