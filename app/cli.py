@@ -93,8 +93,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def _network_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=6881, help="listen port (0: any)")
-    parser.add_argument("--bind", default="0.0.0.0", help="address to listen on and connect from")
-    parser.add_argument("--peer", action="append", default=[], metavar="HOST:PORT", help="connect to this peer too")
+    parser.add_argument("--bind", default="0.0.0.0",
+                        help="address to listen on and connect from (default: any, IPv4 and IPv6)")
+    parser.add_argument("--peer", action="append", default=[], metavar="HOST:PORT",
+                        help="connect to this peer too ([::1]:6881 for IPv6)")
     parser.add_argument("--no-dht", dest="dht", action="store_false", help="do not use the DHT (BEP 5)")
     parser.add_argument("--no-pex", dest="pex", action="store_false", help="do not exchange peers (BEP 11)")
     parser.add_argument("--no-lsd", dest="lsd", action="store_false",
@@ -166,7 +168,7 @@ def _bootstrap(nodes: list[str]) -> dict[str, tuple[tuple[str, int], ...]]:
 def _peer_address(text: str) -> tuple[str, int]:
     host, sep, port = text.rpartition(":")
     if not sep or not port.isdigit():
-        raise CliError(f"'{text}' is not a peer address like 127.0.0.1:6881")
+        raise CliError(f"'{text}' is not a peer address like 127.0.0.1:6881 or [::1]:6881")
     return host.strip("[]"), int(port)
 
 

@@ -78,19 +78,19 @@ def test_missing_file_and_unusable_folder(payload: Path, tmp_path: Path) -> None
     assert "a-file" in result.stderr
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.bind((host, 0))
         return probe.getsockname()[1]
 
 
-def wait_listening(port: int, process: subprocess.Popen[str], timeout: float = 30) -> None:
+def wait_listening(port: int, process: subprocess.Popen[str], timeout: float = 30, host: str = "127.0.0.1") -> None:
     """Until the process accepts connections on `port` (however slowly it starts)."""
     deadline = time.monotonic() + timeout
     while True:
         assert process.poll() is None, process.communicate()[1]
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            socket.create_connection((host, port), timeout=1).close()
             return
         except OSError:
             assert time.monotonic() < deadline, f"nothing listens on port {port}"
@@ -125,6 +125,27 @@ def test_seed_then_download_then_ctrl_c(encryption: str, payload: Path, tmp_path
         _, err = seed.communicate(timeout=20)
     assert seed.returncode == 0, err
     assert "Traceback" not in err
+
+
+def test_seed_bound_to_ipv6_and_a_download_from_bracketed_peer(payload: Path, tmp_path: Path) -> None:
+    """--bind ::1 listens on IPv6 only; --peer takes [v6]:port; an unbound download speaks both."""
+    torrent = tmp_path / "t.torrent"
+    torrent.write_bytes(create_torrent(payload, piece_length=32768))
+    port = free_port("::1")
+    seed = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "seed", str(torrent), "--data", str(payload.parent),
+         "--bind", "::1", "--port", str(port), *OFFLINE],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        wait_listening(port, seed, host="::1")
+        result = cli("download", str(torrent), "-o", str(tmp_path / "out"), "--port", "0", "--peer", f"[::1]:{port}")
+        assert result.returncode == 0, result.stderr
+        assert (tmp_path / "out" / "stuff" / "a.bin").read_bytes() == (payload / "a.bin").read_bytes()
+    finally:
+        seed.send_signal(signal.SIGINT)
+        _, err = seed.communicate(timeout=20)
+    assert seed.returncode == 0, err
 
 
 def _assert_plain_progress(stdout: str) -> None:
