@@ -18,6 +18,7 @@ from app.engine import events
 from app.engine.errors import EngineError
 from app.engine.magnet import Magnet, format_magnet, parse_magnet
 from app.engine.metainfo import Metainfo, load_metainfo
+from app.engine.peer_address import parse_peer_address
 from app.engine.session import DuplicateTorrentError, Session, SessionConfig
 from app.engine.snapshots import StopReason, TorrentSnapshot, TorrentState
 from app.engine.transport.mse_transport import Encryption
@@ -166,10 +167,10 @@ def _bootstrap(nodes: list[str]) -> dict[str, tuple[tuple[str, int], ...]]:
 
 
 def _peer_address(text: str) -> tuple[str, int]:
-    host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit():
-        raise CliError(f"'{text}' is not a peer address like 127.0.0.1:6881 or [::1]:6881")
-    return host.strip("[]"), int(port)
+    try:
+        return parse_peer_address(text)
+    except EngineError as error:
+        raise CliError(str(error)) from None
 
 
 # info

@@ -34,11 +34,13 @@ from app.engine.peer import PeerConnection
 from app.engine.peer_id import make_peer_id
 from app.engine.rate_limit import AltSchedule, Throttle
 from app.engine.mover import MoveStatus
+from app.engine.peer_address import parse_peer_address
 from app.engine.sockets import Listener, Sockets
 from app.engine.snapshots import USER_STOPS, SessionSnapshot, StopReason, TorrentDetails
 from app.engine.store import ResumeRecord, Store, TorrentRecord, file_stamps, trustworthy
 from app.engine.torrent import Torrent
 from app.engine.torrent_options import TorrentOptions
+from app.engine.tracker import compact
 from app.engine.transport.mse import Initiator
 from app.engine.transport.mse_transport import DIAL_ORDER, METHODS, AcceptStream, DialStream, Encryption
 
@@ -538,6 +540,17 @@ class Session:
     def add_peer(self, info_hash: str, host: str, port: int) -> None:
         """Connect to a known peer (the CLI's --peer, peer hints, tests)."""
         self._get(info_hash).add_peers([(host, port)])
+
+    async def add_peer_address(self, info_hash: str, address: str) -> None:
+        """Connect to a peer the user names ("192.0.2.7:6881", "[2001:db8::7]:6881"); bad
+        text, or a family the chosen address cannot reach, raises EngineError."""
+        host, port = parse_peer_address(address)
+        family = compact.address_family(host)
+        if family is not None and family not in self.sockets.families:
+            raise EngineError(
+                f"Piecemeal is bound to {self.config.listen_host}, which cannot reach {address.strip()}."
+            )
+        self.add_peer(info_hash, host, port)
 
     async def reannounce(self, info_hash: str) -> None:
         """Ask the torrent's trackers for peers now, whatever their interval says."""

@@ -203,6 +203,13 @@ class EngineBridge(QObject):
             f"Could not change which files of {self._name(info_hash)} to download",
         )
 
+    def add_peer(self, info_hash: str, address: str) -> asyncio.Future[Any]:
+        """Connect the torrent to a peer the user typed ("[2001:db8::7]:6881" for IPv6)."""
+        return self.run(
+            self._session.add_peer_address(info_hash, address),
+            f"Could not add the peer {address.strip()} to {self._name(info_hash)}",
+        )
+
     def pause(self, info_hashes: Iterable[str]) -> None:
         for info_hash in info_hashes:
             self.run(self._session.pause(info_hash), f"Could not pause {self._name(info_hash)}")

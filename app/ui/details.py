@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFormLayout,
     QHeaderView,
+    QInputDialog,
     QLabel,
     QScrollArea,
     QTableView,
@@ -171,6 +173,12 @@ def _table(
 
 
 class DetailsTabs(QTabWidget):
+    """Signals:
+        peer_address_entered(info_hash, address): "Add peer..." in the Peers tab's menu.
+    """
+
+    peer_address_entered = Signal(str, str)
+
     def __init__(self, log: AppLog, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.general = GeneralTab()
@@ -187,6 +195,11 @@ class DetailsTabs(QTabWidget):
             stretch=1,
             progress_column=3,
         )
+        self.add_peer_action = QAction("Add peer…", self.peers)
+        self.add_peer_action.setEnabled(False)
+        self.add_peer_action.triggered.connect(self.ask_peer_address)
+        self.peers.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        self.peers.addAction(self.add_peer_action)
         self.files = QTreeView()
         self.files.setModel(self.file_model)
         self.files.setUniformRowHeights(True)
@@ -228,7 +241,18 @@ class DetailsTabs(QTabWidget):
         if torrent is None or self._torrent is None or torrent.info_hash != self._torrent.info_hash:
             self._details = None
         self._torrent = torrent
+        self.add_peer_action.setEnabled(torrent is not None)
         self._fill()
+
+    def ask_peer_address(self) -> None:
+        """Ask for a peer's address; the engine checks it (and says so if it is bad)."""
+        if self._torrent is None:
+            return
+        text, ok = QInputDialog.getText(
+            self, "Add peer", "Connect to the peer at (for example 192.0.2.7:6881 or [2001:db8::7]:6881):"
+        )
+        if ok and text.strip():
+            self.peer_address_entered.emit(self._torrent.info_hash, text.strip())
 
     def show_details(self, details: TorrentDetails) -> None:
         if self._torrent is not None and details.info_hash == self._torrent.info_hash:

@@ -332,6 +332,7 @@ class MainWindow(QMainWindow):
         self.bridge.failed.connect(self.show_message)
         self.bridge.free_space_measured.connect(self._show_free_space)
         self.details.file_model.priorities_changed.connect(self._set_file_priorities)
+        self.details.peer_address_entered.connect(self.bridge.add_peer)
         # A deleted window has nobody to show snapshots to: stop polling for it.
         self.destroyed.connect(self.bridge.stop)
         self.bridge.torrent_finished.connect(lambda _h, name: self.tray.notify_finished(name))

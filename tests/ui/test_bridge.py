@@ -110,3 +110,24 @@ async def test_preferences_and_torrent_options_go_through_the_bridge(session, tm
     await bridge.drain()
     assert session.config.up_limit == 4096
     assert bridge.details(info_hash).options == TorrentOptions(down_limit=2048)
+
+
+async def test_add_peer_takes_bracketed_ipv6_and_explains_what_it_cannot_reach(session, tmp_path):
+    bridge = EngineBridge(session)
+    info_hash = await session.add_torrent(write_torrent(tmp_path / "seed"), tmp_path / "empty")
+    torrent = session.torrents[bytes.fromhex(info_hash)]
+    tried: list[tuple[str, int]] = []
+    torrent.add_peers = lambda addresses: tried.extend(addresses)  # the address, not a dial
+    bridge.refresh()
+    bridge.add_peer(info_hash, "[::1]:6881")  # the fixture's session is bound to 127.0.0.1
+    title, text = await next_emission(bridge.failed)
+    assert title == "Could not add the peer [::1]:6881 to “payload.bin”"
+    assert text == "Piecemeal is bound to 127.0.0.1, which cannot reach [::1]:6881."
+    bridge.add_peer(info_hash, "::1:6881")
+    _, text = await next_emission(bridge.failed)
+    assert "goes in brackets" in text
+    await session.set_config(listen_host="")  # any address: both stacks
+    bridge.add_peer(info_hash, " [::1]:6881 ")
+    bridge.add_peer(info_hash, "127.0.0.1:6882")
+    await bridge.drain()
+    assert tried == [("::1", 6881), ("127.0.0.1", 6882)]

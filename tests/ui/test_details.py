@@ -1,3 +1,5 @@
+from PySide6.QtWidgets import QInputDialog
+
 from app.engine.snapshots import PieceState, TorrentDetails
 from app.engine.torrent_options import TorrentOptions
 from app.ui.app_log import detached_log
@@ -76,3 +78,29 @@ def test_size_counts_the_chosen_files_and_names_the_total_when_some_are_skipped(
     assert size_text(torrent(0)) == "1.0 MiB verified of 4.0 MiB (25.0%)"
     skipped = torrent(0, wanted_size=2 * 2**20, progress=0.25, verified_bytes=2**20)
     assert size_text(skipped) == "512.0 KiB verified of 2.0 MiB chosen (25.0%) · 4.0 MiB in all"
+
+
+def test_ipv6_peers_show_in_brackets(qtbot):
+    tabs = DetailsTabs(detached_log())
+    qtbot.addWidget(tabs)
+    tabs.setCurrentWidget(tabs.peers)
+    tabs.show_torrent(torrent(0))
+    tabs.show_details(_details(peers=(peer(0, address="[2001:db8::7]:6881"), peer(1))))
+    shown = {tabs.peer_model.index(row, 0).data() for row in range(tabs.peer_model.rowCount())}
+    assert shown == {"[2001:db8::7]:6881", "127.0.0.3:6881"}
+
+
+def test_add_peer_asks_for_an_address_and_hands_it_on(qtbot, monkeypatch):
+    tabs = DetailsTabs(detached_log())
+    qtbot.addWidget(tabs)
+    assert tabs.add_peer_action in tabs.peers.actions()
+    assert not tabs.add_peer_action.isEnabled()  # no torrent selected
+    tabs.show_torrent(torrent(0))
+    assert tabs.add_peer_action.isEnabled()
+    answers = iter([(" [::1]:6881 ", True), ("127.0.0.1:1", False), ("  ", True)])
+    monkeypatch.setattr(QInputDialog, "getText", lambda *args, **kwargs: next(answers))
+    entered: list[tuple[str, str]] = []
+    tabs.peer_address_entered.connect(lambda info_hash, text: entered.append((info_hash, text)))
+    for _ in range(3):
+        tabs.add_peer_action.trigger()
+    assert entered == [(torrent(0).info_hash, "[::1]:6881")]  # cancelled and empty: nothing
