@@ -1,0 +1,138 @@
+"""Real BitTorrent clients (aria2, rtorrent ...) as peers of Piecemeal on loopback.
+
+Each client runs as its own process in its own temp dir with its own config, bound to one
+127.0.0.x address, DHT, LSD and PEX off: it finds its partner through the test's tracker only.
+A `Client` says how to start it seeding or leeching and how to tell that it has finished;
+`ClientRun` is one such process, ended by its PID when the test is done.
+
+Encryption (MSE) is a parameter, `crypto`: "allowed" (a client may try it and fall back to
+plain text, as aria2 does by default) or "required" (both sides insist on it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import pytest
+
+from app.engine.tracker.http_client import HttpTrackerClient
+from tests.processes import free_port, log_tail, need_program, running
+
+CRYPTO_MODES = ("allowed", "required")
+
+
+@dataclass(frozen=True, slots=True)
+class Role:
+    """What the client is asked to do with one torrent."""
+
+    torrent: Path  # the .torrent file
+    data: Path  # the folder its content is (seed) or goes (leech) in
+    seed: bool
+    host: str  # 127.0.0.x it binds to
+    port: int  # its listen port
+    folder: Path  # its own temp dir: config, session, logs
+    crypto: str  # one of CRYPTO_MODES
+
+
+class Client(Protocol):
+    name: str
+
+    def command(self, role: Role) -> list[str]: ...
+
+    def finished(self, role: Role, process: subprocess.Popen[bytes]) -> bool:
+        """Has the leecher got the whole torrent (by its own account)?"""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ClientRun:
+    client: Client
+    role: Role
+    process: subprocess.Popen[bytes]
+
+    def log(self) -> str:
+        return f"{self.client.name} said:\n" + log_tail(self.role.folder, self.client.name, 40)
+
+    def check_alive(self) -> None:
+        if self.process.poll() is not None and not self.client.finished(self.role, self.process):
+            pytest.fail(f"{self.client.name} exited with status {self.process.returncode}\n{self.log()}")
+
+
+@contextmanager
+def client_running(client: Client, role: Role) -> Iterator[ClientRun]:
+    role.folder.mkdir(parents=True, exist_ok=True)
+    role.data.mkdir(parents=True, exist_ok=True)
+    with running(client.command(role), cwd=role.folder, name=client.name) as process:
+        yield ClientRun(client, role, process)
+
+
+def make_role(tmp_path: Path, torrent: Path, data: Path, *, seed: bool, host: str, crypto: str) -> Role:
+    folder = tmp_path / ("client-seed" if seed else "client-leech")
+    return Role(torrent, data, seed, host, free_port(host), folder, crypto)
+
+
+async def wait_finished(run: ClientRun, timeout: float, status: Callable[[], str]) -> None:
+    """Waits for the client to finish its download; on timeout, fails with both sides' story."""
+    for _ in range(int(timeout / 0.1)):
+        if run.client.finished(run.role, run.process):
+            return
+        run.check_alive()
+        await asyncio.sleep(0.1)
+    pytest.fail(f"{run.client.name} did not finish in {timeout:.0f} s; Piecemeal: {status()}\n{run.log()}")
+
+
+async def wait_seed_announced(tracker_url: str, info_hash: str, run: ClientRun, timeout: float = 30) -> None:
+    """Waits until the tracker counts a seed (the client announced with nothing left)."""
+    tracker = HttpTrackerClient()
+    try:
+        for _ in range(int(timeout / 0.1)):
+            entries = await tracker.scrape(tracker_url, [bytes.fromhex(info_hash)])
+            entry = entries.get(bytes.fromhex(info_hash))
+            if entry is not None and entry.complete >= 1:
+                return
+            run.check_alive()
+            await asyncio.sleep(0.1)
+    finally:
+        await tracker.close()
+    pytest.fail(f"{run.client.name} did not announce itself as a seed in {timeout:.0f} s\n{run.log()}")
+
+
+class Aria2:
+    """aria2c: exits 0 once a download is complete (seed time 0); seeds forever otherwise."""
+
+    name = "aria2"
+
+    def command(self, role: Role) -> list[str]:
+        crypto = ["--bt-require-crypto=true", "--bt-min-crypto-level=arc4"] if role.crypto == "required" else []
+        return [
+            need_program("aria2c"),
+            f"--dir={role.data}",
+            f"--interface={role.host}",  # every socket, trackers too
+            f"--listen-port={role.port}",
+            "--disable-ipv6=true",
+            "--enable-dht=false",
+            "--enable-dht6=false",
+            "--bt-enable-lpd=false",
+            "--enable-peer-exchange=false",
+            "--file-allocation=none",
+            "--summary-interval=0",
+            "--console-log-level=warn",
+            f"--log={role.folder / 'aria2-debug.log'}",
+            "--log-level=info",
+            "--no-conf=true",
+            *(["--check-integrity=true", "--seed-ratio=0.0"] if role.seed else ["--seed-time=0"]),
+            *crypto,
+            str(role.torrent),
+        ]
+
+    def finished(self, role: Role, process: subprocess.Popen[bytes]) -> bool:
+        return not role.seed and process.poll() == 0
+
+
+CLIENTS: dict[str, Client] = {"aria2": Aria2()}
