@@ -135,4 +135,42 @@ class Aria2:
         return not role.seed and process.poll() == 0
 
 
-CLIENTS: dict[str, Client] = {"aria2": Aria2()}
+class RTorrent:
+    """rtorrent 0.9 without a terminal (system.daemon); touches `finished` when a download is."""
+
+    name = "rtorrent"
+
+    def command(self, role: Role) -> list[str]:
+        (role.folder / "session").mkdir(exist_ok=True)
+        config = role.folder / "rtorrent.rc"
+        config.write_text(self._config(role))
+        return [need_program("rtorrent"), "-n", "-o", f"import={config}"]
+
+    def finished(self, role: Role, process: subprocess.Popen[bytes]) -> bool:
+        return not role.seed and (role.folder / "finished").exists()
+
+    def _config(self, role: Role) -> str:
+        crypto = "require,require_RC4,allow_incoming,try_outgoing" if role.crypto == "required" else (
+            "allow_incoming,try_outgoing,enable_retry"
+        )
+        lines = [
+            f"directory.default.set = {role.data}",
+            f"session.path.set = {role.folder / 'session'}",
+            f"network.bind_address.set = {role.host}",
+            f"network.local_address.set = {role.host}",
+            f"network.port_range.set = {role.port}-{role.port}",
+            "network.port_random.set = no",
+            "dht.mode.set = disable",
+            "protocol.pex.set = no",
+            "trackers.use_udp.set = no",
+            f"protocol.encryption.set = {crypto}",
+            "system.daemon.set = true",
+            f'log.open_file = "debug", "{role.folder / "rtorrent-debug.log"}"',
+            'log.add_output = "info", "debug"',
+            f'method.set_key = event.download.finished, done, "execute.nothrow = touch, {role.folder / "finished"}"',
+            f"load.start_verbose = {role.torrent}",
+        ]
+        return "\n".join(lines) + "\n"
+
+
+CLIENTS: dict[str, Client] = {"aria2": Aria2(), "rtorrent": RTorrent()}
