@@ -12,6 +12,7 @@ plain text, as aria2 does by default) or "required" (both sides insist on it).
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -42,6 +43,7 @@ class Role:
 
 class Client(Protocol):
     name: str
+    dials_loopback: bool  # False: it never connects to 127/8 peers itself; Piecemeal must dial it
 
     def command(self, role: Role) -> list[str]: ...
 
@@ -87,26 +89,27 @@ async def wait_finished(run: ClientRun, timeout: float, status: Callable[[], str
     pytest.fail(f"{run.client.name} did not finish in {timeout:.0f} s; Piecemeal: {status()}\n{run.log()}")
 
 
-async def wait_seed_announced(tracker_url: str, info_hash: str, run: ClientRun, timeout: float = 30) -> None:
-    """Waits until the tracker counts a seed (the client announced with nothing left)."""
+async def wait_announced(tracker_url: str, info_hash: str, run: ClientRun, timeout: float = 30) -> None:
+    """Waits until the tracker counts the client: as a seed (nothing left) if it seeds."""
     tracker = HttpTrackerClient()
     try:
         for _ in range(int(timeout / 0.1)):
-            entries = await tracker.scrape(tracker_url, [bytes.fromhex(info_hash)])
-            entry = entries.get(bytes.fromhex(info_hash))
-            if entry is not None and entry.complete >= 1:
+            entry = (await tracker.scrape(tracker_url, [bytes.fromhex(info_hash)])).get(bytes.fromhex(info_hash))
+            if entry is not None and (entry.complete if run.role.seed else entry.incomplete) >= 1:
                 return
             run.check_alive()
             await asyncio.sleep(0.1)
     finally:
         await tracker.close()
-    pytest.fail(f"{run.client.name} did not announce itself as a seed in {timeout:.0f} s\n{run.log()}")
+    what = "a seed" if run.role.seed else "a leecher"
+    pytest.fail(f"{run.client.name} did not announce itself as {what} in {timeout:.0f} s\n{run.log()}")
 
 
 class Aria2:
     """aria2c: exits 0 once a download is complete (seed time 0); seeds forever otherwise."""
 
     name = "aria2"
+    dials_loopback = True
 
     def command(self, role: Role) -> list[str]:
         crypto = ["--bt-require-crypto=true", "--bt-min-crypto-level=arc4"] if role.crypto == "required" else []
@@ -139,6 +142,7 @@ class RTorrent:
     """rtorrent 0.9 without a terminal (system.daemon); touches `finished` when a download is."""
 
     name = "rtorrent"
+    dials_loopback = True
 
     def command(self, role: Role) -> list[str]:
         (role.folder / "session").mkdir(exist_ok=True)
@@ -173,4 +177,94 @@ class RTorrent:
         return "\n".join(lines) + "\n"
 
 
-CLIENTS: dict[str, Client] = {"aria2": Aria2(), "rtorrent": RTorrent()}
+class Transmission:
+    """transmission-cli 3.00 with a settings.json of its own; runs `finished.sh` when done."""
+
+    name = "transmission"
+    dials_loopback = False  # Transmission 3.00 never dials 127/8 peers: Piecemeal dials it
+
+    def command(self, role: Role) -> list[str]:
+        config = role.folder / "config"
+        config.mkdir(exist_ok=True)
+        (config / "settings.json").write_text(json.dumps(self._settings(role), indent=1))
+        script = role.folder / "finished.sh"
+        script.write_text(f"#!/bin/sh\ntouch '{role.folder / 'finished'}'\n")
+        script.chmod(0o755)
+        encryption = "--encryption-required" if role.crypto == "required" else "--encryption-preferred"
+        return [
+            need_program("transmission-cli"), "--config-dir", str(config), "--port", str(role.port),
+            "--download-dir", str(role.data), "--no-portmap", "--no-blocklist", encryption,
+            "--finish", str(script), str(role.torrent),
+        ]
+
+    def finished(self, role: Role, process: subprocess.Popen[bytes]) -> bool:
+        return not role.seed and (role.folder / "finished").exists()
+
+    def _settings(self, role: Role) -> dict[str, object]:
+        return {
+            "bind-address-ipv4": role.host,
+            "bind-address-ipv6": "::1",
+            "peer-port": role.port,
+            "peer-port-random-on-start": False,
+            "dht-enabled": False,
+            "lpd-enabled": False,
+            "pex-enabled": False,
+            "utp-enabled": False,
+            "port-forwarding-enabled": False,
+            "rename-partial-files": False,
+            "incomplete-dir-enabled": False,
+            "ratio-limit-enabled": False,
+            "idle-seeding-limit-enabled": False,
+            "download-dir": str(role.data),
+            "rpc-enabled": False,  # else it listens on port 9091 of every interface
+        }
+
+
+class QBittorrent:
+    """qbittorrent-nox 4.5 (libtorrent-rasterbar inside) in a profile of its own; its web UI is
+    on 127.0.0.1 only; "run a program when a torrent finishes" touches `finished`."""
+
+    name = "qbittorrent"
+    dials_loopback = True
+
+    def command(self, role: Role) -> list[str]:
+        config = role.folder / "profile" / "qBittorrent" / "config"
+        config.mkdir(parents=True, exist_ok=True)
+        (config / "qBittorrent.conf").write_text(self._config(role))
+        return [
+            need_program("qbittorrent-nox"), f"--profile={role.folder / 'profile'}",
+            f"--webui-port={free_port()}", f"--torrenting-port={role.port}",
+            f"--save-path={role.data}", "--skip-dialog=true", "--add-paused=false", str(role.torrent),
+        ]
+
+    def finished(self, role: Role, process: subprocess.Popen[bytes]) -> bool:
+        return not role.seed and (role.folder / "finished").exists()
+
+    def _config(self, role: Role) -> str:
+        encryption = 1 if role.crypto == "required" else 0  # 0: prefer, 1: require, 2: off
+        return "\n".join([
+            "[LegalNotice]", "Accepted=true", "",
+            "[AutoRun]", "enabled=true", f"program=touch {role.folder / 'finished'}", "",
+            "[BitTorrent]",
+            f"Session\\InterfaceAddress={role.host}",
+            f"Session\\Port={role.port}",
+            "Session\\DHTEnabled=false",
+            "Session\\LSDEnabled=false",
+            "Session\\PeXEnabled=false",
+            "Session\\BTProtocol=TCP",
+            f"Session\\Encryption={encryption}",
+            "Session\\QueueingSystemEnabled=false",
+            "Session\\GlobalMaxRatio=-1",
+            "",
+            "[Preferences]",
+            "WebUI\\Address=127.0.0.1",
+            "WebUI\\LocalHostAuth=false",
+            "Connection\\UPnP=false",
+            "Connection\\ResolvePeerCountries=false",  # else it downloads a GeoIP database
+            "",
+        ])
+
+
+CLIENTS: dict[str, Client] = {
+    "aria2": Aria2(), "rtorrent": RTorrent(), "transmission": Transmission(), "qbittorrent": QBittorrent(),
+}
