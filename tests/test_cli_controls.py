@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from app.cli import _parser, _until_goal, _watch
+from app.cli import _parser, _printer, _until_goal, _watch
 from app.engine.creator import create_torrent
 from app.engine.disk_guard import NO_SPACE, DiskGuard
 from app.engine.snapshots import TorrentState
@@ -147,7 +147,7 @@ async def test_download_and_seed_goes_on_through_a_pause_for_disk_space(tmp_path
             judged.set()
             return goal(*seen)  # type: ignore[arg-type]
 
-        watching = asyncio.ensure_future(_watch(session, info_hash, asyncio.Event(), done))
+        watching = asyncio.ensure_future(_watch(session, info_hash, asyncio.Event(), done, _printer(quiet=True)))
         try:
             await asyncio.wait_for(judged.wait(), 10)
             await asyncio.sleep(0)

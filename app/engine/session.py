@@ -27,6 +27,7 @@ from app.engine.controls import Controls
 from app.engine.errors import EngineError, StorageError
 from app.engine.metainfo import Metainfo, load_metainfo, parse_metainfo, to_torrent_bytes
 from app.engine.dht import DEFAULT_BOOTSTRAP, DhtNode
+from app.engine.disk_guard import free_bytes
 from app.engine.lsd import LsdService
 from app.engine.magnet import format_magnet, parse_magnet
 from app.engine.peer import PeerConnection
@@ -192,7 +193,7 @@ class Session:
 
     async def _restart_discovery(self, old: SessionConfig) -> None:
         await self._stop_discovery()
-        await self._start_discovery(self.config.listen_host)
+        await self._start_discovery()
 
     async def _set_upload_slots(self, old: SessionConfig) -> None:
         for torrent in self.torrents.values():
@@ -516,6 +517,14 @@ class Session:
     def details(self, info_hash: str) -> TorrentDetails | None:
         torrent = self.torrents.get(bytes.fromhex(info_hash))
         return torrent.details() if torrent is not None else None
+
+    async def free_space(self, folder: str | Path) -> int | None:
+        """Free bytes on the disk of `folder` (or of its nearest existing parent); None if the
+        OS cannot say. Asked in a thread: a network folder can take seconds to answer."""
+        try:
+            return await asyncio.to_thread(free_bytes, Path(folder))
+        except OSError:
+            return None
 
     def add_listener(self, callback: Callable[[events.Event], None]) -> None:
         self._listeners.append(callback)

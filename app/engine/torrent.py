@@ -653,6 +653,9 @@ class Torrent:
             host = culprit.address[0]
             self.strikes[host] = self.strikes.get(host, 0) + 1
             if self.strikes[host] >= HASH_STRIKES:
+                if host not in self.banned:  # pieces still in flight fail after the ban too
+                    log.info("banning %s (%s): sent data that failed the hash check",
+                             culprit.address_text, culprit.client or "client unknown")
                 self.banned.add(host)
                 self.candidates.pop(culprit.address, None)
                 culprit.close("sent data that failed the hash check")
