@@ -33,7 +33,9 @@ pytestmark = pytest.mark.interop
 
 CHOSEN = "127.0.0.2"
 SEED_HOST = "127.0.0.3"
-HELPERS_HOST = "127.0.0.1"  # the tracker and the DHT bootstrap node
+# The tracker and the DHT bootstrap node. Not 127.0.0.1: libtorrent caches UDP tracker
+# connection ids by the tracker's IP alone, and another test's tracker there would spoil it.
+HELPERS_HOST = "127.0.0.8"
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +91,7 @@ async def lsd_neighbour() -> AsyncIterator[LsdNeighbour]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((MULTICAST_GROUP, LSD_PORT))
-    membership = socket.inet_aton(MULTICAST_GROUP) + socket.inet_aton(HELPERS_HOST)
+    membership = socket.inet_aton(MULTICAST_GROUP) + socket.inet_aton("127.0.0.1")
     sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, membership)
     transport, neighbour = await asyncio.get_running_loop().create_datagram_endpoint(LsdNeighbour, sock=sock)
     try:
