@@ -32,7 +32,7 @@ CRYPTO_MODES = ("allowed", "required")
 class Role:
     """What the client is asked to do with one torrent."""
 
-    torrent: Path  # the .torrent file
+    torrent: Path | str  # the .torrent file, or a magnet link
     data: Path  # the folder its content is (seed) or goes (leech) in
     seed: bool
     host: str  # 127.0.0.x it binds to
@@ -74,7 +74,7 @@ def client_running(client: Client, role: Role) -> Iterator[ClientRun]:
         yield ClientRun(client, role, process)
 
 
-def make_role(tmp_path: Path, torrent: Path, data: Path, *, seed: bool, host: str, crypto: str) -> Role:
+def make_role(tmp_path: Path, torrent: Path | str, data: Path, *, seed: bool, host: str, crypto: str) -> Role:
     folder = tmp_path / ("client-seed" if seed else "client-leech")
     return Role(torrent, data, seed, host, free_port(host), folder, crypto)
 
@@ -172,7 +172,7 @@ class RTorrent:
             f'log.open_file = "debug", "{role.folder / "rtorrent-debug.log"}"',
             'log.add_output = "info", "debug"',
             f'method.set_key = event.download.finished, done, "execute.nothrow = touch, {role.folder / "finished"}"',
-            f"load.start_verbose = {role.torrent}",
+            f'load.start_verbose = "{role.torrent}"',
         ]
         return "\n".join(lines) + "\n"
 

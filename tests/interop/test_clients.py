@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from app.engine.magnet import format_magnet
 from app.engine.metainfo import load_metainfo
 from app.engine.session import Session
 from app.engine.snapshots import TorrentState
@@ -145,6 +146,52 @@ async def test_piecemeal_downloads_from_client(
     finally:
         await session.close()
     assert_same_files(seed_dir, tmp_path / "down", names)
+
+
+# Magnet links: metadata (BEP 9) from the client's seed, and to the client's leecher. Transmission
+# is left out for its 10-second rechoke.
+MAGNET_CLIENTS = ["aria2", "rtorrent", "qbittorrent"]
+
+
+@pytest.mark.parametrize("client_name", MAGNET_CLIENTS)
+async def test_piecemeal_gets_a_magnet_from_client(
+    client_name: str, tmp_path: Path, tracker: TrackerServer, peer_crypto: str
+) -> None:
+    torrent, seed_dir, names = _torrent(tmp_path, "small-multi", tracker)
+    role = make_role(tmp_path, torrent, seed_dir, seed=True, host=CLIENT_HOST, crypto=peer_crypto)
+    meta = load_metainfo(torrent)
+    session = Session(loopback_config(PIECEMEAL_HOST, **PIECEMEAL_CRYPTO[peer_crypto]))
+    await session.start()
+    try:
+        with client_running(CLIENTS[client_name], role) as run:
+            await wait_announced(tracker.http_url, meta.info_hash.hex(), run)
+            magnet = format_magnet(meta.info_hash, meta.name, [tracker.http_url])
+            info_hash = await session.add_torrent(magnet, tmp_path / "down")
+            await _seeding(session, info_hash, run)
+    finally:
+        await session.close()
+    assert_same_files(seed_dir, tmp_path / "down", names)
+
+
+@pytest.mark.parametrize("client_name", MAGNET_CLIENTS)
+async def test_client_gets_a_magnet_from_piecemeal(
+    client_name: str, tmp_path: Path, tracker: TrackerServer, peer_crypto: str
+) -> None:
+    torrent, seed_dir, names = _torrent(tmp_path, "small-multi", tracker)
+    meta = load_metainfo(torrent)
+    magnet = format_magnet(meta.info_hash, meta.name, [tracker.http_url])
+    role = make_role(tmp_path, magnet, tmp_path / "client-data", seed=False, host=CLIENT_HOST, crypto=peer_crypto)
+    session = Session(loopback_config(PIECEMEAL_HOST, **PIECEMEAL_CRYPTO[peer_crypto]))
+    await session.start()
+    try:
+        info_hash = await session.add_torrent(torrent, seed_dir)
+        await _seeding_alone(session, info_hash)
+        await _announced(session, info_hash)
+        with client_running(CLIENTS[client_name], role) as run:
+            await wait_finished(run, TIMEOUT, lambda: _status(session, info_hash))
+    finally:
+        await session.close()
+    assert_same_files(seed_dir, role.data, names)
 
 
 async def _seeding_alone(session: Session, info_hash: str) -> None:
