@@ -1,7 +1,9 @@
-"""Real BitTorrent clients (aria2, rtorrent ...) as peers of Piecemeal on loopback.
+"""Real BitTorrent clients (aria2, rtorrent, Transmission, qBittorrent) as peers of Piecemeal
+on loopback.
 
 Each client runs as its own process in its own temp dir with its own config, bound to one
-127.0.0.x address, DHT, LSD and PEX off: it finds its partner through the test's tracker only.
+127.0.0.x address, DHT, LSD and PEX off (and no web UI or RPC beyond 127.0.0.1): it finds its
+partner through the test's tracker only, or is dialed by Piecemeal (`dials_loopback`).
 A `Client` says how to start it seeding or leeching and how to tell that it has finished;
 `ClientRun` is one such process, ended by its PID when the test is done.
 

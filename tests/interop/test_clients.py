@@ -1,7 +1,9 @@
-"""Piecemeal against real clients other than libtorrent (aria2, rtorrent ...), both ways,
-single- and multi-file torrents, byte for byte. They meet through our HTTP tracker only.
+"""Piecemeal against real clients other than libtorrent (aria2, rtorrent, Transmission,
+qBittorrent), both ways, single- and multi-file torrents and magnet links, byte for byte.
+They meet through our HTTP tracker (Transmission 3.00 never dials 127/8: Piecemeal dials it).
 
-Encryption: `--peer-crypto=required` reruns all of it with MSE required on both sides.
+Encryption: `--peer-crypto=required` reruns all of it with MSE required on both sides; the
+Piecemeal side of that (PIECEMEAL_CRYPTO) waits for the `mse` work's setting.
 """
 
 from __future__ import annotations
