@@ -240,25 +240,36 @@ class Session:
     # peer discovery beyond trackers: DHT and LSD (PEX lives in the torrents)
 
     async def _start_discovery(self) -> None:
-        if self.config.enable_dht:
-            saved = self.store.get_setting("dht") if self.store else None
-            node_id = bytes.fromhex(saved["node_id"]) if saved else None
-            self.dht = DhtNode(node_id=node_id, bootstrap=self.config.dht_bootstrap)
-            if saved:
-                self.dht.load_nodes(saved.get("nodes", []))
-            try:
-                await self.dht.start(self.sockets, self.listen_port or 0)
-            except OSError:  # the UDP port is taken: any port will do for the DHT
-                await self.dht.start(self.sockets, 0)
-            self.dht_port = self.dht.port
-        if self.config.enable_lsd:
-            self._lsd = LsdService(self.listen_port or 0, self._lsd_peer, sockets=self.sockets)
-            try:
-                await self._lsd.start()
-                self._update_lsd()
-            except OSError as exc:
-                log.warning("local service discovery is off: %s", exc)
-                self._lsd = None
+        ipv6 = self.sockets.family == socket.AF_INET6
+        if self.config.enable_dht and ipv6:
+            log.warning("the DHT is off: it runs over IPv4 (BEP 5) and the chosen address is IPv6")
+        elif self.config.enable_dht:
+            await self._start_dht()
+        if self.config.enable_lsd and ipv6:
+            log.warning("local service discovery is off: it multicasts over IPv4 (BEP 14) and the chosen address is IPv6")
+        elif self.config.enable_lsd:
+            await self._start_lsd()
+
+    async def _start_dht(self) -> None:
+        saved = self.store.get_setting("dht") if self.store else None
+        node_id = bytes.fromhex(saved["node_id"]) if saved else None
+        self.dht = DhtNode(node_id=node_id, bootstrap=self.config.dht_bootstrap)
+        if saved:
+            self.dht.load_nodes(saved.get("nodes", []))
+        try:
+            await self.dht.start(self.sockets, self.listen_port or 0)
+        except OSError:  # the UDP port is taken: any port will do for the DHT
+            await self.dht.start(self.sockets, 0)
+        self.dht_port = self.dht.port
+
+    async def _start_lsd(self) -> None:
+        self._lsd = LsdService(self.listen_port or 0, self._lsd_peer, sockets=self.sockets)
+        try:
+            await self._lsd.start()
+            self._update_lsd()
+        except OSError as exc:
+            log.warning("local service discovery is off: %s", exc)
+            self._lsd = None
 
     async def _stop_discovery(self) -> None:
         if self.dht is not None:
