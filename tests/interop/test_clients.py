@@ -2,8 +2,7 @@
 qBittorrent), both ways, single- and multi-file torrents and magnet links, byte for byte.
 They meet through our HTTP tracker (Transmission 3.00 never dials 127/8: Piecemeal dials it).
 
-Encryption: `--peer-crypto=required` reruns all of it with MSE required on both sides; the
-Piecemeal side of that (PIECEMEAL_CRYPTO) waits for the `mse` work's setting.
+Encryption: `--peer-crypto=required` reruns all of it with MSE required on both sides.
 """
 
 from __future__ import annotations
@@ -59,8 +58,8 @@ CASES = [
     pytest.param("transmission", "small-multi", marks=pytest.mark.slow),
     pytest.param("qbittorrent", "small-multi"),
 ]
-# Piecemeal's side of --peer-crypto: the SessionConfig setting helper `mse` adds.
-PIECEMEAL_CRYPTO: dict[str, dict[str, object]] = {"allowed": {}, "required": {"encryption": "required"}}
+# Piecemeal's side of --peer-crypto (SessionConfig.encryption; "allow" is its default).
+PIECEMEAL_CRYPTO: dict[str, dict[str, object]] = {"allowed": {"encryption": "allow"}, "required": {"encryption": "require"}}
 
 
 @pytest.fixture
