@@ -131,7 +131,7 @@ class Session:
     # lifecycle
 
     async def start(self) -> None:
-        self.sockets = Sockets(self.config.listen_host)
+        self.sockets = replace(self.sockets, host=self.config.listen_host)
         self.http = self.sockets.http_clients()
         if self.config.profile_dir is not None:
             await self._open_store(self.config.profile_dir)
@@ -146,7 +146,7 @@ class Session:
 
     async def _listen(self, config: SessionConfig) -> Listener:
         try:
-            server = await Sockets(config.listen_host).listen(self._incoming, config.listen_port)
+            server = await replace(self.sockets, host=config.listen_host).listen(self._incoming, config.listen_port)
         except OSError as exc:
             raise EngineError(
                 f"Could not listen on {config.listen_host} port {config.listen_port}: {exc.strerror or exc}."
@@ -195,7 +195,7 @@ class Session:
 
     async def _new_http_client(self, old: SessionConfig) -> None:
         """'VPN only': trackers are asked from the new address; announces in flight finish first."""
-        self.sockets = Sockets(self.config.listen_host)
+        self.sockets = replace(self.sockets, host=self.config.listen_host)
         previous, self.http = self.http, self.sockets.http_clients()
         for client in previous.values():
             await client.close()
@@ -250,19 +250,21 @@ class Session:
 
     async def _start_discovery(self) -> None:
         if self.config.enable_dht:
-            saved = self.store.get_setting("dht") if self.store else None
-            node_id = bytes.fromhex(saved["node_id"]) if saved else None
-            self.dht = DualStackDht(
-                families=self.sockets.families, node_id=node_id, bootstrap=self.config.dht_bootstrap
-            )
-            if saved:
-                self.dht.load_nodes(saved.get("nodes", []))
-            await self.dht.start(self.sockets, self.listen_port or 0)
-            self.dht_port = self.dht.port
+            await self._start_dht()
         if self.config.enable_lsd:
             for family in self.sockets.families:
                 await self._start_lsd(family)
             self._update_lsd()
+
+    async def _start_dht(self) -> None:
+        """BEP 32: a node per family we speak, under one id."""
+        saved = self.store.get_setting("dht") if self.store else None
+        node_id = bytes.fromhex(saved["node_id"]) if saved else None
+        self.dht = DualStackDht(families=self.sockets.families, node_id=node_id, bootstrap=self.config.dht_bootstrap)
+        if saved:
+            self.dht.load_nodes(saved.get("nodes", []))
+        await self.dht.start(self.sockets, self.listen_port or 0)
+        self.dht_port = self.dht.port
 
     async def _start_lsd(self, family: int) -> None:
         service = LsdService(self.listen_port or 0, self._lsd_peer, sockets=self.sockets, family=family)

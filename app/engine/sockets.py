@@ -86,7 +86,7 @@ class Sockets:
         """Where outgoing connections start from (any port), or None for the system's choice."""
         return (self.host, 0) if self.bound else None
 
-    async def listen(self, factory: Callable[[], asyncio.Protocol], port: int) -> Listener:
+    async def listen(self, factory: Callable[[], asyncio.BaseProtocol], port: int) -> Listener:
         """TCP listening on the chosen address, or on both stacks at one port when unbound.
 
         IPv6 that cannot be had (no IPv6 on this machine) leaves IPv4 alone, with a warning.
@@ -220,5 +220,5 @@ class Listener:
             server.close()
 
 
-async def _serve(factory: Callable[[], asyncio.Protocol], host: str, port: int) -> asyncio.Server:
+async def _serve(factory: Callable[[], asyncio.BaseProtocol], host: str, port: int) -> asyncio.Server:
     return await asyncio.get_running_loop().create_server(factory, host, port, reuse_address=True)

@@ -33,7 +33,9 @@ pytestmark = pytest.mark.interop
 
 CHOSEN = "127.0.0.2"
 SEED_HOST = "127.0.0.3"
-HELPERS_HOST = "127.0.0.1"  # the tracker and the DHT bootstrap node
+# The tracker and the DHT bootstrap node. Not 127.0.0.1: libtorrent caches UDP tracker
+# connection ids by the tracker's IP alone, and another test's tracker there would spoil it.
+HELPERS_HOST = "127.0.0.8"
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +91,7 @@ async def lsd_neighbour() -> AsyncIterator[LsdNeighbour]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((MULTICAST_GROUP, LSD_PORT))
-    membership = socket.inet_aton(MULTICAST_GROUP) + socket.inet_aton(HELPERS_HOST)
+    membership = socket.inet_aton(MULTICAST_GROUP) + socket.inet_aton("127.0.0.1")
     sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, membership)
     transport, neighbour = await asyncio.get_running_loop().create_datagram_endpoint(LsdNeighbour, sock=sock)
     try:
@@ -174,3 +176,29 @@ async def test_every_socket_of_a_bound_session_is_on_the_chosen_address(
     assert any(kind == "tcp" and remote and remote[0] == SEED_HOST for kind, remote in remotes), "no peer seen"
     assert SocketSeen("udp", (CHOSEN, dht_port), None) in ours, "no DHT socket seen"
     assert SocketSeen("tcp", (CHOSEN, session.listen_port), None) in ours, "no listening socket seen"
+
+
+def _can_bind(host: str) -> bool:
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as probe:
+            probe.bind((host, 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _can_bind("::1"), reason="this machine has no IPv6 loopback")
+async def test_an_ipv6_address_runs_the_ipv6_dht_only() -> None:
+    """BEP 32: bound to an IPv6 address, the DHT is one IPv6 node on that address."""
+    session = Session(loopback_config("::1", enable_dht=True, dht_bootstrap=(), enable_lsd=True))
+    await session.start()
+    try:
+        assert session.dht is not None and list(session.dht.nodes) == [socket.AF_INET6]
+        dht_port = session.dht_port
+        sampler = SocketSampler()
+        sampler.sample()
+    finally:
+        await session.close()
+    assert SocketSeen("tcp", ("::1", session.listen_port), None) in sampler.seen
+    assert SocketSeen("udp", ("::1", dht_port), None) in sampler.seen
+    assert SocketSeen("udp", ("ff15::efc0:988f", 6771), None) in sampler.seen  # LSD's IPv6 group
