@@ -110,7 +110,10 @@ class PreferencesDialog(QDialog):
     def _connection_tab(self, p: Preferences) -> QWidget:
         self.port_box = _spin(p.listen_port, 65535, none="Any free port")
         self.host_edit = QLineEdit(p.listen_host)
-        self.host_edit.setToolTip("0.0.0.0 listens everywhere; a VPN's address keeps all traffic on it")
+        self.host_edit.setToolTip(
+            "0.0.0.0 listens everywhere, over IPv4 and IPv6; an IPv4 address speaks IPv4 only, an IPv6"
+            " address (like 2001:db8::7) IPv6 only; a VPN's address keeps all traffic on it"
+        )
         self.max_peers_box = _spin(p.max_peers, 5000)
         self.max_peers_per_torrent_box = _spin(p.max_peers_per_torrent, 1000)
         listening = QFormLayout()
