@@ -10,7 +10,6 @@ import asyncio
 import logging
 import os
 import random
-import socket
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -517,9 +516,6 @@ class _IncomingPeer(PeerConnection):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         host, port = transport.get_extra_info("peername")[:2]
         self.address = (host, port)
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         super().connection_made(transport)
         if not self.session.admit(self):
             self.close("too many connections")

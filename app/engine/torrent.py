@@ -52,9 +52,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TICK = 1.0
-SNUB_AFTER = 30.0  # seconds without a block while requests are in flight
-IDLE_TIMEOUT = 150.0  # BEP 3 peers send keep-alives every two minutes
-KEEP_ALIVE_AFTER = 90.0
 RETRY_DELAYS = (5.0, 30.0, 120.0)  # after the 1st, 2nd, 3rd failed connection; then forget it
 HASH_STRIKES = 2  # a peer that contributed to this many failed pieces is banned
 FAILED_FLASH = 3.0  # seconds the UI shows a piece as hash-failed
@@ -331,8 +328,7 @@ class Torrent:
         if self.state == TorrentState.SEEDING:
             self.seeding_seconds += elapsed
         for peer in list(self.peers):
-            peer.tick(elapsed)
-            self._police(peer, now)
+            peer.tick(elapsed)  # rates, pipeline, and the peer's own idle/snub/keep-alive clock
         if self.choker.due(now):
             self._rechoke(now)
         self._connect_more(now)
@@ -341,14 +337,6 @@ class Torrent:
         if not self.has_metadata:
             self._request_metadata(now)
         self._failed_at = {p: t for p, t in self._failed_at.items() if now - t < FAILED_FLASH}
-
-    def _police(self, peer: PeerConnection, now: float) -> None:
-        if now - peer.last_received > IDLE_TIMEOUT:
-            peer.close("the peer stopped responding")
-        elif peer.outstanding and now - peer.last_piece > SNUB_AFTER:
-            self.blocks_returned(peer, peer.abort_requests())  # snubbed: let others fetch them
-        elif now - peer.last_sent > KEEP_ALIVE_AFTER:
-            peer.send(m.KeepAlive())
 
     def _connect_more(self, now: float) -> None:
         limit = self.session.config.max_peers_per_torrent
