@@ -18,6 +18,42 @@ are synchronous calls to the owner (`PeerOwner`), made with `peer`: the object t
 knows the connection by (the asyncio adapter, or the protocol itself in tests). A received
 block goes to the owner as a memoryview into the decoder's buffer, with no copy and no
 per-block object besides the decoded message.
+
+Tolerant where real clients differ, strict where it protects us (issue 12). Every reason
+we hang up, and the quirks we take instead, beside libtorrent (peer_connection.cpp,
+bt_peer_connection.cpp) and Transmission (peer-msgs.cc):
+
+    quirk or breach                         we                              libtorrent            Transmission
+    --------------------------------------  ------------------------------  --------------------  ----------------
+    bitfield/have-all/have-none again, or   replace our view, the owner     peer_lost(old),       replace its view
+      after haves (aria2 sends a bitfield     recounts (peer_pieces_          peer_has(new)
+      instead of many haves)                  replaced); the same view: no-op
+    > MAX_VIEW_CHANGES changed views        close (each costs O(pieces))    no limit              no limit
+    have for a piece it already announced   ignore                          ignore                ignore
+    have before any bitfield                the view starts empty           as have-none first    set the bit
+    keep-alive anywhere (before a bitfield) ignore                          ignore                ignore
+    extension handshake again               merge: `m` adds, 0 removes      re-read               re-read
+    extension message before its handshake  handle it by our ids            handle it             handle it
+    request while choked                    fast: reject; else ignore       reject; close if it   reject
+                                                                              goes on 2 s after
+    request for a piece we lack, in range   fast: reject; else ignore       reject                reject
+    request > 16 KiB, or > 2000 queued      fast: reject; else ignore       reject                reject
+    cancel of a queued request              drop it; fast: reject (BEP 6)   reject                reject
+    reject/allowed-fast/suggest we cannot   ignore                          ignore                ignore
+      use (unknown block, no such piece)
+    request past the last piece or past     close                           reject; close after   reject
+      the end of a piece we have                                              300 invalid ones
+    wrong info-hash, ourselves, unknown     close                           close                 close
+      torrent, not a BitTorrent handshake
+    message over the size limit, or a       close                           close                 close
+      fixed-size message of another size
+    block length 0 or > 128 KiB             close (the codec)               reject                reject
+    bitfield of the wrong size, spare bits  close (BEP 3)                   close (size only)     close (size only)
+    have past the last piece                close                           close                 close
+    fast message without the fast bit       close                           close                 close
+    block of the wrong length               close                           close                 close
+    > 2 x MAX_PIPELINE blocks not asked for close (a flood)                 ignore each           close at the first
+    no whole message for IDLE_TIMEOUT       close                           close                 close
 """
 
 from __future__ import annotations
@@ -62,6 +98,9 @@ MAX_EARLY_PIECES = ext.MAX_METADATA_SIZE // 20
 SNUB_AFTER = 30.0  # seconds without a block while requests are in flight
 IDLE_TIMEOUT = 150.0  # BEP 3 peers send keep-alives every two minutes
 KEEP_ALIVE_AFTER = 90.0
+# A peer's whole view of its pieces may change this often per connection: aria2 sends a
+# bitfield whenever it is smaller than the `have`s it stands for, about 72 times a download.
+MAX_VIEW_CHANGES = 256
 _KEEP_ALIVE_BYTES = encode(KEEP_ALIVE)
 
 
@@ -74,6 +113,8 @@ class PeerOwner(Protocol):
     def peer_ready(self, peer: PeerConnection) -> None: ...
     def peer_closed(self, peer: PeerConnection, reason: str) -> None: ...
     def peer_pieces_changed(self, peer: PeerConnection, new: Bitfield | int) -> None: ...
+    # The peer announced all its pieces again: count `old` out and `new` in.
+    def peer_pieces_replaced(self, peer: PeerConnection, old: Bitfield, new: Bitfield) -> None: ...
     def request_blocks(self, peer: PeerConnection, count: int) -> list[Block]: ...
     def block_received(self, peer: PeerConnection, block: Block, data: memoryview) -> None: ...
     def blocks_returned(self, peer: PeerConnection, blocks: list[Block]) -> None: ...
@@ -131,6 +172,7 @@ class PeerProtocol:
         # BEP 9: what the peer said of its pieces before we knew how many there are.
         self._early: m.BitfieldMessage | m.HaveAll | m.HaveNone | None = None
         self._early_haves: Bitfield | None = None
+        self._view_changes = 0
         self.remote_extensions: ext.ExtensionHandshake | None = None  # BEP 10, once received
         self.pex = ext.PexState()
         self.handshake_received = False
@@ -404,34 +446,49 @@ class PeerProtocol:
             self._early_haves = Bitfield(MAX_EARLY_PIECES)
         self._early_haves.add(index)
 
-    def _first_pieces_message(self, owner: PeerOwner, msg: m.BitfieldMessage | m.HaveAll | m.HaveNone) -> bool:
-        """Is the piece count known? If not, `msg` is kept for when it is (BEP 9).
-
-        BEP 3 and BEP 6: a bitfield, have-all or have-none comes once, before any `have`."""
-        if self.pieces is not None or self._early is not None or self._early_haves is not None:
-            raise RemoteProtocolError("the peer's pieces announced twice, or after a have")
-        if not owner.num_pieces:
-            self._early = msg
-        return bool(owner.num_pieces)
-
     def _on_bitfield(self, msg: m.BitfieldMessage) -> None:
         owner: PeerOwner = self.owner  # type: ignore[assignment]
-        if self._first_pieces_message(owner, msg):
-            self._set_pieces(owner, Bitfield.from_bytes(msg.data, owner.num_pieces))
-
-    def _set_pieces(self, owner: PeerOwner, pieces: Bitfield) -> None:
-        self.pieces = pieces
-        owner.peer_pieces_changed(self.peer, pieces)
+        if owner.num_pieces:
+            self._set_view(owner, Bitfield.from_bytes(msg.data, owner.num_pieces))
+        else:
+            self._remember_view(msg)
 
     def _on_have_all(self, msg: m.HaveAll) -> None:
         owner = self._require_fast()
-        if self._first_pieces_message(owner, msg):
-            self._set_pieces(owner, Bitfield.full(owner.num_pieces))
+        if owner.num_pieces:
+            self._set_view(owner, Bitfield.full(owner.num_pieces))
+        else:
+            self._remember_view(msg)
 
     def _on_have_none(self, msg: m.HaveNone) -> None:
         owner = self._require_fast()
-        if self._first_pieces_message(owner, msg):
-            self._set_pieces(owner, Bitfield(owner.num_pieces))
+        if owner.num_pieces:
+            self._set_view(owner, Bitfield(owner.num_pieces))
+        else:
+            self._remember_view(msg)
+
+    def _remember_view(self, msg: m.BitfieldMessage | m.HaveAll | m.HaveNone) -> None:
+        """BEP 9: before the metadata, keep the newest whole view; it replaces earlier `have`s."""
+        self._early = msg
+        self._early_haves = None
+
+    def _set_view(self, owner: PeerOwner, pieces: Bitfield) -> None:
+        """The peer's whole view of its pieces: the first one, or a later one that replaces ours.
+
+        BEP 3 and BEP 6 send it once, first; aria2 sends a bitfield instead of many `have`s
+        and others repeat it: libtorrent and Transmission replace their view, so do we."""
+        old = self.pieces
+        if old is None:
+            self.pieces = pieces
+            owner.peer_pieces_changed(self.peer, pieces)
+            return
+        if pieces == old:
+            return
+        self._view_changes += 1
+        if self._view_changes > MAX_VIEW_CHANGES:  # each one recounts every piece's availability
+            raise RemoteProtocolError("the peer announced all its pieces over and over")
+        self.pieces = pieces
+        owner.peer_pieces_replaced(self.peer, old, pieces)
 
     def _on_reject(self, msg: m.Reject) -> None:
         owner = self._require_fast()
@@ -459,14 +516,15 @@ class PeerProtocol:
             self.owner.dht_port(self.peer, msg.port)  # type: ignore[union-attr]
 
     def _on_extended(self, msg: m.Extended) -> None:
-        if self.remote_extensions is None and msg.ext_id != ext.EXTENSION_HANDSHAKE_ID:
-            raise RemoteProtocolError("extension message before the extension handshake")
+        # By our ids, also before the peer's extension handshake, as libtorrent and Transmission do.
         handler = _EXTENSION_HANDLERS.get(msg.ext_id)
         if handler is not None:  # BEP 10: unknown extension messages are ignored
             handler(self, self.owner, msg.payload)  # type: ignore[arg-type]
 
     def _on_extension_handshake(self, owner: PeerOwner, payload: bytes) -> None:
-        self.remote_extensions = ext.parse_extension_handshake(payload)
+        received = ext.parse_extension_handshake(payload)
+        known = self.remote_extensions
+        self.remote_extensions = received if known is None else _updated(known, received)
         owner.extension_handshake(self.peer, self.remote_extensions)
 
     def _on_ut_metadata(self, owner: PeerOwner, payload: bytes) -> None:
@@ -485,12 +543,17 @@ class PeerProtocol:
     def _on_request(self, msg: m.Request) -> None:
         owner: PeerOwner = self.owner  # type: ignore[assignment]
         if not owner.valid_request(msg):
-            raise RemoteProtocolError(f"request outside the torrent: piece {msg.index}+{msg.begin}")
-        if msg.length > BLOCK_SIZE or len(self.upload_queue) >= MAX_UPLOAD_QUEUE or not self._may_serve(msg):
-            if self.fast:  # BEP 6: say no rather than stay silent
-                self.send(m.Reject(msg.index, msg.begin, msg.length))
-            return  # BEP 3: we serve at most 16 KiB blocks and only to unchoked peers
-        self.upload_queue.append(msg)
+            if _outside(owner.our_bitfield(), msg):
+                raise RemoteProtocolError(f"request outside the torrent: piece {msg.index}+{msg.begin}")
+            self._refuse(msg)  # a piece we do not have (yet): libtorrent and Transmission say no too
+        elif msg.length > BLOCK_SIZE or len(self.upload_queue) >= MAX_UPLOAD_QUEUE or not self._may_serve(msg):
+            self._refuse(msg)  # BEP 3: we serve at most 16 KiB blocks and only to unchoked peers
+        else:
+            self.upload_queue.append(msg)
+
+    def _refuse(self, msg: m.Request) -> None:
+        if self.fast:  # BEP 6: say no rather than stay silent
+            self.send(m.Reject(msg.index, msg.begin, msg.length))
 
     def _may_serve(self, msg: m.Request) -> bool:
         """Unchoked, or asking for an allowed fast piece within its budget (BEP 6), which it spends."""
@@ -516,10 +579,31 @@ class PeerProtocol:
         self.fill_pipeline()
 
     def _on_cancel(self, msg: m.Cancel) -> None:
+        request = m.Request(msg.index, msg.begin, msg.length)
         try:
-            self.upload_queue.remove(m.Request(msg.index, msg.begin, msg.length))
+            self.upload_queue.remove(request)
         except ValueError:
-            pass
+            return  # already sent, or never asked: nothing to take back
+        self._refuse(request)  # BEP 6: a cancelled request is answered too, with a reject
+
+
+def _outside(ours: Bitfield | None, msg: m.Request) -> bool:
+    """A request no peer that read our pieces would make: past the last piece, or past the end
+    of one we have. (One for a piece we lack may be a race with our `have`.)"""
+    return ours is not None and (msg.index >= len(ours) or msg.index in ours)
+
+
+def _updated(known: ext.ExtensionHandshake, update: ext.ExtensionHandshake) -> ext.ExtensionHandshake:
+    """BEP 10: a later extension handshake changes what it names; its `m` adds to the first one's
+    (an id of 0 turns that extension off), and the keys it leaves out keep their values."""
+    return ext.ExtensionHandshake(
+        m={**known.m, **update.m},
+        v=update.v or known.v,
+        p=update.p if update.p is not None else known.p,
+        reqq=update.reqq if update.reqq is not None else known.reqq,
+        yourip=update.yourip if update.yourip is not None else known.yourip,
+        metadata_size=update.metadata_size if update.metadata_size is not None else known.metadata_size,
+    )
 
 
 _HANDLERS: dict[type, Callable[[PeerProtocol, m.Event], None]] = {

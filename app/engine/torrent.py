@@ -489,6 +489,12 @@ class Torrent:
         self._judge_peer(peer)
         self._offer_allowed_fast(peer)
 
+    def peer_pieces_replaced(self, peer: PeerConnection, old: Bitfield, new: Bitfield) -> None:
+        """The peer announced all its pieces again (aria2 does, instead of many `have`s)."""
+        self.picker.peer_left(old)
+        self.picker.peer_joined(new)
+        self._judge_peer(peer)
+
     def _judge_peer(self, peer: PeerConnection) -> None:
         """Part with a seed when we seed too; else be interested if it has pieces we want."""
         if self.state == TorrentState.SEEDING and peer.is_seed:

@@ -54,6 +54,7 @@ class Owner:
     pex: list[ext.PexMessage] = field(default_factory=list)
     metadata: list[ext.MetadataMessage] = field(default_factory=list)
     ready: int = 0
+    replaced: int = 0
     closed: list[str] = field(default_factory=list)
     num_pieces: int = PIECES
 
@@ -67,6 +68,12 @@ class Owner:
         for piece in [new] if isinstance(new, int) else new:
             self.availability[piece] += 1
         peer.set_interested(any(piece not in self.have for piece in peer.pieces))
+
+    def peer_pieces_replaced(self, peer: PeerProtocol, old: Bitfield, new: Bitfield) -> None:
+        self.replaced += 1
+        for piece in old:
+            self.availability[piece] -= 1
+        self.peer_pieces_changed(peer, new)
 
     def request_blocks(self, peer: PeerProtocol, count: int) -> list[Block]:
         allowed = peer.allowed_fast if peer.peer_choking else range(self.num_pieces)
@@ -464,3 +471,141 @@ def test_the_pipeline_grows_with_the_download_rate() -> None:
     pair.leecher.down.add(100 * 1024 * 1024)
     pair.tick(1.0)
     assert pair.leecher.pipeline == pp.MAX_PIPELINE
+
+
+# Quirks real clients have (issue 12): each keeps the connection and updates our view.
+
+
+def view_of(remote: Remote) -> str:
+    pieces = remote.protocol.pieces
+    assert pieces is not None
+    return "".join("1" if piece in pieces else "0" for piece in range(PIECES))
+
+
+def counted(owner: Owner) -> str:
+    """The availability the owner counted from this one peer, as a view string."""
+    assert set(owner.availability) <= {0, 1}, owner.availability
+    return "".join(str(count) for count in owner.availability)
+
+
+def test_aria2_leeching_sends_a_bitfield_instead_of_haves_and_stays() -> None:
+    """aria2 1.36 as a leecher: have-none, a few haves, then a bitfield for the next batch of
+    pieces, then have-all when done. We used to drop it a few MiB in."""
+    seed = seed_owner()
+    remote = Remote(seed)
+    remote.send(m.HaveNone(), m.Interested(), m.Have(0), m.Have(1))
+    batch = "1" * 30 + "0" * (PIECES - 30)
+    remote.send(m.BitfieldMessage(pieces_of(batch).to_bytes()), m.Have(30))
+    assert not remote.protocol.closed and seed.replaced == 1
+    assert view_of(remote) == counted(seed) == "1" * 31 + "0" * (PIECES - 31)
+    remote.send(m.HaveAll())
+    assert not remote.protocol.closed and remote.protocol.is_seed
+    assert counted(seed) == "1" * PIECES
+
+
+def test_a_second_bitfield_replaces_the_view_also_when_pieces_go() -> None:
+    leecher = leech_owner(seed_owner(), pieces_of("0011" + "0" * (PIECES - 4)))
+    remote = Remote(leecher, incoming=False)
+    first, second = "1100" + "0" * (PIECES - 4), "0110" + "0" * (PIECES - 4)
+    assert kinds(remote.send(m.BitfieldMessage(pieces_of(first).to_bytes()))) == [m.Interested]
+    remote.send(m.BitfieldMessage(pieces_of(second).to_bytes()))
+    assert view_of(remote) == counted(leecher) == second and remote.protocol.am_interested
+    only_ours = "0011" + "0" * (PIECES - 4)  # nothing we lack: the owner loses interest
+    assert kinds(remote.send(m.BitfieldMessage(pieces_of(only_ours).to_bytes()))) == [m.NotInterested]
+    assert counted(leecher) == only_ours and not remote.protocol.closed
+
+
+def test_have_none_after_have_all_replaces_the_view() -> None:
+    leecher = leech_owner(seed_owner())
+    remote = Remote(leecher, incoming=False)
+    assert m.Interested in kinds(remote.send(m.HaveAll()))
+    assert kinds(remote.send(m.HaveNone())) == [m.NotInterested]
+    assert counted(leecher) == "0" * PIECES and not remote.protocol.closed
+
+
+def test_the_same_view_again_costs_nothing_and_endless_changes_close() -> None:
+    seed = seed_owner()
+    remote = Remote(seed)
+    view = m.BitfieldMessage(pieces_of("1" + "0" * (PIECES - 1)).to_bytes())
+    remote.send(view, view, view)
+    assert seed.replaced == 0
+    for _ in range(pp.MAX_VIEW_CHANGES // 2):
+        remote.send(m.HaveNone(), view)
+    assert not remote.protocol.closed and seed.replaced == pp.MAX_VIEW_CHANGES
+    remote.send(m.HaveNone())
+    assert remote.protocol.close_reason == "the peer announced all its pieces over and over"
+
+
+def test_a_have_for_a_piece_already_announced_is_ignored() -> None:
+    seed = seed_owner()
+    remote = Remote(seed)
+    remote.send(m.BitfieldMessage(pieces_of("01" + "0" * (PIECES - 2)).to_bytes()), m.Have(1), m.Have(1))
+    assert counted(seed) == "01" + "0" * (PIECES - 2) and not remote.protocol.closed
+
+
+def test_keep_alives_and_haves_before_the_bitfield_are_fine() -> None:
+    seed = seed_owner()
+    remote = Remote(seed, reserved=PLAIN)
+    remote.send(m.KeepAlive(), m.KeepAlive(), m.Have(5))
+    remote.send(m.BitfieldMessage(pieces_of("111" + "0" * (PIECES - 3)).to_bytes()))
+    assert counted(seed) == view_of(remote) == "111" + "0" * (PIECES - 3)
+    assert not remote.protocol.closed
+
+
+def test_views_before_the_metadata_keep_the_newest_and_the_haves_after_it() -> None:
+    magnet = leech_owner(seed_owner())
+    magnet.num_pieces = 0
+    remote = Remote(magnet, incoming=False)
+    remote.send(m.Have(40), m.BitfieldMessage(pieces_of("1" * PIECES).to_bytes()))
+    remote.send(m.BitfieldMessage(pieces_of("1" + "0" * (PIECES - 1)).to_bytes()), m.Have(2))
+    magnet.num_pieces = PIECES
+    remote.protocol.metadata_known()
+    assert view_of(remote) == counted(magnet) == "101" + "0" * (PIECES - 3)
+    assert not remote.protocol.closed
+
+
+def test_a_second_extension_handshake_updates_the_first() -> None:
+    """BEP 10: the `m` of a later handshake adds to the first (0 turns one off)."""
+    seed = seed_owner()
+    remote = Remote(seed)
+    first = ext.ExtensionHandshake(m={ext.UT_PEX: 5, ext.UT_METADATA: 3}, v="aria2/1.36.0", reqq=250)
+    later = ext.ExtensionHandshake(m={ext.UT_PEX: 0}, p=6881)
+    remote.send(*(m.Extended(0, ext.encode_extension_handshake(h)) for h in (first, later)))
+    known = remote.protocol.remote_extensions
+    assert known is not None and not remote.protocol.closed and len(seed.handshakes) == 2
+    assert known.ext_id(ext.UT_PEX) is None and known.ext_id(ext.UT_METADATA) == 3
+    assert (known.v, known.p, known.reqq) == ("aria2/1.36.0", 6881, 250)
+
+
+def test_an_extension_message_before_the_extension_handshake_is_taken() -> None:
+    seed = seed_owner()
+    remote = Remote(seed)
+    pex = ext.PexMessage(added=(("10.0.0.2", 51413),), added_flags=(0,))
+    remote.send(m.Extended(ext.LOCAL_EXTENSION_IDS[ext.UT_PEX], ext.encode_pex(pex)))
+    assert [p.added for p in seed.pex] == [(("10.0.0.2", 51413),)] and not remote.protocol.closed
+
+
+@pytest.mark.parametrize(("reserved", "answer"), [(FAST, [m.Reject(3, 0, BLOCK_SIZE)]), (PLAIN, [])])
+def test_a_request_while_choked_is_refused_not_dropped(reserved: bytes, answer: list[m.Event]) -> None:
+    seed = seed_owner()
+    seed.unchoke_interested = False
+    remote = Remote(seed, reserved=reserved)
+    remote.send(m.Interested())
+    assert remote.send(m.Request(3, 0, BLOCK_SIZE)) == answer
+    assert not remote.protocol.upload_queue and not remote.protocol.closed
+
+
+def test_a_request_for_a_piece_we_lack_is_rejected_not_dropped() -> None:
+    partial = leech_owner(seed_owner(), pieces_of("1" * (PIECES - 1) + "0"))
+    remote = Remote(partial)
+    remote.send(m.HaveNone(), m.Interested())
+    assert remote.send(m.Request(PIECES - 1, 0, BLOCK_SIZE)) == [m.Reject(PIECES - 1, 0, BLOCK_SIZE)]
+    assert not remote.protocol.closed
+
+
+def test_a_cancelled_request_is_answered_with_a_reject() -> None:
+    """BEP 6: "the peer receiving the cancel should respond with either the corresponding
+    reject or the corresponding piece"."""
+    remote = Remote(seed_owner())
+    remote.send(m.HaveNone(), m.Interested(), m.Request(1, 0, BLOCK_SIZE))
+    assert remote.send(m.Cancel(1, 0, BLOCK_SIZE), m.Cancel(2, 0, BLOCK_SIZE)) == [m.Reject(1, 0, BLOCK_SIZE)]
