@@ -146,8 +146,9 @@ class PeerConnection(asyncio.BufferedProtocol):
             self.cipher.decrypt_into(self._buffer[:nbytes])
         if self.throttle is not None:
             self.throttle.received(self, nbytes)  # may stop reading for a while
-        self.protocol.buffer_updated(nbytes, time.monotonic())
-        self._flush()
+        now = time.monotonic()
+        self.protocol.buffer_updated(nbytes, now)
+        self._flush(now)
 
     def data_received(self, data: bytes) -> None:
         """For a transport that hands over bytes instead of filling our buffer: one copy."""
@@ -241,10 +242,10 @@ class PeerConnection(asyncio.BufferedProtocol):
 
     # internals
 
-    def _flush(self) -> None:
+    def _flush(self, now: float | None = None) -> None:
         """After every call into the protocol: write what it queued, serve, or hang up."""
         protocol = self.protocol
-        data = protocol.data_to_send(time.monotonic())
+        data = protocol.data_to_send(time.monotonic() if now is None else now)
         if data:
             self._write_chunks(data)  # type: ignore[arg-type]
         if protocol.closed:
@@ -322,16 +323,17 @@ class PeerConnection(asyncio.BufferedProtocol):
         size = 0
         limit = SEND_BATCH if self.throttle is None else self.throttle.batch_bytes(SEND_BATCH)
         self._read_ahead(owner)
-        while self.protocol.upload_queue and size < limit:
-            req = self.protocol.upload_queue[0]  # a choke replaces the queue: look it up each time
+        protocol = self.protocol
+        while protocol.upload_queue and size < limit:
+            req = protocol.upload_queue[0]  # a choke replaces the queue: look it up each time
             data = owner.cached_block(req.index, req.begin, req.length)
             if data is None:
                 if chunks:
                     break  # send what is ready before waiting for the disk
                 data = await owner.read_block(req.index, req.begin, req.length)
-                if not self.protocol.upload_queue or self.protocol.upload_queue[0] is not req:
+                if not protocol.upload_queue or protocol.upload_queue[0] is not req:
                     continue  # cancelled or choked while we read
-            self.protocol.upload_queue.popleft()
+            protocol.upload_queue.popleft()
             chunks += (piece_header(req.index, req.begin, len(data)), data)
             size += len(data)
         if self.throttle is not None and chunks:
