@@ -225,9 +225,8 @@ class PeerProtocol:
     def _police(self, now: float) -> None:
         if now - self.last_received > IDLE_TIMEOUT:
             self.close("the peer stopped responding")
-        elif self.outstanding and now - self.last_piece > SNUB_AFTER:
-            if self.owner is not None:  # snubbed: let other peers fetch them
-                self.owner.blocks_returned(self.peer, self.abort_requests())
+        elif self.outstanding and now - self.last_piece > SNUB_AFTER:  # snubbed: others may fetch them
+            self.owner.blocks_returned(self.peer, self.abort_requests())  # type: ignore[union-attr]
         elif now - self.last_sent > KEEP_ALIVE_AFTER:
             self._send(_KEEP_ALIVE_BYTES)
 

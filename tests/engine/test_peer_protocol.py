@@ -158,9 +158,9 @@ class Pair:
         while moved:
             moved = False
             for sender, receiver in ((self.leecher, self.seed), (self.seed, self.leecher)):
-                if serve:
-                    serve_queue(sender, self.seed_owner.payload)
                 data = b"".join(sender.data_to_send(self.now))
+                if serve:
+                    data += serve_queue(sender, self.seed_owner.payload, self.now)
                 if data and not receiver.closed:
                     receiver.receive_data(data, self.now)
                     moved = True
@@ -171,13 +171,15 @@ class Pair:
             side.tick(self.now, seconds)
 
 
-def serve_queue(protocol: PeerProtocol, payload: bytes) -> None:
-    """What the asyncio adapter does with the upload queue, minus the disk."""
+def serve_queue(protocol: PeerProtocol, payload: bytes, now: float) -> bytes:
+    """What the asyncio adapter does with the upload queue, minus the disk: the piece messages."""
+    sent = []
     while protocol.upload_queue and protocol.may_upload:
         r = protocol.upload_queue.popleft()
         block = payload[r.index * PIECE + r.begin : r.index * PIECE + r.begin + r.length]
-        protocol._outbox.append(piece_header(r.index, r.begin, r.length) + block)
-        protocol.blocks_sent(r.length, protocol.last_received)
+        sent.append(piece_header(r.index, r.begin, r.length) + block)
+        protocol.blocks_sent(r.length, now)
+    return b"".join(sent)
 
 
 class Remote:
