@@ -262,7 +262,10 @@ class PeerConnection(asyncio.BufferedProtocol):
             return
         self._hung_up = True
         reason = self.protocol.close_reason
-        log.debug("closing %s: %s", self.address_text, reason)
+        # Dropped for breaking the protocol: the user may want to know who and why (INFO);
+        # ordinary goodbyes stay DEBUG.
+        level = logging.INFO if self.protocol.broke_protocol else logging.DEBUG
+        log.log(level, "closing %s (%s): %s", self.address_text, self.client or "client unknown", reason)
         if self.transport is not None:
             self.transport.close()
         if not self.handshake_done.done():

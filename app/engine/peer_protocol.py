@@ -179,6 +179,7 @@ class PeerProtocol:
         self.ready = False  # handshakes exchanged and the owner told; until closed
         self.closed = False
         self.close_reason = ""
+        self.broke_protocol = False  # closed for breaking the protocol (RemoteProtocolError)
         self._outbox: list[bytes] = []
 
     # input: bytes and time
@@ -211,7 +212,7 @@ class PeerProtocol:
                 if self.closed:
                     return
         except EngineError as exc:
-            self.close(str(exc))
+            self._drop(exc)
 
     def tick(self, now: float, elapsed: float) -> None:
         """Once a second: settle rates, size the pipeline from the download rate, watch the clock."""
@@ -259,6 +260,10 @@ class PeerProtocol:
         if self.owner is not None and self.ready:
             self.ready = False
             self.owner.peer_closed(self.peer, reason)
+
+    def _drop(self, exc: EngineError) -> None:
+        self.broke_protocol = isinstance(exc, RemoteProtocolError)
+        self.close(str(exc))
 
     def send(self, message: m.Message) -> None:
         self._send(encode(message))
@@ -337,7 +342,7 @@ class PeerProtocol:
             for index in haves or ():
                 self._on_have(m.Have(index))
         except EngineError as exc:
-            self.close(str(exc))
+            self._drop(exc)
 
     @property
     def is_seed(self) -> bool:

@@ -7,11 +7,9 @@ inside a qasync callback would re-enter the asyncio loop.
 
 from __future__ import annotations
 
-import shutil
 from collections import deque
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QPoint, QSettings, Qt, QUrl, Signal
 from PySide6.QtGui import (
@@ -44,6 +42,7 @@ from app.engine.metainfo import Metainfo, load_metainfo
 from app.engine.snapshots import SessionSnapshot, TorrentDetails, TorrentSnapshot, TorrentState
 from app.ui import formatting
 from app.ui.actions import Actions
+from app.ui.app_log import AppLog, detached_log, set_level
 from app.ui.bridge import EngineBridge
 from app.ui.details import DetailsTabs
 from app.ui.dialogs.about import show_about
@@ -56,7 +55,6 @@ from app.ui.dialogs.torrent_options import GlobalGoals, TorrentOptionsDialog
 from app.ui.icons import app_icon
 from app.ui.models.torrents import TorrentColumn, TorrentListModel
 from app.ui.settings import (
-    ADDRESS_FIELDS,
     Preferences,
     changed_settings,
     choose_magnet_files,
@@ -71,9 +69,6 @@ from app.ui.torrent_diff import TorrentDiff
 from app.ui.tray import TrayIcon
 from app.ui.widgets.elide_delegate import MiddleElideDelegate
 from app.ui.widgets.progress_delegate import ProgressDelegate
-
-if TYPE_CHECKING:
-    from app.engine.session import Session
 
 _FREE_SPACE_EVERY = 10  # ticks between two looks at the disk
 _PAUSABLE = frozenset(
@@ -113,26 +108,6 @@ def split_arguments(arguments: Iterable[str]) -> tuple[list[Path], list[str]]:
     return files, magnets
 
 
-def _free_space(folder: Path) -> int | None:
-    """Free bytes on the disk that holds `folder`, or on its nearest existing parent."""
-    for candidate in (folder, *folder.parents):
-        if candidate.exists():
-            try:
-                return shutil.disk_usage(candidate).free
-            except OSError:
-                return None
-    return None
-
-
-async def apply_settings(session: Session, changes: dict[str, Any]) -> None:
-    """Everything but the listening address first: a taken port then fails on its own."""
-    rest = {k: v for k, v in changes.items() if k not in ADDRESS_FIELDS}
-    address = {k: v for k, v in changes.items() if k in ADDRESS_FIELDS}
-    for part in (rest, address):
-        if part:
-            await session.set_config(**part)
-
-
 class EmptyHint(QLabel):
     """Centred over an empty list: what to do first, or why nothing shows."""
 
@@ -167,11 +142,16 @@ class MainWindow(QMainWindow):
     quit_requested = Signal()
 
     def __init__(
-        self, bridge: EngineBridge, settings: QSettings, parent: QWidget | None = None
+        self,
+        bridge: EngineBridge,
+        settings: QSettings,
+        log: AppLog | None = None,
+        parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.bridge = bridge
         self.settings = settings
+        self.log = log or detached_log()
         self.preferences = load_preferences(settings)
         self.options_dialog: TorrentOptionsDialog | None = None
         self.actions = Actions(self)
@@ -193,7 +173,7 @@ class MainWindow(QMainWindow):
         self.view = self._make_view()
         self.empty_hint = EmptyHint(self.view)
         self.sidebar = Sidebar()
-        self.details = DetailsTabs()
+        self.details = DetailsTabs(self.log)
         self.search_box = QLineEdit()
         self.search_box.setPlaceholderText("Search by name")
         self.search_box.setClearButtonEnabled(True)
@@ -358,6 +338,7 @@ class MainWindow(QMainWindow):
         self.bridge.session_changed.connect(self.show_session)
         self.bridge.details_changed.connect(self.show_details)
         self.bridge.failed.connect(self.show_message)
+        self.bridge.free_space_measured.connect(self._show_free_space)
         self.details.file_model.priorities_changed.connect(self._set_file_priorities)
         # A deleted window has nobody to show snapshots to: stop polling for it.
         self.destroyed.connect(self.bridge.stop)
@@ -391,12 +372,15 @@ class MainWindow(QMainWindow):
         self.dht_label.setText(f"DHT: {formatting.count(snapshot.dht_nodes)} nodes")
         self.tray.show_snapshot(snapshot)
         if self._ticks % _FREE_SPACE_EVERY == 0:
-            free = _free_space(self.preferences.download_dir)
-            self.free_label.setText("" if free is None else f"{formatting.size(free)} free")
+            self.bridge.measure_free_space(self.preferences.download_dir)
         self._ticks += 1
         key = self.bridge.selected or SESSION
         history = self.bridge.speed_history
         self.details.show_speeds(history.samples(key, self.bridge.now()), history.window)
+
+    def _show_free_space(self, folder: str, free: int | None) -> None:
+        if folder == str(self.preferences.download_dir):  # not an answer about a folder left behind
+            self.free_label.setText("" if free is None else f"{formatting.size(free)} free")
 
     def show_details(self, details: TorrentDetails) -> None:
         self.details.show_details(details)
@@ -422,6 +406,12 @@ class MainWindow(QMainWindow):
         row = self.model.row_of(info_hash)
         if row is not None:
             self.view.selectRow(row)
+
+    def show_pieces_of(self, info_hash: str) -> None:
+        """Select the torrent, shown whatever the sidebar filtered, and open its piece map."""
+        self.sidebar.select(StateFilter.ALL)
+        self.select_torrent(info_hash)
+        self.details.setCurrentWidget(self.details.pieces)
 
     def _selection_changed(self) -> None:
         current = self.view.currentIndex()
@@ -626,7 +616,7 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("Copied to the clipboard", 3000)
 
     def edit_preferences(self) -> None:
-        dialog = PreferencesDialog(self.preferences, self)
+        dialog = PreferencesDialog(self.preferences, self, log_file=self.log.path)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.accepted.connect(lambda: self._set_preferences(dialog.preferences()))
         dialog.open()
@@ -637,24 +627,20 @@ class MainWindow(QMainWindow):
         save_preferences(self.settings, preferences)
         self._ticks = 0
         self.dht_label.setVisible(preferences.enable_dht)
-        self.bridge.run(
-            apply_settings(self._session(), changed_settings(before, preferences)),
-            "Could not apply the new preferences",
-        )
+        if preferences.log_level != before.log_level:
+            set_level(preferences.log_level)
+        self.bridge.apply_settings(changed_settings(before, preferences))
 
     def edit_torrent_options(self) -> None:
         hashes = self.selected_hashes()
         if len(hashes) != 1:
             return
         goals = GlobalGoals(self.preferences.seed_ratio_limit, self.preferences.seed_time_limit)
-        dialog = TorrentOptionsDialog(self.bridge, self._session(), hashes[0], goals, self)
+        dialog = TorrentOptionsDialog(self.bridge, hashes[0], goals, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.finished.connect(lambda _result: setattr(self, "options_dialog", None))
         self.options_dialog = dialog
         dialog.open()
-
-    def _session(self) -> Session:
-        return self.bridge.session
 
     def _search(self, text: str) -> None:
         self.model.set_search_text(text)

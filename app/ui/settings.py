@@ -50,6 +50,7 @@ class Preferences:
     enable_pex: bool = True
     enable_lsd: bool = True
     disk_reserve: int = 1024
+    log_level: str = "INFO"  # the `app` logger's, one of app_log.LEVELS
 
 
 def _days(value: object) -> tuple[int, ...]:
