@@ -25,6 +25,7 @@ Hooks for what wraps the byte stream:
 - Handover: `take_over(transport, received, cipher)` continues a connection that another
   protocol object started (an MSE handshake, or a first read used to tell plaintext from MSE):
   it becomes the transport's protocol, and `received` (plaintext already read) is decoded first.
+  Reading stays paused or running as the caller left it.
 """
 
 from __future__ import annotations
