@@ -611,3 +611,18 @@ def test_a_cancelled_request_is_answered_with_a_reject() -> None:
     remote = Remote(seed_owner())
     remote.send(m.HaveNone(), m.Interested(), m.Request(1, 0, BLOCK_SIZE))
     assert remote.send(m.Cancel(1, 0, BLOCK_SIZE), m.Cancel(2, 0, BLOCK_SIZE)) == [m.Reject(1, 0, BLOCK_SIZE)]
+
+
+def test_a_request_before_we_have_the_metadata_is_rejected() -> None:
+    magnet = leech_owner(seed_owner())
+    magnet.num_pieces = 0
+    remote = Remote(magnet)
+    assert remote.send(m.Request(0, 0, BLOCK_SIZE)) == [m.Reject(0, 0, BLOCK_SIZE)]
+    assert not remote.protocol.closed
+
+
+def test_a_reject_for_a_block_we_never_asked_for_is_ignored() -> None:
+    leecher = leech_owner(seed_owner())
+    remote = Remote(leecher, incoming=False)
+    remote.send(m.HaveAll(), m.Reject(3, 100, 10), m.Unchoke(), m.Reject(PIECES + 1, 0, BLOCK_SIZE))
+    assert leecher.returned == [] and remote.protocol.outstanding and not remote.protocol.closed
