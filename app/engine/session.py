@@ -708,9 +708,6 @@ class _IncomingPeer(PeerConnection):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         host, port = transport.get_extra_info("peername")[:2]
         self.address = (host, port)
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         super().connection_made(transport)
         if not self.session.admit(self):
             self.close("too many connections")

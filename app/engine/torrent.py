@@ -63,9 +63,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TICK = 1.0
-SNUB_AFTER = 30.0  # seconds without a block while requests are in flight
-IDLE_TIMEOUT = 150.0  # BEP 3 peers send keep-alives every two minutes
-KEEP_ALIVE_AFTER = 90.0
 RETRY_DELAYS = (5.0, 30.0, 120.0)  # after the 1st, 2nd, 3rd failed connection; then forget it
 HASH_STRIKES = 2  # a peer that contributed to this many failed pieces is banned
 FAILED_FLASH = 3.0  # seconds the UI shows a piece as hash-failed
@@ -451,8 +448,7 @@ class Torrent:
         if self.state == TorrentState.SEEDING:
             self.seeding_seconds += elapsed
         for peer in list(self.peers):
-            peer.tick(elapsed)
-            self._police(peer, now)
+            peer.tick(elapsed)  # rates, pipeline, and the peer's own idle/snub/keep-alive clock
         if self.choker.due(now):
             self._rechoke(now)
         self._connect_more(now)
@@ -461,14 +457,6 @@ class Torrent:
         if not self.has_metadata:
             self._request_metadata(now)
         self._failed_at = {p: t for p, t in self._failed_at.items() if now - t < FAILED_FLASH}
-
-    def _police(self, peer: PeerConnection, now: float) -> None:
-        if now - peer.last_received > IDLE_TIMEOUT:
-            peer.close("the peer stopped responding")
-        elif peer.outstanding and now - peer.last_piece > SNUB_AFTER:
-            self.blocks_returned(peer, peer.abort_requests())  # snubbed: let others fetch them
-        elif now - peer.last_sent > KEEP_ALIVE_AFTER:
-            peer.send(m.KeepAlive())
 
     def _connect_more(self, now: float) -> None:
         limit = self.host.config.max_peers_per_torrent
@@ -621,6 +609,12 @@ class Torrent:
         self.picker.peer_joined(new)
         self._judge_peer(peer)
         self._offer_allowed_fast(peer)
+
+    def peer_pieces_replaced(self, peer: PeerConnection, old: Bitfield, new: Bitfield) -> None:
+        """The peer announced all its pieces again (aria2 does, instead of many `have`s)."""
+        self.picker.peer_left(old)
+        self.picker.peer_joined(new)
+        self._judge_peer(peer)
 
     def _judge_peer(self, peer: PeerConnection) -> None:
         """Part with a seed when we seed too; else be interested if it has pieces we want."""
