@@ -59,6 +59,7 @@ class PeerSnapshot:
     downloaded: int
     uploaded: int
     incoming: bool
+    note: str = ""  # why a web seed is backed off or dropped, "" if all is well
 
 
 @dataclass(frozen=True, slots=True)

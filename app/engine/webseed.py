@@ -25,6 +25,7 @@ from urllib.parse import quote
 import aiohttp
 from yarl import URL
 
+from app.engine.bitfield import Bitfield
 from app.engine.errors import EngineError
 from app.engine.metainfo import Metainfo
 from app.engine.piece_picker import Block
@@ -201,7 +202,7 @@ class SeedHealth:
             return f"dropped: {self.reason}"
         if now < self.retry_at:
             return f"retrying in {self.retry_at - now:.0f} s: {self.reason}"
-        return ""
+        return f"failed: {self.reason}" if self.reason else ""  # asked again when needed
 
 
 # -- the asyncio part ------------------------------------------------------------------------
@@ -233,6 +234,7 @@ class WebSeed:
         self.url = url
         self.health = SeedHealth()
         self.down = RateMeter()
+        self.pieces = Bitfield.full(metainfo.num_pieces)  # BEP 19: a seed has them all
         self._urls = file_urls(url, metainfo)
         self._layout = layout
         self._owner = owner
@@ -255,11 +257,12 @@ class WebSeed:
             self._task = asyncio.ensure_future(self._run())
             self._task.add_done_callback(self._done)
 
-    async def stop(self) -> None:
+    def stop(self) -> asyncio.Task[None] | None:
+        """Cancel the fetch in flight (its blocks go back to the owner); the task, to await."""
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        return task
 
     def _done(self, task: asyncio.Task[None]) -> None:
         if self._task is task:

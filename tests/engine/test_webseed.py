@@ -167,6 +167,9 @@ def test_success_forgives_failures() -> None:
     health.succeeded()
     health.failed(WebSeedError("timed out"), 0.0)
     assert not health.dropped and health.retry_at == BACKOFF[0]
+    assert health.status(BACKOFF[0]) == "failed: timed out"
+    health.succeeded()
+    assert health.status(BACKOFF[0]) == ""
 
 
 def test_busy_server_waits_as_asked_and_is_never_dropped() -> None:
