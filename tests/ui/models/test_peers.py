@@ -31,3 +31,13 @@ def test_flags_are_explained_in_a_tooltip():
     tooltip = model.index(0, FLAGS_COLUMN).data(Qt.ItemDataRole.ToolTipRole)
     assert tooltip == describe_flags("D I")
     assert "incoming connection" in tooltip and "downloading from the peer" in tooltip
+
+
+def test_a_web_seed_row_says_why_it_is_backed_off():
+    model = PeerModel()
+    url = "http://127.0.0.1:8000/pub/"
+    model.set_items([peer(0), peer(1, address=url, client="Web seed", note="dropped: HTTP 404 Not Found")])
+    assert model.index(1, 0).data() == url
+    assert model.index(1, 1).data() == "Web seed — dropped: HTTP 404 Not Found"
+    assert model.index(1, 1).data(Qt.ItemDataRole.ToolTipRole) == "dropped: HTTP 404 Not Found"
+    assert model.index(0, 1).data() == peer(0).client
