@@ -819,7 +819,7 @@ class Torrent:
     def web_seed_blocks(self, seed: WebSeed, count: int) -> list[Block]:
         if self.state != TorrentState.DOWNLOADING or self._reading_paused or seed.health.dropped:
             return []
-        return self.picker.pick(seed, seed.pieces, count)
+        return self.picker.pick_whole(seed, seed.pieces, count)
 
     def web_seed_failed(self, seed: WebSeed, error: WebSeedError) -> None:
         """One request failed: the seed waits (its run ends; the next tick starts it again)."""

@@ -222,8 +222,9 @@ async def whole_file(request: web.Request, data: bytes, first: int, last: int) -
     return web.Response(status=200, body=data)  # the whole file, whatever the range
 
 
+BAD_BYTES = "dropped: sent data that failed the hash check"
 BEHAVIOURS: dict[str, Callable[[web.Request, bytes, int, int], Awaitable[web.StreamResponse]]] = {
-    "dropped: sent data that failed the hash check": wrong_bytes,
+    BAD_BYTES: wrong_bytes,
     "stalled: no data for 1 s": stalled,
     "sent more bytes than asked for": longer_body,
     "bytes for a range of": longer_length,
@@ -299,3 +300,17 @@ async def test_web_seed_added_by_hand_is_remembered(as_magnet: bool, payload: Pa
             await session.add_web_seed(info_hash, "file:///etc/")
     async with running_session(profile_dir=profile) as again:
         assert again.torrents[bytes.fromhex(info_hash)].web_seeds == ("http://127.0.0.1:1/pub/",)
+
+
+async def test_a_lying_web_seed_beside_a_peer_does_not_get_the_peer_banned(serve: Serve, tmp_path: Path) -> None:
+    """Both sources from the start: the seed is dropped for its spoilt pieces, the peer stays."""
+    payload = random_tree(tmp_path / "big" / "payload", {"big.bin": 3 * 1024 * 1024})
+    torrent = create_torrent(payload, web_seeds=[await serve(hostile(payload.parent, BAD_BYTES))], piece_length=PIECE)
+    async with running_session("127.0.0.2", up_limit=400_000) as seeder, running_session() as session:
+        await seeder.add_torrent(torrent, payload.parent)
+        info_hash = await session.add_torrent(torrent, tmp_path / "got")
+        session.add_peer(info_hash, "127.0.0.2", seeder.listen_port or 0)  # both sources from the start
+        await wait_for_note(session, info_hash, BAD_BYTES)
+        await wait_for_state(session, info_hash, TorrentState.SEEDING)
+        assert session.torrents[bytes.fromhex(info_hash)].banned == set()
+    assert_same_files(payload.parent, tmp_path / "got", ["payload/big.bin"])

@@ -39,5 +39,5 @@ def test_a_web_seed_row_says_why_it_is_backed_off():
     model.set_items([peer(0), peer(1, address=url, client="Web seed", note="dropped: HTTP 404 Not Found")])
     assert model.index(1, 0).data() == url
     assert model.index(1, 1).data() == "Web seed — dropped: HTTP 404 Not Found"
-    assert model.index(1, 1).data(Qt.ItemDataRole.ToolTipRole) == "dropped: HTTP 404 Not Found"
+    assert model.index(1, 0).data(Qt.ItemDataRole.ToolTipRole) == f"{url}\ndropped: HTTP 404 Not Found"
     assert model.index(0, 1).data() == peer(0).client
