@@ -30,6 +30,7 @@ from app.engine.errors import EngineError
 from app.engine.metainfo import Metainfo
 from app.engine.piece_picker import Block
 from app.engine.rate import RateMeter
+from app.engine.rate_limit import Throttle
 from app.engine.storage.layout import Layout
 from app.engine.tracker.http_client import USER_AGENT, plain_words
 
@@ -211,6 +212,8 @@ class SeedHealth:
 class WebSeedOwner(Protocol):
     """What a web seed needs from its torrent."""
 
+    throttle: Throttle  # the torrent's and the session's download limits apply to seeds too
+
     def web_seed_blocks(self, seed: WebSeed, count: int) -> list[Block]: ...
 
     def block_received(self, peer: WebSeed, block: Block, data: memoryview) -> None: ...
@@ -326,12 +329,14 @@ class WebSeed:
 
     async def _read_body(self, response: aiohttp.ClientResponse, segment: Segment, run: _Run) -> None:
         got = 0
-        async for chunk in response.content.iter_chunked(_CHUNK):
+        throttle = self._owner.throttle
+        async for chunk in response.content.iter_chunked(throttle.read_bytes(_CHUNK)):
             got += len(chunk)
             if got > segment.length:
                 raise WebSeedError("sent more bytes than asked for")
             run.add(chunk)
             self.down.add(len(chunk))
+            await throttle.download(len(chunk))
         if got < segment.length:
             raise WebSeedError("the response ended early")
 

@@ -314,3 +314,18 @@ async def test_a_lying_web_seed_beside_a_peer_does_not_get_the_peer_banned(serve
         await wait_for_state(session, info_hash, TorrentState.SEEDING)
         assert session.torrents[bytes.fromhex(info_hash)].banned == set()
     assert_same_files(payload.parent, tmp_path / "got", ["payload/big.bin"])
+
+
+async def test_web_seed_requests_leave_from_the_chosen_address(serve: Serve, payload: Path, tmp_path: Path) -> None:
+    remotes: set[str | None] = set()
+    files = files_of(payload.parent)
+
+    async def recording(request: web.Request) -> web.StreamResponse:
+        remotes.add(request.remote)
+        return await files(request)
+
+    torrent = create_torrent(payload, web_seeds=[await serve(recording)], piece_length=PIECE)
+    async with running_session("127.0.0.3") as session:  # 'VPN only': bound to one address
+        info_hash = await session.add_torrent(torrent, tmp_path / "got")
+        await wait_for_state(session, info_hash, TorrentState.SEEDING)
+    assert remotes == {"127.0.0.3"}

@@ -66,6 +66,6 @@ class PeerModel(KeyedTableModel[PeerSnapshot]):
     def _tooltip(peer: PeerSnapshot, column: int) -> str | None:
         if column == FLAGS_COLUMN:
             return describe_flags(peer.flags) or None
-        if "://" in peer.address:  # a web seed: its address is a URL, often too long to show
+        if peer.is_web_seed:  # its address is a URL, often too long to show
             return "\n".join(filter(None, (peer.address, peer.note)))
         return "incoming connection" if peer.incoming else "outgoing connection"
