@@ -17,7 +17,7 @@ FLAG_MEANINGS: dict[str, str] = {
     "K": "the peer is unchoking us but we are not interested",
     "?": "we unchoked the peer but it is not interested",
     "I": "incoming connection",
-    "E": "encrypted connection",
+    "E": "encrypted connection (RC4)",
     "X": "peer from peer exchange",
     "H": "peer from the DHT",
     "P": "µTP connection",
@@ -68,4 +68,5 @@ class PeerModel(KeyedTableModel[PeerSnapshot]):
             return describe_flags(peer.flags) or None
         if peer.is_web_seed:  # its address is a URL, often too long to show
             return "\n".join(filter(None, (peer.address, peer.note)))
-        return "incoming connection" if peer.incoming else "outgoing connection"
+        direction = "incoming connection" if peer.incoming else "outgoing connection"
+        return f"{direction}, encrypted" if peer.encrypted else direction

@@ -41,3 +41,11 @@ def test_a_web_seed_row_says_why_it_is_backed_off():
     assert model.index(1, 1).data() == "Web seed — dropped: HTTP 404 Not Found"
     assert model.index(1, 0).data(Qt.ItemDataRole.ToolTipRole) == f"{url}\ndropped: HTTP 404 Not Found"
     assert model.index(0, 1).data() == peer(0).client
+
+
+def test_an_encrypted_peer_says_so():
+    model = PeerModel()
+    model.set_items([peer(0, flags="D E", encrypted=True), peer(1)])
+    assert "encrypted connection" in model.index(0, FLAGS_COLUMN).data(Qt.ItemDataRole.ToolTipRole)
+    assert model.index(0, 0).data(Qt.ItemDataRole.ToolTipRole) == "outgoing connection, encrypted"
+    assert model.index(1, 0).data(Qt.ItemDataRole.ToolTipRole) == "outgoing connection"
