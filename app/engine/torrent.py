@@ -54,7 +54,6 @@ from app.engine.store import ResumeRecord
 from app.engine.torrent_options import SKIP, TorrentOptions, apply_options
 from app.engine.tracker.announce_list import new_tiers
 from app.engine.tracker.manager import TrackerManager, TrackerNetwork
-from app.engine.webseed import CLIENT_NAME as WEB_SEED_CLIENT
 from app.engine.webseed import WebSeed, WebSeedError
 from app.engine.wire import extension as ext
 from app.engine.wire import messages as m
@@ -917,19 +916,22 @@ class Torrent:
     # web seeds (BEP 19): sources that have every piece, asked for whole pieces over HTTP
 
     def _tend_web_seeds(self, now: float, elapsed: float) -> None:
-        """Start each idle, healthy web seed while downloading.
+        """Start each idle, healthy web seed (BEP 19 url-list, BEP 17 httpseeds) while downloading.
 
-        The rule that keeps peers fed: a seed takes pieces through the picker as a peer does
-        (rarest first, so pieces no connected peer has come first; endgame duplicates at the
-        end) and has one batch of about REQUEST_BYTES in flight at a time, asking for the
-        next only when that one is in. A slow seed holds a piece or two; a fast one, or a
-        slow swarm, leaves it more to fetch.
+        The rule that keeps peers fed: a seed gets whole pieces nobody has started, rarest
+        first, so pieces no connected peer has come first (`PiecePicker.pick_whole`); only
+        when none are left, the free blocks of started pieces and endgame duplicates. It has
+        one batch of about REQUEST_BYTES in flight at a time and asks for the next only when
+        that one is in: a slow seed holds a piece or two, a fast one (or a slow swarm) leaves
+        it more to fetch.
         """
         if not self.has_metadata:
             return
-        for url in self.web_seeds:
+        sources = [(url, False) for url in self.web_seeds] + [(url, True) for url in self.metainfo.http_seeds]
+        for url, bep_17 in sources:
             if url not in self._web_seeds:
-                seed = self._web_seeds[url] = WebSeed(url, self.metainfo, self.layout, self, self._http)
+                seed = WebSeed(url, self.metainfo, self.layout, self, self._http, http_seed=bep_17)
+                self._web_seeds[url] = seed
                 self.picker.peer_joined(seed.pieces)
         for seed in self._web_seeds.values():
             seed.down.tick(elapsed)
@@ -976,7 +978,7 @@ class Torrent:
     def _web_seed_rows(self, now: float) -> tuple[PeerSnapshot, ...]:
         return tuple(
             PeerSnapshot(
-                address=seed.url, client=WEB_SEED_CLIENT, flags="D" if seed.busy else "", progress=1.0,
+                address=seed.url, client=seed.client, flags="D" if seed.busy else "", progress=1.0,
                 down_rate=seed.down.rate, up_rate=0.0, downloaded=seed.down.total, uploaded=0,
                 incoming=False, note=seed.health.status(now),
             )

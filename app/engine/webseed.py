@@ -1,10 +1,12 @@
-"""BEP 19 web seeds: an HTTP(S) server holding the torrent's files, used as a seed.
+"""BEP 19 web seeds: an HTTP(S) server holding the torrent's files, used as a seed; and BEP 17
+HTTP seeds, a script that serves pieces by number.
 
 The pure part (no sockets, no clocks):
 
 - `file_urls` builds each file's URL from the web seed's URL, as BEP 19 and libtorrent do;
 - `runs` and `plan` turn the blocks the piece picker hands out into byte ranges, one HTTP
   range request per file a run of bytes touches (a piece may span several files);
+  `http_seed_plan` does it for BEP 17: one request per piece, its ranges in the query;
 - `check_response` judges a response's status and headers against the range asked for;
 - `SeedHealth` decides when a failing seed is asked again, and when it is given up.
 
@@ -20,7 +22,7 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
-from urllib.parse import quote
+from urllib.parse import quote, quote_from_bytes
 
 import aiohttp
 from yarl import URL
@@ -37,6 +39,7 @@ from app.engine.tracker.http_client import USER_AGENT, plain_words
 log = logging.getLogger(__name__)
 
 CLIENT_NAME = "Web seed"
+HTTP_SEED_NAME = "HTTP seed"  # BEP 17
 REQUEST_BYTES = 2 * 1024 * 1024  # asked of a seed at a time (whole pieces, at least one)
 CONNECT_TIMEOUT = 20.0
 READ_TIMEOUT = 30.0  # seconds without a byte of the body: the seed stalled
@@ -71,6 +74,7 @@ class Segment:
     first: int
     length: int
     file_length: int
+    ranged: bool = True  # a Range header (BEP 19); BEP 17 puts the range in the URL instead
 
     @property
     def range_header(self) -> str:
@@ -120,12 +124,32 @@ def plan(urls: Sequence[str | None], layout: Layout, offset: int, length: int) -
     ]
 
 
+def http_seed_plan(url: str, info_hash: bytes, layout: Layout, offset: int, length: int) -> list[Segment]:
+    """BEP 17: <url>?info_hash=...&piece=N&ranges=a-b for each piece the bytes touch (no
+    ranges when the whole piece is asked for); the answer is a 200 with those bytes."""
+    segments = []
+    end = offset + length
+    joiner = "&" if "?" in url else "?"
+    while offset < end:
+        piece, start = divmod(offset, layout.piece_length)
+        size = layout.piece_size(piece)
+        taken = min(end - offset, size - start)
+        query = f"info_hash={quote_from_bytes(info_hash, safe='')}&piece={piece}"
+        if taken != size:
+            query += f"&ranges={start}-{start + taken - 1}"
+        segments.append(Segment(url + joiner + query, start, taken, size, ranged=False))
+        offset += taken
+    return segments
+
+
 def check_response(segment: Segment, status: int, reason: str, content_range: str | None) -> None:
     """Raise WebSeedError unless the response carries exactly the bytes asked for.
 
     RFC 9110: 206 with a Content-Range naming our range; a 200 is the whole file, which is
-    what we asked for only if the range covers the whole file.
+    what we asked for only if the range covers the whole file. BEP 17: a 200 is the bytes.
     """
+    if status == 200 and not segment.ranged:
+        return
     if status == 206:
         if _parse_content_range(content_range) != (segment.first, segment.first + segment.length - 1):
             raise WebSeedError(f"answered with other bytes than asked for ({content_range or 'no range'})")
@@ -232,9 +256,11 @@ class WebSeed:
 
     def __init__(
         self, url: str, metainfo: Metainfo, layout: Layout, owner: WebSeedOwner,
-        http: Callable[[], aiohttp.ClientSession | None],
+        http: Callable[[], aiohttp.ClientSession | None], *, http_seed: bool = False,
     ) -> None:
         self.url = url
+        self.http_seed = http_seed  # BEP 17 rather than BEP 19
+        self._info_hash = metainfo.info_hash
         self.health = SeedHealth()
         self.down = RateMeter()
         self.pieces = Bitfield.full(metainfo.num_pieces)  # BEP 19: a seed has them all
@@ -249,6 +275,10 @@ class WebSeed:
 
     def __repr__(self) -> str:
         return f"WebSeed({self.url!r})"
+
+    @property
+    def client(self) -> str:
+        return HTTP_SEED_NAME if self.http_seed else CLIENT_NAME
 
     @property
     def busy(self) -> bool:
@@ -293,7 +323,7 @@ class WebSeed:
         """Fetch adjacent bytes, file by file, handing each block over once it is whole."""
         length = sum(block.length for block in blocks)
         run = _Run(start, bytearray(length), blocks, piece_length)
-        for segment in plan(self._urls, self._layout, start, length):
+        for segment in self._plan(start, length):
             if segment.url is None:
                 run.add(bytes(segment.length))  # BEP 47: pad files are zeros
             else:
@@ -314,18 +344,25 @@ class WebSeed:
     async def _request(self, http: aiohttp.ClientSession, segment: Segment, run: _Run) -> None:
         assert segment.url is not None
         timeout = aiohttp.ClientTimeout(total=None, connect=CONNECT_TIMEOUT, sock_read=READ_TIMEOUT)
-        headers = {"Range": segment.range_header, "User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
+        headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
+        if segment.ranged:
+            headers["Range"] = segment.range_header
         async with http.get(
             URL(segment.url), headers=headers, timeout=timeout, max_redirects=MAX_REDIRECTS
         ) as response:
             try:
                 check_response(segment, response.status, response.reason or "", response.headers.get("Content-Range"))
             except WebSeedError as error:
-                error.retry_after = retry_after(response.headers.get("Retry-After"))
+                error.retry_after = await _retry_after(response, segment)
                 raise
             if response.content_length is not None and response.content_length != segment.length:
                 raise WebSeedError(f"sent {response.content_length} bytes for a range of {segment.length}")
             await self._read_body(response, segment, run)
+
+    def _plan(self, offset: int, length: int) -> list[Segment]:
+        if self.http_seed:
+            return http_seed_plan(self.url, self._info_hash, self._layout, offset, length)
+        return plan(self._urls, self._layout, offset, length)
 
     async def _read_body(self, response: aiohttp.ClientResponse, segment: Segment, run: _Run) -> None:
         got = 0
@@ -339,6 +376,14 @@ class WebSeed:
             await throttle.download(len(chunk))
         if got < segment.length:
             raise WebSeedError("the response ended early")
+
+
+async def _retry_after(response: aiohttp.ClientResponse, segment: Segment) -> float | None:
+    """The server's Retry-After; BEP 17 scripts say it in a 503's body, as a number of seconds."""
+    advice = retry_after(response.headers.get("Retry-After"))
+    if advice is None and not segment.ranged and response.status == 503:
+        advice = retry_after((await response.content.read(32)).decode("ascii", "replace"))
+    return advice
 
 
 class _Run:

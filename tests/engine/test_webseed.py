@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from app.engine.bencode import encode
-from app.engine.metainfo import Metainfo, parse_metainfo
+from app.engine.bencode import decode_info, encode
+from app.engine.metainfo import Metainfo, parse_metainfo, to_torrent_bytes
 from app.engine.piece_picker import Block
 from app.engine.storage.layout import Layout
 from app.engine.webseed import (
@@ -18,6 +18,7 @@ from app.engine.webseed import (
     WebSeedError,
     check_response,
     file_urls,
+    http_seed_plan,
     plan,
     retry_after,
     runs,
@@ -191,3 +192,34 @@ def test_bad_pieces_shared_with_peers_are_strikes() -> None:
     assert not health.dropped
     health.hash_failed(alone=False)
     assert health.dropped
+
+
+# -- BEP 17 ---------------------------------------------------------------------------------------
+
+
+def test_http_seed_asks_for_pieces_by_number_with_ranges_in_the_query() -> None:
+    meta = torrent("m", [(["a"], 10), (["b"], 30)], piece_length=16)
+    info_hash = bytes(range(0x9C, 0x9C + 20))
+    segments = http_seed_plan("http://h/seed.php", info_hash, layout_of(meta), 8, 28)
+    hash_text = "".join(f"%{b:02X}" for b in info_hash)
+    assert segments == [
+        Segment(f"http://h/seed.php?info_hash={hash_text}&piece=0&ranges=8-15", 8, 8, 16, ranged=False),
+        Segment(f"http://h/seed.php?info_hash={hash_text}&piece=1", 0, 16, 16, ranged=False),
+        Segment(f"http://h/seed.php?info_hash={hash_text}&piece=2&ranges=0-3", 0, 4, 8, ranged=False),
+    ]
+    assert http_seed_plan("http://h/s?k=1", info_hash, layout_of(meta), 32, 8)[0].url.startswith("http://h/s?k=1&info")
+
+
+def test_http_seed_answers_with_200() -> None:
+    check_response(Segment("u", 8, 8, 16, ranged=False), 200, "OK", None)
+    with pytest.raises(WebSeedError, match="busy") as busy:
+        check_response(Segment("u", 8, 8, 16, ranged=False), 503, "Service Unavailable", None)
+    assert busy.value.busy
+
+
+def test_httpseeds_are_read_and_written_with_the_torrent() -> None:
+    meta = torrent("m", None, 40)
+    data = encode({b"info": decode_info(meta.raw_info), b"httpseeds": [b"http://127.0.0.1/seed.php", b"ftp://x/"]})
+    parsed = parse_metainfo(data)
+    assert parsed.http_seeds == ("http://127.0.0.1/seed.php",)
+    assert parse_metainfo(to_torrent_bytes(parsed)).http_seeds == parsed.http_seeds

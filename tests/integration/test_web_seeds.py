@@ -6,6 +6,7 @@ import asyncio
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import pytest
 from aiohttp import web
@@ -14,7 +15,8 @@ from app.engine import webseed
 from app.engine.creator import create_torrent
 from app.engine.errors import EngineError
 from app.engine.magnet import format_magnet
-from app.engine.metainfo import parse_metainfo
+from app.engine.bencode import decode_torrent, encode
+from app.engine.metainfo import Metainfo, parse_metainfo
 from app.engine.session import Session
 from app.engine.snapshots import PeerSnapshot, TorrentState
 from tests.lt_peer import LtPeer, random_tree
@@ -85,7 +87,7 @@ def lt_seed() -> Iterator[LtPeer]:
 def seed_row(session: Session, info_hash: str) -> PeerSnapshot | None:
     details = session.details(info_hash)
     assert details is not None
-    return next((p for p in details.peers if p.client == webseed.CLIENT_NAME), None)
+    return next((p for p in details.peers if p.is_web_seed), None)
 
 
 async def wait_for_note(session: Session, info_hash: str, words: str, timeout: float = 30) -> PeerSnapshot:
@@ -111,7 +113,7 @@ async def test_web_seed_as_the_only_source(single: bool, serve: Serve, payload: 
         row = seed_row(session, info_hash)
     expected = ["e big.bin"] if single else NAMES
     assert_same_files(content.parent, tmp_path / "got", expected)
-    assert row is not None and row.address == base and row.note == ""
+    assert row is not None and (row.client, row.address, row.note) == (webseed.CLIENT_NAME, base, "")
     assert row.downloaded == (content.stat().st_size if single else sum(SIZES.values()))
 
 
@@ -329,3 +331,47 @@ async def test_web_seed_requests_leave_from_the_chosen_address(serve: Serve, pay
         info_hash = await session.add_torrent(torrent, tmp_path / "got")
         await wait_for_state(session, info_hash, TorrentState.SEEDING)
     assert remotes == {"127.0.0.3"}
+
+
+def http_seed_script(meta: Metainfo, root: Path, *, busy_for: int = 0) -> Handler:
+    """A BEP 17 seed script: ?info_hash=...&piece=N[&ranges=a-b,...] gives those bytes of the
+    piece; with `busy_for`, a 503 whose body says how long to wait."""
+    blob = b"".join((root / Path(*f.path)).read_bytes() for f in meta.files)
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        if busy_for:
+            return web.Response(status=503, text=str(busy_for))
+        query = parse_qs(request.rel_url.raw_query_string, encoding="latin-1")
+        assert query["info_hash"][0].encode("latin-1") == meta.info_hash
+        piece = blob[int(query["piece"][0]) * meta.piece_length :][: meta.piece_length]
+        spans = [span.split("-") for span in query.get("ranges", [f"0-{len(piece) - 1}"])[0].split(",")]
+        return web.Response(body=b"".join(piece[int(a) : int(b) + 1] for a, b in spans))
+
+    return handler
+
+
+def with_http_seed(torrent: bytes, url: str) -> bytes:
+    top, _ = decode_torrent(torrent)
+    return encode({**top, b"httpseeds": [url.encode()]})
+
+
+async def test_bep_17_http_seed_as_the_only_source(serve: Serve, payload: Path, tmp_path: Path) -> None:
+    plain = create_torrent(payload, piece_length=PIECE)
+    url = await serve(http_seed_script(parse_metainfo(plain), payload.parent))
+    async with running_session() as session:
+        info_hash = await session.add_torrent(with_http_seed(plain, url + "seed.php"), tmp_path / "got")
+        await wait_for_state(session, info_hash, TorrentState.SEEDING)
+        details = session.details(info_hash)
+    assert_same_files(payload.parent, tmp_path / "got", NAMES)
+    assert details is not None
+    row = next(p for p in details.peers if p.is_web_seed)
+    assert (row.client, row.address, row.downloaded) == (webseed.HTTP_SEED_NAME, url + "seed.php", sum(SIZES.values()))
+
+
+async def test_busy_bep_17_seed_waits_as_its_body_says(serve: Serve, payload: Path, tmp_path: Path) -> None:
+    plain = create_torrent(payload, piece_length=PIECE)
+    url = await serve(http_seed_script(parse_metainfo(plain), payload.parent, busy_for=900))
+    async with running_session() as session:
+        info_hash = await session.add_torrent(with_http_seed(plain, url), tmp_path / "got")
+        row = await wait_for_note(session, info_hash, "busy (HTTP 503)")
+    assert row.note.startswith("retrying in 9") and row.note.endswith("s: busy (HTTP 503)"), row.note
