@@ -462,7 +462,7 @@ class Session:
     def magnet_uri(self, info_hash: str) -> str:
         torrent = self._get(info_hash)
         trackers = [url for tier in torrent.metainfo.trackers for url in tier] if torrent.has_metadata else []
-        return format_magnet(torrent.info_hash, torrent.name, trackers)
+        return format_magnet(torrent.info_hash, torrent.name, trackers, torrent.web_seeds)  # ws=, as libtorrent
 
     async def remove(self, info_hash: str, delete_files: bool = False) -> None:
         torrent = self._get(info_hash)

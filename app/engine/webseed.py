@@ -30,7 +30,7 @@ from yarl import URL
 from app.engine.bitfield import Bitfield
 from app.engine.errors import EngineError
 from app.engine.metainfo import Metainfo
-from app.engine.piece_picker import Block
+from app.engine.piece_picker import BLOCK_SIZE, Block
 from app.engine.rate import RateMeter
 from app.engine.rate_limit import Throttle
 from app.engine.storage.layout import Layout
@@ -268,7 +268,7 @@ class WebSeed:
         self._layout = layout
         self._owner = owner
         self._http = http
-        blocks_per_piece = -(-metainfo.piece_length // 16384)
+        blocks_per_piece = -(-metainfo.piece_length // BLOCK_SIZE)
         self._batch = blocks_per_piece * max(1, REQUEST_BYTES // metainfo.piece_length)
         self._task: asyncio.Task[None] | None = None
         self._undelivered: set[Block] = set()

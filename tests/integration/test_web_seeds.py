@@ -14,7 +14,7 @@ from aiohttp import web
 from app.engine import webseed
 from app.engine.creator import create_torrent
 from app.engine.errors import EngineError
-from app.engine.magnet import format_magnet
+from app.engine.magnet import format_magnet, parse_magnet
 from app.engine.bencode import decode_torrent, encode
 from app.engine.metainfo import Metainfo, parse_metainfo
 from app.engine.session import Session
@@ -302,6 +302,7 @@ async def test_web_seed_added_by_hand_is_remembered(as_magnet: bool, payload: Pa
             await session.add_web_seed(info_hash, "file:///etc/")
     async with running_session(profile_dir=profile) as again:
         assert again.torrents[bytes.fromhex(info_hash)].web_seeds == ("http://127.0.0.1:1/pub/",)
+        assert parse_magnet(again.magnet_uri(info_hash)).web_seeds == ("http://127.0.0.1:1/pub/",)
 
 
 async def test_a_lying_web_seed_beside_a_peer_does_not_get_the_peer_banned(serve: Serve, tmp_path: Path) -> None:
