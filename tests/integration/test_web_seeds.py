@@ -232,7 +232,7 @@ BEHAVIOURS: dict[str, Callable[[web.Request, bytes, int, int], Awaitable[web.Str
     "bytes for a range of": longer_length,
     "HTTP 404 Not Found": not_found,
     "HTTP 500 Internal Server Error": server_error,
-    "retrying in 6": busy,  # 600 s, as the server asked
+    "busy (HTTP 503)": busy,
     "too many redirects": redirect_loop,
     "does not support range requests": whole_file,
 }
@@ -375,4 +375,20 @@ async def test_busy_bep_17_seed_waits_as_its_body_says(serve: Serve, payload: Pa
     async with running_session() as session:
         info_hash = await session.add_torrent(with_http_seed(plain, url), tmp_path / "got")
         row = await wait_for_note(session, info_hash, "busy (HTTP 503)")
-    assert row.note.startswith("retrying in 9") and row.note.endswith("s: busy (HTTP 503)"), row.note
+    assert 800 < seconds_to_retry(row) <= 900, row.note
+
+
+async def test_busy_web_seed_waits_as_its_retry_after_says(serve: Serve, payload: Path, tmp_path: Path) -> None:
+    torrent = create_torrent(payload, web_seeds=[await serve(hostile(payload.parent, "busy (HTTP 503)"))],
+                             piece_length=PIECE)
+    async with running_session() as session:
+        info_hash = await session.add_torrent(torrent, tmp_path / "got")
+        row = await wait_for_note(session, info_hash, "busy (HTTP 503)")
+    assert 500 < seconds_to_retry(row) <= 600, row.note  # Retry-After: 600
+
+
+def seconds_to_retry(row: PeerSnapshot) -> int:
+    """'retrying in 599 s: ...' -> 599"""
+    words = row.note.split()
+    assert words[:2] == ["retrying", "in"] and words[3] == "s:", row.note
+    return int(words[2])
