@@ -129,7 +129,7 @@ class Session:
     # lifecycle
 
     async def start(self) -> None:
-        self.sockets = Sockets(self.config.listen_host)
+        self.sockets = replace(self.sockets, host=self.config.listen_host)
         self.http = self.sockets.http_client()
         if self.config.profile_dir is not None:
             await self._open_store(self.config.profile_dir)
@@ -144,7 +144,7 @@ class Session:
 
     async def _listen(self, config: SessionConfig) -> asyncio.Server:
         try:
-            server = await Sockets(config.listen_host).listen(self._incoming, config.listen_port)
+            server = await replace(self.sockets, host=config.listen_host).listen(self._incoming, config.listen_port)
         except OSError as exc:
             raise EngineError(
                 f"Could not listen on {config.listen_host} port {config.listen_port}: {exc.strerror or exc}."
@@ -193,7 +193,7 @@ class Session:
 
     async def _new_http_client(self, old: SessionConfig) -> None:
         """'VPN only': trackers are asked from the new address; announces in flight finish first."""
-        self.sockets = Sockets(self.config.listen_host)
+        self.sockets = replace(self.sockets, host=self.config.listen_host)
         previous, self.http = self.http, self.sockets.http_client()
         if previous is not None:
             await previous.close()
@@ -247,25 +247,36 @@ class Session:
     # peer discovery beyond trackers: DHT and LSD (PEX lives in the torrents)
 
     async def _start_discovery(self) -> None:
-        if self.config.enable_dht:
-            saved = self.store.get_setting("dht") if self.store else None
-            node_id = bytes.fromhex(saved["node_id"]) if saved else None
-            self.dht = DhtNode(node_id=node_id, bootstrap=self.config.dht_bootstrap)
-            if saved:
-                self.dht.load_nodes(saved.get("nodes", []))
-            try:
-                await self.dht.start(self.sockets, self.listen_port or 0)
-            except OSError:  # the UDP port is taken: any port will do for the DHT
-                await self.dht.start(self.sockets, 0)
-            self.dht_port = self.dht.port
-        if self.config.enable_lsd:
-            self._lsd = LsdService(self.listen_port or 0, self._lsd_peer, sockets=self.sockets)
-            try:
-                await self._lsd.start()
-                self._update_lsd()
-            except OSError as exc:
-                log.warning("local service discovery is off: %s", exc)
-                self._lsd = None
+        ipv6 = self.sockets.family == socket.AF_INET6
+        if self.config.enable_dht and ipv6:
+            log.warning("the DHT is off: it runs over IPv4 (BEP 5) and the chosen address is IPv6")
+        elif self.config.enable_dht:
+            await self._start_dht()
+        if self.config.enable_lsd and ipv6:
+            log.warning("local service discovery is off: it multicasts over IPv4 (BEP 14) and the chosen address is IPv6")
+        elif self.config.enable_lsd:
+            await self._start_lsd()
+
+    async def _start_dht(self) -> None:
+        saved = self.store.get_setting("dht") if self.store else None
+        node_id = bytes.fromhex(saved["node_id"]) if saved else None
+        self.dht = DhtNode(node_id=node_id, bootstrap=self.config.dht_bootstrap)
+        if saved:
+            self.dht.load_nodes(saved.get("nodes", []))
+        try:
+            await self.dht.start(self.sockets, self.listen_port or 0)
+        except OSError:  # the UDP port is taken: any port will do for the DHT
+            await self.dht.start(self.sockets, 0)
+        self.dht_port = self.dht.port
+
+    async def _start_lsd(self) -> None:
+        self._lsd = LsdService(self.listen_port or 0, self._lsd_peer, sockets=self.sockets)
+        try:
+            await self._lsd.start()
+            self._update_lsd()
+        except OSError as exc:
+            log.warning("local service discovery is off: %s", exc)
+            self._lsd = None
 
     async def _stop_discovery(self) -> None:
         if self.dht is not None:
