@@ -27,6 +27,7 @@ _ERRORS = {
     "Action Failed": "the router refused",
     "Not Authorized": "the router refused (port mapping is switched off on it)",
     "Invalid Args": "the router found the request malformed",
+    "No UPnP device discovered": "no device that answered is a router speaking UPnP",
 }
 
 
@@ -47,8 +48,11 @@ class UpnpClient:
         with self._lock:
             try:
                 found = self._upnp.discover()
-                if not found:
-                    raise UpnpError(NO_ROUTER)
+            except Exception:  # miniupnpc raises when nothing answered (its words: "Success")
+                found = 0
+            if not found:
+                raise UpnpError(NO_ROUTER)
+            try:
                 self._upnp.selectigd()
                 return str(self._upnp.externalipaddress() or "")
             except Exception as exc:  # miniupnpc raises bare Exceptions with the IGD's words
