@@ -149,6 +149,8 @@ class PmpMapper:
         if slot is None:
             return
         self._check_epoch(answer.epoch, now)
+        if answer.result == 0 and answer.external_port == 0:
+            return  # RFC 6887 11.3: a success names a port; this answer is broken, not believed
         if answer.result == 0:
             self.external_address = answer.external_address
             self._mapped(slot, answer.external_port, answer.lifetime, now)
@@ -167,7 +169,7 @@ class PmpMapper:
         elif isinstance(answer, natpmp.AddressAnswer):
             self.external_address = answer.external_address
             self._mapped(slot, 0, self.lifetime, now)
-        else:
+        elif answer.external_port:  # RFC 6886 3.3: a success names a port; else it is broken
             self._mapped(slot, answer.external_port, answer.lifetime, now)
 
     def _natpmp_slot(self, answer: natpmp.AddressAnswer | natpmp.MapAnswer) -> _Slot | None:
