@@ -196,11 +196,14 @@ class Probe:
             if check(line):
                 return line
 
+    def send(self, command: str) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(command + "\n")
+        self.process.stdin.flush()
+
     def close(self) -> dict[str, Any]:
         """Tell the service to close (it removes the mappings); its last line."""
-        assert self.process.stdin is not None
-        self.process.stdin.write("\n")
-        self.process.stdin.flush()
+        self.send("")
         return self.until(lambda line: line.get("closed", False), "the service to close")
 
     def end(self) -> None:

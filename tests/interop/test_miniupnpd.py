@@ -102,3 +102,18 @@ def test_the_cli_says_the_port_is_open_and_removes_it_when_stopped(lab: Lab) -> 
             cli.kill()
             cli.wait(10)
     assert lab.mappings() == {}
+
+
+@pytest.mark.timeout(120)
+def test_a_session_maps_both_ways_at_once_moves_the_mapping_with_its_port_and_unmaps_on_close(lab: Lab) -> None:
+    lab.start_router()
+    with probe(lab, "--session", "--port", str(PORT), "--lifetime", "60") as session:
+        line = session.until(_mapped, "the session's ports mapped")
+        assert line["summary"].startswith(f"Port {PORT} open through ")
+        lab.wait_for(lambda: _both_listed(lab), "miniupnpd to list both mappings")
+        session.send(f"port {PORT + 1}")
+        lab.wait_for(lambda: set(lab.mappings()) == {("TCP", PORT + 1), ("UDP", PORT + 1)},
+                     "the mappings to follow the new listen port")
+        session.until(lambda line: line.get("summary", "").startswith(f"Port {PORT + 1} open"), "the new status")
+        session.close()
+    assert lab.mappings() == {}

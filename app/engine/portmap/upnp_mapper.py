@@ -28,7 +28,9 @@ class UpnpMapper:
         self._ports, self._lifetime, self._retry_after = ports, lifetime, retry_after
         self._discovery_ms = discovery_ms
         self._client: UpnpClient | None = None
+        self._address = ""
         self._external: dict[str, int] = {}  # transport -> the external port the router gave
+        self._inflight: asyncio.Future[str] | None = None
         self.status = PortMapStatus(MapState.TRYING)
 
     async def run(self) -> None:
@@ -37,29 +39,46 @@ class UpnpMapper:
             return
         while True:
             try:
-                await self._map()
-                await asyncio.sleep(self._lifetime / 2)
+                address = await self._in_thread()
             except UpnpError as exc:
-                if self._client is not None:
-                    self._client = None  # renewing failed: discover the router again at once
-                    continue
-                self.status = PortMapStatus(MapState.FAILED, reason=str(exc))
-                await asyncio.sleep(self._retry_after)
+                await self._failed(exc)
+                continue
+            mappings = tuple(Mapping(t, self._ports[t], e, "UPnP") for t, e in self._external.items())
+            self.status = PortMapStatus(MapState.MAPPED, mappings, address)
+            await asyncio.sleep(self._lifetime / 2)
 
-    async def _map(self) -> None:
-        client, address = self._client, self.status.external_address
-        if client is None:
+    async def _failed(self, exc: UpnpError) -> None:
+        self._client = None
+        if self.status.state == MapState.MAPPED:  # renewing failed: the router moved or restarted
+            self.status = PortMapStatus(MapState.TRYING)  # look for it again at once
+            return
+        self.status = PortMapStatus(MapState.FAILED, reason=str(exc))
+        await asyncio.sleep(self._retry_after)
+
+    async def _in_thread(self) -> str:
+        """One round in a thread. Cancelling the task does not stop the thread: `delete` waits
+        for the round to end, or a mapping could appear after it had removed them all."""
+        self._inflight = asyncio.ensure_future(asyncio.to_thread(self._round))
+        return await asyncio.shield(self._inflight)
+
+    def _round(self) -> str:
+        """Blocking: discover (unless known), then add or renew every mapping."""
+        if self._client is None:
             client = UpnpClient(self._host, self._discovery_ms)
-            address = await asyncio.to_thread(client.discover)
+            self._address = client.discover()
+            self._client = client
         for transport, port in self._ports.items():
-            self._external[transport] = await asyncio.to_thread(
-                client.add, transport, port, self._lifetime, DESCRIPTION, self._external.get(transport))
-        self._client = client
-        mappings = tuple(Mapping(t, self._ports[t], e, "UPnP") for t, e in self._external.items())
-        self.status = PortMapStatus(MapState.MAPPED, mappings, address)
+            self._external[transport] = self._client.add(
+                transport, port, self._lifetime, DESCRIPTION, self._external.get(transport))
+        return self._address
 
     async def delete(self) -> None:
-        """Remove what was mapped; a router gone meanwhile is only logged."""
+        """Remove what was mapped (after a round still running); a router gone is only logged."""
+        inflight = self._inflight
+        if inflight is not None:
+            await asyncio.wait([inflight])
+            if not inflight.cancelled():
+                inflight.exception()  # its failure was the cancelled task's to hear: seen here
         client, self._client = self._client, None
         for transport, external in list(self._external.items()) if client is not None else ():
             try:
