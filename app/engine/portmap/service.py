@@ -54,7 +54,8 @@ class PortMapService:
     def status(self) -> PortMapStatus:
         if self._refusal:
             return PortMapStatus(MapState.FAILED, reason=self._refusal)
-        return merged([m.status for m in (self._upnp, self._pmp) if m is not None])
+        methods = (("UPnP", self._upnp), ("NAT-PMP/PCP", self._pmp))
+        return merged({name: m.status for name, m in methods if m is not None})
 
     async def start(self) -> None:
         if self._refusal:
@@ -84,16 +85,18 @@ class PortMapService:
             log.exception("port mapping failed")
 
 
-def merged(statuses: list[PortMapStatus]) -> PortMapStatus:
+def merged(statuses: dict[str, PortMapStatus]) -> PortMapStatus:
     """One status from several methods: every open port, else every reason, else 'trying'."""
-    mappings = tuple(m for status in statuses for m in status.mappings)
-    address = next((s.external_address for s in statuses if s.external_address), "")
+    mappings = tuple(m for status in statuses.values() for m in status.mappings)
+    address = next((s.external_address for s in statuses.values() if s.external_address), "")
     if mappings:
         return PortMapStatus(MapState.MAPPED, mappings, address)
-    if not statuses or any(s.state != MapState.FAILED for s in statuses):
+    if not statuses or any(s.state != MapState.FAILED for s in statuses.values()):
         return PortMapStatus(MapState.TRYING if statuses else MapState.OFF)
-    reasons = list(dict.fromkeys(s.reason for s in statuses))  # the same words once
-    return PortMapStatus(MapState.FAILED, reason="; ".join(reasons))
+    reasons = {s.reason for s in statuses.values()}
+    if len(reasons) == 1:  # "the router did not answer", whichever way it was asked
+        return PortMapStatus(MapState.FAILED, reason=reasons.pop())
+    return PortMapStatus(MapState.FAILED, reason="; ".join(f"{name}: {s.reason}" for name, s in statuses.items()))
 
 
 def _loopback_refusal(sockets: Sockets) -> str:

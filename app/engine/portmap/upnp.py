@@ -27,7 +27,7 @@ _ERRORS = {
     "Action Failed": "the router refused",
     "Not Authorized": "the router refused (port mapping is switched off on it)",
     "Invalid Args": "the router found the request malformed",
-    "No UPnP device discovered": "no device that answered is a router speaking UPnP",
+    "No UPnP device discovered": "no router among the devices that answered",
 }
 
 
