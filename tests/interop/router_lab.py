@@ -64,7 +64,7 @@ listening_ip={lan}
 port=0
 enable_natpmp=yes
 enable_upnp=yes
-secure_mode=yes
+secure_mode={secure}
 system_uptime=no
 min_lifetime=2
 lease_file={leases}
@@ -113,8 +113,9 @@ class Lab:
         _ip("-n", r, "route", "add", "default", "via", "11.0.0.254")
         _ip("-n", c, "route", "add", "default", "via", ROUTER_LAN)
 
-    def start_router(self) -> None:
-        """miniupnpd with an empty list of mappings (as after a power cut)."""
+    def start_router(self, *, secure: bool = True) -> None:
+        """miniupnpd with an empty list of mappings (as after a power cut). Not `secure`, it
+        lets one computer map ports to another (so that a test can take a port first)."""
         self.leases.unlink(missing_ok=True)
         subprocess.run(["ip", "netns", "exec", self.router_ns, need_program("nft"), "flush", "ruleset"],
                        check=True, capture_output=True, timeout=10)
@@ -122,7 +123,8 @@ class Lab:
         subprocess.run(["ip", "netns", "exec", self.router_ns, "nft", "-f", str(self.folder / "tables.nft")],
                        check=True, capture_output=True, timeout=10)
         conf = self.folder / "miniupnpd.conf"
-        conf.write_text(MINIUPNPD_CONF.format(ext=f"pm{self.tag}e", lan=f"pm{self.tag}r", leases=self.leases))
+        conf.write_text(MINIUPNPD_CONF.format(ext=f"pm{self.tag}e", lan=f"pm{self.tag}r", leases=self.leases,
+                                             secure="yes" if secure else "no"))
         self.starts += 1
         log = open(self.folder / f"miniupnpd-{self.starts}.log", "wb")
         # `ip netns exec` execs miniupnpd: the PID is miniupnpd's
@@ -131,6 +133,13 @@ class Lab:
              "-P", str(self.folder / "miniupnpd.pid")], stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         log.close()
         self.wait_for(lambda: "Listening for NAT-PMP/PCP" in self.router_log(), "miniupnpd to start")
+
+    def take_port(self, port: int, holder: str) -> None:
+        """Map `port` (TCP and UDP) to another computer, `holder`, through UPnP."""
+        script = ("import miniupnpc, sys; u = miniupnpc.UPnP(); u.discoverdelay = 1000; u.discover(); u.selectigd(); "
+                  f"[u.addportmapping({port}, p, '{holder}', {port}, 'other', '', 3600) for p in ('TCP', 'UDP')]")
+        subprocess.run(["ip", "netns", "exec", self.client_ns, sys.executable, "-c", script],
+                       check=True, capture_output=True, timeout=30)
 
     def kill_router(self) -> None:
         process, self.router_process = self.router_process, None

@@ -120,3 +120,20 @@ def test_a_session_maps_both_ways_at_once_moves_the_mapping_with_its_port_and_un
         session.until(lambda line: line.get("summary", "").startswith(f"Port {PORT + 1} open"), "the new status")
         session.close()
     lab.wait_for(lambda: lab.mappings() == {}, "the mappings to be removed")
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("method", list(METHODS))
+def test_a_port_another_computer_holds_gets_us_another_one(lab: Lab, method: str) -> None:
+    lab.start_router(secure=False)
+    lab.take_port(PORT, "10.77.0.9")
+    with probe(lab, "--port", str(PORT), "--method", method) as service:
+        line = service.until(_mapped, "both ports mapped")
+        ours = {(m["transport"], m["external_port"]) for m in line["mappings"]}
+        assert all(external != PORT for _, external in ours), line
+        assert line["summary"].startswith("Port ") and f"Port {PORT} " not in line["summary"]
+        listed = lab.mappings()
+        assert all(listed[key][:2] == (CLIENT_LAN, PORT) for key in ours), listed
+        assert listed[("TCP", PORT)][0] == "10.77.0.9"  # the other computer keeps its port
+        service.close()
+    lab.wait_for(lambda: set(lab.mappings()) == {("TCP", PORT), ("UDP", PORT)}, "only the other's mappings to stay")
