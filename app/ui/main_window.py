@@ -292,6 +292,7 @@ class MainWindow(QMainWindow):
         self.peers_label = QLabel()
         self.free_label = QLabel()
         self.reach_label = QLabel()  # can peers on the internet reach us? (port mapping, incoming)
+        self.reach_label.setContentsMargins(0, 0, 12, 0)
         self.statusBar().addPermanentWidget(self.reach_label)
         self.dht_label = QLabel()
         self.dht_label.setToolTip("Nodes of the DHT network this client knows")

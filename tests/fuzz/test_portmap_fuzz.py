@@ -69,7 +69,7 @@ def _fed(stream: bytes) -> PmpMapper:
     return mapper
 
 
-@pytest.mark.parametrize("seed, mapped", zip(SEEDS["portmap"], (2, 1)), ids=["pcp", "natpmp"])
+@pytest.mark.parametrize("seed, mapped", list(zip(SEEDS["portmap"], (2, 1))), ids=["pcp", "natpmp"])
 def test_the_seeds_reach_the_mapped_state_so_the_fuzzer_starts_deep(seed: bytes, mapped: int) -> None:
     assert len(_fed(seed).status.mappings) == mapped
 

@@ -22,15 +22,19 @@ NO_GATEWAY = "no router found (this computer has no default gateway)"
 
 
 class _Inbox(asyncio.DatagramProtocol):
+    """Datagrams from the gateway, and None when it says that nothing listens on the port."""
+
     def __init__(self) -> None:
-        self.queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=64)
+        self.queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=64)
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         if not self.queue.full():  # a flooding router loses its surplus, not our memory
             self.queue.put_nowait(data)
 
     def error_received(self, exc: Exception) -> None:
-        log.debug("NAT-PMP/PCP socket: %s", exc)  # e.g. port unreachable: the retries go on
+        log.debug("NAT-PMP/PCP socket: %s", exc)
+        if isinstance(exc, ConnectionRefusedError) and not self.queue.full():
+            self.queue.put_nowait(None)  # ICMP port unreachable
 
 
 class PmpClient:
@@ -61,7 +65,8 @@ class PmpClient:
         self._mapper = PmpMapper(client_ip, dict(self._ports), lifetime=self._lifetime, attempts=self._attempts)
         await self._drive(self._mapper, self._transport, inbox.queue)
 
-    async def _drive(self, mapper: PmpMapper, transport: asyncio.DatagramTransport, inbox: asyncio.Queue[bytes]) -> None:
+    async def _drive(self, mapper: PmpMapper, transport: asyncio.DatagramTransport,
+                     inbox: asyncio.Queue[bytes | None]) -> None:
         loop = asyncio.get_running_loop()
         mapper.start(loop.time())
         while True:
@@ -74,7 +79,10 @@ class PmpClient:
                 data = await asyncio.wait_for(inbox.get(), timeout)
             except TimeoutError:
                 continue
-            mapper.receive(data, loop.time())
+            if data is None:
+                mapper.unreachable()
+            else:
+                mapper.receive(data, loop.time())
 
     def close(self) -> None:
         """Send the deletes (best effort: UDP, no waiting for the answers) and close the socket."""

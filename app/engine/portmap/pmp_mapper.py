@@ -128,6 +128,13 @@ class PmpMapper:
         return pcp.encode_map(slot.nonce, pcp.Protocol[slot.transport], slot.internal_port, suggested,
                               lifetime, client_ip=self.client_ip)
 
+    def unreachable(self) -> None:
+        """The gateway said nothing listens on its port 5351 (ICMP port unreachable): no
+        retry can help, so the slots asking now give up at once rather than after 2 minutes."""
+        for slot in self._slots:
+            if slot.asking:
+                slot.state, slot.reason, slot.due, slot.asking = MapState.FAILED, NO_ANSWER, None, False
+
     def receive(self, data: bytes, now: float) -> None:
         """An answer from the router; malformed or unmatched ones are dropped."""
         try:

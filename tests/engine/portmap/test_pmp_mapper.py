@@ -155,3 +155,20 @@ def test_stop_deletes_what_was_mapped() -> None:
         for request in mapper.datagrams_to_send():
             router.answer(request, 2.0)
         assert router.mappings == {} and mapper.next_timer() is None
+
+
+def test_a_gateway_that_says_nothing_listens_ends_the_asking_at_once() -> None:
+    mapper = _mapper()
+    mapper.start(0.0)
+    mapper.handle_timer(0.0)
+    mapper.unreachable()
+    assert mapper.status.summary == f"No port mapping: {NO_ANSWER}"
+    assert mapper.next_timer() is None
+
+
+def test_unreachable_leaves_open_mappings_open() -> None:
+    mapper, router = _mapper(), FakeRouter()
+    mapper.start(0.0)
+    _exchange(mapper, router, 0.0)
+    mapper.unreachable()  # nothing was being asked
+    assert mapper.status.state == MapState.MAPPED
