@@ -80,7 +80,7 @@ class PmpClient:
             except TimeoutError:
                 continue
             if data is None:
-                mapper.unreachable()
+                mapper.unreachable(loop.time())
             else:
                 mapper.receive(data, loop.time())
 

@@ -25,6 +25,7 @@ from app.engine.portmap.status import Mapping, MapState, PortMapStatus
 FIRST_RETRY = 0.25  # RFC 6886 3.1: 250 ms, doubling at every try
 ATTEMPTS = 9  # RFC 6886 3.1: nine tries (the last waits 64 s), then the router is taken as absent
 RETRY_AFTER_ERROR = 60.0  # a router out of ports or offline is asked again after this
+RETRY_AFTER_SILENCE = 600.0  # a router that did not answer is asked again after this (it may be rebooting)
 NO_ANSWER = "the router did not answer"
 _PCP_TRANSIENT = {7, 8, 10}  # RFC 6887 7.4: "short lifetime" errors, worth asking again
 _NATPMP_TRANSIENT = {3, 4}
@@ -110,7 +111,7 @@ class PmpMapper:
         if not slot.asking:  # RFC 6886 3.3, RFC 6887 11.2.1: a renewal at half the lifetime, or a retry
             slot.ask(now)
         if slot.attempt >= self.attempts:
-            slot.state, slot.reason, slot.due, slot.asking = MapState.FAILED, NO_ANSWER, None, False
+            self._silent(slot, now)
             return
         self._outbox.append(self._request(slot, self.lifetime))
         slot.due = now + FIRST_RETRY * 2**slot.attempt
@@ -128,12 +129,17 @@ class PmpMapper:
         return pcp.encode_map(slot.nonce, pcp.Protocol[slot.transport], slot.internal_port, suggested,
                               lifetime, client_ip=self.client_ip)
 
-    def unreachable(self) -> None:
+    def unreachable(self, now: float) -> None:
         """The gateway said nothing listens on its port 5351 (ICMP port unreachable): no
         retry can help, so the slots asking now give up at once rather than after 2 minutes."""
         for slot in self._slots:
             if slot.asking:
-                slot.state, slot.reason, slot.due, slot.asking = MapState.FAILED, NO_ANSWER, None, False
+                self._silent(slot, now)
+
+    @staticmethod
+    def _silent(slot: _Slot, now: float) -> None:
+        slot.state, slot.reason, slot.asking = MapState.FAILED, NO_ANSWER, False
+        slot.due = now + RETRY_AFTER_SILENCE
 
     def receive(self, data: bytes, now: float) -> None:
         """An answer from the router; malformed or unmatched ones are dropped."""

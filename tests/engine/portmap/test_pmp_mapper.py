@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from itertools import count
 
-from app.engine.portmap.pmp_mapper import ATTEMPTS, NO_ANSWER, Method, PmpMapper
+from app.engine.portmap.pmp_mapper import ATTEMPTS, FIRST_RETRY, NO_ANSWER, RETRY_AFTER_SILENCE, Method, PmpMapper
 from app.engine.portmap.status import Mapping, MapState
 from tests.engine.portmap.fake_router import EXTERNAL_IP, FakeRouter
 
@@ -71,14 +71,17 @@ def test_a_router_that_restarted_is_seen_by_its_epoch_and_everything_is_mapped_a
     assert set(router.mappings) == {(6, 51413), (17, 51413)}
 
 
-def test_no_answer_gives_up_after_the_rfc_6886_schedule_with_a_plain_reason() -> None:
-    mapper = _mapper()
+def test_no_answer_gives_up_after_the_rfc_6886_schedule_with_a_plain_reason_and_asks_later() -> None:
+    mapper, router = _mapper(), FakeRouter()
     mapper.start(0.0)
-    sent = _run_until(mapper, None, 10_000.0)
+    sent = _run_until(mapper, None, 500.0)
     assert sent == 2 * ATTEMPTS
     assert mapper.status.state == MapState.FAILED
     assert mapper.status.summary == f"No port mapping: {NO_ANSWER}"
-    assert mapper.next_timer() is None
+    gave_up_at = FIRST_RETRY * (2**ATTEMPTS - 1)  # 127.75 s: RFC 6886's nine tries
+    assert mapper.next_timer() == gave_up_at + RETRY_AFTER_SILENCE
+    _run_until(mapper, router, gave_up_at + RETRY_AFTER_SILENCE, start=500.0)  # the router is back
+    assert mapper.status.state == MapState.MAPPED
 
 
 def test_the_retransmissions_wait_250_ms_then_double() -> None:
@@ -86,12 +89,13 @@ def test_the_retransmissions_wait_250_ms_then_double() -> None:
     mapper.start(0.0)
     times = []
     now = 0.0
-    while now is not None:
+    while now < 100:
         mapper.handle_timer(now)
         if mapper.datagrams_to_send():
             times.append(now)
         now = mapper.next_timer()  # type: ignore[assignment]
     assert times == [0.0, 0.25, 0.75, 1.75, 3.75]
+    assert now == 7.75 + RETRY_AFTER_SILENCE  # the fifth went unanswered too: a new round later
 
 
 def test_a_taken_port_pcp_records_the_port_the_router_gave() -> None:
@@ -161,14 +165,14 @@ def test_a_gateway_that_says_nothing_listens_ends_the_asking_at_once() -> None:
     mapper = _mapper()
     mapper.start(0.0)
     mapper.handle_timer(0.0)
-    mapper.unreachable()
+    mapper.unreachable(0.0)
     assert mapper.status.summary == f"No port mapping: {NO_ANSWER}"
-    assert mapper.next_timer() is None
+    assert mapper.next_timer() == RETRY_AFTER_SILENCE
 
 
 def test_unreachable_leaves_open_mappings_open() -> None:
     mapper, router = _mapper(), FakeRouter()
     mapper.start(0.0)
     _exchange(mapper, router, 0.0)
-    mapper.unreachable()  # nothing was being asked
+    mapper.unreachable(1.0)  # nothing was being asked
     assert mapper.status.state == MapState.MAPPED
