@@ -11,7 +11,7 @@ import logging
 import socket
 
 from app.engine.portmap import natpmp
-from app.engine.portmap.gateway import default_gateway
+from app.engine.portmap.gateway import ROUTES, default_gateway
 from app.engine.portmap.pmp_mapper import ATTEMPTS, PmpMapper
 from app.engine.portmap.status import MapState, PortMapStatus
 from app.engine.sockets import Sockets
@@ -19,6 +19,7 @@ from app.engine.sockets import Sockets
 log = logging.getLogger(__name__)
 
 NO_GATEWAY = "no router found (this computer has no default gateway)"
+NO_ROUTE_TABLE = "NAT-PMP and PCP are not tried: this system does not tell the router's address"
 
 
 class _Inbox(asyncio.DatagramProtocol):
@@ -58,7 +59,7 @@ class PmpClient:
         host = self._sockets.host if self._sockets.bound else None
         gateway = await asyncio.to_thread(default_gateway, host)
         if gateway is None:
-            self._failure = NO_GATEWAY
+            self._failure = NO_GATEWAY if ROUTES.exists() else NO_ROUTE_TABLE
             return
         self._transport, inbox = await self._sockets.datagram(_Inbox, remote=(gateway, natpmp.SERVER_PORT))
         client_ip = self._transport.get_extra_info("sockname")[0]
