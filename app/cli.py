@@ -17,8 +17,8 @@ import humanize
 from app.engine import events
 from app.engine.errors import EngineError
 from app.engine.magnet import Magnet, format_magnet, parse_magnet
-from app.engine.portmap.status import MapState, PortMapStatus
 from app.engine.metainfo import Metainfo, load_metainfo
+from app.engine.portmap.status import MapState, PortMapStatus
 from app.engine.session import DuplicateTorrentError, Session, SessionConfig
 from app.engine.snapshots import StopReason, TorrentSnapshot, TorrentState
 from app.engine.transport.mse_transport import Encryption
@@ -239,7 +239,8 @@ async def _run(meta: Metainfo | Magnet, args: argparse.Namespace, folder: Path, 
     config = SessionConfig(listen_host=args.bind, listen_port=args.port, download_dir=folder,
                            profile_dir=args.profile, resume_interval=args.save_every,
                            enable_dht=args.dht, enable_pex=args.pex, enable_lsd=args.lsd,
-                           port_mapping=args.port_mapping, down_limit=args.down_limit, up_limit=args.up_limit, **_peer_limits(args.max_peers),
+                           port_mapping=args.port_mapping, down_limit=args.down_limit, up_limit=args.up_limit,
+                           **_peer_limits(args.max_peers),
                            seed_ratio_limit=args.seed_ratio, seed_time_limit=args.seed_time * 60,
                            encryption=args.encryption, **_bootstrap(args.dht_bootstrap))
     session = Session(config)

@@ -220,8 +220,8 @@ class Session:
 
     async def close(self) -> None:
         """Stop everything. Each step is guarded: one that fails must not leave the rest open."""
-        steps = (self._stop_serving, self._stop_port_mapping, self.controls.close, self._stop_torrents, self._stop_discovery,
-                 self._close_store, self._close_http)
+        steps = (self._stop_serving, self._stop_port_mapping, self.controls.close, self._stop_torrents,
+                 self._stop_discovery, self._close_store, self._close_http)
         for step in steps:
             try:
                 await step()
