@@ -136,8 +136,10 @@ class Sockets:
         )
 
     def http_clients(self) -> dict[int, aiohttp.ClientSession]:
-        """One HTTP client per family we speak: trackers hear from us over each (BEP 7)."""
-        return {family: self.http_client(family) for family in self.families}
+        """One HTTP client per family we speak (trackers hear from us over each, BEP 7), and
+        under AF_UNSPEC one that goes to a server over whichever family it has (web seeds)."""
+        families = (socket.AF_UNSPEC, *self.families)
+        return {family: self.http_client(family) for family in families}
 
     def multicast(self, group: str, port: int, *, ttl: int) -> socket.socket:
         """A non-blocking UDP socket in `group` (IPv4 or IPv6) on the chosen interface, sending
