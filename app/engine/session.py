@@ -288,7 +288,8 @@ class Session:
         """BEP 32: a node per family we speak, under one id."""
         saved = self.store.get_setting("dht") if self.store else None
         node_id = bytes.fromhex(saved["node_id"]) if saved else None
-        self.dht = DualStackDht(families=self.sockets.families, node_id=node_id, bootstrap=self.config.dht_bootstrap)
+        families, bootstrap = self.sockets.families, self.config.dht_bootstrap
+        self.dht = DualStackDht(families=families, node_id=node_id, bootstrap=bootstrap)
         if saved:
             self.dht.load_nodes(saved.get("nodes", []))
         await self.dht.start(self.sockets, self.listen_port or 0)
@@ -299,7 +300,8 @@ class Session:
         try:
             await service.start()
         except OSError as exc:
-            log.warning("local service discovery over %s is off: %s", socket.AddressFamily(family).name, exc)
+            name = socket.AddressFamily(family).name
+            log.warning("local service discovery over %s is off: %s", name, exc)
             return
         self._lsd.append(service)
 

@@ -178,7 +178,7 @@ def encode_peer(address: Address) -> bytes:
 
 def decode_peer(data: bytes) -> Address:
     if len(data) not in _IP_VERSIONS:
-        raise KrpcError(f"compact peer info of {len(data)} bytes instead of {PEER_LENGTH} or {IPV6_PEER_LENGTH}")
+        raise KrpcError(f"compact peer info of {len(data)} bytes, not {PEER_LENGTH} or {IPV6_PEER_LENGTH}")
     return _unpack_address(data)
 
 
@@ -343,7 +343,8 @@ def _decode_ping(arguments: dict[bytes, Any], sender_id: bytes, envelope: _Envel
 
 def _decode_find_node(arguments: dict[bytes, Any], sender_id: bytes, envelope: _Envelope) -> FindNode:
     target = _node_id(arguments, b"target")
-    return FindNode(envelope.transaction_id, sender_id, target, envelope.version, envelope.ip, _decode_want(arguments))
+    want = _decode_want(arguments)
+    return FindNode(envelope.transaction_id, sender_id, target, envelope.version, envelope.ip, want)
 
 
 def _decode_get_peers(arguments: dict[bytes, Any], sender_id: bytes, envelope: _Envelope) -> GetPeers:

@@ -1,8 +1,8 @@
 """A mainline DHT node (BEP 5): the asyncio UDP adapter around the pure DHT cores.
 
 `DhtNode` owns one UDP socket of one address family (BEP 32: an IPv6 node is a node of its
-own, with its own routing table, beside the IPv4 one; see dual_stack.py). It answers ping, find_node, get_peers and announce_peer,
-keeps its routing table fresh, and runs iterative lookups for the session. All protocol
+own, with its own routing table, beside the IPv4 one; see dual_stack.py). It answers ping,
+find_node, get_peers and announce_peer, keeps its routing table fresh, and runs iterative lookups for the session. All protocol
 decisions live in krpc, routing_table, lookup, tokens, peer_store and rate_limiter; this
 module only moves datagrams, futures and timers between them.
 
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import ipaddress
 import logging
 import os
 import random
@@ -35,6 +34,7 @@ from app.engine.dht.routing_table import K, NodeState, RoutingTable
 from app.engine.dht.tokens import TokenKeeper
 from app.engine.errors import LocalProtocolError
 from app.engine.sockets import Sockets
+from app.engine.tracker.compact import address_family
 
 log = logging.getLogger(__name__)
 _P = ParamSpec("_P")
@@ -183,7 +183,7 @@ class DhtNode(asyncio.DatagramProtocol):
 
     def add_node(self, host: str, port: int) -> None:
         """A node we heard of (a peer's `port` message, BEP 5): ping it; it joins the table if it answers."""
-        if _family_of(host) != self.family or not 0 < port < 0x10000:
+        if address_family(host) != self.family or not 0 < port < 0x10000:
             return
         if self._transport is None:
             self._known.append((host, port))
@@ -295,7 +295,9 @@ class DhtNode(asyncio.DatagramProtocol):
         if self.sibling is not None:
             tables[self.sibling.family] = self.sibling._table
         wanted = [family for family, token in krpc.WANT_TOKENS.items() if token in want] or [self.family]
-        return {_NODE_FIELDS[family]: tuple(tables[family].closest(target)) for family in wanted if family in tables}
+        return {
+            _NODE_FIELDS[family]: tuple(tables[family].closest(target)) for family in wanted if family in tables
+        }
 
     _ANSWERS: dict[type, Callable[[DhtNode, Any, Address, float], Response | krpc.Error]] = {
         krpc.Ping: _answer_ping,
@@ -367,7 +369,9 @@ class DhtNode(asyncio.DatagramProtocol):
         self, target: bytes, make_query: Callable[[bytes], Query], extra_seeds: Iterable[NodeInfo] = ()
     ) -> LookupResult:
         seeds = [*self._table.closest(target, LOOKUP_SEEDS), *extra_seeds]
-        lookup = Lookup(target, seeds, own_id=self.node_id, family=self.family, timeout=self._query_timeout)
+        lookup = Lookup(
+            target, seeds, own_id=self.node_id, family=self.family, timeout=self._query_timeout
+        )
         assert self._loop is not None
         answered = _Wakeup(self._loop)
         while True:
@@ -407,15 +411,17 @@ class DhtNode(asyncio.DatagramProtocol):
             for address in dict.fromkeys(addresses)
         ]
         responses = [await answer for answer in answers]
-        seeds = [node for response in responses if response is not None for node in response.nodes_of(self.family)]
+        found = [response.nodes_of(self.family) for response in responses if response is not None]
+        seeds = [node for nodes in found for node in nodes]
         await self._find_node(self.node_id, seeds)
 
     async def _resolve(self, hosts: Iterable[tuple[str, int]]) -> list[Address]:
         assert self._loop is not None
         addresses: list[Address] = []
         for host, port in hosts:
-            if _family_of(host) is not None:
-                if _family_of(host) == self.family:
+            family = address_family(host)
+            if family is not None:  # an IP address: ours if it is of our family
+                if family == self.family:
                     addresses.append((host, port))
                 continue
             try:
@@ -484,11 +490,3 @@ class _PeerSearch:
 
 
 _NODE_FIELDS = {socket.AF_INET: "nodes", socket.AF_INET6: "nodes6"}  # BEP 32
-
-
-def _family_of(host: str) -> int | None:
-    try:
-        version = ipaddress.ip_address(host).version
-    except ValueError:
-        return None
-    return socket.AF_INET6 if version == 6 else socket.AF_INET
