@@ -13,6 +13,7 @@ from enum import IntEnum, StrEnum
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from app.engine.labels import Category
     from app.engine.torrent_options import TorrentOptions
 
 
@@ -140,6 +141,8 @@ class TorrentSnapshot:
     error: str  # plain words, "" if none
     status_text: str  # one line for the status column, e.g. "Downloading", "Tracker: timed out"
     reason: StopReason | None = None  # why it is stopped; None while it runs
+    category: str = ""  # the user's category, "" none
+    tags: tuple[str, ...] = ()  # the user's tags, sorted
 
     @property
     def paused(self) -> bool:
@@ -169,3 +172,5 @@ class SessionSnapshot:
     peers: int
     dht_nodes: int
     listen_port: int | None
+    categories: tuple[Category, ...] = ()  # every category, with its save folder, even empty ones
+    tags: tuple[str, ...] = ()  # every known tag, even those no torrent carries
