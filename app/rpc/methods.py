@@ -25,6 +25,7 @@ from app.engine.session import Session
 from app.engine.snapshots import StopReason, TorrentSnapshot, TorrentState
 from app.engine.torrent_options import HIGH, NORMAL, SKIP
 from app.rpc import fields
+from app.rpc.labels import split_labels
 from app.rpc.request import (
     RpcError, RpcRequest, get_bool, get_indices, get_int, get_number, get_str, get_strings, parse_request,
 )
@@ -236,10 +237,20 @@ class RpcMethods:
             sequential = get_bool(args, "sequentialDownload")
             if sequential is not None:
                 await self.session.set_sequential(info_hash, sequential)
+            await self._set_labels(info_hash, args)
             location = _absolute(get_str(args, "location"), "new location")
             if location:
                 await self.session.move_storage(info_hash, location)
         return {}
+
+    async def _set_labels(self, info_hash: str, args: Mapping[str, Any]) -> None:
+        labels = get_strings(args, "labels")
+        if labels is None:
+            return
+        categories = (c.name for c in self.session.snapshot().categories)
+        choice = split_labels(labels, categories)
+        await self.session.set_category(info_hash, choice.category)
+        await self.session.set_tags(info_hash, choice.tags)
 
     async def _set_files(self, info_hash: str, args: Mapping[str, Any]) -> None:
         keys = ("files-wanted", "files-unwanted", *_PRIORITY_KEYS)
