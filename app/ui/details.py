@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 from app.engine.snapshots import TorrentDetails, TorrentSnapshot
 from app.ui import formatting
 from app.ui.app_log import AppLog
+from app.ui.file_actions import FileActions
 from app.ui.models.files import NAME, PROGRESS, FileModel
 from app.ui.models.peers import PeerModel
 from app.ui.models.trackers import TrackerModel
@@ -195,6 +196,7 @@ class DetailsTabs(QTabWidget):
         self.files.header().setSectionResizeMode(NAME, QHeaderView.ResizeMode.Stretch)
         self.files.header().setStretchLastSection(False)
         self.file_model.modelReset.connect(lambda: self.files.expandToDepth(0))
+        self.file_actions = FileActions(self.files, self.file_model, lambda: self._torrent)
         self.pieces = PiecePanel()
         self.speed = SpeedGraph()
         self.log = LogPanel(log)
