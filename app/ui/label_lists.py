@@ -9,7 +9,7 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QMenu, QVBoxLayout, QWidget
 
 from app.engine.labels import Category
-from app.ui.icons import icon
+from app.ui.icons import app_icon, icon
 from app.ui.label_filter import UNLABELLED, LabelCounts, LabelFilter
 
 ANY_TEXT = "All"
@@ -56,7 +56,7 @@ class _LabelList(QListWidget):
         self.blockSignals(True)
         self.clear()
         for key in (None, UNLABELLED, *names):
-            item = QListWidgetItem(self._icon if key else QIcon(), "")
+            item = QListWidgetItem(app_icon() if key is None else self._icon, "")
             item.setData(_ROLE, key)
             self.addItem(item)
         self._names = names

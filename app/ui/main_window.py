@@ -232,6 +232,8 @@ class MainWindow(QMainWindow):
         self.filter_splitter.addWidget(self.sidebar)
         self.filter_splitter.addWidget(self.label_lists)
         self.filter_splitter.setChildrenCollapsible(False)
+        self.filter_splitter.setStretchFactor(1, 1)
+        self.filter_splitter.setSizes([self.sidebar.sizeHintForRow(0) * (self.sidebar.count() + 1), 400])
         self.side_splitter = QSplitter(Qt.Orientation.Horizontal)
         self.side_splitter.addWidget(self.filter_splitter)
         self.side_splitter.addWidget(self.list_splitter)

@@ -4,6 +4,7 @@ from pathlib import Path
 from PySide6.QtCore import QTime
 from PySide6.QtWidgets import QLabel
 
+from app.engine.watch_folder import AfterAdd, WatchedFolder
 from app.ui.dialogs.preferences import PreferencesDialog
 from app.ui.settings import (
     MIB,
@@ -92,8 +93,6 @@ def test_the_log_tab_names_the_log_file(tmp_path):
 
 
 def test_watch_folder_and_completion_choices_round_trip_and_reach_the_session(settings, tmp_path):
-    from app.engine.watch_folder import AfterAdd, WatchedFolder
-
     dialog = PreferencesDialog(Preferences(download_dir=tmp_path))
     assert dialog.notify_finished_box.isChecked() and dialog.notify_errors_box.isChecked()
     assert session_settings(dialog.preferences())["watch_folders"] == ()
