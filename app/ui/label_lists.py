@@ -19,14 +19,19 @@ _ROLE = Qt.ItemDataRole.UserRole
 
 
 class _LabelList(QListWidget):
-    """One list: All, the unlabelled ones, then one entry per name; keeps the choice on rebuild."""
+    """One list: All, the unlabelled ones, then one entry per name.
+
+    The wanted entry is kept when the names change, and one chosen before it exists (restored
+    at start-up, before the first snapshot) is selected as soon as it shows up.
+    """
 
     def __init__(self, unlabelled_text: str, item_icon: QIcon) -> None:
         super().__init__()
         self._unlabelled_text = unlabelled_text
         self._icon = item_icon
         self._names: tuple[str, ...] | None = None
-        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        self._wanted: str | None = None
+        self.currentItemChanged.connect(lambda *_: setattr(self, "_wanted", self.chosen()))
 
     def show_names(self, names: Sequence[str], counts: dict[str, int], total: int) -> None:
         if tuple(names) != self._names:
@@ -45,14 +50,12 @@ class _LabelList(QListWidget):
         return None if item is None else item.data(_ROLE)
 
     def choose(self, key: str | None) -> None:
-        for row in range(self.count()):
-            if self.item(row).data(_ROLE) == key:
-                self.setCurrentRow(row)
-                return
-        self.setCurrentRow(0)
+        rows = [row for row in range(self.count()) if self.item(row).data(_ROLE) == key]
+        self.setCurrentRow(rows[0] if rows else 0)
+        self._wanted = key
 
     def _rebuild(self, names: tuple[str, ...]) -> None:
-        chosen = self.chosen()
+        chosen, wanted = self.chosen(), self._wanted
         self.blockSignals(True)
         self.clear()
         for key in (None, UNLABELLED, *names):
@@ -60,7 +63,7 @@ class _LabelList(QListWidget):
             item.setData(_ROLE, key)
             self.addItem(item)
         self._names = names
-        self.choose(chosen)
+        self.choose(wanted)
         self.blockSignals(False)
         if self.chosen() != chosen:
             self.currentItemChanged.emit(self.currentItem(), None)

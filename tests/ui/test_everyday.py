@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QMenu, QTreeView
 from app.engine import events
 from app.engine.labels import Category
 from app.engine.snapshots import TorrentState
+from app.ui.bridge import EngineBridge
 from app.ui.file_actions import FileActions
 from app.ui.label_filter import UNLABELLED, LabelCounts, LabelFilter, matches_labels
 from app.ui.label_menus import NewCategoryDialog
@@ -219,3 +220,15 @@ def test_file_actions_without_a_torrent_do_nothing(qtbot):
     actions.open_file(QModelIndex())
     actions.open_folder(QModelIndex())
     assert opened == []
+
+
+async def test_the_chosen_category_and_tag_come_back_after_a_restart(window, session, settings, tmp_path, qtbot):
+    await labelled_window(window, session, tmp_path)
+    window.label_lists.choose(LabelFilter("Films", "hd"))
+    window.save_state()
+    again = MainWindow(EngineBridge(session), settings)
+    qtbot.addWidget(again)
+    assert again.label_lists.current() == LabelFilter()  # not known before the first snapshot
+    again.bridge.refresh()
+    assert again.label_lists.current() == LabelFilter("Films", "hd")
+    assert sorted(again.model.item(r).name for r in range(again.model.rowCount())) == ["film.bin"]
