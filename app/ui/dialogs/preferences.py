@@ -130,8 +130,9 @@ class PreferencesDialog(QDialog):
         form.addRow(self.notify_finished_box)
         form.addRow(self.notify_errors_box)
         form.addRow("Run on completion:", self.program_edit)
-        form.addRow(_note("%N name, %F content path, %D save path, %I info-hash, %L category, "
-                          "%G tags, %Z size. No shell runs it: pipes and redirections do not apply."))
+        self.program_edit.setToolTip("%N name, %F content path, %D save path, %I info-hash, "
+                                     "%L category, %G tags, %Z size in bytes")
+        form.addRow(_note("%N name, %F content, %D save path, %I info-hash; no shell runs it."))
         return self._group("When a download completes", form)
 
     def _connection_tab(self, p: Preferences) -> QWidget:
