@@ -301,6 +301,9 @@ class MainWindow(QMainWindow):
         self.up_label = QLabel()
         self.peers_label = QLabel()
         self.free_label = QLabel()
+        self.reach_label = QLabel()  # can peers on the internet reach us? (port mapping, incoming)
+        self.reach_label.setContentsMargins(0, 0, 12, 0)
+        self.statusBar().addPermanentWidget(self.reach_label)
         self.dht_label = QLabel()
         self.dht_label.setToolTip("Nodes of the DHT network this client knows")
         self.dht_label.setVisible(self.preferences.enable_dht)
@@ -387,6 +390,8 @@ class MainWindow(QMainWindow):
         self.up_label.setText(f"↑ {formatting.rate_or_zero(snapshot.up_rate)}")
         self.peers_label.setText(f"{formatting.count(snapshot.peers)} peers")
         self.dht_label.setText(f"DHT: {formatting.count(snapshot.dht_nodes)} nodes")
+        self.reach_label.setText(snapshot.reachability)
+        self.reach_label.setToolTip(formatting.port_mapping_details(snapshot.port_mapping))
         self.tray.show_snapshot(snapshot)
         self.label_lists.show_labels(snapshot.categories, snapshot.tags, self.label_counts)
         if self._ticks % _FREE_SPACE_EVERY == 0:
