@@ -39,6 +39,8 @@ _GENERAL_FIELDS = (
     "Name",
     "Status",
     "Save path",
+    "Category",
+    "Tags",
     "Info-hash",
     "Size",
     "Pieces",
@@ -53,7 +55,7 @@ _GENERAL_FIELDS = (
 )
 
 
-_OPTIONAL_FIELDS = ("Comment", "Error")  # rows shown only when they say something
+_OPTIONAL_FIELDS = ("Category", "Tags", "Comment", "Error")  # rows shown only when they say something
 
 
 def distributed_copies(availability: bytes) -> float | None:
@@ -70,6 +72,8 @@ def general_fields(torrent: TorrentSnapshot, details: TorrentDetails | None) -> 
         "Name": torrent.name,
         "Status": torrent.status_text,
         "Save path": torrent.save_path,
+        "Category": torrent.category,
+        "Tags": ", ".join(torrent.tags),
         "Info-hash": torrent.info_hash,
         "Size": size_text(torrent),
         "Pieces": formatting.pieces_text(torrent.num_pieces, torrent.piece_length),
