@@ -241,3 +241,9 @@ async def test_labels_show_the_category_then_the_tags_and_set_both(rig: Rig) -> 
     assert "comma" in response["result"]
     response = await rig.call("torrent-set", ids=[1], labels="hd")
     assert "list of strings" in response["result"]
+
+
+async def test_labels_when_adding_pick_the_category_and_its_folder(rig: Rig, tmp_path: Path) -> None:
+    await rig.session.add_category("Albums", str(tmp_path / "albums"))
+    await rig.ok("torrent-add", metainfo=base64.b64encode(rig.torrent).decode(), paused=True, labels=["Albums", "flac"])
+    assert (await rig.get("labels", "downloadDir"))[0] == {"labels": ["Albums", "flac"], "downloadDir": str(tmp_path / "albums")}
