@@ -139,3 +139,17 @@ async def test_listening_on_an_ipv6_address_is_ipv6_only() -> None:
             await _accepts_from(listener.port, "127.0.0.1")
     finally:
         listener.close()
+
+
+async def test_an_ipv6_port_that_is_taken_leaves_ipv4_listening(caplog: pytest.LogCaptureFixture) -> None:
+    with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as taken:
+        taken.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)  # someone else's IPv6 only
+        taken.bind(("::", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        listener = await Sockets().listen(asyncio.Protocol, port)
+        try:
+            assert listener.families == (socket.AF_INET,) and listener.port == port
+            assert "not listening on IPv6" in caplog.text
+        finally:
+            listener.close()
