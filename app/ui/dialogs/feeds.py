@@ -221,7 +221,7 @@ class FeedsDialog(QDialog):
         self._bridge = bridge
         self.feeds_page = FeedsPage(bridge, self._after)
         self.rules_page = RulesPage(bridge, self._after)
-        tabs = QTabWidget()
+        self.tabs = tabs = QTabWidget()
         tabs.addTab(self.feeds_page, "Feeds")
         tabs.addTab(self.rules_page, "Download rules")
         QVBoxLayout(self).addWidget(tabs)

@@ -58,6 +58,8 @@ async def test_a_rule_made_in_the_window_takes_a_feeds_item(session, feed_url, q
     assert [t.name for t in session.snapshot().torrents] == ["Show S01E01"]
     if os.environ.get("PIECEMEAL_SCREENSHOTS"):
         dialog.grab().save(str(Path(os.environ["PIECEMEAL_SCREENSHOTS"]) / "feeds.png"))
+        dialog.tabs.setCurrentIndex(1)
+        dialog.grab().save(str(Path(os.environ["PIECEMEAL_SCREENSHOTS"]) / "feed-rules.png"))
 
 
 async def test_a_bad_rule_is_explained_not_saved(session, qtbot):
