@@ -13,6 +13,7 @@ from aiohttp import web
 
 from app.engine.creator import create_torrent
 from app.engine.magnet import format_magnet
+from app.engine.rss import feeds
 from app.engine.rss.rules import Rule
 from app.engine.rss.service import FeedSnapshot
 from app.engine.session import Session
@@ -29,6 +30,7 @@ class FeedServer:
     items: list[str] = field(default_factory=list)
     torrents: dict[str, bytes] = field(default_factory=dict)
     not_modified: int = 0
+    by_date: bool = False  # validate with Last-Modified instead of an ETag
     never: asyncio.Event = field(default_factory=asyncio.Event)
     base: str = ""
 
@@ -46,12 +48,18 @@ class FeedServer:
     def etag(self) -> str:
         return f'"v{len(self.items)}"'
 
+    @property
+    def last_modified(self) -> str:
+        return f"Mon, 07 Dec 2026 04:{len(self.items):02d}:00 GMT"
+
     async def feed(self, request: web.Request) -> web.Response:
-        if request.headers.get("If-None-Match") == self.etag:
+        header, value = ("Last-Modified", self.last_modified) if self.by_date else ("ETag", self.etag)
+        asked = request.headers.get("If-Modified-Since" if self.by_date else "If-None-Match")
+        if asked == value:
             self.not_modified += 1
             return web.Response(status=304)
         body = f'<?xml version="1.0"?><rss version="2.0"><channel><title>Shows</title>{"".join(self.items)}</channel></rss>'
-        return web.Response(body=body.encode(), content_type="application/rss+xml", headers={"ETag": self.etag})
+        return web.Response(body=body.encode(), content_type="application/rss+xml", headers={header: value})
 
     async def torrent(self, request: web.Request) -> web.Response:
         return web.Response(body=self.torrents[request.match_info["name"]], content_type="application/x-bittorrent")
@@ -98,9 +106,9 @@ def _feed(session: Session, url: str) -> FeedSnapshot:
 
 
 @asynccontextmanager
-async def _start(tmp_path: Path) -> AsyncIterator[Session]:
+async def _start(tmp_path: Path, interval: float = 3600.0) -> AsyncIterator[Session]:
     async with running_session(profile_dir=tmp_path / "profile", download_dir=tmp_path / "dl",
-                               rss_interval=3600.0) as session:
+                               rss_interval=interval) as session:
         session.rss.timeout = 1.0  # the silent feed's wait; nothing is timed by it
         yield session
 
@@ -162,3 +170,24 @@ async def test_feeds_rules_and_seen_items_outlive_a_restart(server, tmp_path):
         assert session.rss_snapshot().rules == (SHOW,)
         assert [f.url for f in session.rss_snapshot().feeds] == [url]
         assert _names(session) == []  # seen before the restart: not added again
+
+
+async def test_feeds_are_refreshed_on_schedule_with_if_modified_since(server, tmp_path):
+    server.by_date = True
+    server.add_magnet_item("The Show S01E02", MAGNET)
+    async with _start(tmp_path, interval=0.05) as session:
+        await session.add_feed(server.base + "feed.xml")
+        async with asyncio.timeout(20):  # fails the test if the schedule never comes round
+            while server.not_modified < 2:
+                await asyncio.sleep(0.02)
+        assert _feed(session, server.base + "feed.xml").error == ""
+
+
+async def test_a_feed_past_the_size_cap_is_refused(server, tmp_path, monkeypatch):
+    monkeypatch.setattr(feeds, "MAX_FEED", 1000)
+    server.add_magnet_item("The Show S01E02 " + "padding " * 200, MAGNET)
+    async with _start(tmp_path) as session:
+        await session.set_rss_rules([Rule("all")])
+        await session.add_feed(server.base + "feed.xml")
+        assert _feed(session, server.base + "feed.xml").error == "The feed is larger than 1,000 bytes; it was not read."
+        assert _names(session) == []

@@ -73,11 +73,12 @@ def parse_feed(body: bytes) -> tuple[str, tuple[FeedItem, ...]]:
 
 
 async def _read_capped(response: aiohttp.ClientResponse, cap: int, what: str) -> bytes:
+    too_large = FeedError(f"The {what} is larger than {cap:,} bytes; it was not read.")
     if (response.content_length or 0) > cap:
-        raise FeedError(f"The {what} is larger than {cap // (1024 * 1024)} MiB.")
+        raise too_large
     body = await response.content.read(cap + 1)
     if len(body) > cap:
-        raise FeedError(f"The {what} is larger than {cap // (1024 * 1024)} MiB.")
+        raise too_large
     return body
 
 
