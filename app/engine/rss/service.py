@@ -3,9 +3,10 @@
 Every `interval` seconds each feed is fetched (conditionally, see feeds.py); a new item (one
 whose key the feed has not shown before) that a rule takes is added to the session, its
 .torrent file downloaded first or its magnet link given as it is. One feed's failure is kept
-as its last error in plain words and the others go on. Feeds, rules, seen items and taken
-episodes live in the store's settings under one key, so a restart neither forgets a rule nor
-adds an item twice.
+as its last error in plain words and the others go on; an item a rule took but that could
+not be added (a dead .torrent link) is said on its feed and not tried again. Feeds, rules,
+seen items and taken episodes live in the store's settings under one key, so a restart
+neither forgets a rule nor adds an item twice.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import aiohttp
 
 from app.engine.errors import EngineError
 from app.engine.rss.feeds import FeedItem, download_torrent, fetch_feed
-from app.engine.rss.rules import Rule, check, choose, taken_key
+from app.engine.rss.rules import Rule, RuleError, check, choose, taken_key
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +108,9 @@ class RssService:
     async def add_feed(self, url: str) -> None:
         if not url.lower().startswith(("http://", "https://")):
             raise EngineError(f"'{url}' is not an http or https address.")
-        if url not in self._feeds:
+        if url in self._feeds:
+            return
+        async with self._refreshing:  # never beside a scheduled round reading the same feed
             self._feeds[url] = _Feed(url)
             self._persist()
             await self._refresh_feed(self._feeds[url])
@@ -119,6 +122,10 @@ class RssService:
     def set_rules(self, rules: Sequence[Rule]) -> None:
         for rule in rules:
             check(rule)
+        names = [rule.name for rule in rules]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise RuleError(f"Two rules are named '{twice[0]}'; each rule needs its own name.")
         self._rules = tuple(rules)
         self._persist()
 

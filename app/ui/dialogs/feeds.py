@@ -202,10 +202,13 @@ class RulesPage(QWidget):
             self.problem.setText(str(exc))
             return
         self.problem.clear()
-        others = [r for r in self._rules if r.name != rule.name]
         row = self.rules.currentRow()
-        at = row if 0 <= row < len(self._rules) and self._rules[row].name == rule.name else len(others)
-        self._changed(self._bridge.set_rss_rules(others[:at] + [rule] + others[at:]))
+        rules = list(self._rules)
+        if 0 <= row < len(rules):
+            rules[row] = rule  # an edit, perhaps a new name, keeps the rule's place
+        else:
+            rules.append(rule)
+        self._changed(self._bridge.set_rss_rules(rules))
 
     def _delete(self) -> None:
         row = self.rules.currentRow()

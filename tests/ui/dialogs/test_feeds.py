@@ -74,3 +74,21 @@ async def test_a_bad_rule_is_explained_not_saved(session, qtbot):
     await bridge.drain()
     assert "bad regular expression" in dialog.rules_page.problem.text()
     assert session.rss_snapshot().rules == ()
+
+
+async def test_editing_a_selected_rule_renames_it_in_place(session, qtbot):
+    bridge = EngineBridge(session)
+    dialog = FeedsDialog(bridge)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    rules = dialog.rules_page
+    for name in ("First", "Second"):
+        rules.new_button.click()
+        rules.name.setText(name)
+        rules.save_button.click()
+        await bridge.drain()
+    rules.rules.setCurrentRow(0)
+    rules.name.setText("Renamed")
+    rules.save_button.click()
+    await bridge.drain()
+    assert [r.name for r in session.rss_snapshot().rules] == ["Renamed", "Second"]
