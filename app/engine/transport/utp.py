@@ -49,6 +49,7 @@ MAX_RTO = 60.0
 MAX_TIMEOUTS = 5  # consecutive timeouts of a live connection before it is declared dead
 SYN_TRANSMISSIONS = 3  # the SYN is sent this often (1 s, 2 s, 4 s apart) before giving up
 FIN_TRANSMISSIONS = 3
+LINGER = 3.0  # after our FIN is acked, we wait this long to ack the peer's FIN
 HANDSHAKE_TIMEOUT = 10.0  # an accepted connection that hears nothing after the SYN is dropped
 ACK_DELAY = 0.002  # an in-order packet alone waits this long for a second one to share its ACK
 NO_SAMPLE = 0x7FFFFFFF  # libtorrent: old uTorrent sends INT_MAX for "no delay sample yet"
@@ -151,6 +152,7 @@ class UtpConnection:
         self._head = 0  # bytes of _queue[0] already packetized
         self._closing = False
         self._fin_seq: int | None = None
+        self._fin_acked = False  # and we linger to ack the peer's FIN
         self._closed_sent = False
         self._pending_closed: Closed | None = None  # waits for the held data to be read
         self._out: list[bytes] = []
@@ -196,6 +198,16 @@ class UtpConnection:
     @property
     def rtt(self) -> float | None:
         return self._rtt
+
+    @property
+    def can_send(self) -> bool:
+        """`send` would take data (the connection is not closing)."""
+        return not self._closing and self.state in (State.IDLE, State.SYN_SENT, State.CONNECTED)
+
+    @property
+    def confirmed(self) -> bool:
+        """The peer has sent a packet after the handshake (so its address was not spoofed)."""
+        return self._confirmed
 
     def connect(self, now: float) -> None:
         """Send the SYN (BEP 29: with our receive id; seq_nr is the first number)."""
@@ -275,6 +287,8 @@ class UtpConnection:
             self._send_data(now)
             self._send_fin(now)
             self._send_ack(now)
+            if self._fin_acked and self._peer_done:
+                self._terminate(CLOSED_BY_US)
         out, self._out = self._out, []
         return out
 
@@ -410,8 +424,14 @@ class UtpConnection:
         self._fast_resend_on_dup_acks(now)
         self._timeouts = 0
         self._deadline = now + self._rto if self._sent or self._queued else None
-        if self.state is State.FIN_SENT and self._fin_seq not in self._sent:
-            self._terminate(CLOSED_BY_US)
+        if self.state is State.FIN_SENT and self._fin_seq not in self._sent and not self._fin_acked:
+            self._our_fin_acked(now)
+
+    def _our_fin_acked(self, now: float) -> None:
+        """The peer has all we sent; we stay a little to ack its FIN if it has not come yet."""
+        self._fin_acked = True
+        self._emit_closed(CLOSED_BY_US)
+        self._deadline = now + LINGER
 
     def _ack_through(self, ack_nr: int, now: float) -> tuple[int, float]:
         acked, fastest = 0, float("inf")
@@ -508,7 +528,9 @@ class UtpConnection:
     # ------------------------------------------------------------------ timers
 
     def _on_deadline(self, now: float) -> None:
-        if self.state is State.SYN_SENT:
+        if self._fin_acked:
+            self._terminate(CLOSED_BY_US)
+        elif self.state is State.SYN_SENT:
             self._retry_syn(now)
         elif not self._confirmed:
             self._terminate(Closed("the peer sent nothing after the handshake", error=True))
