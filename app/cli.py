@@ -20,6 +20,7 @@ from app.engine.magnet import Magnet, format_magnet, parse_magnet
 from app.engine.metainfo import Metainfo, load_metainfo
 from app.engine.session import DuplicateTorrentError, Session, SessionConfig
 from app.engine.snapshots import TorrentSnapshot, TorrentState
+from app.progress_printer import ProgressPrinter
 
 EXIT_USAGE = 2
 
@@ -31,8 +32,8 @@ class CliError(Exception):
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    level = logging.DEBUG if args.verbose else logging.ERROR if args.quiet else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     try:
         return int(args.func(args) or 0)
     except (EngineError, CliError) as exc:
@@ -44,7 +45,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="piecemeal-cli", description="Piecemeal's BitTorrent engine, headless.")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log what the engine does")
+    talk = parser.add_mutually_exclusive_group()
+    talk.add_argument("-v", "--verbose", action="store_true", help="log what the engine does")
+    talk.add_argument("-q", "--quiet", action="store_true",
+                      help="print nothing but errors (for scripts; 'info' still prints what it shows)")
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
 
     info = sub.add_parser("info", help="show what a .torrent file contains")
@@ -195,7 +199,7 @@ def cmd_download(args: argparse.Namespace) -> int:
     if isinstance(meta, Metainfo) and args.select_file:
         _priorities(meta, args.select_file)  # a wrong number is an error before anything starts
     _prepare_folder(args.output)
-    done = _until_goal(args) if args.seed else (lambda s: s.state == TorrentState.SEEDING)
+    done = _until_goal(args) if args.seed else (lambda s, goal_reached: s.state == TorrentState.SEEDING)
     return asyncio.run(_run(meta, args, args.output, done))
 
 
@@ -206,11 +210,16 @@ def cmd_seed(args: argparse.Namespace) -> int:
     return asyncio.run(_run(meta, args, args.data, _until_goal(args)))
 
 
-def _until_goal(args: argparse.Namespace) -> Callable[[TorrentSnapshot], bool]:
-    """Seeding ends only when interrupted, or when the session pauses it at its goal."""
+# When to exit with 0: told the torrent's snapshot, and whether it reached its seeding goal.
+Done = Callable[[TorrentSnapshot, bool], bool]
+
+
+def _until_goal(args: argparse.Namespace) -> Done:
+    """Seeding ends only when interrupted, or when the session pauses it at its goal (not at
+    a pause for another reason, such as the disk-space guard's)."""
     if args.seed_ratio <= 0 and args.seed_time <= 0:
-        return lambda s: False
-    return lambda s: s.state == TorrentState.PAUSED
+        return lambda s, goal_reached: False
+    return lambda s, goal_reached: goal_reached
 
 
 def _prepare_folder(folder: Path) -> None:
@@ -220,8 +229,7 @@ def _prepare_folder(folder: Path) -> None:
         raise CliError(f"cannot use the folder '{folder}': {exc.strerror or exc}") from None
 
 
-async def _run(meta: Metainfo | Magnet, args: argparse.Namespace, folder: Path,
-               done: Callable[[TorrentSnapshot], bool]) -> int:
+async def _run(meta: Metainfo | Magnet, args: argparse.Namespace, folder: Path, done: Done) -> int:
     config = SessionConfig(listen_host=args.bind, listen_port=args.port, download_dir=folder,
                            profile_dir=args.profile, resume_interval=args.save_every,
                            enable_dht=args.dht, enable_pex=args.pex, enable_lsd=args.lsd,
@@ -229,6 +237,7 @@ async def _run(meta: Metainfo | Magnet, args: argparse.Namespace, folder: Path,
                            seed_ratio_limit=args.seed_ratio, seed_time_limit=args.seed_time * 60,
                            **_bootstrap(args.dht_bootstrap))
     session = Session(config)
+    printer = _printer(args.quiet)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -242,10 +251,10 @@ async def _run(meta: Metainfo | Magnet, args: argparse.Namespace, folder: Path,
             await session.set_sequential(info_hash, True)
         if selection is not None:
             await _select(session, info_hash, selection, metadata, stop)
-        return await _watch(session, info_hash, stop, done)
+        return await _watch(session, info_hash, stop, done, printer)
     finally:
         await session.close()
-        _progress_line(None)
+        printer.close()
 
 
 async def _select(session: Session, info_hash: str, selection: frozenset[int], metadata: asyncio.Event,
@@ -287,21 +296,24 @@ async def _start(session: Session, meta: Metainfo | Magnet, folder: Path, peers:
     return info_hash
 
 
-async def _watch(session: Session, info_hash: str, stop: asyncio.Event,
-                 done: Callable[[TorrentSnapshot], bool]) -> int:
+async def _watch(session: Session, info_hash: str, stop: asyncio.Event, done: Done,
+                 printer: ProgressPrinter) -> int:
     changed = asyncio.Event()  # set by finish/error events, so the exit does not wait for a tick
-    session.add_listener(lambda event: changed.set())
-    last_print = 0.0
+    goal = asyncio.Event()
+
+    def heard(event: events.Event) -> None:
+        changed.set()
+        if isinstance(event, events.SeedingGoalReached) and event.info_hash == info_hash:
+            goal.set()
+
+    session.add_listener(heard)
     while not stop.is_set():
         snap = next(t for t in session.snapshot().torrents if t.info_hash == info_hash)
         if snap.state == TorrentState.ERROR:
             raise CliError(snap.error)
-        now = time.monotonic()
-        if sys.stderr.isatty() or now - last_print >= 10:
-            _progress_line(snap)
-            last_print = now
-        if done(snap):
-            _progress_line(snap)
+        finished = done(snap, goal.is_set())
+        printer.show(_progress_line(snap), snap.state, final=finished)
+        if finished:
             return 0
         changed.clear()
         waits = [asyncio.ensure_future(e.wait()) for e in (stop, changed)]
@@ -311,12 +323,12 @@ async def _watch(session: Session, info_hash: str, stop: asyncio.Event,
     return 0
 
 
-def _progress_line(snap: TorrentSnapshot | None) -> None:
-    tty = sys.stderr.isatty()
-    if snap is None:
-        if tty:
-            sys.stderr.write("\n")
-        return
+def _printer(quiet: bool) -> ProgressPrinter:
+    """Progress goes to stdout, so that `piecemeal-cli download ... > log` keeps it."""
+    return ProgressPrinter(sys.stdout, quiet=quiet, clock=time.monotonic)
+
+
+def _progress_line(snap: TorrentSnapshot) -> str:
     eta = humanize.naturaldelta(snap.eta) if snap.eta is not None else "-"
     line = (
         f"{snap.progress:6.1%}  {snap.status_text:<12}  "
@@ -324,8 +336,7 @@ def _progress_line(snap: TorrentSnapshot | None) -> None:
         f"up {humanize.naturalsize(snap.up_rate, binary=True)}/s  "
         f"peers {snap.peers + snap.seeds}  ETA {eta}"
     )
-    sys.stderr.write(f"\r{line:<100}" if tty else line + "\n")
-    sys.stderr.flush()
+    return line
 
 
 # demo
@@ -334,15 +345,17 @@ def _progress_line(snap: TorrentSnapshot | None) -> None:
 def cmd_demo(args: argparse.Namespace) -> int:
     if args.output is None:
         with tempfile.TemporaryDirectory(prefix="piecemeal-demo-") as folder:
-            return asyncio.run(_demo(Path(folder)))
+            return asyncio.run(_demo(Path(folder), args.quiet))
     _prepare_folder(args.output)
-    return asyncio.run(_demo(args.output))
+    return asyncio.run(_demo(args.output, args.quiet))
 
 
-async def _demo(folder: Path) -> int:
+async def _demo(folder: Path, quiet: bool) -> int:
     from app.demo import loopback_session_config, start_demo_swarm
 
-    print(f"Starting a demo swarm in {folder} (tracker and seeds on 127.0.0.x) ...", file=sys.stderr)
+    if not quiet:
+        print(f"Starting a demo swarm in {folder} (tracker and seeds on 127.0.0.x) ...", file=sys.stderr)
+    printer = _printer(quiet)
     swarm = await start_demo_swarm(folder)
     session = Session(loopback_session_config("127.0.0.1", download_dir=folder / "downloads"))
     stop = asyncio.Event()
@@ -352,11 +365,11 @@ async def _demo(folder: Path) -> int:
     try:
         await session.start()
         info_hash = await session.add_torrent(swarm.torrent, folder / "downloads")
-        return await _watch(session, info_hash, stop, lambda s: s.state == TorrentState.SEEDING)
+        return await _watch(session, info_hash, stop, lambda s, goal_reached: s.state == TorrentState.SEEDING, printer)
     finally:
         await session.close()
         await swarm.close()
-        _progress_line(None)
+        printer.close()
 
 
 # create
@@ -376,7 +389,8 @@ def cmd_create(args: argparse.Namespace) -> int:
         args.output.write_bytes(data)
     except OSError as exc:
         raise CliError(f"cannot write '{args.output}': {exc.strerror or exc}") from None
-    print(f"wrote {args.output}")
+    if not args.quiet:
+        print(f"wrote {args.output}")
     return 0
 
 

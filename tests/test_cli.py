@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -89,11 +90,46 @@ def test_seed_then_download_then_ctrl_c(payload: Path, tmp_path: Path) -> None:
         result = cli("download", str(torrent), "-o", str(tmp_path / "out"), "--bind", "127.0.0.1",
                      "--port", "0", "--peer", "127.0.0.1:47931")
         assert result.returncode == 0, result.stderr
-        assert "100.0%" in result.stderr
+        _assert_plain_progress(result.stdout)
+        assert "%" not in result.stderr  # progress is output, on stdout; stderr is for problems
         for name in ("a.bin", "b/c.txt", "empty"):
             assert (tmp_path / "out" / "stuff" / name).read_bytes() == (payload / name).read_bytes()
+        quiet = cli("--quiet", "download", str(torrent), "-o", str(tmp_path / "quiet"),
+                    "--bind", "127.0.0.1", "--port", "0", "--peer", "127.0.0.1:47931")
+        assert (quiet.returncode, quiet.stdout, quiet.stderr) == (0, "", "")
+        assert (tmp_path / "quiet" / "stuff" / "a.bin").read_bytes() == (payload / "a.bin").read_bytes()
     finally:
         seed.send_signal(signal.SIGINT)
         _, err = seed.communicate(timeout=20)
     assert seed.returncode == 0, err
     assert "Traceback" not in err
+
+
+def _assert_plain_progress(stdout: str) -> None:
+    """What a pipe or a log gets: whole lines, no carriage return, no terminal codes."""
+    assert "\r" not in stdout and "\x1b" not in stdout
+    lines = stdout.splitlines()
+    assert lines and all(re.match(r"^ *\d+\.\d%  .*  peers \d+  ETA ", line) for line in lines), stdout
+    assert lines[-1].startswith("100.0%")
+    assert all(line == line.rstrip() for line in lines)
+
+
+def test_quiet_prints_only_the_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.torrent"
+    bad.write_bytes(b"not bencode at all")
+    result = cli("--quiet", "download", str(bad), "-o", str(tmp_path / "out"))
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.startswith("piecemeal-cli: ") and "bad.torrent" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_quiet_create_writes_the_file_and_says_nothing(payload: Path, tmp_path: Path) -> None:
+    out = tmp_path / "stuff.torrent"
+    result = cli("-q", "create", str(payload), "-o", str(out))
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+    assert load_metainfo(out).name == "stuff"
+
+
+def test_quiet_and_verbose_do_not_go_together(tmp_path: Path) -> None:
+    result = cli("-q", "-v", "info", str(tmp_path / "x.torrent"))
+    assert result.returncode == 2 and "not allowed with" in result.stderr

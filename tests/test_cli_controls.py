@@ -10,14 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from app.cli import _parser
+from app.cli import _parser, _printer, _until_goal, _watch
 from app.engine.creator import create_torrent
+from app.engine.disk_guard import NO_SPACE, DiskGuard
+from app.engine.snapshots import TorrentState
 from app.engine.store import Store
 from tests.lt_peer import random_tree
-from tests.swarm_helpers import running_session
+from tests.swarm_helpers import running_session, torrent_snapshot
 
 ROOT = Path(__file__).resolve().parents[1]
 KIB = 1024
+MIB = 1024 * KIB
 
 
 def test_limits_parse_like_sizes() -> None:
@@ -117,3 +120,42 @@ async def test_seeding_exits_at_its_goal(tmp_path: Path) -> None:
     torrent_file.write_bytes(create_torrent(payload, piece_length=32 * KIB))
     code, output = await cli("seed", str(torrent_file), "--data", str(payload.parent), "--seed-time", "0.03")
     assert code == 0, output  # 1.8 s of seeding, then it stops by itself
+
+
+async def test_download_and_seed_goes_on_through_a_pause_for_disk_space(tmp_path: Path) -> None:
+    """--seed --seed-time ends at the goal, not at a pause by the disk-space guard half-way."""
+    payload = random_tree(tmp_path / "seed" / "clip", {"clip.bin": 256 * KIB})
+    torrent_file = tmp_path / "clip.torrent"
+    torrent_file.write_bytes(create_torrent(payload, piece_length=32 * KIB))
+    out = tmp_path / "out"
+    args = _parser().parse_args(["download", str(torrent_file), "-o", str(out), "--seed", "--seed-time", "0.01"])
+    free = [0]
+    quiet = {"enable_dht": False, "enable_lsd": False}
+    async with running_session(**quiet) as seed, \
+            running_session(disk_reserve=MIB, seed_time_limit=0.6, **quiet) as session:
+        session.controls.disk = DiskGuard(lambda folder: free[0])
+        await seed.add_torrent(torrent_file.read_bytes(), payload.parent)
+        info_hash = await session.add_torrent(torrent_file.read_bytes(), out)
+        async with asyncio.timeout(20):
+            while NO_SPACE not in torrent_snapshot(session, info_hash).status_text:
+                await asyncio.sleep(0.02)
+        assert torrent_snapshot(session, info_hash).state == TorrentState.PAUSED
+        judged = asyncio.Event()
+        goal = _until_goal(args)
+
+        def done(*seen: object) -> bool:
+            judged.set()
+            return goal(*seen)  # type: ignore[arg-type]
+
+        watching = asyncio.ensure_future(_watch(session, info_hash, asyncio.Event(), done, _printer(quiet=True)))
+        try:
+            await asyncio.wait_for(judged.wait(), 10)
+            await asyncio.sleep(0)
+            assert not watching.done(), "exited at a pause for disk space, before any seeding"
+            free[0] = 1024 * MIB
+            session.add_peer(info_hash, "127.0.0.1", seed.listen_port)
+            assert await asyncio.wait_for(watching, 30) == 0
+        finally:
+            watching.cancel()
+        assert session.torrents[bytes.fromhex(info_hash)].seeding_seconds >= 0.6
+    assert filecmp.cmp(payload / "clip.bin", out / "clip" / "clip.bin", shallow=False)

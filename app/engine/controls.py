@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
+from app.engine import events
 from app.engine.disk_guard import NO_SPACE, DiskGuard, enough_space
 from app.engine.errors import EngineError, StorageError
 from app.engine.mover import FileCopy, MoveCancelled, MoveStatus, copy_error
@@ -185,6 +186,7 @@ class Controls:
             if goal.reached(ratio, torrent.seeding_seconds):
                 log.info("%s reached its seeding goal", torrent.name)
                 await self._session.pause(torrent.info_hash.hex())
+                self._session.emit(events.SeedingGoalReached(torrent.info_hash.hex(), torrent.name))
 
     # the disk-space guard
 

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
+from app.engine.errors import StorageError
+
 NO_SPACE: Final = "Not enough disk space"
 MAX_AGE: Final = 1.0  # seconds a measured free space is trusted
 
@@ -38,11 +40,14 @@ class DiskGuard:
         self._known: dict[Path, tuple[float, int]] = {}  # folder -> (measured at, free now)
 
     async def free(self, folder: Path, now: float) -> int:
-        """Measured now, unless measured less than MAX_AGE ago."""
+        """Measured now, unless measured less than MAX_AGE ago; StorageError if it cannot be."""
         known = self._known.get(folder)
         if known is not None and now - known[0] < MAX_AGE:
             return known[1]
-        free = await asyncio.to_thread(self._probe, folder)
+        try:
+            free = await asyncio.to_thread(self._probe, folder)
+        except OSError as exc:
+            raise StorageError(f"Could not check the free space in {folder}: {exc.strerror or exc}.") from exc
         self._known[folder] = (now, free)
         return free
 

@@ -25,6 +25,14 @@ class TorrentFinished:
 
 
 @dataclass(frozen=True, slots=True)
+class SeedingGoalReached:
+    """The torrent shared as much (ratio) or as long (seeding time) as asked, and is paused."""
+
+    info_hash: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
 class TorrentErrored:
     info_hash: str
     message: str
@@ -37,4 +45,6 @@ class MetadataReceived:
     choose_files: bool = False  # the torrent is paused until the user has chosen its files
 
 
-Event = TorrentAdded | TorrentRemoved | TorrentFinished | TorrentErrored | MetadataReceived
+Event = (
+    TorrentAdded | TorrentRemoved | TorrentFinished | SeedingGoalReached | TorrentErrored | MetadataReceived
+)

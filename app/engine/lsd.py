@@ -8,7 +8,7 @@ Sans-I/O codec:
     parse_announce(data) -> LsdAnnounce(port, info_hashes, cookie)   raises RemoteProtocolError
 
 Thin asyncio service (IPv4 only):
-    service = LsdService(listen_port, on_peer, interface="0.0.0.0")
+    service = LsdService(listen_port, on_peer, sockets=session_sockets)  # default: any interface
     service.set_info_hashes(hashes)       # what to announce, and whose peers to report
     await service.start()                 # join the group, announce now and every 5 minutes
     service.announce_now()                # e.g. after adding a torrent
@@ -24,12 +24,11 @@ import asyncio
 import logging
 import re
 import secrets
-import socket
-import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from app.engine.errors import RemoteProtocolError
+from app.engine.sockets import Sockets
 
 log = logging.getLogger(__name__)
 
@@ -112,14 +111,14 @@ class LsdService(asyncio.DatagramProtocol):
         listen_port: int,
         on_peer: PeerFound,
         *,
-        interface: str = "0.0.0.0",
+        sockets: Sockets = Sockets(),
         group_port: int = LSD_PORT,
         interval: float = ANNOUNCE_INTERVAL,
         cookie: str | None = None,
     ) -> None:
         self._listen_port = listen_port
         self._on_peer = on_peer
-        self._interface = interface
+        self._sockets = sockets  # joins the group on the chosen interface, sends from its address
         self._group_port = group_port
         self._interval = interval
         self.cookie = cookie or secrets.token_hex(8)
@@ -132,7 +131,7 @@ class LsdService(asyncio.DatagramProtocol):
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        sock = _multicast_socket(self._interface, self._group_port)
+        sock = self._sockets.multicast(MULTICAST_GROUP, self._group_port, ttl=MULTICAST_TTL)
         try:
             self._transport, _ = await loop.create_datagram_endpoint(lambda: self, sock=sock)
         except BaseException:
@@ -175,25 +174,3 @@ class LsdService(asyncio.DatagramProtocol):
 
     def error_received(self, exc: Exception) -> None:
         log.debug("LSD socket error: %s", exc)  # e.g. no multicast route: announces are lost
-
-
-def _multicast_socket(interface: str, port: int) -> socket.socket:
-    """A UDP socket in the LSD group on ``interface``, sending there with loop-back on."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if hasattr(socket, "SO_REUSEPORT"):
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)  # other clients share it
-        # Binding to the group filters out other traffic; Windows only binds to an interface.
-        sock.bind(("" if sys.platform == "win32" else MULTICAST_GROUP, port))
-        membership = socket.inet_aton(MULTICAST_GROUP) + socket.inet_aton(interface)
-        sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, membership)
-        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(interface))
-        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, MULTICAST_TTL)
-        # Other clients on this machine hear us only with loop-back on.
-        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 1)
-        sock.setblocking(False)
-    except OSError:
-        sock.close()
-        raise
-    return sock

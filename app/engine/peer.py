@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import time
 from collections import deque
 from collections.abc import Callable
@@ -182,7 +183,10 @@ class PeerConnection(asyncio.BufferedProtocol):
         if self.closed:
             return
         self.close_reason = reason
-        log.debug("closing %s: %s", self.address_text, reason)
+        # Dropped for breaking the protocol (a RemoteProtocolError being handled): the user
+        # may want to know who and why (INFO); ordinary goodbyes stay DEBUG.
+        level = logging.INFO if isinstance(sys.exception(), RemoteProtocolError) else logging.DEBUG
+        log.log(level, "closing %s (%s): %s", self.address_text, self.client or "client unknown", reason)
         if self.transport is not None:
             self.transport.close()
         self._finish(reason)

@@ -12,9 +12,9 @@ import os
 import random
 import socket
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -27,14 +27,16 @@ from app.engine.controls import Controls
 from app.engine.errors import EngineError, StorageError
 from app.engine.metainfo import Metainfo, load_metainfo, parse_metainfo, to_torrent_bytes
 from app.engine.dht import DEFAULT_BOOTSTRAP, DhtNode
+from app.engine.disk_guard import free_bytes
 from app.engine.lsd import LsdService
 from app.engine.magnet import format_magnet, parse_magnet
 from app.engine.peer import PeerConnection
 from app.engine.peer_id import make_peer_id
 from app.engine.rate_limit import AltSchedule
 from app.engine.mover import MoveStatus
+from app.engine.sockets import Sockets
 from app.engine.snapshots import SessionSnapshot, TorrentDetails, TorrentState
-from app.engine.store import Store, TorrentRecord, file_stamps, trustworthy
+from app.engine.store import ResumeRecord, Store, TorrentRecord, file_stamps, trustworthy
 from app.engine.torrent import Torrent
 from app.engine.torrent_options import TorrentOptions
 
@@ -99,6 +101,7 @@ class Session:
         self.peer_id = make_peer_id()
         self.rng = random.Random()  # one for every torrent's choker and picker: seeding one costs
         self.executor = ThreadPoolExecutor(self.config.disk_threads, thread_name_prefix="disk")
+        self.sockets = Sockets(self.config.listen_host)  # every socket leaves from the chosen address
         self.http: aiohttp.ClientSession | None = None
         self.listen_port: int | None = None
         self.torrents: dict[bytes, Torrent] = {}
@@ -114,15 +117,17 @@ class Session:
         self.dht: DhtNode | None = None
         self.dht_port: int | None = None
         self._lsd: LsdService | None = None
+        self.network = SessionNetwork(self)  # what trackers ask at each announce
 
     # lifecycle
 
     async def start(self) -> None:
-        self.http = _http_client(self.config.listen_host)
+        self.sockets = Sockets(self.config.listen_host)
+        self.http = self.sockets.http_client()
         if self.config.profile_dir is not None:
             await self._open_store(self.config.profile_dir)
         self._server = await self._listen(self.config)
-        await self._start_discovery(self.config.listen_host)
+        await self._start_discovery()
         self.controls.start()
         for torrent in self.torrents.values():
             if not self._paused.get(torrent.info_hash, False):
@@ -132,9 +137,7 @@ class Session:
 
     async def _listen(self, config: SessionConfig) -> asyncio.Server:
         try:
-            server = await asyncio.get_running_loop().create_server(
-                self._incoming, config.listen_host, config.listen_port, reuse_address=True
-            )
+            server = await Sockets(config.listen_host).listen(self._incoming, config.listen_port)
         except OSError as exc:
             raise EngineError(
                 f"Could not listen on {config.listen_host} port {config.listen_port}: {exc.strerror or exc}."
@@ -145,48 +148,98 @@ class Session:
 
     async def set_config(self, **changes: Any) -> None:
         """Change settings while running; each takes effect at once. A listen address or port
-        that cannot be used raises EngineError and leaves everything as it was."""
+        that cannot be used raises EngineError and leaves everything as it was.
+
+        Most settings are read where they are used (limits per peer, the queue, seeding goals);
+        those that something was built from are applied by the reactions in `_SETTING_REACTIONS`.
+        """
         old, new = self.config, replace(self.config, **changes)
-        if self._server is None:  # not started: start() reads it all
-            self.config = new
-            return
-        address_changed = (old.listen_host, old.listen_port) != (new.listen_host, new.listen_port)
-        if address_changed:
-            server = await self._listen(new)
-            self._server.close()
-            self._server = server
         self.config = new
-        if old.listen_host != new.listen_host and self.http is not None:
-            await self.http.close()
-            self.http = _http_client(new.listen_host)
-        discovery = ("enable_dht", "dht_bootstrap", "enable_lsd")
-        if address_changed or any(getattr(old, name) != getattr(new, name) for name in discovery):
-            await self._stop_discovery()
-            await self._start_discovery(new.listen_host)
-        if old.upload_slots != new.upload_slots:
-            for torrent in self.torrents.values():
-                torrent.choker.set_slots(new.upload_slots)
+        if self._server is None:  # not started: start() reads it all
+            return
+        changed = {f.name for f in fields(SessionConfig) if getattr(old, f.name) != getattr(new, f.name)}
+        for names, react in _SETTING_REACTIONS:
+            if changed & names:
+                await react(self, old)
         self.controls.update_limits(datetime.now())
 
+    async def _relisten(self, old: SessionConfig) -> None:
+        """Listen on the new address.
+
+        The same port on another host: the old socket is closed first, or the new bind could
+        clash with it (EADDRINUSE), and reopened if the new one fails.
+        """
+        new = self.config
+        same_port = new.listen_port == old.listen_port != 0
+        if same_port and self._server is not None:
+            self._server.close()
+        try:
+            server = await self._listen(new)
+        except EngineError:
+            self.config = old
+            if same_port:
+                self._server = await self._listen(old)
+            raise
+        if not same_port and self._server is not None:
+            self._server.close()
+        self._server = server
+
+    async def _new_http_client(self, old: SessionConfig) -> None:
+        """'VPN only': trackers are asked from the new address; announces in flight finish first."""
+        self.sockets = Sockets(self.config.listen_host)
+        previous, self.http = self.http, self.sockets.http_client()
+        if previous is not None:
+            await previous.close()
+
+    async def _restart_discovery(self, old: SessionConfig) -> None:
+        await self._stop_discovery()
+        await self._start_discovery()
+
+    async def _set_upload_slots(self, old: SessionConfig) -> None:
+        for torrent in self.torrents.values():
+            torrent.choker.set_slots(self.config.upload_slots)
+
+    async def _announce_address(self, old: SessionConfig) -> None:
+        """Trackers hear the new port (or see the new address) now, not at their next interval."""
+        for torrent in self.torrents.values():
+            torrent.trackers.announce_now()
+
     async def close(self) -> None:
+        """Stop everything. Each step is guarded: one that fails must not leave the rest open."""
+        steps = (self._stop_serving, self.controls.close, self._stop_torrents, self._stop_discovery,
+                 self._close_store, self._close_http)
+        for step in steps:
+            try:
+                await step()
+            except Exception:  # a task boundary: log it and close what is left
+                log.exception("closing the session: %s failed", step.__name__)
+        self.executor.shutdown(wait=True)
+
+    async def _stop_serving(self) -> None:
         if self._server is not None:
             self._server.close()
         if self._saver is not None:
             self._saver.cancel()
-        await self.controls.close()
+
+    async def _stop_torrents(self) -> None:
         await asyncio.gather(*(t.stop() for t in self.torrents.values()), return_exceptions=True)
-        await self._stop_discovery()
-        if self.store is not None:
+
+    async def _close_store(self) -> None:
+        if self.store is None:
+            return
+        try:
             await self.save_resume()
+        finally:
             self.store.close()
             self.store = None
+
+    async def _close_http(self) -> None:
         if self.http is not None:
             await self.http.close()
-        self.executor.shutdown(wait=True)
 
     # peer discovery beyond trackers: DHT and LSD (PEX lives in the torrents)
 
-    async def _start_discovery(self, host: str) -> None:
+    async def _start_discovery(self) -> None:
         if self.config.enable_dht:
             saved = self.store.get_setting("dht") if self.store else None
             node_id = bytes.fromhex(saved["node_id"]) if saved else None
@@ -194,12 +247,12 @@ class Session:
             if saved:
                 self.dht.load_nodes(saved.get("nodes", []))
             try:
-                await self.dht.start(host, self.listen_port or 0)
+                await self.dht.start(self.sockets, self.listen_port or 0)
             except OSError:  # the UDP port is taken: any port will do for the DHT
-                await self.dht.start(host, 0)
+                await self.dht.start(self.sockets, 0)
             self.dht_port = self.dht.port
         if self.config.enable_lsd:
-            self._lsd = LsdService(self.listen_port or 0, self._lsd_peer, interface=host)
+            self._lsd = LsdService(self.listen_port or 0, self._lsd_peer, sockets=self.sockets)
             try:
                 await self._lsd.start()
                 self._update_lsd()
@@ -283,27 +336,48 @@ class Session:
         return torrent
 
     async def save_resume(self) -> None:
-        """Record which pieces are on disk: state first, then flush, then file stamps."""
+        """Record which pieces are on disk: state first, then flush, then file stamps.
+
+        A torrent whose flush or stamps fail keeps its last row: it must not claim pieces
+        that may not be on the disk.
+        """
         if self.store is None:
             return
-        states = {ih: t.resume_state() for ih, t in self.torrents.items() if t.checked}
-        await asyncio.gather(*(self.torrents[ih].storage.flush() for ih in states), return_exceptions=True)
+        states = [t.resume_state() for t in self.torrents.values() if t.checked]
+        flushes = await asyncio.gather(
+            *(self.torrents[state.info_hash].storage.flush() for state in states), return_exceptions=True
+        )
         records = []
-        for ih, state in states.items():
-            torrent = self.torrents.get(ih)
-            if torrent is None:
-                continue
-            stamps = await asyncio.to_thread(file_stamps, torrent.file_paths())
-            records.append(replace(state, file_stamps=stamps, saved_at=time.time()))
+        for state, flushed in zip(states, flushes):
+            record = await self._stamped(state, flushed)
+            if record is not None:
+                records.append(record)
         try:
             await asyncio.to_thread(self.store.save_resume_many, records)
         except StorageError as exc:
             log.warning("could not save resume data: %s", exc)
 
+    async def _stamped(self, state: ResumeRecord, flushed: BaseException | None) -> ResumeRecord | None:
+        """The state with its files' stamps, or None if its data is not known to be on disk."""
+        torrent = self.torrents.get(state.info_hash)
+        if torrent is None:
+            return None  # removed meanwhile
+        try:
+            if flushed is not None:
+                raise StorageError(str(flushed) or type(flushed).__name__)
+            stamps = await asyncio.to_thread(file_stamps, torrent.file_paths())
+        except StorageError as exc:
+            log.warning("resume data of %s not saved: %s", torrent.name, exc)
+            return None
+        return replace(state, file_stamps=stamps, saved_at=time.time())
+
     async def _save_periodically(self) -> None:
         while True:
             await asyncio.sleep(self.config.resume_interval)
-            await self.save_resume()
+            try:
+                await self.save_resume()
+            except Exception:  # a task boundary: one failed save must not end the saving
+                log.exception("saving resume data failed")
 
     def _remember(self, torrent: Torrent, paused: bool) -> None:
         if self.store is None:
@@ -344,6 +418,8 @@ class Session:
         self.torrents[torrent.info_hash] = torrent
         self._remember(torrent, paused)
         self._update_lsd()
+        if self._lsd is not None and not torrent.private:
+            self._lsd.announce_now()  # BEP 14: neighbours hear of it now, not at the next round
         self.emit(events.TorrentAdded(torrent.info_hash.hex(), torrent.name))
         if torrent.magnet is not None:
             torrent.add_peers(list(torrent.magnet.peers))  # x.pe hints
@@ -442,6 +518,14 @@ class Session:
         torrent = self.torrents.get(bytes.fromhex(info_hash))
         return torrent.details() if torrent is not None else None
 
+    async def free_space(self, folder: str | Path) -> int | None:
+        """Free bytes on the disk of `folder` (or of its nearest existing parent); None if the
+        OS cannot say. Asked in a thread: a network folder can take seconds to answer."""
+        try:
+            return await asyncio.to_thread(free_bytes, Path(folder))
+        except OSError:
+            return None
+
     def add_listener(self, callback: Callable[[events.Event], None]) -> None:
         self._listeners.append(callback)
 
@@ -476,14 +560,9 @@ class Session:
         asyncio.ensure_future(self._connect(torrent, address))
 
     async def _connect(self, torrent: Torrent, address: tuple[str, int]) -> None:
-        loop = asyncio.get_running_loop()
-        bind = self.config.listen_host
-        local = (bind, 0) if bind not in ("0.0.0.0", "::", "") else None
         try:
             _, peer = await asyncio.wait_for(
-                loop.create_connection(
-                    lambda: PeerConnection(self, torrent, address), *address, local_addr=local
-                ),
+                self.sockets.connect(lambda: PeerConnection(self, torrent, address), address),
                 CONNECT_TIMEOUT,
             )
         except (OSError, TimeoutError) as exc:
@@ -529,18 +608,42 @@ class _IncomingPeer(PeerConnection):
         self.handshake_done.add_done_callback(lambda _: timer.cancel())
 
 
+class SessionNetwork:
+    """The session's listen port and HTTP client as they are now, for its torrents' trackers."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    @property
+    def port(self) -> int:
+        return self._session.listen_port or 0
+
+    @property
+    def http(self) -> aiohttp.ClientSession | None:
+        return self._session.http
+
+    @property
+    def sockets(self) -> Sockets:
+        return self._session.sockets
+
+
+# What a changed setting needs done, in this order (the listen socket first: if the new
+# address cannot be used, nothing else has changed). Rate limits are updated after all.
+_SETTING_REACTIONS: tuple[tuple[frozenset[str], Callable[[Session, SessionConfig], Awaitable[None]]], ...] = (
+    (frozenset({"listen_host", "listen_port"}), Session._relisten),
+    (frozenset({"listen_host"}), Session._new_http_client),
+    (frozenset({"listen_host", "listen_port", "enable_dht", "dht_bootstrap", "enable_lsd"}), Session._restart_discovery),
+    (frozenset({"upload_slots"}), Session._set_upload_slots),
+    (frozenset({"listen_host", "listen_port"}), Session._announce_address),
+)
+
+
 def _stamps_or_none(paths: Sequence[Path]) -> tuple[tuple[int, int], ...] | None:
     """The files' stamps, or None if they cannot be looked at: then the torrent is rechecked."""
     try:
         return file_stamps(paths)
     except StorageError:
         return None
-
-
-def _http_client(host: str) -> aiohttp.ClientSession:
-    # "VPN only": bound to an address, the trackers too are asked from that address.
-    bound = host not in ("0.0.0.0", "::", "")
-    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(local_addr=(host, 0)) if bound else None)
 
 
 def _to_metainfo(source: bytes | str | Path | Metainfo) -> Metainfo:

@@ -607,6 +607,11 @@ class Torrent:
             self.picker.piece_failed(piece)
             self._fail(str(exc))
             return
+        except Exception as exc:  # a task boundary: no piece may stay in WRITING
+            log.exception("torrent %s: writing piece %d failed", self.name, piece)
+            self.picker.piece_failed(piece)
+            self._fail(f"internal error: {exc}")
+            return
         finally:
             self._unwritten -= len(buffer)
             if len(buffer) == self.metainfo.piece_length and len(self._spare) < SPARE_BUFFERS:
@@ -648,6 +653,9 @@ class Torrent:
             host = culprit.address[0]
             self.strikes[host] = self.strikes.get(host, 0) + 1
             if self.strikes[host] >= HASH_STRIKES:
+                if host not in self.banned:  # pieces still in flight fail after the ban too
+                    log.info("banning %s (%s): sent data that failed the hash check",
+                             culprit.address_text, culprit.client or "client unknown")
                 self.banned.add(host)
                 self.candidates.pop(culprit.address, None)
                 culprit.close("sent data that failed the hash check")
@@ -737,10 +745,9 @@ class Torrent:
             tiers,
             info_hash=self.info_hash,
             peer_id=self.session.peer_id,
-            port=self.session.listen_port or 0,
+            network=self.session.network,
             stats=self._tracker_stats,
             on_peers=self.add_peers,
-            http=self.session.http,
         )
 
     def _tracker_stats(self) -> tuple[int, int, int]:

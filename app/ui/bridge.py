@@ -1,9 +1,12 @@
 """The one place the UI talks to the engine (DESIGN rule 3).
 
-EngineBridge polls `Session.snapshot()` on a timer, diffs it by info-hash and emits Qt
-signals; user commands go the other way as coroutines on the qasync loop. An EngineError
+EngineBridge polls the session's `snapshot()` on a timer, diffs it by info-hash and emits
+Qt signals; user commands go the other way as coroutines on the qasync loop. An EngineError
 from a command becomes a `failed` signal carrying the engine's own sentence: the user
 reads words, never a traceback.
+
+Widgets and dialogs get the bridge, never the session: it is known here only as an
+EngineSession (app/ui/engine_session.py), so a remote session can take the local one's place.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Coroutine, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,12 +30,14 @@ from app.engine.events import (
     TorrentRemoved,
 )
 from app.engine.snapshots import SessionSnapshot, TorrentDetails, TorrentSnapshot
+from app.ui.engine_session import EngineSession
+from app.ui.settings import ADDRESS_FIELDS
 from app.ui.speed_history import SESSION, SpeedHistory
 from app.ui.torrent_diff import diff_torrents
 
 if TYPE_CHECKING:
     from app.engine.metainfo import Metainfo
-    from app.engine.session import Session
+    from app.engine.torrent_options import TorrentOptions
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +55,7 @@ class EngineBridge(QObject):
     torrent_errored(str, str): info-hash and the reason.
     metadata_received(str, str, bool): info-hash, name, and whether the torrent stopped for
         the user to choose its files, once a magnet's metadata arrived.
+    free_space_measured(str, object): a folder, and the free bytes there (None: unknown).
     failed(str, str): what the user asked for, and why it could not be done.
     """
 
@@ -59,11 +65,12 @@ class EngineBridge(QObject):
     torrent_finished = Signal(str, str)
     torrent_errored = Signal(str, str)
     metadata_received = Signal(str, str, bool)
+    free_space_measured = Signal(str, object)
     failed = Signal(str, str)
 
     def __init__(
         self,
-        session: Session,
+        session: EngineSession,
         interval_ms: int = 500,
         clock: Callable[[], float] = time.monotonic,
         parent: QObject | None = None,
@@ -75,6 +82,7 @@ class EngineBridge(QObject):
         self._snapshot = EMPTY_SNAPSHOT
         self._selected: str | None = None
         self._tasks: set[asyncio.Future[Any]] = set()
+        self._measuring = False
         self.speed_history = SpeedHistory()
         self._timer = QTimer(self)
         self._timer.setInterval(interval_ms)
@@ -96,10 +104,6 @@ class EngineBridge(QObject):
         session.add_listener(self._on_event)
 
     # Polling
-
-    @property
-    def session(self) -> Session:
-        return self._session
 
     def start(self) -> None:
         self.refresh()
@@ -159,6 +163,16 @@ class EngineBridge(QObject):
         """The torrent's files, peers and options now, None if it is gone."""
         return self._session.details(info_hash)
 
+    def measure_free_space(self, folder: Path) -> None:
+        """Ask for the free space in `folder`; `free_space_measured` brings the answer.
+
+        The session asks the disk off the GUI thread. One question at a time: a slow
+        network folder must not pile up waiting threads.
+        """
+        if not self._measuring:
+            self._measuring = True
+            self.run(self._measure(folder), "Could not measure the free space")
+
     # Commands
 
     def add_torrent(
@@ -208,6 +222,22 @@ class EngineBridge(QObject):
                 f"Could not remove {self._name(info_hash)}",
             )
 
+    def set_options(self, info_hash: str, options: TorrentOptions) -> None:
+        self.run(
+            self._session.set_options(info_hash, options),
+            f"Could not change the options of {self._name(info_hash)}",
+        )
+
+    def move_storage(self, info_hash: str, folder: Path) -> None:
+        """Copy the torrent's files to `folder` in the background; it switches once all are there."""
+        self.run(
+            self._session.move_storage(info_hash, folder), f"Could not move {self._name(info_hash)}"
+        )
+
+    def apply_settings(self, changes: Mapping[str, Any]) -> asyncio.Future[Any]:
+        """Hand the session the settings that changed (SessionConfig fields, engine units)."""
+        return self.run(self._apply_settings(dict(changes)), "Could not apply the new preferences")
+
     def run(self, command: Coroutine[Any, Any, Any], title: str) -> asyncio.Future[Any]:
         """Run a command on the loop; a failure becomes `failed(title, sentence)`."""
         task = asyncio.ensure_future(command)
@@ -233,6 +263,21 @@ class EngineBridge(QObject):
     async def _start_with_files(self, info_hash: str, priorities: Sequence[int]) -> None:
         await self._session.set_file_priorities(info_hash, priorities)
         await self._session.resume(info_hash)
+
+    async def _apply_settings(self, changes: dict[str, Any]) -> None:
+        """Everything but the listening address first: a taken port then fails on its own."""
+        rest = {k: v for k, v in changes.items() if k not in ADDRESS_FIELDS}
+        address = {k: v for k, v in changes.items() if k in ADDRESS_FIELDS}
+        for part in (rest, address):
+            if part:
+                await self._session.set_config(**part)
+
+    async def _measure(self, folder: Path) -> None:
+        try:
+            free = await self._session.free_space(folder)
+        finally:
+            self._measuring = False
+        self.free_space_measured.emit(str(folder), free)
 
     async def drain(self) -> None:
         """Wait for the commands still running, e.g. before closing the session."""

@@ -7,11 +7,9 @@ inside a qasync callback would re-enter the asyncio loop.
 
 from __future__ import annotations
 
-import shutil
 from collections import deque
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QPoint, QSettings, Qt, QUrl, Signal
 from PySide6.QtGui import (
@@ -56,7 +54,6 @@ from app.ui.dialogs.torrent_options import GlobalGoals, TorrentOptionsDialog
 from app.ui.icons import app_icon
 from app.ui.models.torrents import TorrentColumn, TorrentListModel
 from app.ui.settings import (
-    ADDRESS_FIELDS,
     Preferences,
     changed_settings,
     choose_magnet_files,
@@ -71,9 +68,6 @@ from app.ui.torrent_diff import TorrentDiff
 from app.ui.tray import TrayIcon
 from app.ui.widgets.elide_delegate import MiddleElideDelegate
 from app.ui.widgets.progress_delegate import ProgressDelegate
-
-if TYPE_CHECKING:
-    from app.engine.session import Session
 
 _FREE_SPACE_EVERY = 10  # ticks between two looks at the disk
 _PAUSABLE = frozenset(
@@ -111,26 +105,6 @@ def split_arguments(arguments: Iterable[str]) -> tuple[list[Path], list[str]]:
         elif argument:
             files.append(Path(argument))
     return files, magnets
-
-
-def _free_space(folder: Path) -> int | None:
-    """Free bytes on the disk that holds `folder`, or on its nearest existing parent."""
-    for candidate in (folder, *folder.parents):
-        if candidate.exists():
-            try:
-                return shutil.disk_usage(candidate).free
-            except OSError:
-                return None
-    return None
-
-
-async def apply_settings(session: Session, changes: dict[str, Any]) -> None:
-    """Everything but the listening address first: a taken port then fails on its own."""
-    rest = {k: v for k, v in changes.items() if k not in ADDRESS_FIELDS}
-    address = {k: v for k, v in changes.items() if k in ADDRESS_FIELDS}
-    for part in (rest, address):
-        if part:
-            await session.set_config(**part)
 
 
 class EmptyHint(QLabel):
@@ -358,6 +332,7 @@ class MainWindow(QMainWindow):
         self.bridge.session_changed.connect(self.show_session)
         self.bridge.details_changed.connect(self.show_details)
         self.bridge.failed.connect(self.show_message)
+        self.bridge.free_space_measured.connect(self._show_free_space)
         self.details.file_model.priorities_changed.connect(self._set_file_priorities)
         # A deleted window has nobody to show snapshots to: stop polling for it.
         self.destroyed.connect(self.bridge.stop)
@@ -391,12 +366,15 @@ class MainWindow(QMainWindow):
         self.dht_label.setText(f"DHT: {formatting.count(snapshot.dht_nodes)} nodes")
         self.tray.show_snapshot(snapshot)
         if self._ticks % _FREE_SPACE_EVERY == 0:
-            free = _free_space(self.preferences.download_dir)
-            self.free_label.setText("" if free is None else f"{formatting.size(free)} free")
+            self.bridge.measure_free_space(self.preferences.download_dir)
         self._ticks += 1
         key = self.bridge.selected or SESSION
         history = self.bridge.speed_history
         self.details.show_speeds(history.samples(key, self.bridge.now()), history.window)
+
+    def _show_free_space(self, folder: str, free: int | None) -> None:
+        if folder == str(self.preferences.download_dir):  # not an answer about a folder left behind
+            self.free_label.setText("" if free is None else f"{formatting.size(free)} free")
 
     def show_details(self, details: TorrentDetails) -> None:
         self.details.show_details(details)
@@ -637,24 +615,18 @@ class MainWindow(QMainWindow):
         save_preferences(self.settings, preferences)
         self._ticks = 0
         self.dht_label.setVisible(preferences.enable_dht)
-        self.bridge.run(
-            apply_settings(self._session(), changed_settings(before, preferences)),
-            "Could not apply the new preferences",
-        )
+        self.bridge.apply_settings(changed_settings(before, preferences))
 
     def edit_torrent_options(self) -> None:
         hashes = self.selected_hashes()
         if len(hashes) != 1:
             return
         goals = GlobalGoals(self.preferences.seed_ratio_limit, self.preferences.seed_time_limit)
-        dialog = TorrentOptionsDialog(self.bridge, self._session(), hashes[0], goals, self)
+        dialog = TorrentOptionsDialog(self.bridge, hashes[0], goals, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.finished.connect(lambda _result: setattr(self, "options_dialog", None))
         self.options_dialog = dialog
         dialog.open()
-
-    def _session(self) -> Session:
-        return self.bridge.session
 
     def _search(self, text: str) -> None:
         self.model.set_search_text(text)

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.engine.errors import RemoteProtocolError
+from app.engine.sockets import Sockets
 from app.engine.lsd import (
     MULTICAST_GROUP,
     LsdAnnounce,
@@ -161,8 +162,8 @@ class Heard:
 
 async def test_two_services_find_each_other_for_shared_torrents_only(group_port: int) -> None:
     heard_by_a, heard_by_b = Heard(), Heard()
-    a = LsdService(7001, heard_by_a, interface="127.0.0.1", group_port=group_port, interval=0.05)
-    b = LsdService(7002, heard_by_b, interface="127.0.0.1", group_port=group_port, interval=0.05)
+    a = LsdService(7001, heard_by_a, sockets=Sockets("127.0.0.1"), group_port=group_port, interval=0.05)
+    b = LsdService(7002, heard_by_b, sockets=Sockets("127.0.0.1"), group_port=group_port, interval=0.05)
     a.set_info_hashes([HASH_A, HASH_B])
     b.set_info_hashes([HASH_B, HASH_C])
     await a.start()
@@ -181,7 +182,7 @@ async def test_own_announces_and_garbage_are_ignored(
     group_port: int, caplog: pytest.LogCaptureFixture
 ) -> None:
     heard = Heard()
-    service = LsdService(7003, heard, interface="127.0.0.1", group_port=group_port)
+    service = LsdService(7003, heard, sockets=Sockets("127.0.0.1"), group_port=group_port)
     service.set_info_hashes([HASH_A])
     await service.start()
     neighbour = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

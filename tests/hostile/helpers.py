@@ -25,7 +25,7 @@ from tests.swarm_helpers import assert_same_files, running_session, wait_for_sta
 
 PIECE_LENGTH = 16 * 1024
 PAYLOAD_SIZE = 18 * PIECE_LENGTH + 5000  # 19 pieces
-_CLOSING = re.compile(r"closing (\S+?):(\d+): (.*)")
+_CLOSING = re.compile(r"closing (\S+?):(\d+) \((.*?)\): (.*)")
 
 
 @dataclass
@@ -72,7 +72,7 @@ def close_reasons(caplog: pytest.LogCaptureFixture, host: str) -> list[str]:
     for record in caplog.records:
         found = _CLOSING.fullmatch(record.getMessage()) if record.name == "app.engine.peer" else None
         if found is not None and found.group(1) == host:
-            reasons.append(found.group(3))
+            reasons.append(found.group(4))
     return reasons
 
 

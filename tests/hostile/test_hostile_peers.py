@@ -4,6 +4,7 @@ reason, and the honest transfer completes with exact data."""
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 
 import pytest
@@ -178,3 +179,24 @@ async def test_a_peer_sending_one_byte_at_a_time_is_dropped(
         await dribbling
         await swarm.finish()
     assert "the peer stopped responding" in await logged_close(peer_log, HOSTILE_HOST)
+
+
+async def test_a_peer_dropped_for_breaking_the_protocol_is_named_at_info_level(
+    tmp_path: Path, peer_log: pytest.LogCaptureFixture
+) -> None:
+    async with honest_swarm(tmp_path) as swarm:
+        peer = await ScriptedPeer.connect(swarm.seed.listen_port or 0)
+        peer.send_handshake(swarm.meta.info_hash, b"-TR4050-" + random_peer_id()[8:])
+        await peer.read_handshake()
+        peer.send(m.Interested(), m.Request(19, 0, PIECE_LENGTH))
+        assert await peer.wait_closed()
+        await swarm.finish()
+    closes = [r for r in peer_log.records if r.name == "app.engine.peer" and r.getMessage().startswith("closing")]
+    dropped = [r for r in closes if r.getMessage().startswith(f"closing {HOSTILE_HOST}:")]
+    assert [r.levelname for r in dropped] == ["INFO"]
+    assert re.fullmatch(
+        rf"closing {HOSTILE_HOST}:\d+ \(Transmission 4\.0\.5\): request outside the torrent: piece 19\+0.*",
+        dropped[0].getMessage(),
+    ), dropped[0].getMessage()
+    ordinary = [r for r in closes if r not in dropped]
+    assert ordinary and {r.levelname for r in ordinary} == {"DEBUG"}  # e.g. both sides are seeds

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
+
+import pytest
 
 from app.engine.creator import create_torrent
 from app.engine.metainfo import parse_metainfo
@@ -13,7 +16,10 @@ from tests.lt_peer import random_tree
 from tests.swarm_helpers import assert_same_files, running_session, torrent_snapshot, wait_for_state
 
 
-async def test_garbage_seed_is_banned_and_honest_seed_completes(tmp_path: Path) -> None:
+async def test_garbage_seed_is_banned_and_honest_seed_completes(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="app.engine.torrent")
     payload = random_tree(tmp_path / "seed" / "p", {"x.bin": 400_000})
     torrent = create_torrent(payload, piece_length=16384)
     meta = parse_metainfo(torrent)
@@ -39,3 +45,7 @@ async def test_garbage_seed_is_banned_and_honest_seed_completes(tmp_path: Path) 
     assert bad.connections == 1
     assert snap.progress == 1.0
     assert_same_files(payload.parent, tmp_path / "out", ["p/x.bin"])
+    bans = [r.getMessage() for r in caplog.records if r.name == "app.engine.torrent" and r.levelno == logging.INFO
+            and r.getMessage().startswith("banning")]
+    assert len(bans) == 1 and bans[0].startswith("banning 127.0.0.9:"), bans
+    assert "failed the hash check" in bans[0]

@@ -19,7 +19,7 @@ import pytest
 from app.engine.creator import create_torrent
 from app.engine.disk_guard import NO_SPACE, DiskGuard
 from app.engine.session import Session
-from app.engine.snapshots import TorrentState
+from app.engine.snapshots import PieceState, TorrentState
 from app.engine.storage import disk
 from tests.lt_peer import random_tree
 from tests.swarm_helpers import running_session, torrent_snapshot, wait_for_state
@@ -156,6 +156,21 @@ async def test_a_torrent_the_user_paused_does_not_resume_when_space_returns(torr
         space.free = 1024 * MIB
         await asyncio.sleep(3)
         assert torrent_snapshot(session, info_hash).state == TorrentState.PAUSED
+
+
+async def test_a_failing_free_space_check_fails_the_piece_and_says_why(
+    torrent: bytes, payload: Path, tmp_path: Path
+) -> None:
+    def broken_probe(folder: Path) -> int:
+        raise OSError(errno.EIO, "Input/output error")
+
+    async with running_session(**QUIET) as seed, running_session(disk_reserve=MIB, **QUIET) as leecher:
+        leecher.controls.disk = DiskGuard(broken_probe)
+        info_hash = await seed_and_leecher_start(seed, leecher, torrent, payload, tmp_path / "out")
+        failed = await wait_for_state_or_error(leecher, info_hash)
+        assert "Input/output error" in failed.error and "Traceback" not in failed.error
+        details = leecher.details(info_hash)
+        assert details is not None and PieceState.WRITING not in details.pieces  # none stuck
 
 
 # -- disk errors -----------------------------------------------------------------------

@@ -1,6 +1,8 @@
 import asyncio
+import threading
 
 from app.engine.snapshots import TorrentState
+from app.engine.torrent_options import TorrentOptions
 from app.ui.bridge import EngineBridge
 from app.ui.torrent_diff import TorrentDiff
 from tests.ui.helpers import emission, next_emission, until, write_torrent
@@ -65,3 +67,46 @@ async def test_the_selected_torrent_reports_its_details(session, tmp_path):
     (details,) = await next_emission(bridge.details_changed, timeout=5)
     assert details.info_hash == info_hash
     assert [f.path for f in details.files] == ["payload.bin"]
+
+
+async def test_free_space_is_measured_off_the_gui_thread(session, tmp_path, monkeypatch):
+    asked_from: list[threading.Thread] = []
+
+    def probe(folder):
+        asked_from.append(threading.current_thread())
+        return 123_456_789 if folder == tmp_path / "missing" else 0
+
+    monkeypatch.setattr("app.engine.session.free_bytes", probe)
+    bridge = EngineBridge(session)
+    measured = emission(bridge.free_space_measured)
+    bridge.measure_free_space(tmp_path / "missing")
+    bridge.measure_free_space(tmp_path / "again")  # one question at a time: dropped
+    assert await asyncio.wait_for(measured, 10) == (str(tmp_path / "missing"), 123_456_789)
+    await bridge.drain()
+    assert len(asked_from) == 1 and asked_from[0] is not threading.main_thread()
+
+
+async def test_a_disk_that_cannot_say_gives_no_number(session, tmp_path, monkeypatch):
+    def probe(folder):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr("app.engine.session.free_bytes", probe)
+    bridge = EngineBridge(session)
+    failures = []
+    bridge.failed.connect(lambda *args: failures.append(args))
+    measured = emission(bridge.free_space_measured)
+    bridge.measure_free_space(tmp_path)
+    assert await asyncio.wait_for(measured, 10) == (str(tmp_path), None)
+    await bridge.drain()
+    assert failures == []
+
+
+async def test_preferences_and_torrent_options_go_through_the_bridge(session, tmp_path):
+    bridge = EngineBridge(session)
+    info_hash = await session.add_torrent(write_torrent(tmp_path / "seed"), tmp_path / "seed")
+    bridge.refresh()
+    await bridge.apply_settings({"up_limit": 4096, "listen_port": 0})
+    bridge.set_options(info_hash, TorrentOptions(down_limit=2048))
+    await bridge.drain()
+    assert session.config.up_limit == 4096
+    assert bridge.details(info_hash).options == TorrentOptions(down_limit=2048)

@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app.engine.creator import create_torrent
 from app.engine.snapshots import SessionSnapshot, TorrentState
+from app.ui import formatting
 from app.ui.bridge import EngineBridge
 from app.ui.main_window import MainWindow, split_arguments
 from app.ui.models.torrents import TorrentColumn
@@ -275,6 +276,14 @@ def test_the_status_bar_counts_dht_nodes(window):
     window.show_session(_snapshot(1234))
     assert window.dht_label.isVisible()
     assert window.dht_label.text() == "DHT: 1,234 nodes"
+
+
+async def test_the_status_bar_shows_the_free_space_of_the_download_folder(window):
+    measured = emission(window.bridge.free_space_measured)
+    window.show_session(_snapshot(0))  # the first tick looks at the disk
+    folder, free = await asyncio.wait_for(measured, 10)
+    assert folder == str(window.preferences.download_dir)
+    assert window.free_label.text() == f"{formatting.size(free)} free"
 
 
 def test_the_dht_count_is_hidden_when_dht_is_off(session, settings, tmp_path):

@@ -33,6 +33,7 @@ from app.engine.dht.rate_limiter import QueryRateLimiter
 from app.engine.dht.routing_table import K, NodeState, RoutingTable
 from app.engine.dht.tokens import TokenKeeper
 from app.engine.errors import LocalProtocolError
+from app.engine.sockets import Sockets
 
 log = logging.getLogger(__name__)
 _P = ParamSpec("_P")
@@ -129,16 +130,18 @@ class DhtNode(asyncio.DatagramProtocol):
         return len(self._table.nodes(self._clock()))
 
     async def start(
-        self, host: str = "0.0.0.0", port: int = 0, *, shared: asyncio.DatagramTransport | None = None
+        self, sockets: Sockets | str = "0.0.0.0", port: int = 0, *, shared: asyncio.DatagramTransport | None = None
     ) -> None:
-        """Bind the UDP socket (or use `shared`, whose owner hands us our datagrams) and
-        bootstrap in the background (find_node on our own id)."""
+        """Bind the UDP socket (from the session's `Sockets`, or on an address) or use `shared`,
+        whose owner hands us our datagrams, and bootstrap in the background (find_node on our
+        own id)."""
         self._loop = asyncio.get_running_loop()
         self._shared = shared is not None
         if shared is not None:
             self.connection_made(shared)
         else:
-            await self._loop.create_datagram_endpoint(lambda: self, local_addr=(host, port), family=socket.AF_INET)
+            sockets = Sockets(sockets) if isinstance(sockets, str) else sockets
+            await sockets.datagram(lambda: self, port=port, family=socket.AF_INET)
         self._bootstrapped = self._spawn(self._bootstrap_once())
         self._bootstrapped_at = self._clock()
         self._maintenance = self._loop.call_later(MAINTENANCE_INTERVAL, self._maintain)

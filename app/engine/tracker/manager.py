@@ -9,12 +9,15 @@ import math
 import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
 from urllib.parse import urlsplit
 
 import aiohttp
 
 from app.engine.errors import TrackerError
 from app.engine.snapshots import TrackerSnapshot
+from app.engine.sockets import Sockets
 from app.engine.tracker.announce_list import AnnounceList, TrackerState
 from app.engine.tracker.http_client import HttpTrackerClient
 from app.engine.tracker.types import AnnounceEvent, AnnounceRequest, AnnounceResponse
@@ -23,6 +26,29 @@ from app.engine.tracker.udp_client import UdpTrackerClient
 log = logging.getLogger(__name__)
 
 Peer = tuple[str, int]
+
+
+class TrackerNetwork(Protocol):
+    """What an announce takes from the session, asked anew for each one: the user may change
+    the listen port or address (and with it the HTTP client) while torrents run."""
+
+    @property
+    def port(self) -> int: ...
+
+    @property
+    def http(self) -> aiohttp.ClientSession | None: ...
+
+    @property
+    def sockets(self) -> Sockets: ...
+
+
+@dataclass(frozen=True, slots=True)
+class FixedNetwork:
+    """A port that never changes; no shared HTTP client (the manager makes its own)."""
+
+    port: int
+    http: aiohttp.ClientSession | None = None
+    sockets: Sockets = Sockets()
 
 
 class TrackerManager:
@@ -39,10 +65,9 @@ class TrackerManager:
         *,
         info_hash: bytes,
         peer_id: bytes,
-        port: int,
+        network: TrackerNetwork,
         stats: Callable[[], tuple[int, int, int]],
         on_peers: Callable[[list[Peer]], None],
-        http: aiohttp.ClientSession | None = None,
         rng: random.Random | None = None,
         numwant: int = 50,
         clock: Callable[[], float] = time.monotonic,
@@ -50,12 +75,12 @@ class TrackerManager:
     ) -> None:
         rng = rng or random.Random()
         self._list = AnnounceList(tiers, rng)
-        self._info_hash, self._peer_id, self._port = info_hash, peer_id, port
+        self._info_hash, self._peer_id, self._network = info_hash, peer_id, network
         self._stats, self._on_peers = stats, on_peers
         self._numwant = numwant
         self._clock = clock
         self._key = rng.getrandbits(32)  # BEP 3 'key': the same for the whole session
-        self._http = HttpTrackerClient(http)
+        self._own_http = HttpTrackerClient()  # used only when the network shares no client
         self._udp: dict[str, UdpTrackerClient] = {}
         self._udp_retry_base = udp_retry_base
         self._wake = asyncio.Event()
@@ -93,7 +118,7 @@ class TrackerManager:
         if started:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.gather(*map(self._send_stopped, started)), timeout)
-        await self._http.close()
+        await self._own_http.close()
         for client in self._udp.values():
             client.close()
 
@@ -175,7 +200,7 @@ class TrackerManager:
         return AnnounceRequest(
             info_hash=self._info_hash,
             peer_id=self._peer_id,
-            port=self._port,
+            port=self._network.port,
             uploaded=uploaded,
             downloaded=downloaded,
             left=left,
@@ -187,8 +212,8 @@ class TrackerManager:
 
     def _announce(self, url: str, request: AnnounceRequest) -> Awaitable[AnnounceResponse]:
         announcers: dict[str, Callable[[str, AnnounceRequest], Awaitable[AnnounceResponse]]] = {
-            "http": self._http.announce,
-            "https": self._http.announce,
+            "http": self._announce_http,
+            "https": self._announce_http,
             "udp": self._announce_udp,
         }
         announcer = announcers.get(urlsplit(url).scheme.lower())
@@ -196,10 +221,18 @@ class TrackerManager:
             raise TrackerError("unsupported tracker URL")
         return announcer(url, request)
 
+    async def _announce_http(self, url: str, request: AnnounceRequest) -> AnnounceResponse:
+        shared = self._network.http  # the session's current client: a new listen host makes a new one
+        client = self._own_http if shared is None else HttpTrackerClient(shared)
+        return await client.announce(url, request)
+
     async def _announce_udp(self, url: str, request: AnnounceRequest) -> AnnounceResponse:
+        sockets = self._network.sockets  # a new bind address takes effect at the next announce
         client = self._udp.get(url)
-        if client is None:
-            client = UdpTrackerClient(url, retry_base=self._udp_retry_base)
+        if client is None or client.sockets != sockets:
+            if client is not None:
+                client.close()
+            client = UdpTrackerClient(url, retry_base=self._udp_retry_base, sockets=sockets)
             self._udp[url] = client
         return await client.announce(request)
 

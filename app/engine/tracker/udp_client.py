@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from app.engine.errors import TrackerError
+from app.engine.sockets import Sockets
 from app.engine.tracker.types import AnnounceRequest, AnnounceResponse, ScrapeEntry
 from app.engine.tracker.udp_codec import MAX_SCRAPE_HASHES, Answered, Query, Send, UdpExchange
 
@@ -50,8 +51,10 @@ class UdpTrackerClient:
         retry_base: float = 15.0,
         max_attempts: int = 3,
         rng: random.Random | None = None,
+        sockets: Sockets = Sockets(),
     ) -> None:
         self._host, self._port = _host_and_port(url)
+        self.sockets = sockets  # "VPN only": announce from the chosen address, trackers see it
         self._retry_base = retry_base
         self._max_attempts = max_attempts
         self._rng = rng
@@ -104,11 +107,10 @@ class UdpTrackerClient:
     async def _endpoint(self) -> tuple[UdpExchange, asyncio.DatagramTransport, _Inbox]:
         if self._transport is None or self._transport.is_closing() or self._inbox is None:
             self.close()
-            family, address = await _resolve(self._host, self._port)
-            loop = asyncio.get_running_loop()
+            family, address = await _resolve(self._host, self._port, self.sockets.family)
             try:
-                self._transport, self._inbox = await loop.create_datagram_endpoint(
-                    _Inbox, remote_addr=address, family=family
+                self._transport, self._inbox = await self.sockets.datagram(
+                    _Inbox, remote=address, family=family
                 )
             except OSError as error:
                 raise _socket_error(error) from error
@@ -130,10 +132,11 @@ def _host_and_port(url: str) -> tuple[str, int]:
     return parts.hostname, port
 
 
-async def _resolve(host: str, port: int) -> tuple[int, tuple[Any, ...]]:
+async def _resolve(host: str, port: int, family: int) -> tuple[int, tuple[Any, ...]]:
+    """The tracker's first address in `family` (0: any), the family of our chosen address."""
     loop = asyncio.get_running_loop()
     try:
-        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
+        infos = await loop.getaddrinfo(host, port, family=family, type=socket.SOCK_DGRAM)
     except (socket.gaierror, UnicodeError):
         raise TrackerError("host not found") from None
     if not infos:

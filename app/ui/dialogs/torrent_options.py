@@ -3,7 +3,8 @@
 The dialog opens with the options the engine keeps for the torrent (TorrentDetails.options).
 On OK it sends them in one `set_options` call, on top of the torrent's options as they are
 then (so a file ticked in the Files tab meanwhile stays ticked), and a move if the folder
-changed; both through the bridge, so an engine error reaches the user as a message.
+changed; both through the bridge, so an engine error reaches the user as a message. The
+dialog reads and sends everything through the bridge: it never sees the session.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from enum import IntEnum
 from pathlib import Path
-from typing import Protocol
 
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -38,16 +38,6 @@ from app.ui.bridge import EngineBridge
 from app.ui.settings import KIB
 
 MINUTE = 60.0
-
-
-class TorrentCommands(Protocol):
-    """What this dialog reads from and sends to the session."""
-
-    def details(self, info_hash: str) -> TorrentDetails | None: ...
-
-    async def set_options(self, info_hash: str, options: TorrentOptions) -> None: ...
-
-    async def move_storage(self, info_hash: str, new_dir: str | Path) -> None: ...
 
 
 class Goal(IntEnum):
@@ -127,16 +117,14 @@ class TorrentOptionsDialog(QDialog):
     def __init__(
         self,
         bridge: EngineBridge,
-        commands: TorrentCommands,
         info_hash: str,
         goals: GlobalGoals = GlobalGoals(),
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         torrent = bridge.torrent(info_hash)
-        details = commands.details(info_hash)
+        details = bridge.details(info_hash)
         self._bridge = bridge
-        self._commands = commands
         self._info_hash = info_hash
         self._opened_with = details.options if details else TorrentOptions()
         self._name = torrent.name if torrent else info_hash
@@ -232,20 +220,14 @@ class TorrentOptionsDialog(QDialog):
 
     def apply(self) -> None:
         """Send the options if they differ from the torrent's, and a move if the folder changed."""
-        details = self._commands.details(self._info_hash)
+        details = self._bridge.details(self._info_hash)
         current = details.options if details else self._opened_with
         after = self.options(current)
         if after != current or details is None:
-            self._bridge.run(
-                self._commands.set_options(self._info_hash, after),
-                f"Could not change the options of “{self._name}”",
-            )
+            self._bridge.set_options(self._info_hash, after)
         target = Path(self.folder_edit.text().strip()).expanduser()
         if self.folder_edit.text().strip() and target != self._save_path:
-            self._bridge.run(
-                self._commands.move_storage(self._info_hash, target),
-                f"Could not move “{self._name}”",
-            )
+            self._bridge.move_storage(self._info_hash, target)
 
     def _choose_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Move the files to", self.folder_edit.text())

@@ -8,7 +8,7 @@ import pytest
 
 from app.engine.tracker import udp_codec
 from app.engine.tracker.http_client import HttpTrackerClient
-from app.engine.tracker.manager import TrackerManager
+from app.engine.tracker.manager import FixedNetwork, TrackerManager
 from app.engine.tracker.server import TrackerServer
 from app.engine.tracker.types import AnnounceEvent, ScrapeEntry
 
@@ -29,7 +29,7 @@ class Announcer:
             tiers,
             info_hash=INFO_HASH,
             peer_id=b"-PM0001-%012d" % n,
-            port=self.port,
+            network=FixedNetwork(self.port),
             stats=lambda: (0, 0, self.left),
             on_peers=self.peers.append,
             rng=random.Random(n),
@@ -99,6 +99,41 @@ async def test_two_torrents_find_each_other(
     assert first.peers == [[("127.0.0.1", second.port)]]
     assert (second.manager.seeds, second.manager.peers) == (1, 1)
     assert first.manager.status_text == ""
+
+
+class ChangingNetwork:
+    """The session's side of the manager: a listen port the user changes while it runs."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.http = None
+
+
+async def test_each_announce_asks_the_network_for_the_current_port(
+    tracker_server: TrackerServer, announcers: Callable[..., Announcer]
+) -> None:
+    network = ChangingNetwork(7100)
+    announces = [0]
+
+    def stats() -> tuple[int, int, int]:
+        announces[0] += 1  # asked once per announce, before it is sent
+        return 0, 0, 1
+
+    manager = TrackerManager(
+        [[tracker_server.http_url]], info_hash=INFO_HASH, peer_id=b"c" * 20, network=network,
+        stats=stats, on_peers=lambda peers: None,
+    )
+    manager.start()
+    try:
+        await eventually(lambda: manager.snapshot()[0].status == "working")
+        network.port = 7200
+        manager.announce_now()
+        await eventually(lambda: announces[0] == 2 and manager.snapshot()[0].status == "working")
+        other = announcers([[tracker_server.http_url]], 3)
+        await eventually(lambda: other.peers)
+        assert other.peers == [[("127.0.0.1", 7200)]]  # the new port replaced the old one
+    finally:
+        await manager.stop(timeout=1.0)
 
 
 async def test_stop_says_stopped_and_is_idempotent(
@@ -208,7 +243,7 @@ async def test_errors_stay_inside_the_loop(tracker_server: TrackerServer) -> Non
         url: str, stats: Callable[[], tuple[int, int, int]], sink: Callable[..., None]
     ) -> TrackerManager:
         return TrackerManager(
-            [[url]], info_hash=INFO_HASH, peer_id=b"x" * 20, port=1, stats=stats, on_peers=sink
+            [[url]], info_hash=INFO_HASH, peer_id=b"x" * 20, network=FixedNetwork(1), stats=stats, on_peers=sink
         )
 
     managers = [
@@ -236,7 +271,7 @@ async def test_no_trackers_no_trouble() -> None:
         [],
         info_hash=INFO_HASH,
         peer_id=b"a" * 20,
-        port=1,
+        network=FixedNetwork(1),
         stats=lambda: (0, 0, 1),
         on_peers=lambda peers: None,
     )

@@ -34,7 +34,7 @@ def test_goals_follow_the_engines_none_zero_and_value(limit, goal, back):
 
 async def test_ok_sends_every_option_at_once_and_moves(session, tmp_path, qtbot):
     info_hash, bridge = await _shared(session, tmp_path)
-    dialog = TorrentOptionsDialog(bridge, session, info_hash)
+    dialog = TorrentOptionsDialog(bridge, info_hash)
     qtbot.addWidget(dialog)
     dialog.down_box.setValue(100)
     dialog.up_box.setValue(20)
@@ -56,7 +56,7 @@ async def test_the_dialog_opens_with_what_the_engine_keeps(session, tmp_path, qt
     info_hash, bridge = await _shared(session, tmp_path)
     kept = TorrentOptions(down_limit=50 * 1024, ratio_limit=0.0, seed_time_limit=90 * 60.0)
     await session.set_options(info_hash, kept)
-    dialog = TorrentOptionsDialog(bridge, session, info_hash, GlobalGoals(ratio=2.0))
+    dialog = TorrentOptionsDialog(bridge, info_hash, GlobalGoals(ratio=2.0))
     qtbot.addWidget(dialog)
     assert dialog.down_box.value() == 50 and dialog.up_box.value() == 0
     assert dialog.ratio_row.goal() == Goal.NEVER and not dialog.ratio_row.value_box.isEnabled()
@@ -74,7 +74,7 @@ async def test_ok_keeps_file_choices_made_while_the_dialog_was_open(session, tmp
     info_hash = await session.add_torrent(create_torrent(folder, trackers=()), tmp_path / "dl")
     bridge = EngineBridge(session)
     bridge.refresh()
-    dialog = TorrentOptionsDialog(bridge, session, info_hash)
+    dialog = TorrentOptionsDialog(bridge, info_hash)
     qtbot.addWidget(dialog)
     await session.set_file_priorities(info_hash, [1, 0])
     dialog.up_box.setValue(8)
@@ -89,7 +89,7 @@ async def test_a_failed_move_shows_on_the_torrent(session, tmp_path, qtbot):
     await until(lambda: session.snapshot().torrents[0].state == TorrentState.SEEDING)
     blocker = tmp_path / "a-file"
     blocker.write_bytes(b"x")
-    dialog = TorrentOptionsDialog(bridge, session, info_hash)
+    dialog = TorrentOptionsDialog(bridge, info_hash)
     qtbot.addWidget(dialog)
     dialog.folder_edit.setText(str(blocker / "inside"))
     dialog.accept()
@@ -100,10 +100,10 @@ async def test_a_failed_move_shows_on_the_torrent(session, tmp_path, qtbot):
 
 async def test_an_engine_error_reaches_the_failed_signal(session, qtbot):
     bridge = EngineBridge(session)
-    dialog = TorrentOptionsDialog(bridge, session, "ab" * 20)
+    dialog = TorrentOptionsDialog(bridge, "ab" * 20)
     qtbot.addWidget(dialog)
     dialog.sequential_box.setChecked(True)
     failed = emission(bridge.failed)
     dialog.accept()
     title, _sentence = await asyncio.wait_for(failed, 10)
-    assert title == f"Could not change the options of “{'ab' * 20}”"
+    assert title == f"Could not change the options of {'ab' * 20}"

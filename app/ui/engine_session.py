@@ -1,0 +1,64 @@
+"""What the window needs from a session: the one interface behind EngineBridge.
+
+Today the engine's own Session (app/engine/session.py) fills it; later a remote session, a
+Transmission-RPC client, fills it too, and nothing above the bridge changes. Reads return
+frozen snapshots at once (a remote session answers from its last poll); commands are
+coroutines that raise EngineError with a sentence the user can read. No Qt here: a session
+is not a widget.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from app.engine.events import Event
+from app.engine.metainfo import Metainfo
+from app.engine.snapshots import SessionSnapshot, TorrentDetails
+from app.engine.torrent_options import TorrentOptions
+
+
+class EngineSession(Protocol):
+    # Reading the state
+
+    def snapshot(self) -> SessionSnapshot: ...
+
+    def details(self, info_hash: str) -> TorrentDetails | None: ...
+
+    def magnet_uri(self, info_hash: str) -> str: ...
+
+    def add_listener(self, callback: Callable[[Event], None]) -> None: ...
+
+    async def free_space(self, folder: str | Path) -> int | None:
+        """Free bytes where `folder` is (None: unknown); never blocks the caller's loop."""
+        ...
+
+    # Commands
+
+    async def add_torrent(
+        self,
+        source: bytes | str | Path | Metainfo,
+        save_path: str | Path | None = None,
+        *,
+        paused: bool = False,
+        choose_files: bool = False,
+    ) -> str: ...
+
+    async def remove(self, info_hash: str, delete_files: bool = False) -> None: ...
+
+    async def pause(self, info_hash: str) -> None: ...
+
+    async def resume(self, info_hash: str) -> None: ...
+
+    async def recheck(self, info_hash: str) -> None: ...
+
+    async def set_file_priorities(self, info_hash: str, priorities: Sequence[int]) -> None: ...
+
+    async def set_options(self, info_hash: str, options: TorrentOptions) -> None: ...
+
+    async def move_storage(self, info_hash: str, new_dir: str | Path) -> None: ...
+
+    async def set_config(self, **changes: Any) -> None:
+        """SessionConfig fields by name, in the engine's units (bytes, seconds)."""
+        ...
