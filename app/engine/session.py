@@ -35,6 +35,8 @@ from app.engine.peer_id import make_peer_id
 from app.engine.rate_limit import AltSchedule
 from app.engine.mover import MoveStatus
 from app.engine.sockets import Sockets
+from app.engine.transport.utp_endpoint import UtpEndpoint, dial
+from app.engine.transport.utp_transport import UtpTransport
 from app.engine.snapshots import SessionSnapshot, TorrentDetails, TorrentState
 from app.engine.store import ResumeRecord, Store, TorrentRecord, file_stamps, trustworthy
 from app.engine.torrent import Torrent
@@ -89,6 +91,7 @@ class SessionConfig:
     seed_ratio_limit: float = 0.0  # pause a torrent once it has shared this much; 0: never
     seed_time_limit: float = 0.0  # or once it has seeded this many seconds; 0: never
     disk_reserve: int = 1024**3  # a torrent pauses rather than leave less free space; 0: no guard
+    transport: str = "both"  # peers over "both" (uTP first, then TCP), "tcp" or "utp" (BEP 29)
 
 
 def default_profile_dir() -> Path:
@@ -117,6 +120,7 @@ class Session:
         self.dht: DhtNode | None = None
         self.dht_port: int | None = None
         self._lsd: LsdService | None = None
+        self.utp: UtpEndpoint | None = None  # the UDP socket of uTP and the DHT
         self.network = SessionNetwork(self)  # what trackers ask at each announce
 
     # lifecycle
@@ -127,6 +131,7 @@ class Session:
         if self.config.profile_dir is not None:
             await self._open_store(self.config.profile_dir)
         self._server = await self._listen(self.config)
+        await self._open_utp()
         await self._start_discovery()
         self.controls.start()
         for torrent in self.torrents.values():
@@ -191,6 +196,31 @@ class Session:
         if previous is not None:
             await previous.close()
 
+    async def _open_utp(self) -> None:
+        """One UDP socket on the TCP port's number for uTP and the DHT (as other clients do)."""
+        self.utp = UtpEndpoint(self._incoming_utp)
+        self.utp.set_limits(self.config.max_peers, self.config.max_half_open)
+        await self.utp.start(self.sockets, self.listen_port or 0)
+
+    async def _reopen_utp(self, old: SessionConfig) -> None:
+        await self._close_utp()
+        await self._open_utp()
+
+    async def _close_utp(self) -> None:
+        if self.utp is not None:
+            self.utp.close()
+            self.utp = None
+
+    async def _set_utp_limits(self, old: SessionConfig) -> None:
+        if self.utp is not None:
+            self.utp.set_limits(self.config.max_peers, self.config.max_half_open)
+
+    def _incoming_utp(self, transport: UtpTransport) -> None:
+        if self.config.transport == "tcp":
+            transport.abort()
+            return
+        transport.attach(_IncomingPeer(self))
+
     async def _restart_discovery(self, old: SessionConfig) -> None:
         await self._stop_discovery()
         await self._start_discovery()
@@ -207,7 +237,7 @@ class Session:
     async def close(self) -> None:
         """Stop everything. Each step is guarded: one that fails must not leave the rest open."""
         steps = (self._stop_serving, self.controls.close, self._stop_torrents, self._stop_discovery,
-                 self._close_store, self._close_http)
+                 self._close_utp, self._close_store, self._close_http)
         for step in steps:
             try:
                 await step()
@@ -246,10 +276,11 @@ class Session:
             self.dht = DhtNode(node_id=node_id, bootstrap=self.config.dht_bootstrap)
             if saved:
                 self.dht.load_nodes(saved.get("nodes", []))
-            try:
+            if self.utp is not None:  # the shared socket hands the DHT its datagrams
+                await self.dht.start(shared=self.utp.udp.transport)
+                self.utp.udp.dht = self.dht
+            else:
                 await self.dht.start(self.sockets, self.listen_port or 0)
-            except OSError:  # the UDP port is taken: any port will do for the DHT
-                await self.dht.start(self.sockets, 0)
             self.dht_port = self.dht.port
         if self.config.enable_lsd:
             self._lsd = LsdService(self.listen_port or 0, self._lsd_peer, sockets=self.sockets)
@@ -266,6 +297,8 @@ class Session:
                 self.store.set_setting("dht", self.dht.save_state())
             await self.dht.close()
             self.dht = self.dht_port = None
+            if self.utp is not None:
+                self.utp.udp.dht = None
         if self._lsd is not None:
             self._lsd.close()
             self._lsd = None
@@ -561,9 +594,9 @@ class Session:
 
     async def _connect(self, torrent: Torrent, address: tuple[str, int]) -> None:
         try:
-            _, peer = await asyncio.wait_for(
-                self.sockets.connect(lambda: PeerConnection(self, torrent, address), address),
-                CONNECT_TIMEOUT,
+            _, peer = await dial(
+                self.config.transport, self.utp, self.sockets,
+                lambda: PeerConnection(self, torrent, address), address, CONNECT_TIMEOUT,
             )
         except (OSError, TimeoutError) as exc:
             torrent.connect_failed(address, _connect_reason(exc))
@@ -632,7 +665,9 @@ class SessionNetwork:
 _SETTING_REACTIONS: tuple[tuple[frozenset[str], Callable[[Session, SessionConfig], Awaitable[None]]], ...] = (
     (frozenset({"listen_host", "listen_port"}), Session._relisten),
     (frozenset({"listen_host"}), Session._new_http_client),
+    (frozenset({"listen_host", "listen_port"}), Session._reopen_utp),
     (frozenset({"listen_host", "listen_port", "enable_dht", "dht_bootstrap", "enable_lsd"}), Session._restart_discovery),
+    (frozenset({"max_peers", "max_half_open"}), Session._set_utp_limits),
     (frozenset({"upload_slots"}), Session._set_upload_slots),
     (frozenset({"listen_host", "listen_port"}), Session._announce_address),
 )

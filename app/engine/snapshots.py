@@ -59,6 +59,7 @@ class PeerSnapshot:
     downloaded: int
     uploaded: int
     incoming: bool
+    transport: str = "TCP"  # or "uTP" (BEP 29)
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,6 +41,7 @@ from app.engine.storage.layout import Layout
 from app.engine.store import ResumeRecord
 from app.engine.torrent_options import SKIP, TorrentOptions, apply_options
 from app.engine.tracker.manager import TrackerManager
+from app.engine.transport.utp_transport import UtpTransport
 from app.engine.wire import extension as ext
 from app.engine.wire import messages as m
 from app.engine.wire.fast import offered_fast_set
@@ -882,11 +883,13 @@ class Torrent:
             downloaded=peer.down.total,
             uploaded=peer.up.total,
             incoming=peer.incoming,
+            transport="uTP" if isinstance(peer.transport, UtpTransport) else "TCP",
         )
 
 
 def _peer_flags(peer: PeerConnection) -> str:
-    """qBittorrent's letters: D/d downloading or interested-but-choked, U/u likewise up, I incoming."""
+    """qBittorrent's letters: D/d downloading or interested-but-choked, U/u likewise up, I incoming,
+    P uTP."""
     flags = []
     if peer.am_interested:
         flags.append("d" if peer.peer_choking else "D")
@@ -898,5 +901,7 @@ def _peer_flags(peer: PeerConnection) -> str:
         flags.append("?")
     if peer.incoming:
         flags.append("I")
+    if isinstance(peer.transport, UtpTransport):
+        flags.append("P")
     return " ".join(flags)
 

@@ -13,6 +13,7 @@ import logging
 import socket
 from typing import Any, Protocol
 
+from app.engine.sockets import Sockets
 from app.engine.transport.utp_codec import looks_like_utp
 
 log = logging.getLogger(__name__)
@@ -31,9 +32,8 @@ class UdpSocket(asyncio.DatagramProtocol):
         self.dht: DatagramHandler | None = None
         self.dropped = 0  # datagrams for nobody (a disabled service, noise)
 
-    async def start(self, host: str, port: int) -> None:
-        loop = asyncio.get_running_loop()
-        await loop.create_datagram_endpoint(lambda: self, local_addr=(host, port), family=socket.AF_INET)
+    async def start(self, sockets: Sockets, port: int) -> None:
+        await sockets.datagram(lambda: self, port=port, family=socket.AF_INET)
 
     @property
     def port(self) -> int:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import pytest
 
 from app.engine.dht import krpc
+from app.engine.sockets import Sockets
 from app.engine.transport.udp_socket import UdpSocket
 from app.engine.transport.utp_codec import PacketType, decode_packet, encode_header
 from app.engine.transport.utp_transport import UtpManager, UtpTransport
@@ -74,7 +75,7 @@ class Side:
 
 async def open_side(**caps: int) -> Side:
     udp = UdpSocket()
-    await udp.start("127.0.0.1", 0)
+    await udp.start(Sockets("127.0.0.1"), 0)
     accepted: asyncio.Queue[tuple[UtpTransport, Sink]] = asyncio.Queue()
 
     def accept(transport: UtpTransport) -> None:

@@ -1,0 +1,57 @@
+"""Piecemeal to Piecemeal over uTP on 127.0.0.1: the transport setting decides how peers connect."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from app.engine.creator import create_torrent
+from app.engine.session import Session
+from app.engine.snapshots import PeerSnapshot, TorrentState
+from tests.lt_peer import random_tree
+from tests.swarm_helpers import assert_same_files, running_session, wait_for_state
+
+SIZES = {"a.bin": 8_000_001, "b/c.bin": 777_777, "empty": 0}
+NAMES = [f"payload/{name}" for name in SIZES]
+
+
+async def first_peer(session: Session, info_hash: str, timeout: float = 30) -> PeerSnapshot:
+    async with asyncio.timeout(timeout):
+        while True:
+            details = session.details(info_hash)
+            if details is not None and details.peers:
+                return details.peers[0]
+            await asyncio.sleep(0.05)
+
+
+async def swarm(tmp_path: Path, seed_transport: str, leecher_transport: str) -> tuple[PeerSnapshot, PeerSnapshot]:
+    payload = random_tree(tmp_path / "seed" / "payload", SIZES)
+    torrent = create_torrent(payload, trackers=[], piece_length=64 * 1024)
+    async with running_session(transport=seed_transport) as seed, running_session(transport=leecher_transport) as leecher:
+        info_hash = await seed.add_torrent(torrent, payload.parent)
+        await wait_for_state(seed, info_hash, TorrentState.SEEDING)
+        await leecher.add_torrent(torrent, tmp_path / "leech")
+        assert seed.listen_port is not None and seed.utp is not None
+        assert seed.utp.port == seed.listen_port  # one port number for TCP and UDP
+        leecher.add_peer(info_hash, "127.0.0.1", seed.listen_port)
+        seen_by_leecher = await first_peer(leecher, info_hash)
+        seen_by_seed = await first_peer(seed, info_hash)  # before it is done: two seeds part
+        await wait_for_state(leecher, info_hash, TorrentState.SEEDING)
+    assert_same_files(payload.parent, tmp_path / "leech", NAMES)
+    return seen_by_leecher, seen_by_seed
+
+
+async def test_a_download_over_utp_only_arrives_byte_for_byte(tmp_path: Path) -> None:
+    by_leecher, by_seed = await swarm(tmp_path, "utp", "utp")
+    assert by_leecher.transport == by_seed.transport == "uTP"
+    assert "P" in by_leecher.flags.split() and by_seed.incoming
+
+
+async def test_both_dials_utp_first(tmp_path: Path) -> None:
+    by_leecher, _ = await swarm(tmp_path, "both", "both")
+    assert by_leecher.transport == "uTP"
+
+
+async def test_both_falls_back_to_tcp_when_the_peer_refuses_utp(tmp_path: Path) -> None:
+    by_leecher, by_seed = await swarm(tmp_path, "tcp", "both")
+    assert by_leecher.transport == by_seed.transport == "TCP"
