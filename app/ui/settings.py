@@ -50,6 +50,7 @@ class Preferences:
     enable_pex: bool = True
     enable_lsd: bool = True
     disk_reserve: int = 1024
+    transport: str = "both"  # SessionConfig.transport: "both" (uTP first), "tcp" or "utp"
 
 
 def _days(value: object) -> tuple[int, ...]:
@@ -123,6 +124,7 @@ def session_settings(preferences: Preferences) -> dict[str, Any]:
         "enable_pex": p.enable_pex,
         "enable_lsd": p.enable_lsd,
         "disk_reserve": p.disk_reserve * MIB,
+        "transport": p.transport if p.transport in ("both", "tcp", "utp") else "both",
     }
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from PySide6.QtCore import QTime
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QDoubleSpinBox,
@@ -31,6 +32,12 @@ from app.ui.dialogs.parts import folder_row
 from app.ui.settings import Preferences
 
 DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+# SessionConfig.transport values and how the Connection tab names them.
+TRANSPORT_CHOICES = (
+    ("both", "uTP first, then TCP"),
+    ("tcp", "TCP only"),
+    ("utp", "uTP only"),
+)
 
 
 def _spin(value: int, maximum: int, suffix: str = "", none: str = "") -> QSpinBox:
@@ -94,12 +101,18 @@ class PreferencesDialog(QDialog):
         self.host_edit.setToolTip("0.0.0.0 listens everywhere; a VPN's address keeps all traffic on it")
         self.max_peers_box = _spin(p.max_peers, 5000)
         self.max_peers_per_torrent_box = _spin(p.max_peers_per_torrent, 1000)
+        self.transport_box = QComboBox()
+        for value, label in TRANSPORT_CHOICES:
+            self.transport_box.addItem(label, value)
+        self.transport_box.setCurrentIndex(max(0, self.transport_box.findData(p.transport)))
+        self.transport_box.setToolTip("uTP (BEP 29) gives way to your other traffic when the line is busy")
         listening = QFormLayout()
         listening.addRow("Listening port:", self.port_box)
         listening.addRow("Bind to address:", self.host_edit)
         peers = QFormLayout()
         peers.addRow("Peers in all:", self.max_peers_box)
         peers.addRow("Peers per torrent:", self.max_peers_per_torrent_box)
+        peers.addRow("Connect over:", self.transport_box)
         return self._page(self._group("Listening", listening), self._group("Connections", peers))
 
     def _speed_tab(self, p: Preferences) -> QWidget:
@@ -213,6 +226,7 @@ class PreferencesDialog(QDialog):
             listen_host=self.host_edit.text().strip() or "0.0.0.0",
             max_peers=self.max_peers_box.value(),
             max_peers_per_torrent=self.max_peers_per_torrent_box.value(),
+            transport=str(self.transport_box.currentData()),
             down_limit=self.down_limit_box.value(),
             up_limit=self.up_limit_box.value(),
             alt_down_limit=self.alt_down_limit_box.value(),

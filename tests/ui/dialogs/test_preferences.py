@@ -39,12 +39,14 @@ def test_every_field_round_trips_through_the_dialog_and_qsettings(settings, tmp_
     dialog.pex_box.setChecked(False)
     dialog.lsd_box.setChecked(False)
     dialog.reserve_box.setValue(512)
+    dialog.transport_box.setCurrentIndex(dialog.transport_box.findData("utp"))
     chosen = dialog.preferences()
     save_preferences(settings, chosen)
     settings.sync()
     loaded = load_preferences(settings)
     assert loaded == chosen
     assert loaded.alt_days == (5, 6)
+    assert loaded.transport == "utp" and session_settings(loaded)["transport"] == "utp"
     assert (loaded.alt_start_minute, loaded.alt_end_minute) == (22 * 60 + 30, 6 * 60)
     again = PreferencesDialog(loaded).preferences()
     assert again == chosen

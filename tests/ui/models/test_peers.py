@@ -31,3 +31,11 @@ def test_flags_are_explained_in_a_tooltip():
     tooltip = model.index(0, FLAGS_COLUMN).data(Qt.ItemDataRole.ToolTipRole)
     assert tooltip == describe_flags("D I")
     assert "incoming connection" in tooltip and "downloading from the peer" in tooltip
+
+
+def test_the_connection_column_names_the_transport():
+    model = PeerModel()
+    model.set_items([peer(0, transport="uTP"), peer(1)])
+    column = model.columnCount() - 1
+    assert model.headerData(column, Qt.Orientation.Horizontal) == "Connection"
+    assert [model.index(row, column).data() for row in range(2)] == ["uTP", "TCP"]
