@@ -11,17 +11,11 @@ import pytest
 
 from app.engine.session import Session
 from app.engine.snapshots import TorrentState
-from tests.lt_peer import LtPeer, make_torrent, random_tree
+from tests.lt_peer import UTP_ONLY, LtPeer, make_torrent, random_tree
 from tests.swarm_helpers import loopback_config, wait_for_state
 
 pytestmark = pytest.mark.interop
 
-UTP_ONLY = {
-    "enable_incoming_tcp": False,
-    "enable_outgoing_tcp": False,
-    "enable_incoming_utp": True,
-    "enable_outgoing_utp": True,
-}
 LAYOUTS = {
     "single": {"one.bin": 2_500_001},
     "multi": {"tree/a.bin": 1_000_003, "tree/empty.txt": 0, "tree/tiny.txt": 777, "tree/sub/b.bin": 1_300_001},

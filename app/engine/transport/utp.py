@@ -141,6 +141,7 @@ class UtpConnection:
         self._advertised = RECEIVE_BUFFER
         self._reorder: dict[int, bytes] = {}
         self._reorder_bytes = 0
+        self._reorder_high = 0  # the highest sequence number in _reorder (for the SACK)
         self._inbox: deque[bytes] = deque()  # in order, held while reading is paused
         self._inbox_bytes = 0
         self._reading = True
@@ -365,6 +366,8 @@ class UtpConnection:
 
     def _store(self, packet: Packet, offset: int, now: float) -> None:
         if offset != 1:
+            if not self._reorder or offset > (self._reorder_high - self._ack_nr) & SEQ_MASK:
+                self._reorder_high = packet.seq_nr
             self._reorder[packet.seq_nr] = packet.payload
             self._reorder_bytes += len(packet.payload)
             self._ack_now = True  # BEP 29: a hole, so an ACK with a SACK goes out at once
@@ -652,8 +655,7 @@ class UtpConnection:
         self._advertised = self.receive_window
         sack = b""
         if kind is PacketType.STATE and self._reorder:
-            highest = max(self._reorder, key=lambda s: (s - self._ack_nr) & SEQ_MASK)
-            sack = sack_mask(self._ack_nr, self._reorder, highest)
+            sack = sack_mask(self._ack_nr, self._reorder, self._reorder_high)
         return encode_header(
             kind, self.send_id, micros(now), self._reply_micro, self._advertised, seq, self._ack_nr, sack
         )

@@ -63,6 +63,7 @@ class UtpManager:
         self.max_half_open = max_half_open
         self.sockname = sockname
         self.connections: dict[tuple[Address, int], UtpTransport] = {}
+        self._touched: dict[UtpTransport, None] = {}  # got datagrams since the socket was last drained
         self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
@@ -97,19 +98,30 @@ class UtpManager:
             transport.abort()
 
     @_logged
+    def drained(self) -> None:
+        """The socket is drained: each connection that received something answers once."""
+        touched, self._touched = self._touched, {}
+        for transport in touched:
+            transport.service()
+
+    @_logged
     def datagram_received(self, data: bytes, addr: tuple[Any, ...]) -> None:
         address = (str(addr[0]), int(addr[1]))
         kind, conn_id = data[0] >> 4, int.from_bytes(data[2:4], "big")
         if kind == PacketType.SYN:
             existing = self.connections.get((address, (conn_id + 1) & SEQ_MASK))
             if existing is not None:
-                existing.receive(data)
+                self._receive(existing, data)
             else:
                 self._accept(data, address)
             return
         transport = self.connections.get((address, conn_id))
         if transport is not None:
-            transport.receive(data)
+            self._receive(transport, data)
+
+    def _receive(self, transport: UtpTransport, data: bytes) -> None:
+        transport.core.receive_datagram(data, self.loop.time())
+        self._touched[transport] = None
 
     def _accept(self, data: bytes, address: Address) -> None:
         if self.accept is None or not self._room_for_one_more():
@@ -261,10 +273,6 @@ class UtpTransport(asyncio.Transport):
         return not self._reading_paused
 
     # ------------------------------------------------------------------ driving the core
-
-    def receive(self, data: bytes) -> None:
-        self.core.receive_datagram(data, self.manager.loop.time())
-        self.service()
 
     def service(self) -> None:
         """After anything happened: send what the core wants sent, hand out its events, rearm."""
