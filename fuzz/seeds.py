@@ -6,6 +6,7 @@ Built from our own encoders so they stay in step with the codecs they feed.
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 import socket
 
@@ -138,6 +139,20 @@ def _utp() -> list[bytes]:
     return [b"".join(framed[:4]), b"".join(framed[:5]), framed[2] * 4, framed[5], framed[6] + framed[0]]
 
 
+def _rpc_request() -> list[bytes]:
+    requests: list[dict[str, object]] = [
+        {"method": "torrent-get", "arguments": {"fields": ["id", "name", "pieces"], "ids": [1, "ab" * 20]}, "tag": 5},
+        {"method": "torrent-get", "arguments": {"fields": ["id"], "ids": "recently-active", "format": "table"}},
+        {"method": "torrent-add", "arguments": {"metainfo": "ZDQ6aW5mb2Vl", "paused": True, "files-unwanted": [1]}},
+        {"method": "torrent-set", "arguments": {"ids": 1, "downloadLimit": 50, "downloadLimited": True,
+                                                "files-wanted": [], "priority-high": [0, 2]}},
+        {"method": "session-set", "arguments": {"speed-limit-down": 100, "seedRatioLimit": 1.5, "peer-port": 6881}},
+        {"method": "torrent-remove", "arguments": {"ids": [2], "delete-local-data": 1}},
+        {"method": "session-stats"},
+    ]
+    return [json.dumps(request).encode() for request in requests]
+
+
 SEEDS: dict[str, list[bytes]] = {
     "bencode": _bencode(),
     "metainfo": _metainfo(),
@@ -148,4 +163,5 @@ SEEDS: dict[str, list[bytes]] = {
     "extension": _extension(),
     "krpc": _krpc(),
     "utp": _utp(),
+    "rpc_request": _rpc_request(),
 }

@@ -30,6 +30,10 @@ from app.engine.tracker.types import AnnounceRequest
 from app.engine.wire import extension
 from app.engine.wire.codec import INITIAL_BUFFER, WireDecoder
 from app.engine.wire.messages import Piece
+from app.rpc import request as rpc_request
+from app.rpc.methods import chosen_priorities
+from app.rpc.settings import SettingsError, checked
+from app.rpc.torrent_ids import parse_ids
 
 Target = Callable[[bytes], None]
 
@@ -318,6 +322,58 @@ def check_utp_bounds(connection: utp.UtpConnection, sent: list[bytes]) -> None:
     _check(all(len(datagram) <= utp.PACKET_SIZE + 2 + 128 for datagram in sent), "a datagram too large")
 
 
+# Transmission RPC ---------------------------------------------------------------------------
+
+_RPC_GETTERS = (
+    rpc_request.get_bool, rpc_request.get_number, rpc_request.get_int, rpc_request.get_str,
+    rpc_request.get_strings, rpc_request.get_indices,
+)
+
+
+def rpc_request_target(data: bytes) -> None:
+    """An RPC request parses to a method and an arguments object, or gives an RpcError; every
+    check the methods make of its arguments returns a value of its type or an RpcError."""
+    try:
+        request = rpc_request.parse_request(data)
+    except rpc_request.RpcError:
+        return
+    _check(isinstance(request.method, str) and bool(request.method), "a request parsed without a method")
+    _check(isinstance(request.arguments, dict), "a request parsed with arguments that are not an object")
+    args = request.arguments
+    for check in (_rpc_ids, _rpc_getters, _rpc_file_choice, _rpc_settings):
+        try:
+            check(args)
+        except rpc_request.RpcError:
+            pass
+
+
+def _rpc_ids(args: dict[str, Any]) -> None:
+    query = parse_ids(args.get("ids"))
+    _check(all(isinstance(n, int) and n >= 0 for n in query.numbers), "an id parsed to something else")
+
+
+def _rpc_getters(args: dict[str, Any]) -> None:
+    for key in args:
+        for getter in _RPC_GETTERS:
+            try:
+                getter(args, key)
+            except rpc_request.RpcError:
+                pass
+
+
+def _rpc_file_choice(args: dict[str, Any]) -> None:
+    priorities = chosen_priorities([1, 1, 1, 1], args)
+    _check(len(priorities) == 4 and set(priorities) <= {0, 1, 2}, "file choices changed the number of files")
+
+
+def _rpc_settings(args: dict[str, Any]) -> None:
+    for key, value in args.items():
+        try:
+            checked(key, value)
+        except SettingsError:
+            pass
+
+
 TARGETS: dict[str, Target] = {
     "bencode": bencode_target,
     "metainfo": metainfo_target,
@@ -328,4 +384,5 @@ TARGETS: dict[str, Target] = {
     "extension": extension_target,
     "krpc": krpc_target,
     "utp": utp_target,
+    "rpc_request": rpc_request_target,
 }

@@ -134,6 +134,7 @@ class PeerConnection(asyncio.BufferedProtocol):
         self.close_reason = ""
         self._ready = False
         self._serving = False
+        self._serve_task: asyncio.Task[None] | None = None  # the upload loop, kept from the GC
         self._write_ok = asyncio.Event()
         self._write_ok.set()
         self.handshake_done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -512,7 +513,7 @@ class PeerConnection(asyncio.BufferedProtocol):
         self.upload_queue.append(msg)
         if not self._serving:
             self._serving = True
-            asyncio.ensure_future(self._serve())
+            self._serve_task = asyncio.ensure_future(self._serve())
 
     def _may_serve(self, msg: m.Request) -> bool:
         """Unchoked, or asking for an allowed fast piece within its budget (BEP 6), which it spends."""

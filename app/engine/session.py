@@ -52,7 +52,8 @@ CHOOSE_FILES_NOTE = "choose the files to download, then start it"
 
 
 class DuplicateTorrentError(EngineError):
-    """The torrent is already in the session (its trackers were merged)."""
+    """The torrent is already in the session; the message says what of the new copy (trackers,
+    web seeds) was merged into it."""
 
 
 class UnknownTorrentError(EngineError):
@@ -112,6 +113,7 @@ class Session:
         self._listeners: list[Callable[[events.Event], None]] = []
         self._half_open = 0
         self._handshaking: set[PeerConnection] = set()  # accepted connections awaiting a handshake
+        self._dialling: set[asyncio.Task[None]] = set()  # outgoing connects, kept from the GC
         self.store: Store | None = None
         self._paused: dict[bytes, bool] = {}
         self.controls = Controls(self, self._paused)  # limits, queue, disk guard, moves
@@ -447,7 +449,7 @@ class Session:
             torrent = Torrent(self, _to_metainfo(source), folder)
         existing = self.torrents.get(torrent.info_hash)
         if existing is not None:
-            raise DuplicateTorrentError(f"'{existing.name}' is already in the list")
+            raise DuplicateTorrentError(self._merge(existing, torrent))
         self.torrents[torrent.info_hash] = torrent
         self._remember(torrent, paused)
         self._update_lsd()
@@ -459,6 +461,35 @@ class Session:
         if not paused:
             torrent.start()
         return torrent.info_hash.hex()
+
+    def _merge(self, existing: Torrent, duplicate: Torrent) -> str:
+        """qBittorrent's rule: a torrent added again brings its trackers and web seeds (a
+        magnet, its peers too) to the one in the list, except to a private one. Returns what
+        to tell the user."""
+        already = f"'{existing.name}' is already in the list"
+        if existing.private or duplicate.private:
+            return f"{already}; it is private, so no trackers were merged into it"
+        trackers, web_seeds = existing.merge(duplicate)
+        added = [_count(n, noun) for n, noun in ((trackers, "new tracker"), (web_seeds, "new web seed")) if n]
+        if not added:
+            return f"{already}, with the same trackers"
+        self._remember_sources(existing)
+        return f"{already}; {' and '.join(added)} merged into it"
+
+    def _remember_sources(self, torrent: Torrent) -> None:
+        if self.store is None:
+            return
+        if torrent.has_metadata:
+            changes: dict[str, Any] = {"metainfo": to_torrent_bytes(torrent.metainfo)}
+        else:
+            magnet = torrent.magnet
+            assert magnet is not None
+            link = format_magnet(magnet.info_hash, magnet.display_name, magnet.trackers, magnet.web_seeds)
+            changes = {"magnet": link}
+        try:
+            self.store.update_torrent(torrent.info_hash, **changes)
+        except StorageError as exc:
+            log.warning("could not save the merged trackers of %s: %s", torrent.name, exc)
 
     def magnet_uri(self, info_hash: str) -> str:
         torrent = self._get(info_hash)
@@ -534,6 +565,10 @@ class Session:
         """Connect to a known peer (the CLI's --peer, peer hints, tests)."""
         self._get(info_hash).add_peers([(host, port)])
 
+    async def reannounce(self, info_hash: str) -> None:
+        """Ask the torrent's trackers for peers now, whatever their interval says."""
+        self._get(info_hash).trackers.announce_now()
+
     # reading the state
 
     def snapshot(self) -> SessionSnapshot:
@@ -590,7 +625,9 @@ class Session:
 
     def connect(self, torrent: Torrent, address: tuple[str, int]) -> None:
         self._half_open += 1
-        asyncio.ensure_future(self._connect(torrent, address))
+        task = asyncio.ensure_future(self._connect(torrent, address))
+        self._dialling.add(task)
+        task.add_done_callback(self._dialling.discard)
 
     async def _connect(self, torrent: Torrent, address: tuple[str, int]) -> None:
         try:
@@ -666,11 +703,16 @@ _SETTING_REACTIONS: tuple[tuple[frozenset[str], Callable[[Session, SessionConfig
     (frozenset({"listen_host", "listen_port"}), Session._relisten),
     (frozenset({"listen_host"}), Session._new_http_client),
     (frozenset({"listen_host", "listen_port"}), Session._reopen_utp),
-    (frozenset({"listen_host", "listen_port", "enable_dht", "dht_bootstrap", "enable_lsd"}), Session._restart_discovery),
+    (frozenset({"listen_host", "listen_port", "enable_dht", "dht_bootstrap", "enable_lsd"}),
+     Session._restart_discovery),
     (frozenset({"max_peers", "max_half_open"}), Session._set_utp_limits),
     (frozenset({"upload_slots"}), Session._set_upload_slots),
     (frozenset({"listen_host", "listen_port"}), Session._announce_address),
 )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _stamps_or_none(paths: Sequence[Path]) -> tuple[tuple[int, int], ...] | None:

@@ -23,6 +23,7 @@ from PySide6.QtCore import QEvent, QObject, QSettings  # noqa: E402
 from PySide6.QtGui import QFileOpenEvent  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
+from app.ui.app_log import AppLog, close_log, open_log  # noqa: E402
 from app.ui.bridge import EngineBridge  # noqa: E402
 from app.ui.collector import MainThreadCollector  # noqa: E402
 from app.ui.icons import app_icon  # noqa: E402
@@ -74,7 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.environ.setdefault("PIECEMEAL_INSTANCE", "demo")  # a demo never joins the user's window
     elif hand_off(items):
         return 0
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    # Other libraries' warnings; our own level comes from Preferences (app/ui/app_log.py).
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
     app = QApplication(argv[:1])
     app.setApplicationName("Piecemeal")
     app.setOrganizationName("Piecemeal")
@@ -101,38 +103,60 @@ async def run_demo(server: InstanceServer) -> int:
 
     with tempfile.TemporaryDirectory(prefix="piecemeal-demo-") as scratch:
         folder = Path(scratch)
+        settings = QSettings()
+        app_log = open_log(folder / "profile", load_preferences(settings).log_level)
         swarm = await start_demo_swarm(folder)
         session = Session(loopback_session_config(
             "127.0.0.1", download_dir=folder / "downloads", profile_dir=folder / "profile"))
         await session.start()
-        await session.add_torrent(swarm.torrent, folder / "downloads")
+        info_hash = await session.add_torrent(swarm.torrent, folder / "downloads")
         try:
-            return await run_window(server, session, "", [], settings=QSettings())
+            return await run_window(server, session, "", [], settings, app_log, focus=info_hash)
         finally:
             await swarm.close()
+            close_log(app_log)
 
 
 async def run_gui(server: InstanceServer, items: Sequence[str], profile: Path | None) -> int:
     # asyncio.to_thread (the engine's disk and database work) gets plain threads:
     # qasync's default pool of QThreads has crashed PySide6 when torn down.
     asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(thread_name_prefix="io"))
+    from app.engine.session import default_profile_dir
+
     settings = QSettings()
-    session, problem = await _start_session(load_preferences(settings), profile)
-    return await run_window(server, session, problem, items, settings)
+    preferences = load_preferences(settings)
+    profile_dir = profile or default_profile_dir()
+    app_log = open_log(profile_dir, preferences.log_level)
+    try:
+        session, problem = await _start_session(preferences, profile_dir)
+        return await run_window(server, session, problem, items, settings, app_log)
+    finally:
+        close_log(app_log)
 
 
 async def run_window(
-    server: InstanceServer, session: Session, problem: str, items: Sequence[str], settings: QSettings
+    server: InstanceServer,
+    session: Session,
+    problem: str,
+    items: Sequence[str],
+    settings: QSettings,
+    app_log: AppLog,
+    focus: str | None = None,
 ) -> int:
-    """The window over a started session, until the user quits; closes the session."""
+    """The window over a started session, until the user quits; closes the session.
+
+    `focus`: the info-hash of a torrent to select at once, its piece map shown (the demo's).
+    """
     bridge = EngineBridge(session)
-    window = MainWindow(bridge, settings)
+    window = MainWindow(bridge, settings, app_log)
     server.arguments_received.connect(window.handle_arguments)
     QApplication.instance().installEventFilter(FileOpenFilter(window))
     quitting = asyncio.Event()
     window.quit_requested.connect(quitting.set)
     window.show()
     bridge.start()
+    if focus is not None:
+        window.show_pieces_of(focus)
     if problem:
         window.show_message("Could not use the listening port", problem)
     for notice in session.notices:
@@ -147,16 +171,15 @@ async def run_window(
     return 0
 
 
-async def _start_session(preferences: Preferences, profile: Path | None) -> tuple[Session, str]:
+async def _start_session(preferences: Preferences, profile_dir: Path) -> tuple[Session, str]:
     """Start on the chosen port; if it is taken, on any free port, and say so."""
     # Imported here, not at the top: a second launch that only hands off its
     # arguments should not pay for loading the engine.
-    from app.engine.session import Session, SessionConfig, default_profile_dir
+    from app.engine.session import Session, SessionConfig
 
     def configured(port: int) -> Session:
         return Session(SessionConfig(**{
-            **session_settings(preferences), "listen_port": port,
-            "profile_dir": profile or default_profile_dir(),
+            **session_settings(preferences), "listen_port": port, "profile_dir": profile_dir,
         }))
 
     session = configured(preferences.listen_port)

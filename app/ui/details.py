@@ -1,6 +1,8 @@
-"""The details of the selected torrent: General, Trackers, Peers, Files, Pieces and Speed tabs.
+"""The details of the selected torrent: General, Trackers, Peers, Files, Pieces and Speed tabs,
+and the app's Log.
 
 Only the visible tab is refreshed at each tick; switching tabs fills it from the last details.
+The Log tab reads the log on its own timer, whatever is selected.
 """
 
 from __future__ import annotations
@@ -22,10 +24,12 @@ from PySide6.QtWidgets import (
 
 from app.engine.snapshots import TorrentDetails, TorrentSnapshot
 from app.ui import formatting
+from app.ui.app_log import AppLog
 from app.ui.models.files import NAME, PROGRESS, FileModel
 from app.ui.models.peers import PeerModel
 from app.ui.models.trackers import TrackerModel
 from app.ui.speed_history import SpeedSample
+from app.ui.widgets.log_panel import LogPanel
 from app.ui.widgets.piece_panel import PiecePanel
 from app.ui.widgets.progress_delegate import ProgressDelegate
 from app.ui.widgets.speed_graph import SpeedGraph
@@ -167,7 +171,7 @@ def _table(
 
 
 class DetailsTabs(QTabWidget):
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, log: AppLog, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.general = GeneralTab()
         self.tracker_model = TrackerModel(self)
@@ -193,6 +197,7 @@ class DetailsTabs(QTabWidget):
         self.file_model.modelReset.connect(lambda: self.files.expandToDepth(0))
         self.pieces = PiecePanel()
         self.speed = SpeedGraph()
+        self.log = LogPanel(log)
         for widget, title in (
             (self.general, "General"),
             (self.trackers, "Trackers"),
@@ -200,6 +205,7 @@ class DetailsTabs(QTabWidget):
             (self.files, "Files"),
             (self.pieces, "Pieces"),
             (self.speed, "Speed"),
+            (self.log, "Log"),
         ):
             self.addTab(widget, title)
         self._torrent: TorrentSnapshot | None = None
@@ -236,11 +242,13 @@ class DetailsTabs(QTabWidget):
     def save_state(self, settings: QSettings) -> None:
         settings.setValue("details/tab", self.currentIndex())
         settings.setValue("details/show_availability", self.pieces.availability_toggle.isChecked())
+        self.log.save_state(settings)
 
     def restore_state(self, settings: QSettings) -> None:
         self.setCurrentIndex(int(settings.value("details/tab", 0)))  # type: ignore[arg-type]
         show = str(settings.value("details/show_availability", "false")).lower() == "true"
         self.pieces.availability_toggle.setChecked(show)
+        self.log.restore_state(settings)
 
     def _fill(self) -> None:
         filler = self._fillers.get(self.currentWidget())

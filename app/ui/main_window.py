@@ -42,6 +42,7 @@ from app.engine.metainfo import Metainfo, load_metainfo
 from app.engine.snapshots import SessionSnapshot, TorrentDetails, TorrentSnapshot, TorrentState
 from app.ui import formatting
 from app.ui.actions import Actions
+from app.ui.app_log import AppLog, detached_log, set_level
 from app.ui.bridge import EngineBridge
 from app.ui.details import DetailsTabs
 from app.ui.dialogs.about import show_about
@@ -141,11 +142,16 @@ class MainWindow(QMainWindow):
     quit_requested = Signal()
 
     def __init__(
-        self, bridge: EngineBridge, settings: QSettings, parent: QWidget | None = None
+        self,
+        bridge: EngineBridge,
+        settings: QSettings,
+        log: AppLog | None = None,
+        parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.bridge = bridge
         self.settings = settings
+        self.log = log or detached_log()
         self.preferences = load_preferences(settings)
         self.options_dialog: TorrentOptionsDialog | None = None
         self.actions = Actions(self)
@@ -167,7 +173,7 @@ class MainWindow(QMainWindow):
         self.view = self._make_view()
         self.empty_hint = EmptyHint(self.view)
         self.sidebar = Sidebar()
-        self.details = DetailsTabs()
+        self.details = DetailsTabs(self.log)
         self.search_box = QLineEdit()
         self.search_box.setPlaceholderText("Search by name")
         self.search_box.setClearButtonEnabled(True)
@@ -401,6 +407,12 @@ class MainWindow(QMainWindow):
         if row is not None:
             self.view.selectRow(row)
 
+    def show_pieces_of(self, info_hash: str) -> None:
+        """Select the torrent, shown whatever the sidebar filtered, and open its piece map."""
+        self.sidebar.select(StateFilter.ALL)
+        self.select_torrent(info_hash)
+        self.details.setCurrentWidget(self.details.pieces)
+
     def _selection_changed(self) -> None:
         current = self.view.currentIndex()
         hashes = self.selected_hashes()
@@ -604,7 +616,7 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("Copied to the clipboard", 3000)
 
     def edit_preferences(self) -> None:
-        dialog = PreferencesDialog(self.preferences, self)
+        dialog = PreferencesDialog(self.preferences, self, log_file=self.log.path)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.accepted.connect(lambda: self._set_preferences(dialog.preferences()))
         dialog.open()
@@ -615,6 +627,8 @@ class MainWindow(QMainWindow):
         save_preferences(self.settings, preferences)
         self._ticks = 0
         self.dht_label.setVisible(preferences.enable_dht)
+        if preferences.log_level != before.log_level:
+            set_level(preferences.log_level)
         self.bridge.apply_settings(changed_settings(before, preferences))
 
     def edit_torrent_options(self) -> None:

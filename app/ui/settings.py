@@ -51,6 +51,7 @@ class Preferences:
     enable_lsd: bool = True
     disk_reserve: int = 1024
     transport: str = "both"  # SessionConfig.transport: "both" (uTP first), "tcp" or "utp"
+    log_level: str = "INFO"  # the `app` logger's, one of app_log.LEVELS
 
 
 def _days(value: object) -> tuple[int, ...]:

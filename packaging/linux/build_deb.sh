@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Build Piecemeal's Linux packages from the PyInstaller bundle:
-#   OUT/piecemeal_VERSION_ARCH.deb                files under /opt/piecemeal, `piecemeal` on PATH,
-#                                                 desktop entry, hicolor icons, AppStream, MIME type
+#   OUT/piecemeal_VERSION_ARCH.deb                files under /opt/piecemeal, `piecemeal` and
+#                                                 `piecemeal-daemon` on PATH, desktop entry, hicolor
+#                                                 icons, AppStream, MIME type, a systemd user unit
+#                                                 for the daemon (installed, not enabled)
 #   OUT/piecemeal-VERSION-linux-MACHINE.tar.gz    the portable bundle, with the same share/ files
 #
 #   packaging/linux/build_deb.sh [--bundle DIR] [--out DIR]       (OUT defaults to dist/)
@@ -65,6 +67,11 @@ mkdir -p "$deb/opt" "$deb/usr/bin" "$deb/DEBIAN"
 cp -a "$bundle" "$deb/opt/piecemeal"
 # Relative, so that the launcher also works in a package unpacked under another root.
 ln -s ../../opt/piecemeal/piecemeal "$deb/usr/bin/piecemeal"
+# The same executable runs the daemon when called by this name (packaging/launcher.py).
+ln -s ../../opt/piecemeal/piecemeal "$deb/usr/bin/piecemeal-daemon"
+# A user unit, not enabled: nothing runs until the user asks (systemctl --user enable ...).
+install -Dm644 "$root/packaging/linux/piecemeal-daemon.service" \
+  "$deb/usr/lib/systemd/user/piecemeal-daemon.service"
 install_share "$deb/usr/share"
 install -Dm644 "$root/LICENSE" "$deb/usr/share/doc/piecemeal/copyright"
 chmod -R u+rwX,go+rX,go-w "$deb"
@@ -80,6 +87,7 @@ dpkg-deb --root-owner-group -Zzstd -z9 --build "$deb" "$out/piecemeal_${version}
 portable="piecemeal-$version-linux-$(uname -m)"
 mkdir -p "$work/tar/$portable"
 cp -a "$bundle/." "$work/tar/$portable/"
+ln -s piecemeal "$work/tar/$portable/piecemeal-daemon"
 install_share "$work/tar/$portable/share"
 install -m644 "$root/LICENSE" "$work/tar/$portable/LICENSE"
 tar -C "$work/tar" --owner=0 --group=0 -czf "$out/$portable.tar.gz" "$portable"

@@ -1,5 +1,6 @@
 from app.engine.snapshots import PieceState, TorrentDetails
 from app.engine.torrent_options import TorrentOptions
+from app.ui.app_log import detached_log
 from app.ui.details import DetailsTabs, distributed_copies, general_fields, size_text
 from tests.ui.factories import file, peer, torrent
 
@@ -39,7 +40,7 @@ def test_general_fields_say_it_in_words():
 
 
 def test_only_the_visible_tab_is_filled(qtbot):
-    tabs = DetailsTabs()
+    tabs = DetailsTabs(detached_log())
     qtbot.addWidget(tabs)
     tabs.setCurrentWidget(tabs.general)
     tabs.show_torrent(torrent(0))
@@ -52,7 +53,7 @@ def test_only_the_visible_tab_is_filled(qtbot):
 
 
 def test_details_of_another_torrent_are_ignored(qtbot):
-    tabs = DetailsTabs()
+    tabs = DetailsTabs(detached_log())
     qtbot.addWidget(tabs)
     tabs.setCurrentWidget(tabs.peers)
     tabs.show_torrent(torrent(1))
@@ -61,7 +62,7 @@ def test_details_of_another_torrent_are_ignored(qtbot):
 
 
 def test_error_row_shows_only_with_an_error(qtbot):
-    tabs = DetailsTabs()
+    tabs = DetailsTabs(detached_log())
     qtbot.addWidget(tabs)
     tabs.show()
     tabs.show_torrent(torrent(0))

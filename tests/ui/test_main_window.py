@@ -1,5 +1,7 @@
 import asyncio
+import logging
 import socket
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl
@@ -9,11 +11,13 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from app.engine.creator import create_torrent
 from app.engine.snapshots import SessionSnapshot, TorrentState
 from app.ui import formatting
+from app.ui.app import run_window
+from app.ui.app_log import detached_log, recording_level
 from app.ui.bridge import EngineBridge
 from app.ui.main_window import MainWindow, split_arguments
 from app.ui.models.torrents import TorrentColumn
 from app.ui.single_instance import InstanceServer
-from app.ui.settings import Preferences, remember_choose_magnet_files, save_preferences
+from app.ui.settings import Preferences, load_preferences, remember_choose_magnet_files, save_preferences
 from app.ui.state_filter import StateFilter
 from tests.ui.helpers import emission, message_boxes, until, write_album, write_torrent
 
@@ -408,3 +412,37 @@ async def test_removing_the_torrent_closes_its_file_choice(window, session, tmp_
     await session.remove(info_hash)
     window.bridge.refresh()
     assert window.choose_dialog is None
+
+
+async def test_the_log_level_chosen_in_preferences_applies_at_once(window):
+    app_logger = logging.getLogger("app")
+    before = app_logger.level
+    try:
+        window._set_preferences(replace(window.preferences, log_level="DEBUG"))
+        await window.bridge.drain()
+        assert recording_level() == logging.DEBUG
+        assert load_preferences(window.settings).log_level == "DEBUG"
+    finally:
+        app_logger.setLevel(before)
+
+
+async def test_a_focused_torrent_opens_selected_with_its_piece_map(session, settings, tmp_path):
+    """As `piecemeal --demo` opens: the demo torrent selected, its Pieces tab shown."""
+    hidden = await session.add_torrent(write_torrent(tmp_path / "a", "other.bin"), tmp_path / "a")
+    focus = await session.add_torrent(
+        write_torrent(tmp_path / "b", "demo.bin"), tmp_path / "b", paused=True
+    )
+    settings.setValue("sidebar/category", StateFilter.SEEDING.name)  # a filter that hides it
+    running = asyncio.ensure_future(
+        run_window(InstanceServer(), session, "", [], settings, detached_log(), focus=focus)
+    )
+    await until(lambda: _main_windows(), timeout=10)
+    (window,) = _main_windows()
+    assert window.selected_hashes() == [focus] and hidden != focus
+    assert window.details.currentWidget() is window.details.pieces
+    window.request_quit()
+    assert await asyncio.wait_for(running, 10) == 0
+
+
+def _main_windows() -> list[MainWindow]:
+    return [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()]

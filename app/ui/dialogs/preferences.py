@@ -1,4 +1,4 @@
-"""Preferences: folders and tray, connection, speed, queue, privacy and disk, one tab each.
+"""Preferences: folders and tray, connection, speed, queue, privacy, disk and log, one tab each.
 
 Every setting reaches the running session at once (Session.set_config), the listening
 address and port too: a port that is taken gets a message and the old one stays.
@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import QTime
+from PySide6.QtCore import Qt, QTime
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QSizePolicy,
     QSpinBox,
     QTabWidget,
     QTimeEdit,
@@ -28,6 +29,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.ui import formatting
+from app.ui.app_log import BACKUPS, LEVELS, MAX_BYTES
 from app.ui.dialogs.parts import folder_row
 from app.ui.settings import Preferences
 
@@ -38,6 +41,12 @@ TRANSPORT_CHOICES = (
     ("tcp", "TCP only"),
     ("utp", "uTP only"),
 )
+LEVEL_CHOICES = {
+    "ERROR": "Errors only",
+    "WARNING": "Warnings and errors",
+    "INFO": "Information, warnings and errors",
+    "DEBUG": "Everything, for debugging",
+}
 
 
 def _spin(value: int, maximum: int, suffix: str = "", none: str = "") -> QSpinBox:
@@ -62,7 +71,9 @@ def _minutes(time: QTime) -> int:
 
 
 class PreferencesDialog(QDialog):
-    def __init__(self, preferences: Preferences, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, preferences: Preferences, parent: QWidget | None = None, log_file: Path | None = None
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Preferences")
         self.resize(560, 0)
@@ -74,6 +85,7 @@ class PreferencesDialog(QDialog):
         tabs.addTab(self._queue_tab(preferences), "Queue")
         tabs.addTab(self._privacy_tab(preferences), "Privacy")
         tabs.addTab(self._disk_tab(preferences), "Disk")
+        tabs.addTab(self._log_tab(preferences, log_file), "Log")
         self.tabs = tabs
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
@@ -197,6 +209,25 @@ class PreferencesDialog(QDialog):
         form.addRow("", _note("A download pauses rather than leave less free space than this."))
         return self._page(self._group("Free space", form))
 
+    def _log_tab(self, p: Preferences, log_file: Path | None) -> QWidget:
+        self.log_level_box = QComboBox()
+        for level in reversed(LEVELS):
+            self.log_level_box.addItem(LEVEL_CHOICES[level], level)
+        self.log_level_box.setCurrentIndex(max(0, self.log_level_box.findData(p.log_level)))
+        self.log_level_box.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
+        file_label = QLabel(str(log_file) if log_file else "None for this window")
+        file_label.setWordWrap(True)
+        file_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        kept = formatting.size((BACKUPS + 1) * MAX_BYTES)
+        form = QFormLayout()
+        form.addRow("Record:", self.log_level_box)
+        form.addRow("Log file:", file_label)
+        form.addRow("", _note(
+            f"The newest {kept} are kept. From “Information” up the log says why a peer was"
+            " dropped. The Log tab under the torrent list shows the latest records."
+        ))
+        return self._page(self._group("Log", form))
+
     @staticmethod
     def _group(title: str, layout: QFormLayout | QVBoxLayout) -> QGroupBox:
         box = QGroupBox(title)
@@ -244,5 +275,6 @@ class PreferencesDialog(QDialog):
             enable_pex=self.pex_box.isChecked(),
             enable_lsd=self.lsd_box.isChecked(),
             disk_reserve=self.reserve_box.value(),
+            log_level=self.log_level_box.currentData(),
         )
 

@@ -2,6 +2,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QTime
+from PySide6.QtWidgets import QLabel
 
 from app.ui.dialogs.preferences import PreferencesDialog
 from app.ui.settings import (
@@ -40,7 +41,9 @@ def test_every_field_round_trips_through_the_dialog_and_qsettings(settings, tmp_
     dialog.lsd_box.setChecked(False)
     dialog.reserve_box.setValue(512)
     dialog.transport_box.setCurrentIndex(dialog.transport_box.findData("utp"))
+    dialog.log_level_box.setCurrentIndex(dialog.log_level_box.findData("DEBUG"))
     chosen = dialog.preferences()
+    assert chosen.log_level == "DEBUG"
     save_preferences(settings, chosen)
     settings.sync()
     loaded = load_preferences(settings)
@@ -68,7 +71,7 @@ def test_the_session_gets_bytes_and_seconds(tmp_path):
 
 def test_only_the_settings_that_changed_go_to_the_session(tmp_path):
     before = Preferences(download_dir=tmp_path, down_limit=2)
-    after = replace(before, down_limit=3, enable_dht=False, close_to_tray=True)
+    after = replace(before, down_limit=3, enable_dht=False, close_to_tray=True, log_level="DEBUG")
     assert changed_settings(before, after) == {"down_limit": 3 * 1024, "enable_dht": False}
     assert changed_settings(before, before) == {}
 
@@ -77,3 +80,11 @@ def test_an_empty_profile_gives_the_defaults(settings):
     loaded = load_preferences(settings)
     assert loaded.listen_port == 6881 and loaded.enable_dht and loaded.alt_days == tuple(range(7))
     assert isinstance(loaded.download_dir, Path)
+
+
+def test_the_log_tab_names_the_log_file(tmp_path):
+    dialog = PreferencesDialog(Preferences(download_dir=tmp_path), log_file=tmp_path / "piecemeal.log")
+    assert dialog.log_level_box.currentData() == "INFO"
+    notes = [label.text() for label in dialog.findChildren(QLabel)]
+    assert str(tmp_path / "piecemeal.log") in notes
+    assert any(n.startswith("The newest 4.0 MiB are kept.") for n in notes), notes

@@ -1,0 +1,62 @@
+"""app/rpc/settings.py: Transmission's keys, checked; the engine's config from them; the file."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import pytest
+
+from app.rpc.settings import SETTINGS_FILE, SettingsError, checked, defaults, engine_config, load_settings, save_settings
+
+
+def test_limits_apply_only_when_enabled_in_bytes_per_second() -> None:
+    values = defaults() | {"speed-limit-down": 250, "speed-limit-down-enabled": True, "speed-limit-up": 40}
+    config = engine_config(values)
+    assert (config["down_limit"], config["up_limit"], config["alt_down_limit"]) == (250_000, 0, 50_000)
+
+
+def test_queues_and_the_ratio_goal_apply_only_when_enabled() -> None:
+    values = defaults() | {"download-queue-size": 3, "seed-queue-enabled": True, "seed-queue-size": 4,
+                           "seedRatioLimit": 1.5}
+    config = engine_config(values)
+    assert (config["max_active_downloads"], config["max_active_seeds"], config["seed_ratio_limit"]) == (0, 4, 0.0)
+
+
+@pytest.mark.parametrize(("key", "value"), [("speed-limit-down", "fast"), ("dht-enabled", 1), ("peer-port", True),
+                                            ("peer-port", -5), ("peer-port", 65536), ("speed-limit-up", 2**70), ("rpc-host-whitelist", [1]), ("nonsense", 1)])
+def test_values_of_the_wrong_type_are_refused_naming_the_key(key: str, value: object) -> None:
+    with pytest.raises(SettingsError, match=key):
+        checked(key, value)
+
+
+def test_a_whole_number_is_a_fine_ratio() -> None:
+    assert checked("seedRatioLimit", 2) == 2.0
+
+
+def test_the_file_round_trips_and_is_private(tmp_path: Path) -> None:
+    values = defaults() | {"rpc-username": "ann", "speed-limit-up": 7}
+    save_settings(tmp_path, values)
+    assert load_settings(tmp_path) == values
+    assert stat.S_IMODE((tmp_path / SETTINGS_FILE).stat().st_mode) == 0o600
+
+
+def test_a_missing_file_gives_the_defaults_and_a_bad_one_a_sentence(tmp_path: Path) -> None:
+    assert load_settings(tmp_path) == defaults()
+    (tmp_path / SETTINGS_FILE).write_text("{oops")
+    with pytest.raises(SettingsError, match="Could not read"):
+        load_settings(tmp_path)
+    (tmp_path / SETTINGS_FILE).write_text(json.dumps({"peer-port": "x"}))
+    with pytest.raises(SettingsError, match="peer-port"):
+        load_settings(tmp_path)
+
+
+def test_the_turtle_schedule_turns_transmissions_day_bits_into_weekdays() -> None:
+    values = defaults() | {"alt-speed-time-enabled": True, "alt-speed-time-begin": 1320, "alt-speed-time-end": 360,
+                           "alt-speed-time-day": 1 | 2 | 64}  # Sunday, Monday, Saturday
+    schedule = engine_config(values)["alt_schedule"]
+    assert (schedule.days, schedule.start_minute, schedule.end_minute) == (frozenset({0, 5, 6}), 1320, 360)
+    assert engine_config(defaults())["alt_schedule"] is None
+    with pytest.raises(SettingsError, match="alt-speed-time-begin"):
+        checked("alt-speed-time-begin", 1440)
