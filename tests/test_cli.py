@@ -160,15 +160,16 @@ def test_seed_and_download_over_utp_only(payload: Path, tmp_path: Path) -> None:
     """--transport utp on both ends: the download can only have come over uTP."""
     torrent = tmp_path / "t.torrent"
     torrent.write_bytes(create_torrent(payload, piece_length=32768))
+    port = free_port()
     seed = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "seed", str(torrent), "--data", str(payload.parent),
-         "--bind", "127.0.0.1", "--port", "47937", "--transport", "utp", *OFFLINE],
+         "--bind", "127.0.0.1", "--port", str(port), "--transport", "utp", *OFFLINE],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
-        time.sleep(1.5)
+        wait_listening(port, seed)  # TCP listens, and the UDP socket opens right after
         result = cli("--quiet", "download", str(torrent), "-o", str(tmp_path / "out"), "--bind", "127.0.0.1",
-                     "--port", "0", "--transport", "utp", "--peer", "127.0.0.1:47937")
+                     "--port", "0", "--transport", "utp", "--peer", f"127.0.0.1:{port}")
         assert result.returncode == 0, result.stderr
         for name in ("a.bin", "b/c.txt", "empty"):
             assert (tmp_path / "out" / "stuff" / name).read_bytes() == (payload / name).read_bytes()
