@@ -463,10 +463,11 @@ class Torrent:
         if self.private or not self.session.config.enable_pex:
             return
         known = {p.listen_address for p in self.peers if p.listen_address is not None}
+        flags = {p.listen_address: _pex_flags(p) for p in self.peers if p.listen_address is not None}
         for peer in self.peers:
             if peer.remote_extensions is None or not peer.remote_extensions.ext_id(ext.UT_PEX):
                 continue
-            message = peer.pex.diff(known - {peer.listen_address}, now)
+            message = peer.pex.diff(known - {peer.listen_address}, now, flags)
             if message is not None:
                 peer.send_extended(ext.UT_PEX, ext.encode_pex(message))
 
@@ -915,6 +916,12 @@ class Torrent:
             incoming=peer.incoming,
             transport="uTP" if isinstance(peer.transport, UtpTransport) else "TCP",
         )
+
+
+def _pex_flags(peer: PeerConnection) -> int:
+    """BEP 11 added.f: 0x04 the peer speaks uTP (we reach it over uTP), 0x02 it is a seed."""
+    utp = ext.PEX_UTP if isinstance(peer.transport, UtpTransport) else 0
+    return utp | (ext.PEX_SEED if peer.is_seed else 0)
 
 
 def _peer_flags(peer: PeerConnection) -> str:

@@ -8,6 +8,7 @@ from pathlib import Path
 from app.engine.creator import create_torrent
 from app.engine.session import Session
 from app.engine.snapshots import PeerSnapshot, TorrentState
+from app.engine.wire.extension import PEX_UTP, PexMessage
 from tests.lt_peer import random_tree
 from tests.swarm_helpers import assert_same_files, running_session, wait_for_state
 
@@ -55,3 +56,31 @@ async def test_both_dials_utp_first(tmp_path: Path) -> None:
 async def test_both_falls_back_to_tcp_when_the_peer_refuses_utp(tmp_path: Path) -> None:
     by_leecher, by_seed = await swarm(tmp_path, "tcp", "both")
     assert by_leecher.transport == by_seed.transport == "TCP"
+
+
+async def test_pex_says_which_peers_speak_utp(tmp_path: Path) -> None:
+    """BEP 11 added.f 0x04: the seed tells a newcomer that the peer it reaches over uTP speaks it."""
+    payload = random_tree(tmp_path / "seed" / "payload", SIZES)
+    torrent = create_torrent(payload, trackers=[], piece_length=64 * 1024)
+    received: list[PexMessage] = []
+    async with (
+        running_session(transport="utp") as seed,
+        running_session(transport="utp", down_limit=100_000) as slow,  # both still downloading
+        running_session(transport="utp", down_limit=100_000) as newcomer,  # when the seed sends PEX
+    ):
+        info_hash = await seed.add_torrent(torrent, payload.parent)
+        await wait_for_state(seed, info_hash, TorrentState.SEEDING)
+        assert seed.listen_port is not None and slow.listen_port is not None
+        await slow.add_torrent(torrent, tmp_path / "slow")
+        slow.add_peer(info_hash, "127.0.0.1", seed.listen_port)
+        await first_peer(seed, info_hash)
+        await newcomer.add_torrent(torrent, tmp_path / "new")
+        watched = newcomer.torrents[bytes.fromhex(info_hash)]
+        original = watched.pex_received
+        watched.pex_received = lambda peer, message: (received.append(message), original(peer, message))[1]  # type: ignore[method-assign]
+        newcomer.add_peer(info_hash, "127.0.0.1", seed.listen_port)
+        async with asyncio.timeout(30):
+            while not any(("127.0.0.1", slow.listen_port) in message.added for message in received):
+                await asyncio.sleep(0.05)
+    flags = {peer: flag for message in received for peer, flag in zip(message.added, message.added_flags)}
+    assert flags[("127.0.0.1", slow.listen_port)] & PEX_UTP
