@@ -426,8 +426,10 @@ class UtpConnection:
             self._congestion_step(acked, fastest, in_flight)
         self._fast_resend_on_dup_acks(now)
         self._timeouts = 0
+        if self._fin_acked:
+            return  # lingering: the deadline is the end of the linger
         self._deadline = now + self._rto if self._sent or self._queued else None
-        if self.state is State.FIN_SENT and self._fin_seq not in self._sent and not self._fin_acked:
+        if self.state is State.FIN_SENT and self._fin_seq not in self._sent:
             self._our_fin_acked(now)
 
     def _our_fin_acked(self, now: float) -> None:

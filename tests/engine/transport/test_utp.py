@@ -436,3 +436,17 @@ def test_connect_twice_is_our_error() -> None:
 def test_the_module_has_no_clock() -> None:
     imports = [line for line in open(utp.__file__, encoding="utf-8") if line.startswith(("import ", "from "))]
     assert not [line for line in imports if any(name in line for name in ("time", "asyncio", "socket", "random"))]
+
+
+def test_after_its_fin_is_acked_a_connection_lingers_a_while_then_goes() -> None:
+    """The peer's FIN never arrives (every one is lost; its ACKs come twice): we do not wait for it for ever."""
+    link = Link(backward=Path(drop=lambda packet: packet.type is PacketType.FIN, duplicate=1.0))
+    link.start()
+    link.run(lambda: link.a.state is State.CONNECTED)
+    link.a.close()
+    link.run(lambda: link.closed("a") is not None)
+    fin_acked_at = link.now
+    assert link.a.state is State.FIN_SENT  # lingering, to ack the peer's FIN
+    link.run(lambda: link.a.state is State.CLOSED, limit=fin_acked_at + utp.LINGER + 1)
+    assert link.now >= fin_acked_at + utp.LINGER - 0.1
+    assert any(packet.type is PacketType.FIN for _, packet in link.paths["b"].sent)
