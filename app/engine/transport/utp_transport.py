@@ -97,12 +97,11 @@ class UtpManager:
         for transport in list(self.connections.values()):
             transport.abort()
 
-    @_logged
     def drained(self) -> None:
         """The socket is drained: each connection that received something answers once."""
         touched, self._touched = self._touched, {}
         for transport in touched:
-            transport.service()
+            _serve(transport)
 
     @_logged
     def datagram_received(self, data: bytes, addr: tuple[Any, ...]) -> None:
@@ -381,6 +380,12 @@ class UtpTransport(asyncio.Transport):
                 self._timer.cancel()
                 self._timer = self._timer_at = None
             self.manager.forget(self)
+
+
+@_logged
+def _serve(transport: UtpTransport) -> None:
+    """One connection's turn after a drained socket: its failure is logged, the others go on."""
+    transport.service()
 
 
 _EVENT_HANDLERS: dict[type[Event], Callable[[UtpTransport, Any], None]] = {
