@@ -14,6 +14,7 @@ and libutp accept (the FIN's number is where the stream ends).
 
 from __future__ import annotations
 
+import bisect
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ from app.engine.transport.utp_codec import (
     decode_packet,
     encode_header,
     sack_mask,
-    sacked,
+    sack_offsets,
     seq_less,
 )
 
@@ -451,30 +452,31 @@ class UtpConnection:
 
     def _ack_sack(self, ack_nr: int, mask: bytes, now: float) -> tuple[int, float]:
         """BEP 29 SACK: ack each packet it names, then resend those with 3 acked after them."""
-        arrived = [seq for seq in sacked(ack_nr, mask) if seq_less(seq, self._seq_nr)]
+        sent_after = (self._seq_nr - ack_nr - 1) & SEQ_MASK  # bits past our last packet mean nothing
+        offsets = [offset for offset in sack_offsets(mask) if offset <= sent_after]
         acked, fastest = 0, float("inf")
-        for seq in arrived:
-            entry = self._sent.pop(seq, None)
+        for offset in offsets:
+            entry = self._sent.pop((ack_nr + offset) & SEQ_MASK, None)
             if entry is not None:
                 acked += self._account(entry)
                 fastest = min(fastest, now - entry.sent_at)
                 self._sample_rtt(entry, now)
-        self._fast_resend_holes(ack_nr, set(arrived), now)
+        if len(offsets) >= DUP_ACK_LIMIT:
+            self._fast_resend_holes(ack_nr, offsets, now)
         return acked, fastest
 
-    def _fast_resend_holes(self, ack_nr: int, arrived: set[int], now: float) -> None:
-        if len(arrived) < DUP_ACK_LIMIT:
-            return
-        highest = max(arrived, key=lambda seq: (seq - ack_nr) & SEQ_MASK)
-        after, holes = 0, []
-        seq = highest
-        while seq != ack_nr and len(holes) < MAX_FAST_RESENDS:
-            if seq in arrived:
-                after += 1
-            elif after >= DUP_ACK_LIMIT and (entry := self._sent.get(seq)) and not entry.fast_resent:
+    def _fast_resend_holes(self, ack_nr: int, offsets: list[int], now: float) -> None:
+        """The packets still unacked (all of them follow ack_nr now) with 3 SACKed after them."""
+        holes = []
+        for entry in self._sent.values():  # in sequence order
+            offset = (entry.seq - ack_nr) & SEQ_MASK
+            if len(offsets) - bisect.bisect_right(offsets, offset) < DUP_ACK_LIMIT:
+                break  # fewer still after the later ones
+            if not entry.fast_resent:
                 holes.append(entry)
-            seq = (seq - 1) & SEQ_MASK
-        for entry in reversed(holes):
+                if len(holes) == MAX_FAST_RESENDS:
+                    break
+        for entry in holes:
             self._fast_resend(entry, now)
 
     def _fast_resend_on_dup_acks(self, now: float) -> None:

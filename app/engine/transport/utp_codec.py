@@ -134,13 +134,12 @@ def sack_mask(ack_nr: int, received: set[int] | dict[int, object], highest: int)
 
 def sacked(ack_nr: int, mask: bytes) -> list[int]:
     """The sequence numbers a SACK bitmask says have arrived, lowest first."""
-    return [
-        (ack_nr + 2 + (index << 3) + bit) & SEQ_MASK
-        for index, byte in enumerate(mask)
-        if byte
-        for bit in range(8)
-        if byte >> bit & 1
-    ]
+    return [(ack_nr + offset) & SEQ_MASK for offset in sack_offsets(mask)]
+
+
+def sack_offsets(mask: bytes) -> list[int]:
+    """How far past ack_nr each packet a SACK bitmask names lies (2 for its first bit), in order."""
+    return [2 + (index << 3) + bit for index, byte in enumerate(mask) if byte for bit in range(8) if byte >> bit & 1]
 
 
 def seq_less(a: int, b: int) -> bool:
