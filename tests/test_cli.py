@@ -97,19 +97,20 @@ def wait_listening(port: int, process: subprocess.Popen[str], timeout: float = 3
             time.sleep(0.05)
 
 
-def test_seed_then_download_then_ctrl_c(payload: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("encryption", ["allow", "require"])
+def test_seed_then_download_then_ctrl_c(encryption: str, payload: Path, tmp_path: Path) -> None:
     torrent = tmp_path / "t.torrent"
     torrent.write_bytes(create_torrent(payload, piece_length=32768))
     port = free_port()  # not a fixed number: other test runs share this machine
     seed = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "seed", str(torrent), "--data", str(payload.parent),
-         "--bind", "127.0.0.1", "--port", str(port), *OFFLINE],
+         "--bind", "127.0.0.1", "--port", str(port), "--encryption", encryption, *OFFLINE],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
         wait_listening(port, seed)
         result = cli("download", str(torrent), "-o", str(tmp_path / "out"), "--bind", "127.0.0.1",
-                     "--port", "0", "--peer", f"127.0.0.1:{port}")
+                     "--port", "0", "--peer", f"127.0.0.1:{port}", "--encryption", encryption)
         assert result.returncode == 0, result.stderr
         _assert_plain_progress(result.stdout)
         assert "%" not in result.stderr  # progress is output, on stdout; stderr is for problems

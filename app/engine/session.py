@@ -32,23 +32,23 @@ from app.engine.lsd import LsdService
 from app.engine.magnet import format_magnet, parse_magnet
 from app.engine.peer import PeerConnection
 from app.engine.peer_id import make_peer_id
-from app.engine.rate_limit import AltSchedule
+from app.engine.rate_limit import AltSchedule, Throttle
 from app.engine.mover import MoveStatus
 from app.engine.sockets import Sockets
-from app.engine.transport.utp_endpoint import UtpEndpoint, dial
+from app.engine.transport.utp_endpoint import TRANSPORTS, UtpEndpoint, dial
 from app.engine.transport.utp_transport import UtpTransport
-from app.engine.snapshots import SessionSnapshot, TorrentDetails, TorrentState
+from app.engine.snapshots import USER_STOPS, SessionSnapshot, StopReason, TorrentDetails
 from app.engine.store import ResumeRecord, Store, TorrentRecord, file_stamps, trustworthy
 from app.engine.torrent import Torrent
 from app.engine.torrent_options import TorrentOptions
+from app.engine.transport.mse import Initiator
+from app.engine.transport.mse_transport import DIAL_ORDER, METHODS, AcceptStream, DialStream, Encryption
 
 log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 10.0
 HANDSHAKE_TIMEOUT = 20.0
-
-
-CHOOSE_FILES_NOTE = "choose the files to download, then start it"
+MSE_TIMEOUT = 10.0  # a peer silent this long in the encrypted handshake is given up (or dialed plain)
 
 
 class DuplicateTorrentError(EngineError):
@@ -92,7 +92,14 @@ class SessionConfig:
     seed_ratio_limit: float = 0.0  # pause a torrent once it has shared this much; 0: never
     seed_time_limit: float = 0.0  # or once it has seeded this many seconds; 0: never
     disk_reserve: int = 1024**3  # a torrent pauses rather than leave less free space; 0: no guard
+    encryption: str = Encryption.ALLOW  # MSE/PE: "allow", "require" or "disable"
     transport: str = "both"  # peers over "both" (uTP first, then TCP), "tcp" or "utp" (BEP 29)
+
+    def __post_init__(self) -> None:
+        if self.encryption not in set(Encryption):
+            raise EngineError(f"encryption must be allow, require or disable, not '{self.encryption}'")
+        if self.transport not in TRANSPORTS:
+            raise EngineError(f"transport must be both, tcp or utp, not '{self.transport}'")
 
 
 def default_profile_dir() -> Path:
@@ -112,11 +119,11 @@ class Session:
         self._server: asyncio.Server | None = None
         self._listeners: list[Callable[[events.Event], None]] = []
         self._half_open = 0
-        self._handshaking: set[PeerConnection] = set()  # accepted connections awaiting a handshake
+        # Accepted connections awaiting a handshake: MSE (AcceptStream), then BitTorrent's.
+        self._handshaking: set[PeerConnection | AcceptStream] = set()
         self._dialling: set[asyncio.Task[None]] = set()  # outgoing connects, kept from the GC
         self.store: Store | None = None
-        self._paused: dict[bytes, bool] = {}
-        self.controls = Controls(self, self._paused)  # limits, queue, disk guard, moves
+        self.controls = Controls(self)  # limits, queue, disk guard, moves
         self.notices: list[str] = []  # things the user should read once (e.g. a damaged store)
         self._saver: asyncio.Task[None] | None = None
         self.dht: DhtNode | None = None
@@ -128,7 +135,7 @@ class Session:
     # lifecycle
 
     async def start(self) -> None:
-        self.sockets = Sockets(self.config.listen_host)
+        self.sockets = replace(self.sockets, host=self.config.listen_host)
         self.http = self.sockets.http_client()
         if self.config.profile_dir is not None:
             await self._open_store(self.config.profile_dir)
@@ -137,14 +144,14 @@ class Session:
         await self._start_discovery()
         self.controls.start()
         for torrent in self.torrents.values():
-            if not self._paused.get(torrent.info_hash, False):
+            if not torrent.paused:
                 torrent.start()
         if self.store is not None:
             self._saver = asyncio.ensure_future(self._save_periodically())
 
     async def _listen(self, config: SessionConfig) -> asyncio.Server:
         try:
-            server = await Sockets(config.listen_host).listen(self._incoming, config.listen_port)
+            server = await replace(self.sockets, host=config.listen_host).listen(self._incoming, config.listen_port)
         except OSError as exc:
             raise EngineError(
                 f"Could not listen on {config.listen_host} port {config.listen_port}: {exc.strerror or exc}."
@@ -193,13 +200,16 @@ class Session:
 
     async def _new_http_client(self, old: SessionConfig) -> None:
         """'VPN only': trackers are asked from the new address; announces in flight finish first."""
-        self.sockets = Sockets(self.config.listen_host)
+        self.sockets = replace(self.sockets, host=self.config.listen_host)
         previous, self.http = self.http, self.sockets.http_client()
         if previous is not None:
             await previous.close()
 
     async def _open_utp(self) -> None:
         """One UDP socket on the TCP port's number for uTP and the DHT (as other clients do)."""
+        if self.sockets.family == socket.AF_INET6:
+            log.warning("uTP is off: it runs over IPv4 here and the chosen address is IPv6")
+            return
         self.utp = UtpEndpoint(self._incoming_utp)
         self.utp.set_limits(self.config.max_peers, self.config.max_half_open)
         await self.utp.start(self.sockets, self.listen_port or 0)
@@ -221,7 +231,7 @@ class Session:
         if self.config.transport == "tcp":
             transport.abort()
             return
-        transport.attach(_IncomingPeer(self))
+        transport.attach(self._incoming())  # MSE or plaintext, as over TCP
 
     async def _restart_discovery(self, old: SessionConfig) -> None:
         await self._stop_discovery()
@@ -254,7 +264,7 @@ class Session:
             self._saver.cancel()
 
     async def _stop_torrents(self) -> None:
-        await asyncio.gather(*(t.stop() for t in self.torrents.values()), return_exceptions=True)
+        await asyncio.gather(*(t.close() for t in self.torrents.values()), return_exceptions=True)
 
     async def _close_store(self) -> None:
         if self.store is None:
@@ -272,26 +282,40 @@ class Session:
     # peer discovery beyond trackers: DHT and LSD (PEX lives in the torrents)
 
     async def _start_discovery(self) -> None:
-        if self.config.enable_dht:
-            saved = self.store.get_setting("dht") if self.store else None
-            node_id = bytes.fromhex(saved["node_id"]) if saved else None
-            self.dht = DhtNode(node_id=node_id, bootstrap=self.config.dht_bootstrap)
-            if saved:
-                self.dht.load_nodes(saved.get("nodes", []))
-            if self.utp is not None:  # the shared socket hands the DHT its datagrams
-                await self.dht.start(shared=self.utp.udp.transport)
-                self.utp.udp.dht = self.dht
-            else:
-                await self.dht.start(self.sockets, self.listen_port or 0)
-            self.dht_port = self.dht.port
-        if self.config.enable_lsd:
-            self._lsd = LsdService(self.listen_port or 0, self._lsd_peer, sockets=self.sockets)
+        ipv6 = self.sockets.family == socket.AF_INET6
+        if self.config.enable_dht and ipv6:
+            log.warning("the DHT is off: it runs over IPv4 (BEP 5) and the chosen address is IPv6")
+        elif self.config.enable_dht:
+            await self._start_dht()
+        if self.config.enable_lsd and ipv6:
+            log.warning("local service discovery is off: it multicasts over IPv4 (BEP 14) and the chosen address is IPv6")
+        elif self.config.enable_lsd:
+            await self._start_lsd()
+
+    async def _start_dht(self) -> None:
+        saved = self.store.get_setting("dht") if self.store else None
+        node_id = bytes.fromhex(saved["node_id"]) if saved else None
+        self.dht = DhtNode(node_id=node_id, bootstrap=self.config.dht_bootstrap)
+        if saved:
+            self.dht.load_nodes(saved.get("nodes", []))
+        if self.utp is not None:  # the shared socket hands the DHT its datagrams
+            await self.dht.start(shared=self.utp.udp.transport)
+            self.utp.udp.dht = self.dht
+        else:
             try:
-                await self._lsd.start()
-                self._update_lsd()
-            except OSError as exc:
-                log.warning("local service discovery is off: %s", exc)
-                self._lsd = None
+                await self.dht.start(self.sockets, self.listen_port or 0)
+            except OSError:  # the UDP port is taken: any port will do for the DHT
+                await self.dht.start(self.sockets, 0)
+        self.dht_port = self.dht.port
+
+    async def _start_lsd(self) -> None:
+        self._lsd = LsdService(self.listen_port or 0, self._lsd_peer, sockets=self.sockets)
+        try:
+            await self._lsd.start()
+            self._update_lsd()
+        except OSError as exc:
+            log.warning("local service discovery is off: %s", exc)
+            self._lsd = None
 
     async def _stop_discovery(self) -> None:
         if self.dht is not None:
@@ -317,19 +341,15 @@ class Session:
     def metadata_received(self, torrent: Torrent) -> None:
         """A magnet's info dictionary arrived (and was verified): remember it, tell the UI.
 
-        If the user asked to choose the files first, the torrent goes no further: it is
-        paused, and says why, until they have (`set_file_priorities`, then `resume`).
+        If the user asked to choose the files first, the torrent goes no further: it stops,
+        and says why, until they have (`set_file_priorities`, then `resume`).
         """
         choose = torrent.choose_files
-        if choose:
-            self._paused[torrent.info_hash] = True
-            torrent.note = CHOOSE_FILES_NOTE
-            torrent.stop_soon()
         if self.store is not None:
             meta = torrent.metainfo
             self.store.update_torrent(
                 torrent.info_hash, metainfo=to_torrent_bytes(meta), name=meta.name,
-                **({"paused": True} if choose else {}),
+                **({"paused": True, "stop_reason": StopReason.CHOOSE_FILES.name} if choose else {}),
             )
         self._update_lsd()
         self.emit(events.MetadataReceived(torrent.info_hash.hex(), torrent.name, choose_files=choose))
@@ -358,16 +378,15 @@ class Session:
 
     def _restore(self, record: TorrentRecord) -> Torrent:
         save_path = Path(record.save_path)
+        reason = _restored_reason(record)
         if record.metainfo:
-            torrent = Torrent(self, parse_metainfo(record.metainfo), save_path, added_on=record.added_on)
+            torrent = Torrent(self, parse_metainfo(record.metainfo), save_path, added_on=record.added_on, reason=reason)
         else:
-            torrent = Torrent(self, None, save_path, added_on=record.added_on, magnet=parse_magnet(record.magnet))
+            magnet = parse_magnet(record.magnet)
+            torrent = Torrent(self, None, save_path, added_on=record.added_on, magnet=magnet, reason=reason)
         torrent.choose_files = record.choose_files
-        if torrent.choose_files and torrent.has_metadata:
-            torrent.note = CHOOSE_FILES_NOTE  # it waited for the user's choice when the app closed
         self.controls.restore_options(torrent, record)
         self.torrents[torrent.info_hash] = torrent
-        self._paused[torrent.info_hash] = record.paused
         return torrent
 
     async def save_resume(self) -> None:
@@ -441,12 +460,13 @@ class Session:
         the files before any is downloaded (see `metadata_received`).
         """
         folder = Path(save_path or self.config.download_dir)
+        reason = StopReason.USER if paused else None
         if isinstance(source, str) and source[:7].lower() == "magnet:":
             magnet = parse_magnet(source)
-            torrent = Torrent(self, None, folder, magnet=magnet)
+            torrent = Torrent(self, None, folder, magnet=magnet, reason=reason)
             torrent.choose_files = choose_files
         else:
-            torrent = Torrent(self, _to_metainfo(source), folder)
+            torrent = Torrent(self, _to_metainfo(source), folder, reason=reason)
         existing = self.torrents.get(torrent.info_hash)
         if existing is not None:
             raise DuplicateTorrentError(self._merge(existing, torrent))
@@ -501,37 +521,38 @@ class Session:
         del self.torrents[torrent.info_hash]
         if self.store is not None:
             self.store.remove_torrent(torrent.info_hash)
-        await torrent.stop()
+        await torrent.close()
         self._update_lsd()
         if delete_files and torrent.has_metadata:
             await torrent.storage.delete_files()
         self.emit(events.TorrentRemoved(info_hash))
 
     async def pause(self, info_hash: str) -> None:
-        torrent = self._get(info_hash)
-        self._set_paused(torrent, True)
-        await torrent.stop()
+        """Stop the torrent until resumed."""
+        await self.pause_for(self._get(info_hash), StopReason.USER)
+
+    async def pause_for(self, torrent: Torrent, reason: StopReason) -> None:
+        """Stop it and say why (the user, a seeding goal); what the user would keep stopped
+        stays stopped after a restart."""
+        self._set_paused(torrent, reason if reason in USER_STOPS else None)
+        await torrent.stop(reason)
 
     async def resume(self, info_hash: str) -> None:
+        """Start it again: after a pause, an error (the verified pieces stay), the file choice."""
         torrent = self._get(info_hash)
         if torrent.choose_files and torrent.has_metadata:  # the files are chosen (or all are wanted)
             torrent.choose_files = False
-            torrent.note = ""
             if self.store is not None:
                 self.store.update_torrent(torrent.info_hash, choose_files=False)
-        self._set_paused(torrent, False)
-        if torrent.state == TorrentState.ERROR:
-            await torrent.stop()  # ends what the error left running; the verified pieces stay
+        self._set_paused(torrent, None)
         torrent.start()
 
-    def is_paused(self, info_hash: bytes) -> bool:
-        """Paused by the user (or waiting for their file choice), as remembered across restarts."""
-        return self._paused.get(info_hash, False)
-
-    def _set_paused(self, torrent: Torrent, paused: bool) -> None:
-        self._paused[torrent.info_hash] = paused
+    def _set_paused(self, torrent: Torrent, reason: StopReason | None) -> None:
+        """The store's `paused` column and why: what the user stopped stays stopped after a restart."""
         if self.store is not None:
-            self.store.update_torrent(torrent.info_hash, paused=paused)
+            self.store.update_torrent(
+                torrent.info_hash, paused=reason is not None, stop_reason=reason.name if reason else ""
+            )
 
     async def recheck(self, info_hash: str) -> None:
         await self._get(info_hash).recheck()
@@ -604,6 +625,17 @@ class Session:
             except Exception:  # a listener's bug must not stop the engine
                 log.exception("event listener failed on %r", event)
 
+    # TorrentHost: what torrents ask of the session (app/engine/torrent.py)
+
+    def throttle(self, reading_blocked: Callable[[], bool]) -> Throttle:
+        return self.controls.limits.throttle(reading_blocked)
+
+    def may_start(self, torrent: Torrent) -> bool:
+        return self.controls.admit(torrent)
+
+    async def room_to_write(self, torrent: Torrent, size: int) -> bool:
+        return await self.controls.room_to_write(torrent, size)
+
     # connections (used by torrents and peers)
 
     def torrent_for(self, info_hash: bytes) -> Torrent | None:
@@ -616,11 +648,17 @@ class Session:
 
     def admit(self, peer: PeerConnection) -> bool:
         """May an accepted connection stay? max_peers counts peers and pending handshakes."""
+        return self._hold(peer, peer.handshake_done)
+
+    def _admit_stream(self, stream: AcceptStream) -> bool:
+        return self._hold(stream, stream.done)
+
+    def _hold(self, pending: PeerConnection | AcceptStream, done: asyncio.Future[Any]) -> bool:
         peers = sum(len(t.peers) for t in self.torrents.values())
         if peers + len(self._handshaking) >= self.config.max_peers:
             return False
-        self._handshaking.add(peer)
-        peer.handshake_done.add_done_callback(lambda _: self._handshaking.discard(peer))
+        self._handshaking.add(pending)
+        done.add_done_callback(lambda _: self._handshaking.discard(pending))
         return True
 
     def connect(self, torrent: Torrent, address: tuple[str, int]) -> None:
@@ -630,30 +668,77 @@ class Session:
         task.add_done_callback(self._dialling.discard)
 
     async def _connect(self, torrent: Torrent, address: tuple[str, int]) -> None:
+        """Dial as the encryption policy says: "allow" tries MSE first and plaintext after it."""
+        failed = _DialFailure("no way to connect", connected=True)
+        for attempt, encrypted in enumerate(DIAL_ORDER[Encryption(self.config.encryption)]):
+            if not failed.connected:
+                break  # the peer is not there at all: no point in dialing it again in plaintext
+            if attempt:
+                self._half_open += 1  # connect() counted the first attempt
+            outcome = await self._dial(torrent, address, encrypted)
+            if isinstance(outcome, PeerConnection):
+                await self._await_handshake(torrent, address, outcome)
+                return
+            failed = outcome
+        torrent.connect_failed(address, failed.reason)
+
+    async def _dial(self, torrent: Torrent, address: tuple[str, int], encrypted: bool) -> PeerConnection | _DialFailure:
+        """A connected peer, its MSE handshake done if `encrypted`; or why not."""
+        def make_peer() -> PeerConnection:
+            return PeerConnection(self, torrent, address)
+
+        def make_stream() -> DialStream:
+            initiator = Initiator(torrent.info_hash, METHODS[Encryption(self.config.encryption)])
+            return DialStream(initiator, make_peer, MSE_TIMEOUT)
+
+        factory: Callable[[], PeerConnection | DialStream] = make_stream if encrypted else make_peer
         try:
-            _, peer = await dial(
-                self.config.transport, self.utp, self.sockets,
-                lambda: PeerConnection(self, torrent, address), address, CONNECT_TIMEOUT,
+            _, protocol = await dial(
+                self.config.transport, self.utp, self.sockets, factory, address, CONNECT_TIMEOUT
             )
         except (OSError, TimeoutError) as exc:
-            torrent.connect_failed(address, _connect_reason(exc))
-            return
+            return _DialFailure(_connect_reason(exc), connected=False)
         finally:
             self._half_open -= 1
+        if isinstance(protocol, PeerConnection):
+            return protocol
+        try:
+            return await protocol.done  # type: ignore[return-value]  # DialStream's own timer ends it
+        except ConnectionError as exc:
+            return _DialFailure(str(exc), connected=True)
+
+    async def _await_handshake(self, torrent: Torrent, address: tuple[str, int], peer: PeerConnection) -> None:
         try:
             await asyncio.wait_for(asyncio.shield(peer.handshake_done), HANDSHAKE_TIMEOUT)
         except (ConnectionError, TimeoutError) as exc:
             peer.close(str(exc) or "no handshake")
             torrent.connect_failed(address, str(exc) or "no handshake")
 
-    def _incoming(self) -> PeerConnection:
+    def _incoming(self) -> AcceptStream:
+        stream = AcceptStream(
+            Encryption(self.config.encryption), self._accepting_info_hashes,
+            lambda: self._take_over(stream), HANDSHAKE_TIMEOUT, admit=self._admit_stream,
+        )
+        return stream
+
+    def _take_over(self, stream: AcceptStream) -> _IncomingPeer:
+        self._handshaking.discard(stream)  # its place among the pending handshakes goes to the peer
         return _IncomingPeer(self)
+
+    def _accepting_info_hashes(self) -> list[bytes]:
+        return [ih for ih, torrent in self.torrents.items() if torrent.accepts_peers]
 
     def _get(self, info_hash: str) -> Torrent:
         try:
             return self.torrents[bytes.fromhex(info_hash)]
         except (KeyError, ValueError):
             raise UnknownTorrentError(f"no torrent with info-hash {info_hash}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class _DialFailure:
+    reason: str
+    connected: bool  # the TCP connection was made (then the handshake failed)
 
 
 class _IncomingPeer(PeerConnection):
@@ -676,6 +761,15 @@ class _IncomingPeer(PeerConnection):
         # A connection that never finishes its handshake must not hold a slot for ever.
         timer = asyncio.get_running_loop().call_later(HANDSHAKE_TIMEOUT, self.close, "no handshake")
         self.handshake_done.add_done_callback(lambda _: timer.cancel())
+
+
+def _restored_reason(record: TorrentRecord) -> StopReason | None:
+    """Why it was stopped when the app closed: the user, a seeding goal, the file choice."""
+    if not record.paused:
+        return None
+    if record.choose_files and record.metainfo:  # a store from before stop_reason says it so
+        return StopReason.CHOOSE_FILES
+    return StopReason.__members__.get(record.stop_reason, StopReason.USER)
 
 
 class SessionNetwork:

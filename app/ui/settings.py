@@ -50,6 +50,7 @@ class Preferences:
     enable_pex: bool = True
     enable_lsd: bool = True
     disk_reserve: int = 1024
+    encryption: str = "allow"  # MSE/PE: "allow", "require" or "disable"
     transport: str = "both"  # SessionConfig.transport: "both" (uTP first), "tcp" or "utp"
     log_level: str = "INFO"  # the `app` logger's, one of app_log.LEVELS
 
@@ -125,6 +126,7 @@ def session_settings(preferences: Preferences) -> dict[str, Any]:
         "enable_pex": p.enable_pex,
         "enable_lsd": p.enable_lsd,
         "disk_reserve": p.disk_reserve * MIB,
+        "encryption": p.encryption,
         "transport": p.transport if p.transport in ("both", "tcp", "utp") else "both",
     }
 

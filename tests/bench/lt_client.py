@@ -1,11 +1,11 @@
 """A libtorrent process for benchmarks: `seed` or `leech` one torrent on loopback.
 
-    python -m tests.bench.lt_client seed TORRENT DATA_DIR HOST PORTFILE [utp]
-    python -m tests.bench.lt_client leech TORRENT OUT_DIR HOST PEER_HOST:PEER_PORT [plaintext] [utp]
+    python -m tests.bench.lt_client seed TORRENT DATA_DIR HOST PORTFILE [plaintext | rc4] [utp]
+    python -m tests.bench.lt_client leech TORRENT OUT_DIR HOST PEER_HOST:PEER_PORT [plaintext | rc4] [utp]
 
-A `plaintext` leecher connects without first trying Message Stream Encryption (MSE/PE), which
-a peer without it (Piecemeal) refuses: libtorrent then reconnects in plain text a second later.
-A `utp` peer has TCP switched off both ways: it speaks uTP (BEP 29) only.
+`plaintext`: never Message Stream Encryption (MSE/PE); `rc4`: MSE with RC4 only, both ways
+(what "require encryption" means in qBittorrent). Without either: libtorrent's defaults.
+`utp`: TCP switched off both ways, uTP (BEP 29) only.
 """
 
 from __future__ import annotations
@@ -16,11 +16,17 @@ from pathlib import Path
 
 from tests.lt_peer import UTP_ONLY, LtPeer
 
+ENCRYPTION: dict[str, dict[str, int]] = {
+    "": {},
+    "plaintext": {"out_enc_policy": 2, "in_enc_policy": 2},  # pe_disabled
+    "rc4": {"out_enc_policy": 0, "in_enc_policy": 0, "allowed_enc_level": 2},  # pe_forced, pe_rc4
+}
+
 
 def main(argv: list[str]) -> int:
     mode, torrent_path, folder, host = argv[:4]
-    extras = set(argv[5:])
-    settings: dict[str, object] = {"out_enc_policy": 2} if "plaintext" in extras else {}  # 2: pe_disabled
+    extras = argv[5:]
+    settings: dict[str, object] = dict(ENCRYPTION[next((extra for extra in extras if extra in ENCRYPTION), "")])
     if "utp" in extras:
         settings.update(UTP_ONLY)
     peer = LtPeer(host, **settings)

@@ -39,3 +39,11 @@ def test_the_connection_column_names_the_transport():
     column = model.columnCount() - 1
     assert model.headerData(column, Qt.Orientation.Horizontal) == "Connection"
     assert [model.index(row, column).data() for row in range(2)] == ["uTP", "TCP"]
+
+
+def test_an_encrypted_peer_says_so():
+    model = PeerModel()
+    model.set_items([peer(0, flags="D E", encrypted=True), peer(1)])
+    assert "encrypted connection" in model.index(0, FLAGS_COLUMN).data(Qt.ItemDataRole.ToolTipRole)
+    assert model.index(0, 0).data(Qt.ItemDataRole.ToolTipRole) == "outgoing connection, encrypted"
+    assert model.index(1, 0).data(Qt.ItemDataRole.ToolTipRole) == "outgoing connection"
