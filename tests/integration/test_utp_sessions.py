@@ -25,10 +25,15 @@ async def first_peer(session: Session, info_hash: str, timeout: float = 30) -> P
             await asyncio.sleep(0.05)
 
 
-async def swarm(tmp_path: Path, seed_transport: str, leecher_transport: str) -> tuple[PeerSnapshot, PeerSnapshot]:
+async def swarm(
+    tmp_path: Path, seed_transport: str, leecher_transport: str, encryption: str = "allow"
+) -> tuple[PeerSnapshot, PeerSnapshot]:
     payload = random_tree(tmp_path / "seed" / "payload", SIZES)
     torrent = create_torrent(payload, trackers=[], piece_length=64 * 1024)
-    async with running_session(transport=seed_transport) as seed, running_session(transport=leecher_transport) as leecher:
+    async with (
+        running_session(transport=seed_transport, encryption=encryption) as seed,
+        running_session(transport=leecher_transport, encryption=encryption) as leecher,
+    ):
         info_hash = await seed.add_torrent(torrent, payload.parent)
         await wait_for_state(seed, info_hash, TorrentState.SEEDING)
         await leecher.add_torrent(torrent, tmp_path / "leech")
@@ -46,6 +51,12 @@ async def test_a_download_over_utp_only_arrives_byte_for_byte(tmp_path: Path) ->
     by_leecher, by_seed = await swarm(tmp_path, "utp", "utp")
     assert by_leecher.transport == by_seed.transport == "uTP"
     assert "P" in by_leecher.flags.split() and by_seed.incoming
+
+
+async def test_encryption_runs_over_utp(tmp_path: Path) -> None:
+    by_leecher, by_seed = await swarm(tmp_path, "utp", "utp", encryption="require")
+    assert by_leecher.transport == by_seed.transport == "uTP"
+    assert by_leecher.encrypted and by_seed.encrypted
 
 
 async def test_both_dials_utp_first(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from app.engine.session import Session
-from app.engine.snapshots import TorrentState
+from app.engine.snapshots import StopReason, TorrentState
 from tests.lt_peer import UTP_ONLY, LtPeer, make_torrent, random_tree
 from tests.swarm_helpers import loopback_config, wait_for_state
 
@@ -65,7 +65,7 @@ async def test_download_from_a_libtorrent_seed_over_utp(layout: str, tmp_path: P
 
 def torrent_state(session: Session, info_hash: str) -> TorrentState:
     snap = next(t for t in session.snapshot().torrents if t.info_hash == info_hash)
-    assert snap.state != TorrentState.ERROR, snap.error
+    assert snap.reason != StopReason.ERROR, snap.error
     return snap.state
 
 
