@@ -25,13 +25,15 @@ import platformdirs
 from app.engine import events
 from app.engine.controls import Controls
 from app.engine.errors import EngineError, StorageError
-from app.engine.metainfo import Metainfo, load_metainfo, parse_metainfo, to_torrent_bytes
+from app.engine.metainfo import Metainfo, is_web_seed_url, load_metainfo, parse_metainfo, to_torrent_bytes
 from app.engine.dht import DEFAULT_BOOTSTRAP, DhtNode
 from app.engine.disk_guard import free_bytes
 from app.engine.lsd import LsdService
 from app.engine.magnet import format_magnet, parse_magnet
 from app.engine.peer import PeerConnection
 from app.engine.peer_id import make_peer_id
+from app.engine.portmap.service import PortMapOptions, PortMapService
+from app.engine.portmap.status import PortMapStatus
 from app.engine.rate_limit import AltSchedule, Throttle
 from app.engine.mover import MoveStatus
 from app.engine.sockets import Sockets
@@ -92,6 +94,7 @@ class SessionConfig:
     seed_ratio_limit: float = 0.0  # pause a torrent once it has shared this much; 0: never
     seed_time_limit: float = 0.0  # or once it has seeded this many seconds; 0: never
     disk_reserve: int = 1024**3  # a torrent pauses rather than leave less free space; 0: no guard
+    port_mapping: bool = True  # ask the router (UPnP, PCP, NAT-PMP) to open the listen ports
     encryption: str = Encryption.ALLOW  # MSE/PE: "allow", "require" or "disable"
     transport: str = "both"  # peers over "both" (uTP first, then TCP), "tcp" or "utp" (BEP 29)
 
@@ -131,6 +134,9 @@ class Session:
         self._lsd: LsdService | None = None
         self.utp: UtpEndpoint | None = None  # the UDP socket of uTP and the DHT
         self.network = SessionNetwork(self)  # what trackers ask at each announce
+        self.port_map_options = PortMapOptions()
+        self._portmap: PortMapService | None = None
+        self.incoming_connections = 0  # handshakes completed by peers that reached us
 
     # lifecycle
 
@@ -142,6 +148,7 @@ class Session:
         self._server = await self._listen(self.config)
         await self._open_utp()
         await self._start_discovery()
+        await self._start_port_mapping()
         self.controls.start()
         for torrent in self.torrents.values():
             if not torrent.paused:
@@ -248,8 +255,8 @@ class Session:
 
     async def close(self) -> None:
         """Stop everything. Each step is guarded: one that fails must not leave the rest open."""
-        steps = (self._stop_serving, self.controls.close, self._stop_torrents, self._stop_discovery,
-                 self._close_utp, self._close_store, self._close_http)
+        steps = (self._stop_serving, self._stop_port_mapping, self.controls.close, self._stop_torrents,
+                 self._stop_discovery, self._close_utp, self._close_store, self._close_http)
         for step in steps:
             try:
                 await step()
@@ -278,6 +285,27 @@ class Session:
     async def _close_http(self) -> None:
         if self.http is not None:
             await self.http.close()
+
+    # port mapping: the router opens the listen ports (TCP peers, UDP for the DHT)
+
+    async def _start_port_mapping(self) -> None:
+        if not self.config.port_mapping or self.listen_port is None:
+            return
+        ports = {"TCP": self.listen_port, "UDP": self.dht_port or self.listen_port}
+        self._portmap = PortMapService(self.sockets, ports, self.port_map_options)
+        await self._portmap.start()
+
+    async def _stop_port_mapping(self) -> None:
+        portmap, self._portmap = self._portmap, None
+        if portmap is not None:
+            await portmap.close()  # removes the mappings from the router
+
+    async def _remap(self, old: SessionConfig) -> None:
+        await self._stop_port_mapping()
+        await self._start_port_mapping()
+
+    def port_mapping_status(self) -> PortMapStatus:
+        return self._portmap.status if self._portmap is not None else PortMapStatus()
 
     # peer discovery beyond trackers: DHT and LSD (PEX lives in the torrents)
 
@@ -509,12 +537,12 @@ class Session:
         try:
             self.store.update_torrent(torrent.info_hash, **changes)
         except StorageError as exc:
-            log.warning("could not save the merged trackers of %s: %s", torrent.name, exc)
+            log.warning("could not save the trackers and web seeds of %s: %s", torrent.name, exc)
 
     def magnet_uri(self, info_hash: str) -> str:
         torrent = self._get(info_hash)
         trackers = [url for tier in torrent.metainfo.trackers for url in tier] if torrent.has_metadata else []
-        return format_magnet(torrent.info_hash, torrent.name, trackers)
+        return format_magnet(torrent.info_hash, torrent.name, trackers, torrent.web_seeds)  # ws=, as libtorrent
 
     async def remove(self, info_hash: str, delete_files: bool = False) -> None:
         torrent = self._get(info_hash)
@@ -586,6 +614,16 @@ class Session:
         """Connect to a known peer (the CLI's --peer, peer hints, tests)."""
         self._get(info_hash).add_peers([(host, port)])
 
+    async def add_web_seed(self, info_hash: str, url: str) -> None:
+        """Add a BEP 19 web seed (an http or https URL of the file, or of the folder above the
+        torrent's folder); remembered with the torrent. EngineError if the URL cannot be one."""
+        torrent = self._get(info_hash)
+        url = url.strip()
+        if not is_web_seed_url(url):
+            raise EngineError(f"'{url}' is not an http or https address.")
+        if torrent.add_web_seed(url):
+            self._remember_sources(torrent)
+
     async def reannounce(self, info_hash: str) -> None:
         """Ask the torrent's trackers for peers now, whatever their interval says."""
         self._get(info_hash).trackers.announce_now()
@@ -601,6 +639,8 @@ class Session:
             peers=sum(t.peers + t.seeds for t in torrents),
             dht_nodes=self.dht.node_count if self.dht is not None else 0,
             listen_port=self.listen_port,
+            port_mapping=self.port_mapping_status(),
+            incoming_connections=self.incoming_connections,
         )
 
     def details(self, info_hash: str) -> TorrentDetails | None:
@@ -751,9 +791,6 @@ class _IncomingPeer(PeerConnection):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         host, port = transport.get_extra_info("peername")[:2]
         self.address = (host, port)
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         super().connection_made(transport)
         if not self.session.admit(self):
             self.close("too many connections")
@@ -761,6 +798,11 @@ class _IncomingPeer(PeerConnection):
         # A connection that never finishes its handshake must not hold a slot for ever.
         timer = asyncio.get_running_loop().call_later(HANDSHAKE_TIMEOUT, self.close, "no handshake")
         self.handshake_done.add_done_callback(lambda _: timer.cancel())
+        self.handshake_done.add_done_callback(self._count)
+
+    def _count(self, handshake: asyncio.Future[None]) -> None:
+        if not handshake.cancelled() and handshake.exception() is None:
+            self.session.incoming_connections += 1
 
 
 def _restored_reason(record: TorrentRecord) -> StopReason | None:
@@ -802,6 +844,8 @@ _SETTING_REACTIONS: tuple[tuple[frozenset[str], Callable[[Session, SessionConfig
     (frozenset({"max_peers", "max_half_open"}), Session._set_utp_limits),
     (frozenset({"upload_slots"}), Session._set_upload_slots),
     (frozenset({"listen_host", "listen_port"}), Session._announce_address),
+    (frozenset({"listen_host", "listen_port", "enable_dht", "dht_bootstrap", "enable_lsd", "port_mapping"}),
+     Session._remap),  # after discovery: the DHT's UDP port may have changed with it
 )
 
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 from typing import TYPE_CHECKING
 
+from app.engine.portmap.status import MapState, PortMapStatus
+
 if TYPE_CHECKING:
     from app.engine.torrent_options import TorrentOptions
 
@@ -93,6 +95,12 @@ class PeerSnapshot:
     incoming: bool
     encrypted: bool = False  # MSE/PE with RC4: the whole stream is encrypted
     transport: str = "TCP"  # or "uTP" (BEP 29)
+    note: str = ""  # why a web seed is backed off or dropped, "" if all is well
+
+    @property
+    def is_web_seed(self) -> bool:
+        """A BEP 19 web seed's row: its address is its URL."""
+        return "://" in self.address
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,3 +172,15 @@ class SessionSnapshot:
     peers: int
     dht_nodes: int
     listen_port: int | None
+    port_mapping: PortMapStatus = PortMapStatus()  # what the router was asked, and what it said
+    incoming_connections: int = 0  # peers that reached us since the start: proof we are reachable
+
+    @property
+    def reachability(self) -> str:
+        """One plain sentence: can peers on the internet reach this client?"""
+        if self.incoming_connections:
+            plural = "s" if self.incoming_connections != 1 else ""
+            where = self.port_mapping.external_address
+            return f"Reachable: {self.incoming_connections} incoming connection{plural}" + (
+                f" ({where})" if where and self.port_mapping.state == MapState.MAPPED else "")
+        return self.port_mapping.summary

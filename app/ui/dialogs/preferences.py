@@ -124,8 +124,13 @@ class PreferencesDialog(QDialog):
             self.transport_box.addItem(label, value)
         self.transport_box.setCurrentIndex(max(0, self.transport_box.findData(p.transport)))
         self.transport_box.setToolTip("uTP (BEP 29) gives way to your other traffic when the line is busy")
+        self.port_mapping_box = QCheckBox("Map the port with UPnP / NAT-PMP")
+        self.port_mapping_box.setChecked(p.port_mapping)
+        self.port_mapping_box.setToolTip(
+            "Ask the router to open the listening port, so that peers on the internet can connect")
         listening = QFormLayout()
         listening.addRow("Listening port:", self.port_box)
+        listening.addRow("", self.port_mapping_box)
         listening.addRow("Bind to address:", self.host_edit)
         peers = QFormLayout()
         peers.addRow("Peers in all:", self.max_peers_box)
@@ -294,6 +299,7 @@ class PreferencesDialog(QDialog):
             enable_dht=self.dht_box.isChecked(),
             enable_pex=self.pex_box.isChecked(),
             enable_lsd=self.lsd_box.isChecked(),
+            port_mapping=self.port_mapping_box.isChecked(),
             disk_reserve=self.reserve_box.value(),
             encryption=self.encryption_box.currentData(),
             log_level=self.log_level_box.currentData(),
