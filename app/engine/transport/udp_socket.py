@@ -87,6 +87,9 @@ class UdpSocket(asyncio.DatagramProtocol):
     def _take_over_reading(self, transport: asyncio.DatagramTransport, sock: Any) -> None:
         """Read in batches where the loop lets us watch the socket (not on Windows' proactor)."""
         loop = asyncio.get_running_loop()
+        pause = getattr(transport, "pause_reading", None)  # asyncio's selector transports have it
+        if pause is None:
+            return
         reader: socket.socket = sock.dup()
         reader.setblocking(False)
         try:
@@ -94,7 +97,7 @@ class UdpSocket(asyncio.DatagramProtocol):
         except NotImplementedError:
             reader.close()
             return
-        transport.pause_reading()  # type: ignore[attr-defined]  # asyncio's own reader stops
+        pause()  # asyncio's own one-datagram reader stops
         self._reader = reader
 
     def _drain(self) -> None:
