@@ -23,11 +23,14 @@ import aiohttp
 import platformdirs
 
 from app.engine import events
+from app.engine.completion_program import CompletionRunner, Finished
 from app.engine.controls import Controls
 from app.engine.errors import EngineError, StorageError
 from app.engine.metainfo import Metainfo, is_web_seed_url, load_metainfo, parse_metainfo, to_torrent_bytes
 from app.engine.dht import DEFAULT_BOOTSTRAP, DhtNode
 from app.engine.disk_guard import free_bytes
+from app.engine.label_controls import LabelControls
+from app.engine.labels import Labels
 from app.engine.lsd import LsdService
 from app.engine.magnet import format_magnet, parse_magnet
 from app.engine.peer import PeerConnection
@@ -44,6 +47,7 @@ from app.engine.store import ResumeRecord, Store, TorrentRecord, file_stamps, tr
 from app.engine.torrent import Torrent
 from app.engine.torrent_options import TorrentOptions
 from app.engine.transport.mse import Initiator
+from app.engine.watch_folder import FolderWatcher, WatchedFolder
 from app.engine.transport.mse_transport import DIAL_ORDER, METHODS, AcceptStream, DialStream, Encryption
 
 log = logging.getLogger(__name__)
@@ -97,6 +101,9 @@ class SessionConfig:
     port_mapping: bool = True  # ask the router (UPnP, PCP, NAT-PMP) to open the listen ports
     encryption: str = Encryption.ALLOW  # MSE/PE: "allow", "require" or "disable"
     transport: str = "both"  # peers over "both" (uTP first, then TCP), "tcp" or "utp" (BEP 29)
+    watch_folders: tuple[WatchedFolder, ...] = ()  # .torrent files put there are added by themselves
+    watch_interval: float = 3.0  # seconds between scans of the watched folders
+    on_complete_program: str = ""  # run when a download completes, with %N %F %D %I ...; "" none
 
     def __post_init__(self) -> None:
         if self.encryption not in set(Encryption):
@@ -137,6 +144,10 @@ class Session:
         self.port_map_options = PortMapOptions()
         self._portmap: PortMapService | None = None
         self.incoming_connections = 0  # handshakes completed by peers that reached us
+        self.labels = LabelControls(self)  # categories and tags
+        self.watcher = FolderWatcher(lambda: self.config.watch_folders, self._add_watched, self._tell)
+        self.on_complete = CompletionRunner(lambda: self.config.on_complete_program, self._finished_fields)
+        self.add_listener(self.on_complete.heard)
 
     # lifecycle
 
@@ -155,6 +166,8 @@ class Session:
                 torrent.start()
         if self.store is not None:
             self._saver = asyncio.ensure_future(self._save_periodically())
+        self.watcher.interval = self.config.watch_interval
+        self.watcher.start()
 
     async def _listen(self, config: SessionConfig) -> asyncio.Server:
         try:
@@ -255,8 +268,9 @@ class Session:
 
     async def close(self) -> None:
         """Stop everything. Each step is guarded: one that fails must not leave the rest open."""
-        steps = (self._stop_serving, self._stop_port_mapping, self.controls.close, self._stop_torrents,
-                 self._stop_discovery, self._close_utp, self._close_store, self._close_http)
+        steps = (self._stop_serving, self._stop_port_mapping, self.watcher.close, self.on_complete.close,
+                 self.controls.close, self._stop_torrents, self._stop_discovery, self._close_utp,
+                 self._close_store, self._close_http)
         for step in steps:
             try:
                 await step()
@@ -389,6 +403,7 @@ class Session:
         if notice:
             log.warning("%s", notice)
             self.notices.append(notice)
+        self.labels.load()
         resume = self.store.all_resume()
         torrents = []
         for record in self.store.torrents():
@@ -414,6 +429,7 @@ class Session:
             torrent = Torrent(self, None, save_path, added_on=record.added_on, magnet=magnet, reason=reason)
         torrent.choose_files = record.choose_files
         self.controls.restore_options(torrent, record)
+        self.labels.restore(torrent, record)
         self.torrents[torrent.info_hash] = torrent
         return torrent
 
@@ -474,20 +490,22 @@ class Session:
             down_limit=torrent.options.down_limit, up_limit=torrent.options.up_limit,
             queue_position=len(self.torrents), ratio_limit=torrent.options.ratio_limit,
             seed_time_limit=torrent.options.seed_time_limit, choose_files=torrent.choose_files,
+            category=torrent.labels.category, tags=torrent.labels.tags,
         ))
 
     # commands
 
     async def add_torrent(
         self, source: bytes | str | Path | Metainfo, save_path: str | Path | None = None, *,
-        paused: bool = False, choose_files: bool = False,
+        paused: bool = False, choose_files: bool = False, category: str = "",
     ) -> str:
         """Add a .torrent (bytes, path, Metainfo) or a magnet link (a str starting with 'magnet:').
 
         `choose_files` (magnets): stop when the metadata arrives, so that the user can pick
-        the files before any is downloaded (see `metadata_received`).
+        the files before any is downloaded (see `metadata_received`). `category`: a known
+        one; without a `save_path`, the torrent is saved in the category's folder.
         """
-        folder = Path(save_path or self.config.download_dir)
+        folder = Path(save_path) if save_path else self.labels.save_path(category, self.config.download_dir)
         reason = StopReason.USER if paused else None
         if isinstance(source, str) and source[:7].lower() == "magnet:":
             magnet = parse_magnet(source)
@@ -498,6 +516,7 @@ class Session:
         existing = self.torrents.get(torrent.info_hash)
         if existing is not None:
             raise DuplicateTorrentError(self._merge(existing, torrent))
+        torrent.labels = Labels(category)
         self.torrents[torrent.info_hash] = torrent
         self._remember(torrent, paused)
         self._update_lsd()
@@ -624,6 +643,44 @@ class Session:
         if torrent.add_web_seed(url):
             self._remember_sources(torrent)
 
+    async def add_category(self, name: str, save_path: str = "") -> None:
+        """Add a category, or change the folder of one; new torrents in it are saved there."""
+        self.labels.add_category(name, save_path)
+
+    async def remove_category(self, name: str) -> None:
+        """Its torrents stay, without a category."""
+        self.labels.remove_category(name)
+
+    async def set_category(self, info_hash: str, category: str) -> None:
+        """A known category, or "" for none; the files stay where they are."""
+        self.labels.set_category(self._get(info_hash), category)
+
+    async def set_tags(self, info_hash: str, tags: Sequence[str]) -> None:
+        """The torrent's whole set of tags; a new tag is remembered for the menus."""
+        self.labels.set_tags(self._get(info_hash), list(tags))
+
+    async def _add_watched(self, data: bytes, folder: WatchedFolder) -> str:
+        """A watched folder's file: a torrent already in the list counts as added."""
+        try:
+            return await self.add_torrent(data, folder.save_path, category=folder.category)
+        except DuplicateTorrentError as exc:
+            self._tell(str(exc))
+            return ""
+
+    def _tell(self, message: str) -> None:
+        log.warning("%s", message)
+        self.emit(events.Notice(message))
+
+    def _finished_fields(self, info_hash: str) -> Finished | None:
+        torrent = self.torrents.get(bytes.fromhex(info_hash))
+        if torrent is None or not torrent.has_metadata:
+            return None
+        return Finished(
+            name=torrent.name, content_path=str(torrent.save_path / torrent.metainfo.name),
+            save_path=str(torrent.save_path), info_hash=info_hash, category=torrent.labels.category,
+            tags=torrent.labels.tags, size=torrent.metainfo.total_length,
+        )
+
     async def reannounce(self, info_hash: str) -> None:
         """Ask the torrent's trackers for peers now, whatever their interval says."""
         self._get(info_hash).trackers.announce_now()
@@ -641,6 +698,8 @@ class Session:
             listen_port=self.listen_port,
             port_mapping=self.port_mapping_status(),
             incoming_connections=self.incoming_connections,
+            categories=self.labels.book.categories,
+            tags=self.labels.book.tags,
         )
 
     def details(self, info_hash: str) -> TorrentDetails | None:

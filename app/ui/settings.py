@@ -10,6 +10,7 @@ from typing import Any, Final
 from PySide6.QtCore import QSettings, QStandardPaths
 
 from app.engine.rate_limit import AltSchedule
+from app.engine.watch_folder import AfterAdd, WatchedFolder
 
 DEFAULT_PORT = 6881
 KIB: Final = 1024
@@ -54,6 +55,11 @@ class Preferences:
     encryption: str = "allow"  # MSE/PE: "allow", "require" or "disable"
     transport: str = "both"  # SessionConfig.transport: "both" (uTP first), "tcp" or "utp"
     log_level: str = "INFO"  # the `app` logger's, one of app_log.LEVELS
+    watch_dir: str = ""  # .torrent files put there are added by themselves; "" none
+    watch_delete: bool = False  # delete them once added, rather than move them to "added"
+    notify_finished: bool = True  # a tray message when a download completes
+    notify_errors: bool = True  # and when one stops on an error
+    on_complete_program: str = ""  # run when a download completes (%N %F %D %I ...)
 
 
 def _days(value: object) -> tuple[int, ...]:
@@ -130,7 +136,17 @@ def session_settings(preferences: Preferences) -> dict[str, Any]:
         "disk_reserve": p.disk_reserve * MIB,
         "encryption": p.encryption,
         "transport": p.transport if p.transport in ("both", "tcp", "utp") else "both",
+        "watch_folders": watched_folders(p),
+        "on_complete_program": p.on_complete_program.strip(),
     }
+
+
+def watched_folders(preferences: Preferences) -> tuple[WatchedFolder, ...]:
+    folder = preferences.watch_dir.strip()
+    if not folder:
+        return ()
+    after = AfterAdd.DELETE if preferences.watch_delete else AfterAdd.MOVE
+    return (WatchedFolder(Path(folder).expanduser(), after=after),)
 
 
 def changed_settings(before: Preferences, after: Preferences) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from pathlib import Path
 from PySide6.QtCore import QTime
 from PySide6.QtWidgets import QLabel
 
+from app.engine.watch_folder import AfterAdd, WatchedFolder
 from app.ui.dialogs.preferences import PreferencesDialog
 from app.ui.settings import (
     MIB,
@@ -94,3 +95,21 @@ def test_the_log_tab_names_the_log_file(tmp_path):
     notes = [label.text() for label in dialog.findChildren(QLabel)]
     assert str(tmp_path / "piecemeal.log") in notes
     assert any(n.startswith("The newest 4.0 MiB are kept.") for n in notes), notes
+
+
+def test_watch_folder_and_completion_choices_round_trip_and_reach_the_session(settings, tmp_path):
+    dialog = PreferencesDialog(Preferences(download_dir=tmp_path))
+    assert dialog.notify_finished_box.isChecked() and dialog.notify_errors_box.isChecked()
+    assert session_settings(dialog.preferences())["watch_folders"] == ()
+    dialog.watch_dir_edit.setText(str(tmp_path / "watch"))
+    dialog.watch_delete_box.setChecked(True)
+    dialog.notify_errors_box.setChecked(False)
+    dialog.program_edit.setText('notify-send "%N done"')
+    chosen = dialog.preferences()
+    save_preferences(settings, chosen)
+    settings.sync()
+    assert load_preferences(settings) == chosen
+    config = session_settings(chosen)
+    assert config["watch_folders"] == (WatchedFolder(tmp_path / "watch", after=AfterAdd.DELETE),)
+    assert config["on_complete_program"] == 'notify-send "%N done"'
+    assert not chosen.notify_errors and chosen.notify_finished
