@@ -42,6 +42,8 @@ from app.engine.rss.rules import Rule
 from app.engine.rss.service import RssService, RssSnapshot
 from app.engine.mover import MoveStatus
 from app.engine.sockets import Sockets
+from app.engine.transport.utp_endpoint import TRANSPORTS, UtpEndpoint, dial
+from app.engine.transport.utp_transport import UtpTransport
 from app.engine.snapshots import USER_STOPS, SessionSnapshot, StopReason, TorrentDetails
 from app.engine.store import ResumeRecord, Store, TorrentRecord, file_stamps, trustworthy
 from app.engine.torrent import Torrent
@@ -100,6 +102,7 @@ class SessionConfig:
     disk_reserve: int = 1024**3  # a torrent pauses rather than leave less free space; 0: no guard
     port_mapping: bool = True  # ask the router (UPnP, PCP, NAT-PMP) to open the listen ports
     encryption: str = Encryption.ALLOW  # MSE/PE: "allow", "require" or "disable"
+    transport: str = "both"  # peers over "both" (dial TCP, then uTP; accept both), "tcp" or "utp" (BEP 29)
     watch_folders: tuple[WatchedFolder, ...] = ()  # .torrent files put there are added by themselves
     watch_interval: float = 3.0  # seconds between scans of the watched folders
     on_complete_program: str = ""  # run when a download completes, with %N %F %D %I ...; "" none
@@ -108,6 +111,8 @@ class SessionConfig:
     def __post_init__(self) -> None:
         if self.encryption not in set(Encryption):
             raise EngineError(f"encryption must be allow, require or disable, not '{self.encryption}'")
+        if self.transport not in TRANSPORTS:
+            raise EngineError(f"transport must be both, tcp or utp, not '{self.transport}'")
 
 
 def default_profile_dir() -> Path:
@@ -137,6 +142,7 @@ class Session:
         self.dht: DhtNode | None = None
         self.dht_port: int | None = None
         self._lsd: LsdService | None = None
+        self.utp: UtpEndpoint | None = None  # the UDP socket of uTP and the DHT
         self.network = SessionNetwork(self)  # what trackers ask at each announce
         self.port_map_options = PortMapOptions()
         self._portmap: PortMapService | None = None
@@ -155,6 +161,7 @@ class Session:
         if self.config.profile_dir is not None:
             await self._open_store(self.config.profile_dir)
         self._server = await self._listen(self.config)
+        await self._open_utp()
         await self._start_discovery()
         await self._start_port_mapping()
         self.controls.start()
@@ -224,6 +231,34 @@ class Session:
         if previous is not None:
             await previous.close()
 
+    async def _open_utp(self) -> None:
+        """One UDP socket on the TCP port's number for uTP and the DHT (as other clients do)."""
+        if self.sockets.family == socket.AF_INET6:
+            log.warning("uTP is off: it runs over IPv4 here and the chosen address is IPv6")
+            return
+        self.utp = UtpEndpoint(self._incoming_utp)
+        self.utp.set_limits(self.config.max_peers, self.config.max_half_open)
+        await self.utp.start(self.sockets, self.listen_port or 0)
+
+    async def _reopen_utp(self, old: SessionConfig) -> None:
+        await self._close_utp()
+        await self._open_utp()
+
+    async def _close_utp(self) -> None:
+        if self.utp is not None:
+            self.utp.close()
+            self.utp = None
+
+    async def _set_utp_limits(self, old: SessionConfig) -> None:
+        if self.utp is not None:
+            self.utp.set_limits(self.config.max_peers, self.config.max_half_open)
+
+    def _incoming_utp(self, transport: UtpTransport) -> None:
+        if self.config.transport == "tcp":
+            transport.abort()
+            return
+        transport.attach(self._incoming())  # MSE or plaintext, as over TCP
+
     async def _restart_discovery(self, old: SessionConfig) -> None:
         await self._stop_discovery()
         await self._start_discovery()
@@ -240,8 +275,8 @@ class Session:
     async def close(self) -> None:
         """Stop everything. Each step is guarded: one that fails must not leave the rest open."""
         steps = (self._stop_serving, self._stop_port_mapping, self.watcher.close, self.rss.close,
-                 self.on_complete.close, self.controls.close, self._stop_torrents, self._stop_discovery, self._close_store,
-                 self._close_http)
+                 self.on_complete.close, self.controls.close, self._stop_torrents, self._stop_discovery,
+                 self._close_utp, self._close_store, self._close_http)
         for step in steps:
             try:
                 await step()
@@ -311,10 +346,14 @@ class Session:
         self.dht = DhtNode(node_id=node_id, bootstrap=self.config.dht_bootstrap)
         if saved:
             self.dht.load_nodes(saved.get("nodes", []))
-        try:
-            await self.dht.start(self.sockets, self.listen_port or 0)
-        except OSError:  # the UDP port is taken: any port will do for the DHT
-            await self.dht.start(self.sockets, 0)
+        if self.utp is not None:  # the shared socket hands the DHT its datagrams
+            await self.dht.start(shared=self.utp.udp.transport)
+            self.utp.udp.dht = self.dht
+        else:
+            try:
+                await self.dht.start(self.sockets, self.listen_port or 0)
+            except OSError:  # the UDP port is taken: any port will do for the DHT
+                await self.dht.start(self.sockets, 0)
         self.dht_port = self.dht.port
 
     async def _start_lsd(self) -> None:
@@ -332,6 +371,8 @@ class Session:
                 self.store.set_setting("dht", self.dht.save_state())
             await self.dht.close()
             self.dht = self.dht_port = None
+            if self.utp is not None:
+                self.utp.udp.dht = None
         if self._lsd is not None:
             self._lsd.close()
             self._lsd = None
@@ -791,7 +832,9 @@ class Session:
 
         factory: Callable[[], PeerConnection | DialStream] = make_stream if encrypted else make_peer
         try:
-            _, protocol = await asyncio.wait_for(self.sockets.connect(factory, address), CONNECT_TIMEOUT)
+            _, protocol = await dial(
+                self.config.transport, self.utp, self.sockets, factory, address, CONNECT_TIMEOUT
+            )
         except (OSError, TimeoutError) as exc:
             return _DialFailure(_connect_reason(exc), connected=False)
         finally:
@@ -894,8 +937,10 @@ class SessionNetwork:
 _SETTING_REACTIONS: tuple[tuple[frozenset[str], Callable[[Session, SessionConfig], Awaitable[None]]], ...] = (
     (frozenset({"listen_host", "listen_port"}), Session._relisten),
     (frozenset({"listen_host"}), Session._new_http_client),
+    (frozenset({"listen_host", "listen_port"}), Session._reopen_utp),
     (frozenset({"listen_host", "listen_port", "enable_dht", "dht_bootstrap", "enable_lsd"}),
      Session._restart_discovery),
+    (frozenset({"max_peers", "max_half_open"}), Session._set_utp_limits),
     (frozenset({"upload_slots"}), Session._set_upload_slots),
     (frozenset({"listen_host", "listen_port"}), Session._announce_address),
     (frozenset({"listen_host", "listen_port", "enable_dht", "dht_bootstrap", "enable_lsd", "port_mapping"}),

@@ -95,6 +95,7 @@ class PeerSnapshot:
     uploaded: int
     incoming: bool
     encrypted: bool = False  # MSE/PE with RC4: the whole stream is encrypted
+    transport: str = "TCP"  # or "uTP" (BEP 29)
     note: str = ""  # why a web seed is backed off or dropped, "" if all is well
 
     @property
