@@ -155,3 +155,13 @@ def test_quiet_create_writes_the_file_and_says_nothing(payload: Path, tmp_path: 
 def test_quiet_and_verbose_do_not_go_together(tmp_path: Path) -> None:
     result = cli("-q", "-v", "info", str(tmp_path / "x.torrent"))
     assert result.returncode == 2 and "not allowed with" in result.stderr
+
+
+def test_the_progress_line_ends_with_what_limits_the_speed() -> None:
+    from app.cli import _progress_line
+    from app.engine.diagnosis import Cause, CauseKind
+    from tests.ui.factories import torrent
+
+    why = Cause(CauseKind.QUEUED, "The torrent waits in the queue", "", "Raise the number of active downloads")
+    assert _progress_line(torrent(0, why=why)).endswith("  (The torrent waits in the queue)")
+    assert "(" not in _progress_line(torrent(0))

@@ -140,8 +140,8 @@ def _session_limit(m: Measurements) -> Cause | None:
 def _disk(m: Measurements) -> Cause | None:
     if not m.downloading or not (m.disk_behind or (m.unwritten_cap and m.unwritten >= m.unwritten_cap)):
         return None
-    return Cause(CauseKind.DISK, "The disk cannot keep up", f"{_size(m.unwritten)} unwritten of {_size(m.unwritten_cap)}",
-                 "Save to a faster disk, or close programs that use it")
+    unwritten = f"{_size(m.unwritten)} unwritten of {_size(m.unwritten_cap)}"
+    return Cause(CauseKind.DISK, "The disk cannot keep up", unwritten, "Save to a faster disk, or close programs that use it")
 
 
 def _no_sources(m: Measurements) -> Cause | None:

@@ -1059,7 +1059,8 @@ class Torrent:
 
     def measurements(self, reach: Reach = Reach()) -> Measurements:
         """What the speed diagnosis reads (app/engine/diagnosis.py): counts, no judgement."""
-        downloading = self.running and self.reason is None and self.state in (TorrentState.DOWNLOADING, TorrentState.METADATA)
+        wanting = self.state in (TorrentState.DOWNLOADING, TorrentState.METADATA)
+        downloading = self.running and self.reason is None and wanting
         needed, available = self._needed_pieces() if downloading else (0, 0)
         limits, session = self.throttle.limits, self.throttle.session_limits
         trackers = self.trackers.snapshot()
