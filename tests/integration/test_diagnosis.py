@@ -6,19 +6,20 @@ its cause first, in the snapshot (the Status tooltip, the CLI) and in the detail
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from app.engine.creator import create_torrent
-from app.engine.diagnosis import Cause, CauseKind
+from app.engine.diagnosis import REACH_GRACE, Cause, CauseKind
 from app.engine.session import Session
 from app.engine.snapshots import TorrentSnapshot, TorrentState
 from app.engine.storage import disk
-from tests.lt_peer import random_tree
+from tests.lt_peer import LtPeer, random_tree, throttle_loopback
 from tests.swarm_helpers import running_session, torrent_snapshot, wait_for_state
 
 KIB = 1024
@@ -133,3 +134,48 @@ async def test_the_disk_cannot_keep_up(
         info_hash = await seeded(seed, leecher, torrent, payload, tmp_path / "out")
         snap = await named_first(leecher, info_hash, CauseKind.DISK)
     assert snap.why is not None and snap.why.number_text.endswith("unwritten of 64 KiB")
+
+
+@contextlib.contextmanager
+def lt_seeds(torrent: bytes, payload: Path, count: int, **settings: object) -> Iterator[list[LtPeer]]:
+    seeds = [LtPeer(f"127.0.0.{2 + n}", **settings) for n in range(count)]
+    try:
+        for seed in seeds:
+            seed.wait_seeding(seed.add(torrent, payload.parent, seed_mode=True))
+        yield seeds
+    finally:
+        for seed in seeds:
+            seed.close()
+
+
+@pytest.fixture
+def slow_seeds(torrent: bytes, payload: Path) -> Iterator[list[LtPeer]]:
+    """Three libtorrent seeds, each uploading at LOW."""
+    with lt_seeds(torrent, payload, 3) as seeds:
+        for seed in seeds:
+            throttle_loopback(seed, LOW)
+        yield seeds
+
+
+async def leech_from(leecher: Session, torrent: bytes, out: Path, seeds: list[LtPeer]) -> str:
+    info_hash = await leecher.add_torrent(torrent, out)
+    for seed in seeds:
+        leecher.add_peer(info_hash, seed.host, seed.port)
+    return info_hash
+
+
+async def test_the_connection_limit(torrent: bytes, tmp_path: Path, slow_seeds: list[LtPeer]) -> None:
+    async with running_session(max_peers_per_torrent=1) as leecher:
+        info_hash = await leech_from(leecher, torrent, tmp_path / "out", slow_seeds)
+        snap = await named_first(leecher, info_hash, CauseKind.CONNECTION_LIMIT)
+    assert snap.why is not None and snap.why.number_text == "1 connected, 2 more known"
+
+
+async def test_nobody_connects_to_us(torrent: bytes, tmp_path: Path, slow_seeds: list[LtPeer]) -> None:
+    async with running_session() as leecher:
+        # The session's clock for reachability starts when it listens: as if 31 minutes ago.
+        assert leecher.listening_since is not None
+        leecher.listening_since -= REACH_GRACE + 60
+        info_hash = await leech_from(leecher, torrent, tmp_path / "out", slow_seeds)
+        snap = await named_first(leecher, info_hash, CauseKind.UNREACHABLE)
+    assert snap.why is not None and snap.why.number_text == "no incoming connection in 31 minutes, no port mapping"
