@@ -159,7 +159,7 @@ def _choked(m: Measurements) -> Cause | None:
         return None
     advice = "Upload more: raise or remove your upload limit" if m.up_limit else \
         "Upload more: peers serve those who serve them"
-    return Cause(CauseKind.CHOKED, "Most peers refuse to send to us (they choke us)",
+    return Cause(CauseKind.CHOKED, "Most peers refuse to send to us: they choke us",
                  f"{m.choked_by} of {m.interested_in} peers", advice)
 
 

@@ -1084,8 +1084,11 @@ class Torrent:
         """Wanted pieces not verified yet, and how many of them some connected peer has."""
         if not self.has_metadata:
             return 0, 0
-        needed = [piece for piece in range(self.num_pieces) if self.picker.wants(piece)]
-        return len(needed), sum(1 for piece in needed if self.picker.availability(piece))
+        needed = self.picker.missing
+        if not self.peers or any(p.is_seed for p in self.peers):  # the cheap answers first: 0 or all
+            return needed, needed if self.peers else 0
+        wants, availability = self.picker.wants, self.picker.availability
+        return needed, sum(1 for piece in range(self.num_pieces) if wants(piece) and availability(piece))
 
     def _missing_bytes(self) -> int:
         if not self.has_metadata:
