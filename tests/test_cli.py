@@ -163,5 +163,5 @@ def test_the_progress_line_ends_with_what_limits_the_speed() -> None:
     from tests.ui.factories import torrent
 
     why = Cause(CauseKind.QUEUED, "The torrent waits in the queue", "", "Raise the number of active downloads")
-    assert _progress_line(torrent(0, why=why)).endswith("  (The torrent waits in the queue)")
-    assert "(" not in _progress_line(torrent(0))
+    assert _progress_line(torrent(0, why=why)).endswith("  — The torrent waits in the queue")
+    assert "—" not in _progress_line(torrent(0))
