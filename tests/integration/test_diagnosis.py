@@ -1,5 +1,5 @@
-""""Why is it slow?" on loopback: each situation is built for real (Piecemeal seeds and
-leechers on 127.0.0.1, low limits, a slowed disk, a dead tracker) and the diagnosis must name
+""""Why is it slow?" on loopback: each situation is built for real (Piecemeal and libtorrent
+seeds on 127.0.0.x, low limits, a slowed disk, a dead tracker) and the diagnosis must name
 its cause first, in the snapshot (the Status tooltip, the CLI) and in the details (General).
 """
 
@@ -149,6 +149,16 @@ def lt_seeds(torrent: bytes, payload: Path, count: int, **settings: object) -> I
 
 
 @pytest.fixture
+def choking_seeds(torrent: bytes, payload: Path) -> Iterator[list[LtPeer]]:
+    """Two libtorrent seeds with no upload slot (loopback put in the global peer class, whose
+    slots count: libtorrent's local class ignores them); only allowed-fast pieces get through."""
+    with lt_seeds(torrent, payload, 2, unchoke_slots_limit=0) as seeds:
+        for seed in seeds:
+            throttle_loopback(seed, 0)
+        yield seeds
+
+
+@pytest.fixture
 def slow_seeds(torrent: bytes, payload: Path) -> Iterator[list[LtPeer]]:
     """Three libtorrent seeds, each uploading at LOW."""
     with lt_seeds(torrent, payload, 3) as seeds:
@@ -162,6 +172,13 @@ async def leech_from(leecher: Session, torrent: bytes, out: Path, seeds: list[Lt
     for seed in seeds:
         leecher.add_peer(info_hash, seed.host, seed.port)
     return info_hash
+
+
+async def test_most_peers_choke_us(torrent: bytes, tmp_path: Path, choking_seeds: list[LtPeer]) -> None:
+    async with running_session() as leecher:
+        info_hash = await leech_from(leecher, torrent, tmp_path / "out", choking_seeds)
+        snap = await named_first(leecher, info_hash, CauseKind.CHOKED, lambda c: c.number_text == "2 of 2 peers")
+    assert snap.why is not None and snap.why.advice.startswith("Upload more")
 
 
 async def test_the_connection_limit(torrent: bytes, tmp_path: Path, slow_seeds: list[LtPeer]) -> None:
