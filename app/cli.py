@@ -371,7 +371,7 @@ def _progress_line(snap: TorrentSnapshot) -> str:
         f"up {humanize.naturalsize(snap.up_rate, binary=True)}/s  "
         f"peers {snap.peers + snap.seeds}  ETA {eta}"
     )
-    return line
+    return line if snap.why is None else f"{line}  — {snap.why.short}"
 
 
 # demo

@@ -183,3 +183,13 @@ def test_seed_and_download_over_utp_only(payload: Path, tmp_path: Path) -> None:
 def test_an_unknown_transport_is_refused(tmp_path: Path) -> None:
     result = cli("download", "x.torrent", "-o", str(tmp_path), "--transport", "carrier-pigeon")
     assert result.returncode == 2 and "invalid choice" in result.stderr
+
+
+def test_the_progress_line_ends_with_what_limits_the_speed() -> None:
+    from app.cli import _progress_line
+    from app.engine.diagnosis import Cause, CauseKind
+    from tests.ui.factories import torrent
+
+    why = Cause(CauseKind.QUEUED, "The torrent waits in the queue", "", "Raise the number of active downloads")
+    assert _progress_line(torrent(0, why=why)).endswith("  — The torrent waits in the queue")
+    assert "—" not in _progress_line(torrent(0))

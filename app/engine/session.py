@@ -28,6 +28,7 @@ from app.engine.controls import Controls
 from app.engine.errors import EngineError, StorageError
 from app.engine.metainfo import Metainfo, is_web_seed_url, load_metainfo, parse_metainfo, to_torrent_bytes
 from app.engine.dht import DEFAULT_BOOTSTRAP, DhtNode
+from app.engine.diagnosis import Reach
 from app.engine.disk_guard import free_bytes
 from app.engine.label_controls import LabelControls
 from app.engine.labels import Labels
@@ -36,7 +37,7 @@ from app.engine.magnet import format_magnet, parse_magnet
 from app.engine.peer import PeerConnection
 from app.engine.peer_id import make_peer_id
 from app.engine.portmap.service import PortMapOptions, PortMapService
-from app.engine.portmap.status import PortMapStatus
+from app.engine.portmap.status import MapState, PortMapStatus
 from app.engine.rate_limit import AltSchedule, Throttle
 from app.engine.rss.rules import Rule
 from app.engine.rss.service import RssService, RssSnapshot
@@ -147,6 +148,7 @@ class Session:
         self.port_map_options = PortMapOptions()
         self._portmap: PortMapService | None = None
         self.incoming_connections = 0  # handshakes completed by peers that reached us
+        self.listening_since: float | None = None  # time.monotonic() when the listener opened
         self.labels = LabelControls(self)  # categories and tags
         self.watcher = FolderWatcher(lambda: self.config.watch_folders, self._add_watched, self._tell)
         self.on_complete = CompletionRunner(lambda: self.config.on_complete_program, self._finished_fields)
@@ -162,6 +164,7 @@ class Session:
             await self._open_store(self.config.profile_dir)
         self._server = await self._listen(self.config)
         await self._open_utp()
+        self.listening_since = time.monotonic()
         await self._start_discovery()
         await self._start_port_mapping()
         self.controls.start()
@@ -728,7 +731,8 @@ class Session:
     # reading the state
 
     def snapshot(self) -> SessionSnapshot:
-        torrents = tuple(t.snapshot() for t in self.torrents.values())
+        reach = self.reach()
+        torrents = tuple(t.snapshot(reach) for t in self.torrents.values())
         return SessionSnapshot(
             torrents=torrents,
             down_rate=sum(t.down_rate for t in torrents),
@@ -744,7 +748,13 @@ class Session:
 
     def details(self, info_hash: str) -> TorrentDetails | None:
         torrent = self.torrents.get(bytes.fromhex(info_hash))
-        return torrent.details() if torrent is not None else None
+        return torrent.details(self.reach()) if torrent is not None else None
+
+    def reach(self) -> Reach:
+        """The proof that peers can reach us, for the speed diagnosis."""
+        uptime = time.monotonic() - self.listening_since if self.listening_since is not None else None
+        mapped = self.port_mapping_status().state == MapState.MAPPED
+        return Reach(self.incoming_connections, mapped, uptime)
 
     async def free_space(self, folder: str | Path) -> int | None:
         """Free bytes on the disk of `folder` (or of its nearest existing parent); None if the
