@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import IntEnum
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt
@@ -102,6 +103,16 @@ def status_tooltip(torrent: TorrentSnapshot) -> str:
     return f"{torrent.status_text}\nStopped while {torrent.state}. {_WAITS_FOR[torrent.reason]}"
 
 
+def _accepting(category: StateFilter, words: tuple[str, ...]) -> Callable[[TorrentSnapshot], bool]:
+    """The row filter, built once per filter change: it runs for each of 10,000 rows."""
+    if category == StateFilter.ALL:
+        if len(words) == 1:
+            word = words[0]
+            return lambda t: word in t.name.casefold()
+        return lambda t: all(w in t.name.casefold() for w in words)
+    return lambda t: matches(category, t) and all(w in t.name.casefold() for w in words)
+
+
 class TorrentListModel(KeyedTableModel[TorrentSnapshot]):
     """Every torrent of the session; shows those matching the sidebar category and search."""
 
@@ -109,6 +120,7 @@ class TorrentListModel(KeyedTableModel[TorrentSnapshot]):
         super().__init__(_COLUMNS, lambda t: t.info_hash, parent)
         self._category = StateFilter.ALL
         self._words: tuple[str, ...] = ()
+        self._accepts: Callable[[TorrentSnapshot], bool] = _accepting(self._category, self._words)
         self._roles[Qt.ItemDataRole.DecorationRole] = self._decoration
         self._roles[Qt.ItemDataRole.ToolTipRole] = self._tooltip
         self._roles[Qt.ItemDataRole.ForegroundRole] = self._foreground
@@ -123,22 +135,23 @@ class TorrentListModel(KeyedTableModel[TorrentSnapshot]):
     def set_category(self, category: StateFilter) -> None:
         if category != self._category:
             self._category = category
+            self._accepts = _accepting(category, self._words)
             self.refilter()
 
     def set_search_text(self, text: str) -> None:
         words = tuple(text.casefold().split())
         if words != self._words:
+            # Typing on narrows the search: only the rows shown can drop out.
+            narrowing = all(any(old in new for new in words) for old in self._words)
             self._words = words
-            self.refilter()
+            self._accepts = _accepting(self._category, words)
+            self.refilter(narrowing=narrowing)
 
     def filtering(self) -> bool:
         return self._category != StateFilter.ALL or bool(self._words)
 
     def accepts(self, item: TorrentSnapshot) -> bool:
-        if not matches(self._category, item):
-            return False
-        name = item.name.casefold()
-        return all(word in name for word in self._words)
+        return self._accepts(item)
 
     @staticmethod
     def _decoration(torrent: TorrentSnapshot, column: int) -> QIcon | None:
