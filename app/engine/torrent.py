@@ -169,6 +169,8 @@ class Torrent:
         self._reading_paused = False
         self._failed_at: dict[int, float] = {}
         self._file_done: list[int] = []
+        self._pieces_counted = 0  # grows with _file_done: part of what a snapshot shows
+        self._shown: tuple[tuple[object, ...] | None, TorrentSnapshot] | None = None
         self._read_cache: OrderedDict[int, bytes] = OrderedDict()
         self._reads: dict[int, asyncio.Future[bytes]] = {}
         self._task: asyncio.Task[None] | None = None
@@ -754,6 +756,7 @@ class Torrent:
         self._count_file_bytes(piece)
 
     def _count_file_bytes(self, piece: int) -> None:
+        self._pieces_counted += 1
         for span in self.layout.piece_spans(piece):
             self._file_done[span.file_index] += span.length
 
@@ -1011,6 +1014,28 @@ class Torrent:
         return self.uploaded + sum(p.up.total for p in self.peers)
 
     def snapshot(self) -> TorrentSnapshot:
+        """The torrent for the UI. A quiet torrent gives the same object again while nothing it
+        shows has changed: the bridge's diff and the models then skip it (issue 19: with 10,000
+        idle seeds, a tick costs what changed, not what exists)."""
+        key = self._quiet_key()
+        if key is None or self._shown is None or self._shown[0] != key:
+            self._shown = (key, self._build_snapshot())
+        return self._shown[1]
+
+    def _quiet_key(self) -> tuple[object, ...] | None:
+        """Everything a quiet torrent's snapshot is made of; None while it is busy (peers,
+        connections, web seeds, a check): its rates and progress move at every tick."""
+        checking = self.state == TorrentState.CHECKING and self.reason is None
+        if checking or self.peers or self.connecting or self._web_seeds or self._buffers:
+            return None
+        left = self.picker.wanted_left if self.has_metadata else 0
+        return (
+            self.last_change, self.error, self.note, self.downloaded, self.uploaded, self.options,
+            self.name, self.save_path, self.num_pieces, left, self._pieces_counted, id(self._file_done),
+            self.trackers.fingerprint(),
+        )
+
+    def _build_snapshot(self) -> TorrentSnapshot:
         total = self.metainfo.total_length if self.has_metadata else 0
         verified = total - self._missing_bytes()
         skipped, wanted, wanted_verified = self._wanted_bytes()

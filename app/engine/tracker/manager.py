@@ -130,6 +130,18 @@ class TrackerManager:
         now, wall = self._clock(), time.time()
         return tuple(self._snapshot_of(tracker, now, wall) for tracker in self._list.trackers())
 
+    def fingerprint(self) -> tuple[object, ...]:
+        """Equal while snapshot() would say the same, its countdowns counted in minutes."""
+        trackers = self._list.trackers()
+        if not trackers:
+            return ()
+        now = self._clock()
+        return tuple(
+            (t.status, t.message, t.seeds, t.peers, t.answered_at, t.failed_at,
+             _minutes_left(self._list.next_announce(t), now))
+            for t in trackers
+        )
+
     @property
     def status_text(self) -> str:
         """Empty while a tracker works or none has been asked yet, else the latest failure."""
@@ -263,6 +275,10 @@ class TrackerManager:
             else max(0.0, next_at - now),
             last_announce=None if answered is None else wall - (now - answered),
         )
+
+
+def _minutes_left(at: float | None, now: float) -> int | None:
+    return None if at is None or at == math.inf else int(max(0.0, at - now) // 60)
 
 
 def _last_try_worked(tracker: TrackerState) -> bool:
