@@ -180,6 +180,7 @@ class Torrent:
         self._stopped.set()
         self._stopping: asyncio.Task[None] | None = None  # the last stop_soon(), kept from the GC
         self._next_dht = 0.0
+        self.first_announce_at = 0.0  # monotonic; a restored session spreads its announces (issue 19)
         self._web_seeds: dict[str, WebSeed] = {}  # by URL, while running with metadata
         self.options = TorrentOptions()
         self.choose_files = False  # a magnet: stop when the metadata arrives, for the user to pick files
@@ -404,7 +405,8 @@ class Torrent:
                     return
             await self._check()
             if not self.trackers.started:
-                self.trackers.start()  # after the check, so 'left' is true from the first announce
+                # After the check, so 'left' is true from the first announce.
+                self.trackers.start(self.first_announce_at - time.monotonic())
             await self._tick_until(asyncio.get_running_loop().create_future())
         except StorageError as exc:
             self._fail(str(exc))
@@ -587,7 +589,7 @@ class Torrent:
 
     def _ask_dht(self, now: float) -> None:
         dht = self.host.dht
-        if dht is None or self.private or now < self._next_dht:
+        if dht is None or self.private or now < max(self._next_dht, self.first_announce_at):
             return
         searching = not self.has_metadata or len(self.peers) < 5
         self._next_dht = now + (DHT_SEARCH_INTERVAL if searching else DHT_ANNOUNCE_INTERVAL)

@@ -91,11 +91,12 @@ class TrackerManager:
     def started(self) -> bool:
         return self._task is not None
 
-    def start(self) -> None:
-        """Start announcing in a background task ('started' goes out at once)."""
+    def start(self, delay: float = 0.0) -> None:
+        """Start announcing in a background task: 'started' goes out after `delay` seconds
+        (a session restoring thousands of torrents spreads them), or at `announce_now`."""
         if self._task is None and not self._stopped:
             self._task = asyncio.get_running_loop().create_task(
-                self._run(), name="tracker announces"
+                self._run(delay), name="tracker announces"
             )
 
     def add_tiers(self, tiers: Sequence[Sequence[str]]) -> None:
@@ -161,7 +162,10 @@ class TrackerManager:
     def peers(self) -> int | None:
         return max((t.peers for t in self._list.trackers() if t.peers is not None), default=None)
 
-    async def _run(self) -> None:
+    async def _run(self, delay: float) -> None:
+        if delay > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), delay)
         while True:
             await self._sleep_until_due()
             await self._round()
