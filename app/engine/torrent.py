@@ -173,6 +173,8 @@ class Torrent:
         self._reading_paused = False
         self._failed_at: dict[int, float] = {}
         self._file_done: list[int] = []
+        self._pieces_counted = 0  # grows with _file_done: part of what a snapshot shows
+        self._shown: tuple[tuple[object, ...] | None, TorrentSnapshot] | None = None
         self._read_cache: OrderedDict[int, bytes] = OrderedDict()
         self._reads: dict[int, asyncio.Future[bytes]] = {}
         self._task: asyncio.Task[None] | None = None
@@ -182,6 +184,7 @@ class Torrent:
         self._stopped.set()
         self._stopping: asyncio.Task[None] | None = None  # the last stop_soon(), kept from the GC
         self._next_dht = 0.0
+        self.first_announce_at = 0.0  # monotonic; a restored session spreads its announces (issue 19)
         self._web_seeds: dict[str, WebSeed] = {}  # by URL, while running with metadata
         self.options = TorrentOptions()
         self.choose_files = False  # a magnet: stop when the metadata arrives, for the user to pick files
@@ -406,7 +409,8 @@ class Torrent:
                     return
             await self._check()
             if not self.trackers.started:
-                self.trackers.start()  # after the check, so 'left' is true from the first announce
+                # After the check, so 'left' is true from the first announce.
+                self.trackers.start(self.first_announce_at - time.monotonic())
             await self._tick_until(asyncio.get_running_loop().create_future())
         except StorageError as exc:
             self._fail(str(exc))
@@ -590,7 +594,7 @@ class Torrent:
 
     def _ask_dht(self, now: float) -> None:
         dht = self.host.dht
-        if dht is None or self.private or now < self._next_dht:
+        if dht is None or self.private or now < max(self._next_dht, self.first_announce_at):
             return
         searching = not self.has_metadata or len(self.peers) < 5
         self._next_dht = now + (DHT_SEARCH_INTERVAL if searching else DHT_ANNOUNCE_INTERVAL)
@@ -759,6 +763,7 @@ class Torrent:
         self._count_file_bytes(piece)
 
     def _count_file_bytes(self, piece: int) -> None:
+        self._pieces_counted += 1
         for span in self.layout.piece_spans(piece):
             self._file_done[span.file_index] += span.length
 
@@ -1016,6 +1021,30 @@ class Torrent:
         return self.uploaded + sum(p.up.total for p in self.peers)
 
     def snapshot(self, reach: Reach = Reach()) -> TorrentSnapshot:
+        """The torrent for the UI. A quiet torrent gives the same object again while nothing it
+        shows has changed: the bridge's diff and the models then skip it (issue 19: with 10,000
+        idle seeds, a tick costs what changed, not what exists)."""
+        key = self._quiet_key(reach)
+        if key is None or self._shown is None or self._shown[0] != key:
+            self._shown = (key, self._build_snapshot(reach))
+        return self._shown[1]
+
+    def _quiet_key(self, reach: Reach) -> tuple[object, ...] | None:
+        """Everything a quiet torrent's snapshot is made of; None while it is busy (peers,
+        connections, web seeds, a check): its rates and progress move at every tick. The
+        session's reach counts in whole minutes, as the tracker countdown does."""
+        checking = self.state == TorrentState.CHECKING and self.reason is None
+        if checking or self.peers or self.connecting or self._web_seeds or self._buffers:
+            return None
+        left = self.picker.wanted_left if self.has_metadata else 0
+        minutes = None if reach.uptime is None else int(reach.uptime // 60)
+        return (
+            self.last_change, self.error, self.note, self.downloaded, self.uploaded, self.options,
+            self.name, self.save_path, self.num_pieces, left, self._pieces_counted, id(self._file_done),
+            self.trackers.fingerprint(), self.labels, reach.incoming_connections, reach.port_mapped, minutes,
+        )
+
+    def _build_snapshot(self, reach: Reach) -> TorrentSnapshot:
         total = self.metainfo.total_length if self.has_metadata else 0
         verified = total - self._missing_bytes()
         skipped, wanted, wanted_verified = self._wanted_bytes()

@@ -91,11 +91,12 @@ class TrackerManager:
     def started(self) -> bool:
         return self._task is not None
 
-    def start(self) -> None:
-        """Start announcing in a background task ('started' goes out at once)."""
+    def start(self, delay: float = 0.0) -> None:
+        """Start announcing in a background task: 'started' goes out after `delay` seconds
+        (a session restoring thousands of torrents spreads them), or at `announce_now`."""
         if self._task is None and not self._stopped:
             self._task = asyncio.get_running_loop().create_task(
-                self._run(), name="tracker announces"
+                self._run(delay), name="tracker announces"
             )
 
     def add_tiers(self, tiers: Sequence[Sequence[str]]) -> None:
@@ -130,6 +131,18 @@ class TrackerManager:
         now, wall = self._clock(), time.time()
         return tuple(self._snapshot_of(tracker, now, wall) for tracker in self._list.trackers())
 
+    def fingerprint(self) -> tuple[object, ...]:
+        """Equal while snapshot() would say the same, its countdowns counted in minutes."""
+        trackers = self._list.trackers()
+        if not trackers:
+            return ()
+        now = self._clock()
+        return tuple(
+            (t.status, t.message, t.seeds, t.peers, t.answered_at, t.failed_at,
+             _minutes_left(self._list.next_announce(t), now))
+            for t in trackers
+        )
+
     @property
     def status_text(self) -> str:
         """Empty while a tracker works or none has been asked yet, else the latest failure."""
@@ -149,7 +162,10 @@ class TrackerManager:
     def peers(self) -> int | None:
         return max((t.peers for t in self._list.trackers() if t.peers is not None), default=None)
 
-    async def _run(self) -> None:
+    async def _run(self, delay: float) -> None:
+        if delay > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), delay)
         while True:
             await self._sleep_until_due()
             await self._round()
@@ -263,6 +279,10 @@ class TrackerManager:
             else max(0.0, next_at - now),
             last_announce=None if answered is None else wall - (now - answered),
         )
+
+
+def _minutes_left(at: float | None, now: float) -> int | None:
+    return None if at is None or at == math.inf else int(max(0.0, at - now) // 60)
 
 
 def _last_try_worked(tracker: TrackerState) -> bool:

@@ -278,3 +278,20 @@ async def test_no_trackers_no_trouble() -> None:
     await asyncio.sleep(0.02)
     assert (manager.snapshot(), manager.status_text, manager.seeds) == ((), "", None)
     await manager.stop()
+
+
+async def test_a_delayed_start_announces_nothing_until_its_time_or_announce_now(
+    tracker_server: TrackerServer,
+) -> None:
+    announcer = Announcer([[tracker_server.http_url]], 1)
+    announcer.manager.start(delay=3600.0)  # one of thousands restored: its turn is an hour away
+    try:
+        for _ in range(20):
+            await asyncio.sleep(0.01)  # the loop turns; a start without delay would announce now
+        assert await scrape(tracker_server) == ScrapeEntry(0, 0, 0)
+        assert announcer.status_of(tracker_server.http_url) == "not contacted"
+        announcer.manager.announce_now()
+        await eventually(lambda: announcer.status_of(tracker_server.http_url) == "working")
+        assert await scrape(tracker_server) == ScrapeEntry(0, 1, 0)
+    finally:
+        await announcer.manager.stop(timeout=1.0)

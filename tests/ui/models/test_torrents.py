@@ -159,3 +159,27 @@ def test_size_is_what_the_user_wants_and_the_tooltip_gives_the_total():
     assert part.data(Qt.ItemDataRole.ToolTipRole) == "3.0 MiB chosen of 4.0 MiB in all"
     model.sort(TorrentColumn.SIZE, Qt.SortOrder.AscendingOrder)
     assert _names(model) == ["Torrent 1", "Torrent 0"]
+
+
+class _CountingModel(TorrentListModel):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tested = 0
+
+    def accepts(self, item):  # type: ignore[no-untyped-def]
+        self.tested += 1
+        return super().accepts(item)
+
+
+def test_typing_on_in_the_search_tests_only_the_rows_shown():
+    model = _CountingModel()
+    model.apply(diff_torrents({}, [torrent(i) for i in range(10_000)]))
+    model.set_search_text("torrent 12")
+    shown = model.rowCount()
+    model.tested = 0
+    model.set_search_text("torrent 123")
+    assert shown == 299  # the numbers below 10,000 that hold "12"
+    assert model.tested == shown
+    assert model.rowCount() == 20  # 123, 1230-1239, 1123, 2123 ... 9123
+    model.set_search_text("torrent")  # wider: every row is asked again
+    assert model.rowCount() == 10_000
