@@ -38,6 +38,7 @@ from app.engine.snapshots import (
 )
 from app.engine.storage.disk import Storage
 from app.engine.storage.layout import Layout
+from app.engine.storage.piece_verifier import verifier_for
 from app.engine.store import ResumeRecord
 from app.engine.torrent_options import SKIP, TorrentOptions, apply_options
 from app.engine.tracker.announce_list import new_tiers
@@ -138,7 +139,7 @@ class Torrent:
         self.metainfo = metainfo
         self.num_pieces = metainfo.num_pieces
         self.layout = Layout(metainfo.piece_length, [f.length for f in metainfo.files])
-        self.storage = Storage(metainfo, self.save_path, self.session.executor)
+        self.storage = Storage(metainfo, self.save_path, self.session.executor, verifier=verifier_for(metainfo))
         self.picker = PiecePicker(self.num_pieces, metainfo.piece_length, metainfo.total_length, rng=self.session.rng)
         self._file_done = [0] * len(metainfo.files)
         apply_options(self)
