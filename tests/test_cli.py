@@ -155,3 +155,25 @@ def test_quiet_create_writes_the_file_and_says_nothing(payload: Path, tmp_path: 
 def test_quiet_and_verbose_do_not_go_together(tmp_path: Path) -> None:
     result = cli("-q", "-v", "info", str(tmp_path / "x.torrent"))
     assert result.returncode == 2 and "not allowed with" in result.stderr
+
+
+@pytest.mark.parametrize("format", ["v1", "v2", "hybrid"])
+def test_create_each_format_libtorrent_agrees(format: str, payload: Path, tmp_path: Path) -> None:
+    import libtorrent as lt
+
+    out = tmp_path / f"{format}.torrent"
+    result = cli("create", str(payload), "-o", str(out), "--format", format, "--piece-size", "16K")
+    assert result.returncode == 0, result.stderr
+    meta = load_metainfo(out)
+    hashes = lt.torrent_info(out.read_bytes()).info_hashes()
+    assert meta.format == format
+    assert (str(hashes.v1) if hashes.has_v1() else None) == (None if format == "v2" else meta.info_hash_hex)
+    assert (str(hashes.v2) if hashes.has_v2() else None) == (meta.info_hash_v2.hex() if meta.info_hash_v2 else None)
+    shown = cli("info", str(out)).stdout
+    assert f"Format:     {format}" in shown and meta.info_hash_hex in shown
+
+
+def test_create_defaults_to_hybrid(payload: Path, tmp_path: Path) -> None:
+    out = tmp_path / "default.torrent"
+    assert cli("-q", "create", str(payload), "-o", str(out)).returncode == 0
+    assert load_metainfo(out).format == "hybrid"
