@@ -275,8 +275,8 @@ def _v2_layout(info: dict[bytes, Any]) -> _Layout:
 def _hybrid_layout(info: dict[bytes, Any]) -> _Layout:
     """BEP 52 upgrade path: the v1 file list (with BEP 47 pad files) must describe the
     same files, in the same order and piece-aligned, as the v2 file tree."""
-    v1 = _v1_layout(info)
     piece_length = _v2_piece_length(info)
+    v1 = _v1_layout(info)
     tree_files = _tree_files(info.get(b"file tree"), v1.name)
     real = [entry for entry in v1.files if not entry.padding]
     if [(e.path, e.length) for e in real] != [(e.path, e.length) for e in tree_files]:
