@@ -29,7 +29,7 @@ from app.engine.metainfo import Metainfo, load_metainfo, parse_metainfo, to_torr
 from app.engine.dht import DEFAULT_BOOTSTRAP, DhtNode
 from app.engine.disk_guard import free_bytes
 from app.engine.lsd import LsdService
-from app.engine.magnet import format_magnet, parse_magnet
+from app.engine.magnet import Magnet, format_magnet, parse_magnet
 from app.engine.peer import PeerConnection
 from app.engine.peer_id import make_peer_id
 from app.engine.rate_limit import AltSchedule
@@ -397,7 +397,7 @@ class Session:
         self.store.save_torrent(TorrentRecord(
             info_hash=torrent.info_hash,
             metainfo=to_torrent_bytes(torrent.metainfo) if torrent.has_metadata else b"",
-            magnet=format_magnet(magnet.info_hash, magnet.display_name, magnet.trackers, magnet.web_seeds) if magnet else "",
+            magnet=_magnet_link(magnet) if magnet else "",
             save_path=str(torrent.save_path), paused=paused, added_on=torrent.added_on, name=torrent.name,
             file_priorities=torrent.options.file_priorities, sequential=torrent.options.sequential,
             down_limit=torrent.options.down_limit, up_limit=torrent.options.up_limit,
@@ -460,8 +460,7 @@ class Session:
         else:
             magnet = torrent.magnet
             assert magnet is not None
-            link = format_magnet(magnet.info_hash, magnet.display_name, magnet.trackers, magnet.web_seeds)
-            changes = {"magnet": link}
+            changes = {"magnet": _magnet_link(magnet)}
         try:
             self.store.update_torrent(torrent.info_hash, **changes)
         except StorageError as exc:
@@ -470,7 +469,8 @@ class Session:
     def magnet_uri(self, info_hash: str) -> str:
         torrent = self._get(info_hash)
         trackers = [url for tier in torrent.metainfo.trackers for url in tier] if torrent.has_metadata else []
-        return format_magnet(torrent.info_hash, torrent.name, trackers)
+        v2 = torrent.metainfo.info_hash_v2 if torrent.has_metadata else torrent.magnet and torrent.magnet.info_hash_v2
+        return format_magnet(torrent.info_hash, torrent.name, trackers, info_hash_v2=v2)
 
     async def remove(self, info_hash: str, delete_files: bool = False) -> None:
         torrent = self._get(info_hash)
@@ -583,8 +583,12 @@ class Session:
     # connections (used by torrents and peers)
 
     def torrent_for(self, info_hash: bytes) -> Torrent | None:
-        torrent = self.torrents.get(info_hash)
+        torrent = self.torrents.get(info_hash) or self._by_v2_hash(info_hash)
         return torrent if torrent is not None and torrent.accepts_peers else None
+
+    def _by_v2_hash(self, info_hash: bytes) -> Torrent | None:
+        """BEP 52: a v2 peer may greet a hybrid torrent with its truncated v2 info-hash."""
+        return next((t for t in self.torrents.values() if _v2_id(t) == info_hash), None)
 
     def can_connect(self) -> bool:
         peers = sum(len(t.peers) for t in self.torrents.values())
@@ -668,7 +672,9 @@ class Session:
         return _IncomingPeer(self)
 
     def _accepting_info_hashes(self) -> list[bytes]:
-        return [ih for ih, torrent in self.torrents.items() if torrent.accepts_peers]
+        accepting = [torrent for torrent in self.torrents.values() if torrent.accepts_peers]
+        aliases = [_v2_id(torrent) for torrent in accepting]
+        return [torrent.info_hash for torrent in accepting] + [alias for alias in aliases if alias]
 
     def _get(self, info_hash: str) -> Torrent:
         try:
@@ -760,3 +766,15 @@ def _connect_reason(exc: BaseException) -> str:
     if isinstance(exc, TimeoutError):
         return "connection timed out"
     return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+
+
+def _magnet_link(magnet: Magnet) -> str:
+    return format_magnet(
+        magnet.info_hash, magnet.display_name, magnet.trackers, magnet.web_seeds, info_hash_v2=magnet.info_hash_v2
+    )
+
+
+def _v2_id(torrent: Torrent) -> bytes | None:
+    """The truncated v2 info-hash of a hybrid torrent, which v2 peers may use to reach it."""
+    v2 = torrent.metainfo.info_hash_v2 if torrent.has_metadata else None
+    return v2[:20] if v2 is not None and v2[:20] != torrent.info_hash else None
