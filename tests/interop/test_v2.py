@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import filecmp
+import functools
 from pathlib import Path
 
 import pytest
 
+from app.engine.creator import create_torrent
 from app.engine.session import Session
 from app.engine.snapshots import TorrentState
+from app.engine.tracker.server import TrackerServer
 from tests.lt_peer import LtPeer, make_torrent, random_tree
+from tests.processes import free_port, log_tail, need_program, running, wait_until
 from tests.swarm_helpers import loopback_config, wait_for_state
 
 pytestmark = pytest.mark.interop
@@ -34,6 +38,11 @@ def assert_same_tree(a: Path, b: Path) -> None:
     for name in SIZES:
         rel = Path(name).relative_to("tree")
         assert filecmp.cmp(a / rel, b / rel, shallow=False), rel
+
+
+def same_tree(a: Path, b: Path) -> bool:
+    names = [Path(name).relative_to("tree") for name in SIZES]
+    return all((b / rel).is_file() and filecmp.cmp(a / rel, b / rel, shallow=False) for rel in names)
 
 
 @pytest.mark.parametrize("format", ["v2", "hybrid"])
@@ -70,3 +79,48 @@ async def test_libtorrent_downloads_from_piecemeal(format: str, payload: Path, t
         leech.close()
         await session.close()
     assert_same_tree(payload, tmp_path / "lt" / "tree")
+
+
+def rtorrent_args(work: Path, torrent: Path) -> list[str]:
+    """rtorrent as a daemon: no DHT, PEX or UDP trackers; its only peer source is our tracker."""
+    (work / "session").mkdir(parents=True)
+    port = free_port("127.0.0.4")
+    options = [
+        "system.daemon.set=true", f"session.path.set={work / 'session'}", f"directory.default.set={work / 'data'}",
+        f"network.port_range.set={port}-{port}", "network.bind_address.set=127.0.0.4", "dht.mode.set=disable",
+        "protocol.pex.set=no", "trackers.use_udp.set=no", "network.port_random.set=no", f"load.start={torrent}",
+    ]
+    return [need_program("rtorrent"), "-n", *(part for option in options for part in ("-o", option))]
+
+
+async def test_a_v1_only_client_and_a_v2_client_share_a_hybrid_swarm(payload: Path, tmp_path: Path) -> None:
+    """Piecemeal seeds a hybrid torrent it made; rtorrent (v1 only) and libtorrent (v2) leech at once.
+
+    rtorrent knows nothing of BEP 52 or BEP 47: it joins by the v1 info-hash and keeps the
+    pad files as ordinary files of zeros.
+    """
+    tracker = TrackerServer(interval=2)
+    await tracker.start("127.0.0.1")
+    torrent = create_torrent(payload, piece_length=32768, trackers=[[tracker.http_url]], format="hybrid")
+    (tmp_path / "hybrid.torrent").write_bytes(torrent)
+    (tmp_path / "rt" / "data").mkdir(parents=True)
+    session = Session(loopback_config())
+    await session.start()
+    leech = LtPeer("127.0.0.3")
+    args = rtorrent_args(tmp_path / "rt", tmp_path / "hybrid.torrent")
+    try:
+        info_hash = await session.add_torrent(torrent, payload.parent)
+        await wait_for_state(session, info_hash, TorrentState.SEEDING)
+        handle = leech.add(torrent, tmp_path / "lt")
+        handle.connect_peer(("127.0.0.1", session.listen_port))
+        with running(args, cwd=tmp_path, name="rtorrent"):
+            await asyncio.to_thread(leech.wait_seeding, handle)
+            done = functools.partial(same_tree, payload, tmp_path / "rt" / "data" / "tree")
+            failure = functools.partial(log_tail, tmp_path, "rtorrent")
+            await asyncio.to_thread(wait_until, done, 60, failure)
+    finally:
+        leech.close()
+        await session.close()
+        await tracker.close()
+    assert_same_tree(payload, tmp_path / "lt" / "tree")
+    assert_same_tree(payload, tmp_path / "rt" / "data" / "tree")
