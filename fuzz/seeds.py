@@ -10,7 +10,7 @@ import json
 import random
 import socket
 
-from app.engine import bencode
+from app.engine import bencode, merkle
 from app.engine.dht import krpc
 from app.engine.magnet import format_magnet
 from app.engine.tracker import udp_codec
@@ -49,8 +49,37 @@ def _bencode() -> list[bytes]:
     return [b"i42e", b"4:spam", b"le", b"de", b"l4:spami-7ee", b"d3:cow3:moo4:spaml1:a1:bee", _torrent(False)]
 
 
+def _v2_torrent(hybrid: bool) -> bytes:
+    """BEP 52: two files, one of three 16 KiB pieces (so with a piece layer), one short."""
+    big, small = bytes(range(256)) * 160, b"small file"  # 40960 bytes: 3 pieces, the last short
+    leaves = merkle.block_hashes(big)
+    layer = merkle.piece_layer(leaves, 16384)
+    big_root = merkle.root_from_layer(layer, 16384)
+    info: dict[bytes, object] = {
+        b"name": b"v2",
+        b"piece length": 16384,
+        b"meta version": 2,
+        b"file tree": {
+            b"big.bin": {b"": {b"length": len(big), b"pieces root": big_root}},
+            b"dir": {b"small.txt": {b"": {b"length": len(small), b"pieces root": merkle.file_root(merkle.block_hashes(small))}}},
+        },
+    }
+    if hybrid:
+        pad = -len(big) % 16384
+        info[b"files"] = [
+            {b"length": len(big), b"path": [b"big.bin"]},
+            {b"length": pad, b"path": [b".pad", str(pad).encode()], b"attr": b"p"},
+            {b"length": len(small), b"path": [b"dir", b"small.txt"]},
+        ]
+        whole = big + bytes(pad) + small
+        info[b"pieces"] = b"".join(hashlib.sha1(whole[i : i + 16384]).digest() for i in range(0, len(whole), 16384))
+    return bencode.encode({b"info": info, b"piece layers": {big_root: b"".join(layer)}})
+
+
 def _metainfo() -> list[bytes]:
-    return [_torrent(True), _torrent(False), bencode.encode(_info(True))]
+    return [
+        _torrent(True), _torrent(False), bencode.encode(_info(True)), _v2_torrent(False), _v2_torrent(True),
+    ]
 
 
 def _magnet() -> list[bytes]:
