@@ -115,6 +115,9 @@ class TorrentDetails:
     private: bool
     options: TorrentOptions  # the torrent's own: file priorities, sequential, limits, seeding goal
     seeding_time: float  # seconds spent seeding, across restarts
+    format: str = ""  # "v1", "v2" or "hybrid" (BEP 52); "" until the metadata is known
+    info_hash_v1: str = ""  # hex; "" for a v2-only torrent
+    info_hash_v2: str = ""  # hex of the full SHA-256 (BEP 52); "" for a v1 torrent
 
 
 @dataclass(frozen=True, slots=True)

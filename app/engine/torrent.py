@@ -879,7 +879,7 @@ class Torrent:
         if not self.has_metadata:
             return TorrentDetails(
                 self.info_hash.hex(), peers, (), b"", b"", self.active_seconds, "", False,
-                self.options, self.seeding_seconds,
+                self.options, self.seeding_seconds, **self._hash_fields(),
             )
         states = bytearray(self.picker.states_bytes())
         for piece in self._failed_at:
@@ -899,7 +899,19 @@ class Torrent:
             private=self.metainfo.private,
             options=self.options,
             seeding_time=self.seeding_seconds,
+            **self._hash_fields(),
         )
+
+    def _hash_fields(self) -> dict[str, str]:
+        """BEP 52: the format and both info-hashes, from the metadata or else the magnet link."""
+        source = self.metainfo if self.has_metadata else self.magnet
+        v2 = source.info_hash_v2 if source is not None else None
+        v2_only = v2 is not None and v2[:20] == self.info_hash
+        return {
+            "format": self.metainfo.format if self.has_metadata else "",
+            "info_hash_v1": "" if v2_only else self.info_hash.hex(),
+            "info_hash_v2": v2.hex() if v2 is not None else "",
+        }
 
     def _peer_snapshot(self, peer: PeerConnection) -> PeerSnapshot:
         progress = peer.pieces.count / self.num_pieces if peer.pieces is not None and self.num_pieces else 0.0

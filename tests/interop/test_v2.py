@@ -7,6 +7,7 @@ import filecmp
 import functools
 from pathlib import Path
 
+import libtorrent as lt
 import pytest
 
 from app.engine.creator import create_torrent
@@ -57,10 +58,15 @@ async def test_download_from_libtorrent_seed(format: str, payload: Path, tmp_pat
         info_hash = await session.add_torrent(torrent, tmp_path / "down")
         session.add_peer(info_hash, "127.0.0.2", seed.port)
         await wait_for_state(session, info_hash, TorrentState.SEEDING)
+        details = session.details(info_hash)
     finally:
         await session.close()
         seed.close()
     assert_same_tree(payload, tmp_path / "down" / "tree")
+    hashes = lt.torrent_info(torrent).info_hashes()
+    assert details is not None and details.format == format
+    assert details.info_hash_v1 == (str(hashes.v1) if format == "hybrid" else "")
+    assert details.info_hash_v2 == str(hashes.v2)
 
 
 @pytest.mark.parametrize("format", ["v2", "hybrid"])
