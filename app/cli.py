@@ -89,7 +89,7 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("-w", "--web-seed", action="append", default=[])
     create.add_argument(
         "--format", choices=("v1", "v2", "hybrid"), default="hybrid",
-        help="v1 (BEP 3), v2 (BEP 52) or hybrid: both, readable by every client (default: hybrid)",
+        help="v1 (BEP 3), v2 (BEP 52) or hybrid: both, for v1 and v2 clients alike (default: hybrid)",
     )
     create.set_defaults(func=cmd_create)
     return parser
