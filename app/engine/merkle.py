@@ -72,3 +72,48 @@ def root_from_layer(layer: Sequence[bytes], piece_length: int) -> bytes:
     """The pieces root of a file from its piece layer (BEP 52 'piece layers' check)."""
     height = (piece_length // BLOCK_SIZE).bit_length() - 1
     return root(layer, next_power_of_two(len(layer)), height)
+
+
+# --- BEP 52 hash messages: a range of one layer, and the uncles that lead to the root ---
+
+
+def layers_above(layer: Sequence[bytes], height: int) -> list[list[bytes]]:
+    """``layer`` (at ``height`` above the leaves) padded to a power of two, then each layer up
+    to the root: result[k] is the layer k steps above ``layer``."""
+    width = next_power_of_two(len(layer))
+    layers = [list(layer) + [pad_hash(height)] * (width - len(layer))]
+    while len(layers[-1]) > 1:
+        below = layers[-1]
+        layers.append([hashlib.sha256(below[i] + below[i + 1]).digest() for i in range(0, len(below), 2)])
+    return layers
+
+
+def well_formed(index: int, length: int, proof_layers: int, width: int) -> bool:
+    """BEP 52: "Index MUST be a multiple of length"; length a power of two within the layer;
+    the proof stops below the root (as libtorrent checks)."""
+    if length < 1 or length & (length - 1) or index < 0 or index % length or index + length > width:
+        return False
+    return 0 <= proof_layers < width.bit_length() - 1
+
+
+def proof(layers: list[list[bytes]], index: int, length: int, proof_layers: int) -> list[bytes]:
+    """The hashes of a 'hashes' message: layer[index:index+length], then the uncles.
+
+    BEP 52: "the first log2(length)-1 proof layers are omitted", so the uncles start with
+    the sibling of the requested range's own subtree root.
+    """
+    first = length.bit_length() - 1
+    uncles = [layers[k][(index >> k) ^ 1] for k in range(first, proof_layers + 1)]
+    return layers[0][index : index + length] + uncles
+
+
+def root_from_proof(
+    hashes: Sequence[bytes], index: int, length: int, height: int
+) -> tuple[bytes, int]:
+    """Walk a 'hashes' message up: the node reached and how many layers above the base it is."""
+    node = root(hashes[:length], length, height)
+    position = index // length
+    for uncle in hashes[length:]:
+        node = hashlib.sha256(node + uncle if position % 2 == 0 else uncle + node).digest()
+        position //= 2
+    return node, length.bit_length() - 1 + len(hashes) - length
