@@ -80,6 +80,9 @@ class PeerOwner(Protocol):
     def extension_handshake(self, peer: PeerConnection, handshake: ext.ExtensionHandshake) -> None: ...
     def metadata_message(self, peer: PeerConnection, message: ext.MetadataMessage) -> None: ...
     def pex_received(self, peer: PeerConnection, message: ext.PexMessage) -> None: ...
+    def hash_request(self, peer: PeerConnection, request: m.HashRequest) -> m.Hashes | m.HashReject: ...
+    def hashes_received(self, peer: PeerConnection, message: m.Hashes) -> None: ...
+    def hash_rejected(self, peer: PeerConnection, message: m.HashReject) -> None: ...
     def dht_port(self, peer: PeerConnection, port: int) -> None: ...
 
 
@@ -514,6 +517,16 @@ class PeerConnection(asyncio.BufferedProtocol):
     def _on_ut_pex(self, owner: PeerOwner, payload: bytes) -> None:
         owner.pex_received(self, ext.parse_pex(payload))
 
+    def _on_hash_request(self, msg: m.HashRequest) -> None:
+        # BEP 52: "Hash requests MUST be answered with either a 'hashes' or 'hash reject' message."
+        self.send(self._require_ready().hash_request(self, msg))
+
+    def _on_hashes(self, msg: m.Hashes) -> None:
+        self._require_ready().hashes_received(self, msg)
+
+    def _on_hash_reject(self, msg: m.HashReject) -> None:
+        self._require_ready().hash_rejected(self, msg)
+
     def _require_fast(self) -> PeerOwner:
         owner = self._require_ready()
         if not self.fast:
@@ -634,6 +647,9 @@ _HANDLERS: dict[type, Callable[[PeerConnection, m.Event], None]] = {
     m.Reject: PeerConnection._on_reject,
     m.AllowedFast: PeerConnection._on_allowed_fast,
     m.Extended: PeerConnection._on_extended,
+    m.HashRequest: PeerConnection._on_hash_request,
+    m.Hashes: PeerConnection._on_hashes,
+    m.HashReject: PeerConnection._on_hash_reject,
 }  # type: ignore[dict-item]
 
 _EXTENSION_HANDLERS: dict[int, Callable[[PeerConnection, PeerOwner, bytes], None]] = {

@@ -14,10 +14,24 @@ from dataclasses import dataclass
 
 from app.engine import merkle
 from app.engine.errors import RemoteProtocolError
+from app.engine.metainfo import Metainfo
 from app.engine.wire.messages import HashReject, Hashes, HashRequest
 
 RUN = 512  # hashes per request, as libtorrent asks
 REQUEST_TIMEOUT = 10.0
+
+
+def missing_layers(metainfo: Metainfo) -> list[tuple[bytes, int]]:
+    """(pieces root, pieces) of the files a v2-only torrent cannot check yet. A hybrid
+    torrent needs none: its pieces are checked by SHA-1."""
+    if metainfo.format != "v2":
+        return []
+    length = metainfo.piece_length
+    return [
+        (f.pieces_root, -(-f.length // length))
+        for f in metainfo.files
+        if f.length > length and not f.padding and f.pieces_root not in metainfo.piece_layers
+    ]
 
 
 @dataclass(frozen=True, slots=True)

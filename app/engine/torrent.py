@@ -23,8 +23,10 @@ from app.engine.bitfield import Bitfield
 from app.engine.choker import ChokeCandidate, Choker
 from app.engine.errors import StorageError
 from app.engine.magnet import Magnet
+from app.engine.hash_server import HashServer
 from app.engine.metadata_fetch import MetadataFetch
 from app.engine.metainfo import Metainfo, parse_info
+from app.engine.piece_layer_fetch import PieceLayerFetch, missing_layers
 from app.engine.peer import MAX_UPLOAD_QUEUE, PeerConnection
 from app.engine.peer_id import CLIENT_VERSION
 from app.engine.piece_picker import Block, PiecePicker
@@ -98,6 +100,8 @@ class Torrent:
         self.metainfo: Metainfo = None  # type: ignore[assignment]  # set by _set_metainfo
         self.num_pieces = 0  # 0 until the metadata is known
         self.metadata = MetadataFetch(self.info_hash)
+        self.layer_fetch: PieceLayerFetch | None = None  # BEP 52: a v2 magnet's piece layers, while fetched
+        self._layers_done: asyncio.Future[None] | None = None
         self.choker = Choker(session.config.upload_slots, rng=session.rng)
         self.state = TorrentState.PAUSED
         self.error = ""
@@ -140,6 +144,7 @@ class Torrent:
         self.num_pieces = metainfo.num_pieces
         self.layout = Layout(metainfo.piece_length, [f.length for f in metainfo.files])
         self.storage = Storage(metainfo, self.save_path, self.session.executor, verifier=verifier_for(metainfo))
+        self.hash_server = HashServer(metainfo.piece_layers, metainfo.piece_length)
         self.picker = PiecePicker(self.num_pieces, metainfo.piece_length, metainfo.total_length, rng=self.session.rng)
         self._file_done = [0] * len(metainfo.files)
         apply_options(self)
@@ -307,10 +312,47 @@ class Torrent:
         raw_info = self.metadata.done.result()
         trackers = tuple((url,) for url in self.magnet.trackers) if self.magnet else ()
         web_seeds = self.magnet.web_seeds if self.magnet else ()
-        self._set_metainfo(parse_info(raw_info, trackers=trackers, url_list=web_seeds))
+        metainfo = parse_info(raw_info, trackers=trackers, url_list=web_seeds)
+        self._set_metainfo(await self._fetch_piece_layers(metainfo))
         for peer in list(self.peers):
             peer.metadata_known()  # what each said of its pieces meanwhile now counts
         self.session.metadata_received(self)
+
+    async def _fetch_piece_layers(self, metainfo: Metainfo) -> Metainfo:
+        """BEP 52: a v2-only torrent's pieces cannot be checked without the piece layers, which
+        a magnet link does not bring: ask peers for them before any piece is downloaded."""
+        missing = missing_layers(metainfo)
+        if not missing:
+            return metainfo
+        self.layer_fetch = PieceLayerFetch(missing, metainfo.piece_length)
+        self._layers_done = asyncio.get_running_loop().create_future()
+        await self._tick_until(self._layers_done)
+        layers = {**metainfo.piece_layers, **self.layer_fetch.layers()}
+        self.layer_fetch = None
+        return replace(metainfo, piece_layers=layers)
+
+    def hash_request(self, peer: PeerConnection, request: m.HashRequest) -> m.Hashes | m.HashReject:
+        if not self.has_metadata:
+            return m.HashReject(request.pieces_root, request.base_layer, request.index, request.length, request.proof_layers)
+        return self.hash_server.answer(request)
+
+    def hashes_received(self, peer: PeerConnection, message: m.Hashes) -> None:
+        if self.layer_fetch is not None:
+            self.layer_fetch.received(peer, message)
+            self._request_layers(time.monotonic())
+
+    def hash_rejected(self, peer: PeerConnection, message: m.HashReject) -> None:
+        if self.layer_fetch is not None:
+            self.layer_fetch.rejected(peer, message)
+            self._request_layers(time.monotonic())
+
+    def _request_layers(self, now: float) -> None:
+        if self.layer_fetch is None:
+            return
+        if self.layer_fetch.done and self._layers_done is not None and not self._layers_done.done():
+            self._layers_done.set_result(None)
+        for peer, request in self.layer_fetch.requests(list(self.peers), now):
+            peer.send(request)
 
     async def _check(self) -> None:
         await self.storage.open()
@@ -342,6 +384,7 @@ class Torrent:
         self._ask_dht(now)
         if not self.has_metadata:
             self._request_metadata(now)
+            self._request_layers(now)
         self._failed_at = {p: t for p, t in self._failed_at.items() if now - t < FAILED_FLASH}
 
     def _police(self, peer: PeerConnection, now: float) -> None:
@@ -412,6 +455,8 @@ class Torrent:
         self.downloaded += peer.down.total
         self.uploaded += peer.up.total
         self.metadata.peer_gone(peer)
+        if self.layer_fetch is not None:
+            self.layer_fetch.peer_gone(peer)
         if self.has_metadata and peer.pieces is not None:
             self.picker.peer_left(peer.pieces)
         if self.has_metadata:

@@ -130,3 +130,46 @@ async def test_a_v1_only_client_and_a_v2_client_share_a_hybrid_swarm(payload: Pa
         await tracker.close()
     assert_same_tree(payload, tmp_path / "lt" / "tree")
     assert_same_tree(payload, tmp_path / "rt" / "data" / "tree")
+
+
+@pytest.mark.parametrize("format", ["v2", "hybrid"])
+async def test_a_magnet_link_from_libtorrent(format: str, payload: Path, tmp_path: Path) -> None:
+    """libtorrent's own magnet link: urn:btmh only (v2) or both xt (hybrid). A v2-only torrent's
+    piece layers are not in the metadata: Piecemeal asks libtorrent for them (BEP 52 hash request)."""
+    torrent = make_torrent(payload, piece_size=32768, format=format)
+    seed = LtPeer("127.0.0.2")
+    seed.add(torrent, payload.parent)
+    link = lt.make_magnet_uri(lt.torrent_info(torrent))
+    assert ("urn:btih:" in link) == (format == "hybrid") and "urn:btmh:1220" in link
+    session = Session(loopback_config())
+    await session.start()
+    try:
+        await asyncio.to_thread(seed.wait_seeding, seed.handles[0])
+        info_hash = await session.add_torrent(link, tmp_path / "down")
+        session.add_peer(info_hash, "127.0.0.2", seed.port)
+        await wait_for_state(session, info_hash, TorrentState.SEEDING)
+    finally:
+        await session.close()
+        seed.close()
+    assert_same_tree(payload, tmp_path / "down" / "tree")
+
+
+async def test_libtorrent_from_a_v2_magnet_gets_the_piece_layers_from_piecemeal(payload: Path, tmp_path: Path) -> None:
+    """libtorrent knows only the urn:btmh link: the metadata and every piece layer come from us."""
+    torrent = make_torrent(payload, piece_size=32768, format="v2")
+    session = Session(loopback_config())
+    await session.start()
+    leech = LtPeer("127.0.0.3")
+    try:
+        info_hash = await session.add_torrent(torrent, payload.parent)
+        await wait_for_state(session, info_hash, TorrentState.SEEDING)
+        params = lt.parse_magnet_uri(lt.make_magnet_uri(lt.torrent_info(torrent)))
+        params.save_path = str(tmp_path / "lt")
+        handle = leech.session.add_torrent(params)
+        leech.handles.append(handle)
+        handle.connect_peer(("127.0.0.1", session.listen_port))
+        await asyncio.to_thread(leech.wait_seeding, handle)
+    finally:
+        leech.close()
+        await session.close()
+    assert_same_tree(payload, tmp_path / "lt" / "tree")
