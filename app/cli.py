@@ -19,7 +19,7 @@ from app.engine.errors import EngineError
 from app.engine.magnet import Magnet, format_magnet, parse_magnet
 from app.engine.metainfo import Metainfo, load_metainfo
 from app.engine.session import DuplicateTorrentError, Session, SessionConfig
-from app.engine.snapshots import TorrentSnapshot, TorrentState
+from app.engine.snapshots import StopReason, TorrentSnapshot, TorrentState
 from app.engine.transport.mse_transport import Encryption
 from app.progress_printer import ProgressPrinter
 
@@ -319,10 +319,10 @@ async def _watch(session: Session, info_hash: str, stop: asyncio.Event, done: Do
     session.add_listener(heard)
     while not stop.is_set():
         snap = next(t for t in session.snapshot().torrents if t.info_hash == info_hash)
-        if snap.state == TorrentState.ERROR:
+        if snap.reason == StopReason.ERROR:
             raise CliError(snap.error)
         finished = done(snap, goal.is_set())
-        printer.show(_progress_line(snap), snap.state, final=finished)
+        printer.show(_progress_line(snap), (snap.state, snap.reason), final=finished)  # a stop is news too
         if finished:
             return 0
         changed.clear()

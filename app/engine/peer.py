@@ -445,7 +445,17 @@ class PeerConnection(asyncio.BufferedProtocol):
     def _first_pieces_message(self, owner: PeerOwner, msg: m.BitfieldMessage | m.HaveAll | m.HaveNone) -> bool:
         """Is the piece count known? If not, `msg` is kept for when it is (BEP 9).
 
-        BEP 3 and BEP 6: a bitfield, have-all or have-none comes once, before any `have`."""
+        BEP 3 and BEP 6: a bitfield, have-all or have-none comes once, before any `have`. But
+        aria2 sends a whole bitfield (or have-all) when 20 or more pieces completed at once: once
+        the pieces are known, a repeat is taken as the `have`s it stands for (libtorrent too
+        accepts it); it returns False then, as nothing is left to set."""
+        count = owner.num_pieces
+        if self.pieces is not None and count:
+            if not isinstance(msg, m.HaveNone):
+                repeat = Bitfield.full(count) if isinstance(msg, m.HaveAll) else Bitfield.from_bytes(msg.data, count)
+                for index in repeat:
+                    self._on_have(m.Have(index))
+            return False
         if self.pieces is not None or self._early is not None or self._early_haves is not None:
             raise RemoteProtocolError("the peer's pieces announced twice, or after a have")
         if not owner.num_pieces:

@@ -32,10 +32,10 @@ from app.engine.lsd import LsdService
 from app.engine.magnet import Magnet, format_magnet, parse_magnet
 from app.engine.peer import PeerConnection
 from app.engine.peer_id import make_peer_id
-from app.engine.rate_limit import AltSchedule
+from app.engine.rate_limit import AltSchedule, Throttle
 from app.engine.mover import MoveStatus
 from app.engine.sockets import Sockets
-from app.engine.snapshots import SessionSnapshot, TorrentDetails, TorrentState
+from app.engine.snapshots import USER_STOPS, SessionSnapshot, StopReason, TorrentDetails
 from app.engine.store import ResumeRecord, Store, TorrentRecord, file_stamps, trustworthy
 from app.engine.torrent import Torrent
 from app.engine.torrent_options import TorrentOptions
@@ -47,9 +47,6 @@ log = logging.getLogger(__name__)
 CONNECT_TIMEOUT = 10.0
 HANDSHAKE_TIMEOUT = 20.0
 MSE_TIMEOUT = 10.0  # a peer silent this long in the encrypted handshake is given up (or dialed plain)
-
-
-CHOOSE_FILES_NOTE = "choose the files to download, then start it"
 
 
 class DuplicateTorrentError(EngineError):
@@ -121,8 +118,7 @@ class Session:
         self._handshaking: set[PeerConnection | AcceptStream] = set()
         self._dialling: set[asyncio.Task[None]] = set()  # outgoing connects, kept from the GC
         self.store: Store | None = None
-        self._paused: dict[bytes, bool] = {}
-        self.controls = Controls(self, self._paused)  # limits, queue, disk guard, moves
+        self.controls = Controls(self)  # limits, queue, disk guard, moves
         self.notices: list[str] = []  # things the user should read once (e.g. a damaged store)
         self._saver: asyncio.Task[None] | None = None
         self.dht: DhtNode | None = None
@@ -133,7 +129,7 @@ class Session:
     # lifecycle
 
     async def start(self) -> None:
-        self.sockets = Sockets(self.config.listen_host)
+        self.sockets = replace(self.sockets, host=self.config.listen_host)
         self.http = self.sockets.http_client()
         if self.config.profile_dir is not None:
             await self._open_store(self.config.profile_dir)
@@ -141,14 +137,14 @@ class Session:
         await self._start_discovery()
         self.controls.start()
         for torrent in self.torrents.values():
-            if not self._paused.get(torrent.info_hash, False):
+            if not torrent.paused:
                 torrent.start()
         if self.store is not None:
             self._saver = asyncio.ensure_future(self._save_periodically())
 
     async def _listen(self, config: SessionConfig) -> asyncio.Server:
         try:
-            server = await Sockets(config.listen_host).listen(self._incoming, config.listen_port)
+            server = await replace(self.sockets, host=config.listen_host).listen(self._incoming, config.listen_port)
         except OSError as exc:
             raise EngineError(
                 f"Could not listen on {config.listen_host} port {config.listen_port}: {exc.strerror or exc}."
@@ -197,7 +193,7 @@ class Session:
 
     async def _new_http_client(self, old: SessionConfig) -> None:
         """'VPN only': trackers are asked from the new address; announces in flight finish first."""
-        self.sockets = Sockets(self.config.listen_host)
+        self.sockets = replace(self.sockets, host=self.config.listen_host)
         previous, self.http = self.http, self.sockets.http_client()
         if previous is not None:
             await previous.close()
@@ -233,7 +229,7 @@ class Session:
             self._saver.cancel()
 
     async def _stop_torrents(self) -> None:
-        await asyncio.gather(*(t.stop() for t in self.torrents.values()), return_exceptions=True)
+        await asyncio.gather(*(t.close() for t in self.torrents.values()), return_exceptions=True)
 
     async def _close_store(self) -> None:
         if self.store is None:
@@ -251,25 +247,36 @@ class Session:
     # peer discovery beyond trackers: DHT and LSD (PEX lives in the torrents)
 
     async def _start_discovery(self) -> None:
-        if self.config.enable_dht:
-            saved = self.store.get_setting("dht") if self.store else None
-            node_id = bytes.fromhex(saved["node_id"]) if saved else None
-            self.dht = DhtNode(node_id=node_id, bootstrap=self.config.dht_bootstrap)
-            if saved:
-                self.dht.load_nodes(saved.get("nodes", []))
-            try:
-                await self.dht.start(self.sockets, self.listen_port or 0)
-            except OSError:  # the UDP port is taken: any port will do for the DHT
-                await self.dht.start(self.sockets, 0)
-            self.dht_port = self.dht.port
-        if self.config.enable_lsd:
-            self._lsd = LsdService(self.listen_port or 0, self._lsd_peer, sockets=self.sockets)
-            try:
-                await self._lsd.start()
-                self._update_lsd()
-            except OSError as exc:
-                log.warning("local service discovery is off: %s", exc)
-                self._lsd = None
+        ipv6 = self.sockets.family == socket.AF_INET6
+        if self.config.enable_dht and ipv6:
+            log.warning("the DHT is off: it runs over IPv4 (BEP 5) and the chosen address is IPv6")
+        elif self.config.enable_dht:
+            await self._start_dht()
+        if self.config.enable_lsd and ipv6:
+            log.warning("local service discovery is off: it multicasts over IPv4 (BEP 14) and the chosen address is IPv6")
+        elif self.config.enable_lsd:
+            await self._start_lsd()
+
+    async def _start_dht(self) -> None:
+        saved = self.store.get_setting("dht") if self.store else None
+        node_id = bytes.fromhex(saved["node_id"]) if saved else None
+        self.dht = DhtNode(node_id=node_id, bootstrap=self.config.dht_bootstrap)
+        if saved:
+            self.dht.load_nodes(saved.get("nodes", []))
+        try:
+            await self.dht.start(self.sockets, self.listen_port or 0)
+        except OSError:  # the UDP port is taken: any port will do for the DHT
+            await self.dht.start(self.sockets, 0)
+        self.dht_port = self.dht.port
+
+    async def _start_lsd(self) -> None:
+        self._lsd = LsdService(self.listen_port or 0, self._lsd_peer, sockets=self.sockets)
+        try:
+            await self._lsd.start()
+            self._update_lsd()
+        except OSError as exc:
+            log.warning("local service discovery is off: %s", exc)
+            self._lsd = None
 
     async def _stop_discovery(self) -> None:
         if self.dht is not None:
@@ -293,19 +300,15 @@ class Session:
     def metadata_received(self, torrent: Torrent) -> None:
         """A magnet's info dictionary arrived (and was verified): remember it, tell the UI.
 
-        If the user asked to choose the files first, the torrent goes no further: it is
-        paused, and says why, until they have (`set_file_priorities`, then `resume`).
+        If the user asked to choose the files first, the torrent goes no further: it stops,
+        and says why, until they have (`set_file_priorities`, then `resume`).
         """
         choose = torrent.choose_files
-        if choose:
-            self._paused[torrent.info_hash] = True
-            torrent.note = CHOOSE_FILES_NOTE
-            torrent.stop_soon()
         if self.store is not None:
             meta = torrent.metainfo
             self.store.update_torrent(
                 torrent.info_hash, metainfo=to_torrent_bytes(meta), name=meta.name,
-                **({"paused": True} if choose else {}),
+                **({"paused": True, "stop_reason": StopReason.CHOOSE_FILES.name} if choose else {}),
             )
         self._update_lsd()
         self.emit(events.MetadataReceived(torrent.info_hash.hex(), torrent.name, choose_files=choose))
@@ -334,16 +337,15 @@ class Session:
 
     def _restore(self, record: TorrentRecord) -> Torrent:
         save_path = Path(record.save_path)
+        reason = _restored_reason(record)
         if record.metainfo:
-            torrent = Torrent(self, parse_metainfo(record.metainfo), save_path, added_on=record.added_on)
+            torrent = Torrent(self, parse_metainfo(record.metainfo), save_path, added_on=record.added_on, reason=reason)
         else:
-            torrent = Torrent(self, None, save_path, added_on=record.added_on, magnet=parse_magnet(record.magnet))
+            magnet = parse_magnet(record.magnet)
+            torrent = Torrent(self, None, save_path, added_on=record.added_on, magnet=magnet, reason=reason)
         torrent.choose_files = record.choose_files
-        if torrent.choose_files and torrent.has_metadata:
-            torrent.note = CHOOSE_FILES_NOTE  # it waited for the user's choice when the app closed
         self.controls.restore_options(torrent, record)
         self.torrents[torrent.info_hash] = torrent
-        self._paused[torrent.info_hash] = record.paused
         return torrent
 
     async def save_resume(self) -> None:
@@ -417,12 +419,13 @@ class Session:
         the files before any is downloaded (see `metadata_received`).
         """
         folder = Path(save_path or self.config.download_dir)
+        reason = StopReason.USER if paused else None
         if isinstance(source, str) and source[:7].lower() == "magnet:":
             magnet = parse_magnet(source)
-            torrent = Torrent(self, None, folder, magnet=magnet)
+            torrent = Torrent(self, None, folder, magnet=magnet, reason=reason)
             torrent.choose_files = choose_files
         else:
-            torrent = Torrent(self, _to_metainfo(source), folder)
+            torrent = Torrent(self, _to_metainfo(source), folder, reason=reason)
         existing = self.torrents.get(torrent.info_hash)
         if existing is not None:
             raise DuplicateTorrentError(self._merge(existing, torrent))
@@ -477,37 +480,38 @@ class Session:
         del self.torrents[torrent.info_hash]
         if self.store is not None:
             self.store.remove_torrent(torrent.info_hash)
-        await torrent.stop()
+        await torrent.close()
         self._update_lsd()
         if delete_files and torrent.has_metadata:
             await torrent.storage.delete_files()
         self.emit(events.TorrentRemoved(info_hash))
 
     async def pause(self, info_hash: str) -> None:
-        torrent = self._get(info_hash)
-        self._set_paused(torrent, True)
-        await torrent.stop()
+        """Stop the torrent until resumed."""
+        await self.pause_for(self._get(info_hash), StopReason.USER)
+
+    async def pause_for(self, torrent: Torrent, reason: StopReason) -> None:
+        """Stop it and say why (the user, a seeding goal); what the user would keep stopped
+        stays stopped after a restart."""
+        self._set_paused(torrent, reason if reason in USER_STOPS else None)
+        await torrent.stop(reason)
 
     async def resume(self, info_hash: str) -> None:
+        """Start it again: after a pause, an error (the verified pieces stay), the file choice."""
         torrent = self._get(info_hash)
         if torrent.choose_files and torrent.has_metadata:  # the files are chosen (or all are wanted)
             torrent.choose_files = False
-            torrent.note = ""
             if self.store is not None:
                 self.store.update_torrent(torrent.info_hash, choose_files=False)
-        self._set_paused(torrent, False)
-        if torrent.state == TorrentState.ERROR:
-            await torrent.stop()  # ends what the error left running; the verified pieces stay
+        self._set_paused(torrent, None)
         torrent.start()
 
-    def is_paused(self, info_hash: bytes) -> bool:
-        """Paused by the user (or waiting for their file choice), as remembered across restarts."""
-        return self._paused.get(info_hash, False)
-
-    def _set_paused(self, torrent: Torrent, paused: bool) -> None:
-        self._paused[torrent.info_hash] = paused
+    def _set_paused(self, torrent: Torrent, reason: StopReason | None) -> None:
+        """The store's `paused` column and why: what the user stopped stays stopped after a restart."""
         if self.store is not None:
-            self.store.update_torrent(torrent.info_hash, paused=paused)
+            self.store.update_torrent(
+                torrent.info_hash, paused=reason is not None, stop_reason=reason.name if reason else ""
+            )
 
     async def recheck(self, info_hash: str) -> None:
         await self._get(info_hash).recheck()
@@ -579,6 +583,17 @@ class Session:
                 callback(event)
             except Exception:  # a listener's bug must not stop the engine
                 log.exception("event listener failed on %r", event)
+
+    # TorrentHost: what torrents ask of the session (app/engine/torrent.py)
+
+    def throttle(self, reading_blocked: Callable[[], bool]) -> Throttle:
+        return self.controls.limits.throttle(reading_blocked)
+
+    def may_start(self, torrent: Torrent) -> bool:
+        return self.controls.admit(torrent)
+
+    async def room_to_write(self, torrent: Torrent, size: int) -> bool:
+        return await self.controls.room_to_write(torrent, size)
 
     # connections (used by torrents and peers)
 
@@ -709,6 +724,15 @@ class _IncomingPeer(PeerConnection):
         # A connection that never finishes its handshake must not hold a slot for ever.
         timer = asyncio.get_running_loop().call_later(HANDSHAKE_TIMEOUT, self.close, "no handshake")
         self.handshake_done.add_done_callback(lambda _: timer.cancel())
+
+
+def _restored_reason(record: TorrentRecord) -> StopReason | None:
+    """Why it was stopped when the app closed: the user, a seeding goal, the file choice."""
+    if not record.paused:
+        return None
+    if record.choose_files and record.metainfo:  # a store from before stop_reason says it so
+        return StopReason.CHOOSE_FILES
+    return StopReason.__members__.get(record.stop_reason, StopReason.USER)
 
 
 class SessionNetwork:

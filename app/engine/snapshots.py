@@ -17,13 +17,45 @@ if TYPE_CHECKING:
 
 
 class TorrentState(StrEnum):
+    """Where a torrent stands, whether it runs or not (libtorrent's `torrent_status::state`).
+
+    Stopped is not a state: it is the `StopReason` beside it, as libtorrent keeps the paused
+    flag apart. A paused torrent that was seeding still says SEEDING.
+    """
+
     CHECKING = "checking"
     METADATA = "downloading metadata"
     DOWNLOADING = "downloading"
     SEEDING = "seeding"
-    PAUSED = "paused"
-    QUEUED = "queued"
-    ERROR = "error"
+
+
+class StopReason(StrEnum):
+    """Why a torrent is not running, in the words of the status line (short: it is a column)."""
+
+    USER = "Paused"
+    SEEDING_GOAL = "Seeding goal reached"
+    NO_SPACE = "Waiting for disk space"
+    CHOOSE_FILES = "Waiting for the file choice"
+    QUEUED = "Queued"
+    ERROR = "Error"
+
+
+# What the user decided, kept across restarts (the store's `paused` column); the others are
+# the engine's own and clear themselves: the queue moves, the disk frees, an error is retried.
+USER_STOPS = frozenset({StopReason.USER, StopReason.SEEDING_GOAL, StopReason.CHOOSE_FILES})
+
+
+@dataclass(frozen=True, slots=True)
+class StateChange:
+    """A torrent's state after one change, and why it is stopped (None: it runs)."""
+
+    state: TorrentState
+    reason: StopReason | None = None
+    message: str = ""  # the error's plain words, with StopReason.ERROR
+
+    @property
+    def paused(self) -> bool:
+        return self.reason is not None
 
 
 class PieceState(IntEnum):
@@ -101,6 +133,12 @@ class TorrentSnapshot:
     trackers: tuple[TrackerSnapshot, ...]
     error: str  # plain words, "" if none
     status_text: str  # one line for the status column, e.g. "Downloading", "Tracker: timed out"
+    reason: StopReason | None = None  # why it is stopped; None while it runs
+
+    @property
+    def paused(self) -> bool:
+        """Stopped, for whatever reason (the queue and an error too); `state` says where it stands."""
+        return self.reason is not None
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,6 +36,7 @@ class TorrentRecord:
     ratio_limit: float | None = None  # stop seeding at this share ratio; None: the session's goal, 0: never
     seed_time_limit: float | None = None  # or after this many seconds of seeding; same None / 0
     choose_files: bool = False  # a magnet: stop when the metadata arrives, for the user to pick files
+    stop_reason: str = ""  # why it is paused: a StopReason's name ("SEEDING_GOAL"); "" the user's pause
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +79,9 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE torrents ADD COLUMN seed_time_limit REAL",
         "ALTER TABLE torrents ADD COLUMN choose_files INTEGER NOT NULL DEFAULT 0",
         "ALTER TABLE resume ADD COLUMN seeding_seconds REAL NOT NULL DEFAULT 0",
+    ),
+    (  # v4: why a paused torrent is paused (a seeding goal, the file choice), kept across restarts
+        "ALTER TABLE torrents ADD COLUMN stop_reason TEXT NOT NULL DEFAULT ''",
     ),
 )
 SCHEMA_VERSION = len(_MIGRATIONS)

@@ -3,6 +3,11 @@
 The torrent owns the shared state its peers work on: the piece picker (what to request),
 the piece buffers (blocks received but not yet verified), the disk (verify and write off
 the loop), the choker (whom to serve) and the tracker manager (where peers come from).
+
+What it needs from its session is declared in `TorrentHost`, nothing more. Its state says
+where it stands (checking, downloading, seeding ...); a stopped torrent keeps that and adds
+why it is stopped (a `StopReason`), as libtorrent keeps the paused flag apart. Every change
+of either goes through `_change()`, which records it and emits one `StateChanged` event.
 """
 
 from __future__ import annotations
@@ -11,12 +16,15 @@ import asyncio
 import functools
 import ipaddress
 import logging
+import random
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
+from concurrent.futures import Executor
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from app.engine import events
 from app.engine.bitfield import Bitfield
@@ -34,6 +42,8 @@ from app.engine.snapshots import (
     FileSnapshot,
     PeerSnapshot,
     PieceState,
+    StateChange,
+    StopReason,
     TorrentDetails,
     TorrentSnapshot,
     TorrentState,
@@ -44,14 +54,14 @@ from app.engine.storage.piece_verifier import verifier_for
 from app.engine.store import ResumeRecord
 from app.engine.torrent_options import SKIP, TorrentOptions, apply_options
 from app.engine.tracker.announce_list import new_tiers
-from app.engine.tracker.manager import TrackerManager
+from app.engine.tracker.manager import TrackerManager, TrackerNetwork
 from app.engine.wire import extension as ext
 from app.engine.wire import messages as m
 from app.engine.wire.fast import offered_fast_set
 
 if TYPE_CHECKING:
     from app.engine.dht import DhtNode
-    from app.engine.session import Session
+    from app.engine.rate_limit import Throttle
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +87,49 @@ def _packed_ip(host: str) -> bytes | None:
         return None
 
 
+class TorrentConfig(Protocol):
+    """The session settings a torrent reads."""
+
+    @property
+    def max_peers_per_torrent(self) -> int: ...
+    @property
+    def upload_slots(self) -> int: ...
+    @property
+    def max_unwritten(self) -> int: ...  # received bytes waiting for the disk
+    @property
+    def enable_pex(self) -> bool: ...
+
+
+class TorrentHost(Protocol):
+    """What a torrent needs from its session, nothing more (as PeerOwner is for a peer and
+    libtorrent's torrent has its session_interface)."""
+
+    @property
+    def config(self) -> TorrentConfig: ...
+
+    peer_id: bytes
+    listen_port: int | None
+    network: TrackerNetwork  # what each announce takes: port, HTTP client, sockets
+    dht: DhtNode | None
+    executor: Executor  # disk I/O and hashing
+    rng: random.Random  # the picker's and the choker's
+
+    def throttle(self, reading_blocked: Callable[[], bool]) -> Throttle: ...  # speed limits
+    def may_start(self, torrent: Torrent) -> bool: ...  # the queue: False, it waits
+    async def room_to_write(self, torrent: Torrent, size: int) -> bool: ...  # the disk guard
+    def can_connect(self) -> bool: ...  # connection limits
+    def connect(self, torrent: Torrent, address: tuple[str, int]) -> None: ...
+    def metadata_received(self, torrent: Torrent) -> None: ...  # a magnet's info dictionary
+    def emit(self, event: events.Event) -> None: ...
+
+
+# The stops worth an event of their own kind (still one event: a StateChanged).
+_STOP_EVENTS: dict[StopReason, type[events.StateChanged]] = {
+    StopReason.SEEDING_GOAL: events.SeedingGoalReached,
+    StopReason.ERROR: events.TorrentErrored,
+}
+
+
 @dataclass(slots=True)
 class _Candidate:
     """An address we may connect to, and how it went last time."""
@@ -89,10 +142,10 @@ class Torrent:
     """Made from a .torrent (metainfo) or from a magnet link, whose metadata comes from peers."""
 
     def __init__(
-        self, session: Session, metainfo: Metainfo | None, save_path: Path, *,
-        added_on: float | None = None, magnet: Magnet | None = None,
+        self, host: TorrentHost, metainfo: Metainfo | None, save_path: Path, *,
+        added_on: float | None = None, magnet: Magnet | None = None, reason: StopReason | None = None,
     ) -> None:
-        self.session = session
+        self.host = host
         self.magnet = magnet
         self.info_hash = metainfo.info_hash if metainfo is not None else magnet.info_hash  # type: ignore[union-attr]
         self.save_path = save_path
@@ -102,10 +155,8 @@ class Torrent:
         self.metadata = MetadataFetch(self.info_hash)
         self.layer_fetch: PieceLayerFetch | None = None  # BEP 52: a v2 magnet's piece layers, while fetched
         self._layers_done: asyncio.Future[None] | None = None
-        self.choker = Choker(session.config.upload_slots, rng=session.rng)
-        self.state = TorrentState.PAUSED
-        self.error = ""
-        self.note = ""  # a passing remark for the status line: moving files, waiting for disk space
+        self.choker = Choker(host.config.upload_slots, rng=host.rng)
+        self.note = ""  # work beside the state, for the status line: moving the files
         self.peers: dict[PeerConnection, None] = {}
         self.candidates: dict[tuple[str, int], _Candidate] = {}
         self.connecting: set[tuple[str, int]] = set()
@@ -134,18 +185,19 @@ class Torrent:
         self._next_dht = 0.0
         self.options = TorrentOptions()
         self.choose_files = False  # a magnet: stop when the metadata arrives, for the user to pick files
-        self.throttle = session.controls.limits.throttle(lambda: self._reading_paused)
+        self.throttle = host.throttle(lambda: self._reading_paused)
         if metainfo is not None:
             self._set_metainfo(metainfo)
         self.trackers = self._make_trackers()
+        self.last_change = StateChange(self._standing(), reason)  # from now on by _change() only
 
     def _set_metainfo(self, metainfo: Metainfo) -> None:
         self.metainfo = metainfo
         self.num_pieces = metainfo.num_pieces
         self.layout = Layout(metainfo.piece_length, [f.length for f in metainfo.files])
-        self.storage = Storage(metainfo, self.save_path, self.session.executor, verifier=verifier_for(metainfo))
+        self.storage = Storage(metainfo, self.save_path, self.host.executor, verifier=verifier_for(metainfo))
         self.hash_server = HashServer(metainfo.piece_layers, metainfo.piece_length)
-        self.picker = PiecePicker(self.num_pieces, metainfo.piece_length, metainfo.total_length, rng=self.session.rng)
+        self.picker = PiecePicker(self.num_pieces, metainfo.piece_length, metainfo.total_length, rng=self.host.rng)
         self._file_done = [0] * len(metainfo.files)
         apply_options(self)
 
@@ -164,47 +216,108 @@ class Torrent:
             return self.metainfo.name
         return (self.magnet.display_name if self.magnet else "") or self.info_hash.hex()
 
+    # the state: where it stands, and why it is stopped (one path, one event per change)
+
+    @property
+    def state(self) -> TorrentState:
+        return self.last_change.state
+
+    @property
+    def reason(self) -> StopReason | None:
+        """Why it is stopped; None while it runs (or is about to)."""
+        return self.last_change.reason
+
+    @property
+    def paused(self) -> bool:
+        return self.last_change.paused
+
+    @property
+    def error(self) -> str:
+        return self.last_change.message
+
+    def _change(self, change: StateChange, event: type[events.StateChanged] = events.StateChanged) -> None:
+        """Every state change comes here: it is recorded with its reason and told once."""
+        if change == self.last_change:
+            return
+        self.last_change = change
+        log.debug("torrent %s: %s%s", self.name, change.state, f" ({change.reason})" if change.reason else "")
+        self.host.emit(event(self.info_hash.hex(), self.name, change.state, change.reason, change.message))
+
+    def _stand(self, state: TorrentState, event: type[events.StateChanged] = events.StateChanged) -> None:
+        self._change(replace(self.last_change, state=state), event)
+
+    def _stop_for(self, reason: StopReason, message: str = "") -> None:
+        """A stopped torrent keeps the first reason it was given, unless the user pauses it."""
+        if self.reason is None or reason == StopReason.USER:
+            self._change(StateChange(self.state, reason, message), _STOP_EVENTS.get(reason, events.StateChanged))
+
+    def _standing(self) -> TorrentState:
+        """Where a start begins: the metadata, the check, or what the check found."""
+        if not self.has_metadata:
+            return TorrentState.METADATA
+        if not self.checked:
+            return TorrentState.CHECKING
+        return TorrentState.SEEDING if self.picker.is_complete() else TorrentState.DOWNLOADING
+
     # commands
 
     def start(self) -> None:
-        if self._task is None:
-            if not self.session.controls.admit(self):
-                self.state = TorrentState.QUEUED  # the session's controls start it when its turn comes
-                return
-            self.error = ""
-            self.state = TorrentState.CHECKING if self.has_metadata else TorrentState.METADATA
-            for candidate in self.candidates.values():
-                candidate.failures, candidate.not_before = 0, 0.0  # our stop was not their failure
-            self._task = asyncio.ensure_future(self._run_after_stop())
+        if self._task is not None:
+            return
+        if not self.host.may_start(self):
+            self._change(StateChange(self.state, StopReason.QUEUED))  # started when its turn comes
+            return
+        for candidate in self.candidates.values():
+            candidate.failures, candidate.not_before = 0, 0.0  # our stop was not their failure
+        self._change(StateChange(self._standing()))
+        self._task = asyncio.ensure_future(self._run_after_stop())
 
     async def _run_after_stop(self) -> None:
         await self._stopped.wait()  # a resume right after a pause waits for the files to close
         await self._run()
 
-    async def stop(self, state: TorrentState = TorrentState.PAUSED) -> None:
-        """Disconnect, tell the trackers, settle pending writes, close the files."""
-        task, self._task = self._task, None
-        self._stopped.clear()
-        await self._finish_stop(task, state)
+    async def stop(self, reason: StopReason = StopReason.USER) -> None:
+        """Disconnect, tell the trackers, settle pending writes, close the files; say why."""
+        self._stop_for(reason)
+        await self._finish_stop(self._take_run())
 
-    def stop_soon(self) -> asyncio.Task[None]:
+    async def close(self) -> None:
+        """stop() for good (removed, or the session closes): no state change."""
+        await self._finish_stop(self._take_run())
+
+    def stop_soon(self, reason: StopReason, message: str = "") -> asyncio.Task[None]:
         """stop() for a caller that cannot await it (the torrent's own run, one of its writes).
 
         The torrent counts as stopped at once: a start() right after begins a new run, which
         waits until the files are closed.
         """
-        task, self._task = self._task, None
-        self._stopped.clear()
-        stopping = self._stopping = asyncio.ensure_future(self._finish_stop(task, TorrentState.PAUSED))
+        self._stop_for(reason, message)
+        stopping = self._stopping = asyncio.ensure_future(self._finish_stop(self._take_run()))
+        stopping.add_done_callback(self._background_done)  # nobody may await it: log its failure
         return stopping
 
-    async def _finish_stop(self, task: asyncio.Task[None] | None, state: TorrentState) -> None:
+    @asynccontextmanager
+    async def suspended(self) -> AsyncIterator[None]:
+        """Stopped for a moment (a recheck, files changing place), then started again if it
+        ran: no state change, the user did not ask for one. An error meanwhile keeps it stopped."""
+        running = self._task is not None
+        await self._finish_stop(self._take_run())
+        try:
+            yield
+        finally:
+            if running and self.reason is None:
+                self.start()
+
+    def _take_run(self) -> asyncio.Task[None] | None:
+        task, self._task = self._task, None
+        self._stopped.clear()
+        return task
+
+    async def _finish_stop(self, task: asyncio.Task[None] | None) -> None:
         try:
             await self._shut_down(task)
         finally:
             self._stopped.set()
-        if self._task is None and (self.state != TorrentState.ERROR or state == TorrentState.PAUSED):
-            self.state = state
 
     async def _shut_down(self, task: asyncio.Task[None] | None) -> None:
         if task is not None:
@@ -232,16 +345,21 @@ class Torrent:
     async def recheck(self) -> None:
         if not self.has_metadata:
             return
-        running = self._task is not None
-        await self.stop()
-        self.picker = PiecePicker(
-            self.num_pieces, self.metainfo.piece_length, self.metainfo.total_length, rng=self.session.rng
-        )
-        self._file_done = [0] * len(self.metainfo.files)
-        apply_options(self)
-        self.checked = False
-        if running:
-            self.start()
+        async with self.suspended():
+            self.picker = PiecePicker(
+                self.num_pieces, self.metainfo.piece_length, self.metainfo.total_length, rng=self.host.rng
+            )
+            self._file_done = [0] * len(self.metainfo.files)
+            apply_options(self)
+            self.checked = False
+            self._stand(TorrentState.CHECKING)
+
+    def relocate(self, storage: Storage | None, save_path: Path) -> None:
+        """From now on the files are in `save_path` (copied there by the caller), reached
+        through `storage` (None: a magnet without metadata has no files yet)."""
+        self.save_path = save_path
+        if storage is not None:
+            self.storage = storage
 
     def add_peers(self, addresses: list[tuple[str, int]]) -> None:
         for address in addresses:
@@ -273,6 +391,7 @@ class Torrent:
             for piece in Bitfield.from_bytes(resume.verified, self.num_pieces):
                 self._mark_verified(piece)
             self.checked = True
+            self._stand(self._standing())
 
     # the run loop
 
@@ -282,8 +401,9 @@ class Torrent:
             if not self.has_metadata:
                 self.trackers.start()  # a magnet needs peers before it knows what it holds
                 await self._fetch_metadata()
-                if self.session.is_paused(self.info_hash):
-                    return  # the user chooses the files first: the session is stopping us
+                if self.choose_files:
+                    self.stop_soon(StopReason.CHOOSE_FILES)
+                    return
             await self._check()
             if not self.trackers.started:
                 self.trackers.start()  # after the check, so 'left' is true from the first announce
@@ -306,7 +426,6 @@ class Torrent:
 
     async def _fetch_metadata(self) -> None:
         """BEP 9: ask peers for the info dictionary; the same connections then go on with its pieces."""
-        self.state = TorrentState.METADATA
         self._connect_more(time.monotonic())
         await self._tick_until(self.metadata.done)
         raw_info = self.metadata.done.result()
@@ -316,7 +435,7 @@ class Torrent:
         self._set_metainfo(await self._fetch_piece_layers(metainfo))
         for peer in list(self.peers):
             peer.metadata_known()  # what each said of its pieces meanwhile now counts
-        self.session.metadata_received(self)
+        self.host.metadata_received(self)
 
     async def _fetch_piece_layers(self, metainfo: Metainfo) -> Metainfo:
         """BEP 52: a v2-only torrent's pieces cannot be checked without the piece layers, which
@@ -357,13 +476,13 @@ class Torrent:
     async def _check(self) -> None:
         await self.storage.open()
         if not self.checked:
-            self.state = TorrentState.CHECKING
+            self._stand(TorrentState.CHECKING)
             self.check_progress = 0.0
             verified = await self.storage.check(progress=self._on_check_progress)
             for piece in verified:
                 self._mark_verified(piece)
             self.checked = True
-        self.state = TorrentState.SEEDING if self.picker.is_complete() else TorrentState.DOWNLOADING
+        self._stand(self._standing())
         self._peers_after_check()
         self._connect_more(time.monotonic())
 
@@ -396,14 +515,14 @@ class Torrent:
             peer.send(m.KeepAlive())
 
     def _connect_more(self, now: float) -> None:
-        limit = self.session.config.max_peers_per_torrent
+        limit = self.host.config.max_peers_per_torrent
         for address, candidate in list(self.candidates.items()):
-            if len(self.peers) + len(self.connecting) >= limit or not self.session.can_connect():
+            if len(self.peers) + len(self.connecting) >= limit or not self.host.can_connect():
                 return
             if candidate.not_before > now or address in self.connecting or self._connected_to(address):
                 continue
             self.connecting.add(address)
-            self.session.connect(self, address)
+            self.host.connect(self, address)
 
     def _connected_to(self, address: tuple[str, int]) -> bool:
         return any(p.address == address for p in self.peers)
@@ -420,12 +539,13 @@ class Torrent:
             candidate.not_before = time.monotonic() + RETRY_DELAYS[candidate.failures - 1]
 
     def _fail(self, message: str) -> None:
+        """Stop on an error; resume() tries again, keeping the verified pieces."""
         log.warning("torrent %s: %s", self.name, message)
-        self.state = TorrentState.ERROR
-        self.error = message
+        self._stop_for(StopReason.ERROR, message)
         for peer in list(self.peers):
             peer.close("torrent stopped by an error")
-        self.session.emit(events.TorrentErrored(self.info_hash.hex(), message))
+        if self._task is not None:  # else it is stopping already: one shutdown at a time
+            self.stop_soon(StopReason.ERROR, message)
 
     # PeerOwner: called by our peers
 
@@ -434,7 +554,7 @@ class Torrent:
         if peer.address[0] in self.banned:
             peer.close("banned for sending bad data")
             return
-        if len(self.peers) >= self.session.config.max_peers_per_torrent:
+        if len(self.peers) >= self.host.config.max_peers_per_torrent:
             peer.close("too many peers for this torrent")
             return
         if any(other.remote_id == peer.remote_id for other in self.peers):
@@ -472,7 +592,7 @@ class Torrent:
         return ext.ExtensionHandshake(
             m={name: ext.LOCAL_EXTENSION_IDS[name] for name in names},
             v=CLIENT_NAME,
-            p=self.session.listen_port,
+            p=self.host.listen_port,
             reqq=MAX_UPLOAD_QUEUE,
             yourip=_packed_ip(peer.address[0]),
             metadata_size=len(self.metainfo.raw_info) if self.has_metadata else None,
@@ -496,16 +616,16 @@ class Torrent:
             peer.send_extended(ext.UT_METADATA, ext.encode_metadata_message(ext.MetadataRequest(piece)))
 
     def pex_received(self, peer: PeerConnection, message: ext.PexMessage) -> None:
-        if not self.private and self.session.config.enable_pex:
+        if not self.private and self.host.config.enable_pex:
             self.add_peers(list(message.added) + list(message.added6))
 
     def dht_port(self, peer: PeerConnection, port: int) -> None:
-        if self.session.dht is not None and not self.private:
-            self.session.dht.add_node(peer.address[0], port)
+        if self.host.dht is not None and not self.private:
+            self.host.dht.add_node(peer.address[0], port)
 
     def _send_pex(self, now: float) -> None:
         """BEP 11: tell each peer which peers we are connected to, at most once a minute."""
-        if self.private or not self.session.config.enable_pex:
+        if self.private or not self.host.config.enable_pex:
             return
         known = {p.listen_address for p in self.peers if p.listen_address is not None}
         for peer in self.peers:
@@ -516,7 +636,7 @@ class Torrent:
                 peer.send_extended(ext.UT_PEX, ext.encode_pex(message))
 
     def _ask_dht(self, now: float) -> None:
-        dht = self.session.dht
+        dht = self.host.dht
         if dht is None or self.private or now < self._next_dht:
             return
         searching = not self.has_metadata or len(self.peers) < 5
@@ -524,7 +644,7 @@ class Torrent:
         self._in_background(self._dht_announce(dht))
 
     async def _dht_announce(self, dht: DhtNode) -> None:
-        port = self.session.listen_port or 0
+        port = self.host.listen_port or 0
         self.add_peers(await dht.announce(self.info_hash, port))
 
     def _in_background(self, coroutine: Coroutine[object, object, None]) -> None:
@@ -646,7 +766,7 @@ class Torrent:
 
     async def _verify(self, piece: int, buffer: bytearray) -> None:
         try:
-            if not await self.session.controls.room_to_write(self, len(buffer)):
+            if not await self.host.room_to_write(self, len(buffer)):
                 self.picker.piece_failed(piece)  # not written: fetched again once there is room
                 return
             ok = await self.storage.verify_and_write(piece, buffer)
@@ -708,21 +828,24 @@ class Torrent:
                 culprit.close("sent data that failed the hash check")
 
     def _finished(self) -> None:
-        self.state = TorrentState.SEEDING
         self.trackers.completed()
         for peer in list(self.peers):
             peer.set_interested(False)
             if peer.is_seed:
                 peer.close("both sides are seeds")
-        self.session.emit(events.TorrentFinished(self.info_hash.hex(), self.name))
+        self._stand(TorrentState.SEEDING, events.TorrentFinished)
 
     def wanted_changed(self) -> None:
         """File priorities changed: download again, or finish, and tell peers what we want now."""
+        if not self.running:
+            if self.checked:
+                self._stand(self._standing())  # a stopped torrent only says where it now stands
+            return
         if self.state == TorrentState.DOWNLOADING and self.picker.is_complete():
             self._finished()
             return
         if self.state == TorrentState.SEEDING and not self.picker.is_complete():
-            self.state = TorrentState.DOWNLOADING
+            self._stand(TorrentState.DOWNLOADING)
             for candidate in self.candidates.values():
                 candidate.not_before = 0.0  # the seeds we left while seeding have something again
             self._connect_more(time.monotonic())
@@ -739,11 +862,11 @@ class Torrent:
     @property
     def running(self) -> bool:
         """Started and not stopped, whatever it is doing (checking, downloading, seeding)."""
-        return self._task is not None and self.state != TorrentState.ERROR
+        return self._task is not None
 
     def _apply_backpressure(self) -> None:
         """Stop reading from peers while too much received data waits for the disk."""
-        limit = self.session.config.max_unwritten
+        limit = self.host.config.max_unwritten
         pause = self._unwritten > limit
         if pause == self._reading_paused or (not pause and self._unwritten > limit // 2):
             return
@@ -820,8 +943,8 @@ class Torrent:
         return TrackerManager(
             self.tracker_tiers,
             info_hash=self.info_hash,
-            peer_id=self.session.peer_id,
-            network=self.session.network,
+            peer_id=self.host.peer_id,
+            network=self.host.network,
             stats=self._tracker_stats,
             on_peers=self.add_peers,
         )
@@ -836,7 +959,7 @@ class Torrent:
     def accepts_peers(self) -> bool:
         """Checked and running: our bitfield is final, so a handshake can be answered."""
         running = (TorrentState.METADATA, TorrentState.DOWNLOADING, TorrentState.SEEDING)
-        return self._task is not None and self.state in running
+        return self.running and self.state in running
 
     @property
     def total_downloaded(self) -> int:
@@ -881,6 +1004,7 @@ class Torrent:
             trackers=self.trackers.snapshot(),
             error=self.error,
             status_text=self._status_text(),
+            reason=self.reason,
         )
 
     def _missing_bytes(self) -> int:
@@ -907,11 +1031,13 @@ class Torrent:
     def _status_text(self) -> str:
         texts: dict[TorrentState, Callable[[], str]] = {
             TorrentState.CHECKING: lambda: f"Checking {self.check_progress:.0%}",
-            TorrentState.ERROR: lambda: f"Error: {self.error}",
             TorrentState.DOWNLOADING: lambda: self._active_text("Downloading"),
             TorrentState.SEEDING: lambda: self._active_text("Seeding"),
         }
-        text = texts.get(self.state, lambda: self.state.value.capitalize())()
+        if self.reason is not None:
+            text = f"Error: {self.error}" if self.reason == StopReason.ERROR else self.reason.value
+        else:
+            text = texts.get(self.state, lambda: self.state.value.capitalize())()
         return f"{text} — {self.note}" if self.note else text
 
     def _active_text(self, word: str) -> str:

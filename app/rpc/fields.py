@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from app.engine.snapshots import PeerSnapshot, PieceState, TorrentDetails, TorrentSnapshot, TorrentState, TrackerSnapshot
+from app.engine.snapshots import (
+    PeerSnapshot, PieceState, StopReason, TorrentDetails, TorrentSnapshot, TorrentState, TrackerSnapshot,
+)
 from app.rpc.settings import KB
 
 # tr_torrent_activity (RPC spec 3.3, `status`)
@@ -43,14 +45,12 @@ class TorrentView:
 
 
 def status(snap: TorrentSnapshot) -> int:
-    if snap.state == TorrentState.QUEUED:
+    if snap.reason == StopReason.QUEUED:
         return SEED_WAIT if snap.progress >= 1.0 else DOWNLOAD_WAIT
-    return _STATUS[snap.state]
+    return STOPPED if snap.paused else _STATUS[snap.state]
 
 
-_STATUS: Final = {
-    TorrentState.PAUSED: STOPPED,
-    TorrentState.ERROR: STOPPED,
+_STATUS: Final = {  # a running torrent's
     TorrentState.CHECKING: CHECK,
     TorrentState.METADATA: DOWNLOAD,
     TorrentState.DOWNLOADING: DOWNLOAD,
@@ -67,7 +67,7 @@ def left_until_done(snap: TorrentSnapshot) -> int:
 def eta(snap: TorrentSnapshot) -> int:
     if snap.eta is not None:
         return int(snap.eta)
-    downloading = snap.state in (TorrentState.DOWNLOADING, TorrentState.METADATA)
+    downloading = not snap.paused and snap.state in (TorrentState.DOWNLOADING, TorrentState.METADATA)
     return ETA_UNKNOWN if downloading else ETA_NOT_AVAILABLE
 
 
@@ -293,7 +293,7 @@ FIELDS: Final[dict[str, Builder]] = {
     "dateCreated": lambda v: 0,
     "secondsDownloading": lambda v: int(_details(v).time_active - _details(v).seeding_time),
     "secondsSeeding": lambda v: int(_details(v).seeding_time),
-    "isFinished": lambda v: False,
+    "isFinished": lambda v: v.snapshot.reason == StopReason.SEEDING_GOAL,  # tr_stat: met its seed ratio
     "isStalled": lambda v: False,
     "isPrivate": lambda v: _details(v).private,
     "comment": lambda v: _details(v).comment,

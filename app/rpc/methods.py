@@ -22,7 +22,7 @@ from app.engine.errors import EngineError, MagnetError, MetainfoError
 from app.engine.magnet import parse_magnet
 from app.engine.metainfo import Metainfo, parse_metainfo
 from app.engine.session import Session
-from app.engine.snapshots import TorrentSnapshot, TorrentState
+from app.engine.snapshots import StopReason, TorrentSnapshot, TorrentState
 from app.engine.torrent_options import HIGH, NORMAL, SKIP
 from app.rpc import fields
 from app.rpc.request import (
@@ -87,7 +87,7 @@ class RpcMethods:
         self.ids = TorrentIds()
         self.started_at = clock()
         self.added = 0
-        self._seen: dict[str, tuple[TorrentState, float]] = {}
+        self._seen: dict[str, tuple[TorrentState, StopReason | None, float]] = {}
         self._torrents: tuple[TorrentSnapshot, ...] = ()  # the session's, taken once per request
         self._limits: dict[str, tuple[int, int]] = {}  # kB/s a torrent had before its limit was switched off
         self._table: dict[str, Handler] = {
@@ -135,7 +135,7 @@ class RpcMethods:
         current = {}
         for snap in self._torrents:
             self.ids.id_for(snap.info_hash)
-            state = (snap.state, snap.progress)
+            state = (snap.state, snap.reason, snap.progress)
             if snap.down_rate or snap.up_rate or self._seen.get(snap.info_hash) != state:
                 self.ids.touch(snap.info_hash, now)
             current[snap.info_hash] = state
@@ -313,7 +313,7 @@ class RpcMethods:
 
     async def session_stats(self, args: Mapping[str, Any]) -> dict[str, Any]:
         snap = self.session.snapshot()
-        paused = sum(1 for t in snap.torrents if t.state in (TorrentState.PAUSED, TorrentState.ERROR))
+        paused = sum(1 for t in snap.torrents if t.reason not in (None, StopReason.QUEUED))
         current = self.current_totals()
         return {
             "activeTorrentCount": len(snap.torrents) - paused, "pausedTorrentCount": paused,

@@ -39,7 +39,7 @@ from PySide6.QtWidgets import (
 
 from app.engine.errors import MetainfoError
 from app.engine.metainfo import Metainfo, load_metainfo
-from app.engine.snapshots import SessionSnapshot, TorrentDetails, TorrentSnapshot, TorrentState
+from app.engine.snapshots import SessionSnapshot, StopReason, TorrentDetails, TorrentSnapshot
 from app.ui import formatting
 from app.ui.actions import Actions
 from app.ui.app_log import AppLog, detached_log, set_level
@@ -71,21 +71,13 @@ from app.ui.widgets.elide_delegate import MiddleElideDelegate
 from app.ui.widgets.progress_delegate import ProgressDelegate
 
 _FREE_SPACE_EVERY = 10  # ticks between two looks at the disk
-_PAUSABLE = frozenset(
-    {
-        TorrentState.DOWNLOADING,
-        TorrentState.SEEDING,
-        TorrentState.CHECKING,
-        TorrentState.METADATA,
-        TorrentState.QUEUED,
-    }
-)
+_PAUSABLE = frozenset({None, StopReason.QUEUED})  # running, or waiting its turn in the queue
 _HIDDEN_BY_DEFAULT = (TorrentColumn.RATIO, TorrentColumn.ADDED)
 _COLUMN_WIDTHS = {
     TorrentColumn.NAME: 320,
     TorrentColumn.SIZE: 80,
     TorrentColumn.PROGRESS: 120,
-    TorrentColumn.STATUS: 130,
+    TorrentColumn.STATUS: 180,  # room for why a torrent is stopped: "Waiting for the file choice"
     TorrentColumn.SEEDS: 70,
     TorrentColumn.PEERS: 70,
     TorrentColumn.DOWN: 90,
@@ -427,12 +419,12 @@ class MainWindow(QMainWindow):
         torrents = self.selected_torrents()
         for action in self.actions.selection:
             action.setEnabled(bool(torrents))
-        self.actions.start.setEnabled(any(t.state not in _PAUSABLE for t in torrents))
-        self.actions.pause.setEnabled(any(t.state in _PAUSABLE for t in torrents))
+        self.actions.start.setEnabled(any(t.reason not in _PAUSABLE for t in torrents))
+        self.actions.pause.setEnabled(any(t.reason in _PAUSABLE for t in torrents))
         self.options_action.setEnabled(len(torrents) == 1)
         everything = list(self.bridge.torrents())
-        self.actions.start_all.setEnabled(any(t.state not in _PAUSABLE for t in everything))
-        self.actions.pause_all.setEnabled(any(t.state in _PAUSABLE for t in everything))
+        self.actions.start_all.setEnabled(any(t.reason not in _PAUSABLE for t in everything))
+        self.actions.pause_all.setEnabled(any(t.reason in _PAUSABLE for t in everything))
 
     def _update_counts(self) -> None:
         self.sidebar.set_counts(self.counts.counts())

@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from app.engine.snapshots import (
-    FileSnapshot, PeerSnapshot, PieceState, TorrentDetails, TorrentSnapshot, TorrentState, TrackerSnapshot,
+    FileSnapshot, PeerSnapshot, PieceState, StopReason, TorrentDetails, TorrentSnapshot, TorrentState, TrackerSnapshot,
 )
 from app.engine.torrent_options import TorrentOptions
 from app.rpc import fields
@@ -46,13 +46,23 @@ def view(snap: TorrentSnapshot | None = None, detail: TorrentDetails | None = No
 
 
 @pytest.mark.parametrize(
-    ("state", "progress", "status"),
-    [(TorrentState.PAUSED, 0.5, 0), (TorrentState.ERROR, 0.5, 0), (TorrentState.CHECKING, 0.5, 2),
-     (TorrentState.QUEUED, 0.5, 3), (TorrentState.DOWNLOADING, 0.5, 4), (TorrentState.METADATA, 0.0, 4),
-     (TorrentState.QUEUED, 1.0, 5), (TorrentState.SEEDING, 1.0, 6)],
+    ("state", "reason", "progress", "status"),
+    [(TorrentState.DOWNLOADING, StopReason.USER, 0.5, 0), (TorrentState.DOWNLOADING, StopReason.ERROR, 0.5, 0),
+     (TorrentState.SEEDING, StopReason.SEEDING_GOAL, 1.0, 0), (TorrentState.CHECKING, None, 0.5, 2),
+     (TorrentState.DOWNLOADING, StopReason.QUEUED, 0.5, 3), (TorrentState.DOWNLOADING, None, 0.5, 4),
+     (TorrentState.METADATA, None, 0.0, 4), (TorrentState.SEEDING, StopReason.QUEUED, 1.0, 5),
+     (TorrentState.SEEDING, None, 1.0, 6)],
 )
-def test_status_numbers_are_transmissions(state: TorrentState, progress: float, status: int) -> None:
-    assert fields.status(snapshot(state=state, progress=progress)) == status
+def test_status_numbers_are_transmissions(
+    state: TorrentState, reason: StopReason | None, progress: float, status: int
+) -> None:
+    assert fields.status(snapshot(state=state, reason=reason, progress=progress)) == status
+
+
+def test_finished_is_a_reached_seeding_goal() -> None:
+    goal = snapshot(state=TorrentState.SEEDING, reason=StopReason.SEEDING_GOAL, progress=1.0)
+    paused = snapshot(state=TorrentState.SEEDING, reason=StopReason.USER, progress=1.0)
+    assert [fields.build(view(s), ["isFinished"])["isFinished"] for s in (goal, paused)] == [True, False]
 
 
 def test_the_list_columns() -> None:
@@ -78,7 +88,7 @@ def test_eta_and_ratio_use_transmissions_special_values() -> None:
 
 
 def test_an_error_is_a_local_error_with_its_words() -> None:
-    row = fields.build(view(snapshot(error="disk full", state=TorrentState.ERROR)), ["error", "errorString", "status"])
+    row = fields.build(view(snapshot(error="disk full", reason=StopReason.ERROR)), ["error", "errorString", "status"])
     assert row == {"error": 3, "errorString": "disk full", "status": 0}
 
 

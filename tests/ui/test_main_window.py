@@ -9,7 +9,7 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app.engine.creator import create_torrent
-from app.engine.snapshots import SessionSnapshot, TorrentState
+from app.engine.snapshots import SessionSnapshot, StopReason, TorrentState
 from app.ui import formatting
 from app.ui.app import run_window
 from app.ui.app_log import detached_log, recording_level
@@ -176,15 +176,15 @@ async def test_adding_a_torrent_twice_says_it_is_already_there(window, session, 
 async def test_pause_and_start_actions_reach_the_session(window, session, tmp_path):
     await session.add_torrent(write_torrent(tmp_path / "share"), tmp_path / "elsewhere")
     window.bridge.start()
-    await until(lambda: window.model.rowCount() == 1 and _state(window) != TorrentState.PAUSED)
+    await until(lambda: window.model.rowCount() == 1 and not window.model.item(0).paused)
     window.view.selectRow(0)
     assert window.actions.pause.isEnabled()
     window.actions.pause.trigger()
     await window.bridge.drain()
-    assert session.snapshot().torrents[0].state == TorrentState.PAUSED
-    await until(lambda: _state(window) == TorrentState.PAUSED and window.actions.start.isEnabled())
+    assert session.snapshot().torrents[0].reason == StopReason.USER
+    await until(lambda: window.model.item(0).reason == StopReason.USER and window.actions.start.isEnabled())
     window.actions.start.trigger()
-    await until(lambda: session.snapshot().torrents[0].state != TorrentState.PAUSED)
+    await until(lambda: not session.snapshot().torrents[0].paused)
 
 
 async def test_remove_asks_first_then_removes(window, session, tmp_path):
@@ -366,7 +366,7 @@ async def test_magnet_dialog_adds_the_link_with_its_choices(window, session, tmp
     dialog.accept()
     await window.bridge.drain()
     (torrent,) = session.snapshot().torrents
-    assert (torrent.info_hash, torrent.state) == ("cd" * 20, TorrentState.PAUSED)
+    assert (torrent.info_hash, torrent.reason) == ("cd" * 20, StopReason.USER)
     assert Path(torrent.save_path) == tmp_path / "films"
     assert window.magnet_dialog is None
 
@@ -398,8 +398,8 @@ async def test_file_choices_come_one_dialog_at_a_time(window, session, tmp_path)
     dialog.accept()
     assert window.choose_dialog is None
     await window.bridge.drain()
-    states = {t.info_hash: t.state for t in session.snapshot().torrents}
-    assert states[first] == TorrentState.PAUSED and states[second] != TorrentState.PAUSED
+    reasons = {t.info_hash: t.reason for t in session.snapshot().torrents}
+    assert reasons[first] == StopReason.USER and reasons[second] is None
     assert [f.priority for f in session.details(second).files] == [1, 0]
     assert [f.priority for f in session.details(first).files] == [1, 1]
 

@@ -70,6 +70,12 @@ class _Handover(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.done: asyncio.Future[StreamTaker] = asyncio.get_running_loop().create_future()
 
+    @property
+    def address(self) -> tuple[str, int]:
+        """The remote end, as a peer connection names it ("", 0 before the connection is made)."""
+        peer = self.transport.get_extra_info("peername") if self.transport is not None else None
+        return (peer[0], peer[1]) if peer else ("", 0)
+
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
