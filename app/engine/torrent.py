@@ -645,7 +645,14 @@ class Torrent:
 
     async def _dht_announce(self, dht: DhtNode) -> None:
         port = self.host.listen_port or 0
-        self.add_peers(await dht.announce(self.info_hash, port))
+        for info_hash in self._swarm_ids():
+            self.add_peers(await dht.announce(info_hash, port))
+
+    def _swarm_ids(self) -> list[bytes]:
+        """BEP 52: a hybrid torrent's swarm is found under both ids, the v2 one truncated to 20 bytes."""
+        source = self.metainfo if self.has_metadata else self.magnet
+        v2 = source.info_hash_v2 if source is not None else None
+        return [self.info_hash] + ([v2[:20]] if v2 is not None and v2[:20] != self.info_hash else [])
 
     def _in_background(self, coroutine: Coroutine[object, object, None]) -> None:
         task = asyncio.ensure_future(coroutine)

@@ -1,4 +1,4 @@
-"""BEP 52 on the wire with a scripted peer: a hybrid torrent reached by its v2 id, hash requests answered."""
+"""BEP 52 on the wire: a hybrid torrent reached by its v2 id (handshake and DHT), hash requests answered."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 
 from app.engine.creator import create_torrent
+from app.engine.dht.node import DhtNode
 from app.engine.metainfo import parse_metainfo
 from app.engine.snapshots import TorrentState
 from app.engine.wire import messages as m
@@ -65,3 +66,25 @@ async def test_hash_requests_are_answered_with_hashes_or_a_reject(tmp_path: Path
         peer.send(m.HashRequest(root, 0, 0, 16, 3))  # leaf hashes: we keep only the piece layer
         assert isinstance(await next_of(peer, (m.Hashes, m.HashReject)), m.HashReject)
         peer.close()
+
+async def test_a_hybrid_torrent_is_announced_on_the_dht_under_both_ids(tmp_path: Path) -> None:
+    """BEP 52: v2 peers look a hybrid torrent up by its truncated v2 hash, v1 peers by the v1 hash."""
+    nodes = [DhtNode(bootstrap=(), max_queries_per_second=1000, max_queries_per_ip_per_second=1000) for _ in range(4)]
+    await nodes[0].start("127.0.0.1", 0)
+    for node in nodes[1:]:
+        node.add_node("127.0.0.1", nodes[0].port)
+        await node.start("127.0.0.1", 0)
+    torrent, content = await seeding(tmp_path, "hybrid")
+    meta = parse_metainfo(torrent)
+    assert meta.info_hash_v2 is not None
+    try:
+        async with running_session(enable_dht=True, dht_bootstrap=(("127.0.0.1", nodes[0].port),)) as session:
+            await session.add_torrent(torrent, content)
+            ours = ("127.0.0.1", session.listen_port)
+            for info_hash in (meta.info_hash, meta.info_hash_v2[:20]):
+                async with asyncio.timeout(60):
+                    while ours not in await nodes[1].get_peers(info_hash):
+                        await asyncio.sleep(0.5)
+    finally:
+        for node in nodes:
+            await node.close()
