@@ -93,6 +93,8 @@ def _wire() -> list[bytes]:
         m.BitfieldMessage(b"\xff\xe0"), m.Unchoke(), m.Interested(), m.Have(3), m.Request(1, 0, 16384),
         m.Cancel(1, 0, 16384), m.Port(6881), m.HaveAll(), m.Reject(2, 16384, 100), m.AllowedFast(4),
         m.Suggest(5), m.Extended(0, bencode.encode({b"m": {b"ut_pex": 2}})), m.KeepAlive(), m.Choke(),
+        m.HashRequest(bytes(range(32)), 1, 0, 4, 2), m.HashReject(bytes(32), 0, 8, 8, 0),  # BEP 52
+        m.Hashes(bytes(range(32)), 1, 0, 2, 1, bytes(range(64)) * 2),
     ]
     body = b"".join(encode(message) for message in messages) + piece_header(1, 0, 5) + b"hello"
     reserved = bytes([0, 0, 0, 0, 0, 0x10, 0, 0x05])
