@@ -17,7 +17,7 @@ import humanize
 from app.engine import events
 from app.engine.errors import EngineError
 from app.engine.magnet import Magnet, format_magnet, parse_magnet
-from app.engine.metainfo import Metainfo, load_metainfo
+from app.engine.metainfo import Metainfo, is_web_seed_url, load_metainfo
 from app.engine.session import DuplicateTorrentError, Session, SessionConfig
 from app.engine.snapshots import StopReason, TorrentSnapshot, TorrentState
 from app.engine.transport.mse_transport import Encryption
@@ -64,6 +64,9 @@ def _parser() -> argparse.ArgumentParser:
                           help="download in order, the first and last piece of each file first (to preview media)")
     download.add_argument("--select-file", type=_selection, metavar="LIST",
                           help="download only these files, numbered as 'info' lists them, e.g. 1,3-5")
+    download.add_argument("--web-seed", action="append", default=[], metavar="URL",
+                          help="download from this web seed too (BEP 19: the file's URL, or the folder above the"
+                               " torrent's folder ending in '/'); may be given more than once")
     _network_args(download)
     _goal_args(download)
     download.set_defaults(func=cmd_download)
@@ -208,6 +211,9 @@ def cmd_download(args: argparse.Namespace) -> int:
     meta: Metainfo | Magnet = parse_magnet(text) if text[:7].lower() == "magnet:" else load_metainfo(args.torrent)
     if isinstance(meta, Metainfo) and args.select_file:
         _priorities(meta, args.select_file)  # a wrong number is an error before anything starts
+    for url in args.web_seed:
+        if not is_web_seed_url(url):
+            raise CliError(f"'{url}' is not an http or https web seed address")
     _prepare_folder(args.output)
     done = _until_goal(args) if args.seed else (lambda s, goal_reached: s.state == TorrentState.SEEDING)
     return asyncio.run(_run(meta, args, args.output, done))
@@ -257,6 +263,8 @@ async def _run(meta: Metainfo | Magnet, args: argparse.Namespace, folder: Path, 
     session.add_listener(lambda event: metadata.set() if isinstance(event, events.MetadataReceived) else None)
     try:
         info_hash = await _start(session, meta, folder, args.peer, choose=selection is not None)
+        for url in getattr(args, "web_seed", ()):  # only `download` has these
+            await session.add_web_seed(info_hash, url)
         if getattr(args, "sequential", False):
             await session.set_sequential(info_hash, True)
         if selection is not None:
@@ -290,7 +298,8 @@ async def _start(session: Session, meta: Metainfo | Magnet, folder: Path, peers:
         raise CliError(f"cannot listen on port {session.config.listen_port}: {exc.strerror or exc}") from None
     for notice in session.notices:
         print(f"piecemeal-cli: {notice}", file=sys.stderr)
-    source = format_magnet(meta.info_hash, meta.display_name, meta.trackers) if isinstance(meta, Magnet) else meta
+    source = (format_magnet(meta.info_hash, meta.display_name, meta.trackers, meta.web_seeds)
+              if isinstance(meta, Magnet) else meta)
     if isinstance(meta, Magnet):
         peers = peers + [f"{host}:{port}" for host, port in meta.peers]
     magnet = isinstance(meta, Magnet)

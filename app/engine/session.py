@@ -25,7 +25,7 @@ import platformdirs
 from app.engine import events
 from app.engine.controls import Controls
 from app.engine.errors import EngineError, StorageError
-from app.engine.metainfo import Metainfo, load_metainfo, parse_metainfo, to_torrent_bytes
+from app.engine.metainfo import Metainfo, is_web_seed_url, load_metainfo, parse_metainfo, to_torrent_bytes
 from app.engine.dht import DEFAULT_BOOTSTRAP, DhtNode
 from app.engine.disk_guard import free_bytes
 from app.engine.lsd import LsdService
@@ -467,13 +467,14 @@ class Session:
         try:
             self.store.update_torrent(torrent.info_hash, **changes)
         except StorageError as exc:
-            log.warning("could not save the merged trackers of %s: %s", torrent.name, exc)
+            log.warning("could not save the trackers and web seeds of %s: %s", torrent.name, exc)
 
     def magnet_uri(self, info_hash: str) -> str:
         torrent = self._get(info_hash)
         trackers = [url for tier in torrent.metainfo.trackers for url in tier] if torrent.has_metadata else []
         v2 = torrent.metainfo.info_hash_v2 if torrent.has_metadata else torrent.magnet and torrent.magnet.info_hash_v2
-        return format_magnet(torrent.info_hash, torrent.name, trackers, info_hash_v2=v2)
+        # ws=, as libtorrent; BEP 52: xt=urn:btmh too for v2 and hybrid torrents
+        return format_magnet(torrent.info_hash, torrent.name, trackers, torrent.web_seeds, info_hash_v2=v2)
 
     async def remove(self, info_hash: str, delete_files: bool = False) -> None:
         torrent = self._get(info_hash)
@@ -544,6 +545,16 @@ class Session:
     def add_peer(self, info_hash: str, host: str, port: int) -> None:
         """Connect to a known peer (the CLI's --peer, peer hints, tests)."""
         self._get(info_hash).add_peers([(host, port)])
+
+    async def add_web_seed(self, info_hash: str, url: str) -> None:
+        """Add a BEP 19 web seed (an http or https URL of the file, or of the folder above the
+        torrent's folder); remembered with the torrent. EngineError if the URL cannot be one."""
+        torrent = self._get(info_hash)
+        url = url.strip()
+        if not is_web_seed_url(url):
+            raise EngineError(f"'{url}' is not an http or https address.")
+        if torrent.add_web_seed(url):
+            self._remember_sources(torrent)
 
     async def reannounce(self, info_hash: str) -> None:
         """Ask the torrent's trackers for peers now, whatever their interval says."""
@@ -714,9 +725,6 @@ class _IncomingPeer(PeerConnection):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         host, port = transport.get_extra_info("peername")[:2]
         self.address = (host, port)
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         super().connection_made(transport)
         if not self.session.admit(self):
             self.close("too many connections")

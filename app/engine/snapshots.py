@@ -92,6 +92,12 @@ class PeerSnapshot:
     uploaded: int
     incoming: bool
     encrypted: bool = False  # MSE/PE with RC4: the whole stream is encrypted
+    note: str = ""  # why a web seed is backed off or dropped, "" if all is well
+
+    @property
+    def is_web_seed(self) -> bool:
+        """A BEP 19 web seed's row: its address is its URL."""
+        return "://" in self.address
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+import aiohttp
+
 from app.engine import events
 from app.engine.bitfield import Bitfield
 from app.engine.choker import ChokeCandidate, Choker
@@ -55,6 +57,7 @@ from app.engine.store import ResumeRecord
 from app.engine.torrent_options import SKIP, TorrentOptions, apply_options
 from app.engine.tracker.announce_list import new_tiers
 from app.engine.tracker.manager import TrackerManager, TrackerNetwork
+from app.engine.webseed import WebSeed, WebSeedError
 from app.engine.wire import extension as ext
 from app.engine.wire import messages as m
 from app.engine.wire.fast import offered_fast_set
@@ -66,9 +69,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TICK = 1.0
-SNUB_AFTER = 30.0  # seconds without a block while requests are in flight
-IDLE_TIMEOUT = 150.0  # BEP 3 peers send keep-alives every two minutes
-KEEP_ALIVE_AFTER = 90.0
 RETRY_DELAYS = (5.0, 30.0, 120.0)  # after the 1st, 2nd, 3rd failed connection; then forget it
 HASH_STRIKES = 2  # a peer that contributed to this many failed pieces is banned
 FAILED_FLASH = 3.0  # seconds the UI shows a piece as hash-failed
@@ -183,6 +183,7 @@ class Torrent:
         self._stopped.set()
         self._stopping: asyncio.Task[None] | None = None  # the last stop_soon(), kept from the GC
         self._next_dht = 0.0
+        self._web_seeds: dict[str, WebSeed] = {}  # by URL, while running with metadata
         self.options = TorrentOptions()
         self.choose_files = False  # a magnet: stop when the metadata arrives, for the user to pick files
         self.throttle = host.throttle(lambda: self._reading_paused)
@@ -325,6 +326,7 @@ class Torrent:
             await asyncio.gather(task, return_exceptions=True)
         for peer in list(self.peers):
             peer.close("torrent stopped")
+        await self._stop_web_seeds()
         for job in list(self._background):
             job.cancel()
         await asyncio.gather(*self._verifying, *self._background, return_exceptions=True)
@@ -494,25 +496,17 @@ class Torrent:
         if self.state == TorrentState.SEEDING:
             self.seeding_seconds += elapsed
         for peer in list(self.peers):
-            peer.tick(elapsed)
-            self._police(peer, now)
+            peer.tick(elapsed)  # rates, pipeline, and the peer's own idle/snub/keep-alive clock
         if self.choker.due(now):
             self._rechoke(now)
         self._connect_more(now)
         self._send_pex(now)
         self._ask_dht(now)
+        self._tend_web_seeds(now, elapsed)
         if not self.has_metadata:
             self._request_metadata(now)
             self._request_layers(now)
         self._failed_at = {p: t for p, t in self._failed_at.items() if now - t < FAILED_FLASH}
-
-    def _police(self, peer: PeerConnection, now: float) -> None:
-        if now - peer.last_received > IDLE_TIMEOUT:
-            peer.close("the peer stopped responding")
-        elif peer.outstanding and now - peer.last_piece > SNUB_AFTER:
-            self.blocks_returned(peer, peer.abort_requests())  # snubbed: let others fetch them
-        elif now - peer.last_sent > KEEP_ALIVE_AFTER:
-            peer.send(m.KeepAlive())
 
     def _connect_more(self, now: float) -> None:
         limit = self.host.config.max_peers_per_torrent
@@ -675,6 +669,12 @@ class Torrent:
         self._judge_peer(peer)
         self._offer_allowed_fast(peer)
 
+    def peer_pieces_replaced(self, peer: PeerConnection, old: Bitfield, new: Bitfield) -> None:
+        """The peer announced all its pieces again (aria2 does, instead of many `have`s)."""
+        self.picker.peer_left(old)
+        self.picker.peer_joined(new)
+        self._judge_peer(peer)
+
     def _judge_peer(self, peer: PeerConnection) -> None:
         """Part with a seed when we seed too; else be interested if it has pieces we want."""
         if self.state == TorrentState.SEEDING and peer.is_seed:
@@ -710,7 +710,7 @@ class Torrent:
             return self.picker.pick(peer, peer.pieces, count, prefer=peer.allowed_fast, only=True)
         return self.picker.pick(peer, peer.pieces, count, prefer=peer.suggested)
 
-    def block_received(self, peer: PeerConnection, block: Block, data: memoryview) -> None:
+    def block_received(self, peer: PeerConnection | WebSeed, block: Block, data: memoryview) -> None:
         accepted, others = self.picker.block_received(peer, block)
         if not accepted:
             return  # a late duplicate from the endgame, or a block nobody asked for
@@ -729,7 +729,7 @@ class Torrent:
             task.add_done_callback(self._verifying.discard)
         self._apply_backpressure()
 
-    def blocks_returned(self, peer: PeerConnection, blocks: list[Block]) -> None:
+    def blocks_returned(self, peer: PeerConnection | WebSeed, blocks: list[Block]) -> None:
         for block in blocks:
             self.picker.abort(peer, block)
 
@@ -821,7 +821,10 @@ class Torrent:
 
     def _piece_failed(self, piece: int) -> None:
         self._failed_at[piece] = time.monotonic()
-        for culprit in self.picker.piece_failed(piece):
+        culprits = self.picker.piece_failed(piece)
+        for culprit in culprits:
+            if isinstance(culprit, WebSeed):
+                self._blame_web_seed(culprit, alone=len(culprits) == 1)
             if not isinstance(culprit, PeerConnection):
                 continue
             host = culprit.address[0]
@@ -946,6 +949,89 @@ class Torrent:
             self.add_peers(list(other.magnet.peers))
         return sum(map(len, tiers)), len(seeds)
 
+    def add_web_seed(self, url: str) -> bool:
+        """A web seed added by hand, kept with the torrent's own (in its url-list, or a
+        magnet's ws=); False if it has it already."""
+        if url in self.web_seeds:
+            return False
+        if self.has_metadata:
+            self.metainfo = replace(self.metainfo, url_list=self.metainfo.url_list + (url,))
+        elif self.magnet is not None:
+            self.magnet = replace(self.magnet, web_seeds=self.magnet.web_seeds + (url,))
+        return True
+
+    # web seeds (BEP 19): sources that have every piece, asked for whole pieces over HTTP
+
+    def _tend_web_seeds(self, now: float, elapsed: float) -> None:
+        """Start each idle, healthy web seed (BEP 19 url-list, BEP 17 httpseeds) while downloading.
+
+        The rule that keeps peers fed: a seed gets whole pieces nobody has started, rarest
+        first, so pieces no connected peer has come first (`PiecePicker.pick_whole`); only
+        when none are left, the free blocks of started pieces and endgame duplicates. It has
+        one batch of about REQUEST_BYTES in flight at a time and asks for the next only when
+        that one is in: a slow seed holds a piece or two, a fast one (or a slow swarm) leaves
+        it more to fetch.
+        """
+        if not self.has_metadata:
+            return
+        sources = [(url, False) for url in self.web_seeds] + [(url, True) for url in self.metainfo.http_seeds]
+        for url, bep_17 in sources:
+            if url not in self._web_seeds:
+                seed = WebSeed(url, self.metainfo, self.layout, self, self._http, http_seed=bep_17)
+                self._web_seeds[url] = seed
+                self.picker.peer_joined(seed.pieces)
+        for seed in self._web_seeds.values():
+            seed.down.tick(elapsed)
+            if self.state == TorrentState.DOWNLOADING and not seed.busy and seed.health.ready(now):
+                seed.start()
+
+    def _http(self) -> aiohttp.ClientSession | None:
+        return self.host.network.http  # asked at each request: a new bind address makes a new one
+
+    def web_seed_blocks(self, seed: WebSeed, count: int) -> list[Block]:
+        if self.state != TorrentState.DOWNLOADING or self._reading_paused or seed.health.dropped:
+            return []
+        return self.picker.pick_whole(seed, seed.pieces, count)
+
+    def web_seed_failed(self, seed: WebSeed, error: WebSeedError) -> None:
+        """One request failed: the seed waits (its run ends; the next tick starts it again)."""
+        seed.health.failed(error, time.monotonic())
+        log.info("torrent %s: web seed %s: %s", self.name, seed.url, error)
+        if seed.health.dropped:
+            self._web_seed_dropped(seed)
+
+    def _blame_web_seed(self, seed: WebSeed, alone: bool) -> None:
+        if seed.health.dropped:
+            return  # pieces still in flight fail after the drop too
+        seed.health.hash_failed(alone)
+        if seed.health.dropped:
+            seed.stop()
+            self._web_seed_dropped(seed)
+
+    def _web_seed_dropped(self, seed: WebSeed) -> None:
+        """Its pieces no longer count as available; its row stays, with the reason."""
+        log.info("torrent %s: dropping web seed %s: %s", self.name, seed.url, seed.health.reason)
+        self.picker.peer_left(seed.pieces)
+
+    async def _stop_web_seeds(self) -> None:
+        tasks = [task for seed in self._web_seeds.values() if (task := seed.stop()) is not None]
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for seed in self._web_seeds.values():
+            self.downloaded += seed.down.total
+            if not seed.health.dropped:
+                self.picker.peer_left(seed.pieces)
+        self._web_seeds.clear()
+
+    def _web_seed_rows(self, now: float) -> tuple[PeerSnapshot, ...]:
+        return tuple(
+            PeerSnapshot(
+                address=seed.url, client=seed.client, flags="D" if seed.busy else "", progress=1.0,
+                down_rate=seed.down.rate, up_rate=0.0, downloaded=seed.down.total, uploaded=0,
+                incoming=False, note=seed.health.status(now),
+            )
+            for seed in self._web_seeds.values()
+        )
+
     def _make_trackers(self) -> TrackerManager:
         return TrackerManager(
             self.tracker_tiers,
@@ -970,7 +1056,8 @@ class Torrent:
 
     @property
     def total_downloaded(self) -> int:
-        return self.downloaded + sum(p.down.total for p in self.peers)
+        seeds = sum(seed.down.total for seed in self._web_seeds.values())
+        return self.downloaded + sum(p.down.total for p in self.peers) + seeds
 
     @property
     def total_uploaded(self) -> int:
@@ -980,7 +1067,7 @@ class Torrent:
         total = self.metainfo.total_length if self.has_metadata else 0
         verified = total - self._missing_bytes()
         skipped, wanted, wanted_verified = self._wanted_bytes()
-        down = sum(p.down.rate for p in self.peers)
+        down = sum(p.down.rate for p in self.peers) + sum(s.down.rate for s in self._web_seeds.values())
         up = sum(p.up.rate for p in self.peers)
         seeds = sum(1 for p in self.peers if p.is_seed)
         downloaded = self.total_downloaded
@@ -1053,7 +1140,7 @@ class Torrent:
         return word
 
     def details(self) -> TorrentDetails:
-        peers = tuple(self._peer_snapshot(p) for p in self.peers)
+        peers = tuple(self._peer_snapshot(p) for p in self.peers) + self._web_seed_rows(time.monotonic())
         if not self.has_metadata:
             return TorrentDetails(
                 self.info_hash.hex(), peers, (), b"", b"", self.active_seconds, "", False,

@@ -154,7 +154,12 @@ def peer(entry: PeerSnapshot) -> dict[str, Any]:
 
 
 def peers(view: TorrentView) -> list[dict[str, Any]]:
-    return [peer(p) for p in _details(view).peers]
+    return [peer(p) for p in _details(view).peers if not p.is_web_seed]
+
+
+def web_seeds(view: TorrentView) -> list[PeerSnapshot]:
+    """The BEP 19 web seeds in use: Transmission lists them apart from the peers."""
+    return [p for p in _details(view).peers if p.is_web_seed]
 
 
 # trackers (RPC spec 3.3: `trackers`, `trackerStats`)
@@ -231,7 +236,7 @@ def _peers_flagged(view: TorrentView, letter: str) -> int:
     """Connected peers with this flag letter; without peers, no details are needed (a list of 1,000)."""
     if not view.snapshot.peers + view.snapshot.seeds:
         return 0
-    return sum(1 for p in _details(view).peers if letter in p.flags)
+    return sum(1 for p in _details(view).peers if letter in p.flags and not p.is_web_seed)
 
 
 Builder = Callable[[TorrentView], Any]
@@ -268,8 +273,8 @@ FIELDS: Final[dict[str, Builder]] = {
     "peersConnected": lambda v: v.snapshot.peers + v.snapshot.seeds,
     "peersSendingToUs": lambda v: _peers_flagged(v, "D"),
     "peersGettingFromUs": lambda v: _peers_flagged(v, "U"),
-    "webseedsSendingToUs": lambda v: 0,
-    "webseeds": lambda v: [],
+    "webseedsSendingToUs": lambda v: sum(1 for p in web_seeds(v) if "D" in p.flags),
+    "webseeds": lambda v: [p.address for p in web_seeds(v)],
     "peers": peers,
     "files": files,
     "fileStats": file_stats,
@@ -325,7 +330,7 @@ DETAIL_FIELDS: Final = frozenset({
     "peers", "files", "fileStats", "file-count", "primary-mime-type", "priorities",
     "wanted", "pieces", "availability", "secondsDownloading", "secondsSeeding", "isPrivate", "comment",
     "downloadLimit", "downloadLimited", "uploadLimit", "uploadLimited", "seedRatioLimit", "seedRatioMode",
-    "sequentialDownload",
+    "sequentialDownload", "webseeds", "webseedsSendingToUs",
 })
 
 

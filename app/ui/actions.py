@@ -27,6 +27,7 @@ class Actions:
         )
         self.copy_magnet = self._make("Copy &magnet link", QIcon(), None)
         self.copy_hash = self._make("Copy &info-hash", QIcon(), None)
+        self.add_web_seed = self._make("Add &web seed…", QIcon(), None)
         self.start_all = self._make("Start all", icon("start"), None)
         self.pause_all = self._make("Pause all", icon("pause"), None)
         self.preferences = self._make("Prefere&nces…", QIcon(), "Ctrl+,")
@@ -46,6 +47,7 @@ class Actions:
         self.add_file.setStatusTip("Add a .torrent file from disk")
         self.create.setStatusTip("Make a .torrent from a file or folder you want to share")
         self.remove.setStatusTip("Remove the selected torrents, and optionally their files")
+        self.add_web_seed.setStatusTip("Download this torrent from a web server that holds its files too")
 
     def _make(self, text: str, action_icon: QIcon, shortcut: Shortcut) -> QAction:
         action = QAction(action_icon, text, self._parent)

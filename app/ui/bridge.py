@@ -234,6 +234,13 @@ class EngineBridge(QObject):
             self._session.move_storage(info_hash, folder), f"Could not move {self._name(info_hash)}"
         )
 
+    def add_web_seed(self, info_hash: str, url: str) -> asyncio.Future[Any]:
+        """A BEP 19 web seed for the torrent, kept with it; it shows in the Peers tab."""
+        return self.run(
+            self._session.add_web_seed(info_hash, url),
+            f"Could not add the web seed to {self._name(info_hash)}",
+        )
+
     def apply_settings(self, changes: Mapping[str, Any]) -> asyncio.Future[Any]:
         """Hand the session the settings that changed (SessionConfig fields, engine units)."""
         return self.run(self._apply_settings(dict(changes)), "Could not apply the new preferences")

@@ -59,6 +59,10 @@ class EngineSession(Protocol):
 
     async def move_storage(self, info_hash: str, new_dir: str | Path) -> None: ...
 
+    async def add_web_seed(self, info_hash: str, url: str) -> None:
+        """A BEP 19 web seed (http or https), remembered with the torrent."""
+        ...
+
     async def set_config(self, **changes: Any) -> None:
         """SessionConfig fields by name, in the engine's units (bytes, seconds)."""
         ...

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QMainWindow,
+    QInputDialog,
     QMenu,
     QMessageBox,
     QSizePolicy,
@@ -145,6 +146,7 @@ class MainWindow(QMainWindow):
         self.settings = settings
         self.log = log or detached_log()
         self.preferences = load_preferences(settings)
+        self.web_seed_dialog: QInputDialog | None = None
         self.options_dialog: TorrentOptionsDialog | None = None
         self.actions = Actions(self)
         self.options_action = QAction("Torrent &options…", self)
@@ -259,6 +261,7 @@ class MainWindow(QMainWindow):
         for action in (a.open_folder, a.copy_magnet, a.copy_hash):
             menu.addAction(action)
         menu.addSeparator()
+        menu.addAction(a.add_web_seed)
         menu.addAction(self.options_action)
 
     def _build_toolbar(self) -> None:
@@ -306,6 +309,7 @@ class MainWindow(QMainWindow):
         a.open_folder.triggered.connect(self.open_folder)
         a.copy_magnet.triggered.connect(self.copy_magnet_links)
         self.options_action.triggered.connect(self.edit_torrent_options)
+        a.add_web_seed.triggered.connect(self.ask_web_seed)
         a.copy_hash.triggered.connect(lambda: self._copy("\n".join(self.selected_hashes())))
         a.start_all.triggered.connect(
             lambda: self.bridge.resume(t.info_hash for t in self.bridge.torrents())
@@ -422,6 +426,7 @@ class MainWindow(QMainWindow):
         self.actions.start.setEnabled(any(t.reason not in _PAUSABLE for t in torrents))
         self.actions.pause.setEnabled(any(t.reason in _PAUSABLE for t in torrents))
         self.options_action.setEnabled(len(torrents) == 1)
+        self.actions.add_web_seed.setEnabled(len(torrents) == 1)
         everything = list(self.bridge.torrents())
         self.actions.start_all.setEnabled(any(t.reason not in _PAUSABLE for t in everything))
         self.actions.pause_all.setEnabled(any(t.reason in _PAUSABLE for t in everything))
@@ -632,6 +637,25 @@ class MainWindow(QMainWindow):
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.finished.connect(lambda _result: setattr(self, "options_dialog", None))
         self.options_dialog = dialog
+        dialog.open()
+
+    def ask_web_seed(self) -> None:
+        """BEP 19: the URL of the torrent's file, or of the folder that holds its folder."""
+        hashes = self.selected_hashes()
+        if len(hashes) != 1:
+            return
+        dialog = QInputDialog(self)
+        dialog.setWindowTitle("Add web seed")
+        dialog.setLabelText(
+            "Web address (http or https) of the file, or of the folder that holds\n"
+            "the torrent's folder, ending in '/':"
+        )
+        dialog.setTextValue("https://")
+        dialog.resize(520, dialog.sizeHint().height())
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.textValueSelected.connect(lambda url: self.bridge.add_web_seed(hashes[0], url))
+        dialog.finished.connect(lambda _result: setattr(self, "web_seed_dialog", None))
+        self.web_seed_dialog = dialog
         dialog.open()
 
     def _search(self, text: str) -> None:

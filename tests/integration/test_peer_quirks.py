@@ -9,6 +9,7 @@ meets the real thing.
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from app.engine.bitfield import Bitfield
 from app.engine.session import Session
 from app.engine.snapshots import PeerSnapshot, TorrentState
 from app.engine.wire import messages as m
+from tests.hostile.helpers import close_reasons
 from tests.hostile_peer import HOSTILE_HOST, ScriptedPeer
 from tests.lt_peer import make_torrent, random_tree
 from tests.swarm_helpers import running_session, wait_for_state
@@ -53,22 +55,26 @@ async def _seed(session: Session, tmp_path: Path) -> tuple[str, bytes]:
     return info_hash, bytes.fromhex(info_hash)
 
 
-async def test_a_repeated_bitfield_and_a_bitfield_after_haves_add_pieces(tmp_path: Path) -> None:
+async def test_a_repeated_bitfield_and_a_bitfield_after_haves_replace_the_view(tmp_path: Path) -> None:
     async with running_session() as session:
         info_hash, raw_hash = await _seed(session, tmp_path)
         peer = await ScriptedPeer.connect(session.listen_port or 0)
         try:
             peer.send_handshake(raw_hash)
             await peer.read_handshake()
+            # As libtorrent does, a bitfield is the peer's whole truth: it replaces what came before.
             peer.send(m.Have(0), _bitfield(1, 2))  # a have first, then the bitfield
-            await _peer_with_progress(session, info_hash, 3 / PIECES)
+            await _peer_with_progress(session, info_hash, 2 / PIECES)
             peer.send(_bitfield(1, 2, 3, 4), m.Have(5))  # a whole bitfield again, as aria2 does
-            await _peer_with_progress(session, info_hash, 6 / PIECES)
+            await _peer_with_progress(session, info_hash, 5 / PIECES)
         finally:
             peer.close()
 
 
-async def test_have_none_then_have_all_with_the_fast_extension(tmp_path: Path) -> None:
+async def test_have_none_then_have_all_with_the_fast_extension(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="app.engine.peer")
     async with running_session() as session:
         info_hash, raw_hash = await _seed(session, tmp_path)
         peer = await ScriptedPeer.connect(session.listen_port or 0)
@@ -77,9 +83,11 @@ async def test_have_none_then_have_all_with_the_fast_extension(tmp_path: Path) -
             await peer.read_handshake()
             peer.send(m.HaveNone(), m.Have(7))
             await _peer_with_progress(session, info_hash, 1 / PIECES)
-            peer.send(m.HaveNone(), m.Have(6))  # a repeated have-none takes nothing away
-            await _peer_with_progress(session, info_hash, 2 / PIECES)
-            peer.send(m.HaveAll())  # have-all after haves: it has everything now
-            await _peer_with_progress(session, info_hash, 1.0)
+            peer.send(m.HaveNone(), m.Have(6))  # a repeated have-none replaces the view too
+            await _peer_with_progress(session, info_hash, 1 / PIECES)
+            peer.send(m.HaveAll())  # have-all after haves: it has everything now, like us
+            async with asyncio.timeout(10):
+                while "both sides are seeds" not in close_reasons(caplog, HOSTILE_HOST):
+                    await asyncio.sleep(0.02)
         finally:
             peer.close()

@@ -145,3 +145,14 @@ def test_the_primary_mime_type_is_the_one_with_the_most_bytes() -> None:
                            FileSnapshot("f/b.txt", 100, 0, 1), FileSnapshot("f/.pad/1", 9000, 0, 1, padding=True)))
     assert fields.primary_mime_type(view(detail=films)) == "video/mp4"
     assert fields.primary_mime_type(view(detail=details(files=()))) == fields.OCTET_STREAM
+
+
+def test_web_seeds_are_listed_apart_from_the_peers() -> None:
+    seed = PeerSnapshot("http://127.0.0.1:8000/pub/", "Web seed", "D", 1.0, 5000.0, 0.0, 900, 0, False)
+    dropped = PeerSnapshot("https://127.0.0.1/x", "Web seed", "", 1.0, 0.0, 0.0, 0, 0, False, note="dropped: HTTP 404")
+    both = replace(view(), details=details(peers=details().peers + (seed, dropped)))
+    row = fields.build(both, ["peers", "peersSendingToUs", "webseeds", "webseedsSendingToUs"])
+    assert [p["address"] for p in row["peers"]] == ["127.0.0.2", "::1"]
+    assert row["webseeds"] == ["http://127.0.0.1:8000/pub/", "https://127.0.0.1/x"]
+    assert (row["peersSendingToUs"], row["webseedsSendingToUs"]) == (1, 1)
+    assert fields.needs_details(["webseeds"], snapshot(peers=0, seeds=0))

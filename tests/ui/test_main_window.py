@@ -446,3 +446,33 @@ async def test_a_focused_torrent_opens_selected_with_its_piece_map(session, sett
 
 def _main_windows() -> list[MainWindow]:
     return [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()]
+
+
+async def test_a_web_seed_is_added_from_the_torrents_menu(window, session, tmp_path):
+    await session.add_torrent(write_torrent(tmp_path / "share"), tmp_path / "share", paused=True)
+    window.bridge.refresh()
+    window.view.selectRow(0)
+    assert window.actions.add_web_seed.isEnabled()
+    window.actions.add_web_seed.trigger()
+    window.web_seed_dialog.setTextValue("http://127.0.0.1:8000/pub/")
+    window.web_seed_dialog.accept()
+    await window.bridge.drain()
+    assert next(iter(session.torrents.values())).web_seeds == ("http://127.0.0.1:8000/pub/",)
+    assert window.web_seed_dialog is None
+
+
+async def test_a_web_seed_that_is_not_http_gets_a_message(window, session, tmp_path):
+    await session.add_torrent(write_torrent(tmp_path / "share"), tmp_path / "share", paused=True)
+    window.bridge.refresh()
+    window.view.selectRow(0)
+    failed = emission(window.bridge.failed)
+    window.actions.add_web_seed.trigger()
+    window.web_seed_dialog.setTextValue("ftp://127.0.0.1/pub/")
+    window.web_seed_dialog.accept()
+    title, sentence = await asyncio.wait_for(failed, 10)
+    assert title.startswith("Could not add the web seed to")
+    assert sentence == "'ftp://127.0.0.1/pub/' is not an http or https address."
+    assert next(iter(session.torrents.values())).web_seeds == ()
+    await until(lambda: message_boxes())
+    for box in message_boxes():
+        box.close()
