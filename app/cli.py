@@ -186,7 +186,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"Format:     {meta.format}")
     print(f"Info-hash:  {meta.info_hash_hex}")
     if meta.info_hash_v2 is not None:
-        print(f"v2 hash:    {meta.info_hash_v2.hex()}")  # BEP 52: SHA-256; the line above is its first 20 bytes for v2-only
+        # BEP 52: SHA-256; for a v2-only torrent the info-hash above is its first 20 bytes.
+        print(f"v2 hash:    {meta.info_hash_v2.hex()}")
     print(f"Size:       {humanize.naturalsize(meta.total_length, binary=True)} ({meta.total_length:,} bytes)")
     print(f"Pieces:     {meta.num_pieces} x {humanize.naturalsize(meta.piece_length, binary=True)}")
     print(f"Private:    {'yes' if meta.private else 'no'}")

@@ -55,13 +55,14 @@ def _v2_torrent(hybrid: bool) -> bytes:
     leaves = merkle.block_hashes(big)
     layer = merkle.piece_layer(leaves, 16384)
     big_root = merkle.root_from_layer(layer, 16384)
+    small_root = merkle.file_root(merkle.block_hashes(small))
     info: dict[bytes, object] = {
         b"name": b"v2",
         b"piece length": 16384,
         b"meta version": 2,
         b"file tree": {
             b"big.bin": {b"": {b"length": len(big), b"pieces root": big_root}},
-            b"dir": {b"small.txt": {b"": {b"length": len(small), b"pieces root": merkle.file_root(merkle.block_hashes(small))}}},
+            b"dir": {b"small.txt": {b"": {b"length": len(small), b"pieces root": small_root}}},
         },
     }
     if hybrid:

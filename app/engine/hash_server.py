@@ -24,7 +24,7 @@ class HashServer:
         tree = self._tree(request.pieces_root) if request.base_layer == self._height else None
         width = len(tree[0]) if tree else 0
         if tree is None or not merkle.well_formed(request.index, request.length, request.proof_layers, width):
-            return HashReject(*_fields(request))
+            return reject(request)
         hashes = merkle.proof(tree, request.index, request.length, request.proof_layers)
         return Hashes(*_fields(request), b"".join(hashes))
 
@@ -36,6 +36,11 @@ class HashServer:
             hashes = [layer[i : i + merkle.HASH_SIZE] for i in range(0, len(layer), merkle.HASH_SIZE)]
             self._trees[root] = merkle.layers_above(hashes, self._height)
         return self._trees[root]
+
+
+def reject(request: HashRequest) -> HashReject:
+    """BEP 52: a 'hash reject' has "the same payload as 'hash request' messages"."""
+    return HashReject(*_fields(request))
 
 
 def _fields(request: HashRequest) -> tuple[bytes, int, int, int, int]:

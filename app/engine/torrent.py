@@ -33,7 +33,7 @@ from app.engine.bitfield import Bitfield
 from app.engine.choker import ChokeCandidate, Choker
 from app.engine.errors import StorageError
 from app.engine.magnet import Magnet
-from app.engine.hash_server import HashServer
+from app.engine.hash_server import HashServer, reject
 from app.engine.metadata_fetch import MetadataFetch
 from app.engine.metainfo import Metainfo, parse_info
 from app.engine.piece_layer_fetch import PieceLayerFetch, missing_layers
@@ -454,7 +454,7 @@ class Torrent:
 
     def hash_request(self, peer: PeerConnection, request: m.HashRequest) -> m.Hashes | m.HashReject:
         if not self.has_metadata:
-            return m.HashReject(request.pieces_root, request.base_layer, request.index, request.length, request.proof_layers)
+            return reject(request)  # nothing to answer from yet
         return self.hash_server.answer(request)
 
     def hashes_received(self, peer: PeerConnection, message: m.Hashes) -> None:
