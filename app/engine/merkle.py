@@ -17,6 +17,8 @@ from functools import lru_cache
 BLOCK_SIZE = 16 * 1024
 HASH_SIZE = 32
 _ZERO = bytes(HASH_SIZE)
+# BEP 52: length "SHOULD NOT be greater than 512"; libtorrent serves up to 8192 (256 KiB of hashes).
+MAX_HASHES = 8192
 
 
 def block_hashes(data: bytes | memoryview) -> list[bytes]:
@@ -89,9 +91,9 @@ def layers_above(layer: Sequence[bytes], height: int) -> list[list[bytes]]:
 
 
 def well_formed(index: int, length: int, proof_layers: int, width: int) -> bool:
-    """BEP 52: "Index MUST be a multiple of length"; length a power of two within the layer;
-    the proof stops below the root (as libtorrent checks)."""
-    if length < 1 or length & (length - 1) or index < 0 or index % length or index + length > width:
+    """BEP 52: "Index MUST be a multiple of length"; length a power of two within the layer,
+    at most MAX_HASHES; the proof stops below the root (as libtorrent checks)."""
+    if not 1 <= length <= MAX_HASHES or length & (length - 1) or index < 0 or index % length or index + length > width:
         return False
     return 0 <= proof_layers < width.bit_length() - 1
 

@@ -79,6 +79,13 @@ def test_requests_we_cannot_or_must_not_answer_are_rejected(change: dict[str, ob
     assert isinstance(server.answer(HashRequest(**{**fields, **change})), HashReject)  # type: ignore[arg-type]
 
 
+def test_no_more_than_8192_hashes_at_once() -> None:
+    root, layer = a_file(16385)  # a piece layer of 32768 hashes with padding
+    server = HashServer({root: layer}, PIECE)
+    assert isinstance(server.answer(HashRequest(root, 0, 8192, 8192, 14)), Hashes)
+    assert isinstance(server.answer(HashRequest(root, 0, 16384, 16384, 14)), HashReject)
+
+
 def test_a_libtorrent_style_request_of_a_bigger_piece_layer() -> None:
     """64 KiB pieces: the piece layer is 2 layers above the leaves; libtorrent asks base 2."""
     leaves = merkle.block_hashes(os.urandom(10 * 4 * PIECE))
