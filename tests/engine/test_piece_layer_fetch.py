@@ -80,8 +80,9 @@ def test_requests_we_cannot_or_must_not_answer_are_rejected(change: dict[str, ob
 
 
 def test_no_more_than_8192_hashes_at_once() -> None:
-    root, layer = a_file(16385)  # a piece layer of 32768 hashes with padding
-    server = HashServer({root: layer}, PIECE)
+    hashes = [os.urandom(32) for _ in range(16385)]  # a piece layer of 32768 hashes with padding
+    root = merkle.root_from_layer(hashes, PIECE)
+    server = HashServer({root: b"".join(hashes)}, PIECE)
     assert isinstance(server.answer(HashRequest(root, 0, 8192, 8192, 14)), Hashes)
     assert isinstance(server.answer(HashRequest(root, 0, 16384, 16384, 14)), HashReject)
 
