@@ -1,10 +1,12 @@
 """What a piece's hash must be, and how to compute it: SHA-1 (BEP 3) or a merkle root (BEP 52).
 
-Pure: hashers are fed the piece's bytes in order, in chunks of any size. A hybrid
-torrent is checked by its SHA-1 piece hashes alone: its BEP 47 pad files make every v1
-piece hold the same bytes as the v2 piece, so one check is enough and SHA-1 is the
-cheaper of the two. A v2-only torrent's piece is the merkle root of its 16 KiB blocks,
-compared with the piece layer, or with the pieces root for a file of one piece.
+Pure: hashers are fed the piece's bytes in order, in chunks of any size. A v2-only
+torrent's piece is the merkle root of its 16 KiB blocks, compared with the piece layer, or
+with the pieces root for a file of one piece. A hybrid torrent's piece must match both
+(BEP 52: "During the download they must also verify that pieces match both piece hash
+formats"), as libtorrent checks them; its BEP 47 pad files make every v1 piece hold the
+same bytes as the v2 piece. Where the piece layer is not known (a hybrid from a magnet
+link), SHA-1 alone decides.
 """
 
 from __future__ import annotations
@@ -122,6 +124,37 @@ class MerklePieces:
         return self._files[k], piece - self._first[k]
 
 
+class _Both:
+    """Feeds a SHA-1 and (when its digest is known) a merkle hasher the same bytes."""
+
+    def __init__(self, sha1: PieceHasher, merkle: PieceHasher | None) -> None:
+        self._sha1 = sha1
+        self._merkle = merkle
+
+    def update(self, data: bytes | memoryview, /) -> None:
+        self._sha1.update(data)
+        if self._merkle is not None:
+            self._merkle.update(data)
+
+    def digest(self) -> bytes:
+        return self._sha1.digest() + (self._merkle.digest() if self._merkle is not None else b"")
+
+
+class HybridPieces:
+    """BEP 52 upgrade path: the SHA-1 and the merkle root of a piece, both checked."""
+
+    def __init__(self, sha1: Sha1Pieces, merkle: MerklePieces) -> None:
+        self._sha1 = sha1
+        self._merkle = merkle
+
+    def hasher(self, piece: int) -> PieceHasher:
+        known = self._merkle.expected(piece) is not None
+        return _Both(self._sha1.hasher(piece), self._merkle.hasher(piece) if known else None)
+
+    def expected(self, piece: int) -> bytes:
+        return self._sha1.expected(piece) + (self._merkle.expected(piece) or b"")
+
+
 class VerifiedInfo(Protocol):
     @property
     def format(self) -> str: ...
@@ -140,7 +173,8 @@ class VerifiedInfo(Protocol):
 
 
 def verifier_for(meta: VerifiedInfo) -> PieceVerifier:
-    """Merkle roots for v2-only torrents; SHA-1 for v1 and hybrid ones (see above)."""
-    if meta.format == "v2":
-        return MerklePieces(meta.files, meta.piece_length, meta.piece_layers)
-    return Sha1Pieces(meta.piece_hashes)
+    """SHA-1 for v1 torrents, merkle roots for v2-only ones, both for hybrids (see above)."""
+    if meta.format == "v1":
+        return Sha1Pieces(meta.piece_hashes)
+    merkle = MerklePieces(meta.files, meta.piece_length, meta.piece_layers)
+    return merkle if meta.format == "v2" else HybridPieces(Sha1Pieces(meta.piece_hashes), merkle)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import replace
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -69,9 +70,24 @@ def test_v2_pieces_match_their_layer_and_small_files_their_root(content: Path) -
     assert verifier.expected(4) == small.pieces_root
 
 
-def test_hybrid_and_v1_pieces_are_checked_by_sha1(content: Path) -> None:
-    meta = parse_metainfo(create_torrent(content, piece_length=PIECE, format="hybrid", creation_date=1))
+def test_v1_pieces_are_checked_by_sha1(content: Path) -> None:
+    meta = parse_metainfo(create_torrent(content, piece_length=PIECE, format="v1", creation_date=1))
     assert isinstance(verifier_for(meta), Sha1Pieces)
+
+
+def test_hybrid_pieces_must_match_both_hashes(content: Path) -> None:
+    """BEP 52: a piece whose SHA-1 is right but whose merkle root is not is refused."""
+    meta = parse_metainfo(create_torrent(content, piece_length=PIECE, format="hybrid", creation_date=1))
+    big = next(entry for entry in meta.files if entry.path[-1] == "a.bin")
+    forged = replace(meta, piece_layers={**meta.piece_layers, big.pieces_root: bytes(32) * 4})
+    for verifier, accepted in ((verifier_for(meta), True), (verifier_for(forged), False)):
+        hasher = verifier.hasher(0)
+        hasher.update(piece_data(meta, content, 0))
+        assert (hasher.digest() == verifier.expected(0)) is accepted
+    from_magnet = verifier_for(parse_info(meta.raw_info))  # no piece layers: SHA-1 alone decides
+    hasher = from_magnet.hasher(0)
+    hasher.update(piece_data(meta, content, 0))
+    assert hasher.digest() == from_magnet.expected(0)
 
 
 def test_without_piece_layers_a_big_files_pieces_cannot_be_verified(content: Path) -> None:
