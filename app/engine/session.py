@@ -23,15 +23,20 @@ import aiohttp
 import platformdirs
 
 from app.engine import events
+from app.engine.completion_program import CompletionRunner, Finished
 from app.engine.controls import Controls
 from app.engine.errors import EngineError, StorageError
 from app.engine.metainfo import Metainfo, is_web_seed_url, load_metainfo, parse_metainfo, to_torrent_bytes
 from app.engine.dht import DEFAULT_BOOTSTRAP, DhtNode
 from app.engine.disk_guard import free_bytes
+from app.engine.label_controls import LabelControls
+from app.engine.labels import Labels
 from app.engine.lsd import LsdService
 from app.engine.magnet import Magnet, format_magnet, parse_magnet
 from app.engine.peer import PeerConnection
 from app.engine.peer_id import make_peer_id
+from app.engine.portmap.service import PortMapOptions, PortMapService
+from app.engine.portmap.status import PortMapStatus
 from app.engine.rate_limit import AltSchedule, Throttle
 from app.engine.mover import MoveStatus
 from app.engine.sockets import Sockets
@@ -40,6 +45,7 @@ from app.engine.store import ResumeRecord, Store, TorrentRecord, file_stamps, tr
 from app.engine.torrent import Torrent
 from app.engine.torrent_options import TorrentOptions
 from app.engine.transport.mse import Initiator
+from app.engine.watch_folder import FolderWatcher, WatchedFolder
 from app.engine.transport.mse_transport import DIAL_ORDER, METHODS, AcceptStream, DialStream, Encryption
 
 log = logging.getLogger(__name__)
@@ -90,7 +96,11 @@ class SessionConfig:
     seed_ratio_limit: float = 0.0  # pause a torrent once it has shared this much; 0: never
     seed_time_limit: float = 0.0  # or once it has seeded this many seconds; 0: never
     disk_reserve: int = 1024**3  # a torrent pauses rather than leave less free space; 0: no guard
+    port_mapping: bool = True  # ask the router (UPnP, PCP, NAT-PMP) to open the listen ports
     encryption: str = Encryption.ALLOW  # MSE/PE: "allow", "require" or "disable"
+    watch_folders: tuple[WatchedFolder, ...] = ()  # .torrent files put there are added by themselves
+    watch_interval: float = 3.0  # seconds between scans of the watched folders
+    on_complete_program: str = ""  # run when a download completes, with %N %F %D %I ...; "" none
 
     def __post_init__(self) -> None:
         if self.encryption not in set(Encryption):
@@ -125,6 +135,13 @@ class Session:
         self.dht_port: int | None = None
         self._lsd: LsdService | None = None
         self.network = SessionNetwork(self)  # what trackers ask at each announce
+        self.port_map_options = PortMapOptions()
+        self._portmap: PortMapService | None = None
+        self.incoming_connections = 0  # handshakes completed by peers that reached us
+        self.labels = LabelControls(self)  # categories and tags
+        self.watcher = FolderWatcher(lambda: self.config.watch_folders, self._add_watched, self._tell)
+        self.on_complete = CompletionRunner(lambda: self.config.on_complete_program, self._finished_fields)
+        self.add_listener(self.on_complete.heard)
 
     # lifecycle
 
@@ -135,12 +152,15 @@ class Session:
             await self._open_store(self.config.profile_dir)
         self._server = await self._listen(self.config)
         await self._start_discovery()
+        await self._start_port_mapping()
         self.controls.start()
         for torrent in self.torrents.values():
             if not torrent.paused:
                 torrent.start()
         if self.store is not None:
             self._saver = asyncio.ensure_future(self._save_periodically())
+        self.watcher.interval = self.config.watch_interval
+        self.watcher.start()
 
     async def _listen(self, config: SessionConfig) -> asyncio.Server:
         try:
@@ -213,8 +233,9 @@ class Session:
 
     async def close(self) -> None:
         """Stop everything. Each step is guarded: one that fails must not leave the rest open."""
-        steps = (self._stop_serving, self.controls.close, self._stop_torrents, self._stop_discovery,
-                 self._close_store, self._close_http)
+        steps = (self._stop_serving, self._stop_port_mapping, self.watcher.close, self.on_complete.close,
+                 self.controls.close, self._stop_torrents, self._stop_discovery, self._close_store,
+                 self._close_http)
         for step in steps:
             try:
                 await step()
@@ -243,6 +264,27 @@ class Session:
     async def _close_http(self) -> None:
         if self.http is not None:
             await self.http.close()
+
+    # port mapping: the router opens the listen ports (TCP peers, UDP for the DHT)
+
+    async def _start_port_mapping(self) -> None:
+        if not self.config.port_mapping or self.listen_port is None:
+            return
+        ports = {"TCP": self.listen_port, "UDP": self.dht_port or self.listen_port}
+        self._portmap = PortMapService(self.sockets, ports, self.port_map_options)
+        await self._portmap.start()
+
+    async def _stop_port_mapping(self) -> None:
+        portmap, self._portmap = self._portmap, None
+        if portmap is not None:
+            await portmap.close()  # removes the mappings from the router
+
+    async def _remap(self, old: SessionConfig) -> None:
+        await self._stop_port_mapping()
+        await self._start_port_mapping()
+
+    def port_mapping_status(self) -> PortMapStatus:
+        return self._portmap.status if self._portmap is not None else PortMapStatus()
 
     # peer discovery beyond trackers: DHT and LSD (PEX lives in the torrents)
 
@@ -320,6 +362,7 @@ class Session:
         if notice:
             log.warning("%s", notice)
             self.notices.append(notice)
+        self.labels.load()
         resume = self.store.all_resume()
         torrents = []
         for record in self.store.torrents():
@@ -345,6 +388,7 @@ class Session:
             torrent = Torrent(self, None, save_path, added_on=record.added_on, magnet=magnet, reason=reason)
         torrent.choose_files = record.choose_files
         self.controls.restore_options(torrent, record)
+        self.labels.restore(torrent, record)
         self.torrents[torrent.info_hash] = torrent
         return torrent
 
@@ -405,20 +449,22 @@ class Session:
             down_limit=torrent.options.down_limit, up_limit=torrent.options.up_limit,
             queue_position=len(self.torrents), ratio_limit=torrent.options.ratio_limit,
             seed_time_limit=torrent.options.seed_time_limit, choose_files=torrent.choose_files,
+            category=torrent.labels.category, tags=torrent.labels.tags,
         ))
 
     # commands
 
     async def add_torrent(
         self, source: bytes | str | Path | Metainfo, save_path: str | Path | None = None, *,
-        paused: bool = False, choose_files: bool = False,
+        paused: bool = False, choose_files: bool = False, category: str = "",
     ) -> str:
         """Add a .torrent (bytes, path, Metainfo) or a magnet link (a str starting with 'magnet:').
 
         `choose_files` (magnets): stop when the metadata arrives, so that the user can pick
-        the files before any is downloaded (see `metadata_received`).
+        the files before any is downloaded (see `metadata_received`). `category`: a known
+        one; without a `save_path`, the torrent is saved in the category's folder.
         """
-        folder = Path(save_path or self.config.download_dir)
+        folder = Path(save_path) if save_path else self.labels.save_path(category, self.config.download_dir)
         reason = StopReason.USER if paused else None
         if isinstance(source, str) and source[:7].lower() == "magnet:":
             magnet = parse_magnet(source)
@@ -429,6 +475,7 @@ class Session:
         existing = self.torrents.get(torrent.info_hash)
         if existing is not None:
             raise DuplicateTorrentError(self._merge(existing, torrent))
+        torrent.labels = Labels(category)
         self.torrents[torrent.info_hash] = torrent
         self._remember(torrent, paused)
         self._update_lsd()
@@ -556,6 +603,44 @@ class Session:
         if torrent.add_web_seed(url):
             self._remember_sources(torrent)
 
+    async def add_category(self, name: str, save_path: str = "") -> None:
+        """Add a category, or change the folder of one; new torrents in it are saved there."""
+        self.labels.add_category(name, save_path)
+
+    async def remove_category(self, name: str) -> None:
+        """Its torrents stay, without a category."""
+        self.labels.remove_category(name)
+
+    async def set_category(self, info_hash: str, category: str) -> None:
+        """A known category, or "" for none; the files stay where they are."""
+        self.labels.set_category(self._get(info_hash), category)
+
+    async def set_tags(self, info_hash: str, tags: Sequence[str]) -> None:
+        """The torrent's whole set of tags; a new tag is remembered for the menus."""
+        self.labels.set_tags(self._get(info_hash), list(tags))
+
+    async def _add_watched(self, data: bytes, folder: WatchedFolder) -> str:
+        """A watched folder's file: a torrent already in the list counts as added."""
+        try:
+            return await self.add_torrent(data, folder.save_path, category=folder.category)
+        except DuplicateTorrentError as exc:
+            self._tell(str(exc))
+            return ""
+
+    def _tell(self, message: str) -> None:
+        log.warning("%s", message)
+        self.emit(events.Notice(message))
+
+    def _finished_fields(self, info_hash: str) -> Finished | None:
+        torrent = self.torrents.get(bytes.fromhex(info_hash))
+        if torrent is None or not torrent.has_metadata:
+            return None
+        return Finished(
+            name=torrent.name, content_path=str(torrent.save_path / torrent.metainfo.name),
+            save_path=str(torrent.save_path), info_hash=info_hash, category=torrent.labels.category,
+            tags=torrent.labels.tags, size=torrent.metainfo.total_length,
+        )
+
     async def reannounce(self, info_hash: str) -> None:
         """Ask the torrent's trackers for peers now, whatever their interval says."""
         self._get(info_hash).trackers.announce_now()
@@ -571,6 +656,10 @@ class Session:
             peers=sum(t.peers + t.seeds for t in torrents),
             dht_nodes=self.dht.node_count if self.dht is not None else 0,
             listen_port=self.listen_port,
+            port_mapping=self.port_mapping_status(),
+            incoming_connections=self.incoming_connections,
+            categories=self.labels.book.categories,
+            tags=self.labels.book.tags,
         )
 
     def details(self, info_hash: str) -> TorrentDetails | None:
@@ -732,6 +821,11 @@ class _IncomingPeer(PeerConnection):
         # A connection that never finishes its handshake must not hold a slot for ever.
         timer = asyncio.get_running_loop().call_later(HANDSHAKE_TIMEOUT, self.close, "no handshake")
         self.handshake_done.add_done_callback(lambda _: timer.cancel())
+        self.handshake_done.add_done_callback(self._count)
+
+    def _count(self, handshake: asyncio.Future[None]) -> None:
+        if not handshake.cancelled() and handshake.exception() is None:
+            self.session.incoming_connections += 1
 
 
 def _restored_reason(record: TorrentRecord) -> StopReason | None:
@@ -771,6 +865,8 @@ _SETTING_REACTIONS: tuple[tuple[frozenset[str], Callable[[Session, SessionConfig
      Session._restart_discovery),
     (frozenset({"upload_slots"}), Session._set_upload_slots),
     (frozenset({"listen_host", "listen_port"}), Session._announce_address),
+    (frozenset({"listen_host", "listen_port", "enable_dht", "dht_bootstrap", "enable_lsd", "port_mapping"}),
+     Session._remap),  # after discovery: the DHT's UDP port may have changed with it
 )
 
 

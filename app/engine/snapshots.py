@@ -12,7 +12,10 @@ from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 from typing import TYPE_CHECKING
 
+from app.engine.portmap.status import MapState, PortMapStatus
+
 if TYPE_CHECKING:
+    from app.engine.labels import Category
     from app.engine.torrent_options import TorrentOptions
 
 
@@ -140,6 +143,8 @@ class TorrentSnapshot:
     error: str  # plain words, "" if none
     status_text: str  # one line for the status column, e.g. "Downloading", "Tracker: timed out"
     reason: StopReason | None = None  # why it is stopped; None while it runs
+    category: str = ""  # the user's category, "" none
+    tags: tuple[str, ...] = ()  # the user's tags, sorted
 
     @property
     def paused(self) -> bool:
@@ -172,3 +177,17 @@ class SessionSnapshot:
     peers: int
     dht_nodes: int
     listen_port: int | None
+    port_mapping: PortMapStatus = PortMapStatus()  # what the router was asked, and what it said
+    incoming_connections: int = 0  # peers that reached us since the start: proof we are reachable
+    categories: tuple[Category, ...] = ()  # every category, with its save folder, even empty ones
+    tags: tuple[str, ...] = ()  # every known tag, even those no torrent carries
+
+    @property
+    def reachability(self) -> str:
+        """One plain sentence: can peers on the internet reach this client?"""
+        if self.incoming_connections:
+            plural = "s" if self.incoming_connections != 1 else ""
+            where = self.port_mapping.external_address
+            return f"Reachable: {self.incoming_connections} incoming connection{plural}" + (
+                f" ({where})" if where and self.port_mapping.state == MapState.MAPPED else "")
+        return self.port_mapping.summary

@@ -32,6 +32,7 @@ from app.engine import events
 from app.engine.bitfield import Bitfield
 from app.engine.choker import ChokeCandidate, Choker
 from app.engine.errors import StorageError
+from app.engine.labels import Labels
 from app.engine.magnet import Magnet
 from app.engine.hash_server import HashServer, reject
 from app.engine.metadata_fetch import MetadataFetch
@@ -157,6 +158,7 @@ class Torrent:
         self._layers_done: asyncio.Future[None] | None = None
         self.choker = Choker(host.config.upload_slots, rng=host.rng)
         self.note = ""  # work beside the state, for the status line: moving the files
+        self.labels = Labels()  # the user's category and tags
         self.peers: dict[PeerConnection, None] = {}
         self.candidates: dict[tuple[str, int], _Candidate] = {}
         self.connecting: set[tuple[str, int]] = set()
@@ -1099,6 +1101,8 @@ class Torrent:
             error=self.error,
             status_text=self._status_text(),
             reason=self.reason,
+            category=self.labels.category,
+            tags=self.labels.tags,
         )
 
     def _missing_bytes(self) -> int:

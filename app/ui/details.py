@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 from app.engine.snapshots import TorrentDetails, TorrentSnapshot
 from app.ui import formatting
 from app.ui.app_log import AppLog
+from app.ui.file_actions import FileActions
 from app.ui.models.files import NAME, PROGRESS, FileModel
 from app.ui.models.peers import PeerModel
 from app.ui.models.trackers import TrackerModel
@@ -38,6 +39,8 @@ _GENERAL_FIELDS = (
     "Name",
     "Status",
     "Save path",
+    "Category",
+    "Tags",
     "Format",
     "Info-hash",
     "Info-hash v2",
@@ -54,7 +57,8 @@ _GENERAL_FIELDS = (
 )
 
 
-_OPTIONAL_FIELDS = ("Format", "Info-hash v2", "Comment", "Error")  # rows shown only when they say something
+# rows shown only when they say something
+_OPTIONAL_FIELDS = ("Category", "Tags", "Format", "Info-hash v2", "Comment", "Error")
 _FORMATS = {"v1": "v1", "v2": "v2 (BitTorrent v2 only)", "hybrid": "hybrid (v1 and v2)"}
 
 
@@ -72,6 +76,8 @@ def general_fields(torrent: TorrentSnapshot, details: TorrentDetails | None) -> 
         "Name": torrent.name,
         "Status": torrent.status_text,
         "Save path": torrent.save_path,
+        "Category": torrent.category,
+        "Tags": ", ".join(torrent.tags),
         "Format": _FORMATS.get(details.format, details.format) if details else "",
         "Info-hash": _info_hash_v1(torrent, details),
         "Info-hash v2": details.info_hash_v2 if details else "",
@@ -207,6 +213,7 @@ class DetailsTabs(QTabWidget):
         self.files.header().setSectionResizeMode(NAME, QHeaderView.ResizeMode.Stretch)
         self.files.header().setStretchLastSection(False)
         self.file_model.modelReset.connect(lambda: self.files.expandToDepth(0))
+        self.file_actions = FileActions(self.files, self.file_model, lambda: self._torrent)
         self.pieces = PiecePanel()
         self.speed = SpeedGraph()
         self.log = LogPanel(log)
