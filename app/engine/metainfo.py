@@ -161,8 +161,10 @@ def parse_metainfo(data: bytes) -> Metainfo:
         comment=_text(top, b"comment") or "",
         created_by=_text(top, b"created by") or "",
         creation_date=_creation_date(top.get(b"creation date")),
-        # BEP 52: "A torrent is not valid if this field is absent".
-        piece_layers=_piece_layers(top.get(b"piece layers"), layout, required=True),
+        # BEP 52: "A torrent is not valid if this field is absent". We need it for v2-only
+        # torrents; a hybrid's pieces are checked by SHA-1 without it (and one from a magnet
+        # link, saved and loaded again, has none).
+        piece_layers=_piece_layers(top.get(b"piece layers"), layout, required=layout.format == "v2"),
     )
 
 
@@ -190,7 +192,7 @@ def parse_info(
         comment="",
         created_by="",
         creation_date=None,
-        piece_layers=_piece_layers(piece_layers or {}, layout, required=False),
+        piece_layers=_piece_layers(piece_layers, layout, required=False),
     )
 
 
@@ -368,8 +370,11 @@ def _aligned(files: Sequence[FileEntry], piece_length: int, name: str) -> tuple[
 
 
 def _piece_layers(value: Any, layout: _Layout, *, required: bool) -> dict[bytes, bytes]:
-    """BEP 52: one layer per file larger than a piece, checked against its pieces root."""
-    if layout.format == "v1":
+    """BEP 52: one layer per file larger than a piece, checked against its pieces root.
+
+    Absent, it is an error only when `required`; present, it must be complete.
+    """
+    if layout.format == "v1" or (value is None and not required):
         return {}
     if not isinstance(value, dict):
         raise MetainfoError("'piece layers' must be a dictionary")
@@ -378,10 +383,9 @@ def _piece_layers(value: Any, layout: _Layout, *, required: bool) -> dict[bytes,
         if entry.padding or entry.length <= layout.piece_length:
             continue
         layer = value.get(entry.pieces_root)
-        if layer is not None:
-            layers[entry.pieces_root] = _checked_layer(entry, layer, layout.piece_length)
-        elif required:
+        if layer is None:
             raise MetainfoError(f"'piece layers' has no hashes for '{'/'.join(entry.path)}'")
+        layers[entry.pieces_root] = _checked_layer(entry, layer, layout.piece_length)
     return layers
 
 

@@ -386,6 +386,8 @@ class Session:
         else:
             magnet = parse_magnet(record.magnet)
             torrent = Torrent(self, None, save_path, added_on=record.added_on, magnet=magnet, reason=reason)
+        # The id it was added by: a hybrid first known by its v2 hash (urn:btmh) keeps that one.
+        torrent.info_hash = record.info_hash
         torrent.choose_files = record.choose_files
         self.controls.restore_options(torrent, record)
         self.labels.restore(torrent, record)

@@ -109,7 +109,7 @@ def tree_change(change: Callable[[dict[bytes, Any]], None]) -> Callable[[dict[by
 
 
 V2_BREAKAGES = [
-    (drop_layers, "'piece layers' must be a dictionary"),
+    (lambda top: top.__setitem__(b"piece layers", [1]), "'piece layers' must be a dictionary"),
     (short_layer, "the piece layer of 'tree/a.bin' must hold 4 hashes of 32 bytes"),
     (wrong_layer, "the piece layer of 'tree/a.bin' does not match its pieces root"),
     (wrong_root, "'piece layers' has no hashes for 'tree/a.bin'"),
@@ -134,6 +134,18 @@ def test_broken_v2_metadata_is_refused(
     with pytest.raises(MetainfoError) as caught:
         parse_metainfo(data)
     assert message in str(caught.value)
+
+
+def test_a_v2_only_torrent_needs_its_piece_layers(tmp_path: Path) -> None:
+    with pytest.raises(MetainfoError, match="'piece layers' must be a dictionary"):
+        parse_metainfo(edited(libtorrent_torrent(tmp_path / "tree", "v2"), drop_layers))
+
+
+def test_a_hybrid_without_piece_layers_loads_its_pieces_are_checked_by_sha1(tmp_path: Path) -> None:
+    """As saved after a magnet link brought only the info dictionary."""
+    meta = parse_metainfo(edited(libtorrent_torrent(tmp_path / "tree", "hybrid"), drop_layers))
+    assert meta.format == "hybrid" and meta.piece_layers == {}
+    assert parse_metainfo(to_torrent_bytes(meta)) == meta
 
 
 def misalign(top: dict[bytes, Any]) -> None:

@@ -173,3 +173,33 @@ async def test_libtorrent_from_a_v2_magnet_gets_the_piece_layers_from_piecemeal(
         leech.close()
         await session.close()
     assert_same_tree(payload, tmp_path / "lt" / "tree")
+
+
+async def test_a_hybrid_first_known_by_its_v2_hash_keeps_that_id_after_a_restart(payload: Path, tmp_path: Path) -> None:
+    """A urn:btmh-only link to a hybrid torrent: the list keys it by the truncated v2 hash,
+    before and after the metadata, and again when the app starts next time."""
+    torrent = make_torrent(payload, piece_size=32768, format="hybrid")
+    v2 = lt.torrent_info(torrent).info_hashes().v2.to_bytes()
+    seed = LtPeer("127.0.0.2")
+    seed.add(torrent, payload.parent)
+    config = loopback_config(profile_dir=tmp_path / "profile")
+    try:
+        await asyncio.to_thread(seed.wait_seeding, seed.handles[0])
+        session = Session(config)
+        await session.start()
+        try:
+            info_hash = await session.add_torrent(f"magnet:?xt=urn:btmh:1220{v2.hex()}", tmp_path / "down")
+            assert info_hash == v2[:20].hex()
+            session.add_peer(info_hash, "127.0.0.2", seed.port)
+            await wait_for_state(session, info_hash, TorrentState.SEEDING)
+        finally:
+            await session.close()
+    finally:
+        seed.close()
+    again = Session(config)
+    await again.start()
+    try:
+        assert [t.info_hash for t in again.snapshot().torrents] == [info_hash]
+        await wait_for_state(again, info_hash, TorrentState.SEEDING)
+    finally:
+        await again.close()
