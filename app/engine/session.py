@@ -38,6 +38,8 @@ from app.engine.peer_id import make_peer_id
 from app.engine.portmap.service import PortMapOptions, PortMapService
 from app.engine.portmap.status import PortMapStatus
 from app.engine.rate_limit import AltSchedule, Throttle
+from app.engine.rss.rules import Rule
+from app.engine.rss.service import RssService, RssSnapshot
 from app.engine.mover import MoveStatus
 from app.engine.sockets import Sockets
 from app.engine.snapshots import USER_STOPS, SessionSnapshot, StopReason, TorrentDetails
@@ -101,6 +103,7 @@ class SessionConfig:
     watch_folders: tuple[WatchedFolder, ...] = ()  # .torrent files put there are added by themselves
     watch_interval: float = 3.0  # seconds between scans of the watched folders
     on_complete_program: str = ""  # run when a download completes, with %N %F %D %I ...; "" none
+    rss_interval: float = 30 * 60.0  # seconds between refreshes of the feeds
 
     def __post_init__(self) -> None:
         if self.encryption not in set(Encryption):
@@ -142,6 +145,7 @@ class Session:
         self.watcher = FolderWatcher(lambda: self.config.watch_folders, self._add_watched, self._tell)
         self.on_complete = CompletionRunner(lambda: self.config.on_complete_program, self._finished_fields)
         self.add_listener(self.on_complete.heard)
+        self.rss = RssService(lambda: self.http, self._add_from_feed, self._load_rss, self._save_rss)
 
     # lifecycle
 
@@ -161,6 +165,8 @@ class Session:
             self._saver = asyncio.ensure_future(self._save_periodically())
         self.watcher.interval = self.config.watch_interval
         self.watcher.start()
+        self.rss.interval = self.config.rss_interval
+        self.rss.start()
 
     async def _listen(self, config: SessionConfig) -> asyncio.Server:
         try:
@@ -233,8 +239,8 @@ class Session:
 
     async def close(self) -> None:
         """Stop everything. Each step is guarded: one that fails must not leave the rest open."""
-        steps = (self._stop_serving, self._stop_port_mapping, self.watcher.close, self.on_complete.close,
-                 self.controls.close, self._stop_torrents, self._stop_discovery, self._close_store,
+        steps = (self._stop_serving, self._stop_port_mapping, self.watcher.close, self.rss.close,
+                 self.on_complete.close, self.controls.close, self._stop_torrents, self._stop_discovery, self._close_store,
                  self._close_http)
         for step in steps:
             try:
@@ -628,6 +634,40 @@ class Session:
         except DuplicateTorrentError as exc:
             self._tell(str(exc))
             return ""
+
+    async def _add_from_feed(self, source: bytes | str, save_path: str, category: str) -> str:
+        """An item a feed's rule took: one already in the list counts as added."""
+        try:
+            return await self.add_torrent(source, save_path or None, category=category)
+        except DuplicateTorrentError as exc:
+            self._tell(str(exc))
+            return ""
+
+    def _load_rss(self) -> Any:
+        return None if self.store is None else self.store.get_setting("rss")
+
+    def _save_rss(self, value: Any) -> None:
+        if self.store is not None:
+            self.store.set_setting("rss", value)
+
+    # feeds (RSS and Atom) and their download rules
+
+    def rss_snapshot(self) -> RssSnapshot:
+        return self.rss.snapshot()
+
+    async def add_feed(self, url: str) -> None:
+        """Follow a feed; it is read at once, then at every refresh."""
+        await self.rss.add_feed(url)
+
+    async def remove_feed(self, url: str) -> None:
+        self.rss.remove_feed(url)
+
+    async def set_rss_rules(self, rules: Sequence[Rule]) -> None:
+        """The whole list of download rules, in the order they are tried."""
+        self.rss.set_rules(rules)
+
+    async def refresh_feeds(self) -> None:
+        await self.rss.refresh()
 
     def _tell(self, message: str) -> None:
         log.warning("%s", message)
