@@ -92,6 +92,10 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--private", action="store_true")
     create.add_argument("--comment", default="")
     create.add_argument("-w", "--web-seed", action="append", default=[])
+    create.add_argument(
+        "--format", choices=("v1", "v2", "hybrid"), default="hybrid",
+        help="v1 (BEP 3), v2 (BEP 52) or hybrid: both, for v1 and v2 clients alike (default: hybrid)",
+    )
     create.set_defaults(func=cmd_create)
     return parser
 
@@ -185,7 +189,11 @@ def _peer_address(text: str) -> tuple[str, int]:
 def cmd_info(args: argparse.Namespace) -> int:
     meta = load_metainfo(args.torrent)
     print(f"Name:       {meta.name}")
+    print(f"Format:     {meta.format}")
     print(f"Info-hash:  {meta.info_hash_hex}")
+    if meta.info_hash_v2 is not None:
+        # BEP 52: SHA-256; for a v2-only torrent the info-hash above is its first 20 bytes.
+        print(f"v2 hash:    {meta.info_hash_v2.hex()}")
     print(f"Size:       {humanize.naturalsize(meta.total_length, binary=True)} ({meta.total_length:,} bytes)")
     print(f"Pieces:     {meta.num_pieces} x {humanize.naturalsize(meta.piece_length, binary=True)}")
     print(f"Private:    {'yes' if meta.private else 'no'}")
@@ -418,7 +426,7 @@ def cmd_create(args: argparse.Namespace) -> int:
     tiers = [[url] for url in args.tracker]
     data = create_torrent(
         args.path, trackers=tiers, piece_length=args.piece_size, private=args.private,
-        comment=args.comment, web_seeds=args.web_seed,
+        comment=args.comment, web_seeds=args.web_seed, format=args.format,
     )
     try:
         args.output.write_bytes(data)

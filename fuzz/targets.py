@@ -92,12 +92,25 @@ def metainfo_target(data: bytes) -> None:
 def check_metainfo(metainfo: Metainfo) -> None:
     """Every path is made of safe components and stays inside the save folder on any OS."""
     _check(metainfo.num_pieces * metainfo.piece_length >= metainfo.total_length, "too few pieces")
+    if metainfo.format != "v1":
+        check_v2(metainfo)
     for entry in metainfo.files:
         _check(len(entry.path) >= 1, "a file has an empty path")
         for component in entry.path:
             check_component(component)
         _check(_inside(posixpath, _POSIX_ROOT, entry.path), f"{entry.path} leaves the folder")
         _check(_inside(ntpath, _WINDOWS_ROOT, entry.path), f"{entry.path} leaves the folder")
+
+
+def check_v2(metainfo: Metainfo) -> None:
+    """BEP 52: every non-empty file has a root and starts a piece; every layer fits its file."""
+    for entry in metainfo.files:
+        if entry.length and not entry.padding:
+            _check(len(entry.pieces_root) == 32, f"{entry.path} has no pieces root")
+            _check(entry.offset % metainfo.piece_length == 0, f"{entry.path} does not start a piece")
+            layer = metainfo.piece_layers.get(entry.pieces_root)
+            pieces = -(-entry.length // metainfo.piece_length)
+            _check(layer is None or len(layer) == 32 * pieces, f"{entry.path} has a layer of the wrong size")
 
 
 def check_component(component: str) -> None:

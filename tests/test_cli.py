@@ -193,3 +193,25 @@ def test_the_progress_line_ends_with_what_limits_the_speed() -> None:
     why = Cause(CauseKind.QUEUED, "The torrent waits in the queue", "", "Raise the number of active downloads")
     assert _progress_line(torrent(0, why=why)).endswith("  — The torrent waits in the queue")
     assert "—" not in _progress_line(torrent(0))
+
+
+@pytest.mark.parametrize("format", ["v1", "v2", "hybrid"])
+def test_create_each_format_libtorrent_agrees(format: str, payload: Path, tmp_path: Path) -> None:
+    import libtorrent as lt
+
+    out = tmp_path / f"{format}.torrent"
+    result = cli("create", str(payload), "-o", str(out), "--format", format, "--piece-size", "16K")
+    assert result.returncode == 0, result.stderr
+    meta = load_metainfo(out)
+    hashes = lt.torrent_info(out.read_bytes()).info_hashes()
+    assert meta.format == format
+    assert (str(hashes.v1) if hashes.has_v1() else None) == (None if format == "v2" else meta.info_hash_hex)
+    assert (str(hashes.v2) if hashes.has_v2() else None) == (meta.info_hash_v2.hex() if meta.info_hash_v2 else None)
+    shown = cli("info", str(out)).stdout
+    assert f"Format:     {format}" in shown and meta.info_hash_hex in shown
+
+
+def test_create_defaults_to_hybrid(payload: Path, tmp_path: Path) -> None:
+    out = tmp_path / "default.torrent"
+    assert cli("-q", "create", str(payload), "-o", str(out)).returncode == 0
+    assert load_metainfo(out).format == "hybrid"

@@ -24,6 +24,7 @@ from app.engine.queueing import QueueEntry, QueueLimits, SeedingGoal, plan_queue
 from app.engine.rate_limit import Limits, RateLimits, current_limits
 from app.engine.snapshots import StopReason, TorrentState
 from app.engine.storage.disk import Storage
+from app.engine.storage.piece_verifier import verifier_for
 from app.engine.store import TorrentRecord
 from app.engine.torrent_options import TorrentOptions, apply_options, check_file_priorities
 
@@ -274,7 +275,9 @@ class Controls:
             self._use(torrent, job.destination, None)  # a magnet without metadata has no files yet
             return None
         old_storage = torrent.storage
-        new_storage = Storage(torrent.metainfo, job.destination, self._session.executor)
+        new_storage = Storage(
+            torrent.metainfo, job.destination, self._session.executor, verifier=verifier_for(torrent.metainfo)
+        )
         new_storage.set_skipped(torrent.options.skipped_files())
         if _seeding(torrent):
             await new_storage.open()

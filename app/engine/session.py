@@ -33,7 +33,7 @@ from app.engine.disk_guard import free_bytes
 from app.engine.label_controls import LabelControls
 from app.engine.labels import Labels
 from app.engine.lsd import LsdService
-from app.engine.magnet import format_magnet, parse_magnet
+from app.engine.magnet import Magnet, format_magnet, parse_magnet
 from app.engine.peer import PeerConnection
 from app.engine.peer_id import make_peer_id
 from app.engine.portmap.service import PortMapOptions, PortMapService
@@ -444,6 +444,8 @@ class Session:
         else:
             magnet = parse_magnet(record.magnet)
             torrent = Torrent(self, None, save_path, added_on=record.added_on, magnet=magnet, reason=reason)
+        # The id it was added by: a hybrid first known by its v2 hash (urn:btmh) keeps that one.
+        torrent.info_hash = record.info_hash
         torrent.choose_files = record.choose_files
         self.controls.restore_options(torrent, record)
         self.labels.restore(torrent, record)
@@ -501,7 +503,7 @@ class Session:
         self.store.save_torrent(TorrentRecord(
             info_hash=torrent.info_hash,
             metainfo=to_torrent_bytes(torrent.metainfo) if torrent.has_metadata else b"",
-            magnet=format_magnet(magnet.info_hash, magnet.display_name, magnet.trackers, magnet.web_seeds) if magnet else "",
+            magnet=_magnet_link(magnet) if magnet else "",
             save_path=str(torrent.save_path), paused=paused, added_on=torrent.added_on, name=torrent.name,
             file_priorities=torrent.options.file_priorities, sequential=torrent.options.sequential,
             down_limit=torrent.options.down_limit, up_limit=torrent.options.up_limit,
@@ -568,8 +570,7 @@ class Session:
         else:
             magnet = torrent.magnet
             assert magnet is not None
-            link = format_magnet(magnet.info_hash, magnet.display_name, magnet.trackers, magnet.web_seeds)
-            changes = {"magnet": link}
+            changes = {"magnet": _magnet_link(magnet)}
         try:
             self.store.update_torrent(torrent.info_hash, **changes)
         except StorageError as exc:
@@ -578,7 +579,9 @@ class Session:
     def magnet_uri(self, info_hash: str) -> str:
         torrent = self._get(info_hash)
         trackers = [url for tier in torrent.metainfo.trackers for url in tier] if torrent.has_metadata else []
-        return format_magnet(torrent.info_hash, torrent.name, trackers, torrent.web_seeds)  # ws=, as libtorrent
+        v2 = torrent.metainfo.info_hash_v2 if torrent.has_metadata else torrent.magnet and torrent.magnet.info_hash_v2
+        # ws=, as libtorrent; BEP 52: xt=urn:btmh too for v2 and hybrid torrents
+        return format_magnet(torrent.info_hash, torrent.name, trackers, torrent.web_seeds, info_hash_v2=v2)
 
     async def remove(self, info_hash: str, delete_files: bool = False) -> None:
         torrent = self._get(info_hash)
@@ -797,8 +800,12 @@ class Session:
     # connections (used by torrents and peers)
 
     def torrent_for(self, info_hash: bytes) -> Torrent | None:
-        torrent = self.torrents.get(info_hash)
+        torrent = self.torrents.get(info_hash) or self._by_v2_hash(info_hash)
         return torrent if torrent is not None and torrent.accepts_peers else None
+
+    def _by_v2_hash(self, info_hash: bytes) -> Torrent | None:
+        """BEP 52: a v2 peer may greet a hybrid torrent with its truncated v2 info-hash."""
+        return next((t for t in self.torrents.values() if _v2_id(t) == info_hash), None)
 
     def can_connect(self) -> bool:
         peers = sum(len(t.peers) for t in self.torrents.values())
@@ -884,7 +891,9 @@ class Session:
         return _IncomingPeer(self)
 
     def _accepting_info_hashes(self) -> list[bytes]:
-        return [ih for ih, torrent in self.torrents.items() if torrent.accepts_peers]
+        accepting = [torrent for torrent in self.torrents.values() if torrent.accepts_peers]
+        aliases = [_v2_id(torrent) for torrent in accepting]
+        return [torrent.info_hash for torrent in accepting] + [alias for alias in aliases if alias]
 
     def _get(self, info_hash: str) -> Torrent:
         try:
@@ -991,3 +1000,15 @@ def _connect_reason(exc: BaseException) -> str:
     if isinstance(exc, TimeoutError):
         return "connection timed out"
     return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+
+
+def _magnet_link(magnet: Magnet) -> str:
+    return format_magnet(
+        magnet.info_hash, magnet.display_name, magnet.trackers, magnet.web_seeds, info_hash_v2=magnet.info_hash_v2
+    )
+
+
+def _v2_id(torrent: Torrent) -> bytes | None:
+    """The truncated v2 info-hash of a hybrid torrent, which v2 peers may use to reach it."""
+    v2 = torrent.metainfo.info_hash_v2 if torrent.has_metadata else None
+    return v2[:20] if v2 is not None and v2[:20] != torrent.info_hash else None

@@ -168,6 +168,9 @@ class TorrentDetails:
     options: TorrentOptions  # the torrent's own: file priorities, sequential, limits, seeding goal
     seeding_time: float  # seconds spent seeding, across restarts
     causes: tuple[Cause, ...] = ()  # what limits the speed, the strongest first
+    format: str = ""  # "v1", "v2" or "hybrid" (BEP 52); "" until the metadata is known
+    info_hash_v1: str = ""  # hex; "" for a v2-only torrent
+    info_hash_v2: str = ""  # hex of the full SHA-256 (BEP 52); "" for a v1 torrent
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,8 +35,10 @@ from app.engine.diagnosis import Measurements, Reach, diagnose
 from app.engine.errors import StorageError
 from app.engine.labels import Labels
 from app.engine.magnet import Magnet
+from app.engine.hash_server import HashServer, reject
 from app.engine.metadata_fetch import MetadataFetch
 from app.engine.metainfo import Metainfo, parse_info
+from app.engine.piece_layer_fetch import PieceLayerFetch, missing_layers
 from app.engine.peer import MAX_UPLOAD_QUEUE, PeerConnection
 from app.engine.peer_id import CLIENT_VERSION
 from app.engine.piece_picker import Block, PiecePicker
@@ -52,6 +54,7 @@ from app.engine.snapshots import (
 )
 from app.engine.storage.disk import Storage
 from app.engine.storage.layout import Layout
+from app.engine.storage.piece_verifier import verifier_for
 from app.engine.store import ResumeRecord
 from app.engine.torrent_options import SKIP, TorrentOptions, apply_options
 from app.engine.tracker.announce_list import new_tiers
@@ -153,6 +156,8 @@ class Torrent:
         self.metainfo: Metainfo = None  # type: ignore[assignment]  # set by _set_metainfo
         self.num_pieces = 0  # 0 until the metadata is known
         self.metadata = MetadataFetch(self.info_hash)
+        self.layer_fetch: PieceLayerFetch | None = None  # BEP 52: a v2 magnet's piece layers, while fetched
+        self._layers_done: asyncio.Future[None] | None = None
         self.choker = Choker(host.config.upload_slots, rng=host.rng)
         self.note = ""  # work beside the state, for the status line: moving the files
         self.labels = Labels()  # the user's category and tags
@@ -198,7 +203,8 @@ class Torrent:
         self.metainfo = metainfo
         self.num_pieces = metainfo.num_pieces
         self.layout = Layout(metainfo.piece_length, [f.length for f in metainfo.files])
-        self.storage = Storage(metainfo, self.save_path, self.host.executor)
+        self.storage = Storage(metainfo, self.save_path, self.host.executor, verifier=verifier_for(metainfo))
+        self.hash_server = HashServer(metainfo.piece_layers, metainfo.piece_length)
         self.picker = PiecePicker(self.num_pieces, metainfo.piece_length, metainfo.total_length, rng=self.host.rng)
         self._file_done = [0] * len(metainfo.files)
         apply_options(self)
@@ -435,10 +441,47 @@ class Torrent:
         raw_info = self.metadata.done.result()
         trackers = tuple((url,) for url in self.magnet.trackers) if self.magnet else ()
         web_seeds = self.magnet.web_seeds if self.magnet else ()
-        self._set_metainfo(parse_info(raw_info, trackers=trackers, url_list=web_seeds))
+        metainfo = parse_info(raw_info, trackers=trackers, url_list=web_seeds)
+        self._set_metainfo(await self._fetch_piece_layers(metainfo))
         for peer in list(self.peers):
             peer.metadata_known()  # what each said of its pieces meanwhile now counts
         self.host.metadata_received(self)
+
+    async def _fetch_piece_layers(self, metainfo: Metainfo) -> Metainfo:
+        """BEP 52: a v2-only torrent's pieces cannot be checked without the piece layers, which
+        a magnet link does not bring: ask peers for them before any piece is downloaded."""
+        missing = missing_layers(metainfo)
+        if not missing:
+            return metainfo
+        self.layer_fetch = PieceLayerFetch(missing, metainfo.piece_length)
+        self._layers_done = asyncio.get_running_loop().create_future()
+        await self._tick_until(self._layers_done)
+        layers = {**metainfo.piece_layers, **self.layer_fetch.layers()}
+        self.layer_fetch = None
+        return replace(metainfo, piece_layers=layers)
+
+    def hash_request(self, peer: PeerConnection, request: m.HashRequest) -> m.Hashes | m.HashReject:
+        if not self.has_metadata:
+            return reject(request)  # nothing to answer from yet
+        return self.hash_server.answer(request)
+
+    def hashes_received(self, peer: PeerConnection, message: m.Hashes) -> None:
+        if self.layer_fetch is not None:
+            self.layer_fetch.received(peer, message)
+            self._request_layers(time.monotonic())
+
+    def hash_rejected(self, peer: PeerConnection, message: m.HashReject) -> None:
+        if self.layer_fetch is not None:
+            self.layer_fetch.rejected(peer, message)
+            self._request_layers(time.monotonic())
+
+    def _request_layers(self, now: float) -> None:
+        if self.layer_fetch is None:
+            return
+        if self.layer_fetch.done and self._layers_done is not None and not self._layers_done.done():
+            self._layers_done.set_result(None)
+        for peer, request in self.layer_fetch.requests(list(self.peers), now):
+            peer.send(request)
 
     async def _check(self) -> None:
         await self.storage.open()
@@ -470,6 +513,7 @@ class Torrent:
         self._tend_web_seeds(now, elapsed)
         if not self.has_metadata:
             self._request_metadata(now)
+            self._request_layers(now)
         self._failed_at = {p: t for p, t in self._failed_at.items() if now - t < FAILED_FLASH}
 
     def _connect_more(self, now: float) -> None:
@@ -533,6 +577,8 @@ class Torrent:
         self.downloaded += peer.down.total
         self.uploaded += peer.up.total
         self.metadata.peer_gone(peer)
+        if self.layer_fetch is not None:
+            self.layer_fetch.peer_gone(peer)
         if self.has_metadata and peer.pieces is not None:
             self.picker.peer_left(peer.pieces)
         if self.has_metadata:
@@ -602,7 +648,14 @@ class Torrent:
 
     async def _dht_announce(self, dht: DhtNode) -> None:
         port = self.host.listen_port or 0
-        self.add_peers(await dht.announce(self.info_hash, port))
+        for info_hash in self._swarm_ids():
+            self.add_peers(await dht.announce(info_hash, port))
+
+    def _swarm_ids(self) -> list[bytes]:
+        """BEP 52: a hybrid torrent's swarm is found under both ids, the v2 one truncated to 20 bytes."""
+        source = self.metainfo if self.has_metadata else self.magnet
+        v2 = source.info_hash_v2 if source is not None else None
+        return [self.info_hash] + ([v2[:20]] if v2 is not None and v2[:20] != self.info_hash else [])
 
     def _in_background(self, coroutine: Coroutine[object, object, None]) -> None:
         task = asyncio.ensure_future(coroutine)
@@ -1165,7 +1218,7 @@ class Torrent:
         if not self.has_metadata:
             return TorrentDetails(
                 self.info_hash.hex(), peers, (), b"", b"", self.active_seconds, "", False,
-                self.options, self.seeding_seconds, causes,
+                self.options, self.seeding_seconds, causes, **self._hash_fields(),
             )
         states = bytearray(self.picker.states_bytes())
         for piece in self._failed_at:
@@ -1186,7 +1239,19 @@ class Torrent:
             options=self.options,
             seeding_time=self.seeding_seconds,
             causes=causes,
+            **self._hash_fields(),
         )
+
+    def _hash_fields(self) -> dict[str, str]:
+        """BEP 52: the format and both info-hashes, from the metadata or else the magnet link."""
+        source = self.metainfo if self.has_metadata else self.magnet
+        v2 = source.info_hash_v2 if source is not None else None
+        v2_only = v2 is not None and v2[:20] == self.info_hash
+        return {
+            "format": self.metainfo.format if self.has_metadata else "",
+            "info_hash_v1": "" if v2_only else self.info_hash.hex(),
+            "info_hash_v2": v2.hex() if v2 is not None else "",
+        }
 
     def _peer_snapshot(self, peer: PeerConnection) -> PeerSnapshot:
         progress = peer.pieces.count / self.num_pieces if peer.pieces is not None and self.num_pieces else 0.0

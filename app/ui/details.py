@@ -42,7 +42,9 @@ _GENERAL_FIELDS = (
     "Save path",
     "Category",
     "Tags",
+    "Format",
     "Info-hash",
+    "Info-hash v2",
     "Size",
     "Pieces",
     "Availability",
@@ -56,7 +58,9 @@ _GENERAL_FIELDS = (
 )
 
 
-_OPTIONAL_FIELDS = ("Why this speed", "Category", "Tags", "Comment", "Error")  # rows shown only when they say something
+# rows shown only when they say something
+_OPTIONAL_FIELDS = ("Why this speed", "Category", "Tags", "Format", "Info-hash v2", "Comment", "Error")
+_FORMATS = {"v1": "v1", "v2": "v2 (BitTorrent v2 only)", "hybrid": "hybrid (v1 and v2)"}
 
 
 def distributed_copies(availability: bytes) -> float | None:
@@ -76,7 +80,9 @@ def general_fields(torrent: TorrentSnapshot, details: TorrentDetails | None) -> 
         "Save path": torrent.save_path,
         "Category": torrent.category,
         "Tags": ", ".join(torrent.tags),
-        "Info-hash": torrent.info_hash,
+        "Format": _FORMATS.get(details.format, details.format) if details else "",
+        "Info-hash": _info_hash_v1(torrent, details),
+        "Info-hash v2": details.info_hash_v2 if details else "",
         "Size": size_text(torrent),
         "Pieces": formatting.pieces_text(torrent.num_pieces, torrent.piece_length),
         "Availability": "" if copies is None else f"{copies:.2f} copies among connected peers",
@@ -119,6 +125,13 @@ def _time_active(details: TorrentDetails | None) -> str:
 
 def _connections(seeds: int, peers: int) -> str:
     return f"{seeds} seed{'' if seeds == 1 else 's'}, {peers} peer{'' if peers == 1 else 's'}"
+
+
+def _info_hash_v1(torrent: TorrentSnapshot, details: TorrentDetails | None) -> str:
+    """BEP 52: a v2-only torrent has no v1 hash; its id is the v2 hash cut to 20 bytes."""
+    if details is not None and details.info_hash_v2 and not details.info_hash_v1:
+        return "none: a v2-only torrent"
+    return torrent.info_hash
 
 
 def _comment(details: TorrentDetails | None) -> str:

@@ -58,6 +58,25 @@ def test_general_lists_what_limits_the_speed_strongest_first():
     assert general_fields(torrent(0), _details())["Why this speed"] == ""
 
 
+def test_general_fields_show_the_format_and_both_info_hashes(qtbot):
+    v2 = "ab" * 32
+    hybrid = general_fields(torrent(0), _details(format="hybrid", info_hash_v1=torrent(0).info_hash, info_hash_v2=v2))
+    assert (hybrid["Format"], hybrid["Info-hash"], hybrid["Info-hash v2"]) == (
+        "hybrid (v1 and v2)", torrent(0).info_hash, v2,
+    )
+    v2_only = general_fields(torrent(0), _details(format="v2", info_hash_v2=v2))
+    assert (v2_only["Format"], v2_only["Info-hash"]) == ("v2 (BitTorrent v2 only)", "none: a v2-only torrent")
+    v1 = general_fields(torrent(0), _details(format="v1", info_hash_v1=torrent(0).info_hash))
+    assert (v1["Format"], v1["Info-hash"], v1["Info-hash v2"]) == ("v1", torrent(0).info_hash, "")
+    tabs = DetailsTabs(detached_log())
+    qtbot.addWidget(tabs)
+    tabs.setCurrentWidget(tabs.general)
+    tabs.show_torrent(torrent(0))
+    tabs.show_details(_details(format="v1", info_hash_v1=torrent(0).info_hash))
+    assert tabs.general.values["Format"].text() == "v1"
+    assert tabs.general.values["Info-hash v2"].isHidden()
+
+
 def test_only_the_visible_tab_is_filled(qtbot):
     tabs = DetailsTabs(detached_log())
     qtbot.addWidget(tabs)

@@ -1,4 +1,4 @@
-"""One torrent's files on disk: piece writes, reads and SHA-1 checks run in an executor.
+"""One torrent's files on disk: piece writes, reads and hash checks run in an executor.
 
 The event loop never touches the disk: every method submits one job to the executor.
 A file and its folders are created, sparse, by the first write that touches it, so a
@@ -14,7 +14,6 @@ import asyncio
 import concurrent.futures
 import errno
 import functools
-import hashlib
 import logging
 import os
 import stat
@@ -28,6 +27,7 @@ from typing import Protocol, TypeVar
 from app.engine.bitfield import Bitfield
 from app.engine.errors import StorageError
 from app.engine.storage.layout import Layout, Span
+from app.engine.storage.piece_verifier import PieceVerifier, Sha1Pieces
 
 _T = TypeVar("_T")
 
@@ -216,14 +216,16 @@ class Storage:
         executor: concurrent.futures.Executor,
         *,
         check_jobs: int = 2,
+        verifier: PieceVerifier | None = None,
     ) -> None:
+        """`verifier` None checks pieces against `metainfo.piece_hashes` (SHA-1, BEP 3)."""
         files = list(metainfo.files)
         self._layout = Layout(metainfo.piece_length, [f.length for f in files])
         if self._layout.total_length != metainfo.total_length:
             raise ValueError("total_length is not the sum of the file lengths")
-        if len(metainfo.piece_hashes) != _HASH_LENGTH * self._layout.num_pieces:
+        if verifier is None and len(metainfo.piece_hashes) != _HASH_LENGTH * self._layout.num_pieces:
             raise ValueError("piece_hashes does not hold one SHA-1 digest per piece")
-        self._hashes = metainfo.piece_hashes
+        self._verifier = verifier or Sha1Pieces(metainfo.piece_hashes)
         self._relative = [f.path for f in files]
         self._names = ["/".join(f.path) for f in files]
         self._padding = [f.padding for f in files]
@@ -272,7 +274,7 @@ class Storage:
         await self._run(self._write, piece, view)
 
     async def verify_and_write(self, piece: int, data: bytes | bytearray | memoryview) -> bool:
-        """Write the piece only if its SHA-1 matches; hash and write are one executor job."""
+        """Write the piece only if its hash matches; hash and write are one executor job."""
         view = self._piece_view(piece, data)
         return await self._run(self._verify_and_write, piece, view)
 
@@ -291,7 +293,7 @@ class Storage:
         progress: Callable[[int, int], None] | None = None,
         pieces: Iterable[int] | None = None,
     ) -> Bitfield:
-        """Hash the data already on disk; returns the pieces that match their SHA-1.
+        """Hash the data already on disk; returns the pieces that match their hash.
 
         Pieces of missing or short files are skipped without reading. At most
         `check_jobs` jobs run at once, each reading at most _CHUNK bytes at a time.
@@ -445,13 +447,12 @@ class Storage:
             _pwrite_all(fd, data, span.file_offset)
 
     def _verify_and_write(self, piece: int, view: memoryview) -> bool:
-        if hashlib.sha1(view).digest() != self._expected(piece):
+        hasher = self._verifier.hasher(piece)
+        hasher.update(view)
+        if hasher.digest() != self._verifier.expected(piece):
             return False
         self._write(piece, view)
         return True
-
-    def _expected(self, piece: int) -> bytes:
-        return self._hashes[piece * _HASH_LENGTH : (piece + 1) * _HASH_LENGTH]
 
     def _read(self, start: int, length: int) -> bytes:
         parts = [self._read_span(span) for span in self._layout.spans(start, length)]
@@ -491,7 +492,7 @@ class Storage:
         good = [
             piece
             for piece in pieces
-            if self._on_disk(piece, sizes) and self._hash_piece(piece) == self._expected(piece)
+            if self._on_disk(piece, sizes) and self._matches_on_disk(piece)
         ]
         return len(pieces), good
 
@@ -499,9 +500,13 @@ class Storage:
         spans = self._layout.piece_spans(piece)
         return all(sizes[s.file_index] >= s.file_offset + s.length for s in spans)
 
+    def _matches_on_disk(self, piece: int) -> bool:
+        expected = self._verifier.expected(piece)
+        return expected is not None and self._hash_piece(piece) == expected
+
     def _hash_piece(self, piece: int) -> bytes | None:
-        """SHA-1 of the piece as it is on disk, or None if a file ends too soon."""
-        sha = hashlib.sha1()
+        """The hash of the piece as it is on disk, or None if a file ends too soon."""
+        sha = self._verifier.hasher(piece)
         for span in self._layout.piece_spans(piece):
             end = span.file_offset + span.length
             for offset in range(span.file_offset, end, _CHUNK):
