@@ -169,3 +169,5 @@ class SessionSnapshot:
     peers: int
     dht_nodes: int
     listen_port: int | None
+    blocked_connections: int = 0  # refused by the IP filter or a ban, both ways, since start
+    ip_filter: str = ""  # what the loaded block list holds, in plain words ("" for none)

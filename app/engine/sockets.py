@@ -23,14 +23,17 @@ group is joined on the chosen interface only and datagrams go out from the chose
 from __future__ import annotations
 
 import asyncio
+import errno
 import ipaddress
 import socket
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import aiohttp
+
+from app.engine.peer_gate import PeerGate
 
 ANY_HOSTS = ("", "0.0.0.0", "::")
 
@@ -43,6 +46,7 @@ class Sockets:
     """Makes the engine's sockets, all from `host` unless it is an any-address ("" or 0.0.0.0)."""
 
     host: str = "0.0.0.0"
+    gate: PeerGate = field(default_factory=PeerGate, compare=False)  # shared by every copy `replace` makes
 
     @property
     def bound(self) -> bool:
@@ -71,6 +75,9 @@ class Sockets:
     async def connect(
         self, factory: Callable[[], _Protocol], address: tuple[str, int]
     ) -> tuple[asyncio.Transport, _Protocol]:
+        """A TCP connection to a peer; ConnectionRefusedError, with nothing sent, if the gate blocks it."""
+        if self.gate.refuses(address[0]):
+            raise ConnectionRefusedError(errno.ECONNREFUSED, "blocked by the IP filter")
         return await asyncio.get_running_loop().create_connection(
             factory, *address, local_addr=self.local_address(), family=self.family
         )
