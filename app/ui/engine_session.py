@@ -63,6 +63,10 @@ class EngineSession(Protocol):
         """A BEP 19 web seed (http or https), remembered with the torrent."""
         ...
 
+    async def reload_ip_filter(self) -> None:
+        """Read the block list file again; EngineError if it cannot be read."""
+        ...
+
     async def set_config(self, **changes: Any) -> None:
         """SessionConfig fields by name, in the engine's units (bytes, seconds)."""
         ...

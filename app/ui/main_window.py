@@ -8,6 +8,7 @@ inside a qasync callback would re-enter the asyncio loop.
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import replace
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -287,12 +288,14 @@ class MainWindow(QMainWindow):
         self.peers_label = QLabel()
         self.free_label = QLabel()
         self.dht_label = QLabel()
+        self.blocked_label = QLabel()
+        self.blocked_label.setVisible(False)
         self.dht_label.setToolTip("Nodes of the DHT network this client knows")
         self.dht_label.setVisible(self.preferences.enable_dht)
         self.down_label.setToolTip("Download speed")
         self.up_label.setToolTip("Upload speed")
         self.free_label.setToolTip("Free space where new downloads are saved")
-        labels = (self.free_label, self.dht_label, self.peers_label, self.down_label, self.up_label)
+        labels = (self.blocked_label, self.free_label, self.dht_label, self.peers_label, self.down_label, self.up_label)
         for label in labels:
             label.setMinimumWidth(label.fontMetrics().horizontalAdvance("↓ 999.9 MiB/s") + 8)
             self.statusBar().addPermanentWidget(label)
@@ -336,6 +339,7 @@ class MainWindow(QMainWindow):
         self.bridge.failed.connect(self.show_message)
         self.bridge.free_space_measured.connect(self._show_free_space)
         self.details.file_model.priorities_changed.connect(self._set_file_priorities)
+        self.details.ban_peer.connect(self.ban_peer)
         # A deleted window has nobody to show snapshots to: stop polling for it.
         self.destroyed.connect(self.bridge.stop)
         self.bridge.torrent_finished.connect(lambda _h, name: self.tray.notify_finished(name))
@@ -366,6 +370,7 @@ class MainWindow(QMainWindow):
         self.up_label.setText(f"↑ {formatting.rate_or_zero(snapshot.up_rate)}")
         self.peers_label.setText(f"{formatting.count(snapshot.peers)} peers")
         self.dht_label.setText(f"DHT: {formatting.count(snapshot.dht_nodes)} nodes")
+        self._show_blocked(snapshot)
         self.tray.show_snapshot(snapshot)
         if self._ticks % _FREE_SPACE_EVERY == 0:
             self.bridge.measure_free_space(self.preferences.download_dir)
@@ -612,9 +617,24 @@ class MainWindow(QMainWindow):
         QGuiApplication.clipboard().setText(text)
         self.statusBar().showMessage("Copied to the clipboard", 3000)
 
+    def _show_blocked(self, snapshot: SessionSnapshot) -> None:
+        shown = bool(snapshot.ip_filter or snapshot.blocked_connections or self.preferences.banned_peers)
+        self.blocked_label.setVisible(shown)
+        self.blocked_label.setText(f"Blocked: {formatting.count(snapshot.blocked_connections)}")
+        self.blocked_label.setToolTip(
+            "Connections refused by the IP filter and bans. " + (snapshot.ip_filter or "No block list loaded.")
+        )
+
+    def ban_peer(self, host: str) -> None:
+        """Disconnect `host` and refuse it from now on (kept in the preferences: they can undo it)."""
+        if host not in self.preferences.banned_peers:
+            self._set_preferences(replace(self.preferences, banned_peers=(*self.preferences.banned_peers, host)))
+        self.statusBar().showMessage(f"Banned {host}", 3000)
+
     def edit_preferences(self) -> None:
         dialog = PreferencesDialog(self.preferences, self, log_file=self.log.path)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.reload_ip_filter.connect(self.bridge.reload_ip_filter)
         dialog.accepted.connect(lambda: self._set_preferences(dialog.preferences()))
         dialog.open()
 

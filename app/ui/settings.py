@@ -52,11 +52,18 @@ class Preferences:
     disk_reserve: int = 1024
     encryption: str = "allow"  # MSE/PE: "allow", "require" or "disable"
     log_level: str = "INFO"  # the `app` logger's, one of app_log.LEVELS
+    ip_filter_path: str = ""  # an eMule .dat or PeerGuardian .p2p block list; "" for none
+    banned_peers: tuple[str, ...] = ()  # addresses banned from the Peers tab
 
 
 def _days(value: object) -> tuple[int, ...]:
     text = ",".join(value) if isinstance(value, list) else str(value)
     return tuple(int(day) for day in text.split(",") if day.strip())
+
+
+def _words(value: object) -> tuple[str, ...]:
+    text = ",".join(value) if isinstance(value, list) else str(value)
+    return tuple(word.strip() for word in text.split(",") if word.strip())
 
 
 def _flag(value: object) -> bool:
@@ -72,6 +79,7 @@ _READERS: Final[dict[str, Callable[[Any], Any]]] = {
     "bool": _flag,
     "str": str,
     "tuple[int, ...]": _days,
+    "tuple[str, ...]": _words,
 }
 
 
@@ -90,7 +98,7 @@ def save_preferences(settings: QSettings, preferences: Preferences) -> None:
         if isinstance(value, Path):
             value = str(value)
         elif isinstance(value, tuple):
-            value = ",".join(str(day) for day in value)
+            value = ",".join(str(item) for item in value)
         settings.setValue(f"preferences/{f.name}", value)
 
 
@@ -126,6 +134,8 @@ def session_settings(preferences: Preferences) -> dict[str, Any]:
         "enable_lsd": p.enable_lsd,
         "disk_reserve": p.disk_reserve * MIB,
         "encryption": p.encryption,
+        "ip_filter_path": Path(p.ip_filter_path).expanduser() if p.ip_filter_path else None,
+        "banned_peers": p.banned_peers,
     }
 
 

@@ -42,7 +42,10 @@ def test_every_field_round_trips_through_the_dialog_and_qsettings(settings, tmp_
     dialog.reserve_box.setValue(512)
     dialog.encryption_box.setCurrentIndex(dialog.encryption_box.findData("require"))
     dialog.log_level_box.setCurrentIndex(dialog.log_level_box.findData("DEBUG"))
+    dialog.ip_filter_edit.setText(str(tmp_path / "level1.p2p.gz"))
+    dialog.banned_edit.setText("10.0.0.7, 2001:db8::1")
     chosen = dialog.preferences()
+    assert chosen.banned_peers == ("10.0.0.7", "2001:db8::1")
     assert chosen.log_level == "DEBUG"
     save_preferences(settings, chosen)
     settings.sync()
@@ -89,3 +92,10 @@ def test_the_log_tab_names_the_log_file(tmp_path):
     notes = [label.text() for label in dialog.findChildren(QLabel)]
     assert str(tmp_path / "piecemeal.log") in notes
     assert any(n.startswith("The newest 4.0 MiB are kept.") for n in notes), notes
+
+
+def test_the_block_list_and_bans_reach_the_session(tmp_path):
+    before = Preferences(download_dir=tmp_path)
+    after = replace(before, ip_filter_path=str(tmp_path / "list.dat"), banned_peers=("10.0.0.7",))
+    assert changed_settings(before, after) == {"ip_filter_path": tmp_path / "list.dat", "banned_peers": ("10.0.0.7",)}
+    assert session_settings(before)["ip_filter_path"] is None
