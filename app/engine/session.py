@@ -447,6 +447,7 @@ class Session:
             down_limit=torrent.options.down_limit, up_limit=torrent.options.up_limit,
             queue_position=len(self.torrents), ratio_limit=torrent.options.ratio_limit,
             seed_time_limit=torrent.options.seed_time_limit, choose_files=torrent.choose_files,
+            super_seeding=torrent.options.super_seeding,
         ))
 
     # commands

@@ -37,6 +37,7 @@ class TorrentRecord:
     seed_time_limit: float | None = None  # or after this many seconds of seeding; same None / 0
     choose_files: bool = False  # a magnet: stop when the metadata arrives, for the user to pick files
     stop_reason: str = ""  # why it is paused: a StopReason's name ("SEEDING_GOAL"); "" the user's pause
+    super_seeding: bool = False  # BEP 16, a per-torrent option
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +83,9 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     (  # v4: why a paused torrent is paused (a seeding goal, the file choice), kept across restarts
         "ALTER TABLE torrents ADD COLUMN stop_reason TEXT NOT NULL DEFAULT ''",
+    ),
+    (  # v5: super-seeding (BEP 16), a per-torrent option
+        "ALTER TABLE torrents ADD COLUMN super_seeding INTEGER NOT NULL DEFAULT 0",
     ),
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -300,7 +304,8 @@ def _decode_stamps(blob: bytes) -> tuple[tuple[int, int], ...]:
 
 
 _ENCODERS: dict[str, Callable[[Any], Any]] = {
-    "paused": int, "sequential": int, "choose_files": int, "file_priorities": _encode_priorities,
+    "paused": int, "sequential": int, "choose_files": int, "super_seeding": int,
+    "file_priorities": _encode_priorities,
 }
 
 
@@ -313,6 +318,7 @@ def _torrent_from_row(row: tuple[Any, ...]) -> TorrentRecord:
     values["paused"] = bool(values["paused"])
     values["sequential"] = bool(values["sequential"])
     values["choose_files"] = bool(values["choose_files"])
+    values["super_seeding"] = bool(values["super_seeding"])
     values["file_priorities"] = tuple(json.loads(values["file_priorities"]))
     return TorrentRecord(**values)
 

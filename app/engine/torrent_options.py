@@ -32,6 +32,7 @@ class TorrentOptions:
     up_limit: int = 0
     ratio_limit: float | None = None  # stop seeding at this share ratio; None: the session's goal, 0: never
     seed_time_limit: float | None = None  # or after this many seconds of seeding; None / 0 likewise
+    super_seeding: bool = False  # BEP 16: as the initial seed, show each peer one piece at a time
 
     def file_priority(self, index: int) -> int:
         return self.file_priorities[index] if self.file_priorities else NORMAL
@@ -47,7 +48,7 @@ class TorrentOptions:
     def from_record(cls, record: TorrentRecord) -> TorrentOptions:
         return cls(
             record.file_priorities, record.sequential, record.down_limit, record.up_limit,
-            record.ratio_limit, record.seed_time_limit,
+            record.ratio_limit, record.seed_time_limit, record.super_seeding,
         )
 
 
