@@ -337,4 +337,5 @@ def _complete(torrent: Torrent) -> bool:
 def _relative(torrent: Torrent) -> list[Path]:
     if not torrent.num_pieces:
         return []
-    return [Path(*entry.path) for entry in torrent.metainfo.files if not entry.padding]
+    files = [Path(*entry.path) for entry in torrent.metainfo.files if not entry.padding]
+    return [*files, Path(torrent.storage.part_name)]  # skipped files' shared bytes go along (if any)

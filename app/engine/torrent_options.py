@@ -1,8 +1,9 @@
 """A torrent's own options (file priorities, sequential order, rate limits) and how they apply.
 
 File priorities become piece priorities here: a piece is wanted as much as the most wanted
-file it holds bytes of, and skipped only if every file it touches is skipped. So a skipped
-file is created on disk only when a wanted piece also holds some of its bytes.
+file it holds bytes of, and skipped only if every file it touches is skipped. The bytes a
+wanted piece holds of a skipped file go to the torrent's part file (storage/part_file.py),
+so a skipped file is never created on disk.
 """
 
 from __future__ import annotations
