@@ -19,6 +19,7 @@ from app.engine.errors import EngineError
 from app.engine.ip_filter_file import load_ip_filter
 from app.engine.magnet import Magnet, format_magnet, parse_magnet
 from app.engine.metainfo import Metainfo, is_web_seed_url, load_metainfo
+from app.engine.portmap.status import MapState, PortMapStatus
 from app.engine.session import DuplicateTorrentError, Session, SessionConfig
 from app.engine.snapshots import StopReason, TorrentSnapshot, TorrentState
 from app.engine.transport.mse_transport import Encryption
@@ -103,6 +104,8 @@ def _network_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-pex", dest="pex", action="store_false", help="do not exchange peers (BEP 11)")
     parser.add_argument("--no-lsd", dest="lsd", action="store_false",
                         help="do not look for peers on the local network (BEP 14)")
+    parser.add_argument("--no-port-mapping", dest="port_mapping", action="store_false",
+                        help="do not ask the router to open the listen port (UPnP, NAT-PMP, PCP)")
     parser.add_argument("--dht-bootstrap", action="append", default=[], metavar="HOST:PORT",
                         help="DHT node to join through (default: the well-known public routers)")
     parser.add_argument("--profile", type=Path, metavar="DIR",
@@ -249,7 +252,8 @@ async def _run(meta: Metainfo | Magnet, args: argparse.Namespace, folder: Path, 
     config = SessionConfig(listen_host=args.bind, listen_port=args.port, download_dir=folder,
                            profile_dir=args.profile, resume_interval=args.save_every,
                            enable_dht=args.dht, enable_pex=args.pex, enable_lsd=args.lsd,
-                           down_limit=args.down_limit, up_limit=args.up_limit, **_peer_limits(args.max_peers),
+                           port_mapping=args.port_mapping, down_limit=args.down_limit, up_limit=args.up_limit,
+                           **_peer_limits(args.max_peers),
                            seed_ratio_limit=args.seed_ratio, seed_time_limit=args.seed_time * 60,
                            encryption=args.encryption, ip_filter_path=args.ip_filter,
                            **_bootstrap(args.dht_bootstrap))
@@ -327,8 +331,11 @@ async def _watch(session: Session, info_hash: str, stop: asyncio.Event, done: Do
             goal.set()
 
     session.add_listener(heard)
+    mapping = _PortMappingNote(printer)
     while not stop.is_set():
-        snap = next(t for t in session.snapshot().torrents if t.info_hash == info_hash)
+        whole = session.snapshot()
+        mapping.show(whole.port_mapping)
+        snap = next(t for t in whole.torrents if t.info_hash == info_hash)
         if snap.reason == StopReason.ERROR:
             raise CliError(snap.error)
         finished = done(snap, goal.is_set())
@@ -341,6 +348,19 @@ async def _watch(session: Session, info_hash: str, stop: asyncio.Event, done: Do
         for w in waits:
             w.cancel()
     return 0
+
+
+class _PortMappingNote:
+    """Says once, on stderr, what the router answered: 'Port 6881 open through UPnP (…)'."""
+
+    def __init__(self, printer: ProgressPrinter) -> None:
+        self._printer, self._said = printer, False
+
+    def show(self, status: PortMapStatus) -> None:
+        if self._said or status.state in (MapState.OFF, MapState.TRYING) or self._printer.quiet:
+            return
+        self._said = True
+        print(f"piecemeal-cli: {status.summary}", file=sys.stderr)
 
 
 def _printer(quiet: bool) -> ProgressPrinter:

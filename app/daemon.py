@@ -100,6 +100,8 @@ def _parser() -> argparse.ArgumentParser:
     peers.add_argument("--download-dir", type=Path, metavar="DIR", help="where new torrents are saved")
     peers.add_argument("--no-dht", action="store_true", help="do not use the DHT (BEP 5)")
     peers.add_argument("--no-lsd", action="store_true", help="do not look for peers on the local network (BEP 14)")
+    peers.add_argument("--no-port-mapping", action="store_true",
+                       help="do not ask the router to open the peer port (UPnP, NAT-PMP, PCP)")
     peers.add_argument("--no-pex", action="store_true", help="do not exchange peers (BEP 11)")
     parser.set_defaults(command="run")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -163,6 +165,7 @@ def _overridden(settings: dict[str, Any], args: argparse.Namespace) -> dict[str,
         "peer-port": args.port, "bind-address-ipv4": args.bind,
         "download-dir": str(args.download_dir.expanduser().resolve()) if args.download_dir else None,
         "dht-enabled": False if args.no_dht else None, "lpd-enabled": False if args.no_lsd else None,
+        "port-forwarding-enabled": False if args.no_port_mapping else None,
         "pex-enabled": False if args.no_pex else None, "rpc-tls-enabled": True if args.rpc_tls else None,
     }
     settings.update({key: checked(key, value) for key, value in flags.items() if value is not None})

@@ -13,8 +13,9 @@ from app.engine.snapshots import StopReason, TorrentSnapshot, TorrentState
 
 
 def loopback_config(host: str = "127.0.0.1", **config: object) -> SessionConfig:
-    """A session that talks to 127.0.0.x only: no DHT bootstrap routers, no LSD multicast."""
-    defaults: dict[str, object] = {"listen_port": 0, "enable_dht": False, "enable_lsd": False}
+    """A session that talks to 127.0.0.x only: no DHT bootstrap routers, no LSD multicast, no
+    router asked to map a port (a test that wants one turns it on, in a network namespace)."""
+    defaults: dict[str, object] = {"listen_port": 0, "enable_dht": False, "enable_lsd": False, "port_mapping": False}
     return SessionConfig(listen_host=host, **{**defaults, **config})  # type: ignore[arg-type]
 
 

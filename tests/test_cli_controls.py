@@ -49,7 +49,7 @@ async def test_download_with_a_limit_and_in_order(tmp_path: Path) -> None:
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "app.cli", "download", str(torrent_file), "-o", str(out),
             "--bind", "127.0.0.1", "--port", "0", "--peer", f"127.0.0.1:{seed.listen_port}",
-            "--no-dht", "--no-lsd", "--profile", str(profile),
+            "--no-dht", "--no-lsd", "--no-port-mapping", "--profile", str(profile),
             "--down-limit", "256K", "--sequential", "--max-peers", "4",
             cwd=ROOT, stderr=asyncio.subprocess.PIPE,
         )
@@ -77,7 +77,7 @@ def test_file_selections_parse_like_aria2c(capsys: pytest.CaptureFixture[str]) -
 
 async def cli(*args: str, timeout: float = 30) -> tuple[int, str]:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "app.cli", *args, "--bind", "127.0.0.1", "--port", "0", "--no-dht", "--no-lsd",
+        sys.executable, "-m", "app.cli", *args, "--bind", "127.0.0.1", "--port", "0", "--no-dht", "--no-lsd", "--no-port-mapping",
         cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
     stdout, stderr = await asyncio.wait_for(process.communicate(), timeout)

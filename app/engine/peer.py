@@ -82,6 +82,7 @@ class PeerConnection(asyncio.BufferedProtocol):
         self._buffer = memoryview(b"")  # the last buffer handed to the transport
         self._hung_up = False
         self._serving = False
+        self._serve_task: asyncio.Task[None] | None = None
         self._write_ok = asyncio.Event()
         self._write_ok.set()
         self.handshake_done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -261,7 +262,7 @@ class PeerConnection(asyncio.BufferedProtocol):
                 self.handshake_done.set_result(None)
             if protocol.upload_queue and not self._serving:
                 self._serving = True
-                asyncio.ensure_future(self._serve())
+                self._serve_task = asyncio.ensure_future(self._serve())  # kept: the loop holds tasks weakly
 
     def _hang_up(self) -> None:
         if self._hung_up:

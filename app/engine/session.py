@@ -28,14 +28,16 @@ from app.engine.errors import EngineError, StorageError
 from app.engine.metainfo import Metainfo, is_web_seed_url, load_metainfo, parse_metainfo, to_torrent_bytes
 from app.engine.dht import DEFAULT_BOOTSTRAP, DhtNode
 from app.engine.disk_guard import free_bytes
+from app.engine.ip_filter import IpFilter
+from app.engine.ip_filter_file import load_ip_filter
 from app.engine.lsd import LsdService
 from app.engine.magnet import format_magnet, parse_magnet
 from app.engine.peer import PeerConnection
 from app.engine.peer_id import make_peer_id
+from app.engine.portmap.service import PortMapOptions, PortMapService
+from app.engine.portmap.status import PortMapStatus
 from app.engine.rate_limit import AltSchedule, Throttle
 from app.engine.mover import MoveStatus
-from app.engine.ip_filter import IpFilter
-from app.engine.ip_filter_file import load_ip_filter
 from app.engine.sockets import Sockets
 from app.engine.snapshots import USER_STOPS, SessionSnapshot, StopReason, TorrentDetails
 from app.engine.store import ResumeRecord, Store, TorrentRecord, file_stamps, trustworthy
@@ -92,6 +94,7 @@ class SessionConfig:
     seed_ratio_limit: float = 0.0  # pause a torrent once it has shared this much; 0: never
     seed_time_limit: float = 0.0  # or once it has seeded this many seconds; 0: never
     disk_reserve: int = 1024**3  # a torrent pauses rather than leave less free space; 0: no guard
+    port_mapping: bool = True  # ask the router (UPnP, PCP, NAT-PMP) to open the listen ports
     encryption: str = Encryption.ALLOW  # MSE/PE: "allow", "require" or "disable"
     ip_filter_path: Path | None = None  # an eMule .dat or PeerGuardian .p2p block list, maybe gzipped
     banned_peers: tuple[str, ...] = ()  # addresses the user banned ("Ban peer"), refused both ways
@@ -129,6 +132,9 @@ class Session:
         self.dht_port: int | None = None
         self._lsd: LsdService | None = None
         self.network = SessionNetwork(self)  # what trackers ask at each announce
+        self.port_map_options = PortMapOptions()
+        self._portmap: PortMapService | None = None
+        self.incoming_connections = 0  # handshakes completed by peers that reached us
 
     # lifecycle
 
@@ -140,6 +146,7 @@ class Session:
         await self._start_ip_filter()
         self._server = await self._listen(self.config)
         await self._start_discovery()
+        await self._start_port_mapping()
         self.controls.start()
         for torrent in self.torrents.values():
             if not torrent.paused:
@@ -255,8 +262,8 @@ class Session:
 
     async def close(self) -> None:
         """Stop everything. Each step is guarded: one that fails must not leave the rest open."""
-        steps = (self._stop_serving, self.controls.close, self._stop_torrents, self._stop_discovery,
-                 self._close_store, self._close_http)
+        steps = (self._stop_serving, self._stop_port_mapping, self.controls.close, self._stop_torrents,
+                 self._stop_discovery, self._close_store, self._close_http)
         for step in steps:
             try:
                 await step()
@@ -285,6 +292,27 @@ class Session:
     async def _close_http(self) -> None:
         if self.http is not None:
             await self.http.close()
+
+    # port mapping: the router opens the listen ports (TCP peers, UDP for the DHT)
+
+    async def _start_port_mapping(self) -> None:
+        if not self.config.port_mapping or self.listen_port is None:
+            return
+        ports = {"TCP": self.listen_port, "UDP": self.dht_port or self.listen_port}
+        self._portmap = PortMapService(self.sockets, ports, self.port_map_options)
+        await self._portmap.start()
+
+    async def _stop_port_mapping(self) -> None:
+        portmap, self._portmap = self._portmap, None
+        if portmap is not None:
+            await portmap.close()  # removes the mappings from the router
+
+    async def _remap(self, old: SessionConfig) -> None:
+        await self._stop_port_mapping()
+        await self._start_port_mapping()
+
+    def port_mapping_status(self) -> PortMapStatus:
+        return self._portmap.status if self._portmap is not None else PortMapStatus()
 
     # peer discovery beyond trackers: DHT and LSD (PEX lives in the torrents)
 
@@ -615,6 +643,8 @@ class Session:
             listen_port=self.listen_port,
             blocked_connections=self.sockets.gate.blocked,
             ip_filter=self.sockets.gate.description,
+            port_mapping=self.port_mapping_status(),
+            incoming_connections=self.incoming_connections,
         )
 
     def details(self, info_hash: str) -> TorrentDetails | None:
@@ -773,6 +803,11 @@ class _IncomingPeer(PeerConnection):
         # A connection that never finishes its handshake must not hold a slot for ever.
         timer = asyncio.get_running_loop().call_later(HANDSHAKE_TIMEOUT, self.close, "no handshake")
         self.handshake_done.add_done_callback(lambda _: timer.cancel())
+        self.handshake_done.add_done_callback(self._count)
+
+    def _count(self, handshake: asyncio.Future[None]) -> None:
+        if not handshake.cancelled() and handshake.exception() is None:
+            self.session.incoming_connections += 1
 
 
 def _restored_reason(record: TorrentRecord) -> StopReason | None:
@@ -814,6 +849,8 @@ _SETTING_REACTIONS: tuple[tuple[frozenset[str], Callable[[Session, SessionConfig
     (frozenset({"ip_filter_path"}), Session._new_ip_filter),
     (frozenset({"banned_peers"}), Session._new_bans),
     (frozenset({"listen_host", "listen_port"}), Session._announce_address),
+    (frozenset({"listen_host", "listen_port", "enable_dht", "dht_bootstrap", "enable_lsd", "port_mapping"}),
+     Session._remap),  # after discovery: the DHT's UDP port may have changed with it
 )
 
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 from typing import TYPE_CHECKING
 
+from app.engine.portmap.status import MapState, PortMapStatus
+
 if TYPE_CHECKING:
     from app.engine.torrent_options import TorrentOptions
 
@@ -171,3 +173,15 @@ class SessionSnapshot:
     listen_port: int | None
     blocked_connections: int = 0  # refused by the IP filter or a ban, both ways, since start
     ip_filter: str = ""  # what the loaded block list holds, in plain words ("" for none)
+    port_mapping: PortMapStatus = PortMapStatus()  # what the router was asked, and what it said
+    incoming_connections: int = 0  # peers that reached us since the start: proof we are reachable
+
+    @property
+    def reachability(self) -> str:
+        """One plain sentence: can peers on the internet reach this client?"""
+        if self.incoming_connections:
+            plural = "s" if self.incoming_connections != 1 else ""
+            where = self.port_mapping.external_address
+            return f"Reachable: {self.incoming_connections} incoming connection{plural}" + (
+                f" ({where})" if where and self.port_mapping.state == MapState.MAPPED else "")
+        return self.port_mapping.summary

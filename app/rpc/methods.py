@@ -45,7 +45,7 @@ PORT_TEST_RESULT: Final = (
 )
 _FIXED_SESSION_VALUES: Final[dict[str, Any]] = {  # what Piecemeal does not have, said as Transmission says it
     "blocklist-enabled": False, "blocklist-size": 0, "blocklist-url": "", "utp-enabled": False,
-    "port-forwarding-enabled": False, "peer-port-random-on-start": False, "incomplete-dir-enabled": False,
+    "peer-port-random-on-start": False, "incomplete-dir-enabled": False,
     "incomplete-dir": "", "rename-partial-files": False, "trash-original-torrent-files": False,
     "idle-seeding-limit-enabled": False, "idle-seeding-limit": 30, "queue-stalled-enabled": False,
     "queue-stalled-minutes": 30, "script-torrent-done-enabled": False,

@@ -50,6 +50,7 @@ SETTINGS: Final[dict[str, Setting]] = {
     "dht-enabled": Setting(bool, True),
     "pex-enabled": Setting(bool, True),
     "lpd-enabled": Setting(bool, True),
+    "port-forwarding-enabled": Setting(bool, True),  # UPnP / NAT-PMP / PCP
     "speed-limit-down": Setting(int, 100),
     "speed-limit-down-enabled": Setting(bool, False),
     "speed-limit-up": Setting(int, 100),
@@ -119,6 +120,7 @@ def engine_config(values: Mapping[str, Any]) -> dict[str, Any]:
         "enable_dht": values["dht-enabled"],
         "enable_pex": values["pex-enabled"],
         "enable_lsd": values["lpd-enabled"],
+        "port_mapping": values["port-forwarding-enabled"],
         "down_limit": limit("speed-limit-down", values["speed-limit-down-enabled"]),
         "up_limit": limit("speed-limit-up", values["speed-limit-up-enabled"]),
         "alt_down_limit": limit("alt-speed-down", True),

@@ -287,6 +287,9 @@ class MainWindow(QMainWindow):
         self.up_label = QLabel()
         self.peers_label = QLabel()
         self.free_label = QLabel()
+        self.reach_label = QLabel()  # can peers on the internet reach us? (port mapping, incoming)
+        self.reach_label.setContentsMargins(0, 0, 12, 0)
+        self.statusBar().addPermanentWidget(self.reach_label)
         self.dht_label = QLabel()
         self.blocked_label = QLabel()
         self.blocked_label.setVisible(False)
@@ -295,7 +298,8 @@ class MainWindow(QMainWindow):
         self.down_label.setToolTip("Download speed")
         self.up_label.setToolTip("Upload speed")
         self.free_label.setToolTip("Free space where new downloads are saved")
-        labels = (self.blocked_label, self.free_label, self.dht_label, self.peers_label, self.down_label, self.up_label)
+        labels = (self.blocked_label, self.free_label, self.dht_label, self.peers_label, self.down_label,
+                  self.up_label)
         for label in labels:
             label.setMinimumWidth(label.fontMetrics().horizontalAdvance("↓ 999.9 MiB/s") + 8)
             self.statusBar().addPermanentWidget(label)
@@ -371,6 +375,8 @@ class MainWindow(QMainWindow):
         self.peers_label.setText(f"{formatting.count(snapshot.peers)} peers")
         self.dht_label.setText(f"DHT: {formatting.count(snapshot.dht_nodes)} nodes")
         self._show_blocked(snapshot)
+        self.reach_label.setText(snapshot.reachability)
+        self.reach_label.setToolTip(formatting.port_mapping_details(snapshot.port_mapping))
         self.tray.show_snapshot(snapshot)
         if self._ticks % _FREE_SPACE_EVERY == 0:
             self.bridge.measure_free_space(self.preferences.download_dir)

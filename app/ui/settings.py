@@ -49,6 +49,7 @@ class Preferences:
     enable_dht: bool = True
     enable_pex: bool = True
     enable_lsd: bool = True
+    port_mapping: bool = True  # ask the router to open the listening port (UPnP, NAT-PMP, PCP)
     disk_reserve: int = 1024
     encryption: str = "allow"  # MSE/PE: "allow", "require" or "disable"
     log_level: str = "INFO"  # the `app` logger's, one of app_log.LEVELS
@@ -132,6 +133,7 @@ def session_settings(preferences: Preferences) -> dict[str, Any]:
         "enable_dht": p.enable_dht,
         "enable_pex": p.enable_pex,
         "enable_lsd": p.enable_lsd,
+        "port_mapping": p.port_mapping,
         "disk_reserve": p.disk_reserve * MIB,
         "encryption": p.encryption,
         "ip_filter_path": Path(p.ip_filter_path).expanduser() if p.ip_filter_path else None,

@@ -25,7 +25,7 @@ from tests.swarm_helpers import running_session, shown_state, torrent_snapshot, 
 
 KIB = 1024
 PIECE = 32 * KIB
-QUIET = {"enable_dht": False, "enable_lsd": False}
+QUIET = {"enable_dht": False, "enable_lsd": False, "port_mapping": False}
 # b.bin is exactly pieces 4..9: no wanted piece touches it when it is skipped.
 SIZES = {"a.bin": 4 * PIECE, "b.bin": 6 * PIECE, "c.bin": 150_000}
 SLOW = 64 * KIB  # a leecher this slow stays connected for the whole test

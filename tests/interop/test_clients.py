@@ -16,7 +16,7 @@ import pytest
 from app.engine.magnet import format_magnet
 from app.engine.metainfo import load_metainfo
 from app.engine.session import Session
-from app.engine.snapshots import TorrentState
+from app.engine.snapshots import StopReason, TorrentState
 from app.engine.tracker.server import TrackerServer
 from tests.client_peers import (
     CLIENTS,
@@ -90,7 +90,7 @@ def _status(session: Session, info_hash: str) -> str:
 async def _seeding(session: Session, info_hash: str, run: ClientRun) -> None:
     for _ in range(int(TIMEOUT / 0.1)):
         snap = torrent_snapshot(session, info_hash)
-        assert snap.state != TorrentState.ERROR, snap.error
+        assert snap.reason != StopReason.ERROR, snap.error
         if snap.state == TorrentState.SEEDING:
             return
         run.check_alive()

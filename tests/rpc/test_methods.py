@@ -73,6 +73,7 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
     await session.start()
     daemon = Daemon()
     settings = defaults() | {"download-dir": str(tmp_path / "downloads"), "dht-enabled": False, "lpd-enabled": False,
+                             "port-forwarding-enabled": False,
                              "peer-port": 0, "bind-address-ipv4": "127.0.0.1"}
     try:
         yield Rig(RpcMethods(session, settings, daemon.context()), session, daemon, content, torrent)

@@ -20,6 +20,7 @@ async def seeder(tmp_path: Path):
             download_dir=tmp_path,
             enable_dht=False,
             enable_lsd=False,
+            port_mapping=False,
         )
     )
     await engine.start()

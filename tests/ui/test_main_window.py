@@ -4,11 +4,13 @@ import socket
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app.engine.creator import create_torrent
+from app.engine.portmap.status import Mapping, MapState, PortMapStatus
 from app.engine.snapshots import SessionSnapshot, StopReason, TorrentState
 from app.ui import formatting
 from app.ui.app import run_window
@@ -476,3 +478,34 @@ async def test_a_web_seed_that_is_not_http_gets_a_message(window, session, tmp_p
     await until(lambda: message_boxes())
     for box in message_boxes():
         box.close()
+
+
+_OPEN = PortMapStatus(MapState.MAPPED, (Mapping("TCP", 51413, 51413, "UPnP"), Mapping("UDP", 51413, 51413, "UPnP")),
+                      "203.0.113.7")
+
+
+@pytest.mark.parametrize("status, incoming, text", [
+    (_OPEN, 0, "Port 51413 open through UPnP (203.0.113.7)"),
+    (PortMapStatus(MapState.FAILED, reason="the router did not answer"), 0,
+     "No port mapping: the router did not answer"),
+    (PortMapStatus(MapState.TRYING), 0, "Asking the router to open the port…"),
+    (PortMapStatus(MapState.OFF), 0, "Port mapping is off"),
+    (_OPEN, 12, "Reachable: 12 incoming connections (203.0.113.7)"),
+])
+def test_the_status_bar_says_whether_peers_can_reach_us(window, status, incoming, text):
+    window.show_session(replace(_snapshot(0), port_mapping=status, incoming_connections=incoming))
+    assert window.reach_label.isVisible()
+    assert window.reach_label.text() == text
+
+
+def test_the_reachability_tooltip_lists_the_open_ports(window):
+    window.show_session(replace(_snapshot(0), port_mapping=_OPEN))
+    assert window.reach_label.toolTip().splitlines() == [
+        "TCP 51413 → 51413 (UPnP)", "UDP 51413 → 51413 (UPnP)", "External address: 203.0.113.7"]
+
+
+async def test_switching_port_mapping_off_in_preferences_reaches_the_session(window, session, tmp_path):
+    window._set_preferences(Preferences(download_dir=tmp_path, listen_host="127.0.0.1", port_mapping=False))
+    await window.bridge.drain()
+    assert session.config.port_mapping is False
+    assert session.snapshot().port_mapping.state == MapState.OFF

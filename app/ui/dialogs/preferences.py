@@ -119,8 +119,13 @@ class PreferencesDialog(QDialog):
         self.host_edit.setToolTip("0.0.0.0 listens everywhere; a VPN's address keeps all traffic on it")
         self.max_peers_box = _spin(p.max_peers, 5000)
         self.max_peers_per_torrent_box = _spin(p.max_peers_per_torrent, 1000)
+        self.port_mapping_box = QCheckBox("Map the port with UPnP / NAT-PMP")
+        self.port_mapping_box.setChecked(p.port_mapping)
+        self.port_mapping_box.setToolTip(
+            "Ask the router to open the listening port, so that peers on the internet can connect")
         listening = QFormLayout()
         listening.addRow("Listening port:", self.port_box)
+        listening.addRow("", self.port_mapping_box)
         listening.addRow("Bind to address:", self.host_edit)
         peers = QFormLayout()
         peers.addRow("Peers in all:", self.max_peers_box)
@@ -313,6 +318,7 @@ class PreferencesDialog(QDialog):
             enable_dht=self.dht_box.isChecked(),
             enable_pex=self.pex_box.isChecked(),
             enable_lsd=self.lsd_box.isChecked(),
+            port_mapping=self.port_mapping_box.isChecked(),
             disk_reserve=self.reserve_box.value(),
             encryption=self.encryption_box.currentData(),
             log_level=self.log_level_box.currentData(),

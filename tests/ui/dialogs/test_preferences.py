@@ -39,6 +39,7 @@ def test_every_field_round_trips_through_the_dialog_and_qsettings(settings, tmp_
     dialog.dht_box.setChecked(False)
     dialog.pex_box.setChecked(False)
     dialog.lsd_box.setChecked(False)
+    dialog.port_mapping_box.setChecked(False)
     dialog.reserve_box.setValue(512)
     dialog.encryption_box.setCurrentIndex(dialog.encryption_box.findData("require"))
     dialog.log_level_box.setCurrentIndex(dialog.log_level_box.findData("DEBUG"))
@@ -52,6 +53,7 @@ def test_every_field_round_trips_through_the_dialog_and_qsettings(settings, tmp_
     loaded = load_preferences(settings)
     assert loaded == chosen
     assert loaded.alt_days == (5, 6)
+    assert loaded.port_mapping is False and session_settings(loaded)["port_mapping"] is False
     assert loaded.encryption == "require"
     assert (loaded.alt_start_minute, loaded.alt_end_minute) == (22 * 60 + 30, 6 * 60)
     again = PreferencesDialog(loaded).preferences()
@@ -82,6 +84,7 @@ def test_only_the_settings_that_changed_go_to_the_session(tmp_path):
 def test_an_empty_profile_gives_the_defaults(settings):
     loaded = load_preferences(settings)
     assert loaded.listen_port == 6881 and loaded.enable_dht and loaded.alt_days == tuple(range(7))
+    assert loaded.port_mapping
     assert loaded.encryption == "allow"
     assert isinstance(loaded.download_dir, Path)
 
