@@ -224,3 +224,16 @@ async def test_the_turtle_schedule_reaches_the_session(rig: Rig) -> None:
     assert schedule is not None and schedule.days == frozenset(range(5))
     got = await rig.ok("session-get", fields=["alt-speed-time-enabled", "alt-speed-time-day"])
     assert got == {"alt-speed-time-enabled": True, "alt-speed-time-day": 62}
+
+
+async def test_blocklist_update_reads_the_ip_filter_again(rig: Rig, tmp_path: Path) -> None:
+    assert (await rig.ok("session-get", fields=["blocklist-enabled", "blocklist-size"])) == {
+        "blocklist-enabled": False, "blocklist-size": 0}
+    block_list = tmp_path / "list.p2p"
+    block_list.write_text("One:10.0.0.0-10.0.0.255\n")
+    await rig.methods.session.set_config(ip_filter_path=block_list)
+    block_list.write_text("One:10.0.0.0-10.0.0.255\nTwo:10.9.0.0-10.9.0.9\n")
+    assert await rig.ok("blocklist-update") == {"blocklist-size": 2}
+    assert (await rig.ok("session-get", fields=["blocklist-enabled"]))["blocklist-enabled"] is True
+    block_list.unlink()
+    assert "does not exist" in (await rig.call("blocklist-update"))["result"]
