@@ -49,7 +49,8 @@ def _read_text(path: Path) -> str:
 
 
 def _describe(path: Path, parsed: ParsedFilter) -> str:
-    text = f"{parsed.rules} blocking rules from {path.name}"
+    rules = "rule" if parsed.rules == 1 else "rules"
+    text = f"{parsed.rules} blocking {rules} from {path.name}"
     if parsed.first_bad is not None:
         number, line = parsed.first_bad
         lines = "line was" if parsed.skipped == 1 else "lines were"

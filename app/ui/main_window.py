@@ -637,10 +637,17 @@ class MainWindow(QMainWindow):
             self._set_preferences(replace(self.preferences, banned_peers=(*self.preferences.banned_peers, host)))
         self.statusBar().showMessage(f"Banned {host}", 3000)
 
+    def load_ip_filter(self, path: str) -> None:
+        """Read the block list now: a new path is kept as the preference, the same one read again."""
+        if path != self.preferences.ip_filter_path:
+            self._set_preferences(replace(self.preferences, ip_filter_path=path))
+        else:
+            self.bridge.reload_ip_filter()
+
     def edit_preferences(self) -> None:
         dialog = PreferencesDialog(self.preferences, self, log_file=self.log.path)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.reload_ip_filter.connect(self.bridge.reload_ip_filter)
+        dialog.reload_ip_filter.connect(self.load_ip_filter)
         dialog.accepted.connect(lambda: self._set_preferences(dialog.preferences()))
         dialog.open()
 

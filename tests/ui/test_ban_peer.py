@@ -35,3 +35,15 @@ async def test_ban_peer_drops_it_and_remembers_it(window, session, settings, tmp
         await until(lambda: session.snapshot().blocked_connections >= 2)  # the drop, then the refusal
         await until(lambda: window.blocked_label.isVisible() and "Blocked: " in window.blocked_label.text())
         assert not torrent_of.peers
+
+
+async def test_reload_in_the_preferences_loads_the_block_list(window, session, settings, tmp_path: Path):
+    block_list = tmp_path / "list.dat"
+    block_list.write_text("010.000.000.000 - 010.000.000.255 , 000 , ten\n")
+    window.load_ip_filter(str(block_list))  # what the dialog's Reload button asks
+    await until(lambda: "1 blocking rule from" in session.snapshot().ip_filter)
+    assert load_preferences(settings).ip_filter_path == str(block_list)
+    block_list.write_text("010.000.000.000 - 010.000.000.255 , 000 , ten\n1.1.1.1 - 1.1.1.1 , 0 , one\n")
+    window.load_ip_filter(str(block_list))  # the same file, changed since: read again
+    await until(lambda: "2 blocking rules" in session.snapshot().ip_filter)
+    await until(lambda: window.blocked_label.isVisible() and "2 blocking rules" in window.blocked_label.toolTip())

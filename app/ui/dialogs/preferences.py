@@ -73,9 +73,9 @@ def _minutes(time: QTime) -> int:
 
 
 class PreferencesDialog(QDialog):
-    """Signals: reload_ip_filter (the user asked to read the block list file again)."""
+    """Signals: reload_ip_filter(path) (the user asked to read the block list file now)."""
 
-    reload_ip_filter = Signal()
+    reload_ip_filter = Signal(str)
 
     def __init__(
         self, preferences: Preferences, parent: QWidget | None = None, log_file: Path | None = None
@@ -227,7 +227,7 @@ class PreferencesDialog(QDialog):
         browse, reload = QPushButton("Browse…"), QPushButton("Reload")
         browse.clicked.connect(self._pick_filter)
         reload.setToolTip("Read the block list file again, as it is now")
-        reload.clicked.connect(self.reload_ip_filter)
+        reload.clicked.connect(lambda: self.reload_ip_filter.emit(self.ip_filter_edit.text().strip()))
         row = QHBoxLayout()
         for widget in (self.ip_filter_edit, browse, reload):
             row.addWidget(widget, widget is self.ip_filter_edit)
