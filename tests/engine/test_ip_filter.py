@@ -114,3 +114,8 @@ def test_a_written_list_blocks_what_its_ranges_cover(pairs):
     blocked = {n for a, b in pairs for n in range(min(a, b), max(a, b) + 1)}
     assert parsed.skipped == 0
     assert all(parsed.filter.blocks(str(ipaddress.IPv4Address(n))) == (n in blocked) for n in range(302))
+
+
+def test_zero_padded_octets_are_decimal_not_octal():
+    parsed = parse_ip_filter("010.000.000.010 - 010.000.000.010 , 0 , padded\n")
+    assert parsed.filter.blocks("10.0.0.10") and not parsed.filter.blocks("8.0.0.8")
