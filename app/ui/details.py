@@ -267,12 +267,19 @@ class DetailsTabs(QTabWidget):
         index = self.peers.indexAt(position)
         if not index.isValid():
             return
-        host = peer_host(self.peer_model.items()[index.row()].address)
+        self.peer_menu(self.peer_model.items()[index.row()].address).popup(
+            self.peers.viewport().mapToGlobal(position)
+        )
+
+    def peer_menu(self, address: str) -> QMenu:
+        """The Peers tab's context menu for the peer at `address`."""
+        host = peer_host(address)
         menu = QMenu(self.peers)
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         ban = menu.addAction("Ban peer")
         ban.setToolTip(f"Disconnect {host} and refuse it from now on")
         ban.triggered.connect(lambda: self.ban_peer.emit(host))
-        menu.popup(self.peers.viewport().mapToGlobal(position))
+        return menu
 
     def _fill(self) -> None:
         filler = self._fillers.get(self.currentWidget())

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from app.engine.creator import create_torrent
-from app.ui.details import peer_host
+from app.ui.app_log import detached_log
+from app.ui.details import DetailsTabs, peer_host
 from app.ui.settings import load_preferences
 from tests.lt_peer import random_tree
 from tests.swarm_helpers import running_session
@@ -47,3 +48,14 @@ async def test_reload_in_the_preferences_loads_the_block_list(window, session, s
     window.load_ip_filter(str(block_list))  # the same file, changed since: read again
     await until(lambda: "2 blocking rules" in session.snapshot().ip_filter)
     await until(lambda: window.blocked_label.isVisible() and "2 blocking rules" in window.blocked_label.toolTip())
+
+
+def test_the_peers_menu_offers_ban_peer(qtbot):
+    tabs = DetailsTabs(detached_log())
+    qtbot.addWidget(tabs)
+    menu = tabs.peer_menu("[2001:db8::7]:51413")
+    (ban,) = menu.actions()
+    assert ban.text() == "Ban peer"
+    with qtbot.waitSignal(tabs.ban_peer) as banned:
+        ban.trigger()
+    assert banned.args == ["2001:db8::7"]
