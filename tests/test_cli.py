@@ -164,3 +164,29 @@ def test_an_ip_filter_that_cannot_be_read_is_one_sentence(payload: Path, tmp_pat
                  "--ip-filter", str(tmp_path / "missing.p2p"))
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip() == f"piecemeal-cli: The IP filter file {tmp_path / 'missing.p2p'} does not exist."
+def test_seed_and_download_over_utp_only(payload: Path, tmp_path: Path) -> None:
+    """--transport utp on both ends: the download can only have come over uTP."""
+    torrent = tmp_path / "t.torrent"
+    torrent.write_bytes(create_torrent(payload, piece_length=32768))
+    port = free_port()
+    seed = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "seed", str(torrent), "--data", str(payload.parent),
+         "--bind", "127.0.0.1", "--port", str(port), "--transport", "utp", *OFFLINE],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        wait_listening(port, seed)  # TCP listens, and the UDP socket opens right after
+        result = cli("--quiet", "download", str(torrent), "-o", str(tmp_path / "out"), "--bind", "127.0.0.1",
+                     "--port", "0", "--transport", "utp", "--peer", f"127.0.0.1:{port}")
+        assert result.returncode == 0, result.stderr
+        for name in ("a.bin", "b/c.txt", "empty"):
+            assert (tmp_path / "out" / "stuff" / name).read_bytes() == (payload / name).read_bytes()
+    finally:
+        seed.send_signal(signal.SIGINT)
+        _, err = seed.communicate(timeout=20)
+    assert seed.returncode == 0, err
+
+
+def test_an_unknown_transport_is_refused(tmp_path: Path) -> None:
+    result = cli("download", "x.torrent", "-o", str(tmp_path), "--transport", "carrier-pigeon")
+    assert result.returncode == 2 and "invalid choice" in result.stderr

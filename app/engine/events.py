@@ -51,4 +51,11 @@ class MetadataReceived:
     choose_files: bool = False  # the torrent is paused until the user has chosen its files
 
 
-Event = TorrentAdded | TorrentRemoved | StateChanged | MetadataReceived
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """Something the user should read, not tied to one torrent (a watched folder's bad file)."""
+
+    message: str
+
+
+Event = TorrentAdded | TorrentRemoved | StateChanged | MetadataReceived | Notice

@@ -23,6 +23,7 @@ import aiohttp
 import platformdirs
 
 from app.engine import events
+from app.engine.completion_program import CompletionRunner, Finished
 from app.engine.controls import Controls
 from app.engine.errors import EngineError, StorageError
 from app.engine.metainfo import Metainfo, is_web_seed_url, load_metainfo, parse_metainfo, to_torrent_bytes
@@ -30,6 +31,8 @@ from app.engine.dht import DEFAULT_BOOTSTRAP, DhtNode
 from app.engine.disk_guard import free_bytes
 from app.engine.ip_filter import IpFilter
 from app.engine.ip_filter_file import load_ip_filter
+from app.engine.label_controls import LabelControls
+from app.engine.labels import Labels
 from app.engine.lsd import LsdService
 from app.engine.magnet import format_magnet, parse_magnet
 from app.engine.peer import PeerConnection
@@ -37,13 +40,18 @@ from app.engine.peer_id import make_peer_id
 from app.engine.portmap.service import PortMapOptions, PortMapService
 from app.engine.portmap.status import PortMapStatus
 from app.engine.rate_limit import AltSchedule, Throttle
+from app.engine.rss.rules import Rule
+from app.engine.rss.service import RssService, RssSnapshot
 from app.engine.mover import MoveStatus
 from app.engine.sockets import Sockets
+from app.engine.transport.utp_endpoint import TRANSPORTS, UtpEndpoint, dial
+from app.engine.transport.utp_transport import UtpTransport
 from app.engine.snapshots import USER_STOPS, SessionSnapshot, StopReason, TorrentDetails
 from app.engine.store import ResumeRecord, Store, TorrentRecord, file_stamps, trustworthy
 from app.engine.torrent import Torrent
 from app.engine.torrent_options import TorrentOptions
 from app.engine.transport.mse import Initiator
+from app.engine.watch_folder import FolderWatcher, WatchedFolder
 from app.engine.transport.mse_transport import DIAL_ORDER, METHODS, AcceptStream, DialStream, Encryption
 
 log = logging.getLogger(__name__)
@@ -98,10 +106,17 @@ class SessionConfig:
     encryption: str = Encryption.ALLOW  # MSE/PE: "allow", "require" or "disable"
     ip_filter_path: Path | None = None  # an eMule .dat or PeerGuardian .p2p block list, maybe gzipped
     banned_peers: tuple[str, ...] = ()  # addresses the user banned ("Ban peer"), refused both ways
+    transport: str = "both"  # peers over "both" (dial TCP, then uTP; accept both), "tcp" or "utp" (BEP 29)
+    watch_folders: tuple[WatchedFolder, ...] = ()  # .torrent files put there are added by themselves
+    watch_interval: float = 3.0  # seconds between scans of the watched folders
+    on_complete_program: str = ""  # run when a download completes, with %N %F %D %I ...; "" none
+    rss_interval: float = 30 * 60.0  # seconds between refreshes of the feeds
 
     def __post_init__(self) -> None:
         if self.encryption not in set(Encryption):
             raise EngineError(f"encryption must be allow, require or disable, not '{self.encryption}'")
+        if self.transport not in TRANSPORTS:
+            raise EngineError(f"transport must be both, tcp or utp, not '{self.transport}'")
 
 
 def default_profile_dir() -> Path:
@@ -131,10 +146,16 @@ class Session:
         self.dht: DhtNode | None = None
         self.dht_port: int | None = None
         self._lsd: LsdService | None = None
+        self.utp: UtpEndpoint | None = None  # the UDP socket of uTP and the DHT
         self.network = SessionNetwork(self)  # what trackers ask at each announce
         self.port_map_options = PortMapOptions()
         self._portmap: PortMapService | None = None
         self.incoming_connections = 0  # handshakes completed by peers that reached us
+        self.labels = LabelControls(self)  # categories and tags
+        self.watcher = FolderWatcher(lambda: self.config.watch_folders, self._add_watched, self._tell)
+        self.on_complete = CompletionRunner(lambda: self.config.on_complete_program, self._finished_fields)
+        self.add_listener(self.on_complete.heard)
+        self.rss = RssService(lambda: self.http, self._add_from_feed, self._load_rss, self._save_rss)
 
     # lifecycle
 
@@ -145,6 +166,7 @@ class Session:
             await self._open_store(self.config.profile_dir)
         await self._start_ip_filter()
         self._server = await self._listen(self.config)
+        await self._open_utp()
         await self._start_discovery()
         await self._start_port_mapping()
         self.controls.start()
@@ -153,6 +175,10 @@ class Session:
                 torrent.start()
         if self.store is not None:
             self._saver = asyncio.ensure_future(self._save_periodically())
+        self.watcher.interval = self.config.watch_interval
+        self.watcher.start()
+        self.rss.interval = self.config.rss_interval
+        self.rss.start()
 
     async def _listen(self, config: SessionConfig) -> asyncio.Server:
         try:
@@ -210,6 +236,34 @@ class Session:
         if previous is not None:
             await previous.close()
 
+    async def _open_utp(self) -> None:
+        """One UDP socket on the TCP port's number for uTP and the DHT (as other clients do)."""
+        if self.sockets.family == socket.AF_INET6:
+            log.warning("uTP is off: it runs over IPv4 here and the chosen address is IPv6")
+            return
+        self.utp = UtpEndpoint(self._incoming_utp)
+        self.utp.set_limits(self.config.max_peers, self.config.max_half_open)
+        await self.utp.start(self.sockets, self.listen_port or 0)
+
+    async def _reopen_utp(self, old: SessionConfig) -> None:
+        await self._close_utp()
+        await self._open_utp()
+
+    async def _close_utp(self) -> None:
+        if self.utp is not None:
+            self.utp.close()
+            self.utp = None
+
+    async def _set_utp_limits(self, old: SessionConfig) -> None:
+        if self.utp is not None:
+            self.utp.set_limits(self.config.max_peers, self.config.max_half_open)
+
+    def _incoming_utp(self, transport: UtpTransport) -> None:
+        if self.config.transport == "tcp":
+            transport.abort()
+            return
+        transport.attach(self._incoming())  # MSE or plaintext, as over TCP
+
     async def _restart_discovery(self, old: SessionConfig) -> None:
         await self._stop_discovery()
         await self._start_discovery()
@@ -262,8 +316,9 @@ class Session:
 
     async def close(self) -> None:
         """Stop everything. Each step is guarded: one that fails must not leave the rest open."""
-        steps = (self._stop_serving, self._stop_port_mapping, self.controls.close, self._stop_torrents,
-                 self._stop_discovery, self._close_store, self._close_http)
+        steps = (self._stop_serving, self._stop_port_mapping, self.watcher.close, self.rss.close,
+                 self.on_complete.close, self.controls.close, self._stop_torrents, self._stop_discovery,
+                 self._close_utp, self._close_store, self._close_http)
         for step in steps:
             try:
                 await step()
@@ -333,10 +388,14 @@ class Session:
         self.dht = DhtNode(node_id=node_id, bootstrap=self.config.dht_bootstrap)
         if saved:
             self.dht.load_nodes(saved.get("nodes", []))
-        try:
-            await self.dht.start(self.sockets, self.listen_port or 0)
-        except OSError:  # the UDP port is taken: any port will do for the DHT
-            await self.dht.start(self.sockets, 0)
+        if self.utp is not None:  # the shared socket hands the DHT its datagrams
+            await self.dht.start(shared=self.utp.udp.transport)
+            self.utp.udp.dht = self.dht
+        else:
+            try:
+                await self.dht.start(self.sockets, self.listen_port or 0)
+            except OSError:  # the UDP port is taken: any port will do for the DHT
+                await self.dht.start(self.sockets, 0)
         self.dht_port = self.dht.port
 
     async def _start_lsd(self) -> None:
@@ -354,6 +413,8 @@ class Session:
                 self.store.set_setting("dht", self.dht.save_state())
             await self.dht.close()
             self.dht = self.dht_port = None
+            if self.utp is not None:
+                self.utp.udp.dht = None
         if self._lsd is not None:
             self._lsd.close()
             self._lsd = None
@@ -390,6 +451,7 @@ class Session:
         if notice:
             log.warning("%s", notice)
             self.notices.append(notice)
+        self.labels.load()
         resume = self.store.all_resume()
         torrents = []
         for record in self.store.torrents():
@@ -415,6 +477,7 @@ class Session:
             torrent = Torrent(self, None, save_path, added_on=record.added_on, magnet=magnet, reason=reason)
         torrent.choose_files = record.choose_files
         self.controls.restore_options(torrent, record)
+        self.labels.restore(torrent, record)
         self.torrents[torrent.info_hash] = torrent
         return torrent
 
@@ -476,20 +539,22 @@ class Session:
             queue_position=len(self.torrents), ratio_limit=torrent.options.ratio_limit,
             seed_time_limit=torrent.options.seed_time_limit, choose_files=torrent.choose_files,
             super_seeding=torrent.options.super_seeding,
+            category=torrent.labels.category, tags=torrent.labels.tags,
         ))
 
     # commands
 
     async def add_torrent(
         self, source: bytes | str | Path | Metainfo, save_path: str | Path | None = None, *,
-        paused: bool = False, choose_files: bool = False,
+        paused: bool = False, choose_files: bool = False, category: str = "",
     ) -> str:
         """Add a .torrent (bytes, path, Metainfo) or a magnet link (a str starting with 'magnet:').
 
         `choose_files` (magnets): stop when the metadata arrives, so that the user can pick
-        the files before any is downloaded (see `metadata_received`).
+        the files before any is downloaded (see `metadata_received`). `category`: a known
+        one; without a `save_path`, the torrent is saved in the category's folder.
         """
-        folder = Path(save_path or self.config.download_dir)
+        folder = Path(save_path) if save_path else self.labels.save_path(category, self.config.download_dir)
         reason = StopReason.USER if paused else None
         if isinstance(source, str) and source[:7].lower() == "magnet:":
             magnet = parse_magnet(source)
@@ -500,6 +565,7 @@ class Session:
         existing = self.torrents.get(torrent.info_hash)
         if existing is not None:
             raise DuplicateTorrentError(self._merge(existing, torrent))
+        torrent.labels = Labels(category)
         self.torrents[torrent.info_hash] = torrent
         self._remember(torrent, paused)
         self._update_lsd()
@@ -626,6 +692,78 @@ class Session:
         if torrent.add_web_seed(url):
             self._remember_sources(torrent)
 
+    async def add_category(self, name: str, save_path: str = "") -> None:
+        """Add a category, or change the folder of one; new torrents in it are saved there."""
+        self.labels.add_category(name, save_path)
+
+    async def remove_category(self, name: str) -> None:
+        """Its torrents stay, without a category."""
+        self.labels.remove_category(name)
+
+    async def set_category(self, info_hash: str, category: str) -> None:
+        """A known category, or "" for none; the files stay where they are."""
+        self.labels.set_category(self._get(info_hash), category)
+
+    async def set_tags(self, info_hash: str, tags: Sequence[str]) -> None:
+        """The torrent's whole set of tags; a new tag is remembered for the menus."""
+        self.labels.set_tags(self._get(info_hash), list(tags))
+
+    async def _add_watched(self, data: bytes, folder: WatchedFolder) -> str:
+        """A watched folder's file: a torrent already in the list counts as added."""
+        try:
+            return await self.add_torrent(data, folder.save_path, category=folder.category)
+        except DuplicateTorrentError as exc:
+            self._tell(str(exc))
+            return ""
+
+    async def _add_from_feed(self, source: bytes | str, save_path: str, category: str) -> str:
+        """An item a feed's rule took: one already in the list counts as added."""
+        try:
+            return await self.add_torrent(source, save_path or None, category=category)
+        except DuplicateTorrentError as exc:
+            self._tell(str(exc))
+            return ""
+
+    def _load_rss(self) -> Any:
+        return None if self.store is None else self.store.get_setting("rss")
+
+    def _save_rss(self, value: Any) -> None:
+        if self.store is not None:
+            self.store.set_setting("rss", value)
+
+    # feeds (RSS and Atom) and their download rules
+
+    def rss_snapshot(self) -> RssSnapshot:
+        return self.rss.snapshot()
+
+    async def add_feed(self, url: str) -> None:
+        """Follow a feed; it is read at once, then at every refresh."""
+        await self.rss.add_feed(url)
+
+    async def remove_feed(self, url: str) -> None:
+        self.rss.remove_feed(url)
+
+    async def set_rss_rules(self, rules: Sequence[Rule]) -> None:
+        """The whole list of download rules, in the order they are tried."""
+        self.rss.set_rules(rules)
+
+    async def refresh_feeds(self) -> None:
+        await self.rss.refresh()
+
+    def _tell(self, message: str) -> None:
+        log.warning("%s", message)
+        self.emit(events.Notice(message))
+
+    def _finished_fields(self, info_hash: str) -> Finished | None:
+        torrent = self.torrents.get(bytes.fromhex(info_hash))
+        if torrent is None or not torrent.has_metadata:
+            return None
+        return Finished(
+            name=torrent.name, content_path=str(torrent.save_path / torrent.metainfo.name),
+            save_path=str(torrent.save_path), info_hash=info_hash, category=torrent.labels.category,
+            tags=torrent.labels.tags, size=torrent.metainfo.total_length,
+        )
+
     async def reannounce(self, info_hash: str) -> None:
         """Ask the torrent's trackers for peers now, whatever their interval says."""
         self._get(info_hash).trackers.announce_now()
@@ -645,6 +783,8 @@ class Session:
             ip_filter=self.sockets.gate.description,
             port_mapping=self.port_mapping_status(),
             incoming_connections=self.incoming_connections,
+            categories=self.labels.book.categories,
+            tags=self.labels.book.tags,
         )
 
     def details(self, info_hash: str) -> TorrentDetails | None:
@@ -740,7 +880,9 @@ class Session:
 
         factory: Callable[[], PeerConnection | DialStream] = make_stream if encrypted else make_peer
         try:
-            _, protocol = await asyncio.wait_for(self.sockets.connect(factory, address), CONNECT_TIMEOUT)
+            _, protocol = await dial(
+                self.config.transport, self.utp, self.sockets, factory, address, CONNECT_TIMEOUT
+            )
         except (OSError, TimeoutError) as exc:
             return _DialFailure(_connect_reason(exc), connected=False)
         finally:
@@ -843,8 +985,10 @@ class SessionNetwork:
 _SETTING_REACTIONS: tuple[tuple[frozenset[str], Callable[[Session, SessionConfig], Awaitable[None]]], ...] = (
     (frozenset({"listen_host", "listen_port"}), Session._relisten),
     (frozenset({"listen_host"}), Session._new_http_client),
+    (frozenset({"listen_host", "listen_port"}), Session._reopen_utp),
     (frozenset({"listen_host", "listen_port", "enable_dht", "dht_bootstrap", "enable_lsd"}),
      Session._restart_discovery),
+    (frozenset({"max_peers", "max_half_open"}), Session._set_utp_limits),
     (frozenset({"upload_slots"}), Session._set_upload_slots),
     (frozenset({"ip_filter_path"}), Session._new_ip_filter),
     (frozenset({"banned_peers"}), Session._new_bans),

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from app.engine.portmap.status import MapState, PortMapStatus
 
 if TYPE_CHECKING:
+    from app.engine.labels import Category
     from app.engine.torrent_options import TorrentOptions
 
 
@@ -94,6 +95,7 @@ class PeerSnapshot:
     uploaded: int
     incoming: bool
     encrypted: bool = False  # MSE/PE with RC4: the whole stream is encrypted
+    transport: str = "TCP"  # or "uTP" (BEP 29)
     note: str = ""  # why a web seed is backed off or dropped, "" if all is well
 
     @property
@@ -142,6 +144,8 @@ class TorrentSnapshot:
     error: str  # plain words, "" if none
     status_text: str  # one line for the status column, e.g. "Downloading", "Tracker: timed out"
     reason: StopReason | None = None  # why it is stopped; None while it runs
+    category: str = ""  # the user's category, "" none
+    tags: tuple[str, ...] = ()  # the user's tags, sorted
 
     @property
     def paused(self) -> bool:
@@ -175,6 +179,8 @@ class SessionSnapshot:
     ip_filter: str = ""  # what the loaded block list holds, in plain words ("" for none)
     port_mapping: PortMapStatus = PortMapStatus()  # what the router was asked, and what it said
     incoming_connections: int = 0  # peers that reached us since the start: proof we are reachable
+    categories: tuple[Category, ...] = ()  # every category, with its save folder, even empty ones
+    tags: tuple[str, ...] = ()  # every known tag, even those no torrent carries
 
     @property
     def reachability(self) -> str:

@@ -41,6 +41,10 @@ _Protocol = TypeVar("_Protocol", bound=asyncio.BaseProtocol)
 _Datagram = TypeVar("_Datagram", bound=asyncio.DatagramProtocol)
 
 
+class BlockedAddressError(ConnectionRefusedError):
+    """The peer's address is in the IP filter or banned: it was not dialed."""
+
+
 @dataclass(frozen=True, slots=True)
 class Sockets:
     """Makes the engine's sockets, all from `host` unless it is an any-address ("" or 0.0.0.0)."""
@@ -75,12 +79,16 @@ class Sockets:
     async def connect(
         self, factory: Callable[[], _Protocol], address: tuple[str, int]
     ) -> tuple[asyncio.Transport, _Protocol]:
-        """A TCP connection to a peer; ConnectionRefusedError, with nothing sent, if the gate blocks it."""
-        if self.gate.refuses(address[0]):
-            raise ConnectionRefusedError(errno.ECONNREFUSED, "blocked by the IP filter")
+        """A TCP connection to a peer; BlockedAddressError, with nothing sent, if the gate blocks it."""
+        self.refuse_blocked(address[0])
         return await asyncio.get_running_loop().create_connection(
             factory, *address, local_addr=self.local_address(), family=self.family
         )
+
+    def refuse_blocked(self, host: str) -> None:
+        """BlockedAddressError if the IP filter or a ban blocks `host` (uTP dials ask this too)."""
+        if self.gate.refuses(host):
+            raise BlockedAddressError(errno.ECONNREFUSED, "blocked by the IP filter")
 
     async def datagram(
         self,

@@ -37,6 +37,8 @@ class TorrentRecord:
     seed_time_limit: float | None = None  # or after this many seconds of seeding; same None / 0
     choose_files: bool = False  # a magnet: stop when the metadata arrives, for the user to pick files
     stop_reason: str = ""  # why it is paused: a StopReason's name ("SEEDING_GOAL"); "" the user's pause
+    category: str = ""  # the user's category, "" none (app/engine/labels.py)
+    tags: tuple[str, ...] = ()
     super_seeding: bool = False  # BEP 16, a per-torrent option
 
 
@@ -84,7 +86,11 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (  # v4: why a paused torrent is paused (a seeding goal, the file choice), kept across restarts
         "ALTER TABLE torrents ADD COLUMN stop_reason TEXT NOT NULL DEFAULT ''",
     ),
-    (  # v5: super-seeding (BEP 16), a per-torrent option
+    (  # v5: the torrent's category and tags
+        "ALTER TABLE torrents ADD COLUMN category TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE torrents ADD COLUMN tags TEXT NOT NULL DEFAULT '[]'",
+    ),
+    (  # v6: super-seeding (BEP 16), a per-torrent option
         "ALTER TABLE torrents ADD COLUMN super_seeding INTEGER NOT NULL DEFAULT 0",
     ),
 )
@@ -299,13 +305,17 @@ def _encode_stamps(stamps: Sequence[tuple[int, int]]) -> bytes:
     return struct.pack(f"<{2 * len(stamps)}q", *(n for stamp in stamps for n in stamp))
 
 
+def _encode_tags(tags: Sequence[str]) -> str:
+    return json.dumps(list(tags), ensure_ascii=False)
+
+
 def _decode_stamps(blob: bytes) -> tuple[tuple[int, int], ...]:
     return tuple(struct.iter_unpack("<qq", blob))
 
 
 _ENCODERS: dict[str, Callable[[Any], Any]] = {
     "paused": int, "sequential": int, "choose_files": int, "super_seeding": int,
-    "file_priorities": _encode_priorities,
+    "file_priorities": _encode_priorities, "tags": _encode_tags,
 }
 
 
@@ -320,6 +330,7 @@ def _torrent_from_row(row: tuple[Any, ...]) -> TorrentRecord:
     values["choose_files"] = bool(values["choose_files"])
     values["super_seeding"] = bool(values["super_seeding"])
     values["file_priorities"] = tuple(json.loads(values["file_priorities"]))
+    values["tags"] = tuple(json.loads(values["tags"]))
     return TorrentRecord(**values)
 
 

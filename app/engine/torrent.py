@@ -32,6 +32,7 @@ from app.engine import events
 from app.engine.bitfield import Bitfield
 from app.engine.choker import ChokeCandidate, Choker
 from app.engine.errors import StorageError
+from app.engine.labels import Labels
 from app.engine.magnet import Magnet
 from app.engine.metadata_fetch import MetadataFetch
 from app.engine.metainfo import Metainfo, parse_info
@@ -55,6 +56,7 @@ from app.engine.super_seeding import SuperSeeder
 from app.engine.torrent_options import SKIP, TorrentOptions, apply_options
 from app.engine.tracker.announce_list import new_tiers
 from app.engine.tracker.manager import TrackerManager, TrackerNetwork
+from app.engine.transport.utp_transport import UtpTransport
 from app.engine.webseed import WebSeed, WebSeedError
 from app.engine.wire import extension as ext
 from app.engine.wire import messages as m
@@ -153,6 +155,7 @@ class Torrent:
         self.metadata = MetadataFetch(self.info_hash)
         self.choker = Choker(host.config.upload_slots, rng=host.rng)
         self.note = ""  # work beside the state, for the status line: moving the files
+        self.labels = Labels()  # the user's category and tags
         self.peers: dict[PeerConnection, None] = {}
         self.candidates: dict[tuple[str, int], _Candidate] = {}
         self.connecting: set[tuple[str, int]] = set()
@@ -599,10 +602,11 @@ class Torrent:
         if self.private or not self.host.config.enable_pex:
             return
         known = {p.listen_address for p in self.peers if p.listen_address is not None}
+        flags = {p.listen_address: _pex_flags(p) for p in self.peers if p.listen_address is not None}
         for peer in self.peers:
             if peer.remote_extensions is None or not peer.remote_extensions.ext_id(ext.UT_PEX):
                 continue
-            message = peer.pex.diff(known - {peer.listen_address}, now)
+            message = peer.pex.diff(known - {peer.listen_address}, now, flags)
             if message is not None:
                 peer.send_extended(ext.UT_PEX, ext.encode_pex(message))
 
@@ -1077,6 +1081,8 @@ class Torrent:
             error=self.error,
             status_text=self._status_text(),
             reason=self.reason,
+            category=self.labels.category,
+            tags=self.labels.tags,
         )
 
     def _missing_bytes(self) -> int:
@@ -1157,12 +1163,19 @@ class Torrent:
             uploaded=peer.up.total,
             incoming=peer.incoming,
             encrypted=peer.encrypted,
+            transport="uTP" if isinstance(peer.transport, UtpTransport) else "TCP",
         )
+
+
+def _pex_flags(peer: PeerConnection) -> int:
+    """BEP 11 added.f: 0x04 the peer speaks uTP (we reach it over uTP), 0x02 it is a seed."""
+    utp = ext.PEX_UTP if isinstance(peer.transport, UtpTransport) else 0
+    return utp | (ext.PEX_SEED if peer.is_seed else 0)
 
 
 def _peer_flags(peer: PeerConnection) -> str:
     """qBittorrent's letters: D/d downloading or interested-but-choked, U/u likewise up, I incoming,
-    E encrypted."""
+    E encrypted, P uTP."""
     flags = []
     if peer.am_interested:
         flags.append("d" if peer.peer_choking else "D")
@@ -1176,5 +1189,7 @@ def _peer_flags(peer: PeerConnection) -> str:
         flags.append("I")
     if peer.encrypted:
         flags.append("E")
+    if isinstance(peer.transport, UtpTransport):
+        flags.append("P")
     return " ".join(flags)
 

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from app.engine.snapshots import (
     PeerSnapshot, PieceState, StopReason, TorrentDetails, TorrentSnapshot, TorrentState, TrackerSnapshot,
 )
+from app.rpc.labels import labels_of
 from app.rpc.settings import KB
 
 # tr_torrent_activity (RPC spec 3.3, `status`)
@@ -305,7 +306,7 @@ FIELDS: Final[dict[str, Builder]] = {
     "creator": lambda v: "",
     "magnetLink": lambda v: v.magnet_link,
     "queuePosition": lambda v: v.queue_position,
-    "labels": lambda v: [],
+    "labels": lambda v: labels_of(v.snapshot),
     "group": lambda v: "",
     "bandwidthPriority": lambda v: 0,
     "honorsSessionLimits": lambda v: True,

@@ -25,6 +25,7 @@ from app.engine.session import Session
 from app.engine.snapshots import StopReason, TorrentSnapshot, TorrentState
 from app.engine.torrent_options import HIGH, NORMAL, SKIP
 from app.rpc import fields
+from app.rpc.labels import LabelChoice, split_labels
 from app.rpc.request import (
     RpcError, RpcRequest, get_bool, get_indices, get_int, get_number, get_str, get_strings, parse_request,
 )
@@ -177,14 +178,18 @@ class RpcMethods:
 
     async def torrent_add(self, args: Mapping[str, Any]) -> dict[str, Any]:
         source, info_hash = await _source(args)
-        folder = _absolute(get_str(args, "download-dir"), "download directory") or self.settings["download-dir"]
+        labels = self._label_choice(args)
+        folder = (_absolute(get_str(args, "download-dir"), "download directory")
+                  or self._category_folder(labels.category) or self.settings["download-dir"])
         existing = self._snapshot_of(info_hash)
         if existing is not None:
             return {"torrent-duplicate": self._brief(existing)}
         paused = get_bool(args, "paused", not self.settings["start-added-torrents"])
         priorities = _file_choice(source, args) if isinstance(source, Metainfo) else None
-        await self.session.add_torrent(source, folder, paused=paused or priorities is not None)
+        await self.session.add_torrent(source, folder, paused=paused or priorities is not None, category=labels.category)
         self.added += 1
+        if labels.tags:
+            await self.session.set_tags(info_hash, labels.tags)
         if priorities is not None:
             await self.session.set_file_priorities(info_hash, priorities)
             if not paused:
@@ -237,10 +242,26 @@ class RpcMethods:
             sequential = get_bool(args, "sequentialDownload")
             if sequential is not None:
                 await self.session.set_sequential(info_hash, sequential)
+            await self._set_labels(info_hash, args)
             location = _absolute(get_str(args, "location"), "new location")
             if location:
                 await self.session.move_storage(info_hash, location)
         return {}
+
+    async def _set_labels(self, info_hash: str, args: Mapping[str, Any]) -> None:
+        if args.get("labels") is None:
+            return
+        choice = self._label_choice(args)
+        await self.session.set_category(info_hash, choice.category)
+        await self.session.set_tags(info_hash, choice.tags)
+
+    def _label_choice(self, args: Mapping[str, Any]) -> LabelChoice:
+        """The category and tags that `labels` names (none when absent); see app/rpc/labels.py."""
+        categories = (c.name for c in self.session.snapshot().categories)
+        return split_labels(get_strings(args, "labels") or [], categories)
+
+    def _category_folder(self, category: str) -> str:
+        return next((c.save_path for c in self.session.snapshot().categories if c.name == category), "")
 
     async def _set_files(self, info_hash: str, args: Mapping[str, Any]) -> None:
         keys = ("files-wanted", "files-unwanted", *_PRIORITY_KEYS)

@@ -18,6 +18,7 @@ from typing import Any, Final
 import platformdirs
 
 from app.engine.rate_limit import MINUTES_PER_DAY, AltSchedule
+from app.engine.watch_folder import AfterAdd, WatchedFolder
 
 SETTINGS_FILE: Final = "settings.json"
 KB: Final = 1000  # Transmission's speed unit: `units.speed-bytes` says 1000
@@ -77,6 +78,9 @@ SETTINGS: Final[dict[str, Setting]] = {
     "rpc-tls-enabled": Setting(bool, False, remote=False),
     "rpc-tls-cert": Setting(str, "", remote=False),  # "": a certificate made on first use
     "rpc-tls-key": Setting(str, "", remote=False),
+    "watch-dir": Setting(str, "", remote=False),  # .torrent files put there are added by themselves
+    "watch-dir-enabled": Setting(bool, False, remote=False),
+    "trash-original-torrent-files": Setting(bool, False, remote=False),  # delete them once added, else move to added/
 }
 
 
@@ -130,7 +134,15 @@ def engine_config(values: Mapping[str, Any]) -> dict[str, Any]:
         "max_active_downloads": values["download-queue-size"] if values["download-queue-enabled"] else 0,
         "max_active_seeds": values["seed-queue-size"] if values["seed-queue-enabled"] else 0,
         "seed_ratio_limit": values["seedRatioLimit"] if values["seedRatioLimited"] else 0.0,
+        "watch_folders": watched_folders(values),
     }
+
+
+def watched_folders(values: Mapping[str, Any]) -> tuple[WatchedFolder, ...]:
+    if not (values["watch-dir-enabled"] and values["watch-dir"]):
+        return ()
+    after = AfterAdd.DELETE if values["trash-original-torrent-files"] else AfterAdd.MOVE
+    return (WatchedFolder(Path(values["watch-dir"]).expanduser(), after=after),)
 
 
 def alt_schedule(values: Mapping[str, Any]) -> AltSchedule:

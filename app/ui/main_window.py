@@ -52,9 +52,13 @@ from app.ui.dialogs.add_magnet import AddMagnetDialog
 from app.ui.dialogs.add_torrent import AddTorrentDialog
 from app.ui.dialogs.choose_files import ChooseFilesDialog
 from app.ui.dialogs.create_torrent import CreateTorrentDialog
+from app.ui.dialogs.feeds import FeedsDialog
 from app.ui.dialogs.preferences import PreferencesDialog
 from app.ui.dialogs.torrent_options import GlobalGoals, TorrentOptionsDialog
 from app.ui.icons import app_icon
+from app.ui.label_filter import LabelCounts, LabelFilter
+from app.ui.label_lists import LabelLists
+from app.ui.label_menus import LabelMenus
 from app.ui.models.torrents import TorrentColumn, TorrentListModel
 from app.ui.settings import (
     Preferences,
@@ -144,6 +148,7 @@ class MainWindow(QMainWindow):
     ) -> None:
         super().__init__(parent)
         self.bridge = bridge
+        self.feeds_dialog: FeedsDialog | None = None
         self.settings = settings
         self.log = log or detached_log()
         self.preferences = load_preferences(settings)
@@ -168,6 +173,9 @@ class MainWindow(QMainWindow):
         self.view = self._make_view()
         self.empty_hint = EmptyHint(self.view)
         self.sidebar = Sidebar()
+        self.label_counts = LabelCounts()
+        self.label_lists = LabelLists()
+        self.label_menus = LabelMenus(self, bridge, self.selected_torrents)
         self.details = DetailsTabs(self.log)
         self.search_box = QLineEdit()
         self.search_box.setPlaceholderText("Search by name")
@@ -223,8 +231,14 @@ class MainWindow(QMainWindow):
         self.list_splitter.setStretchFactor(0, 3)
         self.list_splitter.setStretchFactor(1, 2)
         self.list_splitter.setChildrenCollapsible(False)
+        self.filter_splitter = QSplitter(Qt.Orientation.Vertical)
+        self.filter_splitter.addWidget(self.sidebar)
+        self.filter_splitter.addWidget(self.label_lists)
+        self.filter_splitter.setChildrenCollapsible(False)
+        self.filter_splitter.setStretchFactor(1, 1)
+        self.filter_splitter.setSizes([self.sidebar.sizeHintForRow(0) * (self.sidebar.count() + 1), 400])
         self.side_splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.side_splitter.addWidget(self.sidebar)
+        self.side_splitter.addWidget(self.filter_splitter)
         self.side_splitter.addWidget(self.list_splitter)
         self.side_splitter.setStretchFactor(1, 1)
         self.side_splitter.setSizes([170, 930])
@@ -249,6 +263,8 @@ class MainWindow(QMainWindow):
         torrent_menu.addSeparator()
         torrent_menu.addAction(a.start_all)
         torrent_menu.addAction(a.pause_all)
+        tools_menu = self.menuBar().addMenu("T&ools")
+        tools_menu.addAction(a.feeds)
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction(a.about)
 
@@ -261,6 +277,9 @@ class MainWindow(QMainWindow):
         menu.addSeparator()
         for action in (a.open_folder, a.copy_magnet, a.copy_hash):
             menu.addAction(action)
+        menu.addSeparator()
+        menu.addMenu(self.label_menus.category_menu(menu))
+        menu.addMenu(self.label_menus.tags_menu(menu))
         menu.addSeparator()
         menu.addAction(a.add_web_seed)
         menu.addAction(self.options_action)
@@ -326,11 +345,16 @@ class MainWindow(QMainWindow):
         )
         a.preferences.triggered.connect(self.edit_preferences)
         a.about.triggered.connect(lambda: show_about(self))
+        a.feeds.triggered.connect(self.show_feeds)
         a.quit.triggered.connect(self.request_quit)
         a.search.triggered.connect(self._focus_search)
         a.toggle_window.triggered.connect(self.toggle_visible)
         self.search_box.textChanged.connect(self._search)
         self.sidebar.category_selected.connect(self._filter)
+        self.label_lists.filter_changed.connect(self._filter_labels)
+        self.label_lists.new_category_requested.connect(lambda: self.label_menus.ask_new_category(then_set=False))
+        self.label_lists.remove_category_requested.connect(self.bridge.remove_category)
+        self.details.file_actions.told.connect(lambda text: self.statusBar().showMessage(text, 5000))
         self.view.selectionModel().selectionChanged.connect(lambda *_: self._selection_changed())
         self.view.doubleClicked.connect(lambda _index: self.open_folder())
         self.view.customContextMenuRequested.connect(self._context_menu)
@@ -346,8 +370,9 @@ class MainWindow(QMainWindow):
         self.details.ban_peer.connect(self.ban_peer)
         # A deleted window has nobody to show snapshots to: stop polling for it.
         self.destroyed.connect(self.bridge.stop)
-        self.bridge.torrent_finished.connect(lambda _h, name: self.tray.notify_finished(name))
-        self.bridge.torrent_errored.connect(lambda _h, _message: self._selection_changed())
+        self.bridge.torrent_finished.connect(self._notify_finished)
+        self.bridge.torrent_errored.connect(self._notify_error)
+        self.bridge.notice.connect(self._show_notice)
         self.bridge.metadata_received.connect(self._metadata_received)
 
     # Showing the engine's state
@@ -357,6 +382,7 @@ class MainWindow(QMainWindow):
             self.model.get(t.info_hash) for t in diff.changed
         ]
         self.counts.update([t for t in gone if t is not None], diff.added + diff.changed)
+        self.label_counts.update([t for t in gone if t is not None], diff.added + diff.changed)
         self.model.apply(diff)
         self._update_counts()
         if self._choose_dialog is not None and self._choose_dialog.info_hash in diff.removed:
@@ -378,6 +404,7 @@ class MainWindow(QMainWindow):
         self.reach_label.setText(snapshot.reachability)
         self.reach_label.setToolTip(formatting.port_mapping_details(snapshot.port_mapping))
         self.tray.show_snapshot(snapshot)
+        self.label_lists.show_labels(snapshot.categories, snapshot.tags, self.label_counts)
         if self._ticks % _FREE_SPACE_EVERY == 0:
             self.bridge.measure_free_space(self.preferences.download_dir)
         self._ticks += 1
@@ -543,7 +570,9 @@ class MainWindow(QMainWindow):
     def _show_next_add_dialog(self) -> None:
         if self._add_dialog is not None or not self._add_queue:
             return
-        dialog = AddTorrentDialog(self._add_queue.popleft(), self.settings, self)
+        dialog = AddTorrentDialog(
+            self._add_queue.popleft(), self.settings, self, self.bridge.snapshot.categories
+        )
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.accepted.connect(lambda: self._add(dialog))
         dialog.finished.connect(self._add_dialog_closed)
@@ -558,6 +587,7 @@ class MainWindow(QMainWindow):
             paused=request.paused,
             title=f"Could not add “{request.metainfo.name}”",
             priorities=request.priorities,
+            category=request.category,
         )
 
     def _add_dialog_closed(self) -> None:
@@ -643,6 +673,12 @@ class MainWindow(QMainWindow):
             self._set_preferences(replace(self.preferences, ip_filter_path=path))
         else:
             self.bridge.reload_ip_filter()
+    def show_feeds(self) -> None:
+        """One Feeds window, raised if it is already open."""
+        if self.feeds_dialog is None:
+            self.feeds_dialog = FeedsDialog(self.bridge, self)
+        self.feeds_dialog.show()
+        self.feeds_dialog.raise_()
 
     def edit_preferences(self) -> None:
         dialog = PreferencesDialog(self.preferences, self, log_file=self.log.path)
@@ -698,6 +734,25 @@ class MainWindow(QMainWindow):
     def _filter(self, category: StateFilter) -> None:
         self.model.set_category(category)
         self._update_empty_hint()
+
+    def _filter_labels(self, chosen: LabelFilter) -> None:
+        self.model.set_label_filter(chosen)
+        self._update_empty_hint()
+
+    def _notify_finished(self, _info_hash: str, name: str) -> None:
+        if self.preferences.notify_finished:
+            self.tray.notify_finished(name)
+
+    def _notify_error(self, info_hash: str, message: str) -> None:
+        self._selection_changed()
+        torrent = self.bridge.torrent(info_hash)
+        if self.preferences.notify_errors:
+            self.tray.notify_error(torrent.name if torrent else info_hash, message)
+
+    def _show_notice(self, message: str) -> None:
+        """The engine's words for the user (a watched folder's file): the status bar and the tray."""
+        self.statusBar().showMessage(message, 15000)
+        self.tray.notify("Piecemeal", message, QSystemTrayIcon.MessageIcon.Warning)
 
     def _focus_search(self) -> None:
         self.search_box.setFocus()
@@ -802,6 +857,8 @@ class MainWindow(QMainWindow):
         s.setValue("window/side_splitter", self.side_splitter.saveState())
         s.setValue("window/list_splitter", self.list_splitter.saveState())
         self.sidebar.save_state(s)
+        self.label_lists.save_state(s)
+        s.setValue("window/filter_splitter", self.filter_splitter.saveState())
         self.details.save_state(s)
         s.sync()
 
@@ -813,11 +870,13 @@ class MainWindow(QMainWindow):
             ("window/header", self.view.horizontalHeader().restoreState),
             ("window/side_splitter", self.side_splitter.restoreState),
             ("window/list_splitter", self.list_splitter.restoreState),
+            ("window/filter_splitter", self.filter_splitter.restoreState),
         ):
             value = s.value(key)
             if value is not None:
                 restore(value)
         self.sidebar.restore_state(s)
+        self.label_lists.restore_state(s)
         self.details.restore_state(s)
         # Sorting follows the restored header: the view asks the model to sort by its indicator.
         self.view.setSortingEnabled(True)

@@ -10,6 +10,7 @@ from typing import Any, Final
 from PySide6.QtCore import QSettings, QStandardPaths
 
 from app.engine.rate_limit import AltSchedule
+from app.engine.watch_folder import AfterAdd, WatchedFolder
 
 DEFAULT_PORT = 6881
 KIB: Final = 1024
@@ -52,9 +53,15 @@ class Preferences:
     port_mapping: bool = True  # ask the router to open the listening port (UPnP, NAT-PMP, PCP)
     disk_reserve: int = 1024
     encryption: str = "allow"  # MSE/PE: "allow", "require" or "disable"
+    transport: str = "both"  # SessionConfig.transport: "both" (TCP, then uTP), "tcp" or "utp"
     log_level: str = "INFO"  # the `app` logger's, one of app_log.LEVELS
     ip_filter_path: str = ""  # an eMule .dat or PeerGuardian .p2p block list; "" for none
     banned_peers: tuple[str, ...] = ()  # addresses banned from the Peers tab
+    watch_dir: str = ""  # .torrent files put there are added by themselves; "" none
+    watch_delete: bool = False  # delete them once added, rather than move them to "added"
+    notify_finished: bool = True  # a tray message when a download completes
+    notify_errors: bool = True  # and when one stops on an error
+    on_complete_program: str = ""  # run when a download completes (%N %F %D %I ...)
 
 
 def _days(value: object) -> tuple[int, ...]:
@@ -138,7 +145,18 @@ def session_settings(preferences: Preferences) -> dict[str, Any]:
         "encryption": p.encryption,
         "ip_filter_path": Path(p.ip_filter_path).expanduser() if p.ip_filter_path else None,
         "banned_peers": p.banned_peers,
+        "transport": p.transport if p.transport in ("both", "tcp", "utp") else "both",
+        "watch_folders": watched_folders(p),
+        "on_complete_program": p.on_complete_program.strip(),
     }
+
+
+def watched_folders(preferences: Preferences) -> tuple[WatchedFolder, ...]:
+    folder = preferences.watch_dir.strip()
+    if not folder:
+        return ()
+    after = AfterAdd.DELETE if preferences.watch_delete else AfterAdd.MOVE
+    return (WatchedFolder(Path(folder).expanduser(), after=after),)
 
 
 def changed_settings(before: Preferences, after: Preferences) -> dict[str, Any]:

@@ -7,6 +7,8 @@ import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from app.engine.creator import create_torrent
 from app.engine.session import Session
 from app.engine.snapshots import TorrentState
@@ -30,13 +32,15 @@ def _peers(session: Session, info_hash: str) -> int:
     return snap.peers + snap.seeds
 
 
-async def test_a_listed_address_is_refused_both_ways_while_another_connects(tmp_path: Path) -> None:
+@pytest.mark.parametrize("transport", ["both", "utp"])  # "both" must not fall back to uTP for a blocked peer
+async def test_a_listed_address_is_refused_both_ways_while_another_connects(tmp_path: Path, transport: str) -> None:
     payload = random_tree(tmp_path / "seed" / "payload", {"a.bin": 300_000, "b.bin": 70_000})
     torrent = create_torrent(payload, piece_length=32 * 1024)
     block_list = tmp_path / "list.dat"
     block_list.write_text("127.000.000.003 - 127.000.000.003 , 000 , the blocked one\nnot a rule\n")
-    async with (running_session(SEED, ip_filter_path=block_list) as seed,
-                running_session(BLOCKED) as blocked, running_session(ALLOWED) as allowed):
+    async with (running_session(SEED, ip_filter_path=block_list, transport=transport) as seed,
+                running_session(BLOCKED, transport=transport) as blocked,
+                running_session(ALLOWED, transport=transport) as allowed):
         assert "line 2: 'not a rule'" in seed.snapshot().ip_filter
         info_hash = await seed.add_torrent(torrent, payload.parent)
         await wait_for_state(seed, info_hash, TorrentState.SEEDING)

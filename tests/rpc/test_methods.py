@@ -237,3 +237,24 @@ async def test_blocklist_update_reads_the_ip_filter_again(rig: Rig, tmp_path: Pa
     assert (await rig.ok("session-get", fields=["blocklist-enabled"]))["blocklist-enabled"] is True
     block_list.unlink()
     assert "does not exist" in (await rig.call("blocklist-update"))["result"]
+async def test_labels_show_the_category_then_the_tags_and_set_both(rig: Rig) -> None:
+    await rig.session.add_category("Films")
+    await rig.ok("torrent-add", metainfo=base64.b64encode(rig.torrent).decode(), paused=True)
+    info_hash = rig.methods.ids.hash_for(1)
+    assert (await rig.get("labels"))[0]["labels"] == []
+    await rig.ok("torrent-set", ids=[1], labels=["hd", "Films", "new"])
+    snap = next(t for t in rig.session.snapshot().torrents if t.info_hash == info_hash)
+    assert (snap.category, snap.tags) == ("Films", ("hd", "new"))
+    assert (await rig.get("labels"))[0]["labels"] == ["Films", "hd", "new"]
+    await rig.ok("torrent-set", ids=[1], labels=["hd"])  # a client that took two labels away
+    assert (await rig.get("labels"))[0]["labels"] == ["hd"]
+    response = await rig.call("torrent-set", ids=[1], labels=["a,b"])
+    assert "comma" in response["result"]
+    response = await rig.call("torrent-set", ids=[1], labels="hd")
+    assert "list of strings" in response["result"]
+
+
+async def test_labels_when_adding_pick_the_category_and_its_folder(rig: Rig, tmp_path: Path) -> None:
+    await rig.session.add_category("Albums", str(tmp_path / "albums"))
+    await rig.ok("torrent-add", metainfo=base64.b64encode(rig.torrent).decode(), paused=True, labels=["Albums", "flac"])
+    assert (await rig.get("labels", "downloadDir"))[0] == {"labels": ["Albums", "flac"], "downloadDir": str(tmp_path / "albums")}

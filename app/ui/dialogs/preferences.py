@@ -37,6 +37,12 @@ from app.ui.dialogs.parts import folder_row
 from app.ui.settings import Preferences
 
 DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+# SessionConfig.transport values and how the Connection tab names them.
+TRANSPORT_CHOICES = (
+    ("both", "TCP first, then uTP"),
+    ("tcp", "TCP only"),
+    ("utp", "uTP only"),
+)
 # The encryption choices as other clients word them, and the engine's names for them.
 ENCRYPTION_CHOICES = (
     ("Allow encryption", "allow"),
@@ -111,7 +117,35 @@ class PreferencesDialog(QDialog):
         form = QFormLayout()
         form.addRow("Download folder:", folder_row(self.download_dir_edit, "Download folder"))
         form.addRow("", self.close_to_tray_box)
-        return self._page(form)
+        return self._page(form, self._watch_group(p), self._completion_group(p))
+
+    def _watch_group(self, p: Preferences) -> QGroupBox:
+        self.watch_dir_edit = QLineEdit(p.watch_dir)
+        self.watch_dir_edit.setPlaceholderText("None")
+        self.watch_delete_box = QCheckBox("Delete the .torrent file once added (else move it to “added”)")
+        self.watch_delete_box.setChecked(p.watch_delete)
+        form = QFormLayout()
+        form.addRow("Watch folder:", folder_row(self.watch_dir_edit, "Folder to watch for .torrent files"))
+        form.addRow("", self.watch_delete_box)
+        form.addRow(_note("A .torrent file put in this folder is added and saved in the download folder. "
+                          "One that cannot be read is moved to “failed”."))
+        return self._group("Watched folder", form)
+
+    def _completion_group(self, p: Preferences) -> QGroupBox:
+        self.notify_finished_box = QCheckBox("Show a message when a download completes")
+        self.notify_finished_box.setChecked(p.notify_finished)
+        self.notify_errors_box = QCheckBox("Show a message when a download stops on an error")
+        self.notify_errors_box.setChecked(p.notify_errors)
+        self.program_edit = QLineEdit(p.on_complete_program)
+        self.program_edit.setPlaceholderText("e.g. notify-send \"%N is done\"")
+        form = QFormLayout()
+        form.addRow(self.notify_finished_box)
+        form.addRow(self.notify_errors_box)
+        form.addRow("Run on completion:", self.program_edit)
+        self.program_edit.setToolTip("%N name, %F content path, %D save path, %I info-hash, "
+                                     "%L category, %G tags, %Z size in bytes")
+        form.addRow(_note("%N name, %F content, %D save path, %I info-hash; no shell runs it."))
+        return self._group("When a download completes", form)
 
     def _connection_tab(self, p: Preferences) -> QWidget:
         self.port_box = _spin(p.listen_port, 65535, none="Any free port")
@@ -119,6 +153,11 @@ class PreferencesDialog(QDialog):
         self.host_edit.setToolTip("0.0.0.0 listens everywhere; a VPN's address keeps all traffic on it")
         self.max_peers_box = _spin(p.max_peers, 5000)
         self.max_peers_per_torrent_box = _spin(p.max_peers_per_torrent, 1000)
+        self.transport_box = QComboBox()
+        for value, label in TRANSPORT_CHOICES:
+            self.transport_box.addItem(label, value)
+        self.transport_box.setCurrentIndex(max(0, self.transport_box.findData(p.transport)))
+        self.transport_box.setToolTip("uTP (BEP 29) gives way to your other traffic when the line is busy")
         self.port_mapping_box = QCheckBox("Map the port with UPnP / NAT-PMP")
         self.port_mapping_box.setChecked(p.port_mapping)
         self.port_mapping_box.setToolTip(
@@ -130,6 +169,7 @@ class PreferencesDialog(QDialog):
         peers = QFormLayout()
         peers.addRow("Peers in all:", self.max_peers_box)
         peers.addRow("Peers per torrent:", self.max_peers_per_torrent_box)
+        peers.addRow("Connect over:", self.transport_box)
         peers.addRow("Encryption:", self._encryption_box(p.encryption))
         return self._page(
             self._group("Listening", listening),
@@ -302,6 +342,7 @@ class PreferencesDialog(QDialog):
             listen_host=self.host_edit.text().strip() or "0.0.0.0",
             max_peers=self.max_peers_box.value(),
             max_peers_per_torrent=self.max_peers_per_torrent_box.value(),
+            transport=str(self.transport_box.currentData()),
             down_limit=self.down_limit_box.value(),
             up_limit=self.up_limit_box.value(),
             alt_down_limit=self.alt_down_limit_box.value(),
@@ -324,5 +365,10 @@ class PreferencesDialog(QDialog):
             log_level=self.log_level_box.currentData(),
             ip_filter_path=self.ip_filter_edit.text().strip(),
             banned_peers=tuple(w.strip() for w in self.banned_edit.text().replace(" ", ",").split(",") if w.strip()),
+            watch_dir=self.watch_dir_edit.text().strip(),
+            watch_delete=self.watch_delete_box.isChecked(),
+            notify_finished=self.notify_finished_box.isChecked(),
+            notify_errors=self.notify_errors_box.isChecked(),
+            on_complete_program=self.program_edit.text().strip(),
         )
 

@@ -10,6 +10,7 @@ from PySide6.QtGui import QColor, QIcon
 
 from app.engine.snapshots import StopReason, TorrentSnapshot
 from app.ui import formatting
+from app.ui.label_filter import LabelFilter, matches_labels
 from app.ui.models.keyed_table import Column, KeyedTableModel
 from app.ui.state_filter import StateFilter, look, matches
 from app.ui.state_icons import state_icon
@@ -108,6 +109,7 @@ class TorrentListModel(KeyedTableModel[TorrentSnapshot]):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(_COLUMNS, lambda t: t.info_hash, parent)
         self._category = StateFilter.ALL
+        self._labels = LabelFilter()
         self._words: tuple[str, ...] = ()
         self._roles[Qt.ItemDataRole.DecorationRole] = self._decoration
         self._roles[Qt.ItemDataRole.ToolTipRole] = self._tooltip
@@ -125,6 +127,15 @@ class TorrentListModel(KeyedTableModel[TorrentSnapshot]):
             self._category = category
             self.refilter()
 
+    @property
+    def label_filter(self) -> LabelFilter:
+        return self._labels
+
+    def set_label_filter(self, chosen: LabelFilter) -> None:
+        if chosen != self._labels:
+            self._labels = chosen
+            self.refilter()
+
     def set_search_text(self, text: str) -> None:
         words = tuple(text.casefold().split())
         if words != self._words:
@@ -132,10 +143,10 @@ class TorrentListModel(KeyedTableModel[TorrentSnapshot]):
             self.refilter()
 
     def filtering(self) -> bool:
-        return self._category != StateFilter.ALL or bool(self._words)
+        return self._category != StateFilter.ALL or self._labels.active or bool(self._words)
 
     def accepts(self, item: TorrentSnapshot) -> bool:
-        if not matches(self._category, item):
+        if not matches(self._category, item) or not matches_labels(self._labels, item):
             return False
         name = item.name.casefold()
         return all(word in name for word in self._words)
