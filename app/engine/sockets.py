@@ -2,8 +2,10 @@
 
 "VPN only" is a promise: bound to an address, nothing leaves from another one. So peers
 (TCP listen and dial), HTTP trackers (aiohttp), UDP trackers, the DHT and LSD all get their
-sockets here, never from the loop directly. The encryption policy, an IP filter and
-connection limits are meant to join this one place later.
+sockets here, never from the loop directly. The IP filter and the user's bans (`gate`,
+app/engine/peer_gate.py) stop a blocked peer here: never dialed, over TCP or uTP; an accepted
+one is refused by the session before any handshake byte. The encryption policy and connection
+limits are meant to join this one place later.
 
     sockets = Sockets("10.8.0.2")                 # or Sockets() for "any address"
     server = await sockets.listen(factory, port)
