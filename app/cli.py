@@ -16,6 +16,7 @@ import humanize
 
 from app.engine import events
 from app.engine.errors import EngineError
+from app.engine.ip_filter_file import load_ip_filter
 from app.engine.magnet import Magnet, format_magnet, parse_magnet
 from app.engine.metainfo import Metainfo, is_web_seed_url, load_metainfo
 from app.engine.portmap.status import MapState, PortMapStatus
@@ -123,6 +124,8 @@ def _network_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--up-limit", type=_size, default=0, metavar="RATE",
                         help="upload at most this much a second, e.g. 500K (default: no limit)")
     parser.add_argument("--max-peers", type=int, metavar="N", help="connect to at most N peers")
+    parser.add_argument("--ip-filter", type=Path, metavar="FILE",
+                        help="refuse peers in this block list (eMule .dat or PeerGuardian .p2p, maybe gzipped)")
     parser.add_argument("--encryption", choices=[e.value for e in Encryption], default=Encryption.ALLOW.value,
                         help="allow: both, encrypted first (default); require: encrypted only; disable: plaintext only")
 
@@ -253,13 +256,18 @@ def _prepare_folder(folder: Path) -> None:
 
 
 async def _run(meta: Metainfo | Magnet, args: argparse.Namespace, folder: Path, done: Done) -> int:
+    if args.ip_filter is not None:  # a file that cannot be read is an error before anything starts
+        loaded = await asyncio.to_thread(load_ip_filter, args.ip_filter)
+        if not args.quiet:
+            print(f"IP filter: {loaded.message}", file=sys.stderr)
     config = SessionConfig(listen_host=args.bind, listen_port=args.port, download_dir=folder,
                            profile_dir=args.profile, resume_interval=args.save_every,
                            enable_dht=args.dht, enable_pex=args.pex, enable_lsd=args.lsd, transport=args.transport,
                            port_mapping=args.port_mapping, down_limit=args.down_limit, up_limit=args.up_limit,
                            **_peer_limits(args.max_peers),
                            seed_ratio_limit=args.seed_ratio, seed_time_limit=args.seed_time * 60,
-                           encryption=args.encryption, **_bootstrap(args.dht_bootstrap))
+                           encryption=args.encryption, ip_filter_path=args.ip_filter,
+                           **_bootstrap(args.dht_bootstrap))
     session = Session(config)
     printer = _printer(args.quiet)
     stop = asyncio.Event()

@@ -157,6 +157,13 @@ def test_quiet_and_verbose_do_not_go_together(tmp_path: Path) -> None:
     assert result.returncode == 2 and "not allowed with" in result.stderr
 
 
+def test_an_ip_filter_that_cannot_be_read_is_one_sentence(payload: Path, tmp_path: Path) -> None:
+    torrent = tmp_path / "t.torrent"
+    torrent.write_bytes(create_torrent(payload, piece_length=32768))
+    result = cli("seed", str(torrent), "--data", str(payload.parent), "--port", "0", "--bind", "127.0.0.1",
+                 "--ip-filter", str(tmp_path / "missing.p2p"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == f"piecemeal-cli: The IP filter file {tmp_path / 'missing.p2p'} does not exist."
 def test_seed_and_download_over_utp_only(payload: Path, tmp_path: Path) -> None:
     """--transport utp on both ends: the download can only have come over uTP."""
     torrent = tmp_path / "t.torrent"

@@ -30,6 +30,8 @@ from app.engine.metainfo import Metainfo, is_web_seed_url, load_metainfo, parse_
 from app.engine.dht import DEFAULT_BOOTSTRAP, DhtNode
 from app.engine.diagnosis import Reach
 from app.engine.disk_guard import free_bytes
+from app.engine.ip_filter import IpFilter
+from app.engine.ip_filter_file import load_ip_filter
 from app.engine.label_controls import LabelControls
 from app.engine.labels import Labels
 from app.engine.lsd import LsdService
@@ -105,6 +107,8 @@ class SessionConfig:
     disk_reserve: int = 1024**3  # a torrent pauses rather than leave less free space; 0: no guard
     port_mapping: bool = True  # ask the router (UPnP, PCP, NAT-PMP) to open the listen ports
     encryption: str = Encryption.ALLOW  # MSE/PE: "allow", "require" or "disable"
+    ip_filter_path: Path | None = None  # an eMule .dat or PeerGuardian .p2p block list, maybe gzipped
+    banned_peers: tuple[str, ...] = ()  # addresses the user banned ("Ban peer"), refused both ways
     transport: str = "both"  # peers over "both" (dial TCP, then uTP; accept both), "tcp" or "utp" (BEP 29)
     watch_folders: tuple[WatchedFolder, ...] = ()  # .torrent files put there are added by themselves
     watch_interval: float = 3.0  # seconds between scans of the watched folders
@@ -164,6 +168,7 @@ class Session:
         self.http = self.sockets.http_client()
         if self.config.profile_dir is not None:
             await self._open_store(self.config.profile_dir)
+        await self._start_ip_filter()
         self._server = await self._listen(self.config)
         await self._open_utp()
         self.listening_since = time.monotonic()
@@ -282,6 +287,43 @@ class Session:
         """Trackers hear the new port (or see the new address) now, not at their next interval."""
         for torrent in self.torrents.values():
             torrent.trackers.announce_now()
+
+    async def _start_ip_filter(self) -> None:
+        """A block list that cannot be read does not stop the session: the user reads why."""
+        self.sockets.gate.set_bans(self.config.banned_peers)
+        try:
+            await self.reload_ip_filter()
+        except EngineError as exc:
+            self.notices.append(str(exc))
+
+    async def reload_ip_filter(self) -> None:
+        """Read the block list again (the file may have changed); peers it blocks are disconnected.
+        EngineError, and the old list stays, if the file cannot be read."""
+        path = self.config.ip_filter_path
+        if path is None:
+            self.sockets.gate.set_list(IpFilter())
+            return
+        loaded = await asyncio.to_thread(load_ip_filter, path)
+        self.sockets.gate.set_list(loaded.filter, loaded.message)
+        log.info("IP filter: %s", loaded.message)
+        self._drop_blocked_peers()
+
+    async def _new_ip_filter(self, old: SessionConfig) -> None:
+        try:
+            await self.reload_ip_filter()
+        except EngineError:
+            self.config = replace(self.config, ip_filter_path=old.ip_filter_path)
+            raise
+
+    async def _new_bans(self, old: SessionConfig) -> None:
+        self.sockets.gate.set_bans(self.config.banned_peers)
+        self._drop_blocked_peers()
+
+    def _drop_blocked_peers(self) -> None:
+        for torrent in self.torrents.values():
+            for peer in list(torrent.peers):
+                if self.sockets.gate.refuses(peer.address[0]):
+                    peer.close("blocked by the IP filter")
 
     async def close(self) -> None:
         """Stop everything. Each step is guarded: one that fails must not leave the rest open."""
@@ -509,6 +551,7 @@ class Session:
             down_limit=torrent.options.down_limit, up_limit=torrent.options.up_limit,
             queue_position=len(self.torrents), ratio_limit=torrent.options.ratio_limit,
             seed_time_limit=torrent.options.seed_time_limit, choose_files=torrent.choose_files,
+            super_seeding=torrent.options.super_seeding,
             category=torrent.labels.category, tags=torrent.labels.tags,
         ))
 
@@ -752,6 +795,8 @@ class Session:
             peers=sum(t.peers + t.seeds for t in torrents),
             dht_nodes=self.dht.node_count if self.dht is not None else 0,
             listen_port=self.listen_port,
+            blocked_connections=self.sockets.gate.blocked,
+            ip_filter=self.sockets.gate.description,
             port_mapping=self.port_mapping_status(),
             incoming_connections=self.incoming_connections,
             categories=self.labels.book.categories,
@@ -815,8 +860,11 @@ class Session:
         """May an accepted connection stay? max_peers counts peers and pending handshakes."""
         return self._hold(peer, peer.handshake_done)
 
-    def _admit_stream(self, stream: AcceptStream) -> bool:
-        return self._hold(stream, stream.done)
+    def _admit_stream(self, stream: AcceptStream) -> str | None:
+        """Why an accepted connection may not stay, or None: asked before any byte is read."""
+        if self.sockets.gate.refuses(stream.address[0]):
+            return "blocked by the IP filter"
+        return None if self._hold(stream, stream.done) else "too many connections"
 
     def _hold(self, pending: PeerConnection | AcceptStream, done: asyncio.Future[Any]) -> bool:
         peers = sum(len(t.peers) for t in self.torrents.values())
@@ -970,6 +1018,8 @@ _SETTING_REACTIONS: tuple[tuple[frozenset[str], Callable[[Session, SessionConfig
      Session._restart_discovery),
     (frozenset({"max_peers", "max_half_open"}), Session._set_utp_limits),
     (frozenset({"upload_slots"}), Session._set_upload_slots),
+    (frozenset({"ip_filter_path"}), Session._new_ip_filter),
+    (frozenset({"banned_peers"}), Session._new_bans),
     (frozenset({"listen_host", "listen_port"}), Session._announce_address),
     (frozenset({"listen_host", "listen_port", "enable_dht", "dht_bootstrap", "enable_lsd", "port_mapping"}),
      Session._remap),  # after discovery: the DHT's UDP port may have changed with it

@@ -181,6 +181,8 @@ class SessionSnapshot:
     peers: int
     dht_nodes: int
     listen_port: int | None
+    blocked_connections: int = 0  # refused by the IP filter or a ban, both ways, since start
+    ip_filter: str = ""  # what the loaded block list holds, in plain words ("" for none)
     port_mapping: PortMapStatus = PortMapStatus()  # what the router was asked, and what it said
     incoming_connections: int = 0  # peers that reached us since the start: proof we are reachable
     categories: tuple[Category, ...] = ()  # every category, with its save folder, even empty ones

@@ -56,6 +56,7 @@ from app.engine.storage.disk import Storage
 from app.engine.storage.layout import Layout
 from app.engine.storage.piece_verifier import verifier_for
 from app.engine.store import ResumeRecord
+from app.engine.super_seeding import SuperSeeder
 from app.engine.torrent_options import SKIP, TorrentOptions, apply_options
 from app.engine.tracker.announce_list import new_tiers
 from app.engine.tracker.manager import TrackerManager, TrackerNetwork
@@ -207,6 +208,7 @@ class Torrent:
         self.hash_server = HashServer(metainfo.piece_layers, metainfo.piece_length)
         self.picker = PiecePicker(self.num_pieces, metainfo.piece_length, metainfo.total_length, rng=self.host.rng)
         self._file_done = [0] * len(metainfo.files)
+        self.super_seeder = SuperSeeder(self.num_pieces)
         apply_options(self)
 
     @property
@@ -564,6 +566,8 @@ class Torrent:
             return
         self.peers[peer] = None
         peer.throttle = self.throttle
+        if self.super_seeding:
+            self._show(peer, self.super_seeder.reveal(peer, peer.pieces, self.picker.availability))
         if not peer.incoming and peer.address in self.candidates:
             self.candidates[peer.address].failures = 0
         if self.choker_has_room():
@@ -583,11 +587,30 @@ class Torrent:
             self.picker.peer_left(peer.pieces)
         if self.has_metadata:
             self.picker.peer_gone(peer)
+            self.super_seeder.peer_gone(peer)
         if not peer.incoming and peer.address in self.candidates:
             self.connect_failed(peer.address, reason)
 
     def our_bitfield(self) -> Bitfield | None:
-        return self.picker.have if self.has_metadata else None
+        """What a new peer hears we have: nothing while super-seeding (BEP 16), `have`s follow."""
+        if not self.has_metadata:
+            return None
+        return Bitfield(self.num_pieces) if self.super_seeding else self.picker.have
+
+    @property
+    def super_seeding(self) -> bool:
+        """BEP 16 applies to a seed only: while downloading, the option waits."""
+        return self.options.super_seeding and self.has_metadata and self.state == TorrentState.SEEDING
+
+    def _show(self, peer: PeerConnection, piece: int | None) -> None:
+        if piece is not None and not peer.closed:
+            peer.have(piece)
+
+    def stop_super_seeding(self) -> None:
+        """The option was switched off: every peer hears of every piece it lacks."""
+        self.super_seeder = SuperSeeder(self.num_pieces)
+        if self.has_metadata and self.state == TorrentState.SEEDING:
+            self._peers_after_check()
 
     def our_extension_handshake(self, peer: PeerConnection) -> ext.ExtensionHandshake:
         names = [ext.UT_METADATA] if self.private else [ext.UT_METADATA, ext.UT_PEX]
@@ -673,10 +696,16 @@ class Torrent:
             wanted = new not in self.picker.have and self.state == TorrentState.DOWNLOADING
             if wanted and not peer.am_interested:
                 peer.set_interested(self.picker.interesting(peer.pieces))  # type: ignore[arg-type]
+            if self.super_seeding:
+                views = {p: p.pieces for p in self.peers}
+                for holder, piece in self.super_seeder.peer_has(peer, new, views, self.picker.availability):
+                    self._show(holder, piece)  # type: ignore[arg-type]
             return
         self.picker.peer_joined(new)
         self._judge_peer(peer)
         self._offer_allowed_fast(peer)
+        if self.super_seeding:
+            self._show(peer, self.super_seeder.view_known(peer, new, self.picker.availability))
 
     def peer_pieces_replaced(self, peer: PeerConnection, old: Bitfield, new: Bitfield) -> None:
         """The peer announced all its pieces again (aria2 does, instead of many `have`s)."""
@@ -693,8 +722,8 @@ class Torrent:
 
     def _offer_allowed_fast(self, peer: PeerConnection) -> None:
         """BEP 6: a peer may fetch a few pieces before its first unchoke (not those it has)."""
-        if not peer.fast or peer.closed or peer.pieces is None or peer.is_seed:
-            return
+        if not peer.fast or peer.closed or peer.pieces is None or peer.is_seed or self.super_seeding:
+            return  # BEP 16: a super-seed offers no piece but the one it shows
         pieces = offered_fast_set(peer.address[0], self.info_hash, self.num_pieces)
         lacking = tuple(piece for piece in pieces if piece not in peer.pieces)
         if lacking:
@@ -771,6 +800,8 @@ class Torrent:
     def suggestions(self, peer: PeerConnection) -> list[int]:
         """Pieces in the read cache the peer lacks, the latest read first: serving them costs
         no disk read (BEP 6 suggest, as libtorrent's suggest_read_cache)."""
+        if self.super_seeding:
+            return []  # BEP 16: a suggestion would show pieces the peer was not meant to see
         lacking = peer.pieces
         return [piece for piece in reversed(self._read_cache) if lacking is None or piece not in lacking]
 

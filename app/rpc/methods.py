@@ -45,7 +45,7 @@ PORT_TEST_RESULT: Final = (
     "Couldn't test port: Piecemeal does not ask outside servers whether its port can be reached"
 )
 _FIXED_SESSION_VALUES: Final[dict[str, Any]] = {  # what Piecemeal does not have, said as Transmission says it
-    "blocklist-enabled": False, "blocklist-size": 0, "blocklist-url": "", "utp-enabled": False,
+    "blocklist-url": "", "utp-enabled": False,
     "peer-port-random-on-start": False, "incomplete-dir-enabled": False,
     "incomplete-dir": "", "rename-partial-files": False, "trash-original-torrent-files": False,
     "idle-seeding-limit-enabled": False, "idle-seeding-limit": 30, "queue-stalled-enabled": False,
@@ -100,6 +100,7 @@ class RpcMethods:
             "session-get": self.session_get, "session-set": self.session_set,
             "session-stats": self.session_stats, "session-close": self.session_close,
             "free-space": self.free_space, "port-test": self.port_test, "group-get": self.group_get,
+            "blocklist-update": self.blocklist_update,
         }
 
     # the request cycle
@@ -314,6 +315,8 @@ class RpcMethods:
         values["session-id"] = self.context.session_id
         values["config-dir"] = self.context.config_dir
         values["download-dir-free-space"] = await _free_bytes(Path(self.settings["download-dir"]))
+        values["blocklist-enabled"] = self.session.config.ip_filter_path is not None
+        values["blocklist-size"] = self.session.sockets.gate.rules
         return {key: values[key] for key in names if key in values} if names else values
 
     async def session_set(self, args: Mapping[str, Any]) -> dict[str, Any]:
@@ -369,6 +372,14 @@ class RpcMethods:
         # this is Transmission's answer when the test cannot be made.
         raise RpcError(PORT_TEST_RESULT)
 
+    async def blocklist_update(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        """RPC spec 4.5: here the IP filter file is read again (Piecemeal downloads no list)."""
+        try:
+            await self.session.reload_ip_filter()
+        except EngineError as exc:
+            raise RpcError(str(exc)) from None
+        return {"blocklist-size": self.session.sockets.gate.rules}
+
     async def group_get(self, args: Mapping[str, Any]) -> dict[str, Any]:
         return {"group": []}  # Piecemeal has no bandwidth groups
 
@@ -379,7 +390,6 @@ _UNSUPPORTED: Final = {
     "queue-move-up": "moving torrents in the queue is not supported by Piecemeal yet",
     "queue-move-down": "moving torrents in the queue is not supported by Piecemeal yet",
     "queue-move-bottom": "moving torrents in the queue is not supported by Piecemeal yet",
-    "blocklist-update": "Piecemeal has no blocklist",
     "group-set": "Piecemeal has no bandwidth groups",
 }
 

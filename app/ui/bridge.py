@@ -296,6 +296,10 @@ class EngineBridge(QObject):
         """Hand the session the settings that changed (SessionConfig fields, engine units)."""
         return self.run(self._apply_settings(dict(changes)), "Could not apply the new preferences")
 
+    def reload_ip_filter(self) -> asyncio.Future[Any]:
+        """Read the block list file again (it may have been updated)."""
+        return self.run(self._session.reload_ip_filter(), "Could not reload the IP filter")
+
     def run(self, command: Coroutine[Any, Any, Any], title: str) -> asyncio.Future[Any]:
         """Run a command on the loop; a failure becomes `failed(title, sentence)`."""
         task = asyncio.ensure_future(command)

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QPoint, QSettings, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFormLayout,
     QHeaderView,
     QLabel,
+    QMenu,
     QScrollArea,
     QTableView,
     QTabWidget,
@@ -197,7 +198,17 @@ def _table(
     return view
 
 
+def peer_host(address: str) -> str:
+    """The host of a peer's "1.2.3.4:6881" or "[::1]:6881"."""
+    host = address.rsplit(":", 1)[0]
+    return host[1:-1] if host.startswith("[") else host
+
+
 class DetailsTabs(QTabWidget):
+    """Signals: ban_peer(host) when the user bans a peer from the Peers tab."""
+
+    ban_peer = Signal(str)
+
     def __init__(self, log: AppLog, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.general = GeneralTab()
@@ -214,6 +225,8 @@ class DetailsTabs(QTabWidget):
             stretch=1,
             progress_column=3,
         )
+        self.peers.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.peers.customContextMenuRequested.connect(self._peer_menu)
         self.files = QTreeView()
         self.files.setModel(self.file_model)
         self.files.setUniformRowHeights(True)
@@ -277,6 +290,24 @@ class DetailsTabs(QTabWidget):
         show = str(settings.value("details/show_availability", "false")).lower() == "true"
         self.pieces.availability_toggle.setChecked(show)
         self.log.restore_state(settings)
+
+    def _peer_menu(self, position: QPoint) -> None:
+        index = self.peers.indexAt(position)
+        if not index.isValid():
+            return
+        self.peer_menu(self.peer_model.items()[index.row()].address).popup(
+            self.peers.viewport().mapToGlobal(position)
+        )
+
+    def peer_menu(self, address: str) -> QMenu:
+        """The Peers tab's context menu for the peer at `address`."""
+        host = peer_host(address)
+        menu = QMenu(self.peers)
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        ban = menu.addAction("Ban peer")
+        ban.setToolTip(f"Disconnect {host} and refuse it from now on")
+        ban.triggered.connect(lambda: self.ban_peer.emit(host))
+        return menu
 
     def _fill(self) -> None:
         filler = self._fillers.get(self.currentWidget())

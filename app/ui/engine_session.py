@@ -66,6 +66,10 @@ class EngineSession(Protocol):
         """A BEP 19 web seed (http or https), remembered with the torrent."""
         ...
 
+    async def reload_ip_filter(self) -> None:
+        """Read the block list file again; EngineError if it cannot be read."""
+        ...
+
     async def add_category(self, name: str, save_path: str = "") -> None:
         """Add a category, or change its save folder ("" : the download folder)."""
         ...

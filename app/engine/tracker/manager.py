@@ -20,7 +20,7 @@ from app.engine.snapshots import TrackerSnapshot
 from app.engine.sockets import Sockets
 from app.engine.tracker.announce_list import AnnounceList, TrackerState
 from app.engine.tracker.http_client import HttpTrackerClient
-from app.engine.tracker.types import AnnounceEvent, AnnounceRequest, AnnounceResponse
+from app.engine.tracker.types import AnnounceEvent, AnnounceRequest, AnnounceResponse, ScrapeEntry
 from app.engine.tracker.udp_client import UdpTrackerClient
 
 log = logging.getLogger(__name__)
@@ -168,7 +168,10 @@ class TrackerManager:
                 await asyncio.wait_for(self._wake.wait(), delay)
         while True:
             await self._sleep_until_due()
-            await self._round()
+            if self._list.announce_at() <= self._clock():
+                await self._round()
+            for tracker in self._list.scrapes_due(self._clock()):
+                await self._scrape(tracker)
 
     async def _sleep_until_due(self) -> None:
         while True:
@@ -202,6 +205,30 @@ class TrackerManager:
         self._list.succeeded(tracker, request, response, self._clock())
         self._deliver(list(response.peers))
         return True
+
+    async def _scrape(self, tracker: TrackerState) -> None:
+        """BEP 48: the swarm's counts, for a tracker whose announces leave them out."""
+        scrapers: dict[str, Callable[[str], Awaitable[dict[bytes, ScrapeEntry]]]] = {
+            "http": self._scrape_http, "https": self._scrape_http, "udp": self._scrape_udp,
+        }
+        scraper = scrapers.get(urlsplit(tracker.url).scheme.lower())
+        entry = None
+        try:
+            if scraper is not None:
+                entry = (await scraper(tracker.url)).get(self._info_hash)
+        except TrackerError as error:
+            log.info("tracker %s: scrape failed: %s", tracker.url, error)
+        except Exception:
+            log.exception("scraping %s failed", tracker.url)
+        self._list.scraped(tracker, entry, self._clock())
+
+    async def _scrape_http(self, url: str) -> dict[bytes, ScrapeEntry]:
+        shared = self._network.http
+        client = self._own_http if shared is None else HttpTrackerClient(shared)
+        return await client.scrape(url, [self._info_hash])
+
+    async def _scrape_udp(self, url: str) -> dict[bytes, ScrapeEntry]:
+        return await self._udp_client(url).scrape([self._info_hash])
 
     async def _send_stopped(self, tracker: TrackerState) -> None:
         try:
@@ -247,6 +274,9 @@ class TrackerManager:
         return await client.announce(url, request)
 
     async def _announce_udp(self, url: str, request: AnnounceRequest) -> AnnounceResponse:
+        return await self._udp_client(url).announce(request)
+
+    def _udp_client(self, url: str) -> UdpTrackerClient:
         sockets = self._network.sockets  # a new bind address takes effect at the next announce
         client = self._udp.get(url)
         if client is None or client.sockets != sockets:
@@ -254,7 +284,7 @@ class TrackerManager:
                 client.close()
             client = UdpTrackerClient(url, retry_base=self._udp_retry_base, sockets=sockets)
             self._udp[url] = client
-        return await client.announce(request)
+        return client
 
     def _deliver(self, peers: list[Peer]) -> None:
         if not peers:

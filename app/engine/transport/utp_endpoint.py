@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable
 from typing import TypeVar
 
-from app.engine.sockets import Sockets
+from app.engine.sockets import BlockedAddressError, Sockets
 from app.engine.transport.udp_socket import UdpSocket
 from app.engine.transport.utp_transport import UtpManager, UtpTransport
 
@@ -84,10 +84,13 @@ async def dial(
     if transport != "utp":
         try:
             return await asyncio.wait_for(sockets.connect(factory, address), tcp_timeout)
+        except BlockedAddressError:
+            raise  # not over uTP either
         except (OSError, TimeoutError) as exc:
             if transport == "tcp" or endpoint is None:
                 raise
             log.debug("TCP to %s:%s failed (%s): trying uTP", *address, exc)
     if endpoint is None:
         raise OSError("uTP is not available")
+    sockets.refuse_blocked(address[0])
     return await endpoint.connect(factory, address)

@@ -9,18 +9,20 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTime
+from PySide6.QtCore import Qt, QTime, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
     QDoubleSpinBox,
+    QFileDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QPushButton,
     QSizePolicy,
     QSpinBox,
     QTabWidget,
@@ -77,6 +79,10 @@ def _minutes(time: QTime) -> int:
 
 
 class PreferencesDialog(QDialog):
+    """Signals: reload_ip_filter(path) (the user asked to read the block list file now)."""
+
+    reload_ip_filter = Signal(str)
+
     def __init__(
         self, preferences: Preferences, parent: QWidget | None = None, log_file: Path | None = None
     ) -> None:
@@ -253,7 +259,33 @@ class PreferencesDialog(QDialog):
             box.setChecked(on)
             layout.addWidget(box)
         layout.addWidget(_note("Private torrents never use these."))
-        return self._page(self._group("Finding peers", layout))
+        return self._page(self._group("Finding peers", layout), self._group("IP filter", self._filter_form(p)))
+
+    def _filter_form(self, p: Preferences) -> QFormLayout:
+        self.ip_filter_edit = QLineEdit(p.ip_filter_path)
+        self.ip_filter_edit.setPlaceholderText("No block list")
+        browse, reload = QPushButton("Browse…"), QPushButton("Reload")
+        browse.clicked.connect(self._pick_filter)
+        reload.setToolTip("Read the block list file again, as it is now")
+        reload.clicked.connect(lambda: self.reload_ip_filter.emit(self.ip_filter_edit.text().strip()))
+        row = QHBoxLayout()
+        for widget in (self.ip_filter_edit, browse, reload):
+            row.addWidget(widget, widget is self.ip_filter_edit)
+        self.banned_edit = QLineEdit(", ".join(p.banned_peers))
+        self.banned_edit.setPlaceholderText("None")
+        form = QFormLayout()
+        form.addRow("Block list:", row)
+        form.addRow("", _note("An eMule .dat or PeerGuardian .p2p file, plain or gzipped. "
+                              "Peers in it are refused, both ways."))
+        form.addRow("Banned peers:", self.banned_edit)
+        return form
+
+    def _pick_filter(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "IP filter", self.ip_filter_edit.text(), "Block lists (*.dat *.p2p *.gz *.txt);;All files (*)"
+        )
+        if path:
+            self.ip_filter_edit.setText(path)
 
     def _disk_tab(self, p: Preferences) -> QWidget:
         self.reserve_box = _spin(p.disk_reserve, 1_000_000, " MiB", "No reserve")
@@ -331,6 +363,8 @@ class PreferencesDialog(QDialog):
             disk_reserve=self.reserve_box.value(),
             encryption=self.encryption_box.currentData(),
             log_level=self.log_level_box.currentData(),
+            ip_filter_path=self.ip_filter_edit.text().strip(),
+            banned_peers=tuple(w.strip() for w in self.banned_edit.text().replace(" ", ",").split(",") if w.strip()),
             watch_dir=self.watch_dir_edit.text().strip(),
             watch_delete=self.watch_delete_box.isChecked(),
             notify_finished=self.notify_finished_box.isChecked(),
