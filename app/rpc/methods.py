@@ -233,6 +233,7 @@ class RpcMethods:
             await self._set_files(info_hash, args)
             await self._set_limits(info_hash, args)
             await self._set_goal(info_hash, args)
+            await self._set_seed_time(info_hash, args)
             sequential = get_bool(args, "sequentialDownload")
             if sequential is not None:
                 await self.session.set_sequential(info_hash, sequential)
@@ -273,6 +274,16 @@ class RpcMethods:
         options = details.options
         goal = _ratio_goal(mode, ratio, options.ratio_limit)
         await self.session.set_options(info_hash, replace(options, ratio_limit=goal))
+
+    async def _set_seed_time(self, info_hash: str, args: Mapping[str, Any]) -> None:
+        """Piecemeal's own: stop seeding after this many seconds; null: the session's goal."""
+        key = fields.PIECEMEAL + "seed-time-limit"
+        if key not in args:
+            return
+        seconds = get_number(args, key)
+        details = self.session.details(info_hash)
+        assert details is not None, "a selected torrent has details"
+        await self.session.set_options(info_hash, replace(details.options, seed_time_limit=seconds))
 
     async def torrent_set_location(self, args: Mapping[str, Any]) -> dict[str, Any]:
         location = _absolute(get_str(args, "location"), "new location")
