@@ -11,10 +11,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import socket
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -22,6 +24,7 @@ from app.engine.errors import EngineError
 
 RPC_PATH: Final = "/transmission/rpc"
 SESSION_ID_HEADER: Final = "X-Transmission-Session-Id"
+_REACHABLE: Final = {"0.0.0.0": "127.0.0.1", "::": "::1"}  # a daemon on every address answers on loopback
 TIMEOUT: Final = 30.0  # seconds for one request: a torrent-add of a large .torrent included
 
 
@@ -49,6 +52,14 @@ class RemoteAddress:
     tls: bool = False
     fingerprint: str = ""
     ca_file: str = ""
+
+    @classmethod
+    def from_url(cls, url: str) -> RemoteAddress:
+        """The daemon at an RPC URL such as it logs ("http://127.0.0.1:9091/transmission/rpc")."""
+        parts = urlsplit(url)
+        host = _REACHABLE.get(parts.hostname or "", parts.hostname or "127.0.0.1")
+        tls = parts.scheme == "https"
+        return cls(host=host, port=parts.port or (443 if tls else 80), tls=tls)
 
     @property
     def label(self) -> str:
@@ -167,10 +178,20 @@ def _arguments(address: RemoteAddress, method: str, status: int, text: str) -> d
 
 
 def _reason(exc: BaseException) -> str:
-    if isinstance(exc, TimeoutError | asyncio.TimeoutError):
-        return "no answer in time"
     if isinstance(exc, aiohttp.ClientConnectorError):
-        return exc.os_error.strerror or str(exc.os_error)
-    if isinstance(exc, aiohttp.ServerDisconnectedError):
-        return "it closed the connection"
+        exc = exc.os_error
+    for kind, words in _REASONS.items():
+        if isinstance(exc, kind):
+            return words
     return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+
+
+_REASONS: Final[dict[type[BaseException], str]] = {
+    ConnectionRefusedError: "nothing answers on that port (is the daemon running?)",
+    socket.gaierror: "the host name is not known",
+    TimeoutError: "no answer in time",
+    asyncio.TimeoutError: "no answer in time",
+    aiohttp.ServerDisconnectedError: "it closed the connection (does it use HTTPS?)",
+    ssl.SSLError: "the HTTPS handshake failed (does the daemon use HTTPS?)",
+    aiohttp.ClientOSError: "the connection broke",
+}

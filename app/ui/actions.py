@@ -18,6 +18,8 @@ class Actions:
         self.add_file = self._make("&Add torrent file…", icon("add"), QKeySequence.StandardKey.Open)
         self.add_magnet = self._make("Add &magnet link…", icon("add"), "Ctrl+U")
         self.create = self._make("&Create torrent…", icon("create"), QKeySequence.StandardKey.New)
+        self.connect = self._make("Co&nnect to…", QIcon(), None)
+        self.local_session = self._make("&Local session", QIcon(), None)
         self.start = self._make("&Start", icon("start"), "Ctrl+S")
         self.pause = self._make("&Pause", icon("pause"), "Ctrl+P")
         self.remove = self._make("&Remove…", icon("remove"), QKeySequence.StandardKey.Delete)
@@ -45,6 +47,8 @@ class Actions:
         )
         self.add_file.setStatusTip("Add a .torrent file from disk")
         self.create.setStatusTip("Make a .torrent from a file or folder you want to share")
+        self.connect.setStatusTip("Show and control the torrents of a piecemeal-daemon, here or on another machine")
+        self.local_session.setStatusTip("Show this computer's own torrents again")
         self.remove.setStatusTip("Remove the selected torrents, and optionally their files")
 
     def _make(self, text: str, action_icon: QIcon, shortcut: Shortcut) -> QAction:

@@ -1,0 +1,117 @@
+"""The window as a thin client of a piecemeal-daemon running in another process: File >
+Connect to…, a download started from the window and fed by libtorrent, a pause made with
+transmission-remote, and back to the local session."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from app.engine.session import Session
+from app.engine.snapshots import TorrentState
+from app.ui.connection_controller import ConnectionController
+from app.ui.main_window import MainWindow
+from app.ui.session_switch import LOCAL_LABEL, SessionSwitch
+from tests.lt_peer import LtPeer, make_torrent, random_tree
+from tests.rpc.daemon_process import DaemonProcess, running_daemon
+from tests.ui.helpers import until
+
+SIZES = {"album/one.bin": 700_001, "album/two.bin": 90_000}
+DOWNLOAD_TIMEOUT = 60.0
+
+
+@pytest.fixture
+def daemon(tmp_path: Path) -> Iterator[DaemonProcess]:
+    with running_daemon(tmp_path / "profile") as process:
+        yield process
+
+
+@pytest.fixture
+async def controller(window: MainWindow, session: Session) -> AsyncIterator[ConnectionController]:
+    switch = SessionSwitch(window.bridge, session)
+    yield ConnectionController(window, switch)
+    if switch.remote is not None:
+        await switch.remote.close()
+
+
+@pytest.fixture
+def seed(tmp_path: Path) -> Iterator[tuple[LtPeer, bytes, Path]]:
+    content = random_tree(tmp_path / "seed", SIZES) / "album"
+    data = make_torrent(content, piece_size=16384)
+    peer = LtPeer("127.0.0.2")
+    try:
+        yield peer, data, content
+    finally:
+        peer.close()
+
+
+async def connect(window: MainWindow, controller: ConnectionController, port: int) -> None:
+    window.actions.connect.trigger()
+    dialog = controller.dialog
+    dialog.host_edit.setText("127.0.0.1")
+    dialog.port_box.setValue(port)
+    dialog.connect_button.click()
+    await until(lambda: controller.dialog is None, timeout=30)
+
+
+async def test_a_download_started_from_the_window_finishes_on_the_daemon_and_a_remote_pause_shows(
+    window: MainWindow, controller: ConnectionController, daemon: DaemonProcess,
+    seed: tuple[LtPeer, bytes, Path], tmp_path: Path,
+) -> None:
+    peer, data, content = seed
+    handle = peer.add(data, content.parent)
+    window.bridge.start()
+    await connect(window, controller, daemon.port)
+    label = f"Connected to 127.0.0.1:{daemon.port}"
+    assert window.windowTitle() == f"Piecemeal — {label}" and controller.label.text() == label
+    assert window.dht_label.isHidden(), "the daemon's DHT is not visible over RPC"
+
+    torrent = tmp_path / "album.torrent"
+    torrent.write_bytes(data)
+    window.add_torrent_files([torrent])
+    window.add_dialog.save_path_edit.setText(str(tmp_path / "daemon-downloads"))
+    window.add_dialog.accept()
+    await until(lambda: window.model.rowCount() == 1, timeout=30)
+    await until(lambda: window.model.item(0).state == TorrentState.DOWNLOADING, timeout=30)
+    handle.connect_peer(("127.0.0.1", daemon.peer_port))
+    window.view.selectRow(0)
+    window.details.setCurrentWidget(window.details.pieces)
+    await until(lambda: window.model.item(0).state == TorrentState.SEEDING, timeout=DOWNLOAD_TIMEOUT)
+
+    assert window.model.item(0).progress == 1.0
+    for name in ("one.bin", "two.bin"):
+        assert (tmp_path / "daemon-downloads" / "album" / name).read_bytes() == (content / name).read_bytes()
+    pieces = -(-sum(SIZES.values()) // 16384)
+    await until(lambda: window.details.pieces.summary.text().startswith(f"{pieces} of {pieces}"))
+    window.grab().save(str(tmp_path / "connected-window.png"))
+
+    daemon.remote("-t", "1", "-S")
+    await until(lambda: window.model.item(0).state == TorrentState.PAUSED, timeout=30)
+    window.actions.start.trigger()
+    await until(lambda: window.model.item(0).state == TorrentState.SEEDING, timeout=30)
+    assert re.search(r"100%.*(Seeding|Idle)", daemon.remote("-l")), "transmission-remote sees it seeding again"
+
+    window.actions.local_session.trigger()
+    await until(lambda: window.windowTitle() == "Piecemeal" and window.model.rowCount() == 0)
+    assert controller.label.text() == LOCAL_LABEL
+
+
+async def test_a_daemon_not_there_is_a_sentence_in_the_dialog_and_the_local_session_stays(
+    window: MainWindow, controller: ConnectionController, daemon: DaemonProcess, tmp_path: Path,
+) -> None:
+    window.bridge.start()
+    port = daemon.port
+    assert daemon.stop() == 0
+    window.actions.connect.trigger()
+    dialog = controller.dialog
+    dialog.port_box.setValue(port)
+    dialog.connect_button.click()
+    await until(lambda: "Could not reach" in dialog.status_label.text(), timeout=30)
+    assert dialog.status_label.text() == (
+        f"Could not reach the daemon at 127.0.0.1:{port}: nothing answers on that port (is the daemon running?).")
+    assert dialog.connect_button.isEnabled() and window.windowTitle() == "Piecemeal"
+    dialog.grab().save(str(tmp_path / "connect-dialog.png"))
+    dialog.reject()
