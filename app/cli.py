@@ -20,6 +20,7 @@ from app.engine.magnet import Magnet, format_magnet, parse_magnet
 from app.engine.metainfo import Metainfo, load_metainfo
 from app.engine.session import DuplicateTorrentError, Session, SessionConfig
 from app.engine.snapshots import TorrentSnapshot, TorrentState
+from app.engine.transport.mse_transport import Encryption
 from app.progress_printer import ProgressPrinter
 
 EXIT_USAGE = 2
@@ -109,6 +110,8 @@ def _network_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--up-limit", type=_size, default=0, metavar="RATE",
                         help="upload at most this much a second, e.g. 500K (default: no limit)")
     parser.add_argument("--max-peers", type=int, metavar="N", help="connect to at most N peers")
+    parser.add_argument("--encryption", choices=[e.value for e in Encryption], default=Encryption.ALLOW.value,
+                        help="allow: both, encrypted first (default); require: encrypted only; disable: plaintext only")
 
 
 def _goal_args(parser: argparse.ArgumentParser) -> None:
@@ -235,7 +238,7 @@ async def _run(meta: Metainfo | Magnet, args: argparse.Namespace, folder: Path, 
                            enable_dht=args.dht, enable_pex=args.pex, enable_lsd=args.lsd,
                            down_limit=args.down_limit, up_limit=args.up_limit, **_peer_limits(args.max_peers),
                            seed_ratio_limit=args.seed_ratio, seed_time_limit=args.seed_time * 60,
-                           **_bootstrap(args.dht_bootstrap))
+                           encryption=args.encryption, **_bootstrap(args.dht_bootstrap))
     session = Session(config)
     printer = _printer(args.quiet)
     stop = asyncio.Event()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -77,25 +78,46 @@ def test_missing_file_and_unusable_folder(payload: Path, tmp_path: Path) -> None
     assert "a-file" in result.stderr
 
 
-def test_seed_then_download_then_ctrl_c(payload: Path, tmp_path: Path) -> None:
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_listening(port: int, process: subprocess.Popen[str], timeout: float = 30) -> None:
+    """Until the process accepts connections on `port` (however slowly it starts)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        assert process.poll() is None, process.communicate()[1]
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            assert time.monotonic() < deadline, f"nothing listens on port {port}"
+            time.sleep(0.05)
+
+
+@pytest.mark.parametrize("encryption", ["allow", "require"])
+def test_seed_then_download_then_ctrl_c(encryption: str, payload: Path, tmp_path: Path) -> None:
     torrent = tmp_path / "t.torrent"
     torrent.write_bytes(create_torrent(payload, piece_length=32768))
+    port = free_port()  # not a fixed number: other test runs share this machine
     seed = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "seed", str(torrent), "--data", str(payload.parent),
-         "--bind", "127.0.0.1", "--port", "47931", *OFFLINE],
+         "--bind", "127.0.0.1", "--port", str(port), "--encryption", encryption, *OFFLINE],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
-        time.sleep(1.5)
+        wait_listening(port, seed)
         result = cli("download", str(torrent), "-o", str(tmp_path / "out"), "--bind", "127.0.0.1",
-                     "--port", "0", "--peer", "127.0.0.1:47931")
+                     "--port", "0", "--peer", f"127.0.0.1:{port}", "--encryption", encryption)
         assert result.returncode == 0, result.stderr
         _assert_plain_progress(result.stdout)
         assert "%" not in result.stderr  # progress is output, on stdout; stderr is for problems
         for name in ("a.bin", "b/c.txt", "empty"):
             assert (tmp_path / "out" / "stuff" / name).read_bytes() == (payload / name).read_bytes()
         quiet = cli("--quiet", "download", str(torrent), "-o", str(tmp_path / "quiet"),
-                    "--bind", "127.0.0.1", "--port", "0", "--peer", "127.0.0.1:47931")
+                    "--bind", "127.0.0.1", "--port", "0", "--peer", f"127.0.0.1:{port}")
         assert (quiet.returncode, quiet.stdout, quiet.stderr) == (0, "", "")
         assert (tmp_path / "quiet" / "stuff" / "a.bin").read_bytes() == (payload / "a.bin").read_bytes()
     finally:

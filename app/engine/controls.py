@@ -48,7 +48,7 @@ class Controls:
         self.limits = RateLimits()
         self.disk = DiskGuard()
         self.alt_active = False
-        self._waiting_for_space: dict[bytes, asyncio.Task[None]] = {}  # -> the stop it caused
+        self._waiting_for_space: dict[bytes, tuple[Torrent, asyncio.Task[None]]] = {}  # -> the stop it caused
         self._moves: dict[bytes, FileCopy] = {}
         self._move_tasks: dict[bytes, asyncio.Task[None]] = {}
         self._task: asyncio.Task[None] | None = None
@@ -201,13 +201,13 @@ class Controls:
         return False
 
     def _wait_for_space(self, torrent: Torrent) -> None:
-        stopping = self._waiting_for_space.get(torrent.info_hash)
-        if stopping is not None and not stopping.done():
+        waiting = self._waiting_for_space.get(torrent.info_hash)
+        if waiting is not None and waiting[0] is torrent and not waiting[1].done():
             return
         log.warning("%s paused: %s", torrent.name, NO_SPACE)
         torrent.note = NO_SPACE
         # Not awaited here: the caller may be one of the torrent's writes, which stop() awaits.
-        self._waiting_for_space[torrent.info_hash] = torrent.stop_soon()
+        self._waiting_for_space[torrent.info_hash] = (torrent, torrent.stop_soon())
 
     async def _check_disk(self, now: float) -> None:
         reserve = self._session.config.disk_reserve
@@ -216,9 +216,11 @@ class Controls:
         for torrent in downloading:
             if not enough_space(await self.disk.free(torrent.save_path, now), 0, reserve):
                 self._wait_for_space(torrent)
-        for info_hash, stopping in list(self._waiting_for_space.items()):
-            torrent = torrents.get(info_hash)
-            if torrent is None or not stopping.done():
+        for info_hash, (torrent, stopping) in list(self._waiting_for_space.items()):
+            if torrents.get(info_hash) is not torrent:
+                del self._waiting_for_space[info_hash]  # removed (perhaps added again since)
+                continue
+            if not stopping.done():
                 continue
             if self._paused.get(info_hash, False) or torrent.state != TorrentState.PAUSED:
                 self._stop_waiting(torrent)  # the user paused it, or started it again

@@ -34,6 +34,7 @@ from app.engine.wire.codec import (
 if TYPE_CHECKING:
     from app.engine.piece_picker import Block
     from app.engine.rate_limit import Throttle
+    from app.engine.transport.mse import Rc4Stream
 
 log = logging.getLogger(__name__)
 
@@ -132,8 +133,12 @@ class PeerConnection(asyncio.BufferedProtocol):
         self.pex = ext.PexState()
         self.closed = False
         self.close_reason = ""
+        self.cipher: Rc4Stream | None = None  # MSE/PE: RC4 both ways, set before connection_made
+        self.encrypted = False
+        self._received: memoryview | None = None  # where the transport writes the next bytes
         self._ready = False
         self._serving = False
+        self._serve_task: asyncio.Task[None] | None = None  # the upload loop, kept from the GC
         self._write_ok = asyncio.Event()
         self._write_ok.set()
         self.handshake_done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -149,12 +154,24 @@ class PeerConnection(asyncio.BufferedProtocol):
 
     def get_buffer(self, sizehint: int) -> memoryview:
         buffer = self.decoder.get_buffer(sizehint)
-        if self.throttle is None:
-            return buffer
-        return buffer[: self.throttle.read_bytes(len(buffer))]  # a limited peer is read in sips
+        if self.throttle is not None:
+            buffer = buffer[: self.throttle.read_bytes(len(buffer))]  # a limited peer is read in sips
+        self._received = buffer
+        return buffer
 
     def buffer_updated(self, nbytes: int) -> None:
+        if self.cipher is not None and self._received is not None:
+            self.cipher.decrypt_into(self._received[:nbytes])
+        self._received = None
         self.decoder.buffer_updated(nbytes)
+        self._decode()
+
+    def receive_decrypted(self, data: bytes) -> None:
+        """The stream's first bytes, received (and decrypted) by the MSE handshake before us."""
+        self.decoder.feed(data)
+        self._decode()
+
+    def _decode(self) -> None:
         try:
             for event in self.decoder.events():
                 self.last_received = time.monotonic()  # whole messages only: a dribble is idle
@@ -287,13 +304,15 @@ class PeerConnection(asyncio.BufferedProtocol):
 
     def _write(self, data: bytes) -> None:
         if self.transport is not None and not self.closed:
-            self.transport.write(data)
+            self.transport.write(data if self.cipher is None else self.cipher.encrypt(data))
             self.last_sent = time.monotonic()
 
     def _write_chunks(self, chunks: list[bytes | memoryview]) -> None:
         # is_closing(): CPython 3.12's writelines() does not check a transport already lost
         # (reset by the peer) and leaves its socket registered after closing it.
         if self.transport is not None and not self.closed and not self.transport.is_closing():
+            if self.cipher is not None:
+                chunks = [self.cipher.encrypt(chunk) for chunk in chunks]
             self.transport.writelines(chunks)  # one sendmsg() for many blocks, no concatenation
             self.last_sent = time.monotonic()
             if self.transport.get_write_buffer_size() > WRITE_BUFFER_HIGH:
@@ -512,7 +531,7 @@ class PeerConnection(asyncio.BufferedProtocol):
         self.upload_queue.append(msg)
         if not self._serving:
             self._serving = True
-            asyncio.ensure_future(self._serve())
+            self._serve_task = asyncio.ensure_future(self._serve())
 
     def _may_serve(self, msg: m.Request) -> bool:
         """Unchoked, or asking for an allowed fast piece within its budget (BEP 6), which it spends."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final, Protocol
@@ -126,15 +126,22 @@ class _Reader(Protocol):
 
 
 class RateLimits:
-    """The session's buckets: every torrent's traffic passes these as well as its own."""
+    """The session's buckets: every torrent's traffic passes these as well as its own.
 
-    def __init__(self) -> None:
-        now = time.monotonic()
+    `clock` and `sleep` are the time the buckets and upload waits use (tests pass fake ones).
+    """
+
+    def __init__(
+        self, clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.clock, self.sleep = clock, sleep
+        now = clock()
         self.down = TokenBucket(now=now)
         self.up = TokenBucket(now=now)
 
     def set(self, limits: Limits) -> None:
-        _set_rates(self.down, self.up, limits)
+        _set_rates(self.down, self.up, limits, self.clock())
 
     def throttle(self, reading_blocked: Callable[[], bool] = lambda: False) -> Throttle:
         """A torrent's throttle; `reading_blocked` says when something else stopped reading."""
@@ -145,7 +152,7 @@ class Throttle:
     """One torrent's buckets joined with the session's: what the torrent's peers wait on."""
 
     def __init__(self, session: RateLimits, reading_blocked: Callable[[], bool]) -> None:
-        now = time.monotonic()
+        now = session.clock()
         self.down = TokenBucket(now=now)
         self.up = TokenBucket(now=now)
         self._session = session
@@ -157,7 +164,7 @@ class Throttle:
         return Limits(int(self.down.rate), int(self.up.rate))
 
     def set_limits(self, limits: Limits) -> None:
-        _set_rates(self.down, self.up, limits)
+        _set_rates(self.down, self.up, limits, self._session.clock())
 
     def batch_bytes(self, default: int) -> int:
         """How much to hand the socket at once: small batches keep a low limit smooth."""
@@ -171,17 +178,17 @@ class Throttle:
         """Wait until both upload buckets let a message through, then charge it to them."""
         buckets = (self.up, self._session.up)
         while True:
-            now = time.monotonic()
+            now = self._session.clock()
             wait = max(bucket.delay(now) for bucket in buckets)
             if wait <= 0:
                 break
-            await asyncio.sleep(wait)
+            await self._session.sleep(wait)
         for bucket in buckets:
             bucket.consume(nbytes, now)
 
     def received(self, peer: _Reader, nbytes: int) -> None:
         """Charge a received message; stop reading from the peer while a bucket is in debt."""
-        now = time.monotonic()
+        now = self._session.clock()
         self.down.consume(nbytes, now)
         self._session.down.consume(nbytes, now)
         if peer in self._held or peer.transport is None:
@@ -196,7 +203,7 @@ class Throttle:
         return max(self.down.delay(now), self._session.down.delay(now))
 
     def _release(self, peer: _Reader) -> None:
-        wait = self._down_delay(time.monotonic())
+        wait = self._down_delay(self._session.clock())
         if wait > 0 and not peer.closed:
             asyncio.get_running_loop().call_later(wait, self._release, peer)  # others spent it
             return
@@ -212,8 +219,7 @@ def _batch(default: int, *buckets: TokenBucket) -> int:
     return max(MIN_BATCH, min(default, int(min(rates) * BATCH_SECONDS)))
 
 
-def _set_rates(down: TokenBucket, up: TokenBucket, limits: Limits) -> None:
-    now = time.monotonic()
+def _set_rates(down: TokenBucket, up: TokenBucket, limits: Limits, now: float) -> None:
     if down.rate != limits.down:
         down.set_rate(limits.down, now)
     if up.rate != limits.up:

@@ -39,18 +39,22 @@ from app.engine.snapshots import SessionSnapshot, TorrentDetails, TorrentState
 from app.engine.store import ResumeRecord, Store, TorrentRecord, file_stamps, trustworthy
 from app.engine.torrent import Torrent
 from app.engine.torrent_options import TorrentOptions
+from app.engine.transport.mse import Initiator
+from app.engine.transport.mse_transport import DIAL_ORDER, METHODS, AcceptStream, DialStream, Encryption
 
 log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 10.0
 HANDSHAKE_TIMEOUT = 20.0
+MSE_TIMEOUT = 10.0  # a peer silent this long in the encrypted handshake is given up (or dialed plain)
 
 
 CHOOSE_FILES_NOTE = "choose the files to download, then start it"
 
 
 class DuplicateTorrentError(EngineError):
-    """The torrent is already in the session (its trackers were merged)."""
+    """The torrent is already in the session; the message says what of the new copy (trackers,
+    web seeds) was merged into it."""
 
 
 class UnknownTorrentError(EngineError):
@@ -89,6 +93,11 @@ class SessionConfig:
     seed_ratio_limit: float = 0.0  # pause a torrent once it has shared this much; 0: never
     seed_time_limit: float = 0.0  # or once it has seeded this many seconds; 0: never
     disk_reserve: int = 1024**3  # a torrent pauses rather than leave less free space; 0: no guard
+    encryption: str = Encryption.ALLOW  # MSE/PE: "allow", "require" or "disable"
+
+    def __post_init__(self) -> None:
+        if self.encryption not in set(Encryption):
+            raise EngineError(f"encryption must be allow, require or disable, not '{self.encryption}'")
 
 
 def default_profile_dir() -> Path:
@@ -108,7 +117,9 @@ class Session:
         self._server: asyncio.Server | None = None
         self._listeners: list[Callable[[events.Event], None]] = []
         self._half_open = 0
-        self._handshaking: set[PeerConnection] = set()  # accepted connections awaiting a handshake
+        # Accepted connections awaiting a handshake: MSE (AcceptStream), then BitTorrent's.
+        self._handshaking: set[PeerConnection | AcceptStream] = set()
+        self._dialling: set[asyncio.Task[None]] = set()  # outgoing connects, kept from the GC
         self.store: Store | None = None
         self._paused: dict[bytes, bool] = {}
         self.controls = Controls(self, self._paused)  # limits, queue, disk guard, moves
@@ -414,7 +425,7 @@ class Session:
             torrent = Torrent(self, _to_metainfo(source), folder)
         existing = self.torrents.get(torrent.info_hash)
         if existing is not None:
-            raise DuplicateTorrentError(f"'{existing.name}' is already in the list")
+            raise DuplicateTorrentError(self._merge(existing, torrent))
         self.torrents[torrent.info_hash] = torrent
         self._remember(torrent, paused)
         self._update_lsd()
@@ -426,6 +437,35 @@ class Session:
         if not paused:
             torrent.start()
         return torrent.info_hash.hex()
+
+    def _merge(self, existing: Torrent, duplicate: Torrent) -> str:
+        """qBittorrent's rule: a torrent added again brings its trackers and web seeds (a
+        magnet, its peers too) to the one in the list, except to a private one. Returns what
+        to tell the user."""
+        already = f"'{existing.name}' is already in the list"
+        if existing.private or duplicate.private:
+            return f"{already}; it is private, so no trackers were merged into it"
+        trackers, web_seeds = existing.merge(duplicate)
+        added = [_count(n, noun) for n, noun in ((trackers, "new tracker"), (web_seeds, "new web seed")) if n]
+        if not added:
+            return f"{already}, with the same trackers"
+        self._remember_sources(existing)
+        return f"{already}; {' and '.join(added)} merged into it"
+
+    def _remember_sources(self, torrent: Torrent) -> None:
+        if self.store is None:
+            return
+        if torrent.has_metadata:
+            changes: dict[str, Any] = {"metainfo": to_torrent_bytes(torrent.metainfo)}
+        else:
+            magnet = torrent.magnet
+            assert magnet is not None
+            link = format_magnet(magnet.info_hash, magnet.display_name, magnet.trackers, magnet.web_seeds)
+            changes = {"magnet": link}
+        try:
+            self.store.update_torrent(torrent.info_hash, **changes)
+        except StorageError as exc:
+            log.warning("could not save the merged trackers of %s: %s", torrent.name, exc)
 
     def magnet_uri(self, info_hash: str) -> str:
         torrent = self._get(info_hash)
@@ -552,42 +592,95 @@ class Session:
 
     def admit(self, peer: PeerConnection) -> bool:
         """May an accepted connection stay? max_peers counts peers and pending handshakes."""
+        return self._hold(peer, peer.handshake_done)
+
+    def _admit_stream(self, stream: AcceptStream) -> bool:
+        return self._hold(stream, stream.done)
+
+    def _hold(self, pending: PeerConnection | AcceptStream, done: asyncio.Future[Any]) -> bool:
         peers = sum(len(t.peers) for t in self.torrents.values())
         if peers + len(self._handshaking) >= self.config.max_peers:
             return False
-        self._handshaking.add(peer)
-        peer.handshake_done.add_done_callback(lambda _: self._handshaking.discard(peer))
+        self._handshaking.add(pending)
+        done.add_done_callback(lambda _: self._handshaking.discard(pending))
         return True
 
     def connect(self, torrent: Torrent, address: tuple[str, int]) -> None:
         self._half_open += 1
-        asyncio.ensure_future(self._connect(torrent, address))
+        task = asyncio.ensure_future(self._connect(torrent, address))
+        self._dialling.add(task)
+        task.add_done_callback(self._dialling.discard)
 
     async def _connect(self, torrent: Torrent, address: tuple[str, int]) -> None:
+        """Dial as the encryption policy says: "allow" tries MSE first and plaintext after it."""
+        failed = _DialFailure("no way to connect", connected=True)
+        for attempt, encrypted in enumerate(DIAL_ORDER[Encryption(self.config.encryption)]):
+            if not failed.connected:
+                break  # the peer is not there at all: no point in dialing it again in plaintext
+            if attempt:
+                self._half_open += 1  # connect() counted the first attempt
+            outcome = await self._dial(torrent, address, encrypted)
+            if isinstance(outcome, PeerConnection):
+                await self._await_handshake(torrent, address, outcome)
+                return
+            failed = outcome
+        torrent.connect_failed(address, failed.reason)
+
+    async def _dial(self, torrent: Torrent, address: tuple[str, int], encrypted: bool) -> PeerConnection | _DialFailure:
+        """A connected peer, its MSE handshake done if `encrypted`; or why not."""
+        def make_peer() -> PeerConnection:
+            return PeerConnection(self, torrent, address)
+
+        def make_stream() -> DialStream:
+            initiator = Initiator(torrent.info_hash, METHODS[Encryption(self.config.encryption)])
+            return DialStream(initiator, make_peer, MSE_TIMEOUT)
+
+        factory: Callable[[], PeerConnection | DialStream] = make_stream if encrypted else make_peer
         try:
-            _, peer = await asyncio.wait_for(
-                self.sockets.connect(lambda: PeerConnection(self, torrent, address), address),
-                CONNECT_TIMEOUT,
-            )
+            _, protocol = await asyncio.wait_for(self.sockets.connect(factory, address), CONNECT_TIMEOUT)
         except (OSError, TimeoutError) as exc:
-            torrent.connect_failed(address, _connect_reason(exc))
-            return
+            return _DialFailure(_connect_reason(exc), connected=False)
         finally:
             self._half_open -= 1
+        if isinstance(protocol, PeerConnection):
+            return protocol
+        try:
+            return await protocol.done  # type: ignore[return-value]  # DialStream's own timer ends it
+        except ConnectionError as exc:
+            return _DialFailure(str(exc), connected=True)
+
+    async def _await_handshake(self, torrent: Torrent, address: tuple[str, int], peer: PeerConnection) -> None:
         try:
             await asyncio.wait_for(asyncio.shield(peer.handshake_done), HANDSHAKE_TIMEOUT)
         except (ConnectionError, TimeoutError) as exc:
             peer.close(str(exc) or "no handshake")
             torrent.connect_failed(address, str(exc) or "no handshake")
 
-    def _incoming(self) -> PeerConnection:
+    def _incoming(self) -> AcceptStream:
+        stream = AcceptStream(
+            Encryption(self.config.encryption), self._accepting_info_hashes,
+            lambda: self._take_over(stream), HANDSHAKE_TIMEOUT, admit=self._admit_stream,
+        )
+        return stream
+
+    def _take_over(self, stream: AcceptStream) -> _IncomingPeer:
+        self._handshaking.discard(stream)  # its place among the pending handshakes goes to the peer
         return _IncomingPeer(self)
+
+    def _accepting_info_hashes(self) -> list[bytes]:
+        return [ih for ih, torrent in self.torrents.items() if torrent.accepts_peers]
 
     def _get(self, info_hash: str) -> Torrent:
         try:
             return self.torrents[bytes.fromhex(info_hash)]
         except (KeyError, ValueError):
             raise UnknownTorrentError(f"no torrent with info-hash {info_hash}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class _DialFailure:
+    reason: str
+    connected: bool  # the TCP connection was made (then the handshake failed)
 
 
 class _IncomingPeer(PeerConnection):
@@ -636,10 +729,15 @@ class SessionNetwork:
 _SETTING_REACTIONS: tuple[tuple[frozenset[str], Callable[[Session, SessionConfig], Awaitable[None]]], ...] = (
     (frozenset({"listen_host", "listen_port"}), Session._relisten),
     (frozenset({"listen_host"}), Session._new_http_client),
-    (frozenset({"listen_host", "listen_port", "enable_dht", "dht_bootstrap", "enable_lsd"}), Session._restart_discovery),
+    (frozenset({"listen_host", "listen_port", "enable_dht", "dht_bootstrap", "enable_lsd"}),
+     Session._restart_discovery),
     (frozenset({"upload_slots"}), Session._set_upload_slots),
     (frozenset({"listen_host", "listen_port"}), Session._announce_address),
 )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _stamps_or_none(paths: Sequence[Path]) -> tuple[tuple[int, int], ...] | None:

@@ -59,6 +59,7 @@ class PeerSnapshot:
     downloaded: int
     uploaded: int
     incoming: bool
+    encrypted: bool = False  # MSE/PE with RC4: the whole stream is encrypted
 
 
 @dataclass(frozen=True, slots=True)

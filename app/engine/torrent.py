@@ -14,7 +14,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -40,6 +40,7 @@ from app.engine.storage.disk import Storage
 from app.engine.storage.layout import Layout
 from app.engine.store import ResumeRecord
 from app.engine.torrent_options import SKIP, TorrentOptions, apply_options
+from app.engine.tracker.announce_list import new_tiers
 from app.engine.tracker.manager import TrackerManager
 from app.engine.wire import extension as ext
 from app.engine.wire import messages as m
@@ -739,10 +740,39 @@ class Torrent:
 
     # trackers
 
+    @property
+    def tracker_tiers(self) -> tuple[tuple[str, ...], ...]:
+        """BEP 12 tiers from the metainfo; a magnet's trackers are a tier each until it is known."""
+        if self.has_metadata:
+            return self.metainfo.trackers
+        return tuple((url,) for url in self.magnet.trackers) if self.magnet is not None else ()
+
+    @property
+    def web_seeds(self) -> tuple[str, ...]:
+        if self.has_metadata:
+            return self.metainfo.url_list
+        return self.magnet.web_seeds if self.magnet is not None else ()
+
+    def merge(self, other: Torrent) -> tuple[int, int]:
+        """Take the trackers and web seeds another copy of this torrent lists (and the peers
+        its magnet names) as qBittorrent does; returns how many trackers and web seeds were new."""
+        tiers = new_tiers(self.tracker_tiers, other.tracker_tiers)
+        seeds = tuple(url for url in dict.fromkeys(other.web_seeds) if url not in self.web_seeds)
+        if self.has_metadata:
+            meta = self.metainfo
+            self.metainfo = replace(meta, trackers=meta.trackers + tiers, url_list=meta.url_list + seeds)
+        elif self.magnet is not None:
+            urls = tuple(url for tier in tiers for url in tier)
+            self.magnet = replace(self.magnet, trackers=self.magnet.trackers + urls,
+                                  web_seeds=self.magnet.web_seeds + seeds)
+        self.trackers.add_tiers(tiers)
+        if other.magnet is not None:
+            self.add_peers(list(other.magnet.peers))
+        return sum(map(len, tiers)), len(seeds)
+
     def _make_trackers(self) -> TrackerManager:
-        tiers = self.metainfo.trackers if self.has_metadata else tuple((u,) for u in self.magnet.trackers)  # type: ignore[union-attr]
         return TrackerManager(
-            tiers,
+            self.tracker_tiers,
             info_hash=self.info_hash,
             peer_id=self.session.peer_id,
             network=self.session.network,
@@ -882,11 +912,13 @@ class Torrent:
             downloaded=peer.down.total,
             uploaded=peer.up.total,
             incoming=peer.incoming,
+            encrypted=peer.encrypted,
         )
 
 
 def _peer_flags(peer: PeerConnection) -> str:
-    """qBittorrent's letters: D/d downloading or interested-but-choked, U/u likewise up, I incoming."""
+    """qBittorrent's letters: D/d downloading or interested-but-choked, U/u likewise up, I incoming,
+    E encrypted."""
     flags = []
     if peer.am_interested:
         flags.append("d" if peer.peer_choking else "D")
@@ -898,5 +930,7 @@ def _peer_flags(peer: PeerConnection) -> str:
         flags.append("?")
     if peer.incoming:
         flags.append("I")
+    if peer.encrypted:
+        flags.append("E")
     return " ".join(flags)
 

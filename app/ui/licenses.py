@@ -42,6 +42,9 @@ THIRD_PARTY: tuple[Component, ...] = (
     Component("yarl", "Apache-2.0"),
     Component("humanize", "MIT"),
     Component("platformdirs", "MIT"),
+    Component("cryptography", "BSD-3-Clause", "offered as Apache-2.0 OR BSD-3-Clause; bundles OpenSSL, Apache-2.0"),
+    Component("cffi", "MIT"),
+    Component("pycparser", "BSD-3-Clause"),
     Component("bencodepy", "GPL-2.0-only"),
 )
 

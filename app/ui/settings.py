@@ -50,6 +50,7 @@ class Preferences:
     enable_pex: bool = True
     enable_lsd: bool = True
     disk_reserve: int = 1024
+    encryption: str = "allow"  # MSE/PE: "allow", "require" or "disable"
     log_level: str = "INFO"  # the `app` logger's, one of app_log.LEVELS
 
 
@@ -124,6 +125,7 @@ def session_settings(preferences: Preferences) -> dict[str, Any]:
         "enable_pex": p.enable_pex,
         "enable_lsd": p.enable_lsd,
         "disk_reserve": p.disk_reserve * MIB,
+        "encryption": p.encryption,
     }
 
 

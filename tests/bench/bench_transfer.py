@@ -1,12 +1,14 @@
 """Download and seed speed, CPU and peak memory: Piecemeal beside libtorrent, in one run.
 
     .venv/bin/python -m tests.bench.bench_transfer [--size-mib 1024] [--piece-kib 1024] [--rounds 1] [--gui]
-        [--skip-download | --skip-seed] [--plaintext-leecher] [--profile-seed FILE]
+        [--skip-download | --skip-seed] [--plaintext-leecher] [--profile-seed FILE] [--encrypted]
 
 A random payload is seeded by libtorrent on 127.0.0.2; each leecher runs alone in its own
 process (libtorrent's on 127.0.0.3, `piecemeal-cli download` on 127.0.0.4), so CPU seconds
 and peak RSS are that process's own. Then the seeding direction: a libtorrent leecher pulls
-from `piecemeal-cli seed` and from a libtorrent seed.
+from `piecemeal-cli seed` and from a libtorrent seed. `--encrypted` adds a download from a
+libtorrent seed that forces RC4 (MSE/PE) with `piecemeal-cli download --encryption require`,
+and its speed as a share of the plaintext download's in the same run.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from tests.lt_peer import make_torrent, random_tree
 
 PY = sys.executable
 WITH_GUI = False
+WITH_RC4 = False  # also download from a libtorrent seed forcing RC4
 LEECH_EXTRA: list[str] = []  # ["plaintext"]: the libtorrent leechers skip the encrypted attempt
 SEED_PROFILE: str | None = None  # cProfile output of `piecemeal-cli seed`, written when it stops
 ROOT = Path(__file__).resolve().parents[2]
@@ -93,20 +96,32 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 def bench_download(work: Path, torrent: Path, data: Path, size: int) -> list[Result]:
-    portfile = work / "seed.port"
-    seed = start_background([PY, "-m", "tests.bench.lt_client", "seed", str(torrent), str(data), "127.0.0.2", str(portfile)])
+    results = bench_download_from(work, torrent, data, size, "")
+    if WITH_RC4:
+        results += bench_download_from(work, torrent, data, size, "rc4")
+    return results
+
+
+def bench_download_from(work: Path, torrent: Path, data: Path, size: int, encryption: str) -> list[Result]:
+    """Download from a libtorrent seed with libtorrent, then with Piecemeal; `rc4`: the seed forces RC4."""
+    portfile = work / f"seed{encryption}.port"
+    seed = start_background([PY, "-m", "tests.bench.lt_client", "seed", str(torrent), str(data), "127.0.0.2",
+                             str(portfile), *([encryption] if encryption else [])])
+    rc4 = ", RC4" if encryption else ""
     try:
         port = wait_port_file(portfile)
         results = []
         lt_out, pm_out = work / "lt-down", work / "pm-down"
-        results.append(run_measured("download: libtorrent", [
-            PY, "-m", "tests.bench.lt_client", "leech", str(torrent), str(lt_out), "127.0.0.3", f"127.0.0.2:{port}"], size))
+        results.append(run_measured(f"download: libtorrent{rc4}", [
+            PY, "-m", "tests.bench.lt_client", "leech", str(torrent), str(lt_out), "127.0.0.3", f"127.0.0.2:{port}",
+            *([encryption] if encryption else [])], size))
         shutil.rmtree(lt_out, ignore_errors=True)
-        results.append(run_measured("download: piecemeal-cli", [
+        results.append(run_measured(f"download: piecemeal-cli{rc4}", [
             PY, "-m", "app.cli", "download", str(torrent), "-o", str(pm_out), "--bind", "127.0.0.4",
-            "--port", "0", "--peer", f"127.0.0.2:{port}", "--no-dht", "--no-lsd"], size))
+            "--port", "0", "--peer", f"127.0.0.2:{port}", "--no-dht", "--no-lsd",
+            "--encryption", "require" if encryption else "allow"], size))
         shutil.rmtree(pm_out, ignore_errors=True)
-        if WITH_GUI:
+        if WITH_GUI and not encryption:
             gui_out = work / "gui-down"
             results.append(run_measured("download: piecemeal window", [
                 PY, "-m", "tests.bench.gui_leech", str(torrent), str(gui_out), "127.0.0.6", f"127.0.0.2:{port}"], size))
@@ -149,12 +164,15 @@ def main() -> int:
     parser.add_argument("--skip-seed", action="store_true")
     parser.add_argument("--skip-download", action="store_true")
     parser.add_argument("--plaintext-leecher", action="store_true",
-                        help="seeding: libtorrent leechers do not try encryption first (Piecemeal has none)")
+                        help="seeding: libtorrent leechers never try encryption (MSE/PE)")
     parser.add_argument("--profile-seed", metavar="FILE", help="run `piecemeal-cli seed` under cProfile")
     parser.add_argument("--gui", action="store_true", help="also download through the window (qasync loop)")
+    parser.add_argument("--encrypted", action="store_true",
+                        help="also download from a libtorrent seed forcing RC4, with --encryption require")
     args = parser.parse_args()
-    global WITH_GUI, SEED_PROFILE
+    global WITH_GUI, WITH_RC4, SEED_PROFILE
     WITH_GUI = args.gui
+    WITH_RC4 = args.encrypted
     SEED_PROFILE = args.profile_seed
     LEECH_EXTRA[:] = ["plaintext"] if args.plaintext_leecher else []
     size = args.size_mib * 2**20
@@ -171,7 +189,16 @@ def main() -> int:
             print(f"round {round_no + 1}:")
             for result in results:
                 print("  " + result.line())
+            print_rc4_share(results)
     return 0
+
+
+def print_rc4_share(results: list[Result]) -> None:
+    """The encrypted download's speed as a share of the plaintext one (the target is 0.8 or more)."""
+    speeds = {r.name: r.size / r.seconds for r in results}
+    plain, rc4 = speeds.get("download: piecemeal-cli"), speeds.get("download: piecemeal-cli, RC4")
+    if plain and rc4:
+        print(f"  piecemeal-cli RC4 / plaintext download speed: {rc4 / plain:.2f}")
 
 
 if __name__ == "__main__":

@@ -1,10 +1,10 @@
 """A libtorrent process for benchmarks: `seed` or `leech` one torrent on loopback.
 
-    python -m tests.bench.lt_client seed TORRENT DATA_DIR HOST PORTFILE
-    python -m tests.bench.lt_client leech TORRENT OUT_DIR HOST PEER_HOST:PEER_PORT [plaintext]
+    python -m tests.bench.lt_client seed TORRENT DATA_DIR HOST PORTFILE [plaintext | rc4]
+    python -m tests.bench.lt_client leech TORRENT OUT_DIR HOST PEER_HOST:PEER_PORT [plaintext | rc4]
 
-A `plaintext` leecher connects without first trying Message Stream Encryption (MSE/PE), which
-a peer without it (Piecemeal) refuses: libtorrent then reconnects in plain text a second later.
+`plaintext`: never Message Stream Encryption (MSE/PE); `rc4`: MSE with RC4 only, both ways
+(what "require encryption" means in qBittorrent). Without either: libtorrent's defaults.
 """
 
 from __future__ import annotations
@@ -15,11 +15,16 @@ from pathlib import Path
 
 from tests.lt_peer import LtPeer
 
+ENCRYPTION: dict[str, dict[str, int]] = {
+    "": {},
+    "plaintext": {"out_enc_policy": 2, "in_enc_policy": 2},  # pe_disabled
+    "rc4": {"out_enc_policy": 0, "in_enc_policy": 0, "allowed_enc_level": 2},  # pe_forced, pe_rc4
+}
+
 
 def main(argv: list[str]) -> int:
     mode, torrent_path, folder, host = argv[:4]
-    settings = {"out_enc_policy": 2} if argv[5:] == ["plaintext"] else {}  # 2: pe_disabled
-    peer = LtPeer(host, **settings)
+    peer = LtPeer(host, **ENCRYPTION[argv[5] if argv[5:] else ""])
     handle = peer.add(Path(torrent_path).read_bytes(), Path(folder))
     if mode == "seed":
         peer.wait_seeding(handle, timeout=600)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 
 import pytest
@@ -136,13 +135,29 @@ def test_batches_shrink_with_the_tightest_limit_of_their_direction() -> None:
     assert throttle.limits == Limits(2048 * KIB, 10 * KIB)
 
 
+class FakeClock:
+    """Time that passes only when an upload sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
 async def test_upload_waits_for_the_session_and_the_torrent_bucket() -> None:
-    limits = RateLimits()
+    clock = FakeClock()
+    limits = RateLimits(clock, clock.sleep)
     limits.set(Limits(up=8 * 1024 * KIB))
     throttle = limits.throttle()
     throttle.set_limits(Limits(up=4 * 1024 * KIB))  # the tighter one rules
-    started = time.monotonic()
     for _ in range(32):
         await throttle.upload(128 * KIB)  # 4 MiB, of which 2 MiB is the torrent bucket's burst
-    elapsed = time.monotonic() - started
-    assert 0.4 < elapsed < 0.9
+    # The burst (16 blocks) and one more go at once, then each block waits for its 1/32 s.
+    assert clock.sleeps == pytest.approx([1 / 32] * 15)
+    assert clock.now - 1000.0 == pytest.approx(15 / 32)

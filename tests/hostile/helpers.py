@@ -26,6 +26,7 @@ from tests.swarm_helpers import assert_same_files, running_session, wait_for_sta
 PIECE_LENGTH = 16 * 1024
 PAYLOAD_SIZE = 18 * PIECE_LENGTH + 5000  # 19 pieces
 _CLOSING = re.compile(r"closing (\S+?):(\d+) \((.*?)\): (.*)")
+_CLOSERS = ("app.engine.peer", "app.engine.transport.mse_transport")  # the latter before the handshake
 
 
 @dataclass
@@ -70,7 +71,7 @@ def close_reasons(caplog: pytest.LogCaptureFixture, host: str) -> list[str]:
     """Why the sessions closed connections with `host`, from the peers' debug log."""
     reasons = []
     for record in caplog.records:
-        found = _CLOSING.fullmatch(record.getMessage()) if record.name == "app.engine.peer" else None
+        found = _CLOSING.fullmatch(record.getMessage()) if record.name in _CLOSERS else None
         if found is not None and found.group(1) == host:
             reasons.append(found.group(4))
     return reasons

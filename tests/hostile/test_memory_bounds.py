@@ -20,9 +20,15 @@ _UNKNOWN_ID = 99  # BEP 3: messages with unknown ids are ignored, so this flood 
 _RECEIVE_SIZE = 64 * 1024  # the room the decoder keeps free for one read from the socket
 
 
-def _hostile_peer(session: Session) -> PeerConnection:
-    peers = [peer for torrent in session.torrents.values() for peer in torrent.peers]
-    return next(peer for peer in peers if peer.address[0] == HOSTILE_HOST)
+async def _hostile_peer(session: Session) -> PeerConnection:
+    """The session's side of the hostile connection, once its handshake has been taken."""
+    async with asyncio.timeout(10):
+        while True:
+            peers = [peer for torrent in session.torrents.values() for peer in torrent.peers]
+            found = [peer for peer in peers if peer.address[0] == HOSTILE_HOST]
+            if found:
+                return found[0]
+            await asyncio.sleep(0.01)
 
 
 def _decoder_bound(peer: PeerConnection) -> int:
@@ -35,8 +41,7 @@ async def test_a_flood_of_the_largest_messages_keeps_the_receive_buffer_bounded(
         peer = await ScriptedPeer.connect(swarm.seed.listen_port or 0)
         peer.send_handshake(swarm.meta.info_hash)
         await peer.read_handshake()
-        await asyncio.sleep(0.1)
-        victim = _hostile_peer(swarm.seed)
+        victim = await _hostile_peer(swarm.seed)
         largest = victim.decoder.max_message
         message = struct.pack(">IB", largest, _UNKNOWN_ID) + bytes(largest - 1)
         peak = 0
@@ -47,10 +52,12 @@ async def test_a_flood_of_the_largest_messages_keeps_the_receive_buffer_bounded(
             await peer.writer.drain()
             peak = max(peak, victim.decoder.buffer_size)
         peer.send(m.KeepAlive())  # a small message after the large ones
-        await asyncio.sleep(0.2)
+        await peer.writer.drain()
+        async with asyncio.timeout(10):  # nothing large held any more, once the last one is read
+            while victim.decoder.buffer_size != INITIAL_BUFFER and not victim.closed:
+                await asyncio.sleep(0.01)
         assert not victim.closed, victim.close_reason
         assert peak <= _decoder_bound(victim), (peak, largest)
-        assert victim.decoder.buffer_size == INITIAL_BUFFER  # nothing large held any more
         peer.close()
         await swarm.finish()
 

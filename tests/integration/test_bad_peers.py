@@ -26,7 +26,9 @@ async def test_garbage_seed_is_banned_and_honest_seed_completes(
     bad = GarbageSeed(meta.info_hash, meta.num_pieces)
     bad_port = await bad.start("127.0.0.9")  # bans are per IP: keep it apart
     try:
-        async with running_session() as honest, running_session() as leecher:
+        # Plaintext only: "allow" would first try MSE, which the garbage seed does not speak,
+        # and dial it twice; here each dial is one connection.
+        async with running_session() as honest, running_session(encryption="disable") as leecher:
             info_hash = await leecher.add_torrent(torrent, tmp_path / "out")
             await wait_for_state(leecher, info_hash, TorrentState.DOWNLOADING)
             leecher.add_peer(info_hash, "127.0.0.9", bad_port)

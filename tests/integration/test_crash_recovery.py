@@ -1,4 +1,8 @@
-"""Kill a real download with SIGKILL at random moments: nothing claimed is ever missing."""
+"""Kill a real download with SIGKILL at random moments: nothing claimed is ever missing.
+
+Each kill hits a running process that has written verified pieces in that very run: the
+child (crash_child.py) says so on stdout, and the test kills only after reading that line.
+"""
 
 from __future__ import annotations
 
@@ -13,11 +17,13 @@ from app.engine.bitfield import Bitfield
 from app.engine.metainfo import parse_metainfo
 from app.engine.storage.disk import Storage
 from app.engine.store import Store
+from tests.integration.crash_child import WROTE
 from tests.lt_peer import LtPeer, make_torrent, random_tree, throttle_loopback
 
 ROOT = Path(__file__).resolve().parents[2]
 SIZE = 24 * 2**20
-RATE = 8 * 2**20  # bytes/s from the seed: a download lasts about 3 s
+RATE = 4 * 2**20  # bytes/s from the seed: a download lasts about 6 s, beyond the 5 runs' kills
+KILLS = 5
 
 
 async def verified_on_disk(meta, folder: Path) -> Bitfield:
@@ -42,13 +48,13 @@ def claimed_by_store(profile: Path, meta) -> Bitfield:
         store.close()
 
 
-async def data_arriving(out: Path, proc: asyncio.subprocess.Process, timeout: float = 30) -> None:
-    """Wait until the downloader has written something (or has ended)."""
-    async with asyncio.timeout(timeout):
-        while proc.returncode is None and not any(
-            p.is_file() and p.stat().st_blocks for p in out.rglob("*")
-        ):
-            await asyncio.sleep(0.02)
+async def wrote_in_this_run(proc: asyncio.subprocess.Process, timeout: float = 60) -> None:
+    """Wait until the child says this run has written a verified piece."""
+    assert proc.stdout is not None
+    async with asyncio.timeout(timeout):  # however slowly the process starts on a busy machine
+        while (line := await proc.stdout.readline()) and line.decode().strip() != WROTE:
+            pass
+    assert line, f"the downloader ended (status {await proc.wait()}) before writing a piece"
 
 
 async def test_sigkill_at_random_moments(tmp_path: Path) -> None:
@@ -62,23 +68,24 @@ async def test_sigkill_at_random_moments(tmp_path: Path) -> None:
     seed.add(torrent_bytes, payload.parent)
     await asyncio.to_thread(seed.wait_seeding, seed.handles[0])
     out, profile = tmp_path / "out", tmp_path / "profile"
-    command = [sys.executable, "-m", "app.cli", "download", str(torrent), "-o", str(out), "--bind", "127.0.0.1",
+    command = [sys.executable, "-m", "tests.integration.crash_child", "download", str(torrent), "-o", str(out), "--bind", "127.0.0.1",
                "--port", "0", "--peer", f"127.0.0.2:{seed.port}", "--profile", str(profile), "--save-every", "0.2", "--no-dht", "--no-lsd"]
     rng = random.Random()
     progress = []
     try:
-        for _ in range(5):
-            proc = await asyncio.create_subprocess_exec(*command, cwd=ROOT, stderr=asyncio.subprocess.DEVNULL)
-            await data_arriving(out, proc)  # however slowly the process starts on a busy machine
-            await asyncio.sleep(rng.uniform(0.05, 1.5))
-            if proc.returncode is None:
-                proc.send_signal(signal.SIGKILL)
-            await proc.wait()
+        for _ in range(KILLS):
+            proc = await asyncio.create_subprocess_exec(*command, cwd=ROOT, stdout=asyncio.subprocess.PIPE,
+                                                        stderr=asyncio.subprocess.DEVNULL)
+            await wrote_in_this_run(proc)
+            await asyncio.sleep(rng.uniform(0.0, 0.6))
+            proc.send_signal(signal.SIGKILL)
+            assert await proc.wait() == -signal.SIGKILL, "the download ended before the kill"
             claimed = claimed_by_store(profile, meta)
             on_disk = await verified_on_disk(meta, out)
             assert set(claimed) <= set(on_disk), sorted(set(claimed) - set(on_disk))
             progress.append(claimed.count)
-        final = await asyncio.create_subprocess_exec(*command, cwd=ROOT, stderr=asyncio.subprocess.PIPE)
+        final = await asyncio.create_subprocess_exec(*command, cwd=ROOT, stdout=asyncio.subprocess.DEVNULL,
+                                                     stderr=asyncio.subprocess.PIPE)
         _, err = await asyncio.wait_for(final.communicate(), 60)
         assert final.returncode == 0, err.decode()
     finally:

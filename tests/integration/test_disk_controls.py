@@ -154,7 +154,7 @@ async def test_a_torrent_the_user_paused_does_not_resume_when_space_returns(torr
         await eventually(lambda: torrent_snapshot(session, info_hash).status_text == f"Paused — {NO_SPACE}")
         await session.pause(info_hash)
         space.free = 1024 * MIB
-        await asyncio.sleep(3)
+        await session.controls.tick(asyncio.get_running_loop().time() + 3600)  # a disk check, with room
         assert torrent_snapshot(session, info_hash).state == TorrentState.PAUSED
 
 
@@ -171,6 +171,19 @@ async def test_a_failing_free_space_check_fails_the_piece_and_says_why(
         assert "Input/output error" in failed.error and "Traceback" not in failed.error
         details = leecher.details(info_hash)
         assert details is not None and PieceState.WRITING not in details.pieces  # none stuck
+
+
+async def test_a_removed_torrent_no_longer_waits_for_space(torrent: bytes, tmp_path: Path) -> None:
+    space = Disk(free=0)
+    async with running_session(disk_reserve=MIB, **QUIET) as session:
+        session.controls.disk = DiskGuard(space.probe)
+        info_hash = await session.add_torrent(torrent, tmp_path / "out")
+        await eventually(lambda: torrent_snapshot(session, info_hash).status_text == f"Paused — {NO_SPACE}")
+        waiting = session.controls._waiting_for_space
+        assert bytes.fromhex(info_hash) in waiting
+        await session.remove(info_hash)
+        await session.controls.tick(asyncio.get_running_loop().time() + 3600)  # a disk check is due
+        assert bytes.fromhex(info_hash) not in waiting
 
 
 # -- disk errors -----------------------------------------------------------------------

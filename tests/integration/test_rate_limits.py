@@ -1,4 +1,9 @@
-"""Speed limits measured between two Piecemeal sessions on 127.0.0.1."""
+"""Speed limits between two Piecemeal sessions on 127.0.0.1.
+
+No lower bound on a measured rate (a loaded machine may be slower than any limit): what is
+checked is that the limit is never exceeded, which a slow machine cannot make fail, and that
+the download was held back and still moving.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +24,8 @@ LIMIT = 200 * KIB
 QUIET = {"enable_dht": False, "enable_lsd": False}
 WARM_UP = 1.0  # seconds: the kernel's socket buffers fill at full speed first
 MEASURE = 3.0
+# Beyond rate * time: the bucket's saved-up burst (half a second) and a batch or two in flight.
+ALLOWANCE = LIMIT // 2 + 128 * KIB
 
 
 @pytest.fixture
@@ -26,8 +33,8 @@ def payload(tmp_path: Path) -> Path:
     return random_tree(tmp_path / "seed" / "payload", {"big.bin": 4 * 1024 * KIB})
 
 
-async def measured_rate(leecher: Session, info_hash: str) -> float:
-    """Payload bytes a second the leecher received, after the warm-up."""
+async def received_while_limited(leecher: Session, info_hash: str) -> tuple[int, float]:
+    """Payload bytes the leecher received after the warm-up, and in how many seconds."""
     async with asyncio.timeout(10):
         while torrent_snapshot(leecher, info_hash).downloaded == 0:
             await asyncio.sleep(0.05)
@@ -36,7 +43,7 @@ async def measured_rate(leecher: Session, info_hash: str) -> float:
     await asyncio.sleep(MEASURE)
     after = torrent_snapshot(leecher, info_hash)
     assert after.state == TorrentState.DOWNLOADING, "finished early: the limit did not hold"
-    return (after.downloaded - before) / (time.monotonic() - start)
+    return after.downloaded - before, time.monotonic() - start
 
 
 async def test_session_download_limit(payload: Path, tmp_path: Path) -> None:
@@ -47,8 +54,8 @@ async def test_session_download_limit(payload: Path, tmp_path: Path) -> None:
         await leecher.add_torrent(torrent, tmp_path / "out")
         await wait_for_state(leecher, info_hash, TorrentState.DOWNLOADING)
         leecher.add_peer(info_hash, "127.0.0.1", seed.listen_port)
-        rate = await measured_rate(leecher, info_hash)
-    assert 0.75 * LIMIT < rate < 1.25 * LIMIT, f"{rate / KIB:.0f} KiB/s"
+        received, seconds = await received_while_limited(leecher, info_hash)
+    assert 0 < received <= LIMIT * seconds + ALLOWANCE, f"{received / KIB:.0f} KiB in {seconds:.1f} s"
 
 
 async def test_torrent_upload_limit(payload: Path, tmp_path: Path) -> None:
@@ -60,5 +67,5 @@ async def test_torrent_upload_limit(payload: Path, tmp_path: Path) -> None:
         await leecher.add_torrent(torrent, tmp_path / "out")
         await wait_for_state(leecher, info_hash, TorrentState.DOWNLOADING)
         leecher.add_peer(info_hash, "127.0.0.1", seed.listen_port)
-        rate = await measured_rate(leecher, info_hash)
-    assert 0.75 * LIMIT < rate < 1.25 * LIMIT, f"{rate / KIB:.0f} KiB/s"
+        received, seconds = await received_while_limited(leecher, info_hash)
+    assert 0 < received <= LIMIT * seconds + ALLOWANCE, f"{received / KIB:.0f} KiB in {seconds:.1f} s"

@@ -42,18 +42,20 @@ class AnnounceList:
     """Tiers of trackers, shuffled once within each tier (BEP 12), and the announce schedule."""
 
     def __init__(self, tiers: Sequence[Sequence[str]], rng: random.Random) -> None:
-        seen: set[str] = set()
+        self._rng = rng
         self._tiers: list[list[TrackerState]] = []
-        for urls in tiers:
-            fresh = [url for url in dict.fromkeys(urls) if url not in seen]
-            seen.update(fresh)
-            if fresh:
-                rng.shuffle(fresh)  # BEP 12: shuffle each tier once, when the torrent starts
-                self._tiers.append([TrackerState(url, len(self._tiers)) for url in fresh])
+        self.add_tiers(tiers)
         self._next_at = 0.0  # the first announce is due at once
         self._forced_at: float | None = None
         self._reannounce_floor = 0.0  # the last answer's 'min interval' forbids asking earlier
         self._completed = False
+
+    def add_tiers(self, tiers: Sequence[Sequence[str]]) -> None:
+        """More tiers after the last one (a merge); URLs already listed are left out."""
+        for fresh in new_tiers([[t.url for t in tier] for tier in self._tiers], tiers):
+            urls = list(fresh)
+            self._rng.shuffle(urls)  # BEP 12: shuffle each tier once, when the torrent starts
+            self._tiers.append([TrackerState(url, len(self._tiers)) for url in urls])
 
     def trackers(self) -> list[TrackerState]:
         return [tracker for tier in self._tiers for tracker in tier]
@@ -136,3 +138,15 @@ class AnnounceList:
         if tracker.status == ERROR:
             return max(tracker.retry_at, self.due_at())
         return None
+
+
+def new_tiers(current: Sequence[Sequence[str]], incoming: Sequence[Sequence[str]]) -> tuple[tuple[str, ...], ...]:
+    """The tiers of `incoming` without the URLs that `current` (or an earlier tier) has."""
+    seen = {url for tier in current for url in tier}
+    tiers = []
+    for urls in incoming:
+        fresh = tuple(url for url in dict.fromkeys(urls) if url not in seen)
+        seen.update(fresh)
+        if fresh:
+            tiers.append(fresh)
+    return tuple(tiers)

@@ -98,6 +98,10 @@ class TrackerManager:
                 self._run(), name="tracker announces"
             )
 
+    def add_tiers(self, tiers: Sequence[Sequence[str]]) -> None:
+        """Trackers merged from another copy of the torrent: asked from the next round on."""
+        self._list.add_tiers(tiers)
+
     def announce_now(self) -> None:
         self._list.force(self._clock())
         self._wake.set()

@@ -2,8 +2,9 @@
 
 The decoder owns one receive buffer and never resizes it while a message view may be
 alive: it compacts by copying the unread tail to the front (same size, no reallocation)
-and grows by switching to a new, larger buffer. A `Piece.data` view is therefore valid
-until the next `get_buffer`/`feed` call, which is all the consumer needs to copy it once.
+and grows by switching to a new, larger buffer. Both happen only in `get_buffer`/`feed`,
+never while `events()` is read, so a `Piece.data` view is valid until the next
+`get_buffer`/`feed` call, which is all the consumer needs to copy it once.
 """
 
 from __future__ import annotations
@@ -40,7 +41,6 @@ from app.engine.wire.messages import (
 
 BLOCK_SIZE = 16 * 1024
 MAX_ACCEPTED_BLOCK = 128 * 1024  # the largest block a peer may request or send
-MAX_EXTENDED_MESSAGE = 1024 * 1024
 INITIAL_BUFFER = 256 * 1024
 
 _U32 = struct.Struct(">I")
@@ -141,6 +141,7 @@ class WireDecoder:
         self._buf = bytearray(INITIAL_BUFFER)
         self._start = 0  # first unread byte
         self._end = 0  # one past the last received byte
+        self._missing = 0  # bytes still to come of a partly received message
         self._handshake_pending = expect_handshake
 
     @property
@@ -150,7 +151,7 @@ class WireDecoder:
 
     def get_buffer(self, sizehint: int = -1) -> memoryview:
         """Writable space for the next received bytes (asyncio.BufferedProtocol)."""
-        self._make_room(max(sizehint, 64 * 1024))
+        self._make_room(max(sizehint, 64 * 1024, self._missing))  # room for the rest of a message
         return memoryview(self._buf)[self._end :]
 
     def buffer_updated(self, nbytes: int) -> None:
@@ -188,6 +189,7 @@ class WireDecoder:
         return Handshake(bytes(view[20:28]), bytes(view[28:48]), bytes(view[48:68]))
 
     def _next_message(self) -> Message | None:
+        self._missing = 0
         while self._end - self._start >= 4:
             start = self._start
             (length,) = _U32.unpack_from(self._buf, start)
@@ -199,7 +201,7 @@ class WireDecoder:
                     f"message of {length} bytes exceeds the {self.max_message}-byte limit"
                 )
             if self._end - start < 4 + length:
-                self._make_room(start + 4 + length - self._end)  # room for the rest of it
+                self._missing = start + 4 + length - self._end  # get_buffer makes room for it
                 return None
             self._start = start + 4 + length
             parser = _PARSERS.get(self._buf[start + 4])

@@ -35,6 +35,12 @@ from app.ui.dialogs.parts import folder_row
 from app.ui.settings import Preferences
 
 DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+# The encryption choices as other clients word them, and the engine's names for them.
+ENCRYPTION_CHOICES = (
+    ("Allow encryption", "allow"),
+    ("Require encryption", "require"),
+    ("Disable encryption", "disable"),
+)
 LEVEL_CHOICES = {
     "ERROR": "Errors only",
     "WARNING": "Warnings and errors",
@@ -113,7 +119,21 @@ class PreferencesDialog(QDialog):
         peers = QFormLayout()
         peers.addRow("Peers in all:", self.max_peers_box)
         peers.addRow("Peers per torrent:", self.max_peers_per_torrent_box)
-        return self._page(self._group("Listening", listening), self._group("Connections", peers))
+        peers.addRow("Encryption:", self._encryption_box(p.encryption))
+        return self._page(
+            self._group("Listening", listening),
+            self._group("Connections", peers),
+            _note("Allow: encrypted connections first, plain ones when a peer has no encryption. "
+                  "Require: encrypted peers only (fewer peers). Disable: plain connections only."),
+        )
+
+    def _encryption_box(self, current: str) -> QComboBox:
+        self.encryption_box = QComboBox()
+        for label, value in ENCRYPTION_CHOICES:
+            self.encryption_box.addItem(label, value)
+        self.encryption_box.setCurrentIndex(max(0, self.encryption_box.findData(current)))
+        self.encryption_box.setToolTip("Message Stream Encryption (RC4), as other BitTorrent clients use it")
+        return self.encryption_box
 
     def _speed_tab(self, p: Preferences) -> QWidget:
         self.down_limit_box = _spin(p.down_limit, 10_000_000, " KiB/s", "Unlimited")
@@ -262,6 +282,7 @@ class PreferencesDialog(QDialog):
             enable_pex=self.pex_box.isChecked(),
             enable_lsd=self.lsd_box.isChecked(),
             disk_reserve=self.reserve_box.value(),
+            encryption=self.encryption_box.currentData(),
             log_level=self.log_level_box.currentData(),
         )
 

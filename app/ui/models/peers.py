@@ -17,7 +17,7 @@ FLAG_MEANINGS: dict[str, str] = {
     "K": "the peer is unchoking us but we are not interested",
     "?": "we unchoked the peer but it is not interested",
     "I": "incoming connection",
-    "E": "encrypted connection",
+    "E": "encrypted connection (RC4)",
     "X": "peer from peer exchange",
     "H": "peer from the DHT",
     "P": "µTP connection",
@@ -61,4 +61,5 @@ class PeerModel(KeyedTableModel[PeerSnapshot]):
     def _tooltip(peer: PeerSnapshot, column: int) -> str | None:
         if column == FLAGS_COLUMN:
             return describe_flags(peer.flags) or None
-        return "incoming connection" if peer.incoming else "outgoing connection"
+        direction = "incoming connection" if peer.incoming else "outgoing connection"
+        return f"{direction}, encrypted" if peer.encrypted else direction

@@ -124,3 +124,15 @@ def test_garbage_gives_only_protocol_errors(data: bytes) -> None:
         decode_all(data, expect_handshake=False)
     except RemoteProtocolError:
         pass
+
+
+def test_piece_views_stay_valid_while_more_events_are_pulled() -> None:
+    """The docstring's promise: a view lives until the next get_buffer/feed, even when the
+    events after it end in a partial message near the end of the buffer (no compaction)."""
+    blocks = [bytes([n + 1]) * 16384 for n in range(15)]
+    stream = b"".join(encode(m.Piece(n, 0, block)) for n, block in enumerate(blocks))
+    partial = encode(m.Piece(99, 0, bytes(16384)))[:10000]
+    decoder = WireDecoder(expect_handshake=False)
+    decoder.feed(stream + partial)  # 15 pieces and most of a 16th fill the initial buffer
+    pieces = list(decoder.events())
+    assert [bytes(p.data) for p in pieces] == blocks

@@ -40,6 +40,7 @@ def test_every_field_round_trips_through_the_dialog_and_qsettings(settings, tmp_
     dialog.pex_box.setChecked(False)
     dialog.lsd_box.setChecked(False)
     dialog.reserve_box.setValue(512)
+    dialog.encryption_box.setCurrentIndex(dialog.encryption_box.findData("require"))
     dialog.log_level_box.setCurrentIndex(dialog.log_level_box.findData("DEBUG"))
     chosen = dialog.preferences()
     assert chosen.log_level == "DEBUG"
@@ -48,6 +49,7 @@ def test_every_field_round_trips_through_the_dialog_and_qsettings(settings, tmp_
     loaded = load_preferences(settings)
     assert loaded == chosen
     assert loaded.alt_days == (5, 6)
+    assert loaded.encryption == "require"
     assert (loaded.alt_start_minute, loaded.alt_end_minute) == (22 * 60 + 30, 6 * 60)
     again = PreferencesDialog(loaded).preferences()
     assert again == chosen
@@ -69,14 +71,15 @@ def test_the_session_gets_bytes_and_seconds(tmp_path):
 
 def test_only_the_settings_that_changed_go_to_the_session(tmp_path):
     before = Preferences(download_dir=tmp_path, down_limit=2)
-    after = replace(before, down_limit=3, enable_dht=False, close_to_tray=True, log_level="DEBUG")
-    assert changed_settings(before, after) == {"down_limit": 3 * 1024, "enable_dht": False}
+    after = replace(before, down_limit=3, enable_dht=False, close_to_tray=True, log_level="DEBUG", encryption="disable")
+    assert changed_settings(before, after) == {"down_limit": 3 * 1024, "enable_dht": False, "encryption": "disable"}
     assert changed_settings(before, before) == {}
 
 
 def test_an_empty_profile_gives_the_defaults(settings):
     loaded = load_preferences(settings)
     assert loaded.listen_port == 6881 and loaded.enable_dht and loaded.alt_days == tuple(range(7))
+    assert loaded.encryption == "allow"
     assert isinstance(loaded.download_dir, Path)
 
 

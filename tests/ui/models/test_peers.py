@@ -31,3 +31,11 @@ def test_flags_are_explained_in_a_tooltip():
     tooltip = model.index(0, FLAGS_COLUMN).data(Qt.ItemDataRole.ToolTipRole)
     assert tooltip == describe_flags("D I")
     assert "incoming connection" in tooltip and "downloading from the peer" in tooltip
+
+
+def test_an_encrypted_peer_says_so():
+    model = PeerModel()
+    model.set_items([peer(0, flags="D E", encrypted=True), peer(1)])
+    assert "encrypted connection" in model.index(0, FLAGS_COLUMN).data(Qt.ItemDataRole.ToolTipRole)
+    assert model.index(0, 0).data(Qt.ItemDataRole.ToolTipRole) == "outgoing connection, encrypted"
+    assert model.index(1, 0).data(Qt.ItemDataRole.ToolTipRole) == "outgoing connection"
