@@ -182,7 +182,9 @@ class RpcMethods:
             return {"torrent-duplicate": self._brief(existing)}
         paused = get_bool(args, "paused", not self.settings["start-added-torrents"])
         priorities = _file_choice(source, args) if isinstance(source, Metainfo) else None
-        await self.session.add_torrent(source, folder, paused=paused or priorities is not None)
+        # Piecemeal's own: a magnet stops once its metadata arrives, for the user to choose its files.
+        choose = bool(get_bool(args, fields.PIECEMEAL + "choose-files", False)) and isinstance(source, str)
+        await self.session.add_torrent(source, folder, paused=paused or priorities is not None, choose_files=choose)
         self.added += 1
         if priorities is not None:
             await self.session.set_file_priorities(info_hash, priorities)

@@ -24,6 +24,7 @@ from app.engine.snapshots import SessionSnapshot, TorrentDetails, TorrentSnapsho
 from app.engine.torrent_options import TorrentOptions
 from app.rpc import remote_commands as commands
 from app.rpc.client import RemoteError, RpcClient
+from app.rpc.fields import PIECEMEAL
 from app.rpc.remote_snapshots import (
     DETAIL_FIELDS, LIST_FIELDS, changes, session_snapshot, torrent_details, torrent_snapshot,
 )
@@ -53,6 +54,7 @@ class RemoteSession:
         self._watched: str | None = None
         self._choosing: set[str] = set()  # magnets to stop for the user's file choice once named
         self._listen_port: int | None = None
+        self._piecemeal = False  # the daemon is Piecemeal's: it reads the piecemeal-* names
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -67,6 +69,7 @@ class RemoteSession:
         """The first poll (a RemoteError says why the daemon cannot be used), then one every interval."""
         session = await self.client.call("session-get", fields=["peer-port", "version"])
         self._listen_port = session.get("peer-port")
+        self._piecemeal = "Piecemeal" in str(session.get("version", ""))
         await self.refresh()
         self._task = asyncio.create_task(self._poll_forever())
 
@@ -123,7 +126,9 @@ class RemoteSession:
         if isinstance(event, MetadataReceived) and event.info_hash in self._choosing:
             # As the local session does: stop before any file is fetched, for the user to choose.
             self._choosing.discard(event.info_hash)
-            await self.client.call("torrent-stop", ids=[event.info_hash])
+            self._watched = event.info_hash  # its files are what the user looks at next
+            if not self._piecemeal:  # a Piecemeal daemon stopped it itself, before any piece came
+                await self.client.call("torrent-stop", ids=[event.info_hash])
             event = MetadataReceived(event.info_hash, event.name, choose_files=True)
         for listener in list(self._listeners):
             listener(event)
@@ -169,11 +174,15 @@ class RemoteSession:
     ) -> str:
         """The .torrent travels in the request: the daemon may not see this machine's files."""
         data = await _torrent_source(source)
-        answer = await self.client.call("torrent-add", **commands.add_arguments(data, save_path, paused))
+        arguments = commands.add_arguments(data, save_path, paused)
+        choosing = choose_files and isinstance(data, str)
+        if choosing and self._piecemeal:
+            arguments[PIECEMEAL + "choose-files"] = True
+        answer = await self.client.call("torrent-add", **arguments)
         if "torrent-duplicate" in answer:
             raise RemoteError(f"'{answer['torrent-duplicate'].get('name', '')}' is already in the list")
         info_hash = str(answer["torrent-added"]["hashString"]).lower()
-        if choose_files and isinstance(data, str):
+        if choosing:
             self._choosing.add(info_hash)
         self._poll_soon()
         return info_hash

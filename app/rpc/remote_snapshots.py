@@ -221,6 +221,7 @@ def peer_snapshot(peer: Row) -> PeerSnapshot:
         downloaded=int(peer.get(PIECEMEAL + "downloaded", 0)),
         uploaded=int(peer.get(PIECEMEAL + "uploaded", 0)),
         incoming=bool(peer.get("isIncoming", False)),
+        encrypted=bool(peer.get("isEncrypted", False)),
     )
 
 

@@ -145,7 +145,7 @@ async def run_gui(server: InstanceServer, items: Sequence[str], profile: Path | 
         try:
             lock.acquire(WINDOW)
         except ProfileBusy as busy:
-            remote = await _daemon_of(busy, profile_dir, settings)
+            remote = await offer_daemon(busy, profile_dir, settings)
             if remote is None:
                 return 0
             return await run_window(server, remote, "", items, settings, app_log, start_local=start_local)
@@ -156,7 +156,7 @@ async def run_gui(server: InstanceServer, items: Sequence[str], profile: Path | 
         close_log(app_log)
 
 
-async def _daemon_of(busy: ProfileBusy, profile_dir: Path, settings: QSettings) -> RemoteSession | None:
+async def offer_daemon(busy: ProfileBusy, profile_dir: Path, settings: QSettings) -> RemoteSession | None:
     """The daemon that holds the profile, if the user wants to see it (None: quit)."""
     from app.engine.errors import EngineError
     from app.rpc.client import RemoteAddress

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from app.engine.events import Event, TorrentAdded, TorrentRemoved
+from app.engine.events import Event, MetadataReceived, TorrentAdded, TorrentRemoved
 from app.engine.metainfo import parse_metainfo
 from app.engine.snapshots import PieceState, TorrentState
 from app.engine.torrent_options import TorrentOptions
 from app.rpc.client import RemoteAddress, RemoteError, RpcClient, UntrustedCertificate, peer_fingerprint
 from app.rpc.remote_session import RemoteSession
-from tests.lt_peer import make_torrent, random_tree
+from tests.lt_peer import LtPeer, make_torrent, random_tree
 from tests.rpc.daemon_process import DaemonProcess, running_daemon
 from tests.rpc.test_daemon import MAGNET, rows
 
@@ -25,12 +25,14 @@ WAIT = 60.0
 
 
 async def until(session: RemoteSession, condition: Callable[[], object], what: str) -> None:
+    """Poll the daemon (a fresh answer first: the last one may predate the command) until `condition`."""
     deadline = asyncio.get_running_loop().time() + WAIT
+    await session.refresh()
     while not condition():
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"{what}: not within {WAIT} s; last snapshot {session.snapshot().torrents}")
-        await session.refresh()
         await asyncio.sleep(0.1)
+        await session.refresh()
 
 
 @pytest.fixture
@@ -160,3 +162,35 @@ async def test_tls_is_trusted_by_the_fingerprint_the_daemon_logs(tmp_path: Path)
 
 def _state(remote: RemoteSession, info_hash: str) -> TorrentState | None:
     return next((t.state for t in remote.snapshot().torrents if t.info_hash == info_hash), None)
+
+
+async def test_a_magnet_stops_for_the_users_file_choice_when_its_metadata_arrives(
+    remote: RemoteSession, content: Path, tmp_path: Path,
+) -> None:
+    data = make_torrent(content, piece_size=16384)
+    seed = LtPeer("127.0.0.2")
+    try:
+        handle = seed.add(data, content.parent)
+        seed.wait_seeding(handle)
+        info_hash = parse_metainfo(data).info_hash_hex
+        received: list[MetadataReceived] = []
+        remote.add_listener(lambda event: isinstance(event, MetadataReceived) and received.append(event))
+        link = f"magnet:?xt=urn:btih:{info_hash}&dn=album&x.pe=127.0.0.2:{seed.port}"
+        await remote.add_torrent(link, tmp_path / "got", choose_files=True)
+        await until(remote, lambda: received, "the metadata arrives")
+        assert received == [MetadataReceived(info_hash, "album", choose_files=True)]
+        assert _state(remote, info_hash) == TorrentState.PAUSED and _progress(remote, info_hash) == 0.0
+        files = remote.details(info_hash).files
+        priorities = [0 if f.path.endswith("two.bin") else 1 for f in files]
+        await remote.set_file_priorities(info_hash, priorities)
+        await remote.resume(info_hash)
+        await until(remote, lambda: _progress(remote, info_hash) == 1.0, "the chosen files arrive")
+        assert (tmp_path / "got" / "album" / "one.bin").read_bytes() == (content / "one.bin").read_bytes()
+        sizes = {t.info_hash: (t.wanted_size, t.total_size) for t in remote.snapshot().torrents}
+        assert sizes[info_hash] == (sum(SIZES.values()) - SIZES["album/two.bin"], sum(SIZES.values()))
+    finally:
+        seed.close()
+
+
+def _progress(remote: RemoteSession, info_hash: str) -> float | None:
+    return next((t.progress for t in remote.snapshot().torrents if t.info_hash == info_hash), None)
