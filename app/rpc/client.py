@@ -108,7 +108,7 @@ class RpcClient:
         status, text = await self._post(body)
         if status == 409:  # RPC spec 2.3.1: the answer carries the token to send
             status, text = await self._post(body)
-        return _arguments(self.address, method, status, text)
+        return _arguments(self.address, status, text)
 
     async def close(self) -> None:
         if self._http is not None:
@@ -161,7 +161,7 @@ _STATUS_WORDS: Final[dict[int, Callable[[RemoteAddress], str]]] = {
 }
 
 
-def _arguments(address: RemoteAddress, method: str, status: int, text: str) -> dict[str, Any]:
+def _arguments(address: RemoteAddress, status: int, text: str) -> dict[str, Any]:
     if status != 200:
         words = _STATUS_WORDS.get(status)
         raise RemoteError(words(address) if words else f"The daemon at {address.label} answered HTTP {status}.")

@@ -22,12 +22,12 @@ os.environ["QT_API"] = "pyside6"  # qasync chooses its Qt binding from this when
 import qasync  # noqa: E402
 from PySide6.QtCore import QEvent, QObject, QSettings  # noqa: E402
 from PySide6.QtGui import QFileOpenEvent  # noqa: E402
-from PySide6.QtWidgets import QApplication, QMessageBox  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from app.ui.app_log import AppLog, close_log, open_log  # noqa: E402
 from app.ui.bridge import EngineBridge  # noqa: E402
 from app.ui.collector import MainThreadCollector  # noqa: E402
-from app.ui.connection_controller import ConnectionController, ask  # noqa: E402
+from app.ui.connection_controller import ConnectionController, ask, tell  # noqa: E402
 from app.ui.icons import app_icon  # noqa: E402
 from app.ui.main_window import MainWindow  # noqa: E402
 from app.ui.remote_settings import load_address  # noqa: E402
@@ -163,7 +163,7 @@ async def offer_daemon(busy: ProfileBusy, profile_dir: Path, settings: QSettings
     from app.rpc.tls import CERT_FILE, fingerprint
 
     if not busy.url:
-        QMessageBox.warning(None, "Piecemeal", f"Piecemeal cannot start: {busy}.")
+        await tell(None, "Piecemeal", f"Piecemeal cannot start: {busy}.")
         return None
     question = f"A piecemeal-daemon is using the profile {profile_dir}.\n\nShow its torrents here (connect to it at {busy.url})?"
     if not await ask(None, "Piecemeal", question):
@@ -172,14 +172,14 @@ async def offer_daemon(busy: ProfileBusy, profile_dir: Path, settings: QSettings
     saved, _ = load_address(settings)
     if saved.label == address.label:
         address = replace(address, user=saved.user, password=saved.password)
-    if address.tls:  # the daemon's own certificate is in the profile: no need to ask
+    if address.tls and (profile_dir / CERT_FILE).exists():  # the daemon's own certificate: no need to ask
         address = replace(address, fingerprint=fingerprint(profile_dir / CERT_FILE))
     session = remote_session(address)
     try:
         await session.start()
     except EngineError as exc:
         await session.close()
-        QMessageBox.warning(None, "Piecemeal", f"Could not show the daemon's torrents: {exc}")
+        await tell(None, "Piecemeal", f"Could not show the daemon's torrents: {exc}")
         return None
     return session
 

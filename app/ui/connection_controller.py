@@ -131,14 +131,24 @@ class ConnectionController(QObject):
             self.window.show_message("Could not switch sessions", str(error))
 
 
-async def ask(parent: QWidget, title: str, text: str) -> bool:
+async def ask(parent: QWidget | None, title: str, text: str) -> bool:
     """A yes/no question that does not block the loop: the answer arrives as the box closes."""
-    box = QMessageBox(QMessageBox.Icon.Question, title, text,
-                      QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, parent)
+    buttons = QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No
+    box = QMessageBox(QMessageBox.Icon.Question, title, text, buttons, parent)
     box.setDefaultButton(QMessageBox.StandardButton.No)
+    yes = box.button(QMessageBox.StandardButton.Yes)  # asked now: the box is gone once answered
+    return await _answer(box) is yes
+
+
+async def tell(parent: QWidget | None, title: str, text: str) -> None:
+    """A warning the user closes, without a nested event loop under the running one."""
+    await _answer(QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, parent))
+
+
+async def _answer(box: QMessageBox) -> object:
+    """Open `box`; its clicked button once it closes."""
     box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-    answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-    yes = box.button(QMessageBox.StandardButton.Yes)
-    box.finished.connect(lambda _result: answer.done() or answer.set_result(box.clickedButton() is yes))
+    answer: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+    box.finished.connect(lambda _result: answer.done() or answer.set_result(box.clickedButton()))
     box.open()
     return await answer
