@@ -190,3 +190,16 @@ async def test_a_daemons_certificate_is_trusted_when_the_user_says_so_and_a_chan
         await until(lambda: "was not trusted" in dialog.status_label.text(), timeout=30)
         assert window.windowTitle() == "Piecemeal"
         dialog.reject()
+
+
+async def test_a_daemon_that_goes_away_is_a_sentence_in_the_status_bar(
+    window: MainWindow, controller: ConnectionController, daemon: DaemonProcess,
+) -> None:
+    window.bridge.start()
+    await connect(window, controller, daemon.port)
+    assert window.statusBar().currentMessage() == ""
+    assert daemon.stop() == 0
+    await until(lambda: "Could not reach" in window.statusBar().currentMessage(), timeout=30)
+    assert window.statusBar().currentMessage() == (
+        f"Could not reach the daemon at 127.0.0.1:{daemon.port}: nothing answers on that port (is the daemon running?).")
+    assert window.windowTitle() == f"Piecemeal — Connected to 127.0.0.1:{daemon.port}"
