@@ -33,9 +33,10 @@ class RemoteError(EngineError):
 
 
 class UntrustedCertificate(RemoteError):
-    """The daemon's certificate is not the one trusted: `fingerprint` is the one it showed."""
+    """The daemon's certificate is not trusted: not the one pinned (`fingerprint` is the one it
+    showed), or, with no pin, not signed by a CA this machine trusts (`fingerprint` is "")."""
 
-    def __init__(self, message: str, fingerprint: str) -> None:
+    def __init__(self, message: str, fingerprint: str = "") -> None:
         super().__init__(message)
         self.fingerprint = fingerprint
 
@@ -125,8 +126,8 @@ class RpcClient:
         except aiohttp.ServerFingerprintMismatch as exc:
             raise _mismatch(self.address, fingerprint_text(exc.got)) from None
         except aiohttp.ClientConnectorCertificateError as exc:
-            raise RemoteError(f"The certificate of {self.address.label} is not trusted: "
-                              f"{exc.certificate_error}.") from None
+            reason = getattr(exc.certificate_error, "verify_message", "") or str(exc.certificate_error)
+            raise UntrustedCertificate(f"The certificate of {self.address.label} is not trusted here ({reason}).") from None
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             raise RemoteError(f"Could not reach the daemon at {self.address.label}: {_reason(exc)}.") from None
 

@@ -1,9 +1,10 @@
 """File > Connect to… and File > Local session: the dialog, trusting a daemon's certificate,
 and what the window says about the session it shows (title and status bar).
 
-A daemon's self-made TLS certificate is trusted on first use: the user is shown its SHA-256
-fingerprint (the daemon logs the same one) and asked; a different one later is asked again,
-with a warning, and refused unless the user says yes.
+A daemon's TLS certificate is checked against the system's CAs (or the CA file the user
+names); one they do not vouch for, such as the daemon's self-made one, is trusted on first
+use: the user is shown its SHA-256 fingerprint (the daemon logs the same one) and asked. A
+different one later is asked again, with a warning, and refused unless the user says yes.
 """
 
 from __future__ import annotations
@@ -85,14 +86,11 @@ class ConnectionController(QObject):
 
     async def _connect(self, address: RemoteAddress) -> None:
         address = with_trusted(self.window.settings, address)
-        if address.tls and not (address.fingerprint or address.ca_file):
-            shown = await peer_fingerprint(address.host, address.port)
-            address = await self._trusted(address, shown, f"The daemon at {address.label} shows a certificate "
-                                                            "this computer has not seen before.")
         try:
             await self.switch.connect_to(address)
         except UntrustedCertificate as exc:
-            address = await self._trusted(address, exc.fingerprint, f"Warning: {exc}")
+            shown = exc.fingerprint or await peer_fingerprint(address.host, address.port)
+            address = await self._trusted(address, shown, f"Warning: {exc}" if address.fingerprint else str(exc))
             await self.switch.connect_to(address)
         self._close_dialog()
 

@@ -4,11 +4,18 @@ checked against what Debian's transmission-remote says about the same daemon."""
 from __future__ import annotations
 
 import asyncio
+import datetime
+import ipaddress
+import json
 import re
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from app.engine.events import Event, MetadataReceived, TorrentAdded, TorrentRemoved
 from app.engine.metainfo import parse_metainfo
@@ -194,3 +201,44 @@ async def test_a_magnet_stops_for_the_users_file_choice_when_its_metadata_arrive
 
 def _progress(remote: RemoteSession, info_hash: str) -> float | None:
     return next((t.progress for t in remote.snapshot().torrents if t.info_hash == info_hash), None)
+
+
+async def test_a_certificate_signed_by_the_users_ca_is_trusted_without_asking(tmp_path: Path) -> None:
+    profile = tmp_path / "profile"
+    profile.mkdir()
+    ca, cert, key = _ca_and_certificate(tmp_path / "pki")
+    (profile / "settings.json").write_text(json.dumps({"rpc-tls-cert": str(cert), "rpc-tls-key": str(key)}))
+    with running_daemon(profile, "--rpc-tls") as daemon:
+        trusted = RemoteSession(RpcClient(RemoteAddress("127.0.0.1", daemon.port, tls=True, ca_file=str(ca))))
+        await trusted.start()
+        await trusted.close()
+        unknown = RemoteSession(RpcClient(RemoteAddress("127.0.0.1", daemon.port, tls=True)))
+        with pytest.raises(UntrustedCertificate, match="is not trusted here") as caught:
+            await unknown.start()
+        assert caught.value.fingerprint == "", "no pin to compare with: the window asks for the fingerprint"
+        await unknown.close()
+
+
+def _ca_and_certificate(folder: Path) -> tuple[Path, Path, Path]:
+    """A CA, and a certificate for 127.0.0.1 it signed: what a user with their own PKI gives the daemon."""
+    folder.mkdir()
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Test CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+          .serial_number(1).not_valid_before(now - datetime.timedelta(days=1))
+          .not_valid_after(now + datetime.timedelta(days=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "daemon")]))
+            .issuer_name(ca_name).public_key(key.public_key()).serial_number(2)
+            .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    paths = folder / "ca.pem", folder / "cert.pem", folder / "key.pem"
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return paths

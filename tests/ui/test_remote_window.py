@@ -170,7 +170,7 @@ async def test_a_daemons_certificate_is_trusted_when_the_user_says_so_and_a_chan
         dialog.connect_button.click()
         await until(message_boxes, timeout=30)
         (box,) = message_boxes()
-        assert "has not seen before" in box.text() and logged in box.text()
+        assert "is not trusted here (self-signed certificate)" in box.text() and logged in box.text()
         box.button(QMessageBox.StandardButton.Yes).click()
         await until(lambda: controller.dialog is None, timeout=30)
         assert window.windowTitle() == f"Piecemeal — Connected to 127.0.0.1:{daemon.port}"

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.rpc.client import RemoteAddress
+from app.ui.dialogs.parts import file_row
 from app.ui.remote_settings import load_address, save_address
 
 ERROR_STYLE = "color: #d9534f"
@@ -61,12 +62,16 @@ class ConnectDialog(QDialog):
         self.password_edit.setEchoMode(QLineEdit.EchoMode.Password)
         self.tls_box = QCheckBox("Use HTTPS (the daemon's --rpc-tls)")
         self.tls_box.setChecked(address.tls)
+        self.ca_edit = QLineEdit(address.ca_file)
+        self.ca_edit.setPlaceholderText("the system's; else trust the daemon's own when asked")
+        self.ca_edit.setToolTip("A CA certificate (PEM) that signed the daemon's certificate, if you made one")
+        self.ca_edit.setEnabled(address.tls)
+        self.tls_box.toggled.connect(self.ca_edit.setEnabled)
         self.remember_box = QCheckBox("Remember the password")
         self.remember_box.setChecked(remember)
         self.remember_box.setToolTip("Kept in Piecemeal's settings file in your config folder, not encrypted")
         self.status_label = QLabel(f"Now showing: {current}.")
         self.status_label.setWordWrap(True)
-        self._address = address
         self._build()
 
     def _build(self) -> None:
@@ -76,6 +81,7 @@ class ConnectDialog(QDialog):
         form.addRow("&User:", self.user_edit)
         form.addRow("Pass&word:", self.password_edit)
         form.addRow("", self.tls_box)
+        form.addRow("C&A certificate:", file_row(self.ca_edit, "Choose the CA certificate", "Certificates (*.pem *.crt);;All files (*)"))
         form.addRow("", self.remember_box)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.connect_button = QPushButton("&Connect")
@@ -95,7 +101,8 @@ class ConnectDialog(QDialog):
     def request(self) -> ConnectRequest:
         address = RemoteAddress(
             host=self.host_edit.text().strip(), port=self.port_box.value(), user=self.user_edit.text(),
-            password=self.password_edit.text(), tls=self.tls_box.isChecked(), ca_file=self._address.ca_file,
+            password=self.password_edit.text(), tls=self.tls_box.isChecked(),
+            ca_file=self.ca_edit.text().strip() if self.tls_box.isChecked() else "",
         )
         return ConnectRequest(address, self.remember_box.isChecked())
 
