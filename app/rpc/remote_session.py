@@ -56,7 +56,7 @@ class RemoteSession:
         self._listen_port: int | None = None
         self._piecemeal = False  # the daemon is Piecemeal's: it reads the piecemeal-* names
         self._lock = asyncio.Lock()
-        self._wake = asyncio.Event()
+        self._wake: asyncio.Future[None] | None = None  # done: poll now, not at the next interval
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -82,10 +82,11 @@ class RemoteSession:
         await self.client.close()
 
     async def _poll_forever(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._wake = loop.create_future()
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._interval)
-            self._wake.clear()
+            await asyncio.wait([self._wake], timeout=self._interval)
+            self._wake = loop.create_future()  # before the poll: a command during it asks for another
             try:
                 await self.refresh()
             except RemoteError as exc:
@@ -134,7 +135,8 @@ class RemoteSession:
             listener(event)
 
     def _poll_soon(self) -> None:
-        self._wake.set()
+        if self._wake is not None and not self._wake.done():
+            self._wake.set_result(None)
 
     # Reading the state (from the last poll)
 
