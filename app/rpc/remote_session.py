@@ -91,6 +91,9 @@ class RemoteSession:
                 await self.refresh()
             except RemoteError as exc:
                 self._report(str(exc))
+            except Exception as exc:  # the task's boundary: a bug must not end the polling unseen
+                log.exception("polling %s failed", self.label)
+                self._report(f"Piecemeal hit an internal error while asking the daemon ({type(exc).__name__}).")
             else:
                 self._report("")
 
@@ -111,10 +114,11 @@ class RemoteSession:
                 await self._emit(event)
 
     async def _fetch_details(self, hashes: Sequence[str]) -> None:
-        rows = []
-        if hashes:
-            rows = (await self.client.call("torrent-get", ids=list(hashes), fields=list(DETAIL_FIELDS)))["torrents"]
-        self._details = self._read(lambda: _by_hash(map(torrent_details, rows)))
+        if not hashes:
+            self._details = {}
+            return
+        answer = await self.client.call("torrent-get", ids=list(hashes), fields=list(DETAIL_FIELDS))
+        self._details = self._read(lambda: _by_hash(map(torrent_details, answer["torrents"])))
 
     def _read(self, build: Callable[[], Any]) -> Any:
         """Build snapshots from an answer; one that does not hold what it should is a RemoteError."""
@@ -132,7 +136,10 @@ class RemoteSession:
                 await self.client.call("torrent-stop", ids=[event.info_hash])
             event = MetadataReceived(event.info_hash, event.name, choose_files=True)
         for listener in list(self._listeners):
-            listener(event)
+            try:
+                listener(event)
+            except Exception:  # one listener's bug must not keep the event from the others
+                log.exception("a listener failed on %s", event)
 
     def _poll_soon(self) -> None:
         if self._wake is not None and not self._wake.done():
