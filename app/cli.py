@@ -17,9 +17,10 @@ import humanize
 from app.engine import events
 from app.engine.errors import EngineError
 from app.engine.magnet import Magnet, format_magnet, parse_magnet
-from app.engine.metainfo import Metainfo, load_metainfo
+from app.engine.metainfo import Metainfo, is_web_seed_url, load_metainfo
+from app.engine.portmap.status import MapState, PortMapStatus
 from app.engine.session import DuplicateTorrentError, Session, SessionConfig
-from app.engine.snapshots import TorrentSnapshot, TorrentState
+from app.engine.snapshots import StopReason, TorrentSnapshot, TorrentState
 from app.engine.transport.mse_transport import Encryption
 from app.progress_printer import ProgressPrinter
 
@@ -64,6 +65,9 @@ def _parser() -> argparse.ArgumentParser:
                           help="download in order, the first and last piece of each file first (to preview media)")
     download.add_argument("--select-file", type=_selection, metavar="LIST",
                           help="download only these files, numbered as 'info' lists them, e.g. 1,3-5")
+    download.add_argument("--web-seed", action="append", default=[], metavar="URL",
+                          help="download from this web seed too (BEP 19: the file's URL, or the folder above the"
+                               " torrent's folder ending in '/'); may be given more than once")
     _network_args(download)
     _goal_args(download)
     download.set_defaults(func=cmd_download)
@@ -99,6 +103,8 @@ def _network_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-pex", dest="pex", action="store_false", help="do not exchange peers (BEP 11)")
     parser.add_argument("--no-lsd", dest="lsd", action="store_false",
                         help="do not look for peers on the local network (BEP 14)")
+    parser.add_argument("--no-port-mapping", dest="port_mapping", action="store_false",
+                        help="do not ask the router to open the listen port (UPnP, NAT-PMP, PCP)")
     parser.add_argument("--dht-bootstrap", action="append", default=[], metavar="HOST:PORT",
                         help="DHT node to join through (default: the well-known public routers)")
     parser.add_argument("--profile", type=Path, metavar="DIR",
@@ -201,6 +207,9 @@ def cmd_download(args: argparse.Namespace) -> int:
     meta: Metainfo | Magnet = parse_magnet(text) if text[:7].lower() == "magnet:" else load_metainfo(args.torrent)
     if isinstance(meta, Metainfo) and args.select_file:
         _priorities(meta, args.select_file)  # a wrong number is an error before anything starts
+    for url in args.web_seed:
+        if not is_web_seed_url(url):
+            raise CliError(f"'{url}' is not an http or https web seed address")
     _prepare_folder(args.output)
     done = _until_goal(args) if args.seed else (lambda s, goal_reached: s.state == TorrentState.SEEDING)
     return asyncio.run(_run(meta, args, args.output, done))
@@ -236,7 +245,8 @@ async def _run(meta: Metainfo | Magnet, args: argparse.Namespace, folder: Path, 
     config = SessionConfig(listen_host=args.bind, listen_port=args.port, download_dir=folder,
                            profile_dir=args.profile, resume_interval=args.save_every,
                            enable_dht=args.dht, enable_pex=args.pex, enable_lsd=args.lsd,
-                           down_limit=args.down_limit, up_limit=args.up_limit, **_peer_limits(args.max_peers),
+                           port_mapping=args.port_mapping, down_limit=args.down_limit, up_limit=args.up_limit,
+                           **_peer_limits(args.max_peers),
                            seed_ratio_limit=args.seed_ratio, seed_time_limit=args.seed_time * 60,
                            encryption=args.encryption, **_bootstrap(args.dht_bootstrap))
     session = Session(config)
@@ -250,6 +260,8 @@ async def _run(meta: Metainfo | Magnet, args: argparse.Namespace, folder: Path, 
     session.add_listener(lambda event: metadata.set() if isinstance(event, events.MetadataReceived) else None)
     try:
         info_hash = await _start(session, meta, folder, args.peer, choose=selection is not None)
+        for url in getattr(args, "web_seed", ()):  # only `download` has these
+            await session.add_web_seed(info_hash, url)
         if getattr(args, "sequential", False):
             await session.set_sequential(info_hash, True)
         if selection is not None:
@@ -283,7 +295,8 @@ async def _start(session: Session, meta: Metainfo | Magnet, folder: Path, peers:
         raise CliError(f"cannot listen on port {session.config.listen_port}: {exc.strerror or exc}") from None
     for notice in session.notices:
         print(f"piecemeal-cli: {notice}", file=sys.stderr)
-    source = format_magnet(meta.info_hash, meta.display_name, meta.trackers) if isinstance(meta, Magnet) else meta
+    source = (format_magnet(meta.info_hash, meta.display_name, meta.trackers, meta.web_seeds)
+              if isinstance(meta, Magnet) else meta)
     if isinstance(meta, Magnet):
         peers = peers + [f"{host}:{port}" for host, port in meta.peers]
     magnet = isinstance(meta, Magnet)
@@ -310,12 +323,15 @@ async def _watch(session: Session, info_hash: str, stop: asyncio.Event, done: Do
             goal.set()
 
     session.add_listener(heard)
+    mapping = _PortMappingNote(printer)
     while not stop.is_set():
-        snap = next(t for t in session.snapshot().torrents if t.info_hash == info_hash)
-        if snap.state == TorrentState.ERROR:
+        whole = session.snapshot()
+        mapping.show(whole.port_mapping)
+        snap = next(t for t in whole.torrents if t.info_hash == info_hash)
+        if snap.reason == StopReason.ERROR:
             raise CliError(snap.error)
         finished = done(snap, goal.is_set())
-        printer.show(_progress_line(snap), snap.state, final=finished)
+        printer.show(_progress_line(snap), (snap.state, snap.reason), final=finished)  # a stop is news too
         if finished:
             return 0
         changed.clear()
@@ -324,6 +340,19 @@ async def _watch(session: Session, info_hash: str, stop: asyncio.Event, done: Do
         for w in waits:
             w.cancel()
     return 0
+
+
+class _PortMappingNote:
+    """Says once, on stderr, what the router answered: 'Port 6881 open through UPnP (…)'."""
+
+    def __init__(self, printer: ProgressPrinter) -> None:
+        self._printer, self._said = printer, False
+
+    def show(self, status: PortMapStatus) -> None:
+        if self._said or status.state in (MapState.OFF, MapState.TRYING) or self._printer.quiet:
+            return
+        self._said = True
+        print(f"piecemeal-cli: {status.summary}", file=sys.stderr)
 
 
 def _printer(quiet: bool) -> ProgressPrinter:

@@ -99,7 +99,11 @@ def _parser() -> argparse.ArgumentParser:
     peers.add_argument("--download-dir", type=Path, metavar="DIR", help="where new torrents are saved")
     peers.add_argument("--no-dht", action="store_true", help="do not use the DHT (BEP 5)")
     peers.add_argument("--no-lsd", action="store_true", help="do not look for peers on the local network (BEP 14)")
+    peers.add_argument("--no-port-mapping", action="store_true",
+                       help="do not ask the router to open the peer port (UPnP, NAT-PMP, PCP)")
     peers.add_argument("--no-pex", action="store_true", help="do not exchange peers (BEP 11)")
+    peers.add_argument("--watch-dir", type=Path, metavar="DIR",
+                       help="add the .torrent files put in DIR (then moved to DIR/added; bad ones to DIR/failed)")
     parser.set_defaults(command="run")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     password = sub.add_parser("set-password", help="set the RPC user name and password (read from stdin)")
@@ -165,7 +169,10 @@ def _overridden(settings: dict[str, Any], args: argparse.Namespace) -> dict[str,
         "peer-port": args.port, "bind-address-ipv4": args.bind,
         "download-dir": str(args.download_dir.expanduser().resolve()) if args.download_dir else None,
         "dht-enabled": False if args.no_dht else None, "lpd-enabled": False if args.no_lsd else None,
+        "port-forwarding-enabled": False if args.no_port_mapping else None,
         "pex-enabled": False if args.no_pex else None, "rpc-tls-enabled": True if args.rpc_tls else None,
+        "watch-dir": str(args.watch_dir.expanduser().resolve()) if args.watch_dir else None,
+        "watch-dir-enabled": True if args.watch_dir else None,
     }
     settings.update({key: checked(key, value) for key, value in flags.items() if value is not None})
     settings["rpc-host-whitelist"] = [*settings["rpc-host-whitelist"], *args.rpc_allow_host]

@@ -41,6 +41,7 @@ def loopback_session_config(host: str, **overrides: object) -> SessionConfig:
     """A session that talks to loopback addresses only."""
     settings: dict[str, object] = {
         "listen_host": host, "listen_port": 0, "enable_dht": False, "enable_lsd": False, "disk_reserve": 0,
+        "port_mapping": False,
     }
     settings.update(overrides)
     return SessionConfig(**settings)  # type: ignore[arg-type]

@@ -18,6 +18,7 @@ TERMINAL_WIDTH: Final = 100  # a shorter line overwrites all of a longer one bef
 class ProgressPrinter:
     def __init__(self, stream: TextIO, *, quiet: bool, clock: Callable[[], float]) -> None:
         self._stream = stream
+        self.quiet = quiet  # others with something to say (the CLI's notes) keep quiet too
         self._clock = clock
         self._last_at: float | None = None
         self._last_state: Hashable = None

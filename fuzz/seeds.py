@@ -9,6 +9,7 @@ import hashlib
 import json
 import random
 import socket
+import struct
 
 from app.engine import bencode
 from app.engine.dht import krpc
@@ -121,6 +122,17 @@ def _krpc() -> list[bytes]:
     return [krpc.encode(message) for message in messages]
 
 
+def _portmap() -> list[bytes]:
+    """A PCP router's answers (zero nonces, as the target's mapper asks) and a NAT-PMP router's."""
+    address = bytes(10) + b"\xff\xff" + bytes((203, 0, 113, 7))
+    pcp_answers = [struct.pack("!BBBBII12x", 2, 0x81, 0, 0, 3600, 100)
+                   + struct.pack("!12sB3xHH16s", bytes(12), protocol, port, port, address)
+                   for protocol, port in ((6, 6881), (17, 6882))]
+    natpmp_answers = [struct.pack("!BBHI", 0, 129, 1, 5), struct.pack("!BBHI4B", 0, 128, 0, 6, 203, 0, 113, 7),
+                      struct.pack("!BBHIHHI", 0, 130, 0, 7, 6881, 6881, 3600)]
+    return [b"".join(bytes([len(d)]) + d for d in answers) for answers in (pcp_answers, natpmp_answers)]
+
+
 def _rpc_request() -> list[bytes]:
     requests: list[dict[str, object]] = [
         {"method": "torrent-get", "arguments": {"fields": ["id", "name", "pieces"], "ids": [1, "ab" * 20]}, "tag": 5},
@@ -144,5 +156,6 @@ SEEDS: dict[str, list[bytes]] = {
     "udp_tracker": _udp_tracker(),
     "extension": _extension(),
     "krpc": _krpc(),
+    "portmap": _portmap(),
     "rpc_request": _rpc_request(),
 }

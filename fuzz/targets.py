@@ -22,6 +22,9 @@ from app.engine import bencode
 from app.engine.dht import krpc
 from app.engine.errors import BencodeError, MagnetError, MetainfoError, RemoteProtocolError, TrackerError
 from app.engine.magnet import format_magnet, parse_magnet
+from app.engine.portmap import natpmp, pcp
+from app.engine.portmap.errors import PortMapError
+from app.engine.portmap.pmp_mapper import PmpMapper
 from app.engine.metainfo import MAX_COMPONENT_BYTES, Metainfo, parse_info, parse_metainfo, safe_component
 from app.engine.tracker import http_codec, udp_codec
 from app.engine.tracker.types import AnnounceRequest
@@ -269,6 +272,29 @@ def krpc_target(data: bytes) -> None:
     _check(krpc.decode(krpc.encode(message)) == message, "a KRPC message changes when re-encoded")
 
 
+# NAT-PMP and PCP ----------------------------------------------------------------------------
+
+PORTMAP_PORTS = {"TCP": 6881, "UDP": 6882}
+
+
+def portmap_target(data: bytes) -> None:
+    """A gateway's datagrams: each decodes or gives a PortMapError; a mapper fed them (nonces
+    all zero, so that a fuzzer can match them) maps only the ports it asked for, to real ports,
+    and asks at most once per slot and tick."""
+    for decode in (natpmp.decode, pcp.decode):
+        try:
+            decode(data)
+        except PortMapError:
+            pass
+    mapper = PmpMapper("10.0.0.5", dict(PORTMAP_PORTS), nonce=bytes)
+    mapper.start(0.0)
+    for tick, datagram in enumerate(datagrams(data)):
+        mapper.handle_timer(float(tick))
+        _check(len(mapper.datagrams_to_send()) <= 3, "a mapper sends more than one request per slot")
+        mapper.receive(datagram, float(tick))
+    for mapping in mapper.status.mappings:
+        _check(PORTMAP_PORTS.get(mapping.transport) == mapping.internal_port, f"unasked mapping {mapping}")
+        _check(0 < mapping.external_port < 65536, f"mapped to port {mapping.external_port}")
 # Transmission RPC ---------------------------------------------------------------------------
 
 _RPC_GETTERS = (
@@ -330,5 +356,6 @@ TARGETS: dict[str, Target] = {
     "udp_tracker": udp_tracker_target,
     "extension": extension_target,
     "krpc": krpc_target,
+    "portmap": portmap_target,
     "rpc_request": rpc_request_target,
 }

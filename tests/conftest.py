@@ -7,6 +7,7 @@ Hypothesis runs without its 200 ms deadline per example: the properties here do 
 
 import os
 
+import pytest
 from hypothesis import settings
 
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
@@ -14,3 +15,15 @@ os.environ["QT_API"] = "pyside6"
 
 settings.register_profile("piecemeal", deadline=None)
 settings.load_profile("piecemeal")
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--peer-crypto", choices=("allowed", "required"), default="allowed",
+        help="interop tests with real clients: allow plain text (default) or require MSE encryption",
+    )
+
+
+@pytest.fixture
+def peer_crypto(request):
+    return request.config.getoption("--peer-crypto")

@@ -9,12 +9,13 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from app.engine.session import Session, SessionConfig
-from app.engine.snapshots import TorrentSnapshot, TorrentState
+from app.engine.snapshots import StopReason, TorrentSnapshot, TorrentState
 
 
 def loopback_config(host: str = "127.0.0.1", **config: object) -> SessionConfig:
-    """A session that talks to 127.0.0.x only: no DHT bootstrap routers, no LSD multicast."""
-    defaults: dict[str, object] = {"listen_port": 0, "enable_dht": False, "enable_lsd": False}
+    """A session that talks to 127.0.0.x only: no DHT bootstrap routers, no LSD multicast, no
+    router asked to map a port (a test that wants one turns it on, in a network namespace)."""
+    defaults: dict[str, object] = {"listen_port": 0, "enable_dht": False, "enable_lsd": False, "port_mapping": False}
     return SessionConfig(listen_host=host, **{**defaults, **config})  # type: ignore[arg-type]
 
 
@@ -32,13 +33,21 @@ def torrent_snapshot(session: Session, info_hash: str) -> TorrentSnapshot:
     return next(t for t in session.snapshot().torrents if t.info_hash == info_hash)
 
 
-async def wait_for_state(session: Session, info_hash: str, state: TorrentState, timeout: float = 60) -> TorrentSnapshot:
+def shown_state(snap: TorrentSnapshot) -> TorrentState | StopReason:
+    """Why the torrent is stopped, or, while it runs, where it stands."""
+    return snap.reason if snap.reason is not None else snap.state
+
+
+async def wait_for_state(
+    session: Session, info_hash: str, state: TorrentState | StopReason, timeout: float = 60
+) -> TorrentSnapshot:
+    """Until the torrent runs in `state`, or is stopped for that reason (a StopReason)."""
     async with asyncio.timeout(timeout):
         while True:
             snap = torrent_snapshot(session, info_hash)
-            assert snap.state != TorrentState.ERROR, snap.error
-            if snap.state == state:
+            if shown_state(snap) == state:
                 return snap
+            assert snap.reason != StopReason.ERROR, snap.error
             await asyncio.sleep(0.05)
 
 

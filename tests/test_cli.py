@@ -18,7 +18,7 @@ from app.engine.metainfo import load_metainfo
 from tests.lt_peer import random_tree
 
 ROOT = Path(__file__).resolve().parents[1]
-OFFLINE = ("--no-dht", "--no-lsd")  # loopback only: no DHT routers, no multicast
+OFFLINE = ("--no-dht", "--no-lsd", "--no-port-mapping")  # loopback only: no DHT routers, no multicast
 
 
 def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:

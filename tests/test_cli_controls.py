@@ -12,7 +12,8 @@ import pytest
 
 from app.cli import _parser, _printer, _until_goal, _watch
 from app.engine.creator import create_torrent
-from app.engine.disk_guard import NO_SPACE, DiskGuard
+from app.engine.disk_guard import DiskGuard
+from app.engine.snapshots import StopReason
 from app.engine.store import Store
 from tests.lt_peer import random_tree
 from tests.swarm_helpers import running_session, torrent_snapshot
@@ -48,7 +49,7 @@ async def test_download_with_a_limit_and_in_order(tmp_path: Path) -> None:
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "app.cli", "download", str(torrent_file), "-o", str(out),
             "--bind", "127.0.0.1", "--port", "0", "--peer", f"127.0.0.1:{seed.listen_port}",
-            "--no-dht", "--no-lsd", "--profile", str(profile),
+            "--no-dht", "--no-lsd", "--no-port-mapping", "--profile", str(profile),
             "--down-limit", "256K", "--sequential", "--max-peers", "4",
             cwd=ROOT, stderr=asyncio.subprocess.PIPE,
         )
@@ -76,7 +77,7 @@ def test_file_selections_parse_like_aria2c(capsys: pytest.CaptureFixture[str]) -
 
 async def cli(*args: str, timeout: float = 30) -> tuple[int, str]:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "app.cli", *args, "--bind", "127.0.0.1", "--port", "0", "--no-dht", "--no-lsd",
+        sys.executable, "-m", "app.cli", *args, "--bind", "127.0.0.1", "--port", "0", "--no-dht", "--no-lsd", "--no-port-mapping",
         cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
     stdout, stderr = await asyncio.wait_for(process.communicate(), timeout)
@@ -119,6 +120,7 @@ async def test_seeding_exits_at_its_goal(tmp_path: Path) -> None:
     torrent_file.write_bytes(create_torrent(payload, piece_length=32 * KIB))
     code, output = await cli("seed", str(torrent_file), "--data", str(payload.parent), "--seed-time", "0.03")
     assert code == 0, output  # 1.8 s of seeding, then it stops by itself
+    assert output.rstrip().splitlines()[-1].split()[1:4] == ["Seeding", "goal", "reached"], output  # says why
 
 
 async def test_download_and_seed_goes_on_through_a_pause_for_disk_space(tmp_path: Path) -> None:
@@ -136,8 +138,9 @@ async def test_download_and_seed_goes_on_through_a_pause_for_disk_space(tmp_path
         await seed.add_torrent(torrent_file.read_bytes(), payload.parent)
         info_hash = await session.add_torrent(torrent_file.read_bytes(), out)
         async with asyncio.timeout(20):
-            while torrent_snapshot(session, info_hash).status_text != f"Paused — {NO_SPACE}":
+            while torrent_snapshot(session, info_hash).reason != StopReason.NO_SPACE:
                 await asyncio.sleep(0.02)
+        assert torrent_snapshot(session, info_hash).status_text == "Waiting for disk space"
         judged = asyncio.Event()
         goal = _until_goal(args)
 

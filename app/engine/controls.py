@@ -11,19 +11,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from app.engine import events
 from app.engine.disk_guard import NO_SPACE, DiskGuard, enough_space
 from app.engine.errors import EngineError, StorageError
 from app.engine.mover import FileCopy, MoveCancelled, MoveStatus, copy_error
 from app.engine.queueing import QueueEntry, QueueLimits, SeedingGoal, plan_queue, share_ratio
 from app.engine.rate_limit import Limits, RateLimits, current_limits
-from app.engine.snapshots import TorrentState
+from app.engine.snapshots import StopReason, TorrentState
 from app.engine.storage.disk import Storage
 from app.engine.store import TorrentRecord
 from app.engine.torrent_options import TorrentOptions, apply_options, check_file_priorities
@@ -40,11 +39,10 @@ RESUME_PIECES: Final = 4  # room for this many pieces above the reserve before a
 
 
 class Controls:
-    """One per session; `paused` is the session's record of what the user paused."""
+    """One per session."""
 
-    def __init__(self, session: Session, paused: Mapping[bytes, bool]) -> None:
+    def __init__(self, session: Session) -> None:
         self._session = session
-        self._paused = paused
         self.limits = RateLimits()
         self.disk = DiskGuard()
         self.alt_active = False
@@ -156,7 +154,7 @@ class Controls:
         return [
             QueueEntry(t.info_hash, position, _complete(t), t.running)
             for position, t in enumerate(torrents)
-            if t is candidate or t.running or t.state == TorrentState.QUEUED
+            if t is candidate or t.running or t.reason == StopReason.QUEUED
         ]
 
     async def _apply_queue(self) -> None:
@@ -166,12 +164,12 @@ class Controls:
         plan = plan_queue(self._queue_entries(), limits)
         torrents = self._session.torrents
         for key in plan.queue:
-            await torrents[key].stop(TorrentState.QUEUED)
+            await torrents[key].stop(StopReason.QUEUED)
         for key in plan.start:
             torrents[key].start()
 
     def _any_queued(self) -> bool:
-        return any(t.state == TorrentState.QUEUED for t in self._session.torrents.values())
+        return any(t.reason == StopReason.QUEUED for t in self._session.torrents.values())
 
     # seeding goals
 
@@ -179,14 +177,13 @@ class Controls:
         config = self._session.config
         session_goal = SeedingGoal(config.seed_ratio_limit, config.seed_time_limit)
         for torrent in list(self._session.torrents.values()):
-            if torrent.state != TorrentState.SEEDING:
+            if not torrent.running or torrent.state != TorrentState.SEEDING:
                 continue
             goal = session_goal.overridden(torrent.options.ratio_limit, torrent.options.seed_time_limit)
             ratio = share_ratio(torrent.total_uploaded, torrent.total_downloaded, torrent.metainfo.total_length)
             if goal.reached(ratio, torrent.seeding_seconds):
                 log.info("%s reached its seeding goal", torrent.name)
-                await self._session.pause(torrent.info_hash.hex())
-                self._session.emit(events.SeedingGoalReached(torrent.info_hash.hex(), torrent.name))
+                await self._session.pause_for(torrent, StopReason.SEEDING_GOAL)
 
     # the disk-space guard
 
@@ -205,14 +202,13 @@ class Controls:
         if waiting is not None and waiting[0] is torrent and not waiting[1].done():
             return
         log.warning("%s paused: %s", torrent.name, NO_SPACE)
-        torrent.note = NO_SPACE
         # Not awaited here: the caller may be one of the torrent's writes, which stop() awaits.
-        self._waiting_for_space[torrent.info_hash] = (torrent, torrent.stop_soon())
+        self._waiting_for_space[torrent.info_hash] = (torrent, torrent.stop_soon(StopReason.NO_SPACE))
 
     async def _check_disk(self, now: float) -> None:
         reserve = self._session.config.disk_reserve
         torrents = self._session.torrents
-        downloading = [t for t in torrents.values() if t.state == TorrentState.DOWNLOADING] if reserve > 0 else []
+        downloading = [t for t in torrents.values() if _downloading(t)] if reserve > 0 else []
         for torrent in downloading:
             if not enough_space(await self.disk.free(torrent.save_path, now), 0, reserve):
                 self._wait_for_space(torrent)
@@ -222,7 +218,7 @@ class Controls:
                 continue
             if not stopping.done():
                 continue
-            if self._paused.get(info_hash, False) or torrent.state != TorrentState.PAUSED:
+            if torrent.reason != StopReason.NO_SPACE:
                 self._stop_waiting(torrent)  # the user paused it, or started it again
             elif await self._room_again(torrent, reserve, now):
                 self._stop_waiting(torrent)
@@ -234,7 +230,6 @@ class Controls:
 
     def _stop_waiting(self, torrent: Torrent) -> None:
         del self._waiting_for_space[torrent.info_hash]
-        torrent.note = ""
 
     # moving storage
 
@@ -281,21 +276,15 @@ class Controls:
         old_storage = torrent.storage
         new_storage = Storage(torrent.metainfo, job.destination, self._session.executor)
         new_storage.set_skipped(torrent.options.skipped_files())
-        if torrent.state == TorrentState.SEEDING:
+        if _seeding(torrent):
             await new_storage.open()
             await asyncio.to_thread(job.copy_changed)
-        if torrent.state == TorrentState.SEEDING and not torrent.writing:
+        if _seeding(torrent) and not torrent.writing:
             self._use(torrent, job.destination, new_storage)  # no await since the check: no write slips in
             return old_storage
-        running = torrent.running
-        if running:
-            await torrent.stop()
-        try:
+        async with torrent.suspended():
             await asyncio.to_thread(job.copy_changed)
             self._use(torrent, job.destination, new_storage)
-        finally:
-            if running:
-                torrent.start()
         return old_storage
 
     async def _forget_old_files(self, torrent: Torrent, old_storage: Storage | None) -> str:
@@ -311,9 +300,7 @@ class Controls:
         return warning
 
     def _use(self, torrent: Torrent, destination: Path, storage: Storage | None) -> None:
-        torrent.save_path = destination
-        if storage is not None:
-            torrent.storage = storage
+        torrent.relocate(storage, destination)
         store = self._session.store
         if store is not None:
             try:
@@ -327,6 +314,14 @@ class Controls:
             status = self.move_status(info_hash)
             if torrent is not None and status is not None and not (status.finished or status.error):
                 torrent.note = f"Moving {status.progress:.0%}"
+
+
+def _seeding(torrent: Torrent) -> bool:
+    return torrent.running and torrent.state == TorrentState.SEEDING
+
+
+def _downloading(torrent: Torrent) -> bool:
+    return torrent.running and torrent.state == TorrentState.DOWNLOADING
 
 
 def _complete(torrent: Torrent) -> bool:

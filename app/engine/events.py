@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from app.engine.snapshots import StopReason, TorrentState
+
 
 @dataclass(frozen=True, slots=True)
 class TorrentAdded:
@@ -17,25 +19,29 @@ class TorrentRemoved:
 
 
 @dataclass(frozen=True, slots=True)
-class TorrentFinished:
-    """Every wanted piece is verified on disk."""
+class StateChanged:
+    """A torrent's state or its stop changed: one event per change, with the reason."""
 
     info_hash: str
     name: str
+    state: TorrentState
+    reason: StopReason | None  # why it is stopped; None: it runs
+    message: str = ""  # the error's plain words, with StopReason.ERROR
 
 
 @dataclass(frozen=True, slots=True)
-class SeedingGoalReached:
-    """The torrent shared as much (ratio) or as long (seeding time) as asked, and is paused."""
-
-    info_hash: str
-    name: str
+class TorrentFinished(StateChanged):
+    """The change that made every wanted piece verified on disk: it seeds now."""
 
 
 @dataclass(frozen=True, slots=True)
-class TorrentErrored:
-    info_hash: str
-    message: str
+class SeedingGoalReached(StateChanged):
+    """The change that paused it: it shared as much (ratio) or as long (seeding time) as asked."""
+
+
+@dataclass(frozen=True, slots=True)
+class TorrentErrored(StateChanged):
+    """The change that stopped it on an error; `message` says what went wrong."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +51,11 @@ class MetadataReceived:
     choose_files: bool = False  # the torrent is paused until the user has chosen its files
 
 
-Event = (
-    TorrentAdded | TorrentRemoved | TorrentFinished | SeedingGoalReached | TorrentErrored | MetadataReceived
-)
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """Something the user should read, not tied to one torrent (a watched folder's bad file)."""
+
+    message: str
+
+
+Event = TorrentAdded | TorrentRemoved | StateChanged | MetadataReceived | Notice

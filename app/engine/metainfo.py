@@ -76,6 +76,7 @@ class Metainfo:
     creation_date: int | None
     raw_info: bytes  # the info dictionary exactly as it appears in the file
     multi_file: bool
+    http_seeds: tuple[str, ...] = ()  # BEP 17 seed scripts (older than BEP 19, rarely seen)
 
     @property
     def num_pieces(self) -> int:
@@ -148,6 +149,7 @@ def parse_metainfo(data: bytes) -> Metainfo:
         raw_info,
         trackers=_top_level_trackers(top),
         url_list=_web_seeds(top.get(b"url-list")),
+        http_seeds=_web_seeds(top.get(b"httpseeds")),
         comment=_text(top, b"comment") or "",
         created_by=_text(top, b"created by") or "",
         creation_date=_creation_date(top.get(b"creation date")),
@@ -408,7 +410,7 @@ def _tiers(tiers: Iterable[Iterable[str]]) -> tuple[tuple[str, ...], ...]:
 
 
 def _web_seeds(value: Any) -> tuple[str, ...]:
-    """BEP 19: 'url-list' is one URL or a list of them."""
+    """BEP 19: 'url-list' is one URL or a list of them (BEP 17's 'httpseeds' too, in practice)."""
     values = [value] if isinstance(value, bytes) else value if isinstance(value, list) else []
     urls = [url.strip() for url in _decoded_urls(values)]
     return tuple(dict.fromkeys(url for url in urls if is_web_seed_url(url)))
@@ -454,6 +456,8 @@ def to_torrent_bytes(meta: Metainfo) -> bytes:
         fields[b"creation date"] = meta.creation_date
     if meta.url_list:
         fields[b"url-list"] = list(meta.url_list)
+    if meta.http_seeds:
+        fields[b"httpseeds"] = list(meta.http_seeds)
     before = b"".join(encode(k) + encode(v) for k, v in sorted(fields.items()) if k < b"info")
     after = b"".join(encode(k) + encode(v) for k, v in sorted(fields.items()) if k > b"info")
     return b"d" + before + b"4:info" + meta.raw_info + after + b"e"

@@ -383,6 +383,22 @@ class PiecePicker:
             self._request_busy(peer, pieces, count - len(picked), picked)
         return picked
 
+    def pick_whole(self, peer: Hashable, pieces: Bitfield, count: int) -> list[Block]:
+        """Whole pieces, about `count` blocks, for a source that is asked for pieces, not
+        blocks (a BEP 19 web seed): started pieces whose blocks all came back first, then
+        new ones rarest first. Only when there are none, blocks of pieces others started
+        and endgame duplicates (`pick`): a piece that fails then is not blamed on one source.
+        """
+        picked: list[Block] = []
+        untouched = [p for p in self._open.values() if len(p.free) == len(p.owners) and p.piece in pieces]
+        for partial in untouched:
+            if len(picked) >= count:
+                return picked
+            self._request_free(partial, peer, len(partial.free), picked)
+        while len(picked) < count and (partial := self._start_piece(pieces)) is not None:
+            self._request_free(partial, peer, len(partial.free), picked)
+        return picked or self.pick(peer, pieces, count)
+
     def _request_preferred(
         self, peer: Hashable, pieces: Bitfield, prefer: Iterable[int], count: int, picked: list[Block]
     ) -> None:

@@ -176,7 +176,14 @@ class Throttle:
 
     async def upload(self, nbytes: int) -> None:
         """Wait until both upload buckets let a message through, then charge it to them."""
-        buckets = (self.up, self._session.up)
+        await self._pass(nbytes, (self.up, self._session.up))
+
+    async def download(self, nbytes: int) -> None:
+        """The same for bytes read by a reader without a transport to pause (a web seed's
+        HTTP body): it waits before reading on."""
+        await self._pass(nbytes, (self.down, self._session.down))
+
+    async def _pass(self, nbytes: int, buckets: tuple[TokenBucket, TokenBucket]) -> None:
         while True:
             now = self._session.clock()
             wait = max(bucket.delay(now) for bucket in buckets)

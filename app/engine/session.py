@@ -23,23 +23,29 @@ import aiohttp
 import platformdirs
 
 from app.engine import events
+from app.engine.completion_program import CompletionRunner, Finished
 from app.engine.controls import Controls
 from app.engine.errors import EngineError, StorageError
-from app.engine.metainfo import Metainfo, load_metainfo, parse_metainfo, to_torrent_bytes
+from app.engine.metainfo import Metainfo, is_web_seed_url, load_metainfo, parse_metainfo, to_torrent_bytes
 from app.engine.dht import DEFAULT_BOOTSTRAP, DhtNode
 from app.engine.disk_guard import free_bytes
+from app.engine.label_controls import LabelControls
+from app.engine.labels import Labels
 from app.engine.lsd import LsdService
 from app.engine.magnet import format_magnet, parse_magnet
 from app.engine.peer import PeerConnection
 from app.engine.peer_id import make_peer_id
-from app.engine.rate_limit import AltSchedule
+from app.engine.portmap.service import PortMapOptions, PortMapService
+from app.engine.portmap.status import PortMapStatus
+from app.engine.rate_limit import AltSchedule, Throttle
 from app.engine.mover import MoveStatus
 from app.engine.sockets import Sockets
-from app.engine.snapshots import SessionSnapshot, TorrentDetails, TorrentState
+from app.engine.snapshots import USER_STOPS, SessionSnapshot, StopReason, TorrentDetails
 from app.engine.store import ResumeRecord, Store, TorrentRecord, file_stamps, trustworthy
 from app.engine.torrent import Torrent
 from app.engine.torrent_options import TorrentOptions
 from app.engine.transport.mse import Initiator
+from app.engine.watch_folder import FolderWatcher, WatchedFolder
 from app.engine.transport.mse_transport import DIAL_ORDER, METHODS, AcceptStream, DialStream, Encryption
 
 log = logging.getLogger(__name__)
@@ -47,9 +53,6 @@ log = logging.getLogger(__name__)
 CONNECT_TIMEOUT = 10.0
 HANDSHAKE_TIMEOUT = 20.0
 MSE_TIMEOUT = 10.0  # a peer silent this long in the encrypted handshake is given up (or dialed plain)
-
-
-CHOOSE_FILES_NOTE = "choose the files to download, then start it"
 
 
 class DuplicateTorrentError(EngineError):
@@ -93,7 +96,11 @@ class SessionConfig:
     seed_ratio_limit: float = 0.0  # pause a torrent once it has shared this much; 0: never
     seed_time_limit: float = 0.0  # or once it has seeded this many seconds; 0: never
     disk_reserve: int = 1024**3  # a torrent pauses rather than leave less free space; 0: no guard
+    port_mapping: bool = True  # ask the router (UPnP, PCP, NAT-PMP) to open the listen ports
     encryption: str = Encryption.ALLOW  # MSE/PE: "allow", "require" or "disable"
+    watch_folders: tuple[WatchedFolder, ...] = ()  # .torrent files put there are added by themselves
+    watch_interval: float = 3.0  # seconds between scans of the watched folders
+    on_complete_program: str = ""  # run when a download completes, with %N %F %D %I ...; "" none
 
     def __post_init__(self) -> None:
         if self.encryption not in set(Encryption):
@@ -121,34 +128,43 @@ class Session:
         self._handshaking: set[PeerConnection | AcceptStream] = set()
         self._dialling: set[asyncio.Task[None]] = set()  # outgoing connects, kept from the GC
         self.store: Store | None = None
-        self._paused: dict[bytes, bool] = {}
-        self.controls = Controls(self, self._paused)  # limits, queue, disk guard, moves
+        self.controls = Controls(self)  # limits, queue, disk guard, moves
         self.notices: list[str] = []  # things the user should read once (e.g. a damaged store)
         self._saver: asyncio.Task[None] | None = None
         self.dht: DhtNode | None = None
         self.dht_port: int | None = None
         self._lsd: LsdService | None = None
         self.network = SessionNetwork(self)  # what trackers ask at each announce
+        self.port_map_options = PortMapOptions()
+        self._portmap: PortMapService | None = None
+        self.incoming_connections = 0  # handshakes completed by peers that reached us
+        self.labels = LabelControls(self)  # categories and tags
+        self.watcher = FolderWatcher(lambda: self.config.watch_folders, self._add_watched, self._tell)
+        self.on_complete = CompletionRunner(lambda: self.config.on_complete_program, self._finished_fields)
+        self.add_listener(self.on_complete.heard)
 
     # lifecycle
 
     async def start(self) -> None:
-        self.sockets = Sockets(self.config.listen_host)
+        self.sockets = replace(self.sockets, host=self.config.listen_host)
         self.http = self.sockets.http_client()
         if self.config.profile_dir is not None:
             await self._open_store(self.config.profile_dir)
         self._server = await self._listen(self.config)
         await self._start_discovery()
+        await self._start_port_mapping()
         self.controls.start()
         for torrent in self.torrents.values():
-            if not self._paused.get(torrent.info_hash, False):
+            if not torrent.paused:
                 torrent.start()
         if self.store is not None:
             self._saver = asyncio.ensure_future(self._save_periodically())
+        self.watcher.interval = self.config.watch_interval
+        self.watcher.start()
 
     async def _listen(self, config: SessionConfig) -> asyncio.Server:
         try:
-            server = await Sockets(config.listen_host).listen(self._incoming, config.listen_port)
+            server = await replace(self.sockets, host=config.listen_host).listen(self._incoming, config.listen_port)
         except OSError as exc:
             raise EngineError(
                 f"Could not listen on {config.listen_host} port {config.listen_port}: {exc.strerror or exc}."
@@ -197,7 +213,7 @@ class Session:
 
     async def _new_http_client(self, old: SessionConfig) -> None:
         """'VPN only': trackers are asked from the new address; announces in flight finish first."""
-        self.sockets = Sockets(self.config.listen_host)
+        self.sockets = replace(self.sockets, host=self.config.listen_host)
         previous, self.http = self.http, self.sockets.http_client()
         if previous is not None:
             await previous.close()
@@ -217,8 +233,9 @@ class Session:
 
     async def close(self) -> None:
         """Stop everything. Each step is guarded: one that fails must not leave the rest open."""
-        steps = (self._stop_serving, self.controls.close, self._stop_torrents, self._stop_discovery,
-                 self._close_store, self._close_http)
+        steps = (self._stop_serving, self._stop_port_mapping, self.watcher.close, self.on_complete.close,
+                 self.controls.close, self._stop_torrents, self._stop_discovery, self._close_store,
+                 self._close_http)
         for step in steps:
             try:
                 await step()
@@ -233,7 +250,7 @@ class Session:
             self._saver.cancel()
 
     async def _stop_torrents(self) -> None:
-        await asyncio.gather(*(t.stop() for t in self.torrents.values()), return_exceptions=True)
+        await asyncio.gather(*(t.close() for t in self.torrents.values()), return_exceptions=True)
 
     async def _close_store(self) -> None:
         if self.store is None:
@@ -248,28 +265,60 @@ class Session:
         if self.http is not None:
             await self.http.close()
 
+    # port mapping: the router opens the listen ports (TCP peers, UDP for the DHT)
+
+    async def _start_port_mapping(self) -> None:
+        if not self.config.port_mapping or self.listen_port is None:
+            return
+        ports = {"TCP": self.listen_port, "UDP": self.dht_port or self.listen_port}
+        self._portmap = PortMapService(self.sockets, ports, self.port_map_options)
+        await self._portmap.start()
+
+    async def _stop_port_mapping(self) -> None:
+        portmap, self._portmap = self._portmap, None
+        if portmap is not None:
+            await portmap.close()  # removes the mappings from the router
+
+    async def _remap(self, old: SessionConfig) -> None:
+        await self._stop_port_mapping()
+        await self._start_port_mapping()
+
+    def port_mapping_status(self) -> PortMapStatus:
+        return self._portmap.status if self._portmap is not None else PortMapStatus()
+
     # peer discovery beyond trackers: DHT and LSD (PEX lives in the torrents)
 
     async def _start_discovery(self) -> None:
-        if self.config.enable_dht:
-            saved = self.store.get_setting("dht") if self.store else None
-            node_id = bytes.fromhex(saved["node_id"]) if saved else None
-            self.dht = DhtNode(node_id=node_id, bootstrap=self.config.dht_bootstrap)
-            if saved:
-                self.dht.load_nodes(saved.get("nodes", []))
-            try:
-                await self.dht.start(self.sockets, self.listen_port or 0)
-            except OSError:  # the UDP port is taken: any port will do for the DHT
-                await self.dht.start(self.sockets, 0)
-            self.dht_port = self.dht.port
-        if self.config.enable_lsd:
-            self._lsd = LsdService(self.listen_port or 0, self._lsd_peer, sockets=self.sockets)
-            try:
-                await self._lsd.start()
-                self._update_lsd()
-            except OSError as exc:
-                log.warning("local service discovery is off: %s", exc)
-                self._lsd = None
+        ipv6 = self.sockets.family == socket.AF_INET6
+        if self.config.enable_dht and ipv6:
+            log.warning("the DHT is off: it runs over IPv4 (BEP 5) and the chosen address is IPv6")
+        elif self.config.enable_dht:
+            await self._start_dht()
+        if self.config.enable_lsd and ipv6:
+            log.warning("local service discovery is off: it multicasts over IPv4 (BEP 14) and the chosen address is IPv6")
+        elif self.config.enable_lsd:
+            await self._start_lsd()
+
+    async def _start_dht(self) -> None:
+        saved = self.store.get_setting("dht") if self.store else None
+        node_id = bytes.fromhex(saved["node_id"]) if saved else None
+        self.dht = DhtNode(node_id=node_id, bootstrap=self.config.dht_bootstrap)
+        if saved:
+            self.dht.load_nodes(saved.get("nodes", []))
+        try:
+            await self.dht.start(self.sockets, self.listen_port or 0)
+        except OSError:  # the UDP port is taken: any port will do for the DHT
+            await self.dht.start(self.sockets, 0)
+        self.dht_port = self.dht.port
+
+    async def _start_lsd(self) -> None:
+        self._lsd = LsdService(self.listen_port or 0, self._lsd_peer, sockets=self.sockets)
+        try:
+            await self._lsd.start()
+            self._update_lsd()
+        except OSError as exc:
+            log.warning("local service discovery is off: %s", exc)
+            self._lsd = None
 
     async def _stop_discovery(self) -> None:
         if self.dht is not None:
@@ -293,19 +342,15 @@ class Session:
     def metadata_received(self, torrent: Torrent) -> None:
         """A magnet's info dictionary arrived (and was verified): remember it, tell the UI.
 
-        If the user asked to choose the files first, the torrent goes no further: it is
-        paused, and says why, until they have (`set_file_priorities`, then `resume`).
+        If the user asked to choose the files first, the torrent goes no further: it stops,
+        and says why, until they have (`set_file_priorities`, then `resume`).
         """
         choose = torrent.choose_files
-        if choose:
-            self._paused[torrent.info_hash] = True
-            torrent.note = CHOOSE_FILES_NOTE
-            torrent.stop_soon()
         if self.store is not None:
             meta = torrent.metainfo
             self.store.update_torrent(
                 torrent.info_hash, metainfo=to_torrent_bytes(meta), name=meta.name,
-                **({"paused": True} if choose else {}),
+                **({"paused": True, "stop_reason": StopReason.CHOOSE_FILES.name} if choose else {}),
             )
         self._update_lsd()
         self.emit(events.MetadataReceived(torrent.info_hash.hex(), torrent.name, choose_files=choose))
@@ -317,6 +362,7 @@ class Session:
         if notice:
             log.warning("%s", notice)
             self.notices.append(notice)
+        self.labels.load()
         resume = self.store.all_resume()
         torrents = []
         for record in self.store.torrents():
@@ -334,16 +380,16 @@ class Session:
 
     def _restore(self, record: TorrentRecord) -> Torrent:
         save_path = Path(record.save_path)
+        reason = _restored_reason(record)
         if record.metainfo:
-            torrent = Torrent(self, parse_metainfo(record.metainfo), save_path, added_on=record.added_on)
+            torrent = Torrent(self, parse_metainfo(record.metainfo), save_path, added_on=record.added_on, reason=reason)
         else:
-            torrent = Torrent(self, None, save_path, added_on=record.added_on, magnet=parse_magnet(record.magnet))
+            magnet = parse_magnet(record.magnet)
+            torrent = Torrent(self, None, save_path, added_on=record.added_on, magnet=magnet, reason=reason)
         torrent.choose_files = record.choose_files
-        if torrent.choose_files and torrent.has_metadata:
-            torrent.note = CHOOSE_FILES_NOTE  # it waited for the user's choice when the app closed
         self.controls.restore_options(torrent, record)
+        self.labels.restore(torrent, record)
         self.torrents[torrent.info_hash] = torrent
-        self._paused[torrent.info_hash] = record.paused
         return torrent
 
     async def save_resume(self) -> None:
@@ -403,29 +449,33 @@ class Session:
             down_limit=torrent.options.down_limit, up_limit=torrent.options.up_limit,
             queue_position=len(self.torrents), ratio_limit=torrent.options.ratio_limit,
             seed_time_limit=torrent.options.seed_time_limit, choose_files=torrent.choose_files,
+            category=torrent.labels.category, tags=torrent.labels.tags,
         ))
 
     # commands
 
     async def add_torrent(
         self, source: bytes | str | Path | Metainfo, save_path: str | Path | None = None, *,
-        paused: bool = False, choose_files: bool = False,
+        paused: bool = False, choose_files: bool = False, category: str = "",
     ) -> str:
         """Add a .torrent (bytes, path, Metainfo) or a magnet link (a str starting with 'magnet:').
 
         `choose_files` (magnets): stop when the metadata arrives, so that the user can pick
-        the files before any is downloaded (see `metadata_received`).
+        the files before any is downloaded (see `metadata_received`). `category`: a known
+        one; without a `save_path`, the torrent is saved in the category's folder.
         """
-        folder = Path(save_path or self.config.download_dir)
+        folder = Path(save_path) if save_path else self.labels.save_path(category, self.config.download_dir)
+        reason = StopReason.USER if paused else None
         if isinstance(source, str) and source[:7].lower() == "magnet:":
             magnet = parse_magnet(source)
-            torrent = Torrent(self, None, folder, magnet=magnet)
+            torrent = Torrent(self, None, folder, magnet=magnet, reason=reason)
             torrent.choose_files = choose_files
         else:
-            torrent = Torrent(self, _to_metainfo(source), folder)
+            torrent = Torrent(self, _to_metainfo(source), folder, reason=reason)
         existing = self.torrents.get(torrent.info_hash)
         if existing is not None:
             raise DuplicateTorrentError(self._merge(existing, torrent))
+        torrent.labels = Labels(category)
         self.torrents[torrent.info_hash] = torrent
         self._remember(torrent, paused)
         self._update_lsd()
@@ -465,49 +515,50 @@ class Session:
         try:
             self.store.update_torrent(torrent.info_hash, **changes)
         except StorageError as exc:
-            log.warning("could not save the merged trackers of %s: %s", torrent.name, exc)
+            log.warning("could not save the trackers and web seeds of %s: %s", torrent.name, exc)
 
     def magnet_uri(self, info_hash: str) -> str:
         torrent = self._get(info_hash)
         trackers = [url for tier in torrent.metainfo.trackers for url in tier] if torrent.has_metadata else []
-        return format_magnet(torrent.info_hash, torrent.name, trackers)
+        return format_magnet(torrent.info_hash, torrent.name, trackers, torrent.web_seeds)  # ws=, as libtorrent
 
     async def remove(self, info_hash: str, delete_files: bool = False) -> None:
         torrent = self._get(info_hash)
         del self.torrents[torrent.info_hash]
         if self.store is not None:
             self.store.remove_torrent(torrent.info_hash)
-        await torrent.stop()
+        await torrent.close()
         self._update_lsd()
         if delete_files and torrent.has_metadata:
             await torrent.storage.delete_files()
         self.emit(events.TorrentRemoved(info_hash))
 
     async def pause(self, info_hash: str) -> None:
-        torrent = self._get(info_hash)
-        self._set_paused(torrent, True)
-        await torrent.stop()
+        """Stop the torrent until resumed."""
+        await self.pause_for(self._get(info_hash), StopReason.USER)
+
+    async def pause_for(self, torrent: Torrent, reason: StopReason) -> None:
+        """Stop it and say why (the user, a seeding goal); what the user would keep stopped
+        stays stopped after a restart."""
+        self._set_paused(torrent, reason if reason in USER_STOPS else None)
+        await torrent.stop(reason)
 
     async def resume(self, info_hash: str) -> None:
+        """Start it again: after a pause, an error (the verified pieces stay), the file choice."""
         torrent = self._get(info_hash)
         if torrent.choose_files and torrent.has_metadata:  # the files are chosen (or all are wanted)
             torrent.choose_files = False
-            torrent.note = ""
             if self.store is not None:
                 self.store.update_torrent(torrent.info_hash, choose_files=False)
-        self._set_paused(torrent, False)
-        if torrent.state == TorrentState.ERROR:
-            await torrent.stop()  # ends what the error left running; the verified pieces stay
+        self._set_paused(torrent, None)
         torrent.start()
 
-    def is_paused(self, info_hash: bytes) -> bool:
-        """Paused by the user (or waiting for their file choice), as remembered across restarts."""
-        return self._paused.get(info_hash, False)
-
-    def _set_paused(self, torrent: Torrent, paused: bool) -> None:
-        self._paused[torrent.info_hash] = paused
+    def _set_paused(self, torrent: Torrent, reason: StopReason | None) -> None:
+        """The store's `paused` column and why: what the user stopped stays stopped after a restart."""
         if self.store is not None:
-            self.store.update_torrent(torrent.info_hash, paused=paused)
+            self.store.update_torrent(
+                torrent.info_hash, paused=reason is not None, stop_reason=reason.name if reason else ""
+            )
 
     async def recheck(self, info_hash: str) -> None:
         await self._get(info_hash).recheck()
@@ -541,6 +592,54 @@ class Session:
         """Connect to a known peer (the CLI's --peer, peer hints, tests)."""
         self._get(info_hash).add_peers([(host, port)])
 
+    async def add_web_seed(self, info_hash: str, url: str) -> None:
+        """Add a BEP 19 web seed (an http or https URL of the file, or of the folder above the
+        torrent's folder); remembered with the torrent. EngineError if the URL cannot be one."""
+        torrent = self._get(info_hash)
+        url = url.strip()
+        if not is_web_seed_url(url):
+            raise EngineError(f"'{url}' is not an http or https address.")
+        if torrent.add_web_seed(url):
+            self._remember_sources(torrent)
+
+    async def add_category(self, name: str, save_path: str = "") -> None:
+        """Add a category, or change the folder of one; new torrents in it are saved there."""
+        self.labels.add_category(name, save_path)
+
+    async def remove_category(self, name: str) -> None:
+        """Its torrents stay, without a category."""
+        self.labels.remove_category(name)
+
+    async def set_category(self, info_hash: str, category: str) -> None:
+        """A known category, or "" for none; the files stay where they are."""
+        self.labels.set_category(self._get(info_hash), category)
+
+    async def set_tags(self, info_hash: str, tags: Sequence[str]) -> None:
+        """The torrent's whole set of tags; a new tag is remembered for the menus."""
+        self.labels.set_tags(self._get(info_hash), list(tags))
+
+    async def _add_watched(self, data: bytes, folder: WatchedFolder) -> str:
+        """A watched folder's file: a torrent already in the list counts as added."""
+        try:
+            return await self.add_torrent(data, folder.save_path, category=folder.category)
+        except DuplicateTorrentError as exc:
+            self._tell(str(exc))
+            return ""
+
+    def _tell(self, message: str) -> None:
+        log.warning("%s", message)
+        self.emit(events.Notice(message))
+
+    def _finished_fields(self, info_hash: str) -> Finished | None:
+        torrent = self.torrents.get(bytes.fromhex(info_hash))
+        if torrent is None or not torrent.has_metadata:
+            return None
+        return Finished(
+            name=torrent.name, content_path=str(torrent.save_path / torrent.metainfo.name),
+            save_path=str(torrent.save_path), info_hash=info_hash, category=torrent.labels.category,
+            tags=torrent.labels.tags, size=torrent.metainfo.total_length,
+        )
+
     async def reannounce(self, info_hash: str) -> None:
         """Ask the torrent's trackers for peers now, whatever their interval says."""
         self._get(info_hash).trackers.announce_now()
@@ -556,6 +655,10 @@ class Session:
             peers=sum(t.peers + t.seeds for t in torrents),
             dht_nodes=self.dht.node_count if self.dht is not None else 0,
             listen_port=self.listen_port,
+            port_mapping=self.port_mapping_status(),
+            incoming_connections=self.incoming_connections,
+            categories=self.labels.book.categories,
+            tags=self.labels.book.tags,
         )
 
     def details(self, info_hash: str) -> TorrentDetails | None:
@@ -579,6 +682,17 @@ class Session:
                 callback(event)
             except Exception:  # a listener's bug must not stop the engine
                 log.exception("event listener failed on %r", event)
+
+    # TorrentHost: what torrents ask of the session (app/engine/torrent.py)
+
+    def throttle(self, reading_blocked: Callable[[], bool]) -> Throttle:
+        return self.controls.limits.throttle(reading_blocked)
+
+    def may_start(self, torrent: Torrent) -> bool:
+        return self.controls.admit(torrent)
+
+    async def room_to_write(self, torrent: Torrent, size: int) -> bool:
+        return await self.controls.room_to_write(torrent, size)
 
     # connections (used by torrents and peers)
 
@@ -693,9 +807,6 @@ class _IncomingPeer(PeerConnection):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         host, port = transport.get_extra_info("peername")[:2]
         self.address = (host, port)
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         super().connection_made(transport)
         if not self.session.admit(self):
             self.close("too many connections")
@@ -703,6 +814,20 @@ class _IncomingPeer(PeerConnection):
         # A connection that never finishes its handshake must not hold a slot for ever.
         timer = asyncio.get_running_loop().call_later(HANDSHAKE_TIMEOUT, self.close, "no handshake")
         self.handshake_done.add_done_callback(lambda _: timer.cancel())
+        self.handshake_done.add_done_callback(self._count)
+
+    def _count(self, handshake: asyncio.Future[None]) -> None:
+        if not handshake.cancelled() and handshake.exception() is None:
+            self.session.incoming_connections += 1
+
+
+def _restored_reason(record: TorrentRecord) -> StopReason | None:
+    """Why it was stopped when the app closed: the user, a seeding goal, the file choice."""
+    if not record.paused:
+        return None
+    if record.choose_files and record.metainfo:  # a store from before stop_reason says it so
+        return StopReason.CHOOSE_FILES
+    return StopReason.__members__.get(record.stop_reason, StopReason.USER)
 
 
 class SessionNetwork:
@@ -733,6 +858,8 @@ _SETTING_REACTIONS: tuple[tuple[frozenset[str], Callable[[Session, SessionConfig
      Session._restart_discovery),
     (frozenset({"upload_slots"}), Session._set_upload_slots),
     (frozenset({"listen_host", "listen_port"}), Session._announce_address),
+    (frozenset({"listen_host", "listen_port", "enable_dht", "dht_bootstrap", "enable_lsd", "port_mapping"}),
+     Session._remap),  # after discovery: the DHT's UDP port may have changed with it
 )
 
 

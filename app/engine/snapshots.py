@@ -12,18 +12,53 @@ from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 from typing import TYPE_CHECKING
 
+from app.engine.portmap.status import MapState, PortMapStatus
+
 if TYPE_CHECKING:
+    from app.engine.labels import Category
     from app.engine.torrent_options import TorrentOptions
 
 
 class TorrentState(StrEnum):
+    """Where a torrent stands, whether it runs or not (libtorrent's `torrent_status::state`).
+
+    Stopped is not a state: it is the `StopReason` beside it, as libtorrent keeps the paused
+    flag apart. A paused torrent that was seeding still says SEEDING.
+    """
+
     CHECKING = "checking"
     METADATA = "downloading metadata"
     DOWNLOADING = "downloading"
     SEEDING = "seeding"
-    PAUSED = "paused"
-    QUEUED = "queued"
-    ERROR = "error"
+
+
+class StopReason(StrEnum):
+    """Why a torrent is not running, in the words of the status line (short: it is a column)."""
+
+    USER = "Paused"
+    SEEDING_GOAL = "Seeding goal reached"
+    NO_SPACE = "Waiting for disk space"
+    CHOOSE_FILES = "Waiting for the file choice"
+    QUEUED = "Queued"
+    ERROR = "Error"
+
+
+# What the user decided, kept across restarts (the store's `paused` column); the others are
+# the engine's own and clear themselves: the queue moves, the disk frees, an error is retried.
+USER_STOPS = frozenset({StopReason.USER, StopReason.SEEDING_GOAL, StopReason.CHOOSE_FILES})
+
+
+@dataclass(frozen=True, slots=True)
+class StateChange:
+    """A torrent's state after one change, and why it is stopped (None: it runs)."""
+
+    state: TorrentState
+    reason: StopReason | None = None
+    message: str = ""  # the error's plain words, with StopReason.ERROR
+
+    @property
+    def paused(self) -> bool:
+        return self.reason is not None
 
 
 class PieceState(IntEnum):
@@ -60,6 +95,12 @@ class PeerSnapshot:
     uploaded: int
     incoming: bool
     encrypted: bool = False  # MSE/PE with RC4: the whole stream is encrypted
+    note: str = ""  # why a web seed is backed off or dropped, "" if all is well
+
+    @property
+    def is_web_seed(self) -> bool:
+        """A BEP 19 web seed's row: its address is its URL."""
+        return "://" in self.address
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +142,14 @@ class TorrentSnapshot:
     trackers: tuple[TrackerSnapshot, ...]
     error: str  # plain words, "" if none
     status_text: str  # one line for the status column, e.g. "Downloading", "Tracker: timed out"
+    reason: StopReason | None = None  # why it is stopped; None while it runs
+    category: str = ""  # the user's category, "" none
+    tags: tuple[str, ...] = ()  # the user's tags, sorted
+
+    @property
+    def paused(self) -> bool:
+        """Stopped, for whatever reason (the queue and an error too); `state` says where it stands."""
+        return self.reason is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,3 +174,17 @@ class SessionSnapshot:
     peers: int
     dht_nodes: int
     listen_port: int | None
+    port_mapping: PortMapStatus = PortMapStatus()  # what the router was asked, and what it said
+    incoming_connections: int = 0  # peers that reached us since the start: proof we are reachable
+    categories: tuple[Category, ...] = ()  # every category, with its save folder, even empty ones
+    tags: tuple[str, ...] = ()  # every known tag, even those no torrent carries
+
+    @property
+    def reachability(self) -> str:
+        """One plain sentence: can peers on the internet reach this client?"""
+        if self.incoming_connections:
+            plural = "s" if self.incoming_connections != 1 else ""
+            where = self.port_mapping.external_address
+            return f"Reachable: {self.incoming_connections} incoming connection{plural}" + (
+                f" ({where})" if where and self.port_mapping.state == MapState.MAPPED else "")
+        return self.port_mapping.summary

@@ -63,7 +63,7 @@ class Sockets:
         """Where outgoing connections start from (any port), or None for the system's choice."""
         return (self.host, 0) if self.bound else None
 
-    async def listen(self, factory: Callable[[], asyncio.Protocol], port: int) -> asyncio.Server:
+    async def listen(self, factory: Callable[[], asyncio.BaseProtocol], port: int) -> asyncio.Server:
         return await asyncio.get_running_loop().create_server(
             factory, self.host or None, port, reuse_address=True
         )

@@ -36,6 +36,9 @@ class TorrentRecord:
     ratio_limit: float | None = None  # stop seeding at this share ratio; None: the session's goal, 0: never
     seed_time_limit: float | None = None  # or after this many seconds of seeding; same None / 0
     choose_files: bool = False  # a magnet: stop when the metadata arrives, for the user to pick files
+    stop_reason: str = ""  # why it is paused: a StopReason's name ("SEEDING_GOAL"); "" the user's pause
+    category: str = ""  # the user's category, "" none (app/engine/labels.py)
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +81,13 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE torrents ADD COLUMN seed_time_limit REAL",
         "ALTER TABLE torrents ADD COLUMN choose_files INTEGER NOT NULL DEFAULT 0",
         "ALTER TABLE resume ADD COLUMN seeding_seconds REAL NOT NULL DEFAULT 0",
+    ),
+    (  # v4: why a paused torrent is paused (a seeding goal, the file choice), kept across restarts
+        "ALTER TABLE torrents ADD COLUMN stop_reason TEXT NOT NULL DEFAULT ''",
+    ),
+    (  # v5: the torrent's category and tags
+        "ALTER TABLE torrents ADD COLUMN category TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE torrents ADD COLUMN tags TEXT NOT NULL DEFAULT '[]'",
     ),
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -291,12 +301,17 @@ def _encode_stamps(stamps: Sequence[tuple[int, int]]) -> bytes:
     return struct.pack(f"<{2 * len(stamps)}q", *(n for stamp in stamps for n in stamp))
 
 
+def _encode_tags(tags: Sequence[str]) -> str:
+    return json.dumps(list(tags), ensure_ascii=False)
+
+
 def _decode_stamps(blob: bytes) -> tuple[tuple[int, int], ...]:
     return tuple(struct.iter_unpack("<qq", blob))
 
 
 _ENCODERS: dict[str, Callable[[Any], Any]] = {
     "paused": int, "sequential": int, "choose_files": int, "file_priorities": _encode_priorities,
+    "tags": _encode_tags,
 }
 
 
@@ -310,6 +325,7 @@ def _torrent_from_row(row: tuple[Any, ...]) -> TorrentRecord:
     values["sequential"] = bool(values["sequential"])
     values["choose_files"] = bool(values["choose_files"])
     values["file_priorities"] = tuple(json.loads(values["file_priorities"]))
+    values["tags"] = tuple(json.loads(values["tags"]))
     return TorrentRecord(**values)
 
 

@@ -3,6 +3,11 @@
 The torrent owns the shared state its peers work on: the piece picker (what to request),
 the piece buffers (blocks received but not yet verified), the disk (verify and write off
 the loop), the choker (whom to serve) and the tracker manager (where peers come from).
+
+What it needs from its session is declared in `TorrentHost`, nothing more. Its state says
+where it stands (checking, downloading, seeding ...); a stopped torrent keeps that and adds
+why it is stopped (a `StopReason`), as libtorrent keeps the paused flag apart. Every change
+of either goes through `_change()`, which records it and emits one `StateChanged` event.
 """
 
 from __future__ import annotations
@@ -11,17 +16,23 @@ import asyncio
 import functools
 import ipaddress
 import logging
+import random
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
+from concurrent.futures import Executor
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
+
+import aiohttp
 
 from app.engine import events
 from app.engine.bitfield import Bitfield
 from app.engine.choker import ChokeCandidate, Choker
 from app.engine.errors import StorageError
+from app.engine.labels import Labels
 from app.engine.magnet import Magnet
 from app.engine.metadata_fetch import MetadataFetch
 from app.engine.metainfo import Metainfo, parse_info
@@ -32,6 +43,8 @@ from app.engine.snapshots import (
     FileSnapshot,
     PeerSnapshot,
     PieceState,
+    StateChange,
+    StopReason,
     TorrentDetails,
     TorrentSnapshot,
     TorrentState,
@@ -41,21 +54,19 @@ from app.engine.storage.layout import Layout
 from app.engine.store import ResumeRecord
 from app.engine.torrent_options import SKIP, TorrentOptions, apply_options
 from app.engine.tracker.announce_list import new_tiers
-from app.engine.tracker.manager import TrackerManager
+from app.engine.tracker.manager import TrackerManager, TrackerNetwork
+from app.engine.webseed import WebSeed, WebSeedError
 from app.engine.wire import extension as ext
 from app.engine.wire import messages as m
 from app.engine.wire.fast import offered_fast_set
 
 if TYPE_CHECKING:
     from app.engine.dht import DhtNode
-    from app.engine.session import Session
+    from app.engine.rate_limit import Throttle
 
 log = logging.getLogger(__name__)
 
 TICK = 1.0
-SNUB_AFTER = 30.0  # seconds without a block while requests are in flight
-IDLE_TIMEOUT = 150.0  # BEP 3 peers send keep-alives every two minutes
-KEEP_ALIVE_AFTER = 90.0
 RETRY_DELAYS = (5.0, 30.0, 120.0)  # after the 1st, 2nd, 3rd failed connection; then forget it
 HASH_STRIKES = 2  # a peer that contributed to this many failed pieces is banned
 FAILED_FLASH = 3.0  # seconds the UI shows a piece as hash-failed
@@ -74,6 +85,49 @@ def _packed_ip(host: str) -> bytes | None:
         return None
 
 
+class TorrentConfig(Protocol):
+    """The session settings a torrent reads."""
+
+    @property
+    def max_peers_per_torrent(self) -> int: ...
+    @property
+    def upload_slots(self) -> int: ...
+    @property
+    def max_unwritten(self) -> int: ...  # received bytes waiting for the disk
+    @property
+    def enable_pex(self) -> bool: ...
+
+
+class TorrentHost(Protocol):
+    """What a torrent needs from its session, nothing more (as PeerOwner is for a peer and
+    libtorrent's torrent has its session_interface)."""
+
+    @property
+    def config(self) -> TorrentConfig: ...
+
+    peer_id: bytes
+    listen_port: int | None
+    network: TrackerNetwork  # what each announce takes: port, HTTP client, sockets
+    dht: DhtNode | None
+    executor: Executor  # disk I/O and hashing
+    rng: random.Random  # the picker's and the choker's
+
+    def throttle(self, reading_blocked: Callable[[], bool]) -> Throttle: ...  # speed limits
+    def may_start(self, torrent: Torrent) -> bool: ...  # the queue: False, it waits
+    async def room_to_write(self, torrent: Torrent, size: int) -> bool: ...  # the disk guard
+    def can_connect(self) -> bool: ...  # connection limits
+    def connect(self, torrent: Torrent, address: tuple[str, int]) -> None: ...
+    def metadata_received(self, torrent: Torrent) -> None: ...  # a magnet's info dictionary
+    def emit(self, event: events.Event) -> None: ...
+
+
+# The stops worth an event of their own kind (still one event: a StateChanged).
+_STOP_EVENTS: dict[StopReason, type[events.StateChanged]] = {
+    StopReason.SEEDING_GOAL: events.SeedingGoalReached,
+    StopReason.ERROR: events.TorrentErrored,
+}
+
+
 @dataclass(slots=True)
 class _Candidate:
     """An address we may connect to, and how it went last time."""
@@ -86,10 +140,10 @@ class Torrent:
     """Made from a .torrent (metainfo) or from a magnet link, whose metadata comes from peers."""
 
     def __init__(
-        self, session: Session, metainfo: Metainfo | None, save_path: Path, *,
-        added_on: float | None = None, magnet: Magnet | None = None,
+        self, host: TorrentHost, metainfo: Metainfo | None, save_path: Path, *,
+        added_on: float | None = None, magnet: Magnet | None = None, reason: StopReason | None = None,
     ) -> None:
-        self.session = session
+        self.host = host
         self.magnet = magnet
         self.info_hash = metainfo.info_hash if metainfo is not None else magnet.info_hash  # type: ignore[union-attr]
         self.save_path = save_path
@@ -97,10 +151,9 @@ class Torrent:
         self.metainfo: Metainfo = None  # type: ignore[assignment]  # set by _set_metainfo
         self.num_pieces = 0  # 0 until the metadata is known
         self.metadata = MetadataFetch(self.info_hash)
-        self.choker = Choker(session.config.upload_slots, rng=session.rng)
-        self.state = TorrentState.PAUSED
-        self.error = ""
-        self.note = ""  # a passing remark for the status line: moving files, waiting for disk space
+        self.choker = Choker(host.config.upload_slots, rng=host.rng)
+        self.note = ""  # work beside the state, for the status line: moving the files
+        self.labels = Labels()  # the user's category and tags
         self.peers: dict[PeerConnection, None] = {}
         self.candidates: dict[tuple[str, int], _Candidate] = {}
         self.connecting: set[tuple[str, int]] = set()
@@ -127,19 +180,21 @@ class Torrent:
         self._stopped.set()
         self._stopping: asyncio.Task[None] | None = None  # the last stop_soon(), kept from the GC
         self._next_dht = 0.0
+        self._web_seeds: dict[str, WebSeed] = {}  # by URL, while running with metadata
         self.options = TorrentOptions()
         self.choose_files = False  # a magnet: stop when the metadata arrives, for the user to pick files
-        self.throttle = session.controls.limits.throttle(lambda: self._reading_paused)
+        self.throttle = host.throttle(lambda: self._reading_paused)
         if metainfo is not None:
             self._set_metainfo(metainfo)
         self.trackers = self._make_trackers()
+        self.last_change = StateChange(self._standing(), reason)  # from now on by _change() only
 
     def _set_metainfo(self, metainfo: Metainfo) -> None:
         self.metainfo = metainfo
         self.num_pieces = metainfo.num_pieces
         self.layout = Layout(metainfo.piece_length, [f.length for f in metainfo.files])
-        self.storage = Storage(metainfo, self.save_path, self.session.executor)
-        self.picker = PiecePicker(self.num_pieces, metainfo.piece_length, metainfo.total_length, rng=self.session.rng)
+        self.storage = Storage(metainfo, self.save_path, self.host.executor)
+        self.picker = PiecePicker(self.num_pieces, metainfo.piece_length, metainfo.total_length, rng=self.host.rng)
         self._file_done = [0] * len(metainfo.files)
         apply_options(self)
 
@@ -158,47 +213,108 @@ class Torrent:
             return self.metainfo.name
         return (self.magnet.display_name if self.magnet else "") or self.info_hash.hex()
 
+    # the state: where it stands, and why it is stopped (one path, one event per change)
+
+    @property
+    def state(self) -> TorrentState:
+        return self.last_change.state
+
+    @property
+    def reason(self) -> StopReason | None:
+        """Why it is stopped; None while it runs (or is about to)."""
+        return self.last_change.reason
+
+    @property
+    def paused(self) -> bool:
+        return self.last_change.paused
+
+    @property
+    def error(self) -> str:
+        return self.last_change.message
+
+    def _change(self, change: StateChange, event: type[events.StateChanged] = events.StateChanged) -> None:
+        """Every state change comes here: it is recorded with its reason and told once."""
+        if change == self.last_change:
+            return
+        self.last_change = change
+        log.debug("torrent %s: %s%s", self.name, change.state, f" ({change.reason})" if change.reason else "")
+        self.host.emit(event(self.info_hash.hex(), self.name, change.state, change.reason, change.message))
+
+    def _stand(self, state: TorrentState, event: type[events.StateChanged] = events.StateChanged) -> None:
+        self._change(replace(self.last_change, state=state), event)
+
+    def _stop_for(self, reason: StopReason, message: str = "") -> None:
+        """A stopped torrent keeps the first reason it was given, unless the user pauses it."""
+        if self.reason is None or reason == StopReason.USER:
+            self._change(StateChange(self.state, reason, message), _STOP_EVENTS.get(reason, events.StateChanged))
+
+    def _standing(self) -> TorrentState:
+        """Where a start begins: the metadata, the check, or what the check found."""
+        if not self.has_metadata:
+            return TorrentState.METADATA
+        if not self.checked:
+            return TorrentState.CHECKING
+        return TorrentState.SEEDING if self.picker.is_complete() else TorrentState.DOWNLOADING
+
     # commands
 
     def start(self) -> None:
-        if self._task is None:
-            if not self.session.controls.admit(self):
-                self.state = TorrentState.QUEUED  # the session's controls start it when its turn comes
-                return
-            self.error = ""
-            self.state = TorrentState.CHECKING if self.has_metadata else TorrentState.METADATA
-            for candidate in self.candidates.values():
-                candidate.failures, candidate.not_before = 0, 0.0  # our stop was not their failure
-            self._task = asyncio.ensure_future(self._run_after_stop())
+        if self._task is not None:
+            return
+        if not self.host.may_start(self):
+            self._change(StateChange(self.state, StopReason.QUEUED))  # started when its turn comes
+            return
+        for candidate in self.candidates.values():
+            candidate.failures, candidate.not_before = 0, 0.0  # our stop was not their failure
+        self._change(StateChange(self._standing()))
+        self._task = asyncio.ensure_future(self._run_after_stop())
 
     async def _run_after_stop(self) -> None:
         await self._stopped.wait()  # a resume right after a pause waits for the files to close
         await self._run()
 
-    async def stop(self, state: TorrentState = TorrentState.PAUSED) -> None:
-        """Disconnect, tell the trackers, settle pending writes, close the files."""
-        task, self._task = self._task, None
-        self._stopped.clear()
-        await self._finish_stop(task, state)
+    async def stop(self, reason: StopReason = StopReason.USER) -> None:
+        """Disconnect, tell the trackers, settle pending writes, close the files; say why."""
+        self._stop_for(reason)
+        await self._finish_stop(self._take_run())
 
-    def stop_soon(self) -> asyncio.Task[None]:
+    async def close(self) -> None:
+        """stop() for good (removed, or the session closes): no state change."""
+        await self._finish_stop(self._take_run())
+
+    def stop_soon(self, reason: StopReason, message: str = "") -> asyncio.Task[None]:
         """stop() for a caller that cannot await it (the torrent's own run, one of its writes).
 
         The torrent counts as stopped at once: a start() right after begins a new run, which
         waits until the files are closed.
         """
-        task, self._task = self._task, None
-        self._stopped.clear()
-        stopping = self._stopping = asyncio.ensure_future(self._finish_stop(task, TorrentState.PAUSED))
+        self._stop_for(reason, message)
+        stopping = self._stopping = asyncio.ensure_future(self._finish_stop(self._take_run()))
+        stopping.add_done_callback(self._background_done)  # nobody may await it: log its failure
         return stopping
 
-    async def _finish_stop(self, task: asyncio.Task[None] | None, state: TorrentState) -> None:
+    @asynccontextmanager
+    async def suspended(self) -> AsyncIterator[None]:
+        """Stopped for a moment (a recheck, files changing place), then started again if it
+        ran: no state change, the user did not ask for one. An error meanwhile keeps it stopped."""
+        running = self._task is not None
+        await self._finish_stop(self._take_run())
+        try:
+            yield
+        finally:
+            if running and self.reason is None:
+                self.start()
+
+    def _take_run(self) -> asyncio.Task[None] | None:
+        task, self._task = self._task, None
+        self._stopped.clear()
+        return task
+
+    async def _finish_stop(self, task: asyncio.Task[None] | None) -> None:
         try:
             await self._shut_down(task)
         finally:
             self._stopped.set()
-        if self._task is None and (self.state != TorrentState.ERROR or state == TorrentState.PAUSED):
-            self.state = state
 
     async def _shut_down(self, task: asyncio.Task[None] | None) -> None:
         if task is not None:
@@ -206,6 +322,7 @@ class Torrent:
             await asyncio.gather(task, return_exceptions=True)
         for peer in list(self.peers):
             peer.close("torrent stopped")
+        await self._stop_web_seeds()
         for job in list(self._background):
             job.cancel()
         await asyncio.gather(*self._verifying, *self._background, return_exceptions=True)
@@ -226,16 +343,21 @@ class Torrent:
     async def recheck(self) -> None:
         if not self.has_metadata:
             return
-        running = self._task is not None
-        await self.stop()
-        self.picker = PiecePicker(
-            self.num_pieces, self.metainfo.piece_length, self.metainfo.total_length, rng=self.session.rng
-        )
-        self._file_done = [0] * len(self.metainfo.files)
-        apply_options(self)
-        self.checked = False
-        if running:
-            self.start()
+        async with self.suspended():
+            self.picker = PiecePicker(
+                self.num_pieces, self.metainfo.piece_length, self.metainfo.total_length, rng=self.host.rng
+            )
+            self._file_done = [0] * len(self.metainfo.files)
+            apply_options(self)
+            self.checked = False
+            self._stand(TorrentState.CHECKING)
+
+    def relocate(self, storage: Storage | None, save_path: Path) -> None:
+        """From now on the files are in `save_path` (copied there by the caller), reached
+        through `storage` (None: a magnet without metadata has no files yet)."""
+        self.save_path = save_path
+        if storage is not None:
+            self.storage = storage
 
     def add_peers(self, addresses: list[tuple[str, int]]) -> None:
         for address in addresses:
@@ -267,6 +389,7 @@ class Torrent:
             for piece in Bitfield.from_bytes(resume.verified, self.num_pieces):
                 self._mark_verified(piece)
             self.checked = True
+            self._stand(self._standing())
 
     # the run loop
 
@@ -276,8 +399,9 @@ class Torrent:
             if not self.has_metadata:
                 self.trackers.start()  # a magnet needs peers before it knows what it holds
                 await self._fetch_metadata()
-                if self.session.is_paused(self.info_hash):
-                    return  # the user chooses the files first: the session is stopping us
+                if self.choose_files:
+                    self.stop_soon(StopReason.CHOOSE_FILES)
+                    return
             await self._check()
             if not self.trackers.started:
                 self.trackers.start()  # after the check, so 'left' is true from the first announce
@@ -300,7 +424,6 @@ class Torrent:
 
     async def _fetch_metadata(self) -> None:
         """BEP 9: ask peers for the info dictionary; the same connections then go on with its pieces."""
-        self.state = TorrentState.METADATA
         self._connect_more(time.monotonic())
         await self._tick_until(self.metadata.done)
         raw_info = self.metadata.done.result()
@@ -309,18 +432,18 @@ class Torrent:
         self._set_metainfo(parse_info(raw_info, trackers=trackers, url_list=web_seeds))
         for peer in list(self.peers):
             peer.metadata_known()  # what each said of its pieces meanwhile now counts
-        self.session.metadata_received(self)
+        self.host.metadata_received(self)
 
     async def _check(self) -> None:
         await self.storage.open()
         if not self.checked:
-            self.state = TorrentState.CHECKING
+            self._stand(TorrentState.CHECKING)
             self.check_progress = 0.0
             verified = await self.storage.check(progress=self._on_check_progress)
             for piece in verified:
                 self._mark_verified(piece)
             self.checked = True
-        self.state = TorrentState.SEEDING if self.picker.is_complete() else TorrentState.DOWNLOADING
+        self._stand(self._standing())
         self._peers_after_check()
         self._connect_more(time.monotonic())
 
@@ -332,34 +455,26 @@ class Torrent:
         if self.state == TorrentState.SEEDING:
             self.seeding_seconds += elapsed
         for peer in list(self.peers):
-            peer.tick(elapsed)
-            self._police(peer, now)
+            peer.tick(elapsed)  # rates, pipeline, and the peer's own idle/snub/keep-alive clock
         if self.choker.due(now):
             self._rechoke(now)
         self._connect_more(now)
         self._send_pex(now)
         self._ask_dht(now)
+        self._tend_web_seeds(now, elapsed)
         if not self.has_metadata:
             self._request_metadata(now)
         self._failed_at = {p: t for p, t in self._failed_at.items() if now - t < FAILED_FLASH}
 
-    def _police(self, peer: PeerConnection, now: float) -> None:
-        if now - peer.last_received > IDLE_TIMEOUT:
-            peer.close("the peer stopped responding")
-        elif peer.outstanding and now - peer.last_piece > SNUB_AFTER:
-            self.blocks_returned(peer, peer.abort_requests())  # snubbed: let others fetch them
-        elif now - peer.last_sent > KEEP_ALIVE_AFTER:
-            peer.send(m.KeepAlive())
-
     def _connect_more(self, now: float) -> None:
-        limit = self.session.config.max_peers_per_torrent
+        limit = self.host.config.max_peers_per_torrent
         for address, candidate in list(self.candidates.items()):
-            if len(self.peers) + len(self.connecting) >= limit or not self.session.can_connect():
+            if len(self.peers) + len(self.connecting) >= limit or not self.host.can_connect():
                 return
             if candidate.not_before > now or address in self.connecting or self._connected_to(address):
                 continue
             self.connecting.add(address)
-            self.session.connect(self, address)
+            self.host.connect(self, address)
 
     def _connected_to(self, address: tuple[str, int]) -> bool:
         return any(p.address == address for p in self.peers)
@@ -376,12 +491,13 @@ class Torrent:
             candidate.not_before = time.monotonic() + RETRY_DELAYS[candidate.failures - 1]
 
     def _fail(self, message: str) -> None:
+        """Stop on an error; resume() tries again, keeping the verified pieces."""
         log.warning("torrent %s: %s", self.name, message)
-        self.state = TorrentState.ERROR
-        self.error = message
+        self._stop_for(StopReason.ERROR, message)
         for peer in list(self.peers):
             peer.close("torrent stopped by an error")
-        self.session.emit(events.TorrentErrored(self.info_hash.hex(), message))
+        if self._task is not None:  # else it is stopping already: one shutdown at a time
+            self.stop_soon(StopReason.ERROR, message)
 
     # PeerOwner: called by our peers
 
@@ -390,7 +506,7 @@ class Torrent:
         if peer.address[0] in self.banned:
             peer.close("banned for sending bad data")
             return
-        if len(self.peers) >= self.session.config.max_peers_per_torrent:
+        if len(self.peers) >= self.host.config.max_peers_per_torrent:
             peer.close("too many peers for this torrent")
             return
         if any(other.remote_id == peer.remote_id for other in self.peers):
@@ -426,7 +542,7 @@ class Torrent:
         return ext.ExtensionHandshake(
             m={name: ext.LOCAL_EXTENSION_IDS[name] for name in names},
             v=CLIENT_NAME,
-            p=self.session.listen_port,
+            p=self.host.listen_port,
             reqq=MAX_UPLOAD_QUEUE,
             yourip=_packed_ip(peer.address[0]),
             metadata_size=len(self.metainfo.raw_info) if self.has_metadata else None,
@@ -450,16 +566,16 @@ class Torrent:
             peer.send_extended(ext.UT_METADATA, ext.encode_metadata_message(ext.MetadataRequest(piece)))
 
     def pex_received(self, peer: PeerConnection, message: ext.PexMessage) -> None:
-        if not self.private and self.session.config.enable_pex:
+        if not self.private and self.host.config.enable_pex:
             self.add_peers(list(message.added) + list(message.added6))
 
     def dht_port(self, peer: PeerConnection, port: int) -> None:
-        if self.session.dht is not None and not self.private:
-            self.session.dht.add_node(peer.address[0], port)
+        if self.host.dht is not None and not self.private:
+            self.host.dht.add_node(peer.address[0], port)
 
     def _send_pex(self, now: float) -> None:
         """BEP 11: tell each peer which peers we are connected to, at most once a minute."""
-        if self.private or not self.session.config.enable_pex:
+        if self.private or not self.host.config.enable_pex:
             return
         known = {p.listen_address for p in self.peers if p.listen_address is not None}
         for peer in self.peers:
@@ -470,7 +586,7 @@ class Torrent:
                 peer.send_extended(ext.UT_PEX, ext.encode_pex(message))
 
     def _ask_dht(self, now: float) -> None:
-        dht = self.session.dht
+        dht = self.host.dht
         if dht is None or self.private or now < self._next_dht:
             return
         searching = not self.has_metadata or len(self.peers) < 5
@@ -478,7 +594,7 @@ class Torrent:
         self._in_background(self._dht_announce(dht))
 
     async def _dht_announce(self, dht: DhtNode) -> None:
-        port = self.session.listen_port or 0
+        port = self.host.listen_port or 0
         self.add_peers(await dht.announce(self.info_hash, port))
 
     def _in_background(self, coroutine: Coroutine[object, object, None]) -> None:
@@ -501,6 +617,12 @@ class Torrent:
         self.picker.peer_joined(new)
         self._judge_peer(peer)
         self._offer_allowed_fast(peer)
+
+    def peer_pieces_replaced(self, peer: PeerConnection, old: Bitfield, new: Bitfield) -> None:
+        """The peer announced all its pieces again (aria2 does, instead of many `have`s)."""
+        self.picker.peer_left(old)
+        self.picker.peer_joined(new)
+        self._judge_peer(peer)
 
     def _judge_peer(self, peer: PeerConnection) -> None:
         """Part with a seed when we seed too; else be interested if it has pieces we want."""
@@ -537,7 +659,7 @@ class Torrent:
             return self.picker.pick(peer, peer.pieces, count, prefer=peer.allowed_fast, only=True)
         return self.picker.pick(peer, peer.pieces, count, prefer=peer.suggested)
 
-    def block_received(self, peer: PeerConnection, block: Block, data: memoryview) -> None:
+    def block_received(self, peer: PeerConnection | WebSeed, block: Block, data: memoryview) -> None:
         accepted, others = self.picker.block_received(peer, block)
         if not accepted:
             return  # a late duplicate from the endgame, or a block nobody asked for
@@ -556,7 +678,7 @@ class Torrent:
             task.add_done_callback(self._verifying.discard)
         self._apply_backpressure()
 
-    def blocks_returned(self, peer: PeerConnection, blocks: list[Block]) -> None:
+    def blocks_returned(self, peer: PeerConnection | WebSeed, blocks: list[Block]) -> None:
         for block in blocks:
             self.picker.abort(peer, block)
 
@@ -600,7 +722,7 @@ class Torrent:
 
     async def _verify(self, piece: int, buffer: bytearray) -> None:
         try:
-            if not await self.session.controls.room_to_write(self, len(buffer)):
+            if not await self.host.room_to_write(self, len(buffer)):
                 self.picker.piece_failed(piece)  # not written: fetched again once there is room
                 return
             ok = await self.storage.verify_and_write(piece, buffer)
@@ -648,7 +770,10 @@ class Torrent:
 
     def _piece_failed(self, piece: int) -> None:
         self._failed_at[piece] = time.monotonic()
-        for culprit in self.picker.piece_failed(piece):
+        culprits = self.picker.piece_failed(piece)
+        for culprit in culprits:
+            if isinstance(culprit, WebSeed):
+                self._blame_web_seed(culprit, alone=len(culprits) == 1)
             if not isinstance(culprit, PeerConnection):
                 continue
             host = culprit.address[0]
@@ -662,21 +787,24 @@ class Torrent:
                 culprit.close("sent data that failed the hash check")
 
     def _finished(self) -> None:
-        self.state = TorrentState.SEEDING
         self.trackers.completed()
         for peer in list(self.peers):
             peer.set_interested(False)
             if peer.is_seed:
                 peer.close("both sides are seeds")
-        self.session.emit(events.TorrentFinished(self.info_hash.hex(), self.name))
+        self._stand(TorrentState.SEEDING, events.TorrentFinished)
 
     def wanted_changed(self) -> None:
         """File priorities changed: download again, or finish, and tell peers what we want now."""
+        if not self.running:
+            if self.checked:
+                self._stand(self._standing())  # a stopped torrent only says where it now stands
+            return
         if self.state == TorrentState.DOWNLOADING and self.picker.is_complete():
             self._finished()
             return
         if self.state == TorrentState.SEEDING and not self.picker.is_complete():
-            self.state = TorrentState.DOWNLOADING
+            self._stand(TorrentState.DOWNLOADING)
             for candidate in self.candidates.values():
                 candidate.not_before = 0.0  # the seeds we left while seeding have something again
             self._connect_more(time.monotonic())
@@ -693,11 +821,11 @@ class Torrent:
     @property
     def running(self) -> bool:
         """Started and not stopped, whatever it is doing (checking, downloading, seeding)."""
-        return self._task is not None and self.state != TorrentState.ERROR
+        return self._task is not None
 
     def _apply_backpressure(self) -> None:
         """Stop reading from peers while too much received data waits for the disk."""
-        limit = self.session.config.max_unwritten
+        limit = self.host.config.max_unwritten
         pause = self._unwritten > limit
         if pause == self._reading_paused or (not pause and self._unwritten > limit // 2):
             return
@@ -770,12 +898,95 @@ class Torrent:
             self.add_peers(list(other.magnet.peers))
         return sum(map(len, tiers)), len(seeds)
 
+    def add_web_seed(self, url: str) -> bool:
+        """A web seed added by hand, kept with the torrent's own (in its url-list, or a
+        magnet's ws=); False if it has it already."""
+        if url in self.web_seeds:
+            return False
+        if self.has_metadata:
+            self.metainfo = replace(self.metainfo, url_list=self.metainfo.url_list + (url,))
+        elif self.magnet is not None:
+            self.magnet = replace(self.magnet, web_seeds=self.magnet.web_seeds + (url,))
+        return True
+
+    # web seeds (BEP 19): sources that have every piece, asked for whole pieces over HTTP
+
+    def _tend_web_seeds(self, now: float, elapsed: float) -> None:
+        """Start each idle, healthy web seed (BEP 19 url-list, BEP 17 httpseeds) while downloading.
+
+        The rule that keeps peers fed: a seed gets whole pieces nobody has started, rarest
+        first, so pieces no connected peer has come first (`PiecePicker.pick_whole`); only
+        when none are left, the free blocks of started pieces and endgame duplicates. It has
+        one batch of about REQUEST_BYTES in flight at a time and asks for the next only when
+        that one is in: a slow seed holds a piece or two, a fast one (or a slow swarm) leaves
+        it more to fetch.
+        """
+        if not self.has_metadata:
+            return
+        sources = [(url, False) for url in self.web_seeds] + [(url, True) for url in self.metainfo.http_seeds]
+        for url, bep_17 in sources:
+            if url not in self._web_seeds:
+                seed = WebSeed(url, self.metainfo, self.layout, self, self._http, http_seed=bep_17)
+                self._web_seeds[url] = seed
+                self.picker.peer_joined(seed.pieces)
+        for seed in self._web_seeds.values():
+            seed.down.tick(elapsed)
+            if self.state == TorrentState.DOWNLOADING and not seed.busy and seed.health.ready(now):
+                seed.start()
+
+    def _http(self) -> aiohttp.ClientSession | None:
+        return self.host.network.http  # asked at each request: a new bind address makes a new one
+
+    def web_seed_blocks(self, seed: WebSeed, count: int) -> list[Block]:
+        if self.state != TorrentState.DOWNLOADING or self._reading_paused or seed.health.dropped:
+            return []
+        return self.picker.pick_whole(seed, seed.pieces, count)
+
+    def web_seed_failed(self, seed: WebSeed, error: WebSeedError) -> None:
+        """One request failed: the seed waits (its run ends; the next tick starts it again)."""
+        seed.health.failed(error, time.monotonic())
+        log.info("torrent %s: web seed %s: %s", self.name, seed.url, error)
+        if seed.health.dropped:
+            self._web_seed_dropped(seed)
+
+    def _blame_web_seed(self, seed: WebSeed, alone: bool) -> None:
+        if seed.health.dropped:
+            return  # pieces still in flight fail after the drop too
+        seed.health.hash_failed(alone)
+        if seed.health.dropped:
+            seed.stop()
+            self._web_seed_dropped(seed)
+
+    def _web_seed_dropped(self, seed: WebSeed) -> None:
+        """Its pieces no longer count as available; its row stays, with the reason."""
+        log.info("torrent %s: dropping web seed %s: %s", self.name, seed.url, seed.health.reason)
+        self.picker.peer_left(seed.pieces)
+
+    async def _stop_web_seeds(self) -> None:
+        tasks = [task for seed in self._web_seeds.values() if (task := seed.stop()) is not None]
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for seed in self._web_seeds.values():
+            self.downloaded += seed.down.total
+            if not seed.health.dropped:
+                self.picker.peer_left(seed.pieces)
+        self._web_seeds.clear()
+
+    def _web_seed_rows(self, now: float) -> tuple[PeerSnapshot, ...]:
+        return tuple(
+            PeerSnapshot(
+                address=seed.url, client=seed.client, flags="D" if seed.busy else "", progress=1.0,
+                down_rate=seed.down.rate, up_rate=0.0, downloaded=seed.down.total, uploaded=0,
+                incoming=False, note=seed.health.status(now),
+            )
+            for seed in self._web_seeds.values()
+        )
+
     def _make_trackers(self) -> TrackerManager:
         return TrackerManager(
             self.tracker_tiers,
             info_hash=self.info_hash,
-            peer_id=self.session.peer_id,
-            network=self.session.network,
+            peer_id=self.host.peer_id,
+            network=self.host.network,
             stats=self._tracker_stats,
             on_peers=self.add_peers,
         )
@@ -790,11 +1001,12 @@ class Torrent:
     def accepts_peers(self) -> bool:
         """Checked and running: our bitfield is final, so a handshake can be answered."""
         running = (TorrentState.METADATA, TorrentState.DOWNLOADING, TorrentState.SEEDING)
-        return self._task is not None and self.state in running
+        return self.running and self.state in running
 
     @property
     def total_downloaded(self) -> int:
-        return self.downloaded + sum(p.down.total for p in self.peers)
+        seeds = sum(seed.down.total for seed in self._web_seeds.values())
+        return self.downloaded + sum(p.down.total for p in self.peers) + seeds
 
     @property
     def total_uploaded(self) -> int:
@@ -804,7 +1016,7 @@ class Torrent:
         total = self.metainfo.total_length if self.has_metadata else 0
         verified = total - self._missing_bytes()
         skipped, wanted, wanted_verified = self._wanted_bytes()
-        down = sum(p.down.rate for p in self.peers)
+        down = sum(p.down.rate for p in self.peers) + sum(s.down.rate for s in self._web_seeds.values())
         up = sum(p.up.rate for p in self.peers)
         seeds = sum(1 for p in self.peers if p.is_seed)
         downloaded = self.total_downloaded
@@ -835,6 +1047,9 @@ class Torrent:
             trackers=self.trackers.snapshot(),
             error=self.error,
             status_text=self._status_text(),
+            reason=self.reason,
+            category=self.labels.category,
+            tags=self.labels.tags,
         )
 
     def _missing_bytes(self) -> int:
@@ -861,11 +1076,13 @@ class Torrent:
     def _status_text(self) -> str:
         texts: dict[TorrentState, Callable[[], str]] = {
             TorrentState.CHECKING: lambda: f"Checking {self.check_progress:.0%}",
-            TorrentState.ERROR: lambda: f"Error: {self.error}",
             TorrentState.DOWNLOADING: lambda: self._active_text("Downloading"),
             TorrentState.SEEDING: lambda: self._active_text("Seeding"),
         }
-        text = texts.get(self.state, lambda: self.state.value.capitalize())()
+        if self.reason is not None:
+            text = f"Error: {self.error}" if self.reason == StopReason.ERROR else self.reason.value
+        else:
+            text = texts.get(self.state, lambda: self.state.value.capitalize())()
         return f"{text} — {self.note}" if self.note else text
 
     def _active_text(self, word: str) -> str:
@@ -874,7 +1091,7 @@ class Torrent:
         return word
 
     def details(self) -> TorrentDetails:
-        peers = tuple(self._peer_snapshot(p) for p in self.peers)
+        peers = tuple(self._peer_snapshot(p) for p in self.peers) + self._web_seed_rows(time.monotonic())
         if not self.has_metadata:
             return TorrentDetails(
                 self.info_hash.hex(), peers, (), b"", b"", self.active_seconds, "", False,

@@ -15,7 +15,10 @@ from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from app.engine.snapshots import PeerSnapshot, PieceState, TorrentDetails, TorrentSnapshot, TorrentState, TrackerSnapshot
+from app.engine.snapshots import (
+    PeerSnapshot, PieceState, StopReason, TorrentDetails, TorrentSnapshot, TorrentState, TrackerSnapshot,
+)
+from app.rpc.labels import labels_of
 from app.rpc.settings import KB
 
 # tr_torrent_activity (RPC spec 3.3, `status`)
@@ -46,14 +49,12 @@ class TorrentView:
 
 
 def status(snap: TorrentSnapshot) -> int:
-    if snap.state == TorrentState.QUEUED:
+    if snap.reason == StopReason.QUEUED:
         return SEED_WAIT if snap.progress >= 1.0 else DOWNLOAD_WAIT
-    return _STATUS[snap.state]
+    return STOPPED if snap.paused else _STATUS[snap.state]
 
 
-_STATUS: Final = {
-    TorrentState.PAUSED: STOPPED,
-    TorrentState.ERROR: STOPPED,
+_STATUS: Final = {  # a running torrent's
     TorrentState.CHECKING: CHECK,
     TorrentState.METADATA: DOWNLOAD,
     TorrentState.DOWNLOADING: DOWNLOAD,
@@ -70,7 +71,7 @@ def left_until_done(snap: TorrentSnapshot) -> int:
 def eta(snap: TorrentSnapshot) -> int:
     if snap.eta is not None:
         return int(snap.eta)
-    downloading = snap.state in (TorrentState.DOWNLOADING, TorrentState.METADATA)
+    downloading = not snap.paused and snap.state in (TorrentState.DOWNLOADING, TorrentState.METADATA)
     return ETA_UNKNOWN if downloading else ETA_NOT_AVAILABLE
 
 
@@ -159,7 +160,12 @@ def peer(entry: PeerSnapshot) -> dict[str, Any]:
 
 
 def peers(view: TorrentView) -> list[dict[str, Any]]:
-    return [peer(p) for p in _details(view).peers]
+    return [peer(p) for p in _details(view).peers if not p.is_web_seed]
+
+
+def web_seeds(view: TorrentView) -> list[PeerSnapshot]:
+    """The BEP 19 web seeds in use: Transmission lists them apart from the peers."""
+    return [p for p in _details(view).peers if p.is_web_seed]
 
 
 # trackers (RPC spec 3.3: `trackers`, `trackerStats`)
@@ -236,7 +242,7 @@ def _peers_flagged(view: TorrentView, letter: str) -> int:
     """Connected peers with this flag letter; without peers, no details are needed (a list of 1,000)."""
     if not view.snapshot.peers + view.snapshot.seeds:
         return 0
-    return sum(1 for p in _details(view).peers if letter in p.flags)
+    return sum(1 for p in _details(view).peers if letter in p.flags and not p.is_web_seed)
 
 
 Builder = Callable[[TorrentView], Any]
@@ -273,8 +279,8 @@ FIELDS: Final[dict[str, Builder]] = {
     "peersConnected": lambda v: v.snapshot.peers + v.snapshot.seeds,
     "peersSendingToUs": lambda v: _peers_flagged(v, "D"),
     "peersGettingFromUs": lambda v: _peers_flagged(v, "U"),
-    "webseedsSendingToUs": lambda v: 0,
-    "webseeds": lambda v: [],
+    "webseedsSendingToUs": lambda v: sum(1 for p in web_seeds(v) if "D" in p.flags),
+    "webseeds": lambda v: [p.address for p in web_seeds(v)],
     "peers": peers,
     "files": files,
     "fileStats": file_stats,
@@ -298,14 +304,14 @@ FIELDS: Final[dict[str, Builder]] = {
     "dateCreated": lambda v: 0,
     "secondsDownloading": lambda v: int(_details(v).time_active - _details(v).seeding_time),
     "secondsSeeding": lambda v: int(_details(v).seeding_time),
-    "isFinished": lambda v: False,
+    "isFinished": lambda v: v.snapshot.reason == StopReason.SEEDING_GOAL,  # tr_stat: met its seed ratio
     "isStalled": lambda v: False,
     "isPrivate": lambda v: _details(v).private,
     "comment": lambda v: _details(v).comment,
     "creator": lambda v: "",
     "magnetLink": lambda v: v.magnet_link,
     "queuePosition": lambda v: v.queue_position,
-    "labels": lambda v: [],
+    "labels": lambda v: labels_of(v.snapshot),
     "group": lambda v: "",
     "bandwidthPriority": lambda v: 0,
     "honorsSessionLimits": lambda v: True,
@@ -324,6 +330,8 @@ FIELDS: Final[dict[str, Builder]] = {
     "manualAnnounceTime": lambda v: 0,
     "torrentFile": lambda v: "",
     PIECEMEAL + "state": lambda v: v.snapshot.state.value,
+    PIECEMEAL + "stop-reason": lambda v: v.snapshot.reason.value if v.snapshot.reason else None,
+    PIECEMEAL + "category": _snap("category"),
     PIECEMEAL + "status-text": _snap("status_text"),
     PIECEMEAL + "seeds": _snap("seeds"),
     PIECEMEAL + "ratio": _snap("ratio"),
@@ -337,7 +345,8 @@ DETAIL_FIELDS: Final = frozenset({
     "peers", "files", "fileStats", "file-count", "primary-mime-type", "priorities",
     "wanted", "pieces", "availability", "secondsDownloading", "secondsSeeding", "isPrivate", "comment",
     "downloadLimit", "downloadLimited", "uploadLimit", "uploadLimited", "seedRatioLimit", "seedRatioMode",
-    "sequentialDownload", PIECEMEAL + "piece-states", PIECEMEAL + "file-padding", PIECEMEAL + "seed-time-limit",
+    "sequentialDownload", "webseeds", "webseedsSendingToUs",
+    PIECEMEAL + "piece-states", PIECEMEAL + "file-padding", PIECEMEAL + "seed-time-limit",
 })
 
 

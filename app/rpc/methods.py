@@ -22,9 +22,10 @@ from app.engine.errors import EngineError, MagnetError, MetainfoError
 from app.engine.magnet import parse_magnet
 from app.engine.metainfo import Metainfo, parse_metainfo
 from app.engine.session import Session
-from app.engine.snapshots import TorrentSnapshot, TorrentState
+from app.engine.snapshots import StopReason, TorrentSnapshot, TorrentState
 from app.engine.torrent_options import HIGH, NORMAL, SKIP
 from app.rpc import fields
+from app.rpc.labels import LabelChoice, split_labels
 from app.rpc.request import (
     RpcError, RpcRequest, get_bool, get_indices, get_int, get_number, get_str, get_strings, parse_request,
 )
@@ -45,7 +46,7 @@ PORT_TEST_RESULT: Final = (
 )
 _FIXED_SESSION_VALUES: Final[dict[str, Any]] = {  # what Piecemeal does not have, said as Transmission says it
     "blocklist-enabled": False, "blocklist-size": 0, "blocklist-url": "", "utp-enabled": False,
-    "port-forwarding-enabled": False, "peer-port-random-on-start": False, "incomplete-dir-enabled": False,
+    "peer-port-random-on-start": False, "incomplete-dir-enabled": False,
     "incomplete-dir": "", "rename-partial-files": False, "trash-original-torrent-files": False,
     "idle-seeding-limit-enabled": False, "idle-seeding-limit": 30, "queue-stalled-enabled": False,
     "queue-stalled-minutes": 30, "script-torrent-done-enabled": False,
@@ -87,7 +88,7 @@ class RpcMethods:
         self.ids = TorrentIds()
         self.started_at = clock()
         self.added = 0
-        self._seen: dict[str, tuple[TorrentState, float]] = {}
+        self._seen: dict[str, tuple[TorrentState, StopReason | None, float]] = {}
         self._torrents: tuple[TorrentSnapshot, ...] = ()  # the session's, taken once per request
         self._limits: dict[str, tuple[int, int]] = {}  # kB/s a torrent had before its limit was switched off
         self._table: dict[str, Handler] = {
@@ -135,7 +136,7 @@ class RpcMethods:
         current = {}
         for snap in self._torrents:
             self.ids.id_for(snap.info_hash)
-            state = (snap.state, snap.progress)
+            state = (snap.state, snap.reason, snap.progress)
             if snap.down_rate or snap.up_rate or self._seen.get(snap.info_hash) != state:
                 self.ids.touch(snap.info_hash, now)
             current[snap.info_hash] = state
@@ -176,7 +177,9 @@ class RpcMethods:
 
     async def torrent_add(self, args: Mapping[str, Any]) -> dict[str, Any]:
         source, info_hash = await _source(args)
-        folder = _absolute(get_str(args, "download-dir"), "download directory") or self.settings["download-dir"]
+        labels = self._label_choice(args)
+        folder = (_absolute(get_str(args, "download-dir"), "download directory")
+                  or self._category_folder(labels.category) or self.settings["download-dir"])
         existing = self._snapshot_of(info_hash)
         if existing is not None:
             return {"torrent-duplicate": self._brief(existing)}
@@ -184,8 +187,11 @@ class RpcMethods:
         priorities = _file_choice(source, args) if isinstance(source, Metainfo) else None
         # Piecemeal's own: a magnet stops once its metadata arrives, for the user to choose its files.
         choose = bool(get_bool(args, fields.PIECEMEAL + "choose-files", False)) and isinstance(source, str)
-        await self.session.add_torrent(source, folder, paused=paused or priorities is not None, choose_files=choose)
+        await self.session.add_torrent(source, folder, paused=paused or priorities is not None, choose_files=choose,
+                                       category=labels.category)
         self.added += 1
+        if labels.tags:
+            await self.session.set_tags(info_hash, labels.tags)
         if priorities is not None:
             await self.session.set_file_priorities(info_hash, priorities)
             if not paused:
@@ -239,10 +245,26 @@ class RpcMethods:
             sequential = get_bool(args, "sequentialDownload")
             if sequential is not None:
                 await self.session.set_sequential(info_hash, sequential)
+            await self._set_labels(info_hash, args)
             location = _absolute(get_str(args, "location"), "new location")
             if location:
                 await self.session.move_storage(info_hash, location)
         return {}
+
+    async def _set_labels(self, info_hash: str, args: Mapping[str, Any]) -> None:
+        if args.get("labels") is None:
+            return
+        choice = self._label_choice(args)
+        await self.session.set_category(info_hash, choice.category)
+        await self.session.set_tags(info_hash, choice.tags)
+
+    def _label_choice(self, args: Mapping[str, Any]) -> LabelChoice:
+        """The category and tags that `labels` names (none when absent); see app/rpc/labels.py."""
+        categories = (c.name for c in self.session.snapshot().categories)
+        return split_labels(get_strings(args, "labels") or [], categories)
+
+    def _category_folder(self, category: str) -> str:
+        return next((c.save_path for c in self.session.snapshot().categories if c.name == category), "")
 
     async def _set_files(self, info_hash: str, args: Mapping[str, Any]) -> None:
         keys = ("files-wanted", "files-unwanted", *_PRIORITY_KEYS)
@@ -326,7 +348,7 @@ class RpcMethods:
 
     async def session_stats(self, args: Mapping[str, Any]) -> dict[str, Any]:
         snap = self.session.snapshot()
-        paused = sum(1 for t in snap.torrents if t.state in (TorrentState.PAUSED, TorrentState.ERROR))
+        paused = sum(1 for t in snap.torrents if t.reason not in (None, StopReason.QUEUED))
         current = self.current_totals()
         return {
             "activeTorrentCount": len(snap.torrents) - paused, "pausedTorrentCount": paused,

@@ -32,6 +32,7 @@ from app.rpc.remote_snapshots import (
 log = logging.getLogger(__name__)
 
 POLL_INTERVAL: Final = 0.5  # seconds: the bridge's rate
+_ON_THE_DAEMON: Final = "On a daemon, {} in a window that runs on its machine: Transmission's RPC has no request for it."
 
 
 class RemoteSession:
@@ -179,11 +180,13 @@ class RemoteSession:
 
     async def add_torrent(
         self, source: bytes | str | Path | Metainfo, save_path: str | Path | None = None, *,
-        paused: bool = False, choose_files: bool = False,
+        paused: bool = False, choose_files: bool = False, category: str = "",
     ) -> str:
         """The .torrent travels in the request: the daemon may not see this machine's files."""
         data = await _torrent_source(source)
         arguments = commands.add_arguments(data, save_path, paused)
+        if category:
+            arguments["labels"] = [category]  # a Piecemeal daemon reads a known category's name as the category
         choosing = choose_files and isinstance(data, str)
         if choosing and self._piecemeal:
             arguments[PIECEMEAL + "choose-files"] = True
@@ -216,6 +219,26 @@ class RemoteSession:
 
     async def move_storage(self, info_hash: str, new_dir: str | Path) -> None:
         await self._each("torrent-set-location", info_hash, location=str(new_dir), move=True)
+
+    async def set_category(self, info_hash: str, category: str) -> None:
+        """Transmission's `labels` carry the category first, then the tags (app/rpc/labels.py)."""
+        torrent = self._torrents.get(info_hash)
+        tags = list(torrent.tags) if torrent else []
+        await self._each("torrent-set", info_hash, labels=[category, *tags] if category else tags)
+
+    async def set_tags(self, info_hash: str, tags: Sequence[str]) -> None:
+        torrent = self._torrents.get(info_hash)
+        category = torrent.category if torrent else ""
+        await self._each("torrent-set", info_hash, labels=[category, *tags] if category else list(tags))
+
+    async def add_category(self, name: str, save_path: str = "") -> None:
+        raise RemoteError(_ON_THE_DAEMON.format("categories are made"))
+
+    async def remove_category(self, name: str) -> None:
+        raise RemoteError(_ON_THE_DAEMON.format("categories are removed"))
+
+    async def add_web_seed(self, info_hash: str, url: str) -> None:
+        raise RemoteError("The remote control cannot add a web seed: Transmission's RPC has no request for it.")
 
     async def set_config(self, **changes: Any) -> None:
         arguments, refused = commands.session_arguments(changes)

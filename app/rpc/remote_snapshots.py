@@ -12,9 +12,11 @@ import binascii
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
-from app.engine.events import Event, MetadataReceived, TorrentAdded, TorrentErrored, TorrentFinished, TorrentRemoved
+from app.engine.events import (
+    Event, MetadataReceived, SeedingGoalReached, TorrentAdded, TorrentErrored, TorrentFinished, TorrentRemoved,
+)
 from app.engine.snapshots import (
-    FileSnapshot, PeerSnapshot, PieceState, SessionSnapshot, TorrentDetails, TorrentSnapshot, TorrentState,
+    FileSnapshot, PeerSnapshot, PieceState, SessionSnapshot, StopReason, TorrentDetails, TorrentSnapshot, TorrentState,
     TrackerSnapshot,
 )
 from app.engine.torrent_options import HIGH, NORMAL, SKIP, TorrentOptions
@@ -30,8 +32,8 @@ LIST_FIELDS: Final = (
     "hashString", "name", "status", "error", "errorString", "percentDone", "totalSize", "sizeWhenDone",
     "haveValid", "downloadedEver", "uploadedEver", "rateDownload", "rateUpload", "peersConnected", "eta",
     "uploadRatio", "pieceCount", "pieceSize", "downloadDir", "addedDate", "trackerStats",
-    "metadataPercentComplete", PIECEMEAL + "state", PIECEMEAL + "status-text", PIECEMEAL + "seeds",
-    PIECEMEAL + "ratio",
+    "metadataPercentComplete", "labels", PIECEMEAL + "state", PIECEMEAL + "stop-reason", PIECEMEAL + "status-text",
+    PIECEMEAL + "seeds", PIECEMEAL + "ratio", PIECEMEAL + "category",
 )
 # What the details tabs need, asked for the selected torrent only.
 DETAIL_FIELDS: Final = (
@@ -41,30 +43,36 @@ DETAIL_FIELDS: Final = (
     PIECEMEAL + "file-padding", PIECEMEAL + "seed-time-limit",
 )
 
-_STATES: Final = {
-    STOPPED: TorrentState.PAUSED, CHECK_WAIT: TorrentState.CHECKING, CHECK: TorrentState.CHECKING,
-    DOWNLOAD_WAIT: TorrentState.QUEUED, DOWNLOAD: TorrentState.DOWNLOADING,
-    SEED_WAIT: TorrentState.QUEUED, SEED: TorrentState.SEEDING,
+# tr_torrent_activity -> where a torrent stands (None: from percentDone), and why it is stopped
+_STATES: Final[dict[int, tuple[TorrentState | None, StopReason | None]]] = {
+    STOPPED: (None, StopReason.USER), CHECK_WAIT: (TorrentState.CHECKING, None), CHECK: (TorrentState.CHECKING, None),
+    DOWNLOAD_WAIT: (TorrentState.DOWNLOADING, StopReason.QUEUED), DOWNLOAD: (TorrentState.DOWNLOADING, None),
+    SEED_WAIT: (TorrentState.SEEDING, StopReason.QUEUED), SEED: (TorrentState.SEEDING, None),
 }
+
 _STATUS_WORDS: Final = {TorrentState.METADATA: "Downloading metadata"}
 
 
-def torrent_state(row: Row) -> TorrentState:
-    """Ours if the daemon says it; else from Transmission's tr_torrent_activity and error."""
+def torrent_state(row: Row) -> tuple[TorrentState, StopReason | None]:
+    """Ours if the daemon says it; else from Transmission's tr_torrent_activity, error and progress."""
     try:
-        return TorrentState(row.get(PIECEMEAL + "state"))
+        state = TorrentState(row.get(PIECEMEAL + "state"))
+        reason = row.get(PIECEMEAL + "stop-reason")
+        return state, None if reason is None else StopReason(reason)
     except ValueError:
         pass
-    state = _STATES.get(row.get("status", STOPPED), TorrentState.PAUSED)
-    if state == TorrentState.PAUSED and row.get("error"):
-        return TorrentState.ERROR
+    state, reason = _STATES.get(row.get("status", STOPPED), (None, StopReason.USER))
+    if state is None:
+        state = TorrentState.SEEDING if row.get("percentDone", 0.0) >= 1.0 else TorrentState.DOWNLOADING
+    if reason == StopReason.USER and row.get("error"):
+        reason = StopReason.ERROR
     if state == TorrentState.DOWNLOADING and row.get("metadataPercentComplete", 1.0) < 1.0:
-        return TorrentState.METADATA
-    return state
+        state = TorrentState.METADATA
+    return state, reason
 
 
 def torrent_snapshot(row: Row, now: float) -> TorrentSnapshot:
-    state = torrent_state(row)
+    state, reason = torrent_state(row)
     connected = int(row.get("peersConnected", 0))
     seeds = int(row.get(PIECEMEAL + "seeds", 0))
     trackers = tuple(tracker_snapshot(stat, now) for stat in row.get("trackerStats", ()))
@@ -92,14 +100,17 @@ def torrent_snapshot(row: Row, now: float) -> TorrentSnapshot:
         added_on=float(row.get("addedDate", 0)),
         trackers=trackers,
         error=str(row.get("errorString", "")),
-        status_text=str(row.get(PIECEMEAL + "status-text") or _status_text(state, row)),
+        status_text=str(row.get(PIECEMEAL + "status-text") or _status_text(state, reason, row)),
+        reason=reason,
+        category=str(row.get(PIECEMEAL + "category", "")),
+        tags=tuple(sorted(str(label) for label in row.get("labels", ()) if label != row.get(PIECEMEAL + "category"))),
     )
 
 
-def _status_text(state: TorrentState, row: Row) -> str:
-    if state == TorrentState.ERROR:
+def _status_text(state: TorrentState, reason: StopReason | None, row: Row) -> str:
+    if reason == StopReason.ERROR:
         return f"Error: {row.get('errorString', '')}"
-    return _STATUS_WORDS.get(state, state.value.capitalize())
+    return reason.value if reason is not None else _STATUS_WORDS.get(state, state.value.capitalize())
 
 
 def _most(counts: Any) -> int | None:
@@ -263,15 +274,23 @@ def changes(before: Mapping[str, TorrentSnapshot], after: Mapping[str, TorrentSn
 def _finished(old: TorrentSnapshot, new: TorrentSnapshot) -> Event | None:
     # A recheck that finds the files whole is not a download that finished.
     done = new.progress >= 1.0 > old.progress and TorrentState.CHECKING not in (old.state, new.state)
-    return TorrentFinished(new.info_hash, new.name) if done else None
+    return TorrentFinished(new.info_hash, new.name, new.state, new.reason) if done else None
 
 
 def _errored(old: TorrentSnapshot, new: TorrentSnapshot) -> Event | None:
-    return TorrentErrored(new.info_hash, new.error) if new.error and new.error != old.error else None
+    if new.error and new.error != old.error:
+        return TorrentErrored(new.info_hash, new.name, new.state, new.reason, new.error)
+    return None
+
+
+def _goal_reached(old: TorrentSnapshot, new: TorrentSnapshot) -> Event | None:
+    if new.reason == StopReason.SEEDING_GOAL != old.reason:
+        return SeedingGoalReached(new.info_hash, new.name, new.state, new.reason)
+    return None
 
 
 def _metadata(old: TorrentSnapshot, new: TorrentSnapshot) -> Event | None:
     return MetadataReceived(new.info_hash, new.name) if new.num_pieces and not old.num_pieces else None
 
 
-_CHECKS: Final = (_finished, _errored, _metadata)
+_CHECKS: Final = (_finished, _errored, _goal_reached, _metadata)

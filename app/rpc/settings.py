@@ -18,6 +18,7 @@ from typing import Any, Final
 import platformdirs
 
 from app.engine.rate_limit import MINUTES_PER_DAY, AltSchedule
+from app.engine.watch_folder import AfterAdd, WatchedFolder
 
 SETTINGS_FILE: Final = "settings.json"
 KB: Final = 1000  # Transmission's speed unit: `units.speed-bytes` says 1000
@@ -50,6 +51,7 @@ SETTINGS: Final[dict[str, Setting]] = {
     "dht-enabled": Setting(bool, True),
     "pex-enabled": Setting(bool, True),
     "lpd-enabled": Setting(bool, True),
+    "port-forwarding-enabled": Setting(bool, True),  # UPnP / NAT-PMP / PCP
     "speed-limit-down": Setting(int, 100),
     "speed-limit-down-enabled": Setting(bool, False),
     "speed-limit-up": Setting(int, 100),
@@ -76,6 +78,9 @@ SETTINGS: Final[dict[str, Setting]] = {
     "rpc-tls-enabled": Setting(bool, False, remote=False),
     "rpc-tls-cert": Setting(str, "", remote=False),  # "": a certificate made on first use
     "rpc-tls-key": Setting(str, "", remote=False),
+    "watch-dir": Setting(str, "", remote=False),  # .torrent files put there are added by themselves
+    "watch-dir-enabled": Setting(bool, False, remote=False),
+    "trash-original-torrent-files": Setting(bool, False, remote=False),  # delete them once added, else move to added/
 }
 
 
@@ -119,6 +124,7 @@ def engine_config(values: Mapping[str, Any]) -> dict[str, Any]:
         "enable_dht": values["dht-enabled"],
         "enable_pex": values["pex-enabled"],
         "enable_lsd": values["lpd-enabled"],
+        "port_mapping": values["port-forwarding-enabled"],
         "down_limit": limit("speed-limit-down", values["speed-limit-down-enabled"]),
         "up_limit": limit("speed-limit-up", values["speed-limit-up-enabled"]),
         "alt_down_limit": limit("alt-speed-down", True),
@@ -128,7 +134,15 @@ def engine_config(values: Mapping[str, Any]) -> dict[str, Any]:
         "max_active_downloads": values["download-queue-size"] if values["download-queue-enabled"] else 0,
         "max_active_seeds": values["seed-queue-size"] if values["seed-queue-enabled"] else 0,
         "seed_ratio_limit": values["seedRatioLimit"] if values["seedRatioLimited"] else 0.0,
+        "watch_folders": watched_folders(values),
     }
+
+
+def watched_folders(values: Mapping[str, Any]) -> tuple[WatchedFolder, ...]:
+    if not (values["watch-dir-enabled"] and values["watch-dir"]):
+        return ()
+    after = AfterAdd.DELETE if values["trash-original-torrent-files"] else AfterAdd.MOVE
+    return (WatchedFolder(Path(values["watch-dir"]).expanduser(), after=after),)
 
 
 def alt_schedule(values: Mapping[str, Any]) -> AltSchedule:

@@ -29,6 +29,7 @@ class Actions:
         )
         self.copy_magnet = self._make("Copy &magnet link", QIcon(), None)
         self.copy_hash = self._make("Copy &info-hash", QIcon(), None)
+        self.add_web_seed = self._make("Add &web seed…", QIcon(), None)
         self.start_all = self._make("Start all", icon("start"), None)
         self.pause_all = self._make("Pause all", icon("pause"), None)
         self.preferences = self._make("Prefere&nces…", QIcon(), "Ctrl+,")
@@ -50,6 +51,7 @@ class Actions:
         self.connect.setStatusTip("Show and control the torrents of a piecemeal-daemon, here or on another machine")
         self.local_session.setStatusTip("Show this computer's own torrents again")
         self.remove.setStatusTip("Remove the selected torrents, and optionally their files")
+        self.add_web_seed.setStatusTip("Download this torrent from a web server that holds its files too")
 
     def _make(self, text: str, action_icon: QIcon, shortcut: Shortcut) -> QAction:
         action = QAction(action_icon, text, self._parent)

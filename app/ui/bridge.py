@@ -24,6 +24,7 @@ from app.engine.errors import EngineError
 from app.engine.events import (
     Event,
     MetadataReceived,
+    Notice,
     TorrentAdded,
     TorrentErrored,
     TorrentFinished,
@@ -56,6 +57,7 @@ class EngineBridge(QObject):
     metadata_received(str, str, bool): info-hash, name, and whether the torrent stopped for
         the user to choose its files, once a magnet's metadata arrived.
     free_space_measured(str, object): a folder, and the free bytes there (None: unknown).
+    notice(str): something the engine wants the user to read (a watched folder's bad file).
     failed(str, str): what the user asked for, and why it could not be done.
     """
 
@@ -66,6 +68,7 @@ class EngineBridge(QObject):
     torrent_errored = Signal(str, str)
     metadata_received = Signal(str, str, bool)
     free_space_measured = Signal(str, object)
+    notice = Signal(str)
     failed = Signal(str, str)
 
     def __init__(
@@ -100,6 +103,7 @@ class EngineBridge(QObject):
             MetadataReceived: lambda e: self.metadata_received.emit(
                 e.info_hash, e.name, e.choose_files
             ),
+            Notice: lambda e: self.notice.emit(e.message),
         }
         self._heard: list[EngineSession] = []
         self._listen(session)
@@ -203,12 +207,15 @@ class EngineBridge(QObject):
         title: str,
         priorities: Sequence[int] = (),
         choose_files: bool = False,
+        category: str = "",
     ) -> asyncio.Future[Any]:
         """Add a torrent (a magnet link as a str); `priorities`, one per file, if any is not 1.
 
         `choose_files`, for a magnet link: stop once the metadata arrives, for the user to choose.
         """
-        return self.run(self._add(source, save_path, paused, priorities, choose_files), title)
+        return self.run(
+            self._add(source, save_path, paused, priorities, choose_files, category), title
+        )
 
     def start_with_files(self, info_hash: str, priorities: Sequence[int]) -> asyncio.Future[Any]:
         """The files of a magnet chosen: set their priorities, then start the torrent."""
@@ -253,6 +260,38 @@ class EngineBridge(QObject):
             self._session.move_storage(info_hash, folder), f"Could not move {self._name(info_hash)}"
         )
 
+    def add_web_seed(self, info_hash: str, url: str) -> asyncio.Future[Any]:
+        """A BEP 19 web seed for the torrent, kept with it; it shows in the Peers tab."""
+        return self.run(
+            self._session.add_web_seed(info_hash, url),
+            f"Could not add the web seed to {self._name(info_hash)}",
+        )
+
+    def add_category(self, name: str, folder: str) -> asyncio.Future[Any]:
+        """A new category (or a new folder for one); "" folder: the download folder."""
+        return self.run(self._session.add_category(name, folder), f"Could not add the category “{name}”")
+
+    def remove_category(self, name: str) -> None:
+        self.run(self._session.remove_category(name), f"Could not remove the category “{name}”")
+
+    def set_category(self, info_hashes: Iterable[str], category: str) -> None:
+        for info_hash in info_hashes:
+            self.run(
+                self._session.set_category(info_hash, category),
+                f"Could not set the category of {self._name(info_hash)}",
+            )
+
+    def set_tag(self, info_hashes: Iterable[str], tag: str, *, on: bool) -> None:
+        """Put `tag` on the torrents (on=True) or take it off, keeping their other tags."""
+        for info_hash in info_hashes:
+            torrent = self._torrents.get(info_hash)
+            tags = set(torrent.tags if torrent is not None else ())
+            tags = tags | {tag} if on else tags - {tag}
+            self.run(
+                self._session.set_tags(info_hash, sorted(tags)),
+                f"Could not change the tags of {self._name(info_hash)}",
+            )
+
     def apply_settings(self, changes: Mapping[str, Any]) -> asyncio.Future[Any]:
         """Hand the session the settings that changed (SessionConfig fields, engine units)."""
         return self.run(self._apply_settings(dict(changes)), "Could not apply the new preferences")
@@ -271,9 +310,10 @@ class EngineBridge(QObject):
         paused: bool,
         priorities: Sequence[int],
         choose_files: bool,
+        category: str,
     ) -> str:
         info_hash = await self._session.add_torrent(
-            source, save_path, paused=paused, choose_files=choose_files
+            source, save_path, paused=paused, choose_files=choose_files, category=category
         )
         if any(p != 1 for p in priorities):
             await self._session.set_file_priorities(info_hash, priorities)

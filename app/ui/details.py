@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 from app.engine.snapshots import TorrentDetails, TorrentSnapshot
 from app.ui import formatting
 from app.ui.app_log import AppLog
+from app.ui.file_actions import FileActions
 from app.ui.models.files import NAME, PROGRESS, FileModel
 from app.ui.models.peers import PeerModel
 from app.ui.models.trackers import TrackerModel
@@ -38,6 +39,8 @@ _GENERAL_FIELDS = (
     "Name",
     "Status",
     "Save path",
+    "Category",
+    "Tags",
     "Info-hash",
     "Size",
     "Pieces",
@@ -52,7 +55,7 @@ _GENERAL_FIELDS = (
 )
 
 
-_OPTIONAL_FIELDS = ("Comment", "Error")  # rows shown only when they say something
+_OPTIONAL_FIELDS = ("Category", "Tags", "Comment", "Error")  # rows shown only when they say something
 
 
 def distributed_copies(availability: bytes) -> float | None:
@@ -69,6 +72,8 @@ def general_fields(torrent: TorrentSnapshot, details: TorrentDetails | None) -> 
         "Name": torrent.name,
         "Status": torrent.status_text,
         "Save path": torrent.save_path,
+        "Category": torrent.category,
+        "Tags": ", ".join(torrent.tags),
         "Info-hash": torrent.info_hash,
         "Size": size_text(torrent),
         "Pieces": formatting.pieces_text(torrent.num_pieces, torrent.piece_length),
@@ -195,6 +200,7 @@ class DetailsTabs(QTabWidget):
         self.files.header().setSectionResizeMode(NAME, QHeaderView.ResizeMode.Stretch)
         self.files.header().setStretchLastSection(False)
         self.file_model.modelReset.connect(lambda: self.files.expandToDepth(0))
+        self.file_actions = FileActions(self.files, self.file_model, lambda: self._torrent)
         self.pieces = PiecePanel()
         self.speed = SpeedGraph()
         self.log = LogPanel(log)

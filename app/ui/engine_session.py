@@ -43,6 +43,7 @@ class EngineSession(Protocol):
         *,
         paused: bool = False,
         choose_files: bool = False,
+        category: str = "",
     ) -> str: ...
 
     async def remove(self, info_hash: str, delete_files: bool = False) -> None: ...
@@ -58,6 +59,24 @@ class EngineSession(Protocol):
     async def set_options(self, info_hash: str, options: TorrentOptions) -> None: ...
 
     async def move_storage(self, info_hash: str, new_dir: str | Path) -> None: ...
+
+    async def add_web_seed(self, info_hash: str, url: str) -> None:
+        """A BEP 19 web seed (http or https), remembered with the torrent."""
+        ...
+
+    async def add_category(self, name: str, save_path: str = "") -> None:
+        """Add a category, or change its save folder ("" : the download folder)."""
+        ...
+
+    async def remove_category(self, name: str) -> None: ...
+
+    async def set_category(self, info_hash: str, category: str) -> None:
+        """A known category, or "" for none."""
+        ...
+
+    async def set_tags(self, info_hash: str, tags: Sequence[str]) -> None:
+        """The torrent's whole set of tags."""
+        ...
 
     async def set_config(self, **changes: Any) -> None:
         """SessionConfig fields by name, in the engine's units (bytes, seconds)."""

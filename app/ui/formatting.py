@@ -6,6 +6,8 @@ import time
 
 import humanize
 
+from app.engine.portmap.status import PortMapStatus
+
 
 def size(n: int | float) -> str:
     """Binary units, as file managers show them: '1.5 GiB', and '512 B' rather than 'Bytes'."""
@@ -75,3 +77,11 @@ def sentence(text: str) -> str:
     if not text:
         return text
     return text[0].upper() + text[1:] + ("" if text.endswith((".", "!", "?")) else ".")
+
+
+def port_mapping_details(status: PortMapStatus) -> str:
+    """The status bar's tooltip: each open port, and the address peers on the internet see."""
+    lines = [f"{m.transport} {m.internal_port} → {m.external_port} ({m.method})" for m in status.mappings]
+    if status.external_address:
+        lines.append(f"External address: {status.external_address}")
+    return "\n".join(lines) or status.summary

@@ -19,6 +19,8 @@ _FALLBACKS: dict[str, QStyle.StandardPixmap] = {
     "remove": QStyle.StandardPixmap.SP_TrashIcon,
     "recheck": QStyle.StandardPixmap.SP_BrowserReload,
     "piecemeal": QStyle.StandardPixmap.SP_ArrowDown,
+    "category": QStyle.StandardPixmap.SP_DirIcon,
+    "tag": QStyle.StandardPixmap.SP_FileIcon,
 }
 
 

@@ -45,6 +45,7 @@ THIRD_PARTY: tuple[Component, ...] = (
     Component("cryptography", "BSD-3-Clause", "offered as Apache-2.0 OR BSD-3-Clause; bundles OpenSSL, Apache-2.0"),
     Component("cffi", "MIT"),
     Component("pycparser", "BSD-3-Clause"),
+    Component("miniupnpc", "BSD-3-Clause"),
     Component("bencodepy", "GPL-2.0-only"),
 )
 

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QMainWindow,
+    QInputDialog,
     QMenu,
     QMessageBox,
     QSizePolicy,
@@ -39,7 +40,7 @@ from PySide6.QtWidgets import (
 
 from app.engine.errors import MetainfoError
 from app.engine.metainfo import Metainfo, load_metainfo
-from app.engine.snapshots import SessionSnapshot, TorrentDetails, TorrentSnapshot, TorrentState
+from app.engine.snapshots import SessionSnapshot, StopReason, TorrentDetails, TorrentSnapshot
 from app.ui import formatting
 from app.ui.actions import Actions
 from app.ui.app_log import AppLog, detached_log, set_level
@@ -53,6 +54,9 @@ from app.ui.dialogs.create_torrent import CreateTorrentDialog
 from app.ui.dialogs.preferences import PreferencesDialog
 from app.ui.dialogs.torrent_options import GlobalGoals, TorrentOptionsDialog
 from app.ui.icons import app_icon
+from app.ui.label_filter import LabelCounts, LabelFilter
+from app.ui.label_lists import LabelLists
+from app.ui.label_menus import LabelMenus
 from app.ui.models.torrents import TorrentColumn, TorrentListModel
 from app.ui.settings import (
     Preferences,
@@ -71,21 +75,13 @@ from app.ui.widgets.elide_delegate import MiddleElideDelegate
 from app.ui.widgets.progress_delegate import ProgressDelegate
 
 _FREE_SPACE_EVERY = 10  # ticks between two looks at the disk
-_PAUSABLE = frozenset(
-    {
-        TorrentState.DOWNLOADING,
-        TorrentState.SEEDING,
-        TorrentState.CHECKING,
-        TorrentState.METADATA,
-        TorrentState.QUEUED,
-    }
-)
+_PAUSABLE = frozenset({None, StopReason.QUEUED})  # running, or waiting its turn in the queue
 _HIDDEN_BY_DEFAULT = (TorrentColumn.RATIO, TorrentColumn.ADDED)
 _COLUMN_WIDTHS = {
     TorrentColumn.NAME: 320,
     TorrentColumn.SIZE: 80,
     TorrentColumn.PROGRESS: 120,
-    TorrentColumn.STATUS: 130,
+    TorrentColumn.STATUS: 180,  # room for why a torrent is stopped: "Waiting for the file choice"
     TorrentColumn.SEEDS: 70,
     TorrentColumn.PEERS: 70,
     TorrentColumn.DOWN: 90,
@@ -153,6 +149,7 @@ class MainWindow(QMainWindow):
         self.settings = settings
         self.log = log or detached_log()
         self.preferences = load_preferences(settings)
+        self.web_seed_dialog: QInputDialog | None = None
         self.options_dialog: TorrentOptionsDialog | None = None
         self.actions = Actions(self)
         self.options_action = QAction("Torrent &options…", self)
@@ -173,6 +170,9 @@ class MainWindow(QMainWindow):
         self.view = self._make_view()
         self.empty_hint = EmptyHint(self.view)
         self.sidebar = Sidebar()
+        self.label_counts = LabelCounts()
+        self.label_lists = LabelLists()
+        self.label_menus = LabelMenus(self, bridge, self.selected_torrents)
         self.details = DetailsTabs(self.log)
         self.search_box = QLineEdit()
         self.search_box.setPlaceholderText("Search by name")
@@ -228,8 +228,14 @@ class MainWindow(QMainWindow):
         self.list_splitter.setStretchFactor(0, 3)
         self.list_splitter.setStretchFactor(1, 2)
         self.list_splitter.setChildrenCollapsible(False)
+        self.filter_splitter = QSplitter(Qt.Orientation.Vertical)
+        self.filter_splitter.addWidget(self.sidebar)
+        self.filter_splitter.addWidget(self.label_lists)
+        self.filter_splitter.setChildrenCollapsible(False)
+        self.filter_splitter.setStretchFactor(1, 1)
+        self.filter_splitter.setSizes([self.sidebar.sizeHintForRow(0) * (self.sidebar.count() + 1), 400])
         self.side_splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.side_splitter.addWidget(self.sidebar)
+        self.side_splitter.addWidget(self.filter_splitter)
         self.side_splitter.addWidget(self.list_splitter)
         self.side_splitter.setStretchFactor(1, 1)
         self.side_splitter.setSizes([170, 930])
@@ -270,6 +276,10 @@ class MainWindow(QMainWindow):
         for action in (a.open_folder, a.copy_magnet, a.copy_hash):
             menu.addAction(action)
         menu.addSeparator()
+        menu.addMenu(self.label_menus.category_menu(menu))
+        menu.addMenu(self.label_menus.tags_menu(menu))
+        menu.addSeparator()
+        menu.addAction(a.add_web_seed)
         menu.addAction(self.options_action)
 
     def _build_toolbar(self) -> None:
@@ -294,6 +304,9 @@ class MainWindow(QMainWindow):
         self.up_label = QLabel()
         self.peers_label = QLabel()
         self.free_label = QLabel()
+        self.reach_label = QLabel()  # can peers on the internet reach us? (port mapping, incoming)
+        self.reach_label.setContentsMargins(0, 0, 12, 0)
+        self.statusBar().addPermanentWidget(self.reach_label)
         self.dht_label = QLabel()
         self.dht_label.setToolTip("Nodes of the DHT network this client knows")
         self.dht_label.setVisible(self.preferences.enable_dht)
@@ -317,6 +330,7 @@ class MainWindow(QMainWindow):
         a.open_folder.triggered.connect(self.open_folder)
         a.copy_magnet.triggered.connect(self.copy_magnet_links)
         self.options_action.triggered.connect(self.edit_torrent_options)
+        a.add_web_seed.triggered.connect(self.ask_web_seed)
         a.copy_hash.triggered.connect(lambda: self._copy("\n".join(self.selected_hashes())))
         a.start_all.triggered.connect(
             lambda: self.bridge.resume(t.info_hash for t in self.bridge.torrents())
@@ -331,6 +345,10 @@ class MainWindow(QMainWindow):
         a.toggle_window.triggered.connect(self.toggle_visible)
         self.search_box.textChanged.connect(self._search)
         self.sidebar.category_selected.connect(self._filter)
+        self.label_lists.filter_changed.connect(self._filter_labels)
+        self.label_lists.new_category_requested.connect(lambda: self.label_menus.ask_new_category(then_set=False))
+        self.label_lists.remove_category_requested.connect(self.bridge.remove_category)
+        self.details.file_actions.told.connect(lambda text: self.statusBar().showMessage(text, 5000))
         self.view.selectionModel().selectionChanged.connect(lambda *_: self._selection_changed())
         self.view.doubleClicked.connect(lambda _index: self.open_folder())
         self.view.customContextMenuRequested.connect(self._context_menu)
@@ -345,8 +363,9 @@ class MainWindow(QMainWindow):
         self.details.file_model.priorities_changed.connect(self._set_file_priorities)
         # A deleted window has nobody to show snapshots to: stop polling for it.
         self.destroyed.connect(self.bridge.stop)
-        self.bridge.torrent_finished.connect(lambda _h, name: self.tray.notify_finished(name))
-        self.bridge.torrent_errored.connect(lambda _h, _message: self._selection_changed())
+        self.bridge.torrent_finished.connect(self._notify_finished)
+        self.bridge.torrent_errored.connect(self._notify_error)
+        self.bridge.notice.connect(self._show_notice)
         self.bridge.metadata_received.connect(self._metadata_received)
 
     # Showing the engine's state
@@ -356,6 +375,7 @@ class MainWindow(QMainWindow):
             self.model.get(t.info_hash) for t in diff.changed
         ]
         self.counts.update([t for t in gone if t is not None], diff.added + diff.changed)
+        self.label_counts.update([t for t in gone if t is not None], diff.added + diff.changed)
         self.model.apply(diff)
         self._update_counts()
         if self._choose_dialog is not None and self._choose_dialog.info_hash in diff.removed:
@@ -373,7 +393,10 @@ class MainWindow(QMainWindow):
         self.up_label.setText(f"↑ {formatting.rate_or_zero(snapshot.up_rate)}")
         self.peers_label.setText(f"{formatting.count(snapshot.peers)} peers")
         self.dht_label.setText(f"DHT: {formatting.count(snapshot.dht_nodes)} nodes")
+        self.reach_label.setText(snapshot.reachability)
+        self.reach_label.setToolTip(formatting.port_mapping_details(snapshot.port_mapping))
         self.tray.show_snapshot(snapshot)
+        self.label_lists.show_labels(snapshot.categories, snapshot.tags, self.label_counts)
         if self._ticks % _FREE_SPACE_EVERY == 0:
             self.bridge.measure_free_space(self.preferences.download_dir)
         self._ticks += 1
@@ -430,12 +453,13 @@ class MainWindow(QMainWindow):
         torrents = self.selected_torrents()
         for action in self.actions.selection:
             action.setEnabled(bool(torrents))
-        self.actions.start.setEnabled(any(t.state not in _PAUSABLE for t in torrents))
-        self.actions.pause.setEnabled(any(t.state in _PAUSABLE for t in torrents))
+        self.actions.start.setEnabled(any(t.reason not in _PAUSABLE for t in torrents))
+        self.actions.pause.setEnabled(any(t.reason in _PAUSABLE for t in torrents))
         self.options_action.setEnabled(len(torrents) == 1)
+        self.actions.add_web_seed.setEnabled(len(torrents) == 1)
         everything = list(self.bridge.torrents())
-        self.actions.start_all.setEnabled(any(t.state not in _PAUSABLE for t in everything))
-        self.actions.pause_all.setEnabled(any(t.state in _PAUSABLE for t in everything))
+        self.actions.start_all.setEnabled(any(t.reason not in _PAUSABLE for t in everything))
+        self.actions.pause_all.setEnabled(any(t.reason in _PAUSABLE for t in everything))
 
     def _update_counts(self) -> None:
         self.sidebar.set_counts(self.counts.counts())
@@ -538,7 +562,9 @@ class MainWindow(QMainWindow):
     def _show_next_add_dialog(self) -> None:
         if self._add_dialog is not None or not self._add_queue:
             return
-        dialog = AddTorrentDialog(self._add_queue.popleft(), self.settings, self)
+        dialog = AddTorrentDialog(
+            self._add_queue.popleft(), self.settings, self, self.bridge.snapshot.categories
+        )
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.accepted.connect(lambda: self._add(dialog))
         dialog.finished.connect(self._add_dialog_closed)
@@ -553,6 +579,7 @@ class MainWindow(QMainWindow):
             paused=request.paused,
             title=f"Could not add “{request.metainfo.name}”",
             priorities=request.priorities,
+            category=request.category,
         )
 
     def _add_dialog_closed(self) -> None:
@@ -645,6 +672,25 @@ class MainWindow(QMainWindow):
         self.options_dialog = dialog
         dialog.open()
 
+    def ask_web_seed(self) -> None:
+        """BEP 19: the URL of the torrent's file, or of the folder that holds its folder."""
+        hashes = self.selected_hashes()
+        if len(hashes) != 1:
+            return
+        dialog = QInputDialog(self)
+        dialog.setWindowTitle("Add web seed")
+        dialog.setLabelText(
+            "Web address (http or https) of the file, or of the folder that holds\n"
+            "the torrent's folder, ending in '/':"
+        )
+        dialog.setTextValue("https://")
+        dialog.resize(520, dialog.sizeHint().height())
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.textValueSelected.connect(lambda url: self.bridge.add_web_seed(hashes[0], url))
+        dialog.finished.connect(lambda _result: setattr(self, "web_seed_dialog", None))
+        self.web_seed_dialog = dialog
+        dialog.open()
+
     def _search(self, text: str) -> None:
         self.model.set_search_text(text)
         self._update_empty_hint()
@@ -652,6 +698,25 @@ class MainWindow(QMainWindow):
     def _filter(self, category: StateFilter) -> None:
         self.model.set_category(category)
         self._update_empty_hint()
+
+    def _filter_labels(self, chosen: LabelFilter) -> None:
+        self.model.set_label_filter(chosen)
+        self._update_empty_hint()
+
+    def _notify_finished(self, _info_hash: str, name: str) -> None:
+        if self.preferences.notify_finished:
+            self.tray.notify_finished(name)
+
+    def _notify_error(self, info_hash: str, message: str) -> None:
+        self._selection_changed()
+        torrent = self.bridge.torrent(info_hash)
+        if self.preferences.notify_errors:
+            self.tray.notify_error(torrent.name if torrent else info_hash, message)
+
+    def _show_notice(self, message: str) -> None:
+        """The engine's words for the user (a watched folder's file): the status bar and the tray."""
+        self.statusBar().showMessage(message, 15000)
+        self.tray.notify("Piecemeal", message, QSystemTrayIcon.MessageIcon.Warning)
 
     def _focus_search(self) -> None:
         self.search_box.setFocus()
@@ -756,6 +821,8 @@ class MainWindow(QMainWindow):
         s.setValue("window/side_splitter", self.side_splitter.saveState())
         s.setValue("window/list_splitter", self.list_splitter.saveState())
         self.sidebar.save_state(s)
+        self.label_lists.save_state(s)
+        s.setValue("window/filter_splitter", self.filter_splitter.saveState())
         self.details.save_state(s)
         s.sync()
 
@@ -767,11 +834,13 @@ class MainWindow(QMainWindow):
             ("window/header", self.view.horizontalHeader().restoreState),
             ("window/side_splitter", self.side_splitter.restoreState),
             ("window/list_splitter", self.list_splitter.restoreState),
+            ("window/filter_splitter", self.filter_splitter.restoreState),
         ):
             value = s.value(key)
             if value is not None:
                 restore(value)
         self.sidebar.restore_state(s)
+        self.label_lists.restore_state(s)
         self.details.restore_state(s)
         # Sorting follows the restored header: the view asks the model to sort by its indicator.
         self.view.setSortingEnabled(True)

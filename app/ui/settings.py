@@ -10,6 +10,7 @@ from typing import Any, Final
 from PySide6.QtCore import QSettings, QStandardPaths
 
 from app.engine.rate_limit import AltSchedule
+from app.engine.watch_folder import AfterAdd, WatchedFolder
 
 DEFAULT_PORT = 6881
 KIB: Final = 1024
@@ -49,9 +50,15 @@ class Preferences:
     enable_dht: bool = True
     enable_pex: bool = True
     enable_lsd: bool = True
+    port_mapping: bool = True  # ask the router to open the listening port (UPnP, NAT-PMP, PCP)
     disk_reserve: int = 1024
     encryption: str = "allow"  # MSE/PE: "allow", "require" or "disable"
     log_level: str = "INFO"  # the `app` logger's, one of app_log.LEVELS
+    watch_dir: str = ""  # .torrent files put there are added by themselves; "" none
+    watch_delete: bool = False  # delete them once added, rather than move them to "added"
+    notify_finished: bool = True  # a tray message when a download completes
+    notify_errors: bool = True  # and when one stops on an error
+    on_complete_program: str = ""  # run when a download completes (%N %F %D %I ...)
 
 
 def _days(value: object) -> tuple[int, ...]:
@@ -124,9 +131,20 @@ def session_settings(preferences: Preferences) -> dict[str, Any]:
         "enable_dht": p.enable_dht,
         "enable_pex": p.enable_pex,
         "enable_lsd": p.enable_lsd,
+        "port_mapping": p.port_mapping,
         "disk_reserve": p.disk_reserve * MIB,
         "encryption": p.encryption,
+        "watch_folders": watched_folders(p),
+        "on_complete_program": p.on_complete_program.strip(),
     }
+
+
+def watched_folders(preferences: Preferences) -> tuple[WatchedFolder, ...]:
+    folder = preferences.watch_dir.strip()
+    if not folder:
+        return ()
+    after = AfterAdd.DELETE if preferences.watch_delete else AfterAdd.MOVE
+    return (WatchedFolder(Path(folder).expanduser(), after=after),)
 
 
 def changed_settings(before: Preferences, after: Preferences) -> dict[str, Any]:

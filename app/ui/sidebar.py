@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtWidgets import QListWidget, QListWidgetItem, QWidget
 
-from app.engine.snapshots import TorrentState
+from app.engine.snapshots import StopReason, TorrentState
 from app.ui.icons import app_icon
 from app.ui.state_filter import StateFilter
 from app.ui.state_icons import state_icon
@@ -16,8 +16,8 @@ _ICONS = {
     StateFilter.DOWNLOADING: TorrentState.DOWNLOADING,
     StateFilter.SEEDING: TorrentState.SEEDING,
     StateFilter.COMPLETED: TorrentState.SEEDING,
-    StateFilter.PAUSED: TorrentState.PAUSED,
-    StateFilter.ERROR: TorrentState.ERROR,
+    StateFilter.PAUSED: StopReason.USER,
+    StateFilter.ERROR: StopReason.ERROR,
 }
 
 

@@ -97,6 +97,7 @@ def _loopback_only(downloads: Path) -> SessionConfig:
         enable_dht=False,
         enable_lsd=False,
         enable_pex=False,
+        port_mapping=False,
         profile_dir=None,
     )
 

@@ -6,14 +6,20 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from enum import Enum
 
-from app.engine.snapshots import TorrentSnapshot, TorrentState
+from app.engine.snapshots import StopReason, TorrentSnapshot, TorrentState
 
 _ACTIVE_DOWNLOAD = frozenset(
-    {TorrentState.DOWNLOADING, TorrentState.METADATA, TorrentState.CHECKING, TorrentState.QUEUED}
+    {TorrentState.DOWNLOADING, TorrentState.METADATA, TorrentState.CHECKING, StopReason.QUEUED}
 )
+# Stopped, and staying so until the user (or free disk space) starts it again.
+_PAUSED = frozenset({StopReason.USER, StopReason.SEEDING_GOAL, StopReason.NO_SPACE, StopReason.CHOOSE_FILES})
 
-# What a category looks at: the state, and whether every piece is there.
-Kind = tuple[TorrentState, bool]
+# What a row shows first: where the torrent stands, or why it is stopped.
+Look = TorrentState | StopReason
+
+# What a category looks at: where the torrent stands or why it is stopped, and whether every
+# piece is there.
+Kind = tuple[Look, bool]
 
 
 class StateFilter(Enum):
@@ -25,18 +31,22 @@ class StateFilter(Enum):
     ERROR = "Error"
 
 
-_MATCHES: dict[StateFilter, Callable[[TorrentState, bool], bool]] = {
+_MATCHES: dict[StateFilter, Callable[[Look, bool], bool]] = {
     StateFilter.ALL: lambda state, complete: True,
     StateFilter.DOWNLOADING: lambda state, complete: state in _ACTIVE_DOWNLOAD and not complete,
     StateFilter.SEEDING: lambda state, complete: state == TorrentState.SEEDING,
     StateFilter.COMPLETED: lambda state, complete: complete,
-    StateFilter.PAUSED: lambda state, complete: state == TorrentState.PAUSED,
-    StateFilter.ERROR: lambda state, complete: state == TorrentState.ERROR,
+    StateFilter.PAUSED: lambda state, complete: state in _PAUSED,
+    StateFilter.ERROR: lambda state, complete: state == StopReason.ERROR,
 }
 
 
+def look(torrent: TorrentSnapshot) -> Look:
+    return torrent.reason if torrent.reason is not None else torrent.state
+
+
 def kind(torrent: TorrentSnapshot) -> Kind:
-    return torrent.state, torrent.progress >= 1.0
+    return look(torrent), torrent.progress >= 1.0
 
 
 def matches(category: StateFilter, torrent: TorrentSnapshot) -> bool:

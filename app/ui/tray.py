@@ -40,8 +40,22 @@ class TrayIcon(QSystemTrayIcon):
             self.setToolTip(text)
 
     def notify_finished(self, name: str) -> None:
-        if self.isVisible() and self.supportsMessages():
-            self.showMessage("Download finished", name, app_icon())
+        self.notify("Download finished", name)
+
+    def notify_error(self, name: str, reason: str) -> None:
+        self.notify("Download stopped on an error", f"{name}\n{reason}", QSystemTrayIcon.MessageIcon.Warning)
+
+    def notify(
+        self, title: str, text: str, kind: QSystemTrayIcon.MessageIcon = QSystemTrayIcon.MessageIcon.Information
+    ) -> bool:
+        """Show a message by the tray icon; False if the desktop has no tray to show it."""
+        if not (self.isVisible() and self.supportsMessages()):
+            return False
+        if kind == QSystemTrayIcon.MessageIcon.Information:
+            self.showMessage(title, text, app_icon())
+        else:
+            self.showMessage(title, text, kind)
+        return True
 
     def _activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
         if reason == QSystemTrayIcon.ActivationReason.Trigger:

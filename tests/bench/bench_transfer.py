@@ -118,7 +118,7 @@ def bench_download_from(work: Path, torrent: Path, data: Path, size: int, encryp
         shutil.rmtree(lt_out, ignore_errors=True)
         results.append(run_measured(f"download: piecemeal-cli{rc4}", [
             PY, "-m", "app.cli", "download", str(torrent), "-o", str(pm_out), "--bind", "127.0.0.4",
-            "--port", "0", "--peer", f"127.0.0.2:{port}", "--no-dht", "--no-lsd",
+            "--port", "0", "--peer", f"127.0.0.2:{port}", "--no-dht", "--no-lsd", "--no-port-mapping",
             "--encryption", "require" if encryption else "allow"], size))
         shutil.rmtree(pm_out, ignore_errors=True)
         if WITH_GUI and not encryption:
@@ -144,7 +144,7 @@ def bench_seed(work: Path, torrent: Path, data: Path, size: int) -> list[Result]
         stop(lt_seed)
     shutil.rmtree(work / "l1", ignore_errors=True)
     profile = ["-m", "cProfile", "-o", SEED_PROFILE] if SEED_PROFILE else []
-    pm_seed = start_background([PY, *profile, "-m", "app.cli", "seed", str(torrent), "--data", str(data), "--bind", "127.0.0.5", "--port", "47123", "--no-dht", "--no-lsd"])
+    pm_seed = start_background([PY, *profile, "-m", "app.cli", "seed", str(torrent), "--data", str(data), "--bind", "127.0.0.5", "--port", "47123", "--no-dht", "--no-lsd", "--no-port-mapping"])
     try:
         time.sleep(2 + size / 1.5e9)  # the seed checks its data first
         results.append(run_against_seed("seed: piecemeal -> libtorrent", [

@@ -624,3 +624,35 @@ def test_every_block_of_a_large_torrent_is_handed_out_once() -> None:
                 picker.piece_verified(block.piece)
     assert len(seen) == n * per_piece
     assert picker.is_complete()
+
+
+# -- whole pieces (web seeds) ---------------------------------------------------------------
+
+
+def test_whole_pieces_skip_the_ones_peers_started() -> None:
+    picker = setup_picker("1111")
+    peer = picker.pick("peer", full(4), 1)
+    web = picker.pick_whole("web", full(4), 2 * BLOCKS)
+    assert len(web) == 2 * BLOCKS and peer[0].piece not in pieces_of(web)
+    assert all(len([b for b in web if b.piece == piece]) == BLOCKS for piece in pieces_of(web))
+
+
+def test_whole_pieces_are_rarest_first_and_at_least_one() -> None:
+    picker = setup_picker("3213")
+    assert pieces_of(picker.pick_whole("web", full(4), 1)) == [2]
+    assert pieces_of(picker.pick_whole("web", full(4), 1)) == [1]
+
+
+def test_a_piece_whose_blocks_all_came_back_is_taken_whole_first() -> None:
+    picker = setup_picker("1111")
+    given_up = picker.pick_whole("web", full(4), BLOCKS)
+    picker.peer_gone("web")
+    assert picker.pick_whole("other web", full(4), BLOCKS) == given_up
+
+
+def test_when_only_started_pieces_are_left_their_free_blocks_are_taken() -> None:
+    picker = setup_picker("1")
+    peer = picker.pick("peer", full(1), 1)
+    web = picker.pick_whole("web", full(1), BLOCKS - 1)
+    assert sorted(web, key=lambda b: b.offset) == [Block(0, i * BS, BS) for i in range(1, BLOCKS)]
+    assert picker.pick_whole("web", full(1), 1) == peer  # then the endgame's duplicates

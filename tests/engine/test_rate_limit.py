@@ -161,3 +161,15 @@ async def test_upload_waits_for_the_session_and_the_torrent_bucket() -> None:
     # The burst (16 blocks) and one more go at once, then each block waits for its 1/32 s.
     assert clock.sleeps == pytest.approx([1 / 32] * 15)
     assert clock.now - 1000.0 == pytest.approx(15 / 32)
+
+
+async def test_download_waits_as_upload_does() -> None:
+    clock = FakeClock()
+    limits = RateLimits(clock, clock.sleep)
+    limits.set(Limits(down=4 * 1024 * KIB, up=KIB))
+    throttle = limits.throttle()
+    for _ in range(32):
+        await throttle.download(128 * KIB)  # a web seed's body, chunk by chunk
+    assert clock.sleeps == pytest.approx([1 / 32] * 15)
+    await throttle.upload(KIB)  # the other direction's bucket is untouched
+    assert len(clock.sleeps) == 15

@@ -42,6 +42,7 @@ def torrent(n: int, **changes: object) -> TorrentRecord:
         ratio_limit=[None, 0.0, 2.5][n % 3],
         seed_time_limit=[3600.0, None, 0.0][n % 3],
         choose_files=n % 2 == 0,
+        stop_reason=["", "SEEDING_GOAL"][n % 2],
     )
     fields.update(changes)
     return TorrentRecord(**fields)  # type: ignore[arg-type]
@@ -261,9 +262,11 @@ def test_a_v1_database_is_migrated(db_path: Path) -> None:
     assert store.resume(b"h" * 20) == ResumeRecord(b"h" * 20, b"\xe0", 3, stamps, 10, 20, 1.5, 99.0)
     assert store.settings() == {"port": 6881}
     store.update_torrent(b"h" * 20, sequential=True, up_limit=100, ratio_limit=1.5, choose_files=True)
+    store.update_torrent(b"h" * 20, stop_reason="SEEDING_GOAL")
     updated = store.torrents()[0]
     assert updated.sequential and updated.up_limit == 100
     assert updated.ratio_limit == 1.5 and updated.seed_time_limit is None and updated.choose_files
+    assert updated.stop_reason == "SEEDING_GOAL"
     store.close()
     assert user_version(db_path) == SCHEMA_VERSION
 

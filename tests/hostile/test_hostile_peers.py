@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from app.engine import peer_protocol
 from app.engine import session as session_module
 from app.engine import torrent as torrent_module
 from app.engine.bitfield import Bitfield
@@ -168,7 +169,7 @@ async def test_a_peer_sending_one_byte_at_a_time_is_dropped(
 ) -> None:
     """A byte now and then is not a message: only whole messages keep a connection alive."""
     monkeypatch.setattr(torrent_module, "TICK", 0.1)
-    monkeypatch.setattr(torrent_module, "IDLE_TIMEOUT", 1.0)
+    monkeypatch.setattr(peer_protocol, "IDLE_TIMEOUT", 1.0)
     async with honest_swarm(tmp_path) as swarm:
         peer = await ScriptedPeer.connect(swarm.leecher.listen_port or 0)
         peer.send_handshake(swarm.meta.info_hash)

@@ -16,7 +16,7 @@ from app.engine import bencode
 from app.engine.errors import MetainfoError
 from app.engine.metainfo import Metainfo, parse_metainfo
 from app.engine.session import Session
-from app.engine.snapshots import TorrentSnapshot, TorrentState
+from app.engine.snapshots import StopReason, TorrentSnapshot, TorrentState
 from app.engine.storage.disk import Storage
 from tests.swarm_helpers import assert_same_files, running_session, torrent_snapshot, wait_for_state
 
@@ -175,6 +175,6 @@ async def test_a_symlink_in_the_save_folder_pointing_outside_is_never_followed(
 
 async def _wait_for_error(session: Session, info_hash: str) -> TorrentSnapshot:
     async with asyncio.timeout(10):
-        while (snapshot := torrent_snapshot(session, info_hash)).state != TorrentState.ERROR:
+        while (snapshot := torrent_snapshot(session, info_hash)).reason != StopReason.ERROR:
             await asyncio.sleep(0.02)
     return snapshot

@@ -33,7 +33,9 @@ pytestmark = pytest.mark.interop
 
 CHOSEN = "127.0.0.2"
 SEED_HOST = "127.0.0.3"
-HELPERS_HOST = "127.0.0.1"  # the tracker and the DHT bootstrap node
+# The tracker and the DHT bootstrap node. Not 127.0.0.1: libtorrent caches UDP tracker
+# connection ids by the tracker's IP alone, and another test's tracker there would spoil it.
+HELPERS_HOST = "127.0.0.8"
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +91,7 @@ async def lsd_neighbour() -> AsyncIterator[LsdNeighbour]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((MULTICAST_GROUP, LSD_PORT))
-    membership = socket.inet_aton(MULTICAST_GROUP) + socket.inet_aton(HELPERS_HOST)
+    membership = socket.inet_aton(MULTICAST_GROUP) + socket.inet_aton("127.0.0.1")
     sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, membership)
     transport, neighbour = await asyncio.get_running_loop().create_datagram_endpoint(LsdNeighbour, sock=sock)
     try:
@@ -174,3 +176,27 @@ async def test_every_socket_of_a_bound_session_is_on_the_chosen_address(
     assert any(kind == "tcp" and remote and remote[0] == SEED_HOST for kind, remote in remotes), "no peer seen"
     assert SocketSeen("udp", (CHOSEN, dht_port), None) in ours, "no DHT socket seen"
     assert SocketSeen("tcp", (CHOSEN, session.listen_port), None) in ours, "no listening socket seen"
+
+
+def _can_bind(host: str) -> bool:
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as probe:
+            probe.bind((host, 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _can_bind("::1"), reason="this machine has no IPv6 loopback")
+async def test_an_ipv6_address_starts_without_the_ipv4_dht(caplog: pytest.LogCaptureFixture) -> None:
+    session = Session(loopback_config("::1", enable_dht=True, dht_bootstrap=(), enable_lsd=True))
+    await session.start()
+    try:
+        assert session.dht is None
+        sampler = SocketSampler()
+        sampler.sample()
+    finally:
+        await session.close()
+    assert SocketSeen("tcp", ("::1", session.listen_port), None) in sampler.seen
+    assert "the DHT is off" in caplog.text
+    assert "local service discovery is off" in caplog.text  # LSD (BEP 14) is IPv4 multicast too

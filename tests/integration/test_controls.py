@@ -18,14 +18,14 @@ from app.engine.errors import EngineError
 from app.engine.metainfo import parse_metainfo
 from app.engine.rate_limit import AltSchedule
 from app.engine.session import Session, SessionConfig
-from app.engine.snapshots import PieceState, TorrentState
+from app.engine.snapshots import PieceState, StopReason, TorrentState
 from app.engine.torrent_options import TorrentOptions
 from tests.lt_peer import random_tree
-from tests.swarm_helpers import running_session, torrent_snapshot, wait_for_state
+from tests.swarm_helpers import running_session, shown_state, torrent_snapshot, wait_for_state
 
 KIB = 1024
 PIECE = 32 * KIB
-QUIET = {"enable_dht": False, "enable_lsd": False}
+QUIET = {"enable_dht": False, "enable_lsd": False, "port_mapping": False}
 # b.bin is exactly pieces 4..9: no wanted piece touches it when it is skipped.
 SIZES = {"a.bin": 4 * PIECE, "b.bin": 6 * PIECE, "c.bin": 150_000}
 SLOW = 64 * KIB  # a leecher this slow stays connected for the whole test
@@ -37,8 +37,8 @@ async def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
             await asyncio.sleep(0.05)
 
 
-def state(session: Session, info_hash: str) -> TorrentState:
-    return torrent_snapshot(session, info_hash).state
+def state(session: Session, info_hash: str) -> TorrentState | StopReason:
+    return shown_state(torrent_snapshot(session, info_hash))
 
 
 @pytest.fixture
@@ -168,13 +168,13 @@ async def test_downloads_beyond_the_limit_wait_in_the_queue(tmp_path: Path) -> N
         two = await session.add_torrent(second, tmp_path / "out")
         await wait_for_state(session, one, TorrentState.DOWNLOADING)
         queued = torrent_snapshot(session, two)
-        assert queued.state == TorrentState.QUEUED and queued.status_text == "Queued"
+        assert queued.reason == StopReason.QUEUED and queued.status_text == "Queued"
 
         await session.pause(one)
         await wait_for_state(session, two, TorrentState.DOWNLOADING, timeout=5)
         await session.resume(one)  # ahead in the queue: it takes its place back
         await wait_for_state(session, one, TorrentState.DOWNLOADING, timeout=5)
-        await wait_for_state(session, two, TorrentState.QUEUED, timeout=5)
+        await wait_for_state(session, two, StopReason.QUEUED, timeout=5)
 
 
 async def test_seeds_beyond_the_limit_wait_in_the_queue(tmp_path: Path) -> None:
@@ -184,7 +184,7 @@ async def test_seeds_beyond_the_limit_wait_in_the_queue(tmp_path: Path) -> None:
         one = await session.add_torrent(create_torrent(one_data, piece_length=PIECE), one_data.parent)
         two = await session.add_torrent(create_torrent(two_data, piece_length=PIECE), two_data.parent)
         await wait_for_state(session, one, TorrentState.SEEDING)
-        await wait_for_state(session, two, TorrentState.QUEUED, timeout=5)
+        await wait_for_state(session, two, StopReason.QUEUED, timeout=5)
 
 
 async def test_seeding_stops_at_the_ratio(torrent: bytes, payload: Path, tmp_path: Path) -> None:
@@ -193,14 +193,15 @@ async def test_seeding_stops_at_the_ratio(torrent: bytes, payload: Path, tmp_pat
         await leecher.add_torrent(torrent, tmp_path / "out")
         leecher.add_peer(info_hash, "127.0.0.1", seed.listen_port)
         await wait_for_state(leecher, info_hash, TorrentState.SEEDING)
-        await wait_for_state(seed, info_hash, TorrentState.PAUSED, timeout=5)
+        stopped = await wait_for_state(seed, info_hash, StopReason.SEEDING_GOAL, timeout=5)
+        assert (stopped.state, stopped.status_text) == (TorrentState.SEEDING, "Seeding goal reached")
         assert torrent_snapshot(seed, info_hash).uploaded >= sum(SIZES.values())
 
 
 async def test_seeding_stops_after_a_time(torrent: bytes, payload: Path) -> None:
     async with running_session(seed_time_limit=1.5, **QUIET) as seed:
         info_hash = await seeding(seed, torrent, payload)
-        await wait_for_state(seed, info_hash, TorrentState.PAUSED, timeout=20)
+        await wait_for_state(seed, info_hash, StopReason.SEEDING_GOAL, timeout=20)
         assert seed.details(info_hash).seeding_time >= 1.5  # not before its time
 
 
@@ -227,11 +228,11 @@ async def test_a_torrent_goal_overrides_the_session_goal(tmp_path: Path) -> None
             await seed.resume(info_hash)
             await wait_for_state(seed, info_hash, TorrentState.SEEDING)
         await seeded_for(seed, hashes, 500.0)
-        assert state(seed, hashes["own"]) == TorrentState.PAUSED  # its own 100 s
+        assert state(seed, hashes["own"]) == StopReason.SEEDING_GOAL  # its own 100 s
         assert state(seed, hashes["same"]) == TorrentState.SEEDING  # the session's 1000 s: not yet
         del hashes["own"]
         await seeded_for(seed, hashes, 5000.0)
-        assert state(seed, hashes["same"]) == TorrentState.PAUSED
+        assert state(seed, hashes["same"]) == StopReason.SEEDING_GOAL
         assert state(seed, hashes["never"]) == TorrentState.SEEDING  # 0: never
         assert seed.details(hashes["never"]).options.seed_time_limit == 0.0
 
@@ -245,6 +246,20 @@ async def test_seeding_time_survives_a_restart(torrent: bytes, payload: Path, tm
         assert seed.details(info_hash).seeding_time >= 1.0
         await wait_for_state(seed, info_hash, TorrentState.SEEDING)
         assert torrent_snapshot(seed, info_hash).verified_bytes == sum(SIZES.values())  # trusted, not rehashed
+
+
+async def test_why_a_torrent_is_paused_survives_a_restart(torrent: bytes, payload: Path, tmp_path: Path) -> None:
+    profile = tmp_path / "profile"
+    async with running_session(profile_dir=profile, seed_time_limit=0.5, **QUIET) as seed:
+        info_hash = await seeding(seed, torrent, payload)
+        await wait_for_state(seed, info_hash, StopReason.SEEDING_GOAL, timeout=5)
+    async with running_session(profile_dir=profile, **QUIET) as seed:  # no goal now: still paused
+        restored = torrent_snapshot(seed, info_hash)
+        assert (restored.state, restored.reason) == (TorrentState.SEEDING, StopReason.SEEDING_GOAL)
+        await seed.resume(info_hash)
+        await seed.pause(info_hash)
+    async with running_session(profile_dir=profile, **QUIET) as seed:
+        assert torrent_snapshot(seed, info_hash).reason == StopReason.USER
 
 
 # -- connections -----------------------------------------------------------------------
@@ -358,16 +373,16 @@ async def test_a_magnet_waits_for_the_file_choice(torrent: bytes, payload: Path,
             leecher.add_peer(info_hash, "127.0.0.1", seed.listen_port)
             await eventually(lambda: bool(received))
             assert received == [events.MetadataReceived(info_hash, "payload", choose_files=True)]
-            waiting = await wait_for_state(leecher, info_hash, TorrentState.PAUSED, timeout=5)
+            waiting = await wait_for_state(leecher, info_hash, StopReason.CHOOSE_FILES, timeout=5)
             assert waiting.verified_bytes == 0 and waiting.downloaded == 0
-            assert waiting.status_text == "Paused — choose the files to download, then start it"
+            assert waiting.status_text == "Waiting for the file choice"
             assert not out.exists()  # nothing is created before the user has chosen
         async with running_session(profile_dir=profile, **QUIET) as leecher:  # a restart keeps it waiting
-            assert torrent_snapshot(leecher, info_hash).status_text.endswith("choose the files to download, then start it")
+            assert torrent_snapshot(leecher, info_hash).reason == StopReason.CHOOSE_FILES
             assert [f.path for f in leecher.details(info_hash).files] == [f"payload/{n}" for n in SIZES]
             await leecher.set_file_priorities(info_hash, [1, 0, 1])
             await leecher.resume(info_hash)
-            assert torrent_snapshot(leecher, info_hash).status_text != "Paused"
+            assert not torrent_snapshot(leecher, info_hash).paused
             leecher.add_peer(info_hash, "127.0.0.1", seed.listen_port)
             done = await wait_for_state(leecher, info_hash, TorrentState.SEEDING)
             assert done.verified_bytes == SIZES["a.bin"] + SIZES["c.bin"]

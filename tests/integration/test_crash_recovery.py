@@ -69,7 +69,8 @@ async def test_sigkill_at_random_moments(tmp_path: Path) -> None:
     await asyncio.to_thread(seed.wait_seeding, seed.handles[0])
     out, profile = tmp_path / "out", tmp_path / "profile"
     command = [sys.executable, "-m", "tests.integration.crash_child", "download", str(torrent), "-o", str(out), "--bind", "127.0.0.1",
-               "--port", "0", "--peer", f"127.0.0.2:{seed.port}", "--profile", str(profile), "--save-every", "0.2", "--no-dht", "--no-lsd"]
+               "--port", "0", "--peer", f"127.0.0.2:{seed.port}", "--profile", str(profile), "--save-every", "0.2", "--no-dht", "--no-lsd",
+               "--no-port-mapping"]
     rng = random.Random()
     progress = []
     try:

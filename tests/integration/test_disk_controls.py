@@ -17,12 +17,12 @@ from pathlib import Path
 import pytest
 
 from app.engine.creator import create_torrent
-from app.engine.disk_guard import NO_SPACE, DiskGuard
+from app.engine.disk_guard import DiskGuard
 from app.engine.session import Session
-from app.engine.snapshots import PieceState, TorrentState
+from app.engine.snapshots import PieceState, StopReason, TorrentState
 from app.engine.storage import disk
 from tests.lt_peer import random_tree
-from tests.swarm_helpers import running_session, torrent_snapshot, wait_for_state
+from tests.swarm_helpers import running_session, shown_state, torrent_snapshot, wait_for_state
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -136,9 +136,9 @@ async def test_low_space_pauses_before_writing_and_resumes_by_itself(
     async with running_session(**QUIET) as seed, running_session(disk_reserve=200 * MIB, **QUIET) as leecher:
         leecher.controls.disk = DiskGuard(space.probe)
         info_hash = await seed_and_leecher_start(seed, leecher, torrent, payload, tmp_path / "out")
-        await eventually(lambda: torrent_snapshot(leecher, info_hash).status_text == f"Paused — {NO_SPACE}")
+        await eventually(lambda: torrent_snapshot(leecher, info_hash).status_text == "Waiting for disk space")
         paused = torrent_snapshot(leecher, info_hash)
-        assert paused.state == TorrentState.PAUSED
+        assert (paused.state, paused.reason) == (TorrentState.DOWNLOADING, StopReason.NO_SPACE)
         assert paused.verified_bytes == 0  # nothing was written below the reserve
         space.free = 10 * 1024 * MIB
         await wait_for_state(leecher, info_hash, TorrentState.SEEDING)
@@ -151,11 +151,11 @@ async def test_a_torrent_the_user_paused_does_not_resume_when_space_returns(torr
     async with running_session(disk_reserve=MIB, **QUIET) as session:
         session.controls.disk = DiskGuard(space.probe)
         info_hash = await session.add_torrent(torrent, tmp_path / "out")
-        await eventually(lambda: torrent_snapshot(session, info_hash).status_text == f"Paused — {NO_SPACE}")
+        await eventually(lambda: torrent_snapshot(session, info_hash).status_text == "Waiting for disk space")
         await session.pause(info_hash)
         space.free = 1024 * MIB
         await session.controls.tick(asyncio.get_running_loop().time() + 3600)  # a disk check, with room
-        assert torrent_snapshot(session, info_hash).state == TorrentState.PAUSED
+        assert torrent_snapshot(session, info_hash).reason == StopReason.USER
 
 
 async def test_a_failing_free_space_check_fails_the_piece_and_says_why(
@@ -178,7 +178,7 @@ async def test_a_removed_torrent_no_longer_waits_for_space(torrent: bytes, tmp_p
     async with running_session(disk_reserve=MIB, **QUIET) as session:
         session.controls.disk = DiskGuard(space.probe)
         info_hash = await session.add_torrent(torrent, tmp_path / "out")
-        await eventually(lambda: torrent_snapshot(session, info_hash).status_text == f"Paused — {NO_SPACE}")
+        await eventually(lambda: torrent_snapshot(session, info_hash).reason == StopReason.NO_SPACE)
         waiting = session.controls._waiting_for_space
         assert bytes.fromhex(info_hash) in waiting
         await session.remove(info_hash)
@@ -192,23 +192,23 @@ async def test_a_removed_torrent_no_longer_waits_for_space(torrent: bytes, tmp_p
 async def resume_after_disk_full(leecher: Session, info_hash: str, make_room: Callable[[], None]) -> None:
     """The torrent is in error from a full disk: make room, start it, nothing verified is lost."""
     failed = await wait_for_state_or_error(leecher, info_hash)
-    assert failed.state == TorrentState.ERROR
+    assert failed.reason == StopReason.ERROR
     assert "No space left on device" in failed.error
     assert 0 < failed.verified_bytes < failed.total_size
     make_room()
     await leecher.resume(info_hash)
     states = set()
     async with asyncio.timeout(10):
-        while (snap := torrent_snapshot(leecher, info_hash)).state != TorrentState.SEEDING:
+        while shown_state(snap := torrent_snapshot(leecher, info_hash)) != TorrentState.SEEDING:
             assert snap.verified_bytes >= failed.verified_bytes  # nothing verified was lost
-            states.add(snap.state)
+            states.add(shown_state(snap))
             await asyncio.sleep(0.01)
-    assert TorrentState.ERROR not in states
+    assert StopReason.ERROR not in states
 
 
 async def wait_for_state_or_error(session: Session, info_hash: str):  # noqa: ANN201
     async with asyncio.timeout(20):
-        while (snap := torrent_snapshot(session, info_hash)).state != TorrentState.ERROR:
+        while (snap := torrent_snapshot(session, info_hash)).reason != StopReason.ERROR:
             await asyncio.sleep(0.05)
     return snap
 

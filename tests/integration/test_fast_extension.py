@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from app.engine import peer as peer_module
+from app.engine import peer_protocol
 from app.engine.creator import create_torrent
 from app.engine.metainfo import Metainfo, parse_metainfo
-from app.engine.peer import PeerConnection
 from app.engine.session import Session
 from app.engine.snapshots import TorrentState
 from app.engine.wire import messages as m
@@ -83,13 +82,13 @@ async def test_the_leecher_fetches_the_pieces_the_seed_suggests_first(
     outside = [piece for piece in range(PIECES) if piece not in allowed]
     cached = [outside[-1], outside[5]]  # far apart, neither of them one of the allowed pieces
     received: list[int] = []
-    original = peer_module._HANDLERS[m.Piece]
+    original = peer_protocol._HANDLERS[m.Piece]
 
-    def record(peer: PeerConnection, message: m.Piece) -> None:
+    def record(peer: peer_protocol.PeerProtocol, message: m.Piece) -> None:
         received.append(message.index)
         original(peer, message)
 
-    monkeypatch.setitem(peer_module._HANDLERS, m.Piece, record)
+    monkeypatch.setitem(peer_protocol._HANDLERS, m.Piece, record)
     async with running_session() as seed, running_session() as leecher:
         info_hash = await seeding(seed, torrent, tmp_path / "seed")
         seed_torrent = seed.torrents[meta.info_hash]

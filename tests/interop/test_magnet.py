@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from app.engine import peer as peer_module
+from app.engine import peer_protocol
 from app.engine.dht import DhtNode
 from app.engine.magnet import format_magnet
 from app.engine.metainfo import parse_metainfo
-from app.engine.peer import PeerConnection, PeerOwner
+from app.engine.peer_protocol import PeerOwner, PeerProtocol
 from app.engine.snapshots import TorrentState
 from app.engine.wire import extension as ext
 from app.engine.wire import messages as m
@@ -42,7 +42,7 @@ async def test_magnet_with_a_libtorrent_seed_as_the_only_source(payload: Path, t
         async with running_session() as session:
             info_hash = await session.add_torrent(format_magnet(meta.info_hash, "m"), tmp_path / "out")
             snap = next(t for t in session.snapshot().torrents if t.info_hash == info_hash)
-            assert snap.state in (TorrentState.METADATA, TorrentState.PAUSED)
+            assert (snap.state, snap.reason) == (TorrentState.METADATA, None)
             session.add_peer(info_hash, "127.0.0.2", seed.port)
             await wait_for_state(session, info_hash, TorrentState.SEEDING, timeout=30)
             assert session.torrents[meta.info_hash].metainfo.raw_info == meta.raw_info
@@ -55,21 +55,21 @@ async def test_the_connection_that_brings_the_metadata_brings_the_data(
     payload: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """BEP 9 then BEP 3 on one connection: we keep the libtorrent seed when the metadata arrives."""
-    metadata_from: set[PeerConnection] = set()
-    data_from: set[PeerConnection] = set()
+    metadata_from: set[PeerProtocol] = set()
+    data_from: set[PeerProtocol] = set()
     ut_metadata = ext.LOCAL_EXTENSION_IDS[ext.UT_METADATA]
-    on_metadata, on_piece = peer_module._EXTENSION_HANDLERS[ut_metadata], peer_module._HANDLERS[m.Piece]
+    on_metadata, on_piece = peer_protocol._EXTENSION_HANDLERS[ut_metadata], peer_protocol._HANDLERS[m.Piece]
 
-    def record_metadata(peer: PeerConnection, owner: PeerOwner, payload: bytes) -> None:
+    def record_metadata(peer: PeerProtocol, owner: PeerOwner, payload: bytes) -> None:
         metadata_from.add(peer)
         on_metadata(peer, owner, payload)
 
-    def record_piece(peer: PeerConnection, message: m.Piece) -> None:
+    def record_piece(peer: PeerProtocol, message: m.Piece) -> None:
         data_from.add(peer)
         on_piece(peer, message)
 
-    monkeypatch.setitem(peer_module._EXTENSION_HANDLERS, ut_metadata, record_metadata)
-    monkeypatch.setitem(peer_module._HANDLERS, m.Piece, record_piece)
+    monkeypatch.setitem(peer_protocol._EXTENSION_HANDLERS, ut_metadata, record_metadata)
+    monkeypatch.setitem(peer_protocol._HANDLERS, m.Piece, record_piece)
     seed, torrent = await lt_seed(payload)
     meta = parse_metainfo(torrent)
     try:
@@ -87,14 +87,14 @@ async def test_the_connection_that_brings_the_metadata_brings_the_data(
 async def test_fast_extension_have_all_from_libtorrent(
     payload: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    have_all_from: list[PeerConnection] = []
-    original = peer_module._HANDLERS[m.HaveAll]
+    have_all_from: list[PeerProtocol] = []
+    original = peer_protocol._HANDLERS[m.HaveAll]
 
-    def record(peer: PeerConnection, message: m.HaveAll) -> None:
+    def record(peer: PeerProtocol, message: m.HaveAll) -> None:
         have_all_from.append(peer)
         original(peer, message)
 
-    monkeypatch.setitem(peer_module._HANDLERS, m.HaveAll, record)
+    monkeypatch.setitem(peer_protocol._HANDLERS, m.HaveAll, record)
     seed, torrent = await lt_seed(payload)
     try:
         async with running_session() as session:

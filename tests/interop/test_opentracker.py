@@ -21,7 +21,9 @@ from tests.swarm_helpers import assert_same_files, loopback_config, torrent_snap
 
 pytestmark = pytest.mark.interop
 
-TRACKER_HOST = "127.0.0.1"
+# Its own address: libtorrent caches UDP connection ids by the tracker's IP alone (not the
+# port), and an id from another test's tracker on 127.0.0.1 would be refused here.
+TRACKER_HOST = "127.0.0.9"
 SEED_HOST = "127.0.0.2"
 LEECH_HOST = "127.0.0.3"
 

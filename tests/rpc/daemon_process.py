@@ -57,7 +57,7 @@ class DaemonProcess:
 
 def daemon_command(profile: Path, *extra: str) -> list[str]:
     return [sys.executable, "-m", "app.daemon", "--profile", str(profile), "--rpc-port", "0", "--port", "0",
-            "--bind", "127.0.0.1", "--no-dht", "--no-lsd", "--download-dir", str(profile / "downloads"), *extra]
+            "--bind", "127.0.0.1", "--no-dht", "--no-lsd", "--no-port-mapping", "--download-dir", str(profile / "downloads"), *extra]
 
 
 def daemon_env(**extra: str) -> dict[str, str]:

@@ -15,8 +15,9 @@ REQUESTS = 1000
 METHODS = ["torrent-get", "torrent-add", "torrent-set", "torrent-start", "torrent-stop", "torrent-verify",
            "torrent-remove", "torrent-set-location", "torrent-reannounce", "session-get", "session-set",
            "session-stats", "free-space", "port-test", "queue-move-top", "group-get", "no-such-method"]
-# Keys a request may carry. Left out on purpose: session-set's dht-enabled and lpd-enabled (they
-# would contact the public DHT routers and multicast) and session-close (it ends the daemon).
+# Keys a request may carry. Left out on purpose: session-set's dht-enabled, lpd-enabled and
+# port-forwarding-enabled (they would contact the public DHT routers, multicast, the router)
+# and session-close (it ends the daemon).
 KEYS = ["ids", "fields", "format", "filename", "metainfo", "download-dir", "paused", "files-wanted",
         "files-unwanted", "priority-high", "priority-normal", "priority-low", "downloadLimit", "downloadLimited",
         "uploadLimit", "uploadLimited", "location", "move", "delete-local-data", "seedRatioLimit", "seedRatioMode",

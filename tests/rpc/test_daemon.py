@@ -145,3 +145,19 @@ def test_bad_settings_are_one_sentence_and_exit_status_2(
     done = subprocess.run(daemon_command(profile, *flags), capture_output=True, text=True, env=daemon_env(),
                           cwd=ROOT, timeout=60)
     assert done.returncode == 2 and words in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_torrent_put_in_the_watch_dir_is_added(tmp_path: Path, content: Path) -> None:
+    watch = tmp_path / "watch"
+    watch.mkdir()
+    with running_daemon(tmp_path / "profile", "--watch-dir", str(watch)) as daemon:
+        (watch / "album.torrent").write_bytes(make_torrent(content, piece_size=16384))
+        (watch / "junk.torrent").write_bytes(b"not bencoded")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not (watch / "failed" / "junk.torrent").exists():
+            time.sleep(0.1)
+        assert (watch / "failed" / "junk.torrent").exists(), "the bad file was not moved aside"
+        wait_for_listing(daemon, "1", r"\balbum$", timeout=30)
+        assert (watch / "added" / "album.torrent").exists()
+        assert daemon.stop() == 0
+    assert "Could not add junk.torrent" in (tmp_path / "profile" / "daemon.log").read_text()

@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from app.engine.snapshots import (
-    FileSnapshot, PeerSnapshot, PieceState, TorrentDetails, TorrentSnapshot, TorrentState, TrackerSnapshot,
+    FileSnapshot, PeerSnapshot, PieceState, StopReason, TorrentDetails, TorrentSnapshot, TorrentState, TrackerSnapshot,
 )
 from app.engine.torrent_options import TorrentOptions
 from app.rpc import fields
@@ -46,13 +46,23 @@ def view(snap: TorrentSnapshot | None = None, detail: TorrentDetails | None = No
 
 
 @pytest.mark.parametrize(
-    ("state", "progress", "status"),
-    [(TorrentState.PAUSED, 0.5, 0), (TorrentState.ERROR, 0.5, 0), (TorrentState.CHECKING, 0.5, 2),
-     (TorrentState.QUEUED, 0.5, 3), (TorrentState.DOWNLOADING, 0.5, 4), (TorrentState.METADATA, 0.0, 4),
-     (TorrentState.QUEUED, 1.0, 5), (TorrentState.SEEDING, 1.0, 6)],
+    ("state", "reason", "progress", "status"),
+    [(TorrentState.DOWNLOADING, StopReason.USER, 0.5, 0), (TorrentState.DOWNLOADING, StopReason.ERROR, 0.5, 0),
+     (TorrentState.SEEDING, StopReason.SEEDING_GOAL, 1.0, 0), (TorrentState.CHECKING, None, 0.5, 2),
+     (TorrentState.DOWNLOADING, StopReason.QUEUED, 0.5, 3), (TorrentState.DOWNLOADING, None, 0.5, 4),
+     (TorrentState.METADATA, None, 0.0, 4), (TorrentState.SEEDING, StopReason.QUEUED, 1.0, 5),
+     (TorrentState.SEEDING, None, 1.0, 6)],
 )
-def test_status_numbers_are_transmissions(state: TorrentState, progress: float, status: int) -> None:
-    assert fields.status(snapshot(state=state, progress=progress)) == status
+def test_status_numbers_are_transmissions(
+    state: TorrentState, reason: StopReason | None, progress: float, status: int
+) -> None:
+    assert fields.status(snapshot(state=state, reason=reason, progress=progress)) == status
+
+
+def test_finished_is_a_reached_seeding_goal() -> None:
+    goal = snapshot(state=TorrentState.SEEDING, reason=StopReason.SEEDING_GOAL, progress=1.0)
+    paused = snapshot(state=TorrentState.SEEDING, reason=StopReason.USER, progress=1.0)
+    assert [fields.build(view(s), ["isFinished"])["isFinished"] for s in (goal, paused)] == [True, False]
 
 
 def test_the_list_columns() -> None:
@@ -78,7 +88,7 @@ def test_eta_and_ratio_use_transmissions_special_values() -> None:
 
 
 def test_an_error_is_a_local_error_with_its_words() -> None:
-    row = fields.build(view(snapshot(error="disk full", state=TorrentState.ERROR)), ["error", "errorString", "status"])
+    row = fields.build(view(snapshot(error="disk full", reason=StopReason.ERROR)), ["error", "errorString", "status"])
     assert row == {"error": 3, "errorString": "disk full", "status": 0}
 
 
@@ -135,3 +145,14 @@ def test_the_primary_mime_type_is_the_one_with_the_most_bytes() -> None:
                            FileSnapshot("f/b.txt", 100, 0, 1), FileSnapshot("f/.pad/1", 9000, 0, 1, padding=True)))
     assert fields.primary_mime_type(view(detail=films)) == "video/mp4"
     assert fields.primary_mime_type(view(detail=details(files=()))) == fields.OCTET_STREAM
+
+
+def test_web_seeds_are_listed_apart_from_the_peers() -> None:
+    seed = PeerSnapshot("http://127.0.0.1:8000/pub/", "Web seed", "D", 1.0, 5000.0, 0.0, 900, 0, False)
+    dropped = PeerSnapshot("https://127.0.0.1/x", "Web seed", "", 1.0, 0.0, 0.0, 0, 0, False, note="dropped: HTTP 404")
+    both = replace(view(), details=details(peers=details().peers + (seed, dropped)))
+    row = fields.build(both, ["peers", "peersSendingToUs", "webseeds", "webseedsSendingToUs"])
+    assert [p["address"] for p in row["peers"]] == ["127.0.0.2", "::1"]
+    assert row["webseeds"] == ["http://127.0.0.1:8000/pub/", "https://127.0.0.1/x"]
+    assert (row["peersSendingToUs"], row["webseedsSendingToUs"]) == (1, 1)
+    assert fields.needs_details(["webseeds"], snapshot(peers=0, seeds=0))

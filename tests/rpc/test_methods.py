@@ -73,6 +73,7 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
     await session.start()
     daemon = Daemon()
     settings = defaults() | {"download-dir": str(tmp_path / "downloads"), "dht-enabled": False, "lpd-enabled": False,
+                             "port-forwarding-enabled": False,
                              "peer-port": 0, "bind-address-ipv4": "127.0.0.1"}
     try:
         yield Rig(RpcMethods(session, settings, daemon.context()), session, daemon, content, torrent)
@@ -223,3 +224,26 @@ async def test_the_turtle_schedule_reaches_the_session(rig: Rig) -> None:
     assert schedule is not None and schedule.days == frozenset(range(5))
     got = await rig.ok("session-get", fields=["alt-speed-time-enabled", "alt-speed-time-day"])
     assert got == {"alt-speed-time-enabled": True, "alt-speed-time-day": 62}
+
+
+async def test_labels_show_the_category_then_the_tags_and_set_both(rig: Rig) -> None:
+    await rig.session.add_category("Films")
+    await rig.ok("torrent-add", metainfo=base64.b64encode(rig.torrent).decode(), paused=True)
+    info_hash = rig.methods.ids.hash_for(1)
+    assert (await rig.get("labels"))[0]["labels"] == []
+    await rig.ok("torrent-set", ids=[1], labels=["hd", "Films", "new"])
+    snap = next(t for t in rig.session.snapshot().torrents if t.info_hash == info_hash)
+    assert (snap.category, snap.tags) == ("Films", ("hd", "new"))
+    assert (await rig.get("labels"))[0]["labels"] == ["Films", "hd", "new"]
+    await rig.ok("torrent-set", ids=[1], labels=["hd"])  # a client that took two labels away
+    assert (await rig.get("labels"))[0]["labels"] == ["hd"]
+    response = await rig.call("torrent-set", ids=[1], labels=["a,b"])
+    assert "comma" in response["result"]
+    response = await rig.call("torrent-set", ids=[1], labels="hd")
+    assert "list of strings" in response["result"]
+
+
+async def test_labels_when_adding_pick_the_category_and_its_folder(rig: Rig, tmp_path: Path) -> None:
+    await rig.session.add_category("Albums", str(tmp_path / "albums"))
+    await rig.ok("torrent-add", metainfo=base64.b64encode(rig.torrent).decode(), paused=True, labels=["Albums", "flac"])
+    assert (await rig.get("labels", "downloadDir"))[0] == {"labels": ["Albums", "flac"], "downloadDir": str(tmp_path / "albums")}

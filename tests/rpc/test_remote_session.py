@@ -19,7 +19,7 @@ from cryptography.x509.oid import NameOID
 
 from app.engine.events import Event, MetadataReceived, TorrentAdded, TorrentRemoved
 from app.engine.metainfo import parse_metainfo
-from app.engine.snapshots import PieceState, TorrentState
+from app.engine.snapshots import PieceState, StopReason, TorrentState
 from app.engine.torrent_options import TorrentOptions
 from app.rpc.client import RemoteAddress, RemoteError, RpcClient, UntrustedCertificate, peer_fingerprint
 from app.rpc.remote_session import RemoteSession
@@ -72,7 +72,7 @@ async def test_the_snapshots_are_what_transmission_remote_lists(
     by_name = {t.name: t for t in remote.snapshot().torrents}
     assert listing["1"][-1] == "album" and listing["1"][1] == "100%" and by_name["album"].progress == 1.0
     assert listing["2"][-1] == "from-a-magnet" and listing["2"][-2] == "Stopped"
-    assert by_name["from-a-magnet"].state == TorrentState.PAUSED
+    assert by_name["from-a-magnet"].reason == StopReason.USER
     assert by_name["album"].total_size == sum(SIZES.values()) == by_name["album"].verified_bytes
     assert by_name["album"].save_path == str(content.parent)
     assert remote.magnet_uri(info_hash).startswith(f"magnet:?xt=urn:btih:{info_hash}&dn=album")
@@ -94,7 +94,7 @@ async def test_pausing_with_transmission_remote_shows_and_commands_reach_the_dae
     info_hash = await remote.add_torrent(make_torrent(content, piece_size=32768), content.parent)
     await until(remote, lambda: _state(remote, info_hash) == TorrentState.SEEDING, "the album is checked")
     daemon.remote("-t", "1", "-S")
-    await until(remote, lambda: _state(remote, info_hash) == TorrentState.PAUSED, "the pause shows")
+    await until(remote, lambda: _reason(remote, info_hash) == StopReason.USER, "the pause shows")
     await remote.resume(info_hash)
     assert re.search(r"100%.*(Seeding|Idle)", daemon.remote("-l"))
 
@@ -186,7 +186,7 @@ async def test_a_magnet_stops_for_the_users_file_choice_when_its_metadata_arrive
         await remote.add_torrent(link, tmp_path / "got", choose_files=True)
         await until(remote, lambda: received, "the metadata arrives")
         assert received == [MetadataReceived(info_hash, "album", choose_files=True)]
-        assert _state(remote, info_hash) == TorrentState.PAUSED and _progress(remote, info_hash) == 0.0
+        assert _reason(remote, info_hash) == StopReason.CHOOSE_FILES and _progress(remote, info_hash) == 0.0
         files = remote.details(info_hash).files
         priorities = [0 if f.path.endswith("two.bin") else 1 for f in files]
         await remote.set_file_priorities(info_hash, priorities)
@@ -197,6 +197,10 @@ async def test_a_magnet_stops_for_the_users_file_choice_when_its_metadata_arrive
         assert sizes[info_hash] == (sum(SIZES.values()) - SIZES["album/two.bin"], sum(SIZES.values()))
     finally:
         seed.close()
+
+
+def _reason(remote: RemoteSession, info_hash: str) -> StopReason | None:
+    return next((t.reason for t in remote.snapshot().torrents if t.info_hash == info_hash), None)
 
 
 def _progress(remote: RemoteSession, info_hash: str) -> float | None:

@@ -8,8 +8,8 @@ from dataclasses import replace
 
 import pytest
 
-from app.engine.events import MetadataReceived, TorrentAdded, TorrentErrored, TorrentFinished, TorrentRemoved
-from app.engine.snapshots import PieceState, TorrentState
+from app.engine.events import MetadataReceived, SeedingGoalReached, TorrentAdded, TorrentErrored, TorrentFinished, TorrentRemoved
+from app.engine.snapshots import PieceState, StopReason, TorrentState
 from app.rpc.fields import CHECK, DOWNLOAD, DOWNLOAD_WAIT, SEED, STOPPED
 from app.rpc.remote_snapshots import changes, piece_states, torrent_details, torrent_snapshot, torrent_state
 
@@ -21,20 +21,25 @@ def row(**fields: object) -> dict[str, object]:
 
 
 @pytest.mark.parametrize(
-    ("fields", "state"),
+    ("fields", "state", "reason"),
     [
-        ({"status": STOPPED}, TorrentState.PAUSED),
-        ({"status": STOPPED, "error": 3, "errorString": "disk full"}, TorrentState.ERROR),
-        ({"status": CHECK}, TorrentState.CHECKING),
-        ({"status": DOWNLOAD_WAIT}, TorrentState.QUEUED),
-        ({"status": DOWNLOAD, "metadataPercentComplete": 0.0}, TorrentState.METADATA),
-        ({"status": DOWNLOAD, "metadataPercentComplete": 1.0}, TorrentState.DOWNLOADING),
-        ({"status": SEED}, TorrentState.SEEDING),
-        ({"status": STOPPED, "piecemeal-state": "queued"}, TorrentState.QUEUED),
+        ({"status": STOPPED}, TorrentState.DOWNLOADING, StopReason.USER),
+        ({"status": STOPPED, "percentDone": 1.0}, TorrentState.SEEDING, StopReason.USER),
+        ({"status": STOPPED, "error": 3, "errorString": "disk full"}, TorrentState.DOWNLOADING, StopReason.ERROR),
+        ({"status": CHECK}, TorrentState.CHECKING, None),
+        ({"status": DOWNLOAD_WAIT}, TorrentState.DOWNLOADING, StopReason.QUEUED),
+        ({"status": DOWNLOAD, "metadataPercentComplete": 0.0}, TorrentState.METADATA, None),
+        ({"status": DOWNLOAD, "metadataPercentComplete": 1.0}, TorrentState.DOWNLOADING, None),
+        ({"status": SEED}, TorrentState.SEEDING, None),
+        ({"status": STOPPED, "piecemeal-state": "seeding", "piecemeal-stop-reason": "Seeding goal reached"},
+         TorrentState.SEEDING, StopReason.SEEDING_GOAL),
+        ({"status": SEED, "piecemeal-state": "seeding", "piecemeal-stop-reason": None}, TorrentState.SEEDING, None),
     ],
 )
-def test_the_state_is_ours_if_given_else_transmissions(fields: dict[str, object], state: TorrentState) -> None:
-    assert torrent_state(row(**fields)) == state
+def test_the_state_is_ours_if_given_else_transmissions(
+    fields: dict[str, object], state: TorrentState, reason: StopReason | None,
+) -> None:
+    assert torrent_state(row(**fields)) == (state, reason)
 
 
 def test_a_transmission_row_gives_a_whole_snapshot() -> None:
@@ -43,7 +48,7 @@ def test_a_transmission_row_gives_a_whole_snapshot() -> None:
               "lastAnnounceTime": 1000}]
     snap = torrent_snapshot(row(percentDone=0.5, peersConnected=3, eta=-1, uploadRatio=-1, trackerStats=stats), 1000.0)
     assert snap.info_hash == HASH and snap.progress == 0.5 and (snap.peers, snap.seeds) == (3, 0)
-    assert snap.eta is None and snap.ratio == 0.0 and snap.status_text == "Downloading"
+    assert snap.eta is None and snap.ratio == 0.0 and snap.status_text == "Downloading" and not snap.paused
     assert (snap.swarm_seeds, snap.swarm_peers) == (7, None)
     tracker = snap.trackers[0]
     assert (tracker.status, tracker.message, tracker.next_announce, tracker.last_announce) == ("working", "", 100.0, 1000.0)
@@ -80,12 +85,14 @@ def test_details_from_transmission_fields() -> None:
 def test_two_polls_say_what_happened() -> None:
     base = torrent_snapshot(row(percentDone=0.5, pieceCount=0), 0.0)
     other = replace(base, info_hash="cd" * 20)
-    after = replace(base, progress=1.0, num_pieces=4, error="disk full")
+    after = replace(base, progress=1.0, num_pieces=4, error="disk full", reason=StopReason.ERROR)
     events = changes({base.info_hash: base, other.info_hash: other}, {base.info_hash: after, "ef" * 20: base})
     assert TorrentRemoved(other.info_hash) in events
     assert TorrentAdded("ef" * 20, "film") in events
-    assert TorrentFinished(HASH, "film") in events
-    assert TorrentErrored(HASH, "disk full") in events
+    assert TorrentFinished(HASH, "film", TorrentState.DOWNLOADING, StopReason.ERROR) in events
+    assert TorrentErrored(HASH, "film", TorrentState.DOWNLOADING, StopReason.ERROR, "disk full") in events
     assert MetadataReceived(HASH, "film") in events
+    goal = replace(base, state=TorrentState.SEEDING, reason=StopReason.SEEDING_GOAL)
+    assert changes({HASH: base}, {HASH: goal}) == [SeedingGoalReached(HASH, "film", TorrentState.SEEDING, goal.reason)]
     checked = replace(base, state=TorrentState.CHECKING)
     assert changes({HASH: checked}, {HASH: replace(checked, progress=1.0)}) == []

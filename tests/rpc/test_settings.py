@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from app.engine.watch_folder import AfterAdd, WatchedFolder
 from app.rpc.settings import SETTINGS_FILE, SettingsError, checked, defaults, engine_config, load_settings, save_settings
 
 
@@ -60,3 +61,11 @@ def test_the_turtle_schedule_turns_transmissions_day_bits_into_weekdays() -> Non
     assert engine_config(defaults())["alt_schedule"] is None
     with pytest.raises(SettingsError, match="alt-speed-time-begin"):
         checked("alt-speed-time-begin", 1440)
+
+
+def test_the_watch_dir_applies_only_when_enabled() -> None:
+    assert engine_config(defaults() | {"watch-dir": "/srv/in"})["watch_folders"] == ()
+    values = defaults() | {"watch-dir": "/srv/in", "watch-dir-enabled": True}
+    assert engine_config(values)["watch_folders"] == (WatchedFolder(Path("/srv/in")),)
+    trashed = engine_config(values | {"trash-original-torrent-files": True})["watch_folders"]
+    assert trashed == (WatchedFolder(Path("/srv/in"), after=AfterAdd.DELETE),)

@@ -64,6 +64,7 @@ async def session(tmp_path: Path) -> AsyncIterator[Session]:
         download_dir=tmp_path / "downloads",
         enable_dht=False,
         enable_lsd=False,  # loopback only
+        port_mapping=False,
     )
     engine = Session(config)
     await engine.start()

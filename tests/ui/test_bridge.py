@@ -1,7 +1,7 @@
 import asyncio
 import threading
 
-from app.engine.snapshots import TorrentState
+from app.engine.snapshots import StopReason, TorrentState
 from app.engine.torrent_options import TorrentOptions
 from app.ui.bridge import EngineBridge
 from app.ui.torrent_diff import TorrentDiff
@@ -32,8 +32,8 @@ async def test_only_changes_are_reported(session, tmp_path):
     assert diffs == []
     await session.pause(info_hash)
     bridge.refresh()
-    assert [(d.added, [t.state for t in d.changed], d.removed) for d in diffs] == [
-        ((), [TorrentState.PAUSED], ())
+    assert [(d.added, [(t.state, t.reason) for t in d.changed], d.removed) for d in diffs] == [
+        ((), [(TorrentState.SEEDING, StopReason.USER)], ())
     ]
 
 
@@ -54,9 +54,9 @@ async def test_pause_and_resume_reach_the_session(session, tmp_path):
     bridge.refresh()
     bridge.pause([info_hash])
     await bridge.drain()
-    assert session.snapshot().torrents[0].state == TorrentState.PAUSED
+    assert session.snapshot().torrents[0].reason == StopReason.USER
     bridge.resume([info_hash])
-    await until(lambda: session.snapshot().torrents[0].state != TorrentState.PAUSED)
+    await until(lambda: not session.snapshot().torrents[0].paused)
 
 
 async def test_the_selected_torrent_reports_its_details(session, tmp_path):
@@ -134,11 +134,11 @@ async def test_another_session_replaces_the_rows_and_the_old_one_is_no_longer_he
         assert [t.name for t in diff.added] == ["remote.bin"]
         assert diff.removed == (session.snapshot().torrents[0].info_hash,)
         assert bridge.selected is None
-        session.emit(TorrentFinished("00" * 20, "old"))
-        other.emit(TorrentFinished("11" * 20, "new"))
+        session.emit(TorrentFinished("00" * 20, "old", TorrentState.SEEDING, None))
+        other.emit(TorrentFinished("11" * 20, "new", TorrentState.SEEDING, None))
         assert finished == ["new"]
         bridge.use_session(session)
-        session.emit(TorrentFinished("00" * 20, "old again"))
+        session.emit(TorrentFinished("00" * 20, "old again", TorrentState.SEEDING, None))
         assert finished == ["new", "old again"], "each session is heard once, when it is shown"
     finally:
         await other.close()

@@ -37,6 +37,9 @@ def test_general_fields_say_it_in_words():
     assert fields["Comment"] == "hello (private torrent)"
     assert fields["Availability"] == "1.50 copies among connected peers"
     assert fields["Pieces"] == "16 × 256.0 KiB"
+    assert (fields["Category"], fields["Tags"]) == ("", "")
+    labelled = general_fields(torrent(0, category="Films", tags=("hd", "new")), _details())
+    assert (labelled["Category"], labelled["Tags"]) == ("Films", "hd, new")
 
 
 def test_only_the_visible_tab_is_filled(qtbot):

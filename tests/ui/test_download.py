@@ -7,7 +7,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 
 from app.engine.session import Session, SessionConfig
-from app.engine.snapshots import PieceState, TorrentState
+from app.engine.snapshots import PieceState, StopReason, TorrentState
 from tests.ui.helpers import until, write_album, write_torrent
 
 
@@ -20,6 +20,7 @@ async def seeder(tmp_path: Path):
             download_dir=tmp_path,
             enable_dht=False,
             enable_lsd=False,
+            port_mapping=False,
         )
     )
     await engine.start()
@@ -67,7 +68,7 @@ async def test_a_magnet_stops_for_its_files_and_downloads_only_the_chosen_ones(
     magnet.accept()
 
     await until(lambda: window.choose_dialog is not None, timeout=20)
-    await until(lambda: session.snapshot().torrents[0].state == TorrentState.PAUSED)
+    await until(lambda: session.snapshot().torrents[0].reason == StopReason.CHOOSE_FILES)
     dialog = window.choose_dialog
     model = dialog.chooser.model
     album = model.index(0, 0)

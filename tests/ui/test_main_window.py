@@ -4,12 +4,14 @@ import socket
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app.engine.creator import create_torrent
-from app.engine.snapshots import SessionSnapshot, TorrentState
+from app.engine.portmap.status import Mapping, MapState, PortMapStatus
+from app.engine.snapshots import SessionSnapshot, StopReason, TorrentState
 from app.ui import formatting
 from app.ui.app import run_window
 from app.ui.app_log import detached_log, recording_level
@@ -176,15 +178,15 @@ async def test_adding_a_torrent_twice_says_it_is_already_there(window, session, 
 async def test_pause_and_start_actions_reach_the_session(window, session, tmp_path):
     await session.add_torrent(write_torrent(tmp_path / "share"), tmp_path / "elsewhere")
     window.bridge.start()
-    await until(lambda: window.model.rowCount() == 1 and _state(window) != TorrentState.PAUSED)
+    await until(lambda: window.model.rowCount() == 1 and not window.model.item(0).paused)
     window.view.selectRow(0)
     assert window.actions.pause.isEnabled()
     window.actions.pause.trigger()
     await window.bridge.drain()
-    assert session.snapshot().torrents[0].state == TorrentState.PAUSED
-    await until(lambda: _state(window) == TorrentState.PAUSED and window.actions.start.isEnabled())
+    assert session.snapshot().torrents[0].reason == StopReason.USER
+    await until(lambda: window.model.item(0).reason == StopReason.USER and window.actions.start.isEnabled())
     window.actions.start.trigger()
-    await until(lambda: session.snapshot().torrents[0].state != TorrentState.PAUSED)
+    await until(lambda: not session.snapshot().torrents[0].paused)
 
 
 async def test_remove_asks_first_then_removes(window, session, tmp_path):
@@ -366,7 +368,7 @@ async def test_magnet_dialog_adds_the_link_with_its_choices(window, session, tmp
     dialog.accept()
     await window.bridge.drain()
     (torrent,) = session.snapshot().torrents
-    assert (torrent.info_hash, torrent.state) == ("cd" * 20, TorrentState.PAUSED)
+    assert (torrent.info_hash, torrent.reason) == ("cd" * 20, StopReason.USER)
     assert Path(torrent.save_path) == tmp_path / "films"
     assert window.magnet_dialog is None
 
@@ -398,8 +400,8 @@ async def test_file_choices_come_one_dialog_at_a_time(window, session, tmp_path)
     dialog.accept()
     assert window.choose_dialog is None
     await window.bridge.drain()
-    states = {t.info_hash: t.state for t in session.snapshot().torrents}
-    assert states[first] == TorrentState.PAUSED and states[second] != TorrentState.PAUSED
+    reasons = {t.info_hash: t.reason for t in session.snapshot().torrents}
+    assert reasons[first] == StopReason.USER and reasons[second] is None
     assert [f.priority for f in session.details(second).files] == [1, 0]
     assert [f.priority for f in session.details(first).files] == [1, 1]
 
@@ -446,3 +448,64 @@ async def test_a_focused_torrent_opens_selected_with_its_piece_map(session, sett
 
 def _main_windows() -> list[MainWindow]:
     return [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()]
+
+
+async def test_a_web_seed_is_added_from_the_torrents_menu(window, session, tmp_path):
+    await session.add_torrent(write_torrent(tmp_path / "share"), tmp_path / "share", paused=True)
+    window.bridge.refresh()
+    window.view.selectRow(0)
+    assert window.actions.add_web_seed.isEnabled()
+    window.actions.add_web_seed.trigger()
+    window.web_seed_dialog.setTextValue("http://127.0.0.1:8000/pub/")
+    window.web_seed_dialog.accept()
+    await window.bridge.drain()
+    assert next(iter(session.torrents.values())).web_seeds == ("http://127.0.0.1:8000/pub/",)
+    assert window.web_seed_dialog is None
+
+
+async def test_a_web_seed_that_is_not_http_gets_a_message(window, session, tmp_path):
+    await session.add_torrent(write_torrent(tmp_path / "share"), tmp_path / "share", paused=True)
+    window.bridge.refresh()
+    window.view.selectRow(0)
+    failed = emission(window.bridge.failed)
+    window.actions.add_web_seed.trigger()
+    window.web_seed_dialog.setTextValue("ftp://127.0.0.1/pub/")
+    window.web_seed_dialog.accept()
+    title, sentence = await asyncio.wait_for(failed, 10)
+    assert title.startswith("Could not add the web seed to")
+    assert sentence == "'ftp://127.0.0.1/pub/' is not an http or https address."
+    assert next(iter(session.torrents.values())).web_seeds == ()
+    await until(lambda: message_boxes())
+    for box in message_boxes():
+        box.close()
+
+
+_OPEN = PortMapStatus(MapState.MAPPED, (Mapping("TCP", 51413, 51413, "UPnP"), Mapping("UDP", 51413, 51413, "UPnP")),
+                      "203.0.113.7")
+
+
+@pytest.mark.parametrize("status, incoming, text", [
+    (_OPEN, 0, "Port 51413 open through UPnP (203.0.113.7)"),
+    (PortMapStatus(MapState.FAILED, reason="the router did not answer"), 0,
+     "No port mapping: the router did not answer"),
+    (PortMapStatus(MapState.TRYING), 0, "Asking the router to open the port…"),
+    (PortMapStatus(MapState.OFF), 0, "Port mapping is off"),
+    (_OPEN, 12, "Reachable: 12 incoming connections (203.0.113.7)"),
+])
+def test_the_status_bar_says_whether_peers_can_reach_us(window, status, incoming, text):
+    window.show_session(replace(_snapshot(0), port_mapping=status, incoming_connections=incoming))
+    assert window.reach_label.isVisible()
+    assert window.reach_label.text() == text
+
+
+def test_the_reachability_tooltip_lists_the_open_ports(window):
+    window.show_session(replace(_snapshot(0), port_mapping=_OPEN))
+    assert window.reach_label.toolTip().splitlines() == [
+        "TCP 51413 → 51413 (UPnP)", "UDP 51413 → 51413 (UPnP)", "External address: 203.0.113.7"]
+
+
+async def test_switching_port_mapping_off_in_preferences_reaches_the_session(window, session, tmp_path):
+    window._set_preferences(Preferences(download_dir=tmp_path, listen_host="127.0.0.1", port_mapping=False))
+    await window.bridge.drain()
+    assert session.config.port_mapping is False
+    assert session.snapshot().port_mapping.state == MapState.OFF

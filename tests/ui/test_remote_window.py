@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app.engine.profile_lock import DAEMON, WINDOW, ProfileBusy, ProfileLock
 from app.engine.session import Session
-from app.engine.snapshots import TorrentState
+from app.engine.snapshots import StopReason, TorrentState
 from app.rpc.client import RemoteAddress
 from app.ui.app import offer_daemon
 from app.ui.connection_controller import ConnectionController
@@ -97,9 +97,10 @@ async def test_a_download_started_from_the_window_finishes_on_the_daemon_and_a_r
     window.grab().save(str(tmp_path / "connected-window.png"))
 
     daemon.remote("-t", "1", "-S")
-    await until(lambda: window.model.item(0).state == TorrentState.PAUSED, timeout=30)
+    await until(lambda: window.model.item(0).reason == StopReason.USER, timeout=30)
     window.actions.start.trigger()
-    await until(lambda: window.model.item(0).state == TorrentState.SEEDING, timeout=30)
+    await until(lambda: window.model.item(0).reason is None, timeout=30)
+    assert window.model.item(0).state == TorrentState.SEEDING
     assert re.search(r"100%.*(Seeding|Idle)", daemon.remote("-l")), "transmission-remote sees it seeding again"
 
     window.actions.local_session.trigger()

@@ -1,4 +1,4 @@
-from app.engine.snapshots import TorrentState
+from app.engine.snapshots import StopReason, TorrentState
 from app.ui.state_filter import FilterCounts, StateFilter, matches
 from tests.ui.factories import torrent
 
@@ -7,18 +7,20 @@ def test_counts_per_category():
     torrents = [
         torrent(0),
         torrent(1, state=TorrentState.SEEDING, progress=1.0),
-        torrent(2, state=TorrentState.PAUSED, progress=1.0),
-        torrent(3, state=TorrentState.ERROR),
+        torrent(2, state=TorrentState.SEEDING, reason=StopReason.SEEDING_GOAL, progress=1.0),
+        torrent(3, reason=StopReason.ERROR),
         torrent(4, state=TorrentState.CHECKING),
+        torrent(5, reason=StopReason.QUEUED),
+        torrent(6, reason=StopReason.NO_SPACE),
     ]
     counts = FilterCounts()
     counts.update([], torrents)
     assert counts.counts() == {
-        StateFilter.ALL: 5,
-        StateFilter.DOWNLOADING: 2,
+        StateFilter.ALL: 7,
+        StateFilter.DOWNLOADING: 3,
         StateFilter.SEEDING: 1,
         StateFilter.COMPLETED: 2,
-        StateFilter.PAUSED: 1,
+        StateFilter.PAUSED: 2,
         StateFilter.ERROR: 1,
     }
 
@@ -30,7 +32,7 @@ def test_a_finished_torrent_is_not_downloading():
 def test_counts_follow_changes_and_removals():
     counts = FilterCounts()
     counts.update([], [torrent(0), torrent(1)])
-    counts.update([torrent(0)], [torrent(0, state=TorrentState.PAUSED)])
+    counts.update([torrent(0)], [torrent(0, reason=StopReason.USER)])
     counts.update([torrent(1)], [])
     assert counts.counts()[StateFilter.ALL] == 1
     assert counts.counts()[StateFilter.PAUSED] == 1

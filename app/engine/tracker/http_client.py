@@ -86,7 +86,7 @@ class HttpTrackerClient:
             ) as response:
                 body = await self._read(response)
         except (aiohttp.ClientError, OSError) as error:
-            raise TrackerError(_plain_words(error)) from error
+            raise TrackerError(plain_words(error)) from error
         if response.status != 200:
             # Some trackers explain a refusal in a bencoded body sent with a 4xx status.
             reason = http_codec.failure_reason(body)
@@ -110,7 +110,7 @@ class HttpTrackerClient:
         return self._session
 
 
-def _plain_words(error: BaseException) -> str:
+def plain_words(error: BaseException) -> str:
     for kind, words in _PLAIN_WORDS:
         if isinstance(error, kind):
             return words

@@ -42,12 +42,9 @@ DIAL_ORDER: dict[Encryption, tuple[bool, ...]] = {
 class StreamTaker(Protocol):
     """The peer connection that takes the transport over (app.engine.peer.PeerConnection)."""
 
-    cipher: Rc4Stream | None
-    encrypted: bool
     closed: bool
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None: ...
-    def receive_decrypted(self, data: bytes) -> None: ...
+    def take_over(self, transport: asyncio.Transport, received: bytes = b"", cipher: Rc4Stream | None = None) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +66,12 @@ class _Handover(asyncio.Protocol):
         self._timer: asyncio.TimerHandle | None = None
         self.transport: asyncio.Transport | None = None
         self.done: asyncio.Future[StreamTaker] = asyncio.get_running_loop().create_future()
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """The remote end, as a peer connection names it ("", 0 before the connection is made)."""
+        peer = self.transport.get_extra_info("peername") if self.transport is not None else None
+        return (peer[0], peer[1]) if peer else ("", 0)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -103,12 +106,7 @@ class _Handover(asyncio.Protocol):
         assert self.transport is not None
         self._stop_timer()
         peer = self._make_peer()
-        peer.cipher = start.cipher
-        peer.encrypted = start.cipher is not None
-        self.transport.set_protocol(peer)  # type: ignore[arg-type]
-        peer.connection_made(self.transport)
-        if start.received and not peer.closed:  # an accepted peer may be turned away at once
-            peer.receive_decrypted(start.received)
+        peer.take_over(self.transport, start.received, start.cipher)  # may turn an accepted peer away
         if not self.done.done():
             self.done.set_result(peer)
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
@@ -17,6 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.engine.labels import Category
 from app.engine.metainfo import Metainfo
 from app.engine.snapshots import FileSnapshot
 from app.ui import formatting
@@ -30,6 +32,7 @@ class AddRequest:
     save_path: Path
     paused: bool
     priorities: tuple[int, ...]  # one per file of the metainfo, pad files included
+    category: str = ""  # "" none
 
 
 def all_priorities(metainfo: Metainfo, shown: list[int]) -> tuple[int, ...]:
@@ -49,7 +52,8 @@ def metainfo_files(metainfo: Metainfo) -> tuple[FileSnapshot, ...]:
 
 class AddTorrentDialog(QDialog):
     def __init__(
-        self, metainfo: Metainfo, settings: QSettings, parent: QWidget | None = None
+        self, metainfo: Metainfo, settings: QSettings, parent: QWidget | None = None,
+        categories: tuple[Category, ...] = (),
     ) -> None:
         super().__init__(parent)
         self._metainfo = metainfo
@@ -67,6 +71,7 @@ class AddTorrentDialog(QDialog):
         )
 
         self.save_path_edit = QLineEdit(str(last_save_dir(settings)))
+        self.category_box = self._category_box(categories)
 
         self.chooser = FileChooser(files)
         self.files_model = self.chooser.model
@@ -83,6 +88,7 @@ class AddTorrentDialog(QDialog):
         buttons.rejected.connect(self.reject)
 
         form = QFormLayout()
+        form.addRow("Category:", self.category_box)
         form.addRow("Save to:", folder_row(self.save_path_edit, "Save to"))
         layout = QVBoxLayout(self)
         layout.addWidget(self.name_label)
@@ -92,10 +98,27 @@ class AddTorrentDialog(QDialog):
         layout.addWidget(self.start_paused)
         layout.addWidget(buttons)
 
+    def _category_box(self, categories: tuple[Category, ...]) -> QComboBox:
+        """Choosing a category with its own folder puts that folder in "Save to"."""
+        box = QComboBox()
+        box.addItem("(None)", "")
+        folders = {c.name: c.save_path for c in categories}
+        for category in categories:
+            box.addItem(category.name, category.name)
+        chosen_folder = self.save_path_edit.text()
+
+        def chosen(_index: int) -> None:
+            folder = folders.get(box.currentData(), "")
+            self.save_path_edit.setText(folder or chosen_folder)
+
+        box.currentIndexChanged.connect(chosen)
+        return box
+
     def request(self) -> AddRequest:
         priorities = all_priorities(self._metainfo, self.files_model.priorities())
         return AddRequest(
-            self._metainfo, self.save_path(), self.start_paused.isChecked(), priorities
+            self._metainfo, self.save_path(), self.start_paused.isChecked(), priorities,
+            self.category_box.currentData(),
         )
 
     def save_path(self) -> Path:

@@ -105,7 +105,35 @@ class PreferencesDialog(QDialog):
         form = QFormLayout()
         form.addRow("Download folder:", folder_row(self.download_dir_edit, "Download folder"))
         form.addRow("", self.close_to_tray_box)
-        return self._page(form)
+        return self._page(form, self._watch_group(p), self._completion_group(p))
+
+    def _watch_group(self, p: Preferences) -> QGroupBox:
+        self.watch_dir_edit = QLineEdit(p.watch_dir)
+        self.watch_dir_edit.setPlaceholderText("None")
+        self.watch_delete_box = QCheckBox("Delete the .torrent file once added (else move it to “added”)")
+        self.watch_delete_box.setChecked(p.watch_delete)
+        form = QFormLayout()
+        form.addRow("Watch folder:", folder_row(self.watch_dir_edit, "Folder to watch for .torrent files"))
+        form.addRow("", self.watch_delete_box)
+        form.addRow(_note("A .torrent file put in this folder is added and saved in the download folder. "
+                          "One that cannot be read is moved to “failed”."))
+        return self._group("Watched folder", form)
+
+    def _completion_group(self, p: Preferences) -> QGroupBox:
+        self.notify_finished_box = QCheckBox("Show a message when a download completes")
+        self.notify_finished_box.setChecked(p.notify_finished)
+        self.notify_errors_box = QCheckBox("Show a message when a download stops on an error")
+        self.notify_errors_box.setChecked(p.notify_errors)
+        self.program_edit = QLineEdit(p.on_complete_program)
+        self.program_edit.setPlaceholderText("e.g. notify-send \"%N is done\"")
+        form = QFormLayout()
+        form.addRow(self.notify_finished_box)
+        form.addRow(self.notify_errors_box)
+        form.addRow("Run on completion:", self.program_edit)
+        self.program_edit.setToolTip("%N name, %F content path, %D save path, %I info-hash, "
+                                     "%L category, %G tags, %Z size in bytes")
+        form.addRow(_note("%N name, %F content, %D save path, %I info-hash; no shell runs it."))
+        return self._group("When a download completes", form)
 
     def _connection_tab(self, p: Preferences) -> QWidget:
         self.port_box = _spin(p.listen_port, 65535, none="Any free port")
@@ -113,8 +141,13 @@ class PreferencesDialog(QDialog):
         self.host_edit.setToolTip("0.0.0.0 listens everywhere; a VPN's address keeps all traffic on it")
         self.max_peers_box = _spin(p.max_peers, 5000)
         self.max_peers_per_torrent_box = _spin(p.max_peers_per_torrent, 1000)
+        self.port_mapping_box = QCheckBox("Map the port with UPnP / NAT-PMP")
+        self.port_mapping_box.setChecked(p.port_mapping)
+        self.port_mapping_box.setToolTip(
+            "Ask the router to open the listening port, so that peers on the internet can connect")
         listening = QFormLayout()
         listening.addRow("Listening port:", self.port_box)
+        listening.addRow("", self.port_mapping_box)
         listening.addRow("Bind to address:", self.host_edit)
         peers = QFormLayout()
         peers.addRow("Peers in all:", self.max_peers_box)
@@ -281,8 +314,14 @@ class PreferencesDialog(QDialog):
             enable_dht=self.dht_box.isChecked(),
             enable_pex=self.pex_box.isChecked(),
             enable_lsd=self.lsd_box.isChecked(),
+            port_mapping=self.port_mapping_box.isChecked(),
             disk_reserve=self.reserve_box.value(),
             encryption=self.encryption_box.currentData(),
             log_level=self.log_level_box.currentData(),
+            watch_dir=self.watch_dir_edit.text().strip(),
+            watch_delete=self.watch_delete_box.isChecked(),
+            notify_finished=self.notify_finished_box.isChecked(),
+            notify_errors=self.notify_errors_box.isChecked(),
+            on_complete_program=self.program_edit.text().strip(),
         )
 

@@ -226,6 +226,22 @@ class FileModel(QAbstractItemModel):
                 self.createIndex(node.row, len(_HEADERS) - 1, node),
             )
 
+    def relative_path(self, index: Index) -> str:
+        """The file's or folder's path as the torrent lays it out, "/"-separated; "" for none."""
+        names = []
+        node: FileNode | None = self._node(index)
+        while node is not None and node is not self._root:
+            names.append(node.name)
+            node = node.parent
+        return "/".join(reversed(names))
+
+    def is_complete(self, index: Index) -> bool:
+        """Every wanted byte under it is verified: a file that can be opened."""
+        return index.isValid() and self._node(index).progress >= 1.0
+
+    def is_folder(self, index: Index) -> bool:
+        return self._node(index).is_folder
+
     # Helpers
 
     def _node(self, index: Index) -> FileNode:

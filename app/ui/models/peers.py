@@ -27,7 +27,7 @@ FLAG_MEANINGS: dict[str, str] = {
 
 _COLUMNS: tuple[Column[PeerSnapshot], ...] = (
     Column("Address", lambda p: p.address, lambda p: p.address),
-    Column("Client", lambda p: p.client, lambda p: p.client.casefold()),
+    Column("Client", lambda p: _client_text(p), lambda p: p.client.casefold()),
     Column("Flags", lambda p: p.flags, lambda p: p.flags),
     Column(
         "Progress",
@@ -46,6 +46,11 @@ _COLUMNS: tuple[Column[PeerSnapshot], ...] = (
 FLAGS_COLUMN = 2
 
 
+def _client_text(peer: PeerSnapshot) -> str:
+    """A web seed's row says why it is backed off or dropped, where the eye already is."""
+    return f"{peer.client} — {peer.note}" if peer.note else peer.client
+
+
 def describe_flags(flags: str) -> str:
     return "\n".join(
         f"{letter}: {FLAG_MEANINGS[letter]}" for letter in flags if letter in FLAG_MEANINGS
@@ -61,5 +66,7 @@ class PeerModel(KeyedTableModel[PeerSnapshot]):
     def _tooltip(peer: PeerSnapshot, column: int) -> str | None:
         if column == FLAGS_COLUMN:
             return describe_flags(peer.flags) or None
+        if peer.is_web_seed:  # its address is a URL, often too long to show
+            return "\n".join(filter(None, (peer.address, peer.note)))
         direction = "incoming connection" if peer.incoming else "outgoing connection"
         return f"{direction}, encrypted" if peer.encrypted else direction

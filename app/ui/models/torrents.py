@@ -8,10 +8,11 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QColor, QIcon
 
-from app.engine.snapshots import TorrentSnapshot, TorrentState
+from app.engine.snapshots import StopReason, TorrentSnapshot
 from app.ui import formatting
+from app.ui.label_filter import LabelFilter, matches_labels
 from app.ui.models.keyed_table import Column, KeyedTableModel
-from app.ui.state_filter import StateFilter, matches
+from app.ui.state_filter import StateFilter, look, matches
 from app.ui.state_icons import state_icon
 from app.ui.torrent_diff import TorrentDiff
 
@@ -76,11 +77,30 @@ _COLUMNS: tuple[Column[TorrentSnapshot], ...] = (
 
 _ERROR_TEXT = QColor("#d9534f")
 
+# What a stopped torrent waits for, in the Status column's tooltip.
+_WAITS_FOR: dict[StopReason, str] = {
+    StopReason.USER: "Start resumes it.",
+    StopReason.SEEDING_GOAL: (
+        "It has shared as much as its seeding goal asks; raise the goal in Torrent options to seed on."
+    ),
+    StopReason.NO_SPACE: "It goes on by itself once the disk has room again.",
+    StopReason.CHOOSE_FILES: "Choose its files in the Files tab, then Start it.",
+    StopReason.QUEUED: "It starts when a place in the queue is free.",
+    StopReason.ERROR: "Start tries again; the pieces already verified are kept.",
+}
+
 
 def size_tooltip(torrent: TorrentSnapshot) -> str:
     """'3.0 MiB chosen of 4.0 MiB in all': the total, when skipped files make a difference."""
     chosen, total = formatting.size(torrent.wanted_size), formatting.size(torrent.total_size)
     return f"{chosen} chosen of {total} in all"
+
+
+def status_tooltip(torrent: TorrentSnapshot) -> str:
+    """The status line; for a stopped torrent also where it stood and what it waits for."""
+    if torrent.reason is None:
+        return torrent.status_text
+    return f"{torrent.status_text}\nStopped while {torrent.state}. {_WAITS_FOR[torrent.reason]}"
 
 
 class TorrentListModel(KeyedTableModel[TorrentSnapshot]):
@@ -89,6 +109,7 @@ class TorrentListModel(KeyedTableModel[TorrentSnapshot]):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(_COLUMNS, lambda t: t.info_hash, parent)
         self._category = StateFilter.ALL
+        self._labels = LabelFilter()
         self._words: tuple[str, ...] = ()
         self._roles[Qt.ItemDataRole.DecorationRole] = self._decoration
         self._roles[Qt.ItemDataRole.ToolTipRole] = self._tooltip
@@ -106,6 +127,15 @@ class TorrentListModel(KeyedTableModel[TorrentSnapshot]):
             self._category = category
             self.refilter()
 
+    @property
+    def label_filter(self) -> LabelFilter:
+        return self._labels
+
+    def set_label_filter(self, chosen: LabelFilter) -> None:
+        if chosen != self._labels:
+            self._labels = chosen
+            self.refilter()
+
     def set_search_text(self, text: str) -> None:
         words = tuple(text.casefold().split())
         if words != self._words:
@@ -113,30 +143,30 @@ class TorrentListModel(KeyedTableModel[TorrentSnapshot]):
             self.refilter()
 
     def filtering(self) -> bool:
-        return self._category != StateFilter.ALL or bool(self._words)
+        return self._category != StateFilter.ALL or self._labels.active or bool(self._words)
 
     def accepts(self, item: TorrentSnapshot) -> bool:
-        if not matches(self._category, item):
+        if not matches(self._category, item) or not matches_labels(self._labels, item):
             return False
         name = item.name.casefold()
         return all(word in name for word in self._words)
 
     @staticmethod
     def _decoration(torrent: TorrentSnapshot, column: int) -> QIcon | None:
-        return state_icon(torrent.state) if column == TorrentColumn.NAME else None
+        return state_icon(look(torrent)) if column == TorrentColumn.NAME else None
 
     @staticmethod
     def _tooltip(torrent: TorrentSnapshot, column: int) -> str | None:
         if column == TorrentColumn.NAME:
             return torrent.name if not torrent.error else f"{torrent.name}\n{torrent.error}"
         if column == TorrentColumn.STATUS:
-            return torrent.error or torrent.status_text
+            return status_tooltip(torrent)
         if column == TorrentColumn.SIZE and torrent.wanted_size != torrent.total_size:
             return size_tooltip(torrent)
         return None
 
     @staticmethod
     def _foreground(torrent: TorrentSnapshot, column: int) -> Any:
-        if torrent.state == TorrentState.ERROR and column == TorrentColumn.STATUS:
+        if torrent.reason == StopReason.ERROR and column == TorrentColumn.STATUS:
             return _ERROR_TEXT
         return None

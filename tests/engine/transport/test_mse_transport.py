@@ -28,6 +28,15 @@ class Stream(asyncio.Protocol):
         self.got = asyncio.Event()
         self.transport: asyncio.Transport | None = None
 
+    def take_over(self, transport: asyncio.Transport, received: bytes = b"", cipher: Rc4Stream | None = None) -> None:
+        """As the peer connection does: the cipher, then the transport, then the bytes read so far."""
+        self.cipher = cipher
+        self.encrypted = cipher is not None
+        transport.set_protocol(self)
+        self.connection_made(transport)
+        if received:
+            self.receive_decrypted(received)
+
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport

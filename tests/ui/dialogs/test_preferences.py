@@ -4,6 +4,7 @@ from pathlib import Path
 from PySide6.QtCore import QTime
 from PySide6.QtWidgets import QLabel
 
+from app.engine.watch_folder import AfterAdd, WatchedFolder
 from app.ui.dialogs.preferences import PreferencesDialog
 from app.ui.settings import (
     MIB,
@@ -39,6 +40,7 @@ def test_every_field_round_trips_through_the_dialog_and_qsettings(settings, tmp_
     dialog.dht_box.setChecked(False)
     dialog.pex_box.setChecked(False)
     dialog.lsd_box.setChecked(False)
+    dialog.port_mapping_box.setChecked(False)
     dialog.reserve_box.setValue(512)
     dialog.encryption_box.setCurrentIndex(dialog.encryption_box.findData("require"))
     dialog.log_level_box.setCurrentIndex(dialog.log_level_box.findData("DEBUG"))
@@ -49,6 +51,7 @@ def test_every_field_round_trips_through_the_dialog_and_qsettings(settings, tmp_
     loaded = load_preferences(settings)
     assert loaded == chosen
     assert loaded.alt_days == (5, 6)
+    assert loaded.port_mapping is False and session_settings(loaded)["port_mapping"] is False
     assert loaded.encryption == "require"
     assert (loaded.alt_start_minute, loaded.alt_end_minute) == (22 * 60 + 30, 6 * 60)
     again = PreferencesDialog(loaded).preferences()
@@ -79,6 +82,7 @@ def test_only_the_settings_that_changed_go_to_the_session(tmp_path):
 def test_an_empty_profile_gives_the_defaults(settings):
     loaded = load_preferences(settings)
     assert loaded.listen_port == 6881 and loaded.enable_dht and loaded.alt_days == tuple(range(7))
+    assert loaded.port_mapping
     assert loaded.encryption == "allow"
     assert isinstance(loaded.download_dir, Path)
 
@@ -89,3 +93,21 @@ def test_the_log_tab_names_the_log_file(tmp_path):
     notes = [label.text() for label in dialog.findChildren(QLabel)]
     assert str(tmp_path / "piecemeal.log") in notes
     assert any(n.startswith("The newest 4.0 MiB are kept.") for n in notes), notes
+
+
+def test_watch_folder_and_completion_choices_round_trip_and_reach_the_session(settings, tmp_path):
+    dialog = PreferencesDialog(Preferences(download_dir=tmp_path))
+    assert dialog.notify_finished_box.isChecked() and dialog.notify_errors_box.isChecked()
+    assert session_settings(dialog.preferences())["watch_folders"] == ()
+    dialog.watch_dir_edit.setText(str(tmp_path / "watch"))
+    dialog.watch_delete_box.setChecked(True)
+    dialog.notify_errors_box.setChecked(False)
+    dialog.program_edit.setText('notify-send "%N done"')
+    chosen = dialog.preferences()
+    save_preferences(settings, chosen)
+    settings.sync()
+    assert load_preferences(settings) == chosen
+    config = session_settings(chosen)
+    assert config["watch_folders"] == (WatchedFolder(tmp_path / "watch", after=AfterAdd.DELETE),)
+    assert config["on_complete_program"] == 'notify-send "%N done"'
+    assert not chosen.notify_errors and chosen.notify_finished

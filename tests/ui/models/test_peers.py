@@ -33,6 +33,16 @@ def test_flags_are_explained_in_a_tooltip():
     assert "incoming connection" in tooltip and "downloading from the peer" in tooltip
 
 
+def test_a_web_seed_row_says_why_it_is_backed_off():
+    model = PeerModel()
+    url = "http://127.0.0.1:8000/pub/"
+    model.set_items([peer(0), peer(1, address=url, client="Web seed", note="dropped: HTTP 404 Not Found")])
+    assert model.index(1, 0).data() == url
+    assert model.index(1, 1).data() == "Web seed — dropped: HTTP 404 Not Found"
+    assert model.index(1, 0).data(Qt.ItemDataRole.ToolTipRole) == f"{url}\ndropped: HTTP 404 Not Found"
+    assert model.index(0, 1).data() == peer(0).client
+
+
 def test_an_encrypted_peer_says_so():
     model = PeerModel()
     model.set_items([peer(0, flags="D E", encrypted=True), peer(1)])

@@ -2,7 +2,7 @@ from dataclasses import replace
 
 from PySide6.QtCore import QPersistentModelIndex, Qt
 
-from app.engine.snapshots import TorrentState
+from app.engine.snapshots import StopReason, TorrentState
 from app.ui.models.roles import ITEM_ROLE, PROGRESS_ROLE
 from app.ui.models.torrents import TorrentColumn, TorrentListModel
 from app.ui.state_filter import StateFilter
@@ -81,7 +81,7 @@ def test_sorting_follows_changes_and_keeps_the_selection():
 
 def test_category_and_search_filter_rows():
     model = _model_with(3)
-    paused = torrent(1, state=TorrentState.PAUSED, name="Debian netinst")
+    paused = torrent(1, reason=StopReason.USER, name="Debian netinst")
     model.apply(TorrentDiff(changed=(paused,)))
     model.set_category(StateFilter.PAUSED)
     assert _names(model) == ["Debian netinst"]
@@ -103,15 +103,28 @@ def test_a_row_leaves_the_filter_when_its_state_changes():
 
 def test_error_rows_explain_themselves_in_a_tooltip():
     model = _model_with(1)
-    broken = torrent(
-        0, state=TorrentState.ERROR, error="Disk full.", status_text="Error: disk full"
-    )
+    broken = torrent(0, reason=StopReason.ERROR, error="Disk full.", status_text="Error: Disk full.")
     model.apply(TorrentDiff(changed=(broken,)))
     assert (
         model.index(0, TorrentColumn.NAME).data(Qt.ItemDataRole.ToolTipRole)
         == "Torrent 0\nDisk full."
     )
     assert model.index(0, TorrentColumn.STATUS).data(Qt.ItemDataRole.ForegroundRole) is not None
+
+
+def test_a_stopped_row_says_why_where_it_stood_and_what_it_waits_for():
+    model = _model_with(2)
+    goal = torrent(0, state=TorrentState.SEEDING, reason=StopReason.SEEDING_GOAL, status_text="Seeding goal reached")
+    model.apply(TorrentDiff(changed=(goal,)))
+    status = model.index(0, TorrentColumn.STATUS)
+    assert status.data() == "Seeding goal reached"
+    assert status.data(Qt.ItemDataRole.ToolTipRole) == (
+        "Seeding goal reached\nStopped while seeding. It has shared as much as its seeding goal asks; "
+        "raise the goal in Torrent options to seed on."
+    )
+    running = model.index(1, TorrentColumn.STATUS)
+    assert running.data(Qt.ItemDataRole.ToolTipRole) == "Downloading"  # a running row: the line alone
+    assert status.data(Qt.ItemDataRole.ForegroundRole) is None  # red is for errors only
 
 
 def test_a_tick_over_a_thousand_torrents_touches_only_changed_rows():
