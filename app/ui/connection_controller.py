@@ -57,8 +57,9 @@ class ConnectionController(QObject):
         remote = self.switch.remote is not None
         self.window.setWindowTitle(f"{APP_TITLE} — {label}" if remote else APP_TITLE)
         self.window.actions.local_session.setEnabled(remote)
-        # The daemon's DHT is not visible over RPC: no "0 nodes" that would be wrong.
+        # The daemon's DHT and port mapping are not visible over RPC: no "0 nodes" or "off" that would be wrong.
         self.window.dht_label.setVisible(self.window.preferences.enable_dht and not remote)
+        self.window.reach_label.setVisible(not remote)
 
     def _show_problem(self, sentence: str) -> None:
         if sentence:

@@ -75,7 +75,7 @@ async def test_a_download_started_from_the_window_finishes_on_the_daemon_and_a_r
     await connect(window, controller, daemon.port)
     label = f"Connected to 127.0.0.1:{daemon.port}"
     assert window.windowTitle() == f"Piecemeal — {label}" and controller.label.text() == label
-    assert window.dht_label.isHidden(), "the daemon's DHT is not visible over RPC"
+    assert window.dht_label.isHidden() and window.reach_label.isHidden(), "the daemon's DHT and router are not visible"
 
     torrent = tmp_path / "album.torrent"
     torrent.write_bytes(data)
@@ -105,7 +105,7 @@ async def test_a_download_started_from_the_window_finishes_on_the_daemon_and_a_r
 
     window.actions.local_session.trigger()
     await until(lambda: window.windowTitle() == "Piecemeal" and window.model.rowCount() == 0)
-    assert controller.label.text() == LOCAL_LABEL
+    assert controller.label.text() == LOCAL_LABEL and not window.reach_label.isHidden()
 
 
 async def test_a_daemon_not_there_is_a_sentence_in_the_dialog_and_the_local_session_stays(
