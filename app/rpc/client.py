@@ -142,7 +142,10 @@ def _ssl_for(address: RemoteAddress) -> ssl.SSLContext | aiohttp.Fingerprint | b
         return True
     if address.fingerprint:
         return aiohttp.Fingerprint(bytes.fromhex(address.fingerprint.replace(":", "")))
-    return ssl.create_default_context(cafile=address.ca_file or None)
+    try:
+        return ssl.create_default_context(cafile=address.ca_file or None)
+    except (OSError, ssl.SSLError) as exc:
+        raise RemoteError(f"Could not use the CA certificate {address.ca_file}: {_reason(exc)}.") from None
 
 
 def _mismatch(address: RemoteAddress, got: str) -> UntrustedCertificate:

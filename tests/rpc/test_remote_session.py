@@ -221,6 +221,8 @@ async def test_a_certificate_signed_by_the_users_ca_is_trusted_without_asking(tm
             await unknown.start()
         assert caught.value.fingerprint == "", "no pin to compare with: the window asks for the fingerprint"
         await unknown.close()
+    with pytest.raises(RemoteError, match=f"Could not use the CA certificate {tmp_path}/nowhere.pem: "):
+        RpcClient(RemoteAddress("127.0.0.1", 1, tls=True, ca_file=str(tmp_path / "nowhere.pem")))
 
 
 def _ca_and_certificate(folder: Path) -> tuple[Path, Path, Path]:
