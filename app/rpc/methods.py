@@ -327,6 +327,9 @@ class RpcMethods:
         values["peer-port"] = self.session.listen_port or self.settings["peer-port"]
         values["session-id"] = self.context.session_id
         values["config-dir"] = self.context.config_dir
+        snapshot = self.session.snapshot()  # Piecemeal's own: what the window's sidebar lists
+        values[fields.PIECEMEAL + "categories"] = [{"name": c.name, "save-path": c.save_path} for c in snapshot.categories]
+        values[fields.PIECEMEAL + "tags"] = list(snapshot.tags)
         values["download-dir-free-space"] = await _free_bytes(Path(self.settings["download-dir"]))
         return {key: values[key] for key in names if key in values} if names else values
 

@@ -26,7 +26,7 @@ from app.rpc import remote_commands as commands
 from app.rpc.client import RemoteError, RpcClient
 from app.rpc.fields import PIECEMEAL
 from app.rpc.remote_snapshots import (
-    DETAIL_FIELDS, LIST_FIELDS, changes, session_snapshot, torrent_details, torrent_snapshot,
+    DETAIL_FIELDS, LIST_FIELDS, SESSION_FIELDS, changes, session_snapshot, torrent_details, torrent_snapshot,
 )
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ class RemoteSession:
         self._problem = ""
         self._listeners: list[Callable[[Event], None]] = []
         self._torrents: dict[str, TorrentSnapshot] = {}
-        self._snapshot = session_snapshot((), None)
+        self._snapshot = session_snapshot((), None, {})
         self._details: dict[str, TorrentDetails] = {}
         self._watched: str | None = None
         self._choosing: set[str] = set()  # magnets to stop for the user's file choice once named
@@ -68,7 +68,7 @@ class RemoteSession:
 
     async def start(self) -> None:
         """The first poll (a RemoteError says why the daemon cannot be used), then one every interval."""
-        session = await self.client.call("session-get", fields=["peer-port", "version"])
+        session = await self.client.call("session-get", fields=list(SESSION_FIELDS))
         self._listen_port = session.get("peer-port")
         self._piecemeal = "Piecemeal" in str(session.get("version", ""))
         await self.refresh()
@@ -106,11 +106,14 @@ class RemoteSession:
     async def refresh(self) -> None:
         """One poll: the list, the watched torrent's details, and the events they mean."""
         async with self._lock:
+            # A Piecemeal daemon's categories and tags can change at any time: asked at every poll.
+            session = await self.client.call("session-get", fields=list(SESSION_FIELDS)) if self._piecemeal else {}
             answer = await self.client.call("torrent-get", fields=list(LIST_FIELDS))
             torrents = self._read(lambda: _by_hash(torrent_snapshot(row, self._clock()) for row in answer["torrents"]))
             await self._fetch_details([h for h in (self._watched, *self._choosing) if h in torrents])
             before, self._torrents = self._torrents, torrents
-            self._snapshot = session_snapshot(list(torrents.values()), self._listen_port)
+            self._listen_port = session.get("peer-port", self._listen_port)
+            self._snapshot = self._read(lambda: session_snapshot(list(torrents.values()), self._listen_port, session))
             for event in changes(before, torrents):
                 await self._emit(event)
 

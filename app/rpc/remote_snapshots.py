@@ -15,6 +15,7 @@ from typing import Any, Final
 from app.engine.events import (
     Event, MetadataReceived, SeedingGoalReached, TorrentAdded, TorrentErrored, TorrentFinished, TorrentRemoved,
 )
+from app.engine.labels import Category
 from app.engine.snapshots import (
     FileSnapshot, PeerSnapshot, PieceState, SessionSnapshot, StopReason, TorrentDetails, TorrentSnapshot, TorrentState,
     TrackerSnapshot,
@@ -42,6 +43,7 @@ DETAIL_FIELDS: Final = (
     "uploadLimited", "seedRatioLimit", "seedRatioMode", "sequentialDownload", PIECEMEAL + "piece-states",
     PIECEMEAL + "file-padding", PIECEMEAL + "seed-time-limit",
 )
+SESSION_FIELDS: Final = ("peer-port", "version", PIECEMEAL + "categories", PIECEMEAL + "tags")
 
 # tr_torrent_activity -> where a torrent stands (None: from percentDone), and why it is stopped
 _STATES: Final[dict[int, tuple[TorrentState | None, StopReason | None]]] = {
@@ -148,9 +150,13 @@ def _count(value: Any) -> int | None:
     return None if value is None or int(value) < 0 else int(value)
 
 
-def session_snapshot(torrents: Sequence[TorrentSnapshot], listen_port: int | None) -> SessionSnapshot:
-    """The session's totals from its torrents' (the daemon's DHT is not visible over RPC: 0 nodes)."""
+def session_snapshot(torrents: Sequence[TorrentSnapshot], listen_port: int | None, labels: Row) -> SessionSnapshot:
+    """The session's totals from its torrents' (the daemon's DHT is not visible over RPC: 0 nodes);
+    `labels`: session-get's piecemeal-categories and piecemeal-tags, if the daemon has them."""
     return SessionSnapshot(
+        categories=tuple(Category(str(c["name"]), str(c.get("save-path", "")))
+                         for c in labels.get(PIECEMEAL + "categories", ())),
+        tags=tuple(str(tag) for tag in labels.get(PIECEMEAL + "tags", ())),
         torrents=tuple(torrents),
         down_rate=sum(t.down_rate for t in torrents),
         up_rate=sum(t.up_rate for t in torrents),

@@ -121,6 +121,16 @@ async def test_pausing_with_transmission_remote_shows_and_commands_reach_the_dae
     assert [type(e) for e in events if isinstance(e, TorrentAdded | TorrentRemoved)] == [TorrentAdded, TorrentRemoved]
 
 
+async def test_tags_set_from_the_window_are_the_daemons(remote: RemoteSession, content: Path) -> None:
+    info_hash = await remote.add_torrent(make_torrent(content, piece_size=32768), content.parent, paused=True)
+    await remote.set_tags(info_hash, ["films", "old"])
+    await until(remote, lambda: remote.snapshot().tags == ("films", "old"), "the daemon's tags arrive")
+    assert remote.snapshot().torrents[0].tags == ("films", "old") and remote.snapshot().torrents[0].category == ""
+    assert remote.snapshot().listen_port is not None
+    with pytest.raises(RemoteError, match="categories are made in a window that runs on its machine"):
+        await remote.add_category("films")
+
+
 async def test_a_duplicate_and_a_missing_file_are_sentences(remote: RemoteSession, content: Path) -> None:
     data = make_torrent(content, piece_size=32768)
     await remote.add_torrent(data, content.parent, paused=True)
