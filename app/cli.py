@@ -22,6 +22,7 @@ from app.engine.portmap.status import MapState, PortMapStatus
 from app.engine.session import DuplicateTorrentError, Session, SessionConfig
 from app.engine.snapshots import StopReason, TorrentSnapshot, TorrentState
 from app.engine.transport.mse_transport import Encryption
+from app.engine.transport.utp_endpoint import TRANSPORTS
 from app.progress_printer import ProgressPrinter
 
 EXIT_USAGE = 2
@@ -99,6 +100,8 @@ def _network_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=6881, help="listen port (0: any)")
     parser.add_argument("--bind", default="0.0.0.0", help="address to listen on and connect from")
     parser.add_argument("--peer", action="append", default=[], metavar="HOST:PORT", help="connect to this peer too")
+    parser.add_argument("--transport", choices=TRANSPORTS, default="both",
+                        help="connect to peers over TCP first, then uTP (BEP 29) (both, the default), or only one")
     parser.add_argument("--no-dht", dest="dht", action="store_false", help="do not use the DHT (BEP 5)")
     parser.add_argument("--no-pex", dest="pex", action="store_false", help="do not exchange peers (BEP 11)")
     parser.add_argument("--no-lsd", dest="lsd", action="store_false",
@@ -244,7 +247,7 @@ def _prepare_folder(folder: Path) -> None:
 async def _run(meta: Metainfo | Magnet, args: argparse.Namespace, folder: Path, done: Done) -> int:
     config = SessionConfig(listen_host=args.bind, listen_port=args.port, download_dir=folder,
                            profile_dir=args.profile, resume_interval=args.save_every,
-                           enable_dht=args.dht, enable_pex=args.pex, enable_lsd=args.lsd,
+                           enable_dht=args.dht, enable_pex=args.pex, enable_lsd=args.lsd, transport=args.transport,
                            port_mapping=args.port_mapping, down_limit=args.down_limit, up_limit=args.up_limit,
                            **_peer_limits(args.max_peers),
                            seed_ratio_limit=args.seed_ratio, seed_time_limit=args.seed_time * 60,
@@ -368,7 +371,7 @@ def _progress_line(snap: TorrentSnapshot) -> str:
         f"up {humanize.naturalsize(snap.up_rate, binary=True)}/s  "
         f"peers {snap.peers + snap.seeds}  ETA {eta}"
     )
-    return line
+    return line if snap.why is None else f"{line}  — {snap.why.short}"
 
 
 # demo

@@ -18,7 +18,8 @@ from app.engine.tracker import udp_codec
 from app.engine.wire import extension
 from app.engine.wire import messages as m
 from app.engine.wire.codec import encode, encode_handshake, piece_header
-from fuzz.targets import ANNOUNCE_REQUEST
+from app.engine.transport.utp_codec import Packet, PacketType, encode_packet
+from fuzz.targets import ANNOUNCE_REQUEST, UTP_ID, UTP_OUR_SEQ, UTP_PEER_SEQ, utp_peer_packet
 
 _HASH = bytes(range(20))
 _ID = b"-PM0100-" + bytes(12)
@@ -122,6 +123,23 @@ def _krpc() -> list[bytes]:
     return [krpc.encode(message) for message in messages]
 
 
+def _utp() -> list[bytes]:
+    """Packets the fuzzed connection expects, each after its length: data in and out of order,
+    acks with and without a SACK, a FIN, a RESET, a resent SYN."""
+    peer, ours = UTP_PEER_SEQ, UTP_OUR_SEQ
+    packets = [
+        utp_peer_packet(PacketType.DATA, peer + 2, ours, b"in order"),
+        utp_peer_packet(PacketType.DATA, peer + 4, ours, b"out of order"),
+        utp_peer_packet(PacketType.STATE, peer + 3, ours + 1, sack=b"\x01\x00\x00\x00"),
+        utp_peer_packet(PacketType.STATE, peer + 3, ours - 1),
+        utp_peer_packet(PacketType.FIN, peer + 5, ours),
+        utp_peer_packet(PacketType.RESET, peer + 5, ours),
+        encode_packet(Packet(PacketType.SYN, UTP_ID, 1000, 0, 1 << 20, peer, 0)),
+    ]
+    framed = [bytes([len(packet)]) + packet for packet in packets]
+    return [b"".join(framed[:4]), b"".join(framed[:5]), framed[2] * 4, framed[5], framed[6] + framed[0]]
+
+
 def _portmap() -> list[bytes]:
     """A PCP router's answers (zero nonces, as the target's mapper asks) and a NAT-PMP router's."""
     address = bytes(10) + b"\xff\xff" + bytes((203, 0, 113, 7))
@@ -156,6 +174,7 @@ SEEDS: dict[str, list[bytes]] = {
     "udp_tracker": _udp_tracker(),
     "extension": _extension(),
     "krpc": _krpc(),
+    "utp": _utp(),
     "portmap": _portmap(),
     "rpc_request": _rpc_request(),
 }

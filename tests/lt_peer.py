@@ -20,6 +20,13 @@ _QUIET = {
     "alert_mask": lt.alert.category_t.error_notification | lt.alert.category_t.status_notification,
 }
 
+UTP_ONLY = {  # libtorrent with TCP switched off both ways: uTP (BEP 29) or nothing
+    "enable_incoming_tcp": False,
+    "enable_outgoing_tcp": False,
+    "enable_incoming_utp": True,
+    "enable_outgoing_utp": True,
+}
+
 
 def make_torrent(content: Path, *, piece_size: int, trackers: list[str] = ()) -> bytes:
     """A v1 torrent of `content` (a file or a folder) made by libtorrent itself."""

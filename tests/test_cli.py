@@ -155,3 +155,41 @@ def test_quiet_create_writes_the_file_and_says_nothing(payload: Path, tmp_path: 
 def test_quiet_and_verbose_do_not_go_together(tmp_path: Path) -> None:
     result = cli("-q", "-v", "info", str(tmp_path / "x.torrent"))
     assert result.returncode == 2 and "not allowed with" in result.stderr
+
+
+def test_seed_and_download_over_utp_only(payload: Path, tmp_path: Path) -> None:
+    """--transport utp on both ends: the download can only have come over uTP."""
+    torrent = tmp_path / "t.torrent"
+    torrent.write_bytes(create_torrent(payload, piece_length=32768))
+    port = free_port()
+    seed = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "seed", str(torrent), "--data", str(payload.parent),
+         "--bind", "127.0.0.1", "--port", str(port), "--transport", "utp", *OFFLINE],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        wait_listening(port, seed)  # TCP listens, and the UDP socket opens right after
+        result = cli("--quiet", "download", str(torrent), "-o", str(tmp_path / "out"), "--bind", "127.0.0.1",
+                     "--port", "0", "--transport", "utp", "--peer", f"127.0.0.1:{port}")
+        assert result.returncode == 0, result.stderr
+        for name in ("a.bin", "b/c.txt", "empty"):
+            assert (tmp_path / "out" / "stuff" / name).read_bytes() == (payload / name).read_bytes()
+    finally:
+        seed.send_signal(signal.SIGINT)
+        _, err = seed.communicate(timeout=20)
+    assert seed.returncode == 0, err
+
+
+def test_an_unknown_transport_is_refused(tmp_path: Path) -> None:
+    result = cli("download", "x.torrent", "-o", str(tmp_path), "--transport", "carrier-pigeon")
+    assert result.returncode == 2 and "invalid choice" in result.stderr
+
+
+def test_the_progress_line_ends_with_what_limits_the_speed() -> None:
+    from app.cli import _progress_line
+    from app.engine.diagnosis import Cause, CauseKind
+    from tests.ui.factories import torrent
+
+    why = Cause(CauseKind.QUEUED, "The torrent waits in the queue", "", "Raise the number of active downloads")
+    assert _progress_line(torrent(0, why=why)).endswith("  — The torrent waits in the queue")
+    assert "—" not in _progress_line(torrent(0))

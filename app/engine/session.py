@@ -28,6 +28,7 @@ from app.engine.controls import Controls
 from app.engine.errors import EngineError, StorageError
 from app.engine.metainfo import Metainfo, is_web_seed_url, load_metainfo, parse_metainfo, to_torrent_bytes
 from app.engine.dht import DEFAULT_BOOTSTRAP, DhtNode
+from app.engine.diagnosis import Reach
 from app.engine.disk_guard import free_bytes
 from app.engine.label_controls import LabelControls
 from app.engine.labels import Labels
@@ -36,10 +37,14 @@ from app.engine.magnet import format_magnet, parse_magnet
 from app.engine.peer import PeerConnection
 from app.engine.peer_id import make_peer_id
 from app.engine.portmap.service import PortMapOptions, PortMapService
-from app.engine.portmap.status import PortMapStatus
+from app.engine.portmap.status import MapState, PortMapStatus
 from app.engine.rate_limit import AltSchedule, Throttle
+from app.engine.rss.rules import Rule
+from app.engine.rss.service import RssService, RssSnapshot
 from app.engine.mover import MoveStatus
 from app.engine.sockets import Sockets
+from app.engine.transport.utp_endpoint import TRANSPORTS, UtpEndpoint, dial
+from app.engine.transport.utp_transport import UtpTransport
 from app.engine.snapshots import USER_STOPS, SessionSnapshot, StopReason, TorrentDetails
 from app.engine.store import ResumeRecord, Store, TorrentRecord, file_stamps, trustworthy
 from app.engine.torrent import Torrent
@@ -98,13 +103,17 @@ class SessionConfig:
     disk_reserve: int = 1024**3  # a torrent pauses rather than leave less free space; 0: no guard
     port_mapping: bool = True  # ask the router (UPnP, PCP, NAT-PMP) to open the listen ports
     encryption: str = Encryption.ALLOW  # MSE/PE: "allow", "require" or "disable"
+    transport: str = "both"  # peers over "both" (dial TCP, then uTP; accept both), "tcp" or "utp" (BEP 29)
     watch_folders: tuple[WatchedFolder, ...] = ()  # .torrent files put there are added by themselves
     watch_interval: float = 3.0  # seconds between scans of the watched folders
     on_complete_program: str = ""  # run when a download completes, with %N %F %D %I ...; "" none
+    rss_interval: float = 30 * 60.0  # seconds between refreshes of the feeds
 
     def __post_init__(self) -> None:
         if self.encryption not in set(Encryption):
             raise EngineError(f"encryption must be allow, require or disable, not '{self.encryption}'")
+        if self.transport not in TRANSPORTS:
+            raise EngineError(f"transport must be both, tcp or utp, not '{self.transport}'")
 
 
 def default_profile_dir() -> Path:
@@ -134,14 +143,17 @@ class Session:
         self.dht: DhtNode | None = None
         self.dht_port: int | None = None
         self._lsd: LsdService | None = None
+        self.utp: UtpEndpoint | None = None  # the UDP socket of uTP and the DHT
         self.network = SessionNetwork(self)  # what trackers ask at each announce
         self.port_map_options = PortMapOptions()
         self._portmap: PortMapService | None = None
         self.incoming_connections = 0  # handshakes completed by peers that reached us
+        self.listening_since: float | None = None  # time.monotonic() when the listener opened
         self.labels = LabelControls(self)  # categories and tags
         self.watcher = FolderWatcher(lambda: self.config.watch_folders, self._add_watched, self._tell)
         self.on_complete = CompletionRunner(lambda: self.config.on_complete_program, self._finished_fields)
         self.add_listener(self.on_complete.heard)
+        self.rss = RssService(lambda: self.http, self._add_from_feed, self._load_rss, self._save_rss)
 
     # lifecycle
 
@@ -151,6 +163,8 @@ class Session:
         if self.config.profile_dir is not None:
             await self._open_store(self.config.profile_dir)
         self._server = await self._listen(self.config)
+        await self._open_utp()
+        self.listening_since = time.monotonic()
         await self._start_discovery()
         await self._start_port_mapping()
         self.controls.start()
@@ -161,6 +175,8 @@ class Session:
             self._saver = asyncio.ensure_future(self._save_periodically())
         self.watcher.interval = self.config.watch_interval
         self.watcher.start()
+        self.rss.interval = self.config.rss_interval
+        self.rss.start()
 
     async def _listen(self, config: SessionConfig) -> asyncio.Server:
         try:
@@ -218,6 +234,34 @@ class Session:
         if previous is not None:
             await previous.close()
 
+    async def _open_utp(self) -> None:
+        """One UDP socket on the TCP port's number for uTP and the DHT (as other clients do)."""
+        if self.sockets.family == socket.AF_INET6:
+            log.warning("uTP is off: it runs over IPv4 here and the chosen address is IPv6")
+            return
+        self.utp = UtpEndpoint(self._incoming_utp)
+        self.utp.set_limits(self.config.max_peers, self.config.max_half_open)
+        await self.utp.start(self.sockets, self.listen_port or 0)
+
+    async def _reopen_utp(self, old: SessionConfig) -> None:
+        await self._close_utp()
+        await self._open_utp()
+
+    async def _close_utp(self) -> None:
+        if self.utp is not None:
+            self.utp.close()
+            self.utp = None
+
+    async def _set_utp_limits(self, old: SessionConfig) -> None:
+        if self.utp is not None:
+            self.utp.set_limits(self.config.max_peers, self.config.max_half_open)
+
+    def _incoming_utp(self, transport: UtpTransport) -> None:
+        if self.config.transport == "tcp":
+            transport.abort()
+            return
+        transport.attach(self._incoming())  # MSE or plaintext, as over TCP
+
     async def _restart_discovery(self, old: SessionConfig) -> None:
         await self._stop_discovery()
         await self._start_discovery()
@@ -233,9 +277,9 @@ class Session:
 
     async def close(self) -> None:
         """Stop everything. Each step is guarded: one that fails must not leave the rest open."""
-        steps = (self._stop_serving, self._stop_port_mapping, self.watcher.close, self.on_complete.close,
-                 self.controls.close, self._stop_torrents, self._stop_discovery, self._close_store,
-                 self._close_http)
+        steps = (self._stop_serving, self._stop_port_mapping, self.watcher.close, self.rss.close,
+                 self.on_complete.close, self.controls.close, self._stop_torrents, self._stop_discovery,
+                 self._close_utp, self._close_store, self._close_http)
         for step in steps:
             try:
                 await step()
@@ -305,10 +349,14 @@ class Session:
         self.dht = DhtNode(node_id=node_id, bootstrap=self.config.dht_bootstrap)
         if saved:
             self.dht.load_nodes(saved.get("nodes", []))
-        try:
-            await self.dht.start(self.sockets, self.listen_port or 0)
-        except OSError:  # the UDP port is taken: any port will do for the DHT
-            await self.dht.start(self.sockets, 0)
+        if self.utp is not None:  # the shared socket hands the DHT its datagrams
+            await self.dht.start(shared=self.utp.udp.transport)
+            self.utp.udp.dht = self.dht
+        else:
+            try:
+                await self.dht.start(self.sockets, self.listen_port or 0)
+            except OSError:  # the UDP port is taken: any port will do for the DHT
+                await self.dht.start(self.sockets, 0)
         self.dht_port = self.dht.port
 
     async def _start_lsd(self) -> None:
@@ -326,6 +374,8 @@ class Session:
                 self.store.set_setting("dht", self.dht.save_state())
             await self.dht.close()
             self.dht = self.dht_port = None
+            if self.utp is not None:
+                self.utp.udp.dht = None
         if self._lsd is not None:
             self._lsd.close()
             self._lsd = None
@@ -626,6 +676,40 @@ class Session:
             self._tell(str(exc))
             return ""
 
+    async def _add_from_feed(self, source: bytes | str, save_path: str, category: str) -> str:
+        """An item a feed's rule took: one already in the list counts as added."""
+        try:
+            return await self.add_torrent(source, save_path or None, category=category)
+        except DuplicateTorrentError as exc:
+            self._tell(str(exc))
+            return ""
+
+    def _load_rss(self) -> Any:
+        return None if self.store is None else self.store.get_setting("rss")
+
+    def _save_rss(self, value: Any) -> None:
+        if self.store is not None:
+            self.store.set_setting("rss", value)
+
+    # feeds (RSS and Atom) and their download rules
+
+    def rss_snapshot(self) -> RssSnapshot:
+        return self.rss.snapshot()
+
+    async def add_feed(self, url: str) -> None:
+        """Follow a feed; it is read at once, then at every refresh."""
+        await self.rss.add_feed(url)
+
+    async def remove_feed(self, url: str) -> None:
+        self.rss.remove_feed(url)
+
+    async def set_rss_rules(self, rules: Sequence[Rule]) -> None:
+        """The whole list of download rules, in the order they are tried."""
+        self.rss.set_rules(rules)
+
+    async def refresh_feeds(self) -> None:
+        await self.rss.refresh()
+
     def _tell(self, message: str) -> None:
         log.warning("%s", message)
         self.emit(events.Notice(message))
@@ -647,7 +731,8 @@ class Session:
     # reading the state
 
     def snapshot(self) -> SessionSnapshot:
-        torrents = tuple(t.snapshot() for t in self.torrents.values())
+        reach = self.reach()
+        torrents = tuple(t.snapshot(reach) for t in self.torrents.values())
         return SessionSnapshot(
             torrents=torrents,
             down_rate=sum(t.down_rate for t in torrents),
@@ -663,7 +748,13 @@ class Session:
 
     def details(self, info_hash: str) -> TorrentDetails | None:
         torrent = self.torrents.get(bytes.fromhex(info_hash))
-        return torrent.details() if torrent is not None else None
+        return torrent.details(self.reach()) if torrent is not None else None
+
+    def reach(self) -> Reach:
+        """The proof that peers can reach us, for the speed diagnosis."""
+        uptime = time.monotonic() - self.listening_since if self.listening_since is not None else None
+        mapped = self.port_mapping_status().state == MapState.MAPPED
+        return Reach(self.incoming_connections, mapped, uptime)
 
     async def free_space(self, folder: str | Path) -> int | None:
         """Free bytes on the disk of `folder` (or of its nearest existing parent); None if the
@@ -751,7 +842,9 @@ class Session:
 
         factory: Callable[[], PeerConnection | DialStream] = make_stream if encrypted else make_peer
         try:
-            _, protocol = await asyncio.wait_for(self.sockets.connect(factory, address), CONNECT_TIMEOUT)
+            _, protocol = await dial(
+                self.config.transport, self.utp, self.sockets, factory, address, CONNECT_TIMEOUT
+            )
         except (OSError, TimeoutError) as exc:
             return _DialFailure(_connect_reason(exc), connected=False)
         finally:
@@ -854,8 +947,10 @@ class SessionNetwork:
 _SETTING_REACTIONS: tuple[tuple[frozenset[str], Callable[[Session, SessionConfig], Awaitable[None]]], ...] = (
     (frozenset({"listen_host", "listen_port"}), Session._relisten),
     (frozenset({"listen_host"}), Session._new_http_client),
+    (frozenset({"listen_host", "listen_port"}), Session._reopen_utp),
     (frozenset({"listen_host", "listen_port", "enable_dht", "dht_bootstrap", "enable_lsd"}),
      Session._restart_discovery),
+    (frozenset({"max_peers", "max_half_open"}), Session._set_utp_limits),
     (frozenset({"upload_slots"}), Session._set_upload_slots),
     (frozenset({"listen_host", "listen_port"}), Session._announce_address),
     (frozenset({"listen_host", "listen_port", "enable_dht", "dht_bootstrap", "enable_lsd", "port_mapping"}),

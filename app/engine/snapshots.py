@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from app.engine.portmap.status import MapState, PortMapStatus
 
 if TYPE_CHECKING:
+    from app.engine.diagnosis import Cause
     from app.engine.labels import Category
     from app.engine.torrent_options import TorrentOptions
 
@@ -95,6 +96,7 @@ class PeerSnapshot:
     uploaded: int
     incoming: bool
     encrypted: bool = False  # MSE/PE with RC4: the whole stream is encrypted
+    transport: str = "TCP"  # or "uTP" (BEP 29)
     note: str = ""  # why a web seed is backed off or dropped, "" if all is well
 
     @property
@@ -145,6 +147,7 @@ class TorrentSnapshot:
     reason: StopReason | None = None  # why it is stopped; None while it runs
     category: str = ""  # the user's category, "" none
     tags: tuple[str, ...] = ()  # the user's tags, sorted
+    why: Cause | None = None  # what limits the speed most right now (app/engine/diagnosis.py)
 
     @property
     def paused(self) -> bool:
@@ -164,6 +167,7 @@ class TorrentDetails:
     private: bool
     options: TorrentOptions  # the torrent's own: file priorities, sequential, limits, seeding goal
     seeding_time: float  # seconds spent seeding, across restarts
+    causes: tuple[Cause, ...] = ()  # what limits the speed, the strongest first
 
 
 @dataclass(frozen=True, slots=True)

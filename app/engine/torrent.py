@@ -31,6 +31,7 @@ import aiohttp
 from app.engine import events
 from app.engine.bitfield import Bitfield
 from app.engine.choker import ChokeCandidate, Choker
+from app.engine.diagnosis import Measurements, Reach, diagnose
 from app.engine.errors import StorageError
 from app.engine.labels import Labels
 from app.engine.magnet import Magnet
@@ -55,6 +56,7 @@ from app.engine.store import ResumeRecord
 from app.engine.torrent_options import SKIP, TorrentOptions, apply_options
 from app.engine.tracker.announce_list import new_tiers
 from app.engine.tracker.manager import TrackerManager, TrackerNetwork
+from app.engine.transport.utp_transport import UtpTransport
 from app.engine.webseed import WebSeed, WebSeedError
 from app.engine.wire import extension as ext
 from app.engine.wire import messages as m
@@ -578,10 +580,11 @@ class Torrent:
         if self.private or not self.host.config.enable_pex:
             return
         known = {p.listen_address for p in self.peers if p.listen_address is not None}
+        flags = {p.listen_address: _pex_flags(p) for p in self.peers if p.listen_address is not None}
         for peer in self.peers:
             if peer.remote_extensions is None or not peer.remote_extensions.ext_id(ext.UT_PEX):
                 continue
-            message = peer.pex.diff(known - {peer.listen_address}, now)
+            message = peer.pex.diff(known - {peer.listen_address}, now, flags)
             if message is not None:
                 peer.send_extended(ext.UT_PEX, ext.encode_pex(message))
 
@@ -1012,11 +1015,11 @@ class Torrent:
     def total_uploaded(self) -> int:
         return self.uploaded + sum(p.up.total for p in self.peers)
 
-    def snapshot(self) -> TorrentSnapshot:
+    def snapshot(self, reach: Reach = Reach()) -> TorrentSnapshot:
         total = self.metainfo.total_length if self.has_metadata else 0
         verified = total - self._missing_bytes()
         skipped, wanted, wanted_verified = self._wanted_bytes()
-        down = sum(p.down.rate for p in self.peers) + sum(s.down.rate for s in self._web_seeds.values())
+        down = self._down_rate()
         up = sum(p.up.rate for p in self.peers)
         seeds = sum(1 for p in self.peers if p.is_seed)
         downloaded = self.total_downloaded
@@ -1050,7 +1053,44 @@ class Torrent:
             reason=self.reason,
             category=self.labels.category,
             tags=self.labels.tags,
+            why=next(iter(diagnose(self.measurements(reach))), None),
         )
+
+    def _down_rate(self) -> float:
+        return sum(p.down.rate for p in self.peers) + sum(s.down.rate for s in self._web_seeds.values())
+
+    def measurements(self, reach: Reach = Reach()) -> Measurements:
+        """What the speed diagnosis reads (app/engine/diagnosis.py): counts, no judgement."""
+        wanting = self.state in (TorrentState.DOWNLOADING, TorrentState.METADATA)
+        downloading = self.running and self.reason is None and wanting
+        needed, available = self._needed_pieces() if downloading else (0, 0)
+        limits, session = self.throttle.limits, self.throttle.session_limits
+        trackers = self.trackers.snapshot()
+        connected = {p.address for p in self.peers}
+        interested = [p for p in self.peers if p.am_interested]
+        return Measurements(
+            downloading=downloading, reason=self.reason, down_rate=self._down_rate(),
+            torrent_down_limit=limits.down, session_down_limit=session.down,
+            up_limit=min((limit for limit in (limits.up, session.up) if limit), default=0),
+            peers=len(self.peers), peers_with_needed=len(interested),
+            known_peers=sum(1 for address in self.candidates if address not in connected),
+            needed_pieces=needed, available_pieces=available,
+            choked_by=sum(1 for p in interested if p.peer_choking), interested_in=len(interested),
+            unwritten=self._unwritten, unwritten_cap=self.host.config.max_unwritten, disk_behind=self._reading_paused,
+            trackers=len(trackers), trackers_working=sum(1 for t in trackers if t.status == "working"),
+            tracker_message=self.trackers.status_text, dht=self.host.dht is not None,
+            max_peers=self.host.config.max_peers_per_torrent, session_full=not self.host.can_connect(), reach=reach,
+        )
+
+    def _needed_pieces(self) -> tuple[int, int]:
+        """Wanted pieces not verified yet, and how many of them some connected peer has."""
+        if not self.has_metadata:
+            return 0, 0
+        needed = self.picker.missing
+        if not self.peers or any(p.is_seed for p in self.peers):  # the cheap answers first: 0 or all
+            return needed, needed if self.peers else 0
+        wants, availability = self.picker.wants, self.picker.availability
+        return needed, sum(1 for piece in range(self.num_pieces) if wants(piece) and availability(piece))
 
     def _missing_bytes(self) -> int:
         if not self.has_metadata:
@@ -1090,12 +1130,13 @@ class Torrent:
             return f"{word} — {self.trackers.status_text}"
         return word
 
-    def details(self) -> TorrentDetails:
+    def details(self, reach: Reach = Reach()) -> TorrentDetails:
         peers = tuple(self._peer_snapshot(p) for p in self.peers) + self._web_seed_rows(time.monotonic())
+        causes = diagnose(self.measurements(reach))
         if not self.has_metadata:
             return TorrentDetails(
                 self.info_hash.hex(), peers, (), b"", b"", self.active_seconds, "", False,
-                self.options, self.seeding_seconds,
+                self.options, self.seeding_seconds, causes,
             )
         states = bytearray(self.picker.states_bytes())
         for piece in self._failed_at:
@@ -1115,6 +1156,7 @@ class Torrent:
             private=self.metainfo.private,
             options=self.options,
             seeding_time=self.seeding_seconds,
+            causes=causes,
         )
 
     def _peer_snapshot(self, peer: PeerConnection) -> PeerSnapshot:
@@ -1130,12 +1172,19 @@ class Torrent:
             uploaded=peer.up.total,
             incoming=peer.incoming,
             encrypted=peer.encrypted,
+            transport="uTP" if isinstance(peer.transport, UtpTransport) else "TCP",
         )
+
+
+def _pex_flags(peer: PeerConnection) -> int:
+    """BEP 11 added.f: 0x04 the peer speaks uTP (we reach it over uTP), 0x02 it is a seed."""
+    utp = ext.PEX_UTP if isinstance(peer.transport, UtpTransport) else 0
+    return utp | (ext.PEX_SEED if peer.is_seed else 0)
 
 
 def _peer_flags(peer: PeerConnection) -> str:
     """qBittorrent's letters: D/d downloading or interested-but-choked, U/u likewise up, I incoming,
-    E encrypted."""
+    E encrypted, P uTP."""
     flags = []
     if peer.am_interested:
         flags.append("d" if peer.peer_choking else "D")
@@ -1149,5 +1198,7 @@ def _peer_flags(peer: PeerConnection) -> str:
         flags.append("I")
     if peer.encrypted:
         flags.append("E")
+    if isinstance(peer.transport, UtpTransport):
+        flags.append("P")
     return " ".join(flags)
 

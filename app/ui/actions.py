@@ -33,6 +33,7 @@ class Actions:
         self.start_all = self._make("Start all", icon("start"), None)
         self.pause_all = self._make("Pause all", icon("pause"), None)
         self.preferences = self._make("Prefere&nces…", QIcon(), "Ctrl+,")
+        self.feeds = self._make("&Feeds (RSS)…", QIcon(), "Ctrl+Shift+R")
         self.about = self._make("&About Piecemeal", QIcon(), None)
         self.quit = self._make("&Quit", QIcon(), QKeySequence.StandardKey.Quit)
         self.search = self._make("Search", QIcon(), QKeySequence.StandardKey.Find)
@@ -51,6 +52,7 @@ class Actions:
         self.connect.setStatusTip("Show and control the torrents of a piecemeal-daemon, here or on another machine")
         self.local_session.setStatusTip("Show this computer's own torrents again")
         self.remove.setStatusTip("Remove the selected torrents, and optionally their files")
+        self.feeds.setStatusTip("Follow RSS and Atom feeds and download what your rules pick")
         self.add_web_seed.setStatusTip("Download this torrent from a web server that holds its files too")
 
     def _make(self, text: str, action_icon: QIcon, shortcut: Shortcut) -> QAction:

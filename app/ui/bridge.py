@@ -30,6 +30,8 @@ from app.engine.events import (
     TorrentFinished,
     TorrentRemoved,
 )
+from app.engine.rss.rules import Rule
+from app.engine.rss.service import RssSnapshot
 from app.engine.snapshots import SessionSnapshot, TorrentDetails, TorrentSnapshot
 from app.ui.engine_session import EngineSession
 from app.ui.settings import ADDRESS_FIELDS
@@ -291,6 +293,23 @@ class EngineBridge(QObject):
                 self._session.set_tags(info_hash, sorted(tags)),
                 f"Could not change the tags of {self._name(info_hash)}",
             )
+
+    # Feeds (RSS and Atom)
+
+    def rss_snapshot(self) -> RssSnapshot:
+        return self._session.rss_snapshot()
+
+    def add_feed(self, url: str) -> asyncio.Future[Any]:
+        return self.run(self._session.add_feed(url), f"Could not add the feed {url}")
+
+    def remove_feed(self, url: str) -> asyncio.Future[Any]:
+        return self.run(self._session.remove_feed(url), f"Could not remove the feed {url}")
+
+    def set_rss_rules(self, rules: Sequence[Rule]) -> asyncio.Future[Any]:
+        return self.run(self._session.set_rss_rules(list(rules)), "Could not save the download rules")
+
+    def refresh_feeds(self) -> asyncio.Future[Any]:
+        return self.run(self._session.refresh_feeds(), "Could not refresh the feeds")
 
     def apply_settings(self, changes: Mapping[str, Any]) -> asyncio.Future[Any]:
         """Hand the session the settings that changed (SessionConfig fields, engine units)."""

@@ -38,6 +38,7 @@ from app.ui.widgets.speed_graph import SpeedGraph
 _GENERAL_FIELDS = (
     "Name",
     "Status",
+    "Why this speed",
     "Save path",
     "Category",
     "Tags",
@@ -55,7 +56,7 @@ _GENERAL_FIELDS = (
 )
 
 
-_OPTIONAL_FIELDS = ("Category", "Tags", "Comment", "Error")  # rows shown only when they say something
+_OPTIONAL_FIELDS = ("Why this speed", "Category", "Tags", "Comment", "Error")  # rows shown only when they say something
 
 
 def distributed_copies(availability: bytes) -> float | None:
@@ -71,6 +72,7 @@ def general_fields(torrent: TorrentSnapshot, details: TorrentDetails | None) -> 
     return {
         "Name": torrent.name,
         "Status": torrent.status_text,
+        "Why this speed": why_text(details),
         "Save path": torrent.save_path,
         "Category": torrent.category,
         "Tags": ", ".join(torrent.tags),
@@ -86,6 +88,13 @@ def general_fields(torrent: TorrentSnapshot, details: TorrentDetails | None) -> 
         "Comment": _comment(details),
         "Error": torrent.error,
     }
+
+
+def why_text(details: TorrentDetails | None) -> str:
+    """What limits the speed, the strongest first: one numbered cause a line, with its advice."""
+    if details is None:
+        return ""
+    return "\n".join(f"{n}. {cause.short}. {cause.advice}." for n, cause in enumerate(details.causes, 1))
 
 
 def size_text(torrent: TorrentSnapshot) -> str:

@@ -51,6 +51,7 @@ from app.ui.dialogs.add_magnet import AddMagnetDialog
 from app.ui.dialogs.add_torrent import AddTorrentDialog
 from app.ui.dialogs.choose_files import ChooseFilesDialog
 from app.ui.dialogs.create_torrent import CreateTorrentDialog
+from app.ui.dialogs.feeds import FeedsDialog
 from app.ui.dialogs.preferences import PreferencesDialog
 from app.ui.dialogs.torrent_options import GlobalGoals, TorrentOptionsDialog
 from app.ui.icons import app_icon
@@ -146,6 +147,7 @@ class MainWindow(QMainWindow):
     ) -> None:
         super().__init__(parent)
         self.bridge = bridge
+        self.feeds_dialog: FeedsDialog | None = None
         self.settings = settings
         self.log = log or detached_log()
         self.preferences = load_preferences(settings)
@@ -263,6 +265,8 @@ class MainWindow(QMainWindow):
         torrent_menu.addSeparator()
         torrent_menu.addAction(a.start_all)
         torrent_menu.addAction(a.pause_all)
+        tools_menu = self.menuBar().addMenu("T&ools")
+        tools_menu.addAction(a.feeds)
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction(a.about)
 
@@ -340,6 +344,7 @@ class MainWindow(QMainWindow):
         )
         a.preferences.triggered.connect(self.edit_preferences)
         a.about.triggered.connect(lambda: show_about(self))
+        a.feeds.triggered.connect(self.show_feeds)
         a.quit.triggered.connect(self.request_quit)
         a.search.triggered.connect(self._focus_search)
         a.toggle_window.triggered.connect(self.toggle_visible)
@@ -644,6 +649,13 @@ class MainWindow(QMainWindow):
     def _copy(self, text: str) -> None:
         QGuiApplication.clipboard().setText(text)
         self.statusBar().showMessage("Copied to the clipboard", 3000)
+
+    def show_feeds(self) -> None:
+        """One Feeds window, raised if it is already open."""
+        if self.feeds_dialog is None:
+            self.feeds_dialog = FeedsDialog(self.bridge, self)
+        self.feeds_dialog.show()
+        self.feeds_dialog.raise_()
 
     def edit_preferences(self) -> None:
         dialog = PreferencesDialog(self.preferences, self, log_file=self.log.path)

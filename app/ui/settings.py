@@ -53,6 +53,7 @@ class Preferences:
     port_mapping: bool = True  # ask the router to open the listening port (UPnP, NAT-PMP, PCP)
     disk_reserve: int = 1024
     encryption: str = "allow"  # MSE/PE: "allow", "require" or "disable"
+    transport: str = "both"  # SessionConfig.transport: "both" (TCP, then uTP), "tcp" or "utp"
     log_level: str = "INFO"  # the `app` logger's, one of app_log.LEVELS
     watch_dir: str = ""  # .torrent files put there are added by themselves; "" none
     watch_delete: bool = False  # delete them once added, rather than move them to "added"
@@ -134,6 +135,7 @@ def session_settings(preferences: Preferences) -> dict[str, Any]:
         "port_mapping": p.port_mapping,
         "disk_reserve": p.disk_reserve * MIB,
         "encryption": p.encryption,
+        "transport": p.transport if p.transport in ("both", "tcp", "utp") else "both",
         "watch_folders": watched_folders(p),
         "on_complete_program": p.on_complete_program.strip(),
     }

@@ -1,3 +1,4 @@
+from app.engine.diagnosis import Cause, CauseKind
 from app.engine.snapshots import PieceState, TorrentDetails
 from app.engine.torrent_options import TorrentOptions
 from app.ui.app_log import detached_log
@@ -40,6 +41,21 @@ def test_general_fields_say_it_in_words():
     assert (fields["Category"], fields["Tags"]) == ("", "")
     labelled = general_fields(torrent(0, category="Films", tags=("hd", "new")), _details())
     assert (labelled["Category"], labelled["Tags"]) == ("Films", "hd, new")
+
+
+def test_general_lists_what_limits_the_speed_strongest_first():
+    causes = (
+        Cause(CauseKind.TORRENT_LIMIT, "This torrent's download limit is reached", "99 KiB/s of 100 KiB/s",
+              "Raise or remove the torrent's download limit"),
+        Cause(CauseKind.CHOKED, "Most peers refuse to send to us (they choke us)", "3 of 4 peers", "Upload more"),
+    )
+    fields = general_fields(torrent(0), _details(causes=causes))
+    assert fields["Why this speed"] == (
+        "1. This torrent's download limit is reached (99 KiB/s of 100 KiB/s). "
+        "Raise or remove the torrent's download limit.\n"
+        "2. Most peers refuse to send to us (they choke us) (3 of 4 peers). Upload more."
+    )
+    assert general_fields(torrent(0), _details())["Why this speed"] == ""
 
 
 def test_only_the_visible_tab_is_filled(qtbot):

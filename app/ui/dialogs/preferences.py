@@ -35,6 +35,12 @@ from app.ui.dialogs.parts import folder_row
 from app.ui.settings import Preferences
 
 DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+# SessionConfig.transport values and how the Connection tab names them.
+TRANSPORT_CHOICES = (
+    ("both", "TCP first, then uTP"),
+    ("tcp", "TCP only"),
+    ("utp", "uTP only"),
+)
 # The encryption choices as other clients word them, and the engine's names for them.
 ENCRYPTION_CHOICES = (
     ("Allow encryption", "allow"),
@@ -141,6 +147,11 @@ class PreferencesDialog(QDialog):
         self.host_edit.setToolTip("0.0.0.0 listens everywhere; a VPN's address keeps all traffic on it")
         self.max_peers_box = _spin(p.max_peers, 5000)
         self.max_peers_per_torrent_box = _spin(p.max_peers_per_torrent, 1000)
+        self.transport_box = QComboBox()
+        for value, label in TRANSPORT_CHOICES:
+            self.transport_box.addItem(label, value)
+        self.transport_box.setCurrentIndex(max(0, self.transport_box.findData(p.transport)))
+        self.transport_box.setToolTip("uTP (BEP 29) gives way to your other traffic when the line is busy")
         self.port_mapping_box = QCheckBox("Map the port with UPnP / NAT-PMP")
         self.port_mapping_box.setChecked(p.port_mapping)
         self.port_mapping_box.setToolTip(
@@ -152,6 +163,7 @@ class PreferencesDialog(QDialog):
         peers = QFormLayout()
         peers.addRow("Peers in all:", self.max_peers_box)
         peers.addRow("Peers per torrent:", self.max_peers_per_torrent_box)
+        peers.addRow("Connect over:", self.transport_box)
         peers.addRow("Encryption:", self._encryption_box(p.encryption))
         return self._page(
             self._group("Listening", listening),
@@ -298,6 +310,7 @@ class PreferencesDialog(QDialog):
             listen_host=self.host_edit.text().strip() or "0.0.0.0",
             max_peers=self.max_peers_box.value(),
             max_peers_per_torrent=self.max_peers_per_torrent_box.value(),
+            transport=str(self.transport_box.currentData()),
             down_limit=self.down_limit_box.value(),
             up_limit=self.up_limit_box.value(),
             alt_down_limit=self.alt_down_limit_box.value(),

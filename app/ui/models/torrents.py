@@ -97,9 +97,11 @@ def size_tooltip(torrent: TorrentSnapshot) -> str:
 
 
 def status_tooltip(torrent: TorrentSnapshot) -> str:
-    """The status line; for a stopped torrent also where it stood and what it waits for."""
+    """The status line; what limits the speed most, or for a stopped torrent where it stood
+    and what it waits for."""
     if torrent.reason is None:
-        return torrent.status_text
+        why = torrent.why
+        return torrent.status_text if why is None else f"{torrent.status_text}\n{why.short}.\n{why.advice}."
     return f"{torrent.status_text}\nStopped while {torrent.state}. {_WAITS_FOR[torrent.reason]}"
 
 

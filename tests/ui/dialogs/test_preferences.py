@@ -42,6 +42,7 @@ def test_every_field_round_trips_through_the_dialog_and_qsettings(settings, tmp_
     dialog.lsd_box.setChecked(False)
     dialog.port_mapping_box.setChecked(False)
     dialog.reserve_box.setValue(512)
+    dialog.transport_box.setCurrentIndex(dialog.transport_box.findData("utp"))
     dialog.encryption_box.setCurrentIndex(dialog.encryption_box.findData("require"))
     dialog.log_level_box.setCurrentIndex(dialog.log_level_box.findData("DEBUG"))
     chosen = dialog.preferences()
@@ -51,6 +52,7 @@ def test_every_field_round_trips_through_the_dialog_and_qsettings(settings, tmp_
     loaded = load_preferences(settings)
     assert loaded == chosen
     assert loaded.alt_days == (5, 6)
+    assert loaded.transport == "utp" and session_settings(loaded)["transport"] == "utp"
     assert loaded.port_mapping is False and session_settings(loaded)["port_mapping"] is False
     assert loaded.encryption == "require"
     assert (loaded.alt_start_minute, loaded.alt_end_minute) == (22 * 60 + 30, 6 * 60)

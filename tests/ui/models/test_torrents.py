@@ -2,6 +2,7 @@ from dataclasses import replace
 
 from PySide6.QtCore import QPersistentModelIndex, Qt
 
+from app.engine.diagnosis import Cause, CauseKind
 from app.engine.snapshots import StopReason, TorrentState
 from app.ui.models.roles import ITEM_ROLE, PROGRESS_ROLE
 from app.ui.models.torrents import TorrentColumn, TorrentListModel
@@ -125,6 +126,15 @@ def test_a_stopped_row_says_why_where_it_stood_and_what_it_waits_for():
     running = model.index(1, TorrentColumn.STATUS)
     assert running.data(Qt.ItemDataRole.ToolTipRole) == "Downloading"  # a running row: the line alone
     assert status.data(Qt.ItemDataRole.ForegroundRole) is None  # red is for errors only
+
+
+def test_a_running_row_says_what_limits_its_speed():
+    model = _model_with(1)
+    why = Cause(CauseKind.DISK, "The disk cannot keep up", "16 MiB unwritten of 16 MiB", "Save to a faster disk")
+    model.apply(TorrentDiff(changed=(torrent(0, why=why),)))
+    assert model.index(0, TorrentColumn.STATUS).data(Qt.ItemDataRole.ToolTipRole) == (
+        "Downloading\nThe disk cannot keep up (16 MiB unwritten of 16 MiB).\nSave to a faster disk."
+    )
 
 
 def test_a_tick_over_a_thousand_torrents_touches_only_changed_rows():
