@@ -20,6 +20,8 @@ from typing import Any, Final
 from app.engine.events import Event, MetadataReceived
 from app.engine.magnet import format_magnet
 from app.engine.metainfo import Metainfo
+from app.engine.rss.rules import Rule
+from app.engine.rss.service import RssSnapshot
 from app.engine.snapshots import SessionSnapshot, TorrentDetails, TorrentSnapshot
 from app.engine.torrent_options import TorrentOptions
 from app.rpc import remote_commands as commands
@@ -242,6 +244,23 @@ class RemoteSession:
 
     async def add_web_seed(self, info_hash: str, url: str) -> None:
         raise RemoteError("The remote control cannot add a web seed: Transmission's RPC has no request for it.")
+
+    # Feeds: the daemon's own are not visible over Transmission's RPC; the window shows none.
+
+    def rss_snapshot(self) -> RssSnapshot:
+        return RssSnapshot(feeds=(), rules=())
+
+    async def add_feed(self, url: str) -> None:
+        raise RemoteError(_ON_THE_DAEMON.format("feeds are followed"))
+
+    async def remove_feed(self, url: str) -> None:
+        raise RemoteError(_ON_THE_DAEMON.format("feeds are removed"))
+
+    async def set_rss_rules(self, rules: Sequence[Rule]) -> None:
+        raise RemoteError(_ON_THE_DAEMON.format("download rules are set"))
+
+    async def refresh_feeds(self) -> None:
+        raise RemoteError(_ON_THE_DAEMON.format("feeds are read"))
 
     async def set_config(self, **changes: Any) -> None:
         arguments, refused = commands.session_arguments(changes)

@@ -239,6 +239,7 @@ def peer_snapshot(peer: Row) -> PeerSnapshot:
         uploaded=int(peer.get(PIECEMEAL + "uploaded", 0)),
         incoming=bool(peer.get("isIncoming", False)),
         encrypted=bool(peer.get("isEncrypted", False)),
+        transport="uTP" if peer.get("isUTP") else "TCP",
     )
 
 

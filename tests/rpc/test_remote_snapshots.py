@@ -70,7 +70,7 @@ def test_details_from_transmission_fields() -> None:
                   {"name": "film/b.srt", "length": 5, "bytesCompleted": 0}],
         "fileStats": [{"wanted": True, "priority": 1}, {"wanted": False, "priority": 0}],
         "peers": [{"address": "::1", "port": 6881, "clientName": "lt", "flagStr": "DE", "rateToClient": 9},
-                  {"address": "127.0.0.2", "port": 1, "isEncrypted": True}],
+                  {"address": "127.0.0.2", "port": 1, "isEncrypted": True, "isUTP": True}],
         "downloadLimited": True, "downloadLimit": 40, "seedRatioMode": 2, "secondsSeeding": 5,
         "secondsDownloading": 10,
     })
@@ -78,7 +78,7 @@ def test_details_from_transmission_fields() -> None:
     assert details.options.file_priorities == (2, 0) and details.options.down_limit == 40_000
     assert details.options.ratio_limit == 0.0 and details.options.seed_time_limit is None
     assert details.peers[0].address == "[::1]:6881" and details.peers[0].down_rate == 9.0
-    assert [p.encrypted for p in details.peers] == [False, True]
+    assert [(p.encrypted, p.transport) for p in details.peers] == [(False, "TCP"), (True, "uTP")]
     assert (details.pieces, details.availability, details.time_active) == (b"\x03", b"\x00", 15.0)
 
 
