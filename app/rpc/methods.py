@@ -186,7 +186,10 @@ class RpcMethods:
             return {"torrent-duplicate": self._brief(existing)}
         paused = get_bool(args, "paused", not self.settings["start-added-torrents"])
         priorities = _file_choice(source, args) if isinstance(source, Metainfo) else None
-        await self.session.add_torrent(source, folder, paused=paused or priorities is not None, category=labels.category)
+        # Piecemeal's own: a magnet stops once its metadata arrives, for the user to choose its files.
+        choose = bool(get_bool(args, fields.PIECEMEAL + "choose-files", False)) and isinstance(source, str)
+        await self.session.add_torrent(source, folder, paused=paused or priorities is not None, choose_files=choose,
+                                       category=labels.category)
         self.added += 1
         if labels.tags:
             await self.session.set_tags(info_hash, labels.tags)
@@ -239,6 +242,7 @@ class RpcMethods:
             await self._set_files(info_hash, args)
             await self._set_limits(info_hash, args)
             await self._set_goal(info_hash, args)
+            await self._set_seed_time(info_hash, args)
             sequential = get_bool(args, "sequentialDownload")
             if sequential is not None:
                 await self.session.set_sequential(info_hash, sequential)
@@ -296,6 +300,16 @@ class RpcMethods:
         goal = _ratio_goal(mode, ratio, options.ratio_limit)
         await self.session.set_options(info_hash, replace(options, ratio_limit=goal))
 
+    async def _set_seed_time(self, info_hash: str, args: Mapping[str, Any]) -> None:
+        """Piecemeal's own: stop seeding after this many seconds; null: the session's goal."""
+        key = fields.PIECEMEAL + "seed-time-limit"
+        if key not in args:
+            return
+        seconds = get_number(args, key)
+        details = self.session.details(info_hash)
+        assert details is not None, "a selected torrent has details"
+        await self.session.set_options(info_hash, replace(details.options, seed_time_limit=seconds))
+
     async def torrent_set_location(self, args: Mapping[str, Any]) -> dict[str, Any]:
         location = _absolute(get_str(args, "location"), "new location")
         if not location:
@@ -314,6 +328,9 @@ class RpcMethods:
         values["peer-port"] = self.session.listen_port or self.settings["peer-port"]
         values["session-id"] = self.context.session_id
         values["config-dir"] = self.context.config_dir
+        snapshot = self.session.snapshot()  # Piecemeal's own: what the window's sidebar lists
+        values[fields.PIECEMEAL + "categories"] = [{"name": c.name, "save-path": c.save_path} for c in snapshot.categories]
+        values[fields.PIECEMEAL + "tags"] = list(snapshot.tags)
         values["download-dir-free-space"] = await _free_bytes(Path(self.settings["download-dir"]))
         values["blocklist-enabled"] = self.session.config.ip_filter_path is not None
         values["blocklist-size"] = self.session.sockets.gate.rules

@@ -107,7 +107,8 @@ class EngineBridge(QObject):
             ),
             Notice: lambda e: self.notice.emit(e.message),
         }
-        session.add_listener(self._on_event)
+        self._heard: list[EngineSession] = []
+        self._listen(session)
 
     # Polling
 
@@ -141,6 +142,24 @@ class EngineBridge(QObject):
 
     def now(self) -> float:
         return self._clock()
+
+    def use_session(self, session: EngineSession) -> None:
+        """Talk to another session from now on (local or remote): its torrents replace the old
+        session's in the models at the next tick; commands still running finish on the old one."""
+        polling = self._timer.isActive()
+        self.stop()
+        self._session = session
+        self._selected = None
+        self.speed_history = SpeedHistory()
+        self._listen(session)
+        if polling:
+            self.start()
+
+    def _listen(self, session: EngineSession) -> None:
+        """Hear each session once; an event from a session no longer shown is dropped."""
+        if not any(heard is session for heard in self._heard):
+            self._heard.append(session)
+            session.add_listener(lambda event: self._on_event(event) if session is self._session else None)
 
     @property
     def snapshot(self) -> SessionSnapshot:

@@ -253,6 +253,9 @@ class MainWindow(QMainWindow):
         for action in (a.add_file, a.add_magnet, a.create):
             file_menu.addAction(action)
         file_menu.addSeparator()
+        file_menu.addAction(a.connect)
+        file_menu.addAction(a.local_session)
+        file_menu.addSeparator()
         file_menu.addAction(a.quit)
         edit_menu = self.menuBar().addMenu("&Edit")
         edit_menu.addAction(a.search)
