@@ -16,6 +16,7 @@ import humanize
 
 from app.engine import events
 from app.engine.errors import EngineError
+from app.engine.ip_filter_file import load_ip_filter
 from app.engine.magnet import Magnet, format_magnet, parse_magnet
 from app.engine.metainfo import Metainfo, is_web_seed_url, load_metainfo
 from app.engine.peer_address import parse_peer_address
@@ -23,6 +24,7 @@ from app.engine.portmap.status import MapState, PortMapStatus
 from app.engine.session import DuplicateTorrentError, Session, SessionConfig
 from app.engine.snapshots import StopReason, TorrentSnapshot, TorrentState
 from app.engine.transport.mse_transport import Encryption
+from app.engine.transport.utp_endpoint import TRANSPORTS
 from app.progress_printer import ProgressPrinter
 
 EXIT_USAGE = 2
@@ -92,6 +94,10 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--private", action="store_true")
     create.add_argument("--comment", default="")
     create.add_argument("-w", "--web-seed", action="append", default=[])
+    create.add_argument(
+        "--format", choices=("v1", "v2", "hybrid"), default="hybrid",
+        help="v1 (BEP 3), v2 (BEP 52) or hybrid: both, for v1 and v2 clients alike (default: hybrid)",
+    )
     create.set_defaults(func=cmd_create)
     return parser
 
@@ -102,6 +108,8 @@ def _network_args(parser: argparse.ArgumentParser) -> None:
                         help="address to listen on and connect from (default: any, IPv4 and IPv6)")
     parser.add_argument("--peer", action="append", default=[], metavar="HOST:PORT",
                         help="connect to this peer too ([::1]:6881 for IPv6)")
+    parser.add_argument("--transport", choices=TRANSPORTS, default="both",
+                        help="connect to peers over TCP first, then uTP (BEP 29) (both, the default), or only one")
     parser.add_argument("--no-dht", dest="dht", action="store_false", help="do not use the DHT (BEP 5)")
     parser.add_argument("--no-pex", dest="pex", action="store_false", help="do not exchange peers (BEP 11)")
     parser.add_argument("--no-lsd", dest="lsd", action="store_false",
@@ -119,6 +127,8 @@ def _network_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--up-limit", type=_size, default=0, metavar="RATE",
                         help="upload at most this much a second, e.g. 500K (default: no limit)")
     parser.add_argument("--max-peers", type=int, metavar="N", help="connect to at most N peers")
+    parser.add_argument("--ip-filter", type=Path, metavar="FILE",
+                        help="refuse peers in this block list (eMule .dat or PeerGuardian .p2p, maybe gzipped)")
     parser.add_argument("--encryption", choices=[e.value for e in Encryption], default=Encryption.ALLOW.value,
                         help="allow: both, encrypted first (default); require: encrypted only; disable: plaintext only")
 
@@ -185,7 +195,11 @@ def _peer_address(text: str) -> tuple[str, int]:
 def cmd_info(args: argparse.Namespace) -> int:
     meta = load_metainfo(args.torrent)
     print(f"Name:       {meta.name}")
+    print(f"Format:     {meta.format}")
     print(f"Info-hash:  {meta.info_hash_hex}")
+    if meta.info_hash_v2 is not None:
+        # BEP 52: SHA-256; for a v2-only torrent the info-hash above is its first 20 bytes.
+        print(f"v2 hash:    {meta.info_hash_v2.hex()}")
     print(f"Size:       {humanize.naturalsize(meta.total_length, binary=True)} ({meta.total_length:,} bytes)")
     print(f"Pieces:     {meta.num_pieces} x {humanize.naturalsize(meta.piece_length, binary=True)}")
     print(f"Private:    {'yes' if meta.private else 'no'}")
@@ -245,13 +259,18 @@ def _prepare_folder(folder: Path) -> None:
 
 
 async def _run(meta: Metainfo | Magnet, args: argparse.Namespace, folder: Path, done: Done) -> int:
+    if args.ip_filter is not None:  # a file that cannot be read is an error before anything starts
+        loaded = await asyncio.to_thread(load_ip_filter, args.ip_filter)
+        if not args.quiet:
+            print(f"IP filter: {loaded.message}", file=sys.stderr)
     config = SessionConfig(listen_host=args.bind, listen_port=args.port, download_dir=folder,
                            profile_dir=args.profile, resume_interval=args.save_every,
-                           enable_dht=args.dht, enable_pex=args.pex, enable_lsd=args.lsd,
+                           enable_dht=args.dht, enable_pex=args.pex, enable_lsd=args.lsd, transport=args.transport,
                            port_mapping=args.port_mapping, down_limit=args.down_limit, up_limit=args.up_limit,
                            **_peer_limits(args.max_peers),
                            seed_ratio_limit=args.seed_ratio, seed_time_limit=args.seed_time * 60,
-                           encryption=args.encryption, **_bootstrap(args.dht_bootstrap))
+                           encryption=args.encryption, ip_filter_path=args.ip_filter,
+                           **_bootstrap(args.dht_bootstrap))
     session = Session(config)
     printer = _printer(args.quiet)
     stop = asyncio.Event()
@@ -371,7 +390,7 @@ def _progress_line(snap: TorrentSnapshot) -> str:
         f"up {humanize.naturalsize(snap.up_rate, binary=True)}/s  "
         f"peers {snap.peers + snap.seeds}  ETA {eta}"
     )
-    return line
+    return line if snap.why is None else f"{line}  — {snap.why.short}"
 
 
 # demo
@@ -418,7 +437,7 @@ def cmd_create(args: argparse.Namespace) -> int:
     tiers = [[url] for url in args.tracker]
     data = create_torrent(
         args.path, trackers=tiers, piece_length=args.piece_size, private=args.private,
-        comment=args.comment, web_seeds=args.web_seed,
+        comment=args.comment, web_seeds=args.web_seed, format=args.format,
     )
     try:
         args.output.write_bytes(data)

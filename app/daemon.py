@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import fcntl
 import getpass
 import logging
 import logging.handlers
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from app.engine.errors import EngineError
+from app.engine.profile_lock import DAEMON, ProfileBusy, ProfileLock
 from app.engine.session import Session, SessionConfig, default_profile_dir
 from app.rpc.credentials import hash_password
 from app.rpc.guard import is_loopback
@@ -38,7 +38,6 @@ log = logging.getLogger("piecemeal.daemon")
 
 EXIT_USAGE: Final = 2
 LOG_FILE: Final = "daemon.log"
-LOCK_FILE: Final = "daemon.lock"
 PASSWORD_ENV: Final = "PIECEMEAL_RPC_PASSWORD"
 
 
@@ -65,9 +64,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "set-password":
             return _set_password(profile, args.user)
-        with _profile_lock(profile):
+        with _profile_lock(profile) as lock:
             _log_to(profile, args.verbose)
-            return asyncio.run(_serve(args, profile))
+            return asyncio.run(_serve(args, profile, lock))
     except (DaemonError, SettingsError, TlsError, EngineError) as exc:
         print(f"piecemeal-daemon: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -116,7 +115,7 @@ def _parser() -> argparse.ArgumentParser:
 # running
 
 
-async def _serve(args: argparse.Namespace, profile: Path) -> int:
+async def _serve(args: argparse.Namespace, profile: Path, lock: ProfileLock) -> int:
     settings = _overridden(load_settings(profile), args)
     options = _server_options(settings, args, profile)
     session = Session(SessionConfig(profile_dir=profile, **engine_config(settings)))
@@ -134,6 +133,7 @@ async def _serve(args: argparse.Namespace, profile: Path) -> int:
     except OSError as exc:
         await session.close()
         raise DaemonError(f"Could not listen for RPC on {options.bind} port {options.port}: {exc.strerror or exc}") from None
+    lock.note(DAEMON, server.url)  # where a window refused this profile finds us
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
@@ -149,15 +149,17 @@ async def _serve(args: argparse.Namespace, profile: Path) -> int:
 
 
 @contextlib.contextmanager
-def _profile_lock(profile: Path) -> Iterator[None]:
-    """One daemon per profile: two engines writing the same files and database would corrupt both."""
-    profile.mkdir(parents=True, exist_ok=True)
-    with open(profile / LOCK_FILE, "w") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            raise DaemonError(f"another piecemeal-daemon is using the profile {profile}") from None
-        yield
+def _profile_lock(profile: Path) -> Iterator[ProfileLock]:
+    """One engine per profile (this daemon or a window): two writing the same files and database would corrupt both."""
+    lock = ProfileLock(profile)
+    try:
+        lock.acquire(DAEMON)
+    except ProfileBusy as exc:
+        raise DaemonError(str(exc)) from None
+    try:
+        yield lock
+    finally:
+        lock.release()
 
 
 def _overridden(settings: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:

@@ -11,14 +11,15 @@ import random
 import socket
 import struct
 
-from app.engine import bencode
+from app.engine import bencode, merkle
 from app.engine.dht import krpc
 from app.engine.magnet import format_magnet
 from app.engine.tracker import udp_codec
 from app.engine.wire import extension
 from app.engine.wire import messages as m
 from app.engine.wire.codec import encode, encode_handshake, piece_header
-from fuzz.targets import ANNOUNCE_REQUEST
+from app.engine.transport.utp_codec import Packet, PacketType, encode_packet
+from fuzz.targets import ANNOUNCE_REQUEST, UTP_ID, UTP_OUR_SEQ, UTP_PEER_SEQ, utp_peer_packet
 
 _HASH = bytes(range(20))
 _ID = b"-PM0100-" + bytes(12)
@@ -50,8 +51,38 @@ def _bencode() -> list[bytes]:
     return [b"i42e", b"4:spam", b"le", b"de", b"l4:spami-7ee", b"d3:cow3:moo4:spaml1:a1:bee", _torrent(False)]
 
 
+def _v2_torrent(hybrid: bool) -> bytes:
+    """BEP 52: two files, one of three 16 KiB pieces (so with a piece layer), one short."""
+    big, small = bytes(range(256)) * 160, b"small file"  # 40960 bytes: 3 pieces, the last short
+    leaves = merkle.block_hashes(big)
+    layer = merkle.piece_layer(leaves, 16384)
+    big_root = merkle.root_from_layer(layer, 16384)
+    small_root = merkle.file_root(merkle.block_hashes(small))
+    info: dict[bytes, object] = {
+        b"name": b"v2",
+        b"piece length": 16384,
+        b"meta version": 2,
+        b"file tree": {
+            b"big.bin": {b"": {b"length": len(big), b"pieces root": big_root}},
+            b"dir": {b"small.txt": {b"": {b"length": len(small), b"pieces root": small_root}}},
+        },
+    }
+    if hybrid:
+        pad = -len(big) % 16384
+        info[b"files"] = [
+            {b"length": len(big), b"path": [b"big.bin"]},
+            {b"length": pad, b"path": [b".pad", str(pad).encode()], b"attr": b"p"},
+            {b"length": len(small), b"path": [b"dir", b"small.txt"]},
+        ]
+        whole = big + bytes(pad) + small
+        info[b"pieces"] = b"".join(hashlib.sha1(whole[i : i + 16384]).digest() for i in range(0, len(whole), 16384))
+    return bencode.encode({b"info": info, b"piece layers": {big_root: b"".join(layer)}})
+
+
 def _metainfo() -> list[bytes]:
-    return [_torrent(True), _torrent(False), bencode.encode(_info(True))]
+    return [
+        _torrent(True), _torrent(False), bencode.encode(_info(True)), _v2_torrent(False), _v2_torrent(True),
+    ]
 
 
 def _magnet() -> list[bytes]:
@@ -65,6 +96,8 @@ def _wire() -> list[bytes]:
         m.BitfieldMessage(b"\xff\xe0"), m.Unchoke(), m.Interested(), m.Have(3), m.Request(1, 0, 16384),
         m.Cancel(1, 0, 16384), m.Port(6881), m.HaveAll(), m.Reject(2, 16384, 100), m.AllowedFast(4),
         m.Suggest(5), m.Extended(0, bencode.encode({b"m": {b"ut_pex": 2}})), m.KeepAlive(), m.Choke(),
+        m.HashRequest(bytes(range(32)), 1, 0, 4, 2), m.HashReject(bytes(32), 0, 8, 8, 0),  # BEP 52
+        m.Hashes(bytes(range(32)), 1, 0, 2, 1, bytes(range(64)) * 2),
     ]
     body = b"".join(encode(message) for message in messages) + piece_header(1, 0, 5) + b"hello"
     reserved = bytes([0, 0, 0, 0, 0, 0x10, 0, 0x05])
@@ -122,6 +155,23 @@ def _krpc() -> list[bytes]:
     return [krpc.encode(message) for message in messages]
 
 
+def _utp() -> list[bytes]:
+    """Packets the fuzzed connection expects, each after its length: data in and out of order,
+    acks with and without a SACK, a FIN, a RESET, a resent SYN."""
+    peer, ours = UTP_PEER_SEQ, UTP_OUR_SEQ
+    packets = [
+        utp_peer_packet(PacketType.DATA, peer + 2, ours, b"in order"),
+        utp_peer_packet(PacketType.DATA, peer + 4, ours, b"out of order"),
+        utp_peer_packet(PacketType.STATE, peer + 3, ours + 1, sack=b"\x01\x00\x00\x00"),
+        utp_peer_packet(PacketType.STATE, peer + 3, ours - 1),
+        utp_peer_packet(PacketType.FIN, peer + 5, ours),
+        utp_peer_packet(PacketType.RESET, peer + 5, ours),
+        encode_packet(Packet(PacketType.SYN, UTP_ID, 1000, 0, 1 << 20, peer, 0)),
+    ]
+    framed = [bytes([len(packet)]) + packet for packet in packets]
+    return [b"".join(framed[:4]), b"".join(framed[:5]), framed[2] * 4, framed[5], framed[6] + framed[0]]
+
+
 def _portmap() -> list[bytes]:
     """A PCP router's answers (zero nonces, as the target's mapper asks) and a NAT-PMP router's."""
     address = bytes(10) + b"\xff\xff" + bytes((203, 0, 113, 7))
@@ -156,6 +206,7 @@ SEEDS: dict[str, list[bytes]] = {
     "udp_tracker": _udp_tracker(),
     "extension": _extension(),
     "krpc": _krpc(),
+    "utp": _utp(),
     "portmap": _portmap(),
     "rpc_request": _rpc_request(),
 }

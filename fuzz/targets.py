@@ -27,6 +27,8 @@ from app.engine.portmap.errors import PortMapError
 from app.engine.portmap.pmp_mapper import PmpMapper
 from app.engine.metainfo import MAX_COMPONENT_BYTES, Metainfo, parse_info, parse_metainfo, safe_component
 from app.engine.tracker import http_codec, udp_codec
+from app.engine.transport import utp
+from app.engine.transport.utp_codec import Packet, PacketType, encode_packet
 from app.engine.tracker.types import AnnounceRequest
 from app.engine.wire import extension
 from app.engine.wire.codec import INITIAL_BUFFER, WireDecoder
@@ -90,12 +92,25 @@ def metainfo_target(data: bytes) -> None:
 def check_metainfo(metainfo: Metainfo) -> None:
     """Every path is made of safe components and stays inside the save folder on any OS."""
     _check(metainfo.num_pieces * metainfo.piece_length >= metainfo.total_length, "too few pieces")
+    if metainfo.format != "v1":
+        check_v2(metainfo)
     for entry in metainfo.files:
         _check(len(entry.path) >= 1, "a file has an empty path")
         for component in entry.path:
             check_component(component)
         _check(_inside(posixpath, _POSIX_ROOT, entry.path), f"{entry.path} leaves the folder")
         _check(_inside(ntpath, _WINDOWS_ROOT, entry.path), f"{entry.path} leaves the folder")
+
+
+def check_v2(metainfo: Metainfo) -> None:
+    """BEP 52: every non-empty file has a root and starts a piece; every layer fits its file."""
+    for entry in metainfo.files:
+        if entry.length and not entry.padding:
+            _check(len(entry.pieces_root) == 32, f"{entry.path} has no pieces root")
+            _check(entry.offset % metainfo.piece_length == 0, f"{entry.path} does not start a piece")
+            layer = metainfo.piece_layers.get(entry.pieces_root)
+            pieces = -(-entry.length // metainfo.piece_length)
+            _check(layer is None or len(layer) == 32 * pieces, f"{entry.path} has a layer of the wrong size")
 
 
 def check_component(component: str) -> None:
@@ -272,6 +287,57 @@ def krpc_target(data: bytes) -> None:
     _check(krpc.decode(krpc.encode(message)) == message, "a KRPC message changes when re-encoded")
 
 
+# uTP ----------------------------------------------------------------------------------------
+
+UTP_ID = 0x1234  # the fuzzed connection was dialled with this id: it receives on UTP_ID + 1
+UTP_OUR_SEQ = 1000
+UTP_PEER_SEQ = 65530  # near the wrap, so edits of seq_nr and ack_nr cross it
+UTP_NOW = 1.0
+
+
+def utp_peer_packet(kind: PacketType, seq: int, ack: int, payload: bytes = b"", sack: bytes = b"") -> bytes:
+    """A packet from the fuzzed connection's peer, with the ids and numbers it expects."""
+    return encode_packet(Packet(kind, UTP_ID + 1, 5000, 3000, 1 << 20, seq & 0xFFFF, ack, sack, payload))
+
+
+def established_utp() -> utp.UtpConnection:
+    """An accepted connection with data received and data of its own in flight."""
+    syn = Packet(PacketType.SYN, UTP_ID, 1000, 0, 1 << 20, UTP_PEER_SEQ, 0)
+    connection = utp.UtpConnection.incoming(syn, UTP_OUR_SEQ, UTP_NOW)
+    connection.receive_datagram(utp_peer_packet(PacketType.DATA, UTP_PEER_SEQ + 1, UTP_OUR_SEQ - 1, b"hi"), UTP_NOW)
+    connection.send(bytes(50_000))
+    connection.datagrams_to_send(UTP_NOW)
+    connection.events()
+    return connection
+
+
+def utp_target(data: bytes) -> None:
+    """Datagrams (each after its length in one byte) fed to an established connection, with time
+    moving on and the timers run: nothing but our own errors escapes, memory stays bounded, and
+    nothing happens after Closed."""
+    connection = established_utp()
+    now = UTP_NOW
+    closed = False
+    for datagram in datagrams(data):
+        now += 0.05
+        connection.receive_datagram(datagram, now)
+        timer = connection.next_timer()
+        if timer is not None and timer <= now:
+            connection.timeout(now)
+        sent = connection.datagrams_to_send(now)
+        events = connection.events()
+        _check(not (closed and events), f"events after Closed: {events}")
+        closed = closed or any(isinstance(event, utp.Closed) for event in events)
+        check_utp_bounds(connection, sent)
+
+
+def check_utp_bounds(connection: utp.UtpConnection, sent: list[bytes]) -> None:
+    _check(0 <= connection.receive_window <= utp.RECEIVE_BUFFER, "the receive window left its range")
+    _check(connection.bytes_in_flight <= utp.MAX_WINDOW + utp.MAX_PAYLOAD, "more in flight than the window")
+    _check(len(sent) <= utp.MAX_WINDOW // utp.MAX_PAYLOAD + 2, f"{len(sent)} datagrams at once")
+    _check(all(len(datagram) <= utp.PACKET_SIZE + 2 + 128 for datagram in sent), "a datagram too large")
+
+
 # NAT-PMP and PCP ----------------------------------------------------------------------------
 
 PORTMAP_PORTS = {"TCP": 6881, "UDP": 6882}
@@ -356,6 +422,7 @@ TARGETS: dict[str, Target] = {
     "udp_tracker": udp_tracker_target,
     "extension": extension_target,
     "krpc": krpc_target,
+    "utp": utp_target,
     "portmap": portmap_target,
     "rpc_request": rpc_request_target,
 }

@@ -78,8 +78,8 @@ class ScriptedPeer:
         for item in items:
             self.writer.write(item if isinstance(item, bytes) else encode(item))
 
-    def send_handshake(self, info_hash: bytes, peer_id: bytes | None = None) -> None:
-        self.writer.write(encode_handshake(info_hash, peer_id or random_peer_id()))
+    def send_handshake(self, info_hash: bytes, peer_id: bytes | None = None, reserved: bytes = bytes(8)) -> None:
+        self.writer.write(encode_handshake(info_hash, peer_id or random_peer_id(), reserved))
 
     async def read_handshake(self, timeout: float = 10.0) -> m.Handshake:
         """The session's handshake (whatever follows it stays unread)."""

@@ -20,14 +20,25 @@ _QUIET = {
     "alert_mask": lt.alert.category_t.error_notification | lt.alert.category_t.status_notification,
 }
 
+UTP_ONLY = {  # libtorrent with TCP switched off both ways: uTP (BEP 29) or nothing
+    "enable_incoming_tcp": False,
+    "enable_outgoing_tcp": False,
+    "enable_incoming_utp": True,
+    "enable_outgoing_utp": True,
+}
 
-def make_torrent(content: Path, *, piece_size: int, trackers: list[str] = ()) -> bytes:
-    """A v1 torrent of `content` (a file or a folder) made by libtorrent itself."""
+
+# libtorrent 2.x: no flag makes a hybrid torrent (v1 + v2, BEP 52 upgrade path).
+_FORMAT_FLAGS = {"v1": lt.create_torrent.v1_only, "v2": lt.create_torrent.v2_only, "hybrid": 0}
+
+
+def make_torrent(content: Path, *, piece_size: int, trackers: list[str] = (), format: str = "v1") -> bytes:
+    """A torrent of `content` (a file or a folder) made by libtorrent itself: v1, v2 or hybrid."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         fs = lt.file_storage()
         lt.add_files(fs, str(content))
-        t = lt.create_torrent(fs, piece_size, flags=lt.create_torrent.v1_only)
+        t = lt.create_torrent(fs, piece_size, flags=_FORMAT_FLAGS[format])
     for tier, url in enumerate(trackers):
         t.add_tracker(url, tier)
     lt.set_piece_hashes(t, str(content.parent))

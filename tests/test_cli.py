@@ -176,3 +176,70 @@ def test_quiet_create_writes_the_file_and_says_nothing(payload: Path, tmp_path: 
 def test_quiet_and_verbose_do_not_go_together(tmp_path: Path) -> None:
     result = cli("-q", "-v", "info", str(tmp_path / "x.torrent"))
     assert result.returncode == 2 and "not allowed with" in result.stderr
+
+
+def test_an_ip_filter_that_cannot_be_read_is_one_sentence(payload: Path, tmp_path: Path) -> None:
+    torrent = tmp_path / "t.torrent"
+    torrent.write_bytes(create_torrent(payload, piece_length=32768))
+    result = cli("seed", str(torrent), "--data", str(payload.parent), "--port", "0", "--bind", "127.0.0.1",
+                 "--ip-filter", str(tmp_path / "missing.p2p"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == f"piecemeal-cli: The IP filter file {tmp_path / 'missing.p2p'} does not exist."
+def test_seed_and_download_over_utp_only(payload: Path, tmp_path: Path) -> None:
+    """--transport utp on both ends: the download can only have come over uTP."""
+    torrent = tmp_path / "t.torrent"
+    torrent.write_bytes(create_torrent(payload, piece_length=32768))
+    port = free_port()
+    seed = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "seed", str(torrent), "--data", str(payload.parent),
+         "--bind", "127.0.0.1", "--port", str(port), "--transport", "utp", *OFFLINE],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        wait_listening(port, seed)  # TCP listens, and the UDP socket opens right after
+        result = cli("--quiet", "download", str(torrent), "-o", str(tmp_path / "out"), "--bind", "127.0.0.1",
+                     "--port", "0", "--transport", "utp", "--peer", f"127.0.0.1:{port}")
+        assert result.returncode == 0, result.stderr
+        for name in ("a.bin", "b/c.txt", "empty"):
+            assert (tmp_path / "out" / "stuff" / name).read_bytes() == (payload / name).read_bytes()
+    finally:
+        seed.send_signal(signal.SIGINT)
+        _, err = seed.communicate(timeout=20)
+    assert seed.returncode == 0, err
+
+
+def test_an_unknown_transport_is_refused(tmp_path: Path) -> None:
+    result = cli("download", "x.torrent", "-o", str(tmp_path), "--transport", "carrier-pigeon")
+    assert result.returncode == 2 and "invalid choice" in result.stderr
+
+
+def test_the_progress_line_ends_with_what_limits_the_speed() -> None:
+    from app.cli import _progress_line
+    from app.engine.diagnosis import Cause, CauseKind
+    from tests.ui.factories import torrent
+
+    why = Cause(CauseKind.QUEUED, "The torrent waits in the queue", "", "Raise the number of active downloads")
+    assert _progress_line(torrent(0, why=why)).endswith("  — The torrent waits in the queue")
+    assert "—" not in _progress_line(torrent(0))
+
+
+@pytest.mark.parametrize("format", ["v1", "v2", "hybrid"])
+def test_create_each_format_libtorrent_agrees(format: str, payload: Path, tmp_path: Path) -> None:
+    import libtorrent as lt
+
+    out = tmp_path / f"{format}.torrent"
+    result = cli("create", str(payload), "-o", str(out), "--format", format, "--piece-size", "16K")
+    assert result.returncode == 0, result.stderr
+    meta = load_metainfo(out)
+    hashes = lt.torrent_info(out.read_bytes()).info_hashes()
+    assert meta.format == format
+    assert (str(hashes.v1) if hashes.has_v1() else None) == (None if format == "v2" else meta.info_hash_hex)
+    assert (str(hashes.v2) if hashes.has_v2() else None) == (meta.info_hash_v2.hex() if meta.info_hash_v2 else None)
+    shown = cli("info", str(out)).stdout
+    assert f"Format:     {format}" in shown and meta.info_hash_hex in shown
+
+
+def test_create_defaults_to_hybrid(payload: Path, tmp_path: Path) -> None:
+    out = tmp_path / "default.torrent"
+    assert cli("-q", "create", str(payload), "-o", str(out)).returncode == 0
+    assert load_metainfo(out).format == "hybrid"

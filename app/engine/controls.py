@@ -24,6 +24,7 @@ from app.engine.queueing import QueueEntry, QueueLimits, SeedingGoal, plan_queue
 from app.engine.rate_limit import Limits, RateLimits, current_limits
 from app.engine.snapshots import StopReason, TorrentState
 from app.engine.storage.disk import Storage
+from app.engine.storage.piece_verifier import verifier_for
 from app.engine.store import TorrentRecord
 from app.engine.torrent_options import TorrentOptions, apply_options, check_file_priorities
 
@@ -104,8 +105,10 @@ class Controls:
             raise ValueError("a seeding goal is a ratio or a number of seconds, 0 for never")
         if options.file_priorities and torrent.num_pieces:
             check_file_priorities(options.file_priorities, len(torrent.metainfo.files))
-        torrent.options = options
+        was_super_seeding, torrent.options = torrent.options.super_seeding, options
         apply_options(torrent)
+        if was_super_seeding and not options.super_seeding:
+            torrent.stop_super_seeding()
         if torrent.num_pieces:
             torrent.wanted_changed()
         self._store_options(torrent)
@@ -130,6 +133,7 @@ class Controls:
                 torrent.info_hash, file_priorities=options.file_priorities, sequential=options.sequential,
                 down_limit=options.down_limit, up_limit=options.up_limit,
                 ratio_limit=options.ratio_limit, seed_time_limit=options.seed_time_limit,
+                super_seeding=options.super_seeding,
             )
         except (KeyError, StorageError) as exc:
             log.warning("could not save the options of %s: %s", torrent.info_hash.hex(), exc)
@@ -274,7 +278,9 @@ class Controls:
             self._use(torrent, job.destination, None)  # a magnet without metadata has no files yet
             return None
         old_storage = torrent.storage
-        new_storage = Storage(torrent.metainfo, job.destination, self._session.executor)
+        new_storage = Storage(
+            torrent.metainfo, job.destination, self._session.executor, verifier=verifier_for(torrent.metainfo)
+        )
         new_storage.set_skipped(torrent.options.skipped_files())
         if _seeding(torrent):
             await new_storage.open()
@@ -334,4 +340,5 @@ def _complete(torrent: Torrent) -> bool:
 def _relative(torrent: Torrent) -> list[Path]:
     if not torrent.num_pieces:
         return []
-    return [Path(*entry.path) for entry in torrent.metainfo.files if not entry.padding]
+    files = [Path(*entry.path) for entry in torrent.metainfo.files if not entry.padding]
+    return [*files, Path(torrent.storage.part_name)]  # skipped files' shared bytes go along (if any)

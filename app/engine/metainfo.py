@@ -1,7 +1,7 @@
 """A .torrent file (BEP 3) turned into frozen dataclasses, validated and made safe.
 
 Trackers follow BEP 12 (announce-list tiers), web seeds BEP 19, the private flag BEP 27,
-pad files BEP 47. Optional fields of the wrong type (comment, creation date, trackers...)
+pad files BEP 47, v2 and hybrid torrents BEP 52. Optional fields of the wrong type (comment, creation date, trackers...)
 are ignored, as other clients do; required ones give a MetainfoError of one sentence.
 
 File paths: one rule for every component of every path, the torrent name included.
@@ -24,12 +24,13 @@ import os
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeGuard
 from urllib.parse import urlsplit
 
 from app.engine.bencode import decode_info, decode_torrent, encode
 from app.engine.errors import MetainfoError
+from app.engine.merkle import BLOCK_SIZE, HASH_SIZE, root_from_layer
 
 MAX_PIECE_LENGTH = 128 * 1024 * 1024
 MAX_TOTAL_LENGTH = 2**50
@@ -56,6 +57,7 @@ class FileEntry:
     length: int
     offset: int  # byte offset of the file's first byte in the torrent's concatenated data
     padding: bool = False  # BEP 47 pad file: counted in offsets, never created on disk
+    pieces_root: bytes = b""  # BEP 52: the file's SHA-256 merkle root (v2 and hybrid, non-empty)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,10 +79,14 @@ class Metainfo:
     raw_info: bytes  # the info dictionary exactly as it appears in the file
     multi_file: bool
     http_seeds: tuple[str, ...] = ()  # BEP 17 seed scripts (older than BEP 19, rarely seen)
+    format: str = "v1"  # "v1", "v2" (BEP 52 only) or "hybrid" (both, BEP 52 upgrade path)
+    info_hash_v2: bytes | None = None  # BEP 52: SHA-256 over raw_info; None for v1
+    # BEP 52 'piece layers': pieces root -> concatenated piece-layer hashes. Never mutated.
+    piece_layers: dict[bytes, bytes] = field(default_factory=dict)
 
     @property
     def num_pieces(self) -> int:
-        return len(self.piece_hashes) // 20
+        return -(-self.total_length // self.piece_length)
 
     @property
     def info_hash_hex(self) -> str:
@@ -111,6 +117,7 @@ class _Layout:
     total_length: int
     private: bool
     multi_file: bool
+    format: str = "v1"
 
 
 def load_metainfo(path: str | os.PathLike[str]) -> Metainfo:
@@ -144,8 +151,9 @@ def parse_metainfo(data: bytes) -> Metainfo:
     if span is None or not isinstance(top[b"info"], dict):
         raise MetainfoError("'info' must be a dictionary")
     raw_info = bytes(data[span[0] : span[1]])
+    layout = _layout(top[b"info"])
     return _metainfo(
-        _layout(top[b"info"]),
+        layout,
         raw_info,
         trackers=_top_level_trackers(top),
         url_list=_web_seeds(top.get(b"url-list")),
@@ -153,6 +161,10 @@ def parse_metainfo(data: bytes) -> Metainfo:
         comment=_text(top, b"comment") or "",
         created_by=_text(top, b"created by") or "",
         creation_date=_creation_date(top.get(b"creation date")),
+        # BEP 52: "A torrent is not valid if this field is absent". We need it for v2-only
+        # torrents; a hybrid's pieces are checked by SHA-1 without it (and one from a magnet
+        # link, saved and loaded again, has none).
+        piece_layers=_piece_layers(top.get(b"piece layers"), layout, required=layout.format == "v2"),
     )
 
 
@@ -161,25 +173,35 @@ def parse_info(
     *,
     trackers: Sequence[Sequence[str]] = (),
     url_list: Sequence[str] = (),
+    piece_layers: dict[bytes, bytes] | None = None,
 ) -> Metainfo:
-    """Parse an info dictionary on its own (BEP 9 metadata from a magnet link's peers)."""
+    """Parse an info dictionary on its own (BEP 9 metadata from a magnet link's peers).
+
+    BEP 52 piece layers live outside the info dictionary: a magnet link brings none, so
+    the ones given (if any) are checked but not required.
+    """
     info = decode_info(raw_info)
     if not isinstance(info, dict):
         raise MetainfoError("'info' must be a dictionary")
+    layout = _layout(info)
     return _metainfo(
-        _layout(info),
+        layout,
         bytes(raw_info),
         trackers=_tiers(trackers),
         url_list=_web_seeds([url.encode("utf-8") for url in url_list]),
         comment="",
         created_by="",
         creation_date=None,
+        piece_layers=_piece_layers(piece_layers, layout, required=False),
     )
 
 
 def _metainfo(layout: _Layout, raw_info: bytes, **extras: Any) -> Metainfo:
+    sha256 = hashlib.sha256(raw_info).digest()
+    # BEP 52: a v2 info-hash "is truncated to 20 bytes" where a torrent identifier is needed.
+    info_hash = sha256[:20] if layout.format == "v2" else hashlib.sha1(raw_info).digest()
     return Metainfo(
-        info_hash=hashlib.sha1(raw_info).digest(),
+        info_hash=info_hash,
         name=layout.name,
         piece_length=layout.piece_length,
         piece_hashes=layout.piece_hashes,
@@ -188,6 +210,8 @@ def _metainfo(layout: _Layout, raw_info: bytes, **extras: Any) -> Metainfo:
         private=layout.private,
         raw_info=raw_info,
         multi_file=layout.multi_file,
+        format=layout.format,
+        info_hash_v2=None if layout.format == "v1" else sha256,
         **extras,
     )
 
@@ -196,6 +220,18 @@ def _metainfo(layout: _Layout, raw_info: bytes, **extras: Any) -> Metainfo:
 
 
 def _layout(info: dict[bytes, Any]) -> _Layout:
+    """BEP 52: 'meta version' is checked first, so a newer format gets its own message."""
+    version = info.get(b"meta version")
+    if version is None:
+        return _v1_layout(info)
+    if version != 2:
+        raise MetainfoError(f"the torrent uses meta version {version!r}, which Piecemeal cannot read")
+    if b"pieces" in info:
+        return _hybrid_layout(info)
+    return _v2_layout(info)
+
+
+def _v1_layout(info: dict[bytes, Any]) -> _Layout:
     name = _name(info)
     piece_length = _piece_length(info)
     piece_hashes = _piece_hashes(info)
@@ -217,6 +253,153 @@ def _layout(info: dict[bytes, Any]) -> _Layout:
     )
 
 
+def _v2_layout(info: dict[bytes, Any]) -> _Layout:
+    name = _name(info)
+    piece_length = _v2_piece_length(info)
+    tree_files = _tree_files(info.get(b"file tree"), name)
+    files = _aligned(tree_files, piece_length, name)
+    total = sum(entry.length for entry in files)
+    if total > MAX_TOTAL_LENGTH:
+        raise MetainfoError("the total size is larger than 1 PiB")
+    if total == 0:
+        raise MetainfoError("the torrent contains no data")
+    _check_collisions(files)
+    return _Layout(
+        name=name,
+        piece_length=piece_length,
+        piece_hashes=b"",
+        files=files,
+        total_length=total,
+        private=info.get(b"private") == 1,  # BEP 27
+        multi_file=len(tree_files) > 1 or tree_files[0].path != (name,),
+        format="v2",
+    )
+
+
+def _hybrid_layout(info: dict[bytes, Any]) -> _Layout:
+    """BEP 52 upgrade path: the v1 file list (with BEP 47 pad files) must describe the
+    same files, in the same order and piece-aligned, as the v2 file tree."""
+    piece_length = _v2_piece_length(info)
+    v1 = _v1_layout(info)
+    tree_files = _tree_files(info.get(b"file tree"), v1.name)
+    real = [entry for entry in v1.files if not entry.padding]
+    if [(e.path, e.length) for e in real] != [(e.path, e.length) for e in tree_files]:
+        raise MetainfoError("the v1 file list and the v2 file tree of this hybrid torrent differ")
+    for entry in real:
+        if entry.length and entry.offset % piece_length:
+            shown = "/".join(entry.path)
+            raise MetainfoError(f"'{shown}' does not start at a piece boundary, as a hybrid torrent needs")
+    roots = iter(entry.pieces_root for entry in tree_files)
+    files = tuple(f if f.padding else replace(f, pieces_root=next(roots)) for f in v1.files)
+    return replace(v1, files=files, format="hybrid")
+
+
+def _v2_piece_length(info: dict[bytes, Any]) -> int:
+    value = _piece_length(info)
+    # BEP 52: "It must be a power of two and at least 16KiB."
+    if value < BLOCK_SIZE or value & (value - 1):
+        raise MetainfoError(f"'piece length' of {value} bytes is not a power of two of 16 KiB or more")
+    return value
+
+
+# --- the BEP 52 file tree ------------------------------------------------------------
+
+
+def _tree_files(tree: Any, name: str) -> tuple[FileEntry, ...]:
+    """The files of 'file tree', depth first in key order, with offsets left at 0."""
+    if not isinstance(tree, dict) or not tree:
+        raise MetainfoError("'file tree' must be a non-empty dictionary")
+    if b"" in tree:
+        raise MetainfoError("the root of 'file tree' must be a folder, not a file")
+    found: list[tuple[tuple[bytes, ...], int, bytes]] = []
+    _walk(tree, (), found)
+    single = len(found) == 1 and len(found[0][0]) == 1
+    return tuple(
+        FileEntry(_tree_path(parts, name, single), length, 0, pieces_root=root)
+        for parts, length, root in found
+    )
+
+
+def _walk(node: dict[bytes, Any], prefix: tuple[bytes, ...], found: list[Any]) -> None:
+    for key in sorted(node):
+        parts = (*prefix, key)
+        child = node[key]
+        shown = b"/".join(parts).decode("utf-8", "replace")
+        if not isinstance(child, dict) or not child:
+            raise MetainfoError(f"'{shown}' in 'file tree' is not a non-empty dictionary")
+        if b"" not in child:
+            _walk(child, parts, found)
+        elif len(child) > 1:
+            raise MetainfoError(f"'{shown}' in 'file tree' is both a file and a folder")
+        else:
+            found.append((parts, *_tree_file(child[b""], shown)))
+
+
+def _tree_file(properties: Any, shown: str) -> tuple[int, bytes]:
+    if not isinstance(properties, dict):
+        raise MetainfoError(f"file '{shown}' in 'file tree' is not a dictionary")
+    length = properties.get(b"length")
+    if not _is_int(length) or length < 0:
+        raise MetainfoError(f"file '{shown}': 'length' must be a non-negative integer")
+    root = properties.get(b"pieces root", b"")
+    if length and (not isinstance(root, bytes) or len(root) != HASH_SIZE):
+        raise MetainfoError(f"file '{shown}': 'pieces root' must be a 32-byte string")
+    return length, root if length else b""
+
+
+def _tree_path(parts: tuple[bytes, ...], name: str, single: bool) -> tuple[str, ...]:
+    """As for v1: a single file is named by 'name'; otherwise 'name' is the top folder."""
+    if single:
+        return (name,)
+    return (name, *_safe_path([part.decode("utf-8", "replace") for part in parts]))
+
+
+def _aligned(files: Sequence[FileEntry], piece_length: int, name: str) -> tuple[FileEntry, ...]:
+    """BEP 52: "each non-empty file is aligned to a piece boundary"; the gaps become pad
+    files, after the last file too, as libtorrent counts them (its pieces are all whole)."""
+    placed: list[FileEntry] = []
+    offset = 0
+    for entry in files:
+        placed.append(replace(entry, offset=offset))
+        offset += entry.length
+        gap = -offset % piece_length
+        if gap:
+            placed.append(FileEntry((name, ".pad", str(gap)), gap, offset, padding=True))
+            offset += gap
+    return tuple(placed)
+
+
+def _piece_layers(value: Any, layout: _Layout, *, required: bool) -> dict[bytes, bytes]:
+    """BEP 52: one layer per file larger than a piece, checked against its pieces root.
+
+    Absent, it is an error only when `required`; present, it must be complete.
+    """
+    if layout.format == "v1" or (value is None and not required):
+        return {}
+    if not isinstance(value, dict):
+        raise MetainfoError("'piece layers' must be a dictionary")
+    layers: dict[bytes, bytes] = {}
+    for entry in layout.files:
+        if entry.padding or entry.length <= layout.piece_length:
+            continue
+        layer = value.get(entry.pieces_root)
+        if layer is None:
+            raise MetainfoError(f"'piece layers' has no hashes for '{'/'.join(entry.path)}'")
+        layers[entry.pieces_root] = _checked_layer(entry, layer, layout.piece_length)
+    return layers
+
+
+def _checked_layer(entry: FileEntry, layer: Any, piece_length: int) -> bytes:
+    shown = "/".join(entry.path)
+    count = -(-entry.length // piece_length)
+    if not isinstance(layer, bytes) or len(layer) != count * HASH_SIZE:
+        raise MetainfoError(f"the piece layer of '{shown}' must hold {count} hashes of 32 bytes")
+    hashes = [layer[i : i + HASH_SIZE] for i in range(0, len(layer), HASH_SIZE)]
+    if root_from_layer(hashes, piece_length) != entry.pieces_root:
+        raise MetainfoError(f"the piece layer of '{shown}' does not match its pieces root")
+    return layer
+
+
 def _name(info: dict[bytes, Any]) -> str:
     name = _text(info, b"name")
     if name is None:
@@ -236,7 +419,7 @@ def _piece_length(info: dict[bytes, Any]) -> int:
 def _piece_hashes(info: dict[bytes, Any]) -> bytes:
     value = info.get(b"pieces")
     if value is None and b"file tree" in info:
-        raise MetainfoError("BitTorrent v2-only torrents are not supported")
+        raise MetainfoError("'file tree' needs 'meta version' 2 (BEP 52)")
     if not isinstance(value, bytes) or len(value) % 20:
         raise MetainfoError("'pieces' must be a byte string whose length is a multiple of 20")
     return value
@@ -458,6 +641,8 @@ def to_torrent_bytes(meta: Metainfo) -> bytes:
         fields[b"url-list"] = list(meta.url_list)
     if meta.http_seeds:
         fields[b"httpseeds"] = list(meta.http_seeds)
+    if meta.piece_layers:
+        fields[b"piece layers"] = dict(meta.piece_layers)  # BEP 52
     before = b"".join(encode(k) + encode(v) for k, v in sorted(fields.items()) if k < b"info")
     after = b"".join(encode(k) + encode(v) for k, v in sorted(fields.items()) if k > b"info")
     return b"d" + before + b"4:info" + meta.raw_info + after + b"e"

@@ -129,6 +129,9 @@ class PeerOwner(Protocol):
     def extension_handshake(self, peer: PeerConnection, handshake: ext.ExtensionHandshake) -> None: ...
     def metadata_message(self, peer: PeerConnection, message: ext.MetadataMessage) -> None: ...
     def pex_received(self, peer: PeerConnection, message: ext.PexMessage) -> None: ...
+    def hash_request(self, peer: PeerConnection, request: m.HashRequest) -> m.Hashes | m.HashReject: ...
+    def hashes_received(self, peer: PeerConnection, message: m.Hashes) -> None: ...
+    def hash_rejected(self, peer: PeerConnection, message: m.HashReject) -> None: ...
     def dht_port(self, peer: PeerConnection, port: int) -> None: ...
 
 
@@ -539,6 +542,16 @@ class PeerProtocol:
     def _on_ut_pex(self, owner: PeerOwner, payload: bytes) -> None:
         owner.pex_received(self.peer, ext.parse_pex(payload))
 
+    def _on_hash_request(self, msg: m.HashRequest) -> None:
+        # BEP 52: "Hash requests MUST be answered with either a 'hashes' or 'hash reject' message."
+        self.send(self.owner.hash_request(self.peer, msg))  # type: ignore[union-attr]
+
+    def _on_hashes(self, msg: m.Hashes) -> None:
+        self.owner.hashes_received(self.peer, msg)  # type: ignore[union-attr]
+
+    def _on_hash_reject(self, msg: m.HashReject) -> None:
+        self.owner.hash_rejected(self.peer, msg)  # type: ignore[union-attr]
+
     def _require_fast(self) -> PeerOwner:
         if not self.fast:
             raise RemoteProtocolError("fast-extension message from a peer that did not offer it")
@@ -629,6 +642,9 @@ _HANDLERS: dict[type, Callable[[PeerProtocol, m.Event], None]] = {
     m.Reject: PeerProtocol._on_reject,
     m.AllowedFast: PeerProtocol._on_allowed_fast,
     m.Extended: PeerProtocol._on_extended,
+    m.HashRequest: PeerProtocol._on_hash_request,  # BEP 52
+    m.Hashes: PeerProtocol._on_hashes,
+    m.HashReject: PeerProtocol._on_hash_reject,
 }  # type: ignore[dict-item]
 
 _EXTENSION_HANDLERS: dict[int, Callable[[PeerProtocol, PeerOwner, bytes], None]] = {

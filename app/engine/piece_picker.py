@@ -291,6 +291,11 @@ class PiecePicker:
         return self._missing == 0
 
     @property
+    def missing(self) -> int:
+        """Wanted pieces not verified yet."""
+        return self._missing
+
+    @property
     def wanted_left(self) -> int:
         """Bytes of wanted pieces not verified yet."""
         return self._wanted_left

@@ -166,6 +166,11 @@ class Throttle:
     def set_limits(self, limits: Limits) -> None:
         _set_rates(self.down, self.up, limits, self._session.clock())
 
+    @property
+    def session_limits(self) -> Limits:
+        """The session's limits this torrent's traffic also passes."""
+        return Limits(int(self._session.down.rate), int(self._session.up.rate))
+
     def batch_bytes(self, default: int) -> int:
         """How much to hand the socket at once: small batches keep a low limit smooth."""
         return _batch(default, self.up, self._session.up)

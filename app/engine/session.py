@@ -28,19 +28,26 @@ from app.engine.controls import Controls
 from app.engine.errors import EngineError, StorageError
 from app.engine.metainfo import Metainfo, is_web_seed_url, load_metainfo, parse_metainfo, to_torrent_bytes
 from app.engine.dht import DEFAULT_BOOTSTRAP, DualStackDht
+from app.engine.diagnosis import Reach
 from app.engine.disk_guard import free_bytes
+from app.engine.ip_filter import IpFilter
+from app.engine.ip_filter_file import load_ip_filter
 from app.engine.label_controls import LabelControls
 from app.engine.labels import Labels
 from app.engine.lsd import LsdService
-from app.engine.magnet import format_magnet, parse_magnet
+from app.engine.magnet import Magnet, format_magnet, parse_magnet
 from app.engine.peer import PeerConnection
 from app.engine.peer_id import make_peer_id
 from app.engine.portmap.service import PortMapOptions, PortMapService
-from app.engine.portmap.status import PortMapStatus
+from app.engine.portmap.status import MapState, PortMapStatus
 from app.engine.rate_limit import AltSchedule, Throttle
+from app.engine.rss.rules import Rule
+from app.engine.rss.service import RssService, RssSnapshot
 from app.engine.mover import MoveStatus
 from app.engine.peer_address import parse_peer_address
 from app.engine.sockets import Listener, Sockets
+from app.engine.transport.utp_endpoint import TRANSPORTS, UtpEndpoint, dial
+from app.engine.transport.utp_transport import UtpTransport
 from app.engine.snapshots import USER_STOPS, SessionSnapshot, StopReason, TorrentDetails
 from app.engine.store import ResumeRecord, Store, TorrentRecord, file_stamps, trustworthy
 from app.engine.torrent import Torrent
@@ -55,6 +62,8 @@ log = logging.getLogger(__name__)
 CONNECT_TIMEOUT = 10.0
 HANDSHAKE_TIMEOUT = 20.0
 MSE_TIMEOUT = 10.0  # a peer silent this long in the encrypted handshake is given up (or dialed plain)
+# Restored torrents make their first announces at this pace: 10,000 take under three minutes.
+RESTORED_ANNOUNCES_PER_SECOND = 60.0
 
 
 class DuplicateTorrentError(EngineError):
@@ -100,13 +109,19 @@ class SessionConfig:
     disk_reserve: int = 1024**3  # a torrent pauses rather than leave less free space; 0: no guard
     port_mapping: bool = True  # ask the router (UPnP, PCP, NAT-PMP) to open the listen ports
     encryption: str = Encryption.ALLOW  # MSE/PE: "allow", "require" or "disable"
+    ip_filter_path: Path | None = None  # an eMule .dat or PeerGuardian .p2p block list, maybe gzipped
+    banned_peers: tuple[str, ...] = ()  # addresses the user banned ("Ban peer"), refused both ways
+    transport: str = "both"  # peers over "both" (dial TCP, then uTP; accept both), "tcp" or "utp" (BEP 29)
     watch_folders: tuple[WatchedFolder, ...] = ()  # .torrent files put there are added by themselves
     watch_interval: float = 3.0  # seconds between scans of the watched folders
     on_complete_program: str = ""  # run when a download completes, with %N %F %D %I ...; "" none
+    rss_interval: float = 30 * 60.0  # seconds between refreshes of the feeds
 
     def __post_init__(self) -> None:
         if self.encryption not in set(Encryption):
             raise EngineError(f"encryption must be allow, require or disable, not '{self.encryption}'")
+        if self.transport not in TRANSPORTS:
+            raise EngineError(f"transport must be both, tcp or utp, not '{self.transport}'")
 
 
 def default_profile_dir() -> Path:
@@ -136,14 +151,17 @@ class Session:
         self.dht: DualStackDht | None = None
         self.dht_port: int | None = None
         self._lsd: list[LsdService] = []  # one per address family (BEP 14)
+        self.utp: UtpEndpoint | None = None  # the UDP socket of uTP and the IPv4 DHT node
         self.network = SessionNetwork(self)  # what trackers ask at each announce
         self.port_map_options = PortMapOptions()
         self._portmap: PortMapService | None = None
         self.incoming_connections = 0  # handshakes completed by peers that reached us
+        self.listening_since: float | None = None  # time.monotonic() when the listener opened
         self.labels = LabelControls(self)  # categories and tags
         self.watcher = FolderWatcher(lambda: self.config.watch_folders, self._add_watched, self._tell)
         self.on_complete = CompletionRunner(lambda: self.config.on_complete_program, self._finished_fields)
         self.add_listener(self.on_complete.heard)
+        self.rss = RssService(lambda: self.http, self._add_from_feed, self._load_rss, self._save_rss)
 
     # lifecycle
 
@@ -152,17 +170,28 @@ class Session:
         self.http = self.sockets.http_clients()
         if self.config.profile_dir is not None:
             await self._open_store(self.config.profile_dir)
+        await self._start_ip_filter()
         self._server = await self._listen(self.config)
+        await self._open_utp()
+        self.listening_since = time.monotonic()
         await self._start_discovery()
         await self._start_port_mapping()
         self.controls.start()
-        for torrent in self.torrents.values():
-            if not torrent.paused:
-                torrent.start()
+        self._start_restored(time.monotonic())
         if self.store is not None:
             self._saver = asyncio.ensure_future(self._save_periodically())
         self.watcher.interval = self.config.watch_interval
         self.watcher.start()
+        self.rss.interval = self.config.rss_interval
+        self.rss.start()
+
+    def _start_restored(self, now: float) -> None:
+        """Start what was running. Their first announces (trackers and DHT) go out paced, in
+        queue order, not 10,000 at once; torrents the user adds or starts later do not wait."""
+        running = [t for t in self.torrents.values() if not t.paused]
+        for n, torrent in enumerate(running):
+            torrent.first_announce_at = now + n / RESTORED_ANNOUNCES_PER_SECOND
+            torrent.start()
 
     async def _listen(self, config: SessionConfig) -> Listener:
         try:
@@ -220,6 +249,34 @@ class Session:
         for client in previous.values():
             await client.close()
 
+    async def _open_utp(self) -> None:
+        """One UDP socket on the TCP port's number for uTP and the DHT (as other clients do)."""
+        if self.sockets.family == socket.AF_INET6:
+            log.warning("uTP is off: it runs over IPv4 here and the chosen address is IPv6")
+            return
+        self.utp = UtpEndpoint(self._incoming_utp)
+        self.utp.set_limits(self.config.max_peers, self.config.max_half_open)
+        await self.utp.start(self.sockets, self.listen_port or 0)
+
+    async def _reopen_utp(self, old: SessionConfig) -> None:
+        await self._close_utp()
+        await self._open_utp()
+
+    async def _close_utp(self) -> None:
+        if self.utp is not None:
+            self.utp.close()
+            self.utp = None
+
+    async def _set_utp_limits(self, old: SessionConfig) -> None:
+        if self.utp is not None:
+            self.utp.set_limits(self.config.max_peers, self.config.max_half_open)
+
+    def _incoming_utp(self, transport: UtpTransport) -> None:
+        if self.config.transport == "tcp":
+            transport.abort()
+            return
+        transport.attach(self._incoming())  # MSE or plaintext, as over TCP
+
     async def _restart_discovery(self, old: SessionConfig) -> None:
         await self._stop_discovery()
         await self._start_discovery()
@@ -233,11 +290,48 @@ class Session:
         for torrent in self.torrents.values():
             torrent.trackers.announce_now()
 
+    async def _start_ip_filter(self) -> None:
+        """A block list that cannot be read does not stop the session: the user reads why."""
+        self.sockets.gate.set_bans(self.config.banned_peers)
+        try:
+            await self.reload_ip_filter()
+        except EngineError as exc:
+            self.notices.append(str(exc))
+
+    async def reload_ip_filter(self) -> None:
+        """Read the block list again (the file may have changed); peers it blocks are disconnected.
+        EngineError, and the old list stays, if the file cannot be read."""
+        path = self.config.ip_filter_path
+        if path is None:
+            self.sockets.gate.set_list(IpFilter())
+            return
+        loaded = await asyncio.to_thread(load_ip_filter, path)
+        self.sockets.gate.set_list(loaded.filter, loaded.message)
+        log.info("IP filter: %s", loaded.message)
+        self._drop_blocked_peers()
+
+    async def _new_ip_filter(self, old: SessionConfig) -> None:
+        try:
+            await self.reload_ip_filter()
+        except EngineError:
+            self.config = replace(self.config, ip_filter_path=old.ip_filter_path)
+            raise
+
+    async def _new_bans(self, old: SessionConfig) -> None:
+        self.sockets.gate.set_bans(self.config.banned_peers)
+        self._drop_blocked_peers()
+
+    def _drop_blocked_peers(self) -> None:
+        for torrent in self.torrents.values():
+            for peer in list(torrent.peers):
+                if self.sockets.gate.refuses(peer.address[0]):
+                    peer.close("blocked by the IP filter")
+
     async def close(self) -> None:
         """Stop everything. Each step is guarded: one that fails must not leave the rest open."""
-        steps = (self._stop_serving, self._stop_port_mapping, self.watcher.close, self.on_complete.close,
-                 self.controls.close, self._stop_torrents, self._stop_discovery, self._close_store,
-                 self._close_http)
+        steps = (self._stop_serving, self._stop_port_mapping, self.watcher.close, self.rss.close,
+                 self.on_complete.close, self.controls.close, self._stop_torrents, self._stop_discovery,
+                 self._close_utp, self._close_store, self._close_http)
         for step in steps:
             try:
                 await step()
@@ -306,7 +400,11 @@ class Session:
         self.dht = DualStackDht(families=families, node_id=node_id, bootstrap=bootstrap)
         if saved:
             self.dht.load_nodes(saved.get("nodes", []))
-        await self.dht.start(self.sockets, self.listen_port or 0)
+        # The IPv4 node shares uTP's socket, which hands it its datagrams; IPv6 has its own.
+        shared = self.utp.udp.transport if self.utp is not None else None
+        await self.dht.start(self.sockets, self.listen_port or 0, shared=shared)
+        if self.utp is not None:
+            self.utp.udp.dht = self.dht.nodes.get(socket.AF_INET)
         self.dht_port = self.dht.port
 
     async def _start_lsd(self, family: int) -> None:
@@ -325,6 +423,8 @@ class Session:
                 self.store.set_setting("dht", self.dht.save_state())
             await self.dht.close()
             self.dht = self.dht_port = None
+            if self.utp is not None:
+                self.utp.udp.dht = None
         for service in self._lsd:
             service.close()
         self._lsd = []
@@ -385,6 +485,8 @@ class Session:
         else:
             magnet = parse_magnet(record.magnet)
             torrent = Torrent(self, None, save_path, added_on=record.added_on, magnet=magnet, reason=reason)
+        # The id it was added by: a hybrid first known by its v2 hash (urn:btmh) keeps that one.
+        torrent.info_hash = record.info_hash
         torrent.choose_files = record.choose_files
         self.controls.restore_options(torrent, record)
         self.labels.restore(torrent, record)
@@ -442,12 +544,13 @@ class Session:
         self.store.save_torrent(TorrentRecord(
             info_hash=torrent.info_hash,
             metainfo=to_torrent_bytes(torrent.metainfo) if torrent.has_metadata else b"",
-            magnet=format_magnet(magnet.info_hash, magnet.display_name, magnet.trackers, magnet.web_seeds) if magnet else "",
+            magnet=_magnet_link(magnet) if magnet else "",
             save_path=str(torrent.save_path), paused=paused, added_on=torrent.added_on, name=torrent.name,
             file_priorities=torrent.options.file_priorities, sequential=torrent.options.sequential,
             down_limit=torrent.options.down_limit, up_limit=torrent.options.up_limit,
             queue_position=len(self.torrents), ratio_limit=torrent.options.ratio_limit,
             seed_time_limit=torrent.options.seed_time_limit, choose_files=torrent.choose_files,
+            super_seeding=torrent.options.super_seeding,
             category=torrent.labels.category, tags=torrent.labels.tags,
         ))
 
@@ -510,8 +613,7 @@ class Session:
         else:
             magnet = torrent.magnet
             assert magnet is not None
-            link = format_magnet(magnet.info_hash, magnet.display_name, magnet.trackers, magnet.web_seeds)
-            changes = {"magnet": link}
+            changes = {"magnet": _magnet_link(magnet)}
         try:
             self.store.update_torrent(torrent.info_hash, **changes)
         except StorageError as exc:
@@ -520,7 +622,9 @@ class Session:
     def magnet_uri(self, info_hash: str) -> str:
         torrent = self._get(info_hash)
         trackers = [url for tier in torrent.metainfo.trackers for url in tier] if torrent.has_metadata else []
-        return format_magnet(torrent.info_hash, torrent.name, trackers, torrent.web_seeds)  # ws=, as libtorrent
+        v2 = torrent.metainfo.info_hash_v2 if torrent.has_metadata else torrent.magnet and torrent.magnet.info_hash_v2
+        # ws=, as libtorrent; BEP 52: xt=urn:btmh too for v2 and hybrid torrents
+        return format_magnet(torrent.info_hash, torrent.name, trackers, torrent.web_seeds, info_hash_v2=v2)
 
     async def remove(self, info_hash: str, delete_files: bool = False) -> None:
         torrent = self._get(info_hash)
@@ -551,6 +655,7 @@ class Session:
             if self.store is not None:
                 self.store.update_torrent(torrent.info_hash, choose_files=False)
         self._set_paused(torrent, None)
+        torrent.first_announce_at = 0.0  # the user asked: no waiting for the restored ones' pace
         torrent.start()
 
     def _set_paused(self, torrent: Torrent, reason: StopReason | None) -> None:
@@ -637,6 +742,40 @@ class Session:
             self._tell(str(exc))
             return ""
 
+    async def _add_from_feed(self, source: bytes | str, save_path: str, category: str) -> str:
+        """An item a feed's rule took: one already in the list counts as added."""
+        try:
+            return await self.add_torrent(source, save_path or None, category=category)
+        except DuplicateTorrentError as exc:
+            self._tell(str(exc))
+            return ""
+
+    def _load_rss(self) -> Any:
+        return None if self.store is None else self.store.get_setting("rss")
+
+    def _save_rss(self, value: Any) -> None:
+        if self.store is not None:
+            self.store.set_setting("rss", value)
+
+    # feeds (RSS and Atom) and their download rules
+
+    def rss_snapshot(self) -> RssSnapshot:
+        return self.rss.snapshot()
+
+    async def add_feed(self, url: str) -> None:
+        """Follow a feed; it is read at once, then at every refresh."""
+        await self.rss.add_feed(url)
+
+    async def remove_feed(self, url: str) -> None:
+        self.rss.remove_feed(url)
+
+    async def set_rss_rules(self, rules: Sequence[Rule]) -> None:
+        """The whole list of download rules, in the order they are tried."""
+        self.rss.set_rules(rules)
+
+    async def refresh_feeds(self) -> None:
+        await self.rss.refresh()
+
     def _tell(self, message: str) -> None:
         log.warning("%s", message)
         self.emit(events.Notice(message))
@@ -658,7 +797,8 @@ class Session:
     # reading the state
 
     def snapshot(self) -> SessionSnapshot:
-        torrents = tuple(t.snapshot() for t in self.torrents.values())
+        reach = self.reach()
+        torrents = tuple(t.snapshot(reach) for t in self.torrents.values())
         return SessionSnapshot(
             torrents=torrents,
             down_rate=sum(t.down_rate for t in torrents),
@@ -666,6 +806,8 @@ class Session:
             peers=sum(t.peers + t.seeds for t in torrents),
             dht_nodes=self.dht.node_count if self.dht is not None else 0,
             listen_port=self.listen_port,
+            blocked_connections=self.sockets.gate.blocked,
+            ip_filter=self.sockets.gate.description,
             port_mapping=self.port_mapping_status(),
             incoming_connections=self.incoming_connections,
             categories=self.labels.book.categories,
@@ -674,7 +816,13 @@ class Session:
 
     def details(self, info_hash: str) -> TorrentDetails | None:
         torrent = self.torrents.get(bytes.fromhex(info_hash))
-        return torrent.details() if torrent is not None else None
+        return torrent.details(self.reach()) if torrent is not None else None
+
+    def reach(self) -> Reach:
+        """The proof that peers can reach us, for the speed diagnosis."""
+        uptime = time.monotonic() - self.listening_since if self.listening_since is not None else None
+        mapped = self.port_mapping_status().state == MapState.MAPPED
+        return Reach(self.incoming_connections, mapped, uptime)
 
     async def free_space(self, folder: str | Path) -> int | None:
         """Free bytes on the disk of `folder` (or of its nearest existing parent); None if the
@@ -708,8 +856,12 @@ class Session:
     # connections (used by torrents and peers)
 
     def torrent_for(self, info_hash: bytes) -> Torrent | None:
-        torrent = self.torrents.get(info_hash)
+        torrent = self.torrents.get(info_hash) or self._by_v2_hash(info_hash)
         return torrent if torrent is not None and torrent.accepts_peers else None
+
+    def _by_v2_hash(self, info_hash: bytes) -> Torrent | None:
+        """BEP 52: a v2 peer may greet a hybrid torrent with its truncated v2 info-hash."""
+        return next((t for t in self.torrents.values() if _v2_id(t) == info_hash), None)
 
     def can_connect(self) -> bool:
         peers = sum(len(t.peers) for t in self.torrents.values())
@@ -719,8 +871,11 @@ class Session:
         """May an accepted connection stay? max_peers counts peers and pending handshakes."""
         return self._hold(peer, peer.handshake_done)
 
-    def _admit_stream(self, stream: AcceptStream) -> bool:
-        return self._hold(stream, stream.done)
+    def _admit_stream(self, stream: AcceptStream) -> str | None:
+        """Why an accepted connection may not stay, or None: asked before any byte is read."""
+        if self.sockets.gate.refuses(stream.address[0]):
+            return "blocked by the IP filter"
+        return None if self._hold(stream, stream.done) else "too many connections"
 
     def _hold(self, pending: PeerConnection | AcceptStream, done: asyncio.Future[Any]) -> bool:
         peers = sum(len(t.peers) for t in self.torrents.values())
@@ -762,7 +917,9 @@ class Session:
 
         factory: Callable[[], PeerConnection | DialStream] = make_stream if encrypted else make_peer
         try:
-            _, protocol = await asyncio.wait_for(self.sockets.connect(factory, address), CONNECT_TIMEOUT)
+            _, protocol = await dial(
+                self.config.transport, self.utp, self.sockets, factory, address, CONNECT_TIMEOUT
+            )
         except (OSError, TimeoutError) as exc:
             return _DialFailure(_connect_reason(exc), connected=False)
         finally:
@@ -793,7 +950,9 @@ class Session:
         return _IncomingPeer(self)
 
     def _accepting_info_hashes(self) -> list[bytes]:
-        return [ih for ih, torrent in self.torrents.items() if torrent.accepts_peers]
+        accepting = [torrent for torrent in self.torrents.values() if torrent.accepts_peers]
+        aliases = [_v2_id(torrent) for torrent in accepting]
+        return [torrent.info_hash for torrent in accepting] + [alias for alias in aliases if alias]
 
     def _get(self, info_hash: str) -> Torrent:
         try:
@@ -865,9 +1024,13 @@ class SessionNetwork:
 _SETTING_REACTIONS: tuple[tuple[frozenset[str], Callable[[Session, SessionConfig], Awaitable[None]]], ...] = (
     (frozenset({"listen_host", "listen_port"}), Session._relisten),
     (frozenset({"listen_host"}), Session._new_http_client),
+    (frozenset({"listen_host", "listen_port"}), Session._reopen_utp),
     (frozenset({"listen_host", "listen_port", "enable_dht", "dht_bootstrap", "enable_lsd"}),
      Session._restart_discovery),
+    (frozenset({"max_peers", "max_half_open"}), Session._set_utp_limits),
     (frozenset({"upload_slots"}), Session._set_upload_slots),
+    (frozenset({"ip_filter_path"}), Session._new_ip_filter),
+    (frozenset({"banned_peers"}), Session._new_bans),
     (frozenset({"listen_host", "listen_port"}), Session._announce_address),
     (frozenset({"listen_host", "listen_port", "enable_dht", "dht_bootstrap", "enable_lsd", "port_mapping"}),
      Session._remap),  # after discovery: the DHT's UDP port may have changed with it
@@ -898,3 +1061,15 @@ def _connect_reason(exc: BaseException) -> str:
     if isinstance(exc, TimeoutError):
         return "connection timed out"
     return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+
+
+def _magnet_link(magnet: Magnet) -> str:
+    return format_magnet(
+        magnet.info_hash, magnet.display_name, magnet.trackers, magnet.web_seeds, info_hash_v2=magnet.info_hash_v2
+    )
+
+
+def _v2_id(torrent: Torrent) -> bytes | None:
+    """The truncated v2 info-hash of a hybrid torrent, which v2 peers may use to reach it."""
+    v2 = torrent.metainfo.info_hash_v2 if torrent.has_metadata else None
+    return v2[:20] if v2 is not None and v2[:20] != torrent.info_hash else None

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from app.engine.portmap.status import MapState, PortMapStatus
 
 if TYPE_CHECKING:
+    from app.engine.diagnosis import Cause
     from app.engine.labels import Category
     from app.engine.torrent_options import TorrentOptions
 
@@ -95,6 +96,7 @@ class PeerSnapshot:
     uploaded: int
     incoming: bool
     encrypted: bool = False  # MSE/PE with RC4: the whole stream is encrypted
+    transport: str = "TCP"  # or "uTP" (BEP 29)
     note: str = ""  # why a web seed is backed off or dropped, "" if all is well
 
     @property
@@ -145,6 +147,7 @@ class TorrentSnapshot:
     reason: StopReason | None = None  # why it is stopped; None while it runs
     category: str = ""  # the user's category, "" none
     tags: tuple[str, ...] = ()  # the user's tags, sorted
+    why: Cause | None = None  # what limits the speed most right now (app/engine/diagnosis.py)
 
     @property
     def paused(self) -> bool:
@@ -164,6 +167,10 @@ class TorrentDetails:
     private: bool
     options: TorrentOptions  # the torrent's own: file priorities, sequential, limits, seeding goal
     seeding_time: float  # seconds spent seeding, across restarts
+    causes: tuple[Cause, ...] = ()  # what limits the speed, the strongest first
+    format: str = ""  # "v1", "v2" or "hybrid" (BEP 52); "" until the metadata is known
+    info_hash_v1: str = ""  # hex; "" for a v2-only torrent
+    info_hash_v2: str = ""  # hex of the full SHA-256 (BEP 52); "" for a v1 torrent
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +181,8 @@ class SessionSnapshot:
     peers: int
     dht_nodes: int
     listen_port: int | None
+    blocked_connections: int = 0  # refused by the IP filter or a ban, both ways, since start
+    ip_filter: str = ""  # what the loaded block list holds, in plain words ("" for none)
     port_mapping: PortMapStatus = PortMapStatus()  # what the router was asked, and what it said
     incoming_connections: int = 0  # peers that reached us since the start: proof we are reachable
     categories: tuple[Category, ...] = ()  # every category, with its save folder, even empty ones

@@ -2,8 +2,10 @@
 
 "VPN only" is a promise: bound to an address, nothing leaves from another one. So peers
 (TCP listen and dial), HTTP trackers (aiohttp), UDP trackers, the DHT and LSD all get their
-sockets here, never from the loop directly. The encryption policy, an IP filter and
-connection limits are meant to join this one place later.
+sockets here, never from the loop directly. The IP filter and the user's bans (`gate`,
+app/engine/peer_gate.py) stop a blocked peer here: never dialed, over TCP or uTP; an accepted
+one is refused by the session before any handshake byte. The encryption policy and connection
+limits are meant to join this one place later.
 
     sockets = Sockets("10.8.0.2")                 # or Sockets() for "any address"
     listener = await sockets.listen(factory, port)  # listener.port, listener.close()
@@ -38,13 +40,15 @@ import socket
 import struct
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import aiohttp
 import psutil
 
 log = logging.getLogger(__name__)
+
+from app.engine.peer_gate import PeerGate
 
 ANY_HOSTS = ("", "0.0.0.0", "::")
 BOTH_FAMILIES = (socket.AF_INET, socket.AF_INET6)
@@ -54,11 +58,16 @@ _Protocol = TypeVar("_Protocol", bound=asyncio.BaseProtocol)
 _Datagram = TypeVar("_Datagram", bound=asyncio.DatagramProtocol)
 
 
+class BlockedAddressError(ConnectionRefusedError):
+    """The peer's address is in the IP filter or banned: it was not dialed."""
+
+
 @dataclass(frozen=True, slots=True)
 class Sockets:
     """Makes the engine's sockets, all from `host` unless it is an any-address ("" or 0.0.0.0)."""
 
     host: str = "0.0.0.0"
+    gate: PeerGate = field(default_factory=PeerGate, compare=False)  # shared by every copy `replace` makes
 
     @property
     def bound(self) -> bool:
@@ -109,9 +118,16 @@ class Sockets:
     async def connect(
         self, factory: Callable[[], _Protocol], address: tuple[str, int]
     ) -> tuple[asyncio.Transport, _Protocol]:
+        """A TCP connection to a peer; BlockedAddressError, with nothing sent, if the gate blocks it."""
+        self.refuse_blocked(address[0])
         return await asyncio.get_running_loop().create_connection(
             factory, *address, local_addr=self.local_address(), family=self.family
         )
+
+    def refuse_blocked(self, host: str) -> None:
+        """BlockedAddressError if the IP filter or a ban blocks `host` (uTP dials ask this too)."""
+        if self.gate.refuses(host):
+            raise BlockedAddressError(errno.ECONNREFUSED, "blocked by the IP filter")
 
     async def datagram(
         self,

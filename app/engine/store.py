@@ -39,6 +39,7 @@ class TorrentRecord:
     stop_reason: str = ""  # why it is paused: a StopReason's name ("SEEDING_GOAL"); "" the user's pause
     category: str = ""  # the user's category, "" none (app/engine/labels.py)
     tags: tuple[str, ...] = ()
+    super_seeding: bool = False  # BEP 16, a per-torrent option
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +89,9 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (  # v5: the torrent's category and tags
         "ALTER TABLE torrents ADD COLUMN category TEXT NOT NULL DEFAULT ''",
         "ALTER TABLE torrents ADD COLUMN tags TEXT NOT NULL DEFAULT '[]'",
+    ),
+    (  # v6: super-seeding (BEP 16), a per-torrent option
+        "ALTER TABLE torrents ADD COLUMN super_seeding INTEGER NOT NULL DEFAULT 0",
     ),
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -310,8 +314,8 @@ def _decode_stamps(blob: bytes) -> tuple[tuple[int, int], ...]:
 
 
 _ENCODERS: dict[str, Callable[[Any], Any]] = {
-    "paused": int, "sequential": int, "choose_files": int, "file_priorities": _encode_priorities,
-    "tags": _encode_tags,
+    "paused": int, "sequential": int, "choose_files": int, "super_seeding": int,
+    "file_priorities": _encode_priorities, "tags": _encode_tags,
 }
 
 
@@ -324,6 +328,7 @@ def _torrent_from_row(row: tuple[Any, ...]) -> TorrentRecord:
     values["paused"] = bool(values["paused"])
     values["sequential"] = bool(values["sequential"])
     values["choose_files"] = bool(values["choose_files"])
+    values["super_seeding"] = bool(values["super_seeding"])
     values["file_priorities"] = tuple(json.loads(values["file_priorities"]))
     values["tags"] = tuple(json.loads(values["tags"]))
     return TorrentRecord(**values)

@@ -32,11 +32,14 @@ import aiohttp
 from app.engine import events
 from app.engine.bitfield import Bitfield
 from app.engine.choker import ChokeCandidate, Choker
+from app.engine.diagnosis import Measurements, Reach, diagnose
 from app.engine.errors import StorageError
 from app.engine.labels import Labels
 from app.engine.magnet import Magnet
+from app.engine.hash_server import HashServer, reject
 from app.engine.metadata_fetch import MetadataFetch
 from app.engine.metainfo import Metainfo, parse_info
+from app.engine.piece_layer_fetch import PieceLayerFetch, missing_layers
 from app.engine.peer import MAX_UPLOAD_QUEUE, PeerConnection
 from app.engine.peer_id import CLIENT_VERSION
 from app.engine.piece_picker import Block, PiecePicker
@@ -52,11 +55,14 @@ from app.engine.snapshots import (
 )
 from app.engine.storage.disk import Storage
 from app.engine.storage.layout import Layout
+from app.engine.storage.piece_verifier import verifier_for
 from app.engine.store import ResumeRecord
+from app.engine.super_seeding import SuperSeeder
 from app.engine.torrent_options import SKIP, TorrentOptions, apply_options
 from app.engine.tracker import compact
 from app.engine.tracker.announce_list import new_tiers
 from app.engine.tracker.manager import TrackerManager, TrackerNetwork
+from app.engine.transport.utp_transport import UtpTransport
 from app.engine.webseed import WebSeed, WebSeedError
 from app.engine.wire import extension as ext
 from app.engine.wire import messages as m
@@ -153,6 +159,8 @@ class Torrent:
         self.metainfo: Metainfo = None  # type: ignore[assignment]  # set by _set_metainfo
         self.num_pieces = 0  # 0 until the metadata is known
         self.metadata = MetadataFetch(self.info_hash)
+        self.layer_fetch: PieceLayerFetch | None = None  # BEP 52: a v2 magnet's piece layers, while fetched
+        self._layers_done: asyncio.Future[None] | None = None
         self.choker = Choker(host.config.upload_slots, rng=host.rng)
         self.note = ""  # work beside the state, for the status line: moving the files
         self.labels = Labels()  # the user's category and tags
@@ -173,6 +181,8 @@ class Torrent:
         self._reading_paused = False
         self._failed_at: dict[int, float] = {}
         self._file_done: list[int] = []
+        self._pieces_counted = 0  # grows with _file_done: part of what a snapshot shows
+        self._shown: tuple[tuple[object, ...] | None, TorrentSnapshot] | None = None
         self._read_cache: OrderedDict[int, bytes] = OrderedDict()
         self._reads: dict[int, asyncio.Future[bytes]] = {}
         self._task: asyncio.Task[None] | None = None
@@ -182,6 +192,7 @@ class Torrent:
         self._stopped.set()
         self._stopping: asyncio.Task[None] | None = None  # the last stop_soon(), kept from the GC
         self._next_dht = 0.0
+        self.first_announce_at = 0.0  # monotonic; a restored session spreads its announces (issue 19)
         self._web_seeds: dict[str, WebSeed] = {}  # by URL, while running with metadata
         self.options = TorrentOptions()
         self.choose_files = False  # a magnet: stop when the metadata arrives, for the user to pick files
@@ -195,9 +206,11 @@ class Torrent:
         self.metainfo = metainfo
         self.num_pieces = metainfo.num_pieces
         self.layout = Layout(metainfo.piece_length, [f.length for f in metainfo.files])
-        self.storage = Storage(metainfo, self.save_path, self.host.executor)
+        self.storage = Storage(metainfo, self.save_path, self.host.executor, verifier=verifier_for(metainfo))
+        self.hash_server = HashServer(metainfo.piece_layers, metainfo.piece_length)
         self.picker = PiecePicker(self.num_pieces, metainfo.piece_length, metainfo.total_length, rng=self.host.rng)
         self._file_done = [0] * len(metainfo.files)
+        self.super_seeder = SuperSeeder(self.num_pieces)
         apply_options(self)
 
     @property
@@ -410,7 +423,8 @@ class Torrent:
                     return
             await self._check()
             if not self.trackers.started:
-                self.trackers.start()  # after the check, so 'left' is true from the first announce
+                # After the check, so 'left' is true from the first announce.
+                self.trackers.start(self.first_announce_at - time.monotonic())
             await self._tick_until(asyncio.get_running_loop().create_future())
         except StorageError as exc:
             self._fail(str(exc))
@@ -435,10 +449,47 @@ class Torrent:
         raw_info = self.metadata.done.result()
         trackers = tuple((url,) for url in self.magnet.trackers) if self.magnet else ()
         web_seeds = self.magnet.web_seeds if self.magnet else ()
-        self._set_metainfo(parse_info(raw_info, trackers=trackers, url_list=web_seeds))
+        metainfo = parse_info(raw_info, trackers=trackers, url_list=web_seeds)
+        self._set_metainfo(await self._fetch_piece_layers(metainfo))
         for peer in list(self.peers):
             peer.metadata_known()  # what each said of its pieces meanwhile now counts
         self.host.metadata_received(self)
+
+    async def _fetch_piece_layers(self, metainfo: Metainfo) -> Metainfo:
+        """BEP 52: a v2-only torrent's pieces cannot be checked without the piece layers, which
+        a magnet link does not bring: ask peers for them before any piece is downloaded."""
+        missing = missing_layers(metainfo)
+        if not missing:
+            return metainfo
+        self.layer_fetch = PieceLayerFetch(missing, metainfo.piece_length)
+        self._layers_done = asyncio.get_running_loop().create_future()
+        await self._tick_until(self._layers_done)
+        layers = {**metainfo.piece_layers, **self.layer_fetch.layers()}
+        self.layer_fetch = None
+        return replace(metainfo, piece_layers=layers)
+
+    def hash_request(self, peer: PeerConnection, request: m.HashRequest) -> m.Hashes | m.HashReject:
+        if not self.has_metadata:
+            return reject(request)  # nothing to answer from yet
+        return self.hash_server.answer(request)
+
+    def hashes_received(self, peer: PeerConnection, message: m.Hashes) -> None:
+        if self.layer_fetch is not None:
+            self.layer_fetch.received(peer, message)
+            self._request_layers(time.monotonic())
+
+    def hash_rejected(self, peer: PeerConnection, message: m.HashReject) -> None:
+        if self.layer_fetch is not None:
+            self.layer_fetch.rejected(peer, message)
+            self._request_layers(time.monotonic())
+
+    def _request_layers(self, now: float) -> None:
+        if self.layer_fetch is None:
+            return
+        if self.layer_fetch.done and self._layers_done is not None and not self._layers_done.done():
+            self._layers_done.set_result(None)
+        for peer, request in self.layer_fetch.requests(list(self.peers), now):
+            peer.send(request)
 
     async def _check(self) -> None:
         await self.storage.open()
@@ -470,6 +521,7 @@ class Torrent:
         self._tend_web_seeds(now, elapsed)
         if not self.has_metadata:
             self._request_metadata(now)
+            self._request_layers(now)
         self._failed_at = {p: t for p, t in self._failed_at.items() if now - t < FAILED_FLASH}
 
     def _connect_more(self, now: float) -> None:
@@ -520,6 +572,8 @@ class Torrent:
             return
         self.peers[peer] = None
         peer.throttle = self.throttle
+        if self.super_seeding:
+            self._show(peer, self.super_seeder.reveal(peer, peer.pieces, self.picker.availability))
         if not peer.incoming and peer.address in self.candidates:
             self.candidates[peer.address].failures = 0
         if self.choker_has_room():
@@ -533,15 +587,36 @@ class Torrent:
         self.downloaded += peer.down.total
         self.uploaded += peer.up.total
         self.metadata.peer_gone(peer)
+        if self.layer_fetch is not None:
+            self.layer_fetch.peer_gone(peer)
         if self.has_metadata and peer.pieces is not None:
             self.picker.peer_left(peer.pieces)
         if self.has_metadata:
             self.picker.peer_gone(peer)
+            self.super_seeder.peer_gone(peer)
         if not peer.incoming and peer.address in self.candidates:
             self.connect_failed(peer.address, reason)
 
     def our_bitfield(self) -> Bitfield | None:
-        return self.picker.have if self.has_metadata else None
+        """What a new peer hears we have: nothing while super-seeding (BEP 16), `have`s follow."""
+        if not self.has_metadata:
+            return None
+        return Bitfield(self.num_pieces) if self.super_seeding else self.picker.have
+
+    @property
+    def super_seeding(self) -> bool:
+        """BEP 16 applies to a seed only: while downloading, the option waits."""
+        return self.options.super_seeding and self.has_metadata and self.state == TorrentState.SEEDING
+
+    def _show(self, peer: PeerConnection, piece: int | None) -> None:
+        if piece is not None and not peer.closed:
+            peer.have(piece)
+
+    def stop_super_seeding(self) -> None:
+        """The option was switched off: every peer hears of every piece it lacks."""
+        self.super_seeder = SuperSeeder(self.num_pieces)
+        if self.has_metadata and self.state == TorrentState.SEEDING:
+            self._peers_after_check()
 
     def our_extension_handshake(self, peer: PeerConnection) -> ext.ExtensionHandshake:
         names = [ext.UT_METADATA] if self.private else [ext.UT_METADATA, ext.UT_PEX]
@@ -584,16 +659,17 @@ class Torrent:
         if self.private or not self.host.config.enable_pex:
             return
         known = {p.listen_address for p in self.peers if p.listen_address is not None}
+        flags = {p.listen_address: _pex_flags(p) for p in self.peers if p.listen_address is not None}
         for peer in self.peers:
             if peer.remote_extensions is None or not peer.remote_extensions.ext_id(ext.UT_PEX):
                 continue
-            message = peer.pex.diff(known - {peer.listen_address}, now)
+            message = peer.pex.diff(known - {peer.listen_address}, now, flags)
             if message is not None:
                 peer.send_extended(ext.UT_PEX, ext.encode_pex(message))
 
     def _ask_dht(self, now: float) -> None:
         dht = self.host.dht
-        if dht is None or self.private or now < self._next_dht:
+        if dht is None or self.private or now < max(self._next_dht, self.first_announce_at):
             return
         searching = not self.has_metadata or len(self.peers) < 5
         self._next_dht = now + (DHT_SEARCH_INTERVAL if searching else DHT_ANNOUNCE_INTERVAL)
@@ -601,7 +677,14 @@ class Torrent:
 
     async def _dht_announce(self, dht: DualStackDht) -> None:
         port = self.host.listen_port or 0
-        self.add_peers(await dht.announce(self.info_hash, port))
+        for info_hash in self._swarm_ids():
+            self.add_peers(await dht.announce(info_hash, port))
+
+    def _swarm_ids(self) -> list[bytes]:
+        """BEP 52: a hybrid torrent's swarm is found under both ids, the v2 one truncated to 20 bytes."""
+        source = self.metainfo if self.has_metadata else self.magnet
+        v2 = source.info_hash_v2 if source is not None else None
+        return [self.info_hash] + ([v2[:20]] if v2 is not None and v2[:20] != self.info_hash else [])
 
     def _in_background(self, coroutine: Coroutine[object, object, None]) -> None:
         task = asyncio.ensure_future(coroutine)
@@ -619,10 +702,16 @@ class Torrent:
             wanted = new not in self.picker.have and self.state == TorrentState.DOWNLOADING
             if wanted and not peer.am_interested:
                 peer.set_interested(self.picker.interesting(peer.pieces))  # type: ignore[arg-type]
+            if self.super_seeding:
+                views = {p: p.pieces for p in self.peers}
+                for holder, piece in self.super_seeder.peer_has(peer, new, views, self.picker.availability):
+                    self._show(holder, piece)  # type: ignore[arg-type]
             return
         self.picker.peer_joined(new)
         self._judge_peer(peer)
         self._offer_allowed_fast(peer)
+        if self.super_seeding:
+            self._show(peer, self.super_seeder.view_known(peer, new, self.picker.availability))
 
     def peer_pieces_replaced(self, peer: PeerConnection, old: Bitfield, new: Bitfield) -> None:
         """The peer announced all its pieces again (aria2 does, instead of many `have`s)."""
@@ -639,8 +728,8 @@ class Torrent:
 
     def _offer_allowed_fast(self, peer: PeerConnection) -> None:
         """BEP 6: a peer may fetch a few pieces before its first unchoke (not those it has)."""
-        if not peer.fast or peer.closed or peer.pieces is None or peer.is_seed:
-            return
+        if not peer.fast or peer.closed or peer.pieces is None or peer.is_seed or self.super_seeding:
+            return  # BEP 16: a super-seed offers no piece but the one it shows
         pieces = offered_fast_set(peer.address[0], self.info_hash, self.num_pieces)
         lacking = tuple(piece for piece in pieces if piece not in peer.pieces)
         if lacking:
@@ -717,6 +806,8 @@ class Torrent:
     def suggestions(self, peer: PeerConnection) -> list[int]:
         """Pieces in the read cache the peer lacks, the latest read first: serving them costs
         no disk read (BEP 6 suggest, as libtorrent's suggest_read_cache)."""
+        if self.super_seeding:
+            return []  # BEP 16: a suggestion would show pieces the peer was not meant to see
         lacking = peer.pieces
         return [piece for piece in reversed(self._read_cache) if lacking is None or piece not in lacking]
 
@@ -762,6 +853,7 @@ class Torrent:
         self._count_file_bytes(piece)
 
     def _count_file_bytes(self, piece: int) -> None:
+        self._pieces_counted += 1
         for span in self.layout.piece_spans(piece):
             self._file_done[span.file_index] += span.length
 
@@ -1019,11 +1111,35 @@ class Torrent:
     def total_uploaded(self) -> int:
         return self.uploaded + sum(p.up.total for p in self.peers)
 
-    def snapshot(self) -> TorrentSnapshot:
+    def snapshot(self, reach: Reach = Reach()) -> TorrentSnapshot:
+        """The torrent for the UI. A quiet torrent gives the same object again while nothing it
+        shows has changed: the bridge's diff and the models then skip it (issue 19: with 10,000
+        idle seeds, a tick costs what changed, not what exists)."""
+        key = self._quiet_key(reach)
+        if key is None or self._shown is None or self._shown[0] != key:
+            self._shown = (key, self._build_snapshot(reach))
+        return self._shown[1]
+
+    def _quiet_key(self, reach: Reach) -> tuple[object, ...] | None:
+        """Everything a quiet torrent's snapshot is made of; None while it is busy (peers,
+        connections, web seeds, a check): its rates and progress move at every tick. The
+        session's reach counts in whole minutes, as the tracker countdown does."""
+        checking = self.state == TorrentState.CHECKING and self.reason is None
+        if checking or self.peers or self.connecting or self._web_seeds or self._buffers:
+            return None
+        left = self.picker.wanted_left if self.has_metadata else 0
+        minutes = None if reach.uptime is None else int(reach.uptime // 60)
+        return (
+            self.last_change, self.error, self.note, self.downloaded, self.uploaded, self.options,
+            self.name, self.save_path, self.num_pieces, left, self._pieces_counted, id(self._file_done),
+            self.trackers.fingerprint(), self.labels, reach.incoming_connections, reach.port_mapped, minutes,
+        )
+
+    def _build_snapshot(self, reach: Reach) -> TorrentSnapshot:
         total = self.metainfo.total_length if self.has_metadata else 0
         verified = total - self._missing_bytes()
         skipped, wanted, wanted_verified = self._wanted_bytes()
-        down = sum(p.down.rate for p in self.peers) + sum(s.down.rate for s in self._web_seeds.values())
+        down = self._down_rate()
         up = sum(p.up.rate for p in self.peers)
         seeds = sum(1 for p in self.peers if p.is_seed)
         downloaded = self.total_downloaded
@@ -1057,7 +1173,44 @@ class Torrent:
             reason=self.reason,
             category=self.labels.category,
             tags=self.labels.tags,
+            why=next(iter(diagnose(self.measurements(reach))), None),
         )
+
+    def _down_rate(self) -> float:
+        return sum(p.down.rate for p in self.peers) + sum(s.down.rate for s in self._web_seeds.values())
+
+    def measurements(self, reach: Reach = Reach()) -> Measurements:
+        """What the speed diagnosis reads (app/engine/diagnosis.py): counts, no judgement."""
+        wanting = self.state in (TorrentState.DOWNLOADING, TorrentState.METADATA)
+        downloading = self.running and self.reason is None and wanting
+        needed, available = self._needed_pieces() if downloading else (0, 0)
+        limits, session = self.throttle.limits, self.throttle.session_limits
+        trackers = self.trackers.snapshot()
+        connected = {p.address for p in self.peers}
+        interested = [p for p in self.peers if p.am_interested]
+        return Measurements(
+            downloading=downloading, reason=self.reason, down_rate=self._down_rate(),
+            torrent_down_limit=limits.down, session_down_limit=session.down,
+            up_limit=min((limit for limit in (limits.up, session.up) if limit), default=0),
+            peers=len(self.peers), peers_with_needed=len(interested),
+            known_peers=sum(1 for address in self.candidates if address not in connected),
+            needed_pieces=needed, available_pieces=available,
+            choked_by=sum(1 for p in interested if p.peer_choking), interested_in=len(interested),
+            unwritten=self._unwritten, unwritten_cap=self.host.config.max_unwritten, disk_behind=self._reading_paused,
+            trackers=len(trackers), trackers_working=sum(1 for t in trackers if t.status == "working"),
+            tracker_message=self.trackers.status_text, dht=self.host.dht is not None,
+            max_peers=self.host.config.max_peers_per_torrent, session_full=not self.host.can_connect(), reach=reach,
+        )
+
+    def _needed_pieces(self) -> tuple[int, int]:
+        """Wanted pieces not verified yet, and how many of them some connected peer has."""
+        if not self.has_metadata:
+            return 0, 0
+        needed = self.picker.missing
+        if not self.peers or any(p.is_seed for p in self.peers):  # the cheap answers first: 0 or all
+            return needed, needed if self.peers else 0
+        wants, availability = self.picker.wants, self.picker.availability
+        return needed, sum(1 for piece in range(self.num_pieces) if wants(piece) and availability(piece))
 
     def _missing_bytes(self) -> int:
         if not self.has_metadata:
@@ -1097,12 +1250,13 @@ class Torrent:
             return f"{word} — {self.trackers.status_text}"
         return word
 
-    def details(self) -> TorrentDetails:
+    def details(self, reach: Reach = Reach()) -> TorrentDetails:
         peers = tuple(self._peer_snapshot(p) for p in self.peers) + self._web_seed_rows(time.monotonic())
+        causes = diagnose(self.measurements(reach))
         if not self.has_metadata:
             return TorrentDetails(
                 self.info_hash.hex(), peers, (), b"", b"", self.active_seconds, "", False,
-                self.options, self.seeding_seconds,
+                self.options, self.seeding_seconds, causes, **self._hash_fields(),
             )
         states = bytearray(self.picker.states_bytes())
         for piece in self._failed_at:
@@ -1122,7 +1276,20 @@ class Torrent:
             private=self.metainfo.private,
             options=self.options,
             seeding_time=self.seeding_seconds,
+            causes=causes,
+            **self._hash_fields(),
         )
+
+    def _hash_fields(self) -> dict[str, str]:
+        """BEP 52: the format and both info-hashes, from the metadata or else the magnet link."""
+        source = self.metainfo if self.has_metadata else self.magnet
+        v2 = source.info_hash_v2 if source is not None else None
+        v2_only = v2 is not None and v2[:20] == self.info_hash
+        return {
+            "format": self.metainfo.format if self.has_metadata else "",
+            "info_hash_v1": "" if v2_only else self.info_hash.hex(),
+            "info_hash_v2": v2.hex() if v2 is not None else "",
+        }
 
     def _peer_snapshot(self, peer: PeerConnection) -> PeerSnapshot:
         progress = peer.pieces.count / self.num_pieces if peer.pieces is not None and self.num_pieces else 0.0
@@ -1137,12 +1304,19 @@ class Torrent:
             uploaded=peer.up.total,
             incoming=peer.incoming,
             encrypted=peer.encrypted,
+            transport="uTP" if isinstance(peer.transport, UtpTransport) else "TCP",
         )
+
+
+def _pex_flags(peer: PeerConnection) -> int:
+    """BEP 11 added.f: 0x04 the peer speaks uTP (we reach it over uTP), 0x02 it is a seed."""
+    utp = ext.PEX_UTP if isinstance(peer.transport, UtpTransport) else 0
+    return utp | (ext.PEX_SEED if peer.is_seed else 0)
 
 
 def _peer_flags(peer: PeerConnection) -> str:
     """qBittorrent's letters: D/d downloading or interested-but-choked, U/u likewise up, I incoming,
-    E encrypted."""
+    E encrypted, P uTP."""
     flags = []
     if peer.am_interested:
         flags.append("d" if peer.peer_choking else "D")
@@ -1156,5 +1330,7 @@ def _peer_flags(peer: PeerConnection) -> str:
         flags.append("I")
     if peer.encrypted:
         flags.append("E")
+    if isinstance(peer.transport, UtpTransport):
+        flags.append("P")
     return " ".join(flags)
 

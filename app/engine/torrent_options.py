@@ -1,8 +1,9 @@
 """A torrent's own options (file priorities, sequential order, rate limits) and how they apply.
 
 File priorities become piece priorities here: a piece is wanted as much as the most wanted
-file it holds bytes of, and skipped only if every file it touches is skipped. So a skipped
-file is created on disk only when a wanted piece also holds some of its bytes.
+file it holds bytes of, and skipped only if every file it touches is skipped. The bytes a
+wanted piece holds of a skipped file go to the torrent's part file (storage/part_file.py),
+so a skipped file is never created on disk.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class TorrentOptions:
     up_limit: int = 0
     ratio_limit: float | None = None  # stop seeding at this share ratio; None: the session's goal, 0: never
     seed_time_limit: float | None = None  # or after this many seconds of seeding; None / 0 likewise
+    super_seeding: bool = False  # BEP 16: as the initial seed, show each peer one piece at a time
 
     def file_priority(self, index: int) -> int:
         return self.file_priorities[index] if self.file_priorities else NORMAL
@@ -47,7 +49,7 @@ class TorrentOptions:
     def from_record(cls, record: TorrentRecord) -> TorrentOptions:
         return cls(
             record.file_priorities, record.sequential, record.down_limit, record.up_limit,
-            record.ratio_limit, record.seed_time_limit,
+            record.ratio_limit, record.seed_time_limit, record.super_seeding,
         )
 
 

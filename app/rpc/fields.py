@@ -30,6 +30,9 @@ RATIO_INFINITE: Final = -2  # TR_RATIO_INF
 LOCAL_ERROR: Final = 3  # TR_STAT_LOCAL_ERROR: "error" is a number, errorString the words
 OCTET_STREAM: Final = "application/octet-stream"
 DEFAULT_TORRENT_LIMIT: Final = 100  # kB/s shown for a torrent whose limit was never set
+# Piecemeal's own fields (the window's remote session reads them) carry this prefix; other
+# Transmission clients ignore names they do not know.
+PIECEMEAL: Final = "piecemeal-"
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +154,8 @@ def peer(entry: PeerSnapshot) -> dict[str, Any]:
         "peerIsInterested": "U" in flags or "u" in flags,
         "isEncrypted": "E" in flags,
         "isUTP": "P" in flags,
+        PIECEMEAL + "downloaded": entry.downloaded,
+        PIECEMEAL + "uploaded": entry.uploaded,
     }
 
 
@@ -324,6 +329,15 @@ FIELDS: Final[dict[str, Builder]] = {
     "desiredAvailable": lambda v: 0,
     "manualAnnounceTime": lambda v: 0,
     "torrentFile": lambda v: "",
+    PIECEMEAL + "state": lambda v: v.snapshot.state.value,
+    PIECEMEAL + "stop-reason": lambda v: v.snapshot.reason.value if v.snapshot.reason else None,
+    PIECEMEAL + "category": _snap("category"),
+    PIECEMEAL + "status-text": _snap("status_text"),
+    PIECEMEAL + "seeds": _snap("seeds"),
+    PIECEMEAL + "ratio": _snap("ratio"),
+    PIECEMEAL + "piece-states": lambda v: base64.b64encode(_details(v).pieces).decode("ascii"),
+    PIECEMEAL + "file-padding": lambda v: [f.padding for f in _details(v).files],
+    PIECEMEAL + "seed-time-limit": lambda v: _details(v).options.seed_time_limit,
 }
 
 # Fields that read the torrent's details (built only when one of them is asked for).
@@ -332,6 +346,7 @@ DETAIL_FIELDS: Final = frozenset({
     "wanted", "pieces", "availability", "secondsDownloading", "secondsSeeding", "isPrivate", "comment",
     "downloadLimit", "downloadLimited", "uploadLimit", "uploadLimited", "seedRatioLimit", "seedRatioMode",
     "sequentialDownload", "webseeds", "webseedsSendingToUs",
+    PIECEMEAL + "piece-states", PIECEMEAL + "file-padding", PIECEMEAL + "seed-time-limit",
 })
 
 

@@ -45,7 +45,7 @@ PORT_TEST_RESULT: Final = (
     "Couldn't test port: Piecemeal does not ask outside servers whether its port can be reached"
 )
 _FIXED_SESSION_VALUES: Final[dict[str, Any]] = {  # what Piecemeal does not have, said as Transmission says it
-    "blocklist-enabled": False, "blocklist-size": 0, "blocklist-url": "", "utp-enabled": False,
+    "blocklist-url": "", "utp-enabled": False,
     "peer-port-random-on-start": False, "incomplete-dir-enabled": False,
     "incomplete-dir": "", "rename-partial-files": False, "trash-original-torrent-files": False,
     "idle-seeding-limit-enabled": False, "idle-seeding-limit": 30, "queue-stalled-enabled": False,
@@ -100,6 +100,7 @@ class RpcMethods:
             "session-get": self.session_get, "session-set": self.session_set,
             "session-stats": self.session_stats, "session-close": self.session_close,
             "free-space": self.free_space, "port-test": self.port_test, "group-get": self.group_get,
+            "blocklist-update": self.blocklist_update,
         }
 
     # the request cycle
@@ -185,7 +186,10 @@ class RpcMethods:
             return {"torrent-duplicate": self._brief(existing)}
         paused = get_bool(args, "paused", not self.settings["start-added-torrents"])
         priorities = _file_choice(source, args) if isinstance(source, Metainfo) else None
-        await self.session.add_torrent(source, folder, paused=paused or priorities is not None, category=labels.category)
+        # Piecemeal's own: a magnet stops once its metadata arrives, for the user to choose its files.
+        choose = bool(get_bool(args, fields.PIECEMEAL + "choose-files", False)) and isinstance(source, str)
+        await self.session.add_torrent(source, folder, paused=paused or priorities is not None, choose_files=choose,
+                                       category=labels.category)
         self.added += 1
         if labels.tags:
             await self.session.set_tags(info_hash, labels.tags)
@@ -238,6 +242,7 @@ class RpcMethods:
             await self._set_files(info_hash, args)
             await self._set_limits(info_hash, args)
             await self._set_goal(info_hash, args)
+            await self._set_seed_time(info_hash, args)
             sequential = get_bool(args, "sequentialDownload")
             if sequential is not None:
                 await self.session.set_sequential(info_hash, sequential)
@@ -295,6 +300,16 @@ class RpcMethods:
         goal = _ratio_goal(mode, ratio, options.ratio_limit)
         await self.session.set_options(info_hash, replace(options, ratio_limit=goal))
 
+    async def _set_seed_time(self, info_hash: str, args: Mapping[str, Any]) -> None:
+        """Piecemeal's own: stop seeding after this many seconds; null: the session's goal."""
+        key = fields.PIECEMEAL + "seed-time-limit"
+        if key not in args:
+            return
+        seconds = get_number(args, key)
+        details = self.session.details(info_hash)
+        assert details is not None, "a selected torrent has details"
+        await self.session.set_options(info_hash, replace(details.options, seed_time_limit=seconds))
+
     async def torrent_set_location(self, args: Mapping[str, Any]) -> dict[str, Any]:
         location = _absolute(get_str(args, "location"), "new location")
         if not location:
@@ -313,7 +328,12 @@ class RpcMethods:
         values["peer-port"] = self.session.listen_port or self.settings["peer-port"]
         values["session-id"] = self.context.session_id
         values["config-dir"] = self.context.config_dir
+        snapshot = self.session.snapshot()  # Piecemeal's own: what the window's sidebar lists
+        values[fields.PIECEMEAL + "categories"] = [{"name": c.name, "save-path": c.save_path} for c in snapshot.categories]
+        values[fields.PIECEMEAL + "tags"] = list(snapshot.tags)
         values["download-dir-free-space"] = await _free_bytes(Path(self.settings["download-dir"]))
+        values["blocklist-enabled"] = self.session.config.ip_filter_path is not None
+        values["blocklist-size"] = self.session.sockets.gate.rules
         return {key: values[key] for key in names if key in values} if names else values
 
     async def session_set(self, args: Mapping[str, Any]) -> dict[str, Any]:
@@ -369,6 +389,14 @@ class RpcMethods:
         # this is Transmission's answer when the test cannot be made.
         raise RpcError(PORT_TEST_RESULT)
 
+    async def blocklist_update(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        """RPC spec 4.5: here the IP filter file is read again (Piecemeal downloads no list)."""
+        try:
+            await self.session.reload_ip_filter()
+        except EngineError as exc:
+            raise RpcError(str(exc)) from None
+        return {"blocklist-size": self.session.sockets.gate.rules}
+
     async def group_get(self, args: Mapping[str, Any]) -> dict[str, Any]:
         return {"group": []}  # Piecemeal has no bandwidth groups
 
@@ -379,7 +407,6 @@ _UNSUPPORTED: Final = {
     "queue-move-up": "moving torrents in the queue is not supported by Piecemeal yet",
     "queue-move-down": "moving torrents in the queue is not supported by Piecemeal yet",
     "queue-move-bottom": "moving torrents in the queue is not supported by Piecemeal yet",
-    "blocklist-update": "Piecemeal has no blocklist",
     "group-set": "Piecemeal has no bandwidth groups",
 }
 

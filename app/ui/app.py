@@ -11,8 +11,9 @@ import asyncio
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,13 +27,18 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 from app.ui.app_log import AppLog, close_log, open_log  # noqa: E402
 from app.ui.bridge import EngineBridge  # noqa: E402
 from app.ui.collector import MainThreadCollector  # noqa: E402
+from app.ui.connection_controller import ConnectionController, ask, tell  # noqa: E402
 from app.ui.icons import app_icon  # noqa: E402
 from app.ui.main_window import MainWindow  # noqa: E402
+from app.ui.remote_settings import load_address  # noqa: E402
+from app.ui.session_switch import ClosableSession, SessionSwitch, remote_session  # noqa: E402
 from app.ui.settings import Preferences, load_preferences, session_settings  # noqa: E402
 from app.ui.single_instance import InstanceServer, absolute_arguments, hand_off  # noqa: E402
 
 if TYPE_CHECKING:
+    from app.engine.profile_lock import ProfileBusy
     from app.engine.session import Session
+    from app.rpc.remote_session import RemoteSession
 
 log = logging.getLogger(__name__)
 
@@ -121,34 +127,86 @@ async def run_gui(server: InstanceServer, items: Sequence[str], profile: Path | 
     # asyncio.to_thread (the engine's disk and database work) gets plain threads:
     # qasync's default pool of QThreads has crashed PySide6 when torn down.
     asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(thread_name_prefix="io"))
+    from app.engine.profile_lock import WINDOW, ProfileBusy, ProfileLock
     from app.engine.session import default_profile_dir
 
     settings = QSettings()
     preferences = load_preferences(settings)
     profile_dir = profile or default_profile_dir()
     app_log = open_log(profile_dir, preferences.log_level)
+    lock = ProfileLock(profile_dir)
+
+    async def start_local() -> Session:
+        """The local engine, once this window holds the profile (a daemon may have it)."""
+        lock.acquire(WINDOW)
+        return (await _start_session(preferences, profile_dir))[0]
+
     try:
+        try:
+            lock.acquire(WINDOW)
+        except ProfileBusy as busy:
+            remote = await offer_daemon(busy, profile_dir, settings)
+            if remote is None:
+                return 0
+            return await run_window(server, remote, "", items, settings, app_log, start_local=start_local)
         session, problem = await _start_session(preferences, profile_dir)
-        return await run_window(server, session, problem, items, settings, app_log)
+        return await run_window(server, session, problem, items, settings, app_log, start_local=start_local)
     finally:
+        lock.release()
         close_log(app_log)
+
+
+async def offer_daemon(busy: ProfileBusy, profile_dir: Path, settings: QSettings) -> RemoteSession | None:
+    """The daemon that holds the profile, if the user wants to see it (None: quit)."""
+    from app.engine.errors import EngineError
+    from app.rpc.client import RemoteAddress
+    from app.rpc.tls import CERT_FILE, fingerprint
+
+    if not busy.url:
+        await tell(None, "Piecemeal", f"Piecemeal cannot start: {busy}.")
+        return None
+    question = f"A piecemeal-daemon is using the profile {profile_dir}.\n\nShow its torrents here (connect to it at {busy.url})?"
+    if not await ask(None, "Piecemeal", question):
+        return None
+    address = RemoteAddress.from_url(busy.url)
+    saved, _ = load_address(settings)
+    if saved.label == address.label:
+        address = replace(address, user=saved.user, password=saved.password)
+    if address.tls and (profile_dir / CERT_FILE).exists():  # the daemon's own certificate: no need to ask
+        address = replace(address, fingerprint=fingerprint(profile_dir / CERT_FILE))
+    session = remote_session(address)
+    try:
+        await session.start()
+    except EngineError as exc:
+        await session.close()
+        await tell(None, "Piecemeal", f"Could not show the daemon's torrents: {exc}")
+        return None
+    return session
 
 
 async def run_window(
     server: InstanceServer,
-    session: Session,
+    session: Session | RemoteSession,
     problem: str,
     items: Sequence[str],
     settings: QSettings,
     app_log: AppLog,
     focus: str | None = None,
+    start_local: Callable[[], Awaitable[ClosableSession]] | None = None,
 ) -> int:
-    """The window over a started session, until the user quits; closes the session.
+    """The window over a started session (local, or a daemon's), until the user quits; closes
+    every session it showed.
 
     `focus`: the info-hash of a torrent to select at once, its piece map shown (the demo's).
+    `start_local`: how File > Local session starts the engine if the window began with a daemon.
     """
+    from app.rpc.remote_session import RemoteSession
+
     bridge = EngineBridge(session)
     window = MainWindow(bridge, settings, app_log)
+    remote = session if isinstance(session, RemoteSession) else None
+    switch = SessionSwitch(bridge, None if remote else session, start_local, remote)
+    ConnectionController(window, switch)
     server.arguments_received.connect(window.handle_arguments)
     QApplication.instance().installEventFilter(FileOpenFilter(window))
     quitting = asyncio.Event()
@@ -166,7 +224,7 @@ async def run_window(
     await quitting.wait()
     bridge.stop()
     await bridge.drain()
-    await session.close()
+    await switch.close()
     server.close()
     return 0
 

@@ -30,6 +30,8 @@ from app.engine.events import (
     TorrentFinished,
     TorrentRemoved,
 )
+from app.engine.rss.rules import Rule
+from app.engine.rss.service import RssSnapshot
 from app.engine.snapshots import SessionSnapshot, TorrentDetails, TorrentSnapshot
 from app.ui.engine_session import EngineSession
 from app.ui.settings import ADDRESS_FIELDS
@@ -105,7 +107,8 @@ class EngineBridge(QObject):
             ),
             Notice: lambda e: self.notice.emit(e.message),
         }
-        session.add_listener(self._on_event)
+        self._heard: list[EngineSession] = []
+        self._listen(session)
 
     # Polling
 
@@ -139,6 +142,24 @@ class EngineBridge(QObject):
 
     def now(self) -> float:
         return self._clock()
+
+    def use_session(self, session: EngineSession) -> None:
+        """Talk to another session from now on (local or remote): its torrents replace the old
+        session's in the models at the next tick; commands still running finish on the old one."""
+        polling = self._timer.isActive()
+        self.stop()
+        self._session = session
+        self._selected = None
+        self.speed_history = SpeedHistory()
+        self._listen(session)
+        if polling:
+            self.start()
+
+    def _listen(self, session: EngineSession) -> None:
+        """Hear each session once; an event from a session no longer shown is dropped."""
+        if not any(heard is session for heard in self._heard):
+            self._heard.append(session)
+            session.add_listener(lambda event: self._on_event(event) if session is self._session else None)
 
     @property
     def snapshot(self) -> SessionSnapshot:
@@ -280,9 +301,30 @@ class EngineBridge(QObject):
                 f"Could not change the tags of {self._name(info_hash)}",
             )
 
+    # Feeds (RSS and Atom)
+
+    def rss_snapshot(self) -> RssSnapshot:
+        return self._session.rss_snapshot()
+
+    def add_feed(self, url: str) -> asyncio.Future[Any]:
+        return self.run(self._session.add_feed(url), f"Could not add the feed {url}")
+
+    def remove_feed(self, url: str) -> asyncio.Future[Any]:
+        return self.run(self._session.remove_feed(url), f"Could not remove the feed {url}")
+
+    def set_rss_rules(self, rules: Sequence[Rule]) -> asyncio.Future[Any]:
+        return self.run(self._session.set_rss_rules(list(rules)), "Could not save the download rules")
+
+    def refresh_feeds(self) -> asyncio.Future[Any]:
+        return self.run(self._session.refresh_feeds(), "Could not refresh the feeds")
+
     def apply_settings(self, changes: Mapping[str, Any]) -> asyncio.Future[Any]:
         """Hand the session the settings that changed (SessionConfig fields, engine units)."""
         return self.run(self._apply_settings(dict(changes)), "Could not apply the new preferences")
+
+    def reload_ip_filter(self) -> asyncio.Future[Any]:
+        """Read the block list file again (it may have been updated)."""
+        return self.run(self._session.reload_ip_filter(), "Could not reload the IP filter")
 
     def run(self, command: Coroutine[Any, Any, Any], title: str) -> asyncio.Future[Any]:
         """Run a command on the loop; a failure becomes `failed(title, sentence)`."""

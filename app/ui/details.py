@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtCore import QPoint, QSettings, Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QInputDialog,
     QLabel,
+    QMenu,
     QScrollArea,
     QTableView,
     QTabWidget,
@@ -40,10 +41,13 @@ from app.ui.widgets.speed_graph import SpeedGraph
 _GENERAL_FIELDS = (
     "Name",
     "Status",
+    "Why this speed",
     "Save path",
     "Category",
     "Tags",
+    "Format",
     "Info-hash",
+    "Info-hash v2",
     "Size",
     "Pieces",
     "Availability",
@@ -57,7 +61,9 @@ _GENERAL_FIELDS = (
 )
 
 
-_OPTIONAL_FIELDS = ("Category", "Tags", "Comment", "Error")  # rows shown only when they say something
+# rows shown only when they say something
+_OPTIONAL_FIELDS = ("Why this speed", "Category", "Tags", "Format", "Info-hash v2", "Comment", "Error")
+_FORMATS = {"v1": "v1", "v2": "v2 (BitTorrent v2 only)", "hybrid": "hybrid (v1 and v2)"}
 
 
 def distributed_copies(availability: bytes) -> float | None:
@@ -73,10 +79,13 @@ def general_fields(torrent: TorrentSnapshot, details: TorrentDetails | None) -> 
     return {
         "Name": torrent.name,
         "Status": torrent.status_text,
+        "Why this speed": why_text(details),
         "Save path": torrent.save_path,
         "Category": torrent.category,
         "Tags": ", ".join(torrent.tags),
-        "Info-hash": torrent.info_hash,
+        "Format": _FORMATS.get(details.format, details.format) if details else "",
+        "Info-hash": _info_hash_v1(torrent, details),
+        "Info-hash v2": details.info_hash_v2 if details else "",
         "Size": size_text(torrent),
         "Pieces": formatting.pieces_text(torrent.num_pieces, torrent.piece_length),
         "Availability": "" if copies is None else f"{copies:.2f} copies among connected peers",
@@ -88,6 +97,13 @@ def general_fields(torrent: TorrentSnapshot, details: TorrentDetails | None) -> 
         "Comment": _comment(details),
         "Error": torrent.error,
     }
+
+
+def why_text(details: TorrentDetails | None) -> str:
+    """What limits the speed, the strongest first: one numbered cause a line, with its advice."""
+    if details is None:
+        return ""
+    return "\n".join(f"{n}. {cause.short}. {cause.advice}." for n, cause in enumerate(details.causes, 1))
 
 
 def size_text(torrent: TorrentSnapshot) -> str:
@@ -112,6 +128,13 @@ def _time_active(details: TorrentDetails | None) -> str:
 
 def _connections(seeds: int, peers: int) -> str:
     return f"{seeds} seed{'' if seeds == 1 else 's'}, {peers} peer{'' if peers == 1 else 's'}"
+
+
+def _info_hash_v1(torrent: TorrentSnapshot, details: TorrentDetails | None) -> str:
+    """BEP 52: a v2-only torrent has no v1 hash; its id is the v2 hash cut to 20 bytes."""
+    if details is not None and details.info_hash_v2 and not details.info_hash_v1:
+        return "none: a v2-only torrent"
+    return torrent.info_hash
 
 
 def _comment(details: TorrentDetails | None) -> str:
@@ -177,11 +200,19 @@ def _table(
     return view
 
 
+def peer_host(address: str) -> str:
+    """The host of a peer's "1.2.3.4:6881" or "[::1]:6881"."""
+    host = address.rsplit(":", 1)[0]
+    return host[1:-1] if host.startswith("[") else host
+
+
 class DetailsTabs(QTabWidget):
     """Signals:
-        peer_address_entered(info_hash, address): "Add peer..." in the Peers tab's menu.
+        ban_peer(host): the user bans a peer from the Peers tab.
+        peer_address_entered(info_hash, address): "Add peer…" in the Peers tab's menu.
     """
 
+    ban_peer = Signal(str)
     peer_address_entered = Signal(str, str)
 
     def __init__(self, log: AppLog, parent: QWidget | None = None) -> None:
@@ -203,8 +234,8 @@ class DetailsTabs(QTabWidget):
         self.add_peer_action = QAction("Add peer…", self.peers)
         self.add_peer_action.setEnabled(False)
         self.add_peer_action.triggered.connect(self.ask_peer_address)
-        self.peers.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
-        self.peers.addAction(self.add_peer_action)
+        self.peers.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.peers.customContextMenuRequested.connect(self._peer_menu)
         self.files = QTreeView()
         self.files.setModel(self.file_model)
         self.files.setUniformRowHeights(True)
@@ -279,6 +310,25 @@ class DetailsTabs(QTabWidget):
         show = str(settings.value("details/show_availability", "false")).lower() == "true"
         self.pieces.availability_toggle.setChecked(show)
         self.log.restore_state(settings)
+
+    def _peer_menu(self, position: QPoint) -> None:
+        index = self.peers.indexAt(position)
+        address = self.peer_model.items()[index.row()].address if index.isValid() else None
+        self.peer_menu(address).popup(self.peers.viewport().mapToGlobal(position))
+
+    def peer_menu(self, address: str | None) -> QMenu:
+        """The Peers tab's context menu: for the peer at `address` (None: no peer under the
+        mouse), and "Add peer…"."""
+        menu = QMenu(self.peers)
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        if address is not None:
+            host = peer_host(address)
+            ban = menu.addAction("Ban peer")
+            ban.setToolTip(f"Disconnect {host} and refuse it from now on")
+            ban.triggered.connect(lambda: self.ban_peer.emit(host))
+            menu.addSeparator()
+        menu.addAction(self.add_peer_action)
+        return menu
 
     def _fill(self) -> None:
         filler = self._fillers.get(self.currentWidget())

@@ -15,6 +15,8 @@ from typing import Any, Protocol
 
 from app.engine.events import Event
 from app.engine.metainfo import Metainfo
+from app.engine.rss.rules import Rule
+from app.engine.rss.service import RssSnapshot
 from app.engine.snapshots import SessionSnapshot, TorrentDetails
 from app.engine.torrent_options import TorrentOptions
 
@@ -68,6 +70,10 @@ class EngineSession(Protocol):
         """A BEP 19 web seed (http or https), remembered with the torrent."""
         ...
 
+    async def reload_ip_filter(self) -> None:
+        """Read the block list file again; EngineError if it cannot be read."""
+        ...
+
     async def add_category(self, name: str, save_path: str = "") -> None:
         """Add a category, or change its save folder ("" : the download folder)."""
         ...
@@ -81,6 +87,22 @@ class EngineSession(Protocol):
     async def set_tags(self, info_hash: str, tags: Sequence[str]) -> None:
         """The torrent's whole set of tags."""
         ...
+
+    # Feeds (RSS and Atom) and their download rules
+
+    def rss_snapshot(self) -> RssSnapshot: ...
+
+    async def add_feed(self, url: str) -> None:
+        """Follow a feed (http or https); it is read at once."""
+        ...
+
+    async def remove_feed(self, url: str) -> None: ...
+
+    async def set_rss_rules(self, rules: Sequence[Rule]) -> None:
+        """The whole list of download rules, in the order they are tried."""
+        ...
+
+    async def refresh_feeds(self) -> None: ...
 
     async def set_config(self, **changes: Any) -> None:
         """SessionConfig fields by name, in the engine's units (bytes, seconds)."""

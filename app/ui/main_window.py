@@ -8,6 +8,7 @@ inside a qasync callback would re-enter the asyncio loop.
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import replace
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -51,6 +52,7 @@ from app.ui.dialogs.add_magnet import AddMagnetDialog
 from app.ui.dialogs.add_torrent import AddTorrentDialog
 from app.ui.dialogs.choose_files import ChooseFilesDialog
 from app.ui.dialogs.create_torrent import CreateTorrentDialog
+from app.ui.dialogs.feeds import FeedsDialog
 from app.ui.dialogs.preferences import PreferencesDialog
 from app.ui.dialogs.torrent_options import GlobalGoals, TorrentOptionsDialog
 from app.ui.icons import app_icon
@@ -146,6 +148,7 @@ class MainWindow(QMainWindow):
     ) -> None:
         super().__init__(parent)
         self.bridge = bridge
+        self.feeds_dialog: FeedsDialog | None = None
         self.settings = settings
         self.log = log or detached_log()
         self.preferences = load_preferences(settings)
@@ -250,6 +253,9 @@ class MainWindow(QMainWindow):
         for action in (a.add_file, a.add_magnet, a.create):
             file_menu.addAction(action)
         file_menu.addSeparator()
+        file_menu.addAction(a.connect)
+        file_menu.addAction(a.local_session)
+        file_menu.addSeparator()
         file_menu.addAction(a.quit)
         edit_menu = self.menuBar().addMenu("&Edit")
         edit_menu.addAction(a.search)
@@ -260,6 +266,8 @@ class MainWindow(QMainWindow):
         torrent_menu.addSeparator()
         torrent_menu.addAction(a.start_all)
         torrent_menu.addAction(a.pause_all)
+        tools_menu = self.menuBar().addMenu("T&ools")
+        tools_menu.addAction(a.feeds)
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction(a.about)
 
@@ -305,12 +313,15 @@ class MainWindow(QMainWindow):
         self.reach_label.setContentsMargins(0, 0, 12, 0)
         self.statusBar().addPermanentWidget(self.reach_label)
         self.dht_label = QLabel()
+        self.blocked_label = QLabel()
+        self.blocked_label.setVisible(False)
         self.dht_label.setToolTip("Nodes of the DHT network this client knows")
         self.dht_label.setVisible(self.preferences.enable_dht)
         self.down_label.setToolTip("Download speed")
         self.up_label.setToolTip("Upload speed")
         self.free_label.setToolTip("Free space where new downloads are saved")
-        labels = (self.free_label, self.dht_label, self.peers_label, self.down_label, self.up_label)
+        labels = (self.blocked_label, self.free_label, self.dht_label, self.peers_label, self.down_label,
+                  self.up_label)
         for label in labels:
             label.setMinimumWidth(label.fontMetrics().horizontalAdvance("↓ 999.9 MiB/s") + 8)
             self.statusBar().addPermanentWidget(label)
@@ -337,6 +348,7 @@ class MainWindow(QMainWindow):
         )
         a.preferences.triggered.connect(self.edit_preferences)
         a.about.triggered.connect(lambda: show_about(self))
+        a.feeds.triggered.connect(self.show_feeds)
         a.quit.triggered.connect(self.request_quit)
         a.search.triggered.connect(self._focus_search)
         a.toggle_window.triggered.connect(self.toggle_visible)
@@ -358,6 +370,7 @@ class MainWindow(QMainWindow):
         self.bridge.failed.connect(self.show_message)
         self.bridge.free_space_measured.connect(self._show_free_space)
         self.details.file_model.priorities_changed.connect(self._set_file_priorities)
+        self.details.ban_peer.connect(self.ban_peer)
         self.details.peer_address_entered.connect(self.bridge.add_peer)
         # A deleted window has nobody to show snapshots to: stop polling for it.
         self.destroyed.connect(self.bridge.stop)
@@ -391,6 +404,7 @@ class MainWindow(QMainWindow):
         self.up_label.setText(f"↑ {formatting.rate_or_zero(snapshot.up_rate)}")
         self.peers_label.setText(f"{formatting.count(snapshot.peers)} peers")
         self.dht_label.setText(f"DHT: {formatting.count(snapshot.dht_nodes)} nodes")
+        self._show_blocked(snapshot)
         self.reach_label.setText(snapshot.reachability)
         self.reach_label.setToolTip(formatting.port_mapping_details(snapshot.port_mapping))
         self.tray.show_snapshot(snapshot)
@@ -643,9 +657,37 @@ class MainWindow(QMainWindow):
         QGuiApplication.clipboard().setText(text)
         self.statusBar().showMessage("Copied to the clipboard", 3000)
 
+    def _show_blocked(self, snapshot: SessionSnapshot) -> None:
+        shown = bool(snapshot.ip_filter or snapshot.blocked_connections or self.preferences.banned_peers)
+        self.blocked_label.setVisible(shown)
+        self.blocked_label.setText(f"Blocked: {formatting.count(snapshot.blocked_connections)}")
+        self.blocked_label.setToolTip(
+            "Connections refused by the IP filter and bans. " + (snapshot.ip_filter or "No block list loaded.")
+        )
+
+    def ban_peer(self, host: str) -> None:
+        """Disconnect `host` and refuse it from now on (kept in the preferences: they can undo it)."""
+        if host not in self.preferences.banned_peers:
+            self._set_preferences(replace(self.preferences, banned_peers=(*self.preferences.banned_peers, host)))
+        self.statusBar().showMessage(f"Banned {host}", 3000)
+
+    def load_ip_filter(self, path: str) -> None:
+        """Read the block list now: a new path is kept as the preference, the same one read again."""
+        if path != self.preferences.ip_filter_path:
+            self._set_preferences(replace(self.preferences, ip_filter_path=path))
+        else:
+            self.bridge.reload_ip_filter()
+    def show_feeds(self) -> None:
+        """One Feeds window, raised if it is already open."""
+        if self.feeds_dialog is None:
+            self.feeds_dialog = FeedsDialog(self.bridge, self)
+        self.feeds_dialog.show()
+        self.feeds_dialog.raise_()
+
     def edit_preferences(self) -> None:
         dialog = PreferencesDialog(self.preferences, self, log_file=self.log.path)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.reload_ip_filter.connect(self.load_ip_filter)
         dialog.accepted.connect(lambda: self._set_preferences(dialog.preferences()))
         dialog.open()
 

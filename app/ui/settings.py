@@ -53,7 +53,10 @@ class Preferences:
     port_mapping: bool = True  # ask the router to open the listening port (UPnP, NAT-PMP, PCP)
     disk_reserve: int = 1024
     encryption: str = "allow"  # MSE/PE: "allow", "require" or "disable"
+    transport: str = "both"  # SessionConfig.transport: "both" (TCP, then uTP), "tcp" or "utp"
     log_level: str = "INFO"  # the `app` logger's, one of app_log.LEVELS
+    ip_filter_path: str = ""  # an eMule .dat or PeerGuardian .p2p block list; "" for none
+    banned_peers: tuple[str, ...] = ()  # addresses banned from the Peers tab
     watch_dir: str = ""  # .torrent files put there are added by themselves; "" none
     watch_delete: bool = False  # delete them once added, rather than move them to "added"
     notify_finished: bool = True  # a tray message when a download completes
@@ -64,6 +67,11 @@ class Preferences:
 def _days(value: object) -> tuple[int, ...]:
     text = ",".join(value) if isinstance(value, list) else str(value)
     return tuple(int(day) for day in text.split(",") if day.strip())
+
+
+def _words(value: object) -> tuple[str, ...]:
+    text = ",".join(value) if isinstance(value, list) else str(value)
+    return tuple(word.strip() for word in text.split(",") if word.strip())
 
 
 def _flag(value: object) -> bool:
@@ -79,6 +87,7 @@ _READERS: Final[dict[str, Callable[[Any], Any]]] = {
     "bool": _flag,
     "str": str,
     "tuple[int, ...]": _days,
+    "tuple[str, ...]": _words,
 }
 
 
@@ -97,7 +106,7 @@ def save_preferences(settings: QSettings, preferences: Preferences) -> None:
         if isinstance(value, Path):
             value = str(value)
         elif isinstance(value, tuple):
-            value = ",".join(str(day) for day in value)
+            value = ",".join(str(item) for item in value)
         settings.setValue(f"preferences/{f.name}", value)
 
 
@@ -134,6 +143,9 @@ def session_settings(preferences: Preferences) -> dict[str, Any]:
         "port_mapping": p.port_mapping,
         "disk_reserve": p.disk_reserve * MIB,
         "encryption": p.encryption,
+        "ip_filter_path": Path(p.ip_filter_path).expanduser() if p.ip_filter_path else None,
+        "banned_peers": p.banned_peers,
+        "transport": p.transport if p.transport in ("both", "tcp", "utp") else "both",
         "watch_folders": watched_folders(p),
         "on_complete_program": p.on_complete_program.strip(),
     }

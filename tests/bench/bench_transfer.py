@@ -1,14 +1,15 @@
 """Download and seed speed, CPU and peak memory: Piecemeal beside libtorrent, in one run.
 
     .venv/bin/python -m tests.bench.bench_transfer [--size-mib 1024] [--piece-kib 1024] [--rounds 1] [--gui]
-        [--skip-download | --skip-seed] [--plaintext-leecher] [--profile-seed FILE] [--encrypted]
+        [--skip-download | --skip-seed] [--plaintext-leecher] [--profile-seed FILE] [--encrypted] [--utp]
 
 A random payload is seeded by libtorrent on 127.0.0.2; each leecher runs alone in its own
 process (libtorrent's on 127.0.0.3, `piecemeal-cli download` on 127.0.0.4), so CPU seconds
 and peak RSS are that process's own. Then the seeding direction: a libtorrent leecher pulls
 from `piecemeal-cli seed` and from a libtorrent seed. `--encrypted` adds a download from a
 libtorrent seed that forces RC4 (MSE/PE) with `piecemeal-cli download --encryption require`,
-and its speed as a share of the plaintext download's in the same run.
+and its speed as a share of the plaintext download's in the same run. With --utp every peer
+speaks uTP (BEP 29) only: libtorrent with TCP switched off, Piecemeal with `--transport utp`.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ PY = sys.executable
 WITH_GUI = False
 WITH_RC4 = False  # also download from a libtorrent seed forcing RC4
 LEECH_EXTRA: list[str] = []  # ["plaintext"]: the libtorrent leechers skip the encrypted attempt
+LT_EXTRA: list[str] = []  # ["utp"]: every libtorrent process speaks uTP only
+PM_EXTRA: list[str] = []  # ["--transport", "utp"] for every piecemeal-cli process
 SEED_PROFILE: str | None = None  # cProfile output of `piecemeal-cli seed`, written when it stops
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -106,7 +109,7 @@ def bench_download_from(work: Path, torrent: Path, data: Path, size: int, encryp
     """Download from a libtorrent seed with libtorrent, then with Piecemeal; `rc4`: the seed forces RC4."""
     portfile = work / f"seed{encryption}.port"
     seed = start_background([PY, "-m", "tests.bench.lt_client", "seed", str(torrent), str(data), "127.0.0.2",
-                             str(portfile), *([encryption] if encryption else [])])
+                             str(portfile), *([encryption] if encryption else []), *LT_EXTRA])
     rc4 = ", RC4" if encryption else ""
     try:
         port = wait_port_file(portfile)
@@ -114,12 +117,12 @@ def bench_download_from(work: Path, torrent: Path, data: Path, size: int, encryp
         lt_out, pm_out = work / "lt-down", work / "pm-down"
         results.append(run_measured(f"download: libtorrent{rc4}", [
             PY, "-m", "tests.bench.lt_client", "leech", str(torrent), str(lt_out), "127.0.0.3", f"127.0.0.2:{port}",
-            *([encryption] if encryption else [])], size))
+            *([encryption] if encryption else []), *LT_EXTRA], size))
         shutil.rmtree(lt_out, ignore_errors=True)
         results.append(run_measured(f"download: piecemeal-cli{rc4}", [
             PY, "-m", "app.cli", "download", str(torrent), "-o", str(pm_out), "--bind", "127.0.0.4",
             "--port", "0", "--peer", f"127.0.0.2:{port}", "--no-dht", "--no-lsd", "--no-port-mapping",
-            "--encryption", "require" if encryption else "allow"], size))
+            "--encryption", "require" if encryption else "allow", *PM_EXTRA], size))
         shutil.rmtree(pm_out, ignore_errors=True)
         if WITH_GUI and not encryption:
             gui_out = work / "gui-down"
@@ -134,22 +137,22 @@ def bench_download_from(work: Path, torrent: Path, data: Path, size: int, encryp
 def bench_seed(work: Path, torrent: Path, data: Path, size: int) -> list[Result]:
     results = []
     portfile = work / "lt-seed.port"
-    lt_seed = start_background([PY, "-m", "tests.bench.lt_client", "seed", str(torrent), str(data), "127.0.0.2", str(portfile)])
+    lt_seed = start_background([PY, "-m", "tests.bench.lt_client", "seed", str(torrent), str(data), "127.0.0.2", str(portfile), *LT_EXTRA])
     try:
         port = wait_port_file(portfile)
         results.append(run_against_seed("seed: libtorrent -> libtorrent", [
             PY, "-m", "tests.bench.lt_client", "leech", str(torrent), str(work / "l1"), "127.0.0.3", f"127.0.0.2:{port}",
-            *LEECH_EXTRA], size, lt_seed))
+            *LEECH_EXTRA, *LT_EXTRA], size, lt_seed))
     finally:
         stop(lt_seed)
     shutil.rmtree(work / "l1", ignore_errors=True)
     profile = ["-m", "cProfile", "-o", SEED_PROFILE] if SEED_PROFILE else []
-    pm_seed = start_background([PY, *profile, "-m", "app.cli", "seed", str(torrent), "--data", str(data), "--bind", "127.0.0.5", "--port", "47123", "--no-dht", "--no-lsd", "--no-port-mapping"])
+    pm_seed = start_background([PY, *profile, "-m", "app.cli", "seed", str(torrent), "--data", str(data), "--bind", "127.0.0.5", "--port", "47123", "--no-dht", "--no-lsd", "--no-port-mapping", *PM_EXTRA])
     try:
         time.sleep(2 + size / 1.5e9)  # the seed checks its data first
         results.append(run_against_seed("seed: piecemeal -> libtorrent", [
             PY, "-m", "tests.bench.lt_client", "leech", str(torrent), str(work / "l2"), "127.0.0.3", "127.0.0.5:47123",
-            *LEECH_EXTRA], size, pm_seed))
+            *LEECH_EXTRA, *LT_EXTRA], size, pm_seed))
     finally:
         stop(pm_seed)
     shutil.rmtree(work / "l2", ignore_errors=True)
@@ -169,19 +172,23 @@ def main() -> int:
     parser.add_argument("--gui", action="store_true", help="also download through the window (qasync loop)")
     parser.add_argument("--encrypted", action="store_true",
                         help="also download from a libtorrent seed forcing RC4, with --encryption require")
+    parser.add_argument("--utp", action="store_true", help="every peer over uTP only (BEP 29), no TCP")
     args = parser.parse_args()
     global WITH_GUI, WITH_RC4, SEED_PROFILE
     WITH_GUI = args.gui
     WITH_RC4 = args.encrypted
     SEED_PROFILE = args.profile_seed
     LEECH_EXTRA[:] = ["plaintext"] if args.plaintext_leecher else []
+    LT_EXTRA[:] = ["utp"] if args.utp else []
+    PM_EXTRA[:] = ["--transport", "utp"] if args.utp else []
     size = args.size_mib * 2**20
     with tempfile.TemporaryDirectory(prefix="piecemeal-bench-") as tmp:
         work = Path(tmp)
         random_tree(work / "data", {"payload.bin": size})
         torrent = work / "payload.torrent"
         torrent.write_bytes(make_torrent(work / "data" / "payload.bin", piece_size=args.piece_kib * 1024))
-        print(f"payload {args.size_mib} MiB, pieces {args.piece_kib} KiB, {os.cpu_count()} cores")
+        transport = "uTP only" if args.utp else "TCP"
+        print(f"payload {args.size_mib} MiB, pieces {args.piece_kib} KiB, {os.cpu_count()} cores, {transport}")
         for round_no in range(args.rounds):
             results = [] if args.skip_download else bench_download(work, torrent, work / "data", size)
             if not args.skip_seed:

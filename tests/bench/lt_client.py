@@ -1,10 +1,11 @@
 """A libtorrent process for benchmarks: `seed` or `leech` one torrent on loopback.
 
-    python -m tests.bench.lt_client seed TORRENT DATA_DIR HOST PORTFILE [plaintext | rc4]
-    python -m tests.bench.lt_client leech TORRENT OUT_DIR HOST PEER_HOST:PEER_PORT [plaintext | rc4]
+    python -m tests.bench.lt_client seed TORRENT DATA_DIR HOST PORTFILE [plaintext | rc4] [utp]
+    python -m tests.bench.lt_client leech TORRENT OUT_DIR HOST PEER_HOST:PEER_PORT [plaintext | rc4] [utp]
 
 `plaintext`: never Message Stream Encryption (MSE/PE); `rc4`: MSE with RC4 only, both ways
 (what "require encryption" means in qBittorrent). Without either: libtorrent's defaults.
+`utp`: TCP switched off both ways, uTP (BEP 29) only.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.lt_peer import LtPeer
+from tests.lt_peer import UTP_ONLY, LtPeer
 
 ENCRYPTION: dict[str, dict[str, int]] = {
     "": {},
@@ -24,7 +25,11 @@ ENCRYPTION: dict[str, dict[str, int]] = {
 
 def main(argv: list[str]) -> int:
     mode, torrent_path, folder, host = argv[:4]
-    peer = LtPeer(host, **ENCRYPTION[argv[5] if argv[5:] else ""])
+    extras = argv[5:]
+    settings: dict[str, object] = dict(ENCRYPTION[next((extra for extra in extras if extra in ENCRYPTION), "")])
+    if "utp" in extras:
+        settings.update(UTP_ONLY)
+    peer = LtPeer(host, **settings)
     handle = peer.add(Path(torrent_path).read_bytes(), Path(folder))
     if mode == "seed":
         peer.wait_seeding(handle, timeout=600)

@@ -274,3 +274,22 @@ def test_file_shrinking_while_hashed(tmp_path: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(creator, "_hash_pieces", truncate_first)
     with pytest.raises(StorageError, match="shrank while it was being hashed"):
         create_torrent(path)
+
+
+@pytest.mark.parametrize("format, flags", [("v2", lt.create_torrent.v2_only), ("hybrid", 0)])
+@pytest.mark.parametrize("sizes", [{"only.bin": 100_003}, {"a.bin": 100_003, "empty": 0, "sub/b.txt": 5_000}])
+def test_v2_and_hybrid_info_dictionaries_equal_libtorrents(
+    format: str, flags: int, sizes: dict[str, int], tmp_path: Path
+) -> None:
+    root = tmp_path / "share"
+    for number, (name, size) in enumerate(sizes.items()):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(pattern(size, number))
+    source = root / "only.bin" if len(sizes) == 1 else root
+    prefix = "" if len(sizes) == 1 else "share/"
+    entries = [lt.create_file_entry(prefix + name, size) for name, size in sorted(sizes.items())]
+    theirs = lt.create_torrent(entries, 32 * KIB, flags)
+    lt.set_piece_hashes(theirs, str(source.parent))
+    ours = parse_metainfo(create_torrent(source, piece_length=32 * KIB, format=format, creation_date=1))
+    assert ours.raw_info == lt.bencode(theirs.generate()[b"info"])
+    assert ours.format == format

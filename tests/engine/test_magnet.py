@@ -1,6 +1,7 @@
 import base64
 import contextlib
 import re
+from pathlib import Path
 
 import libtorrent as lt
 import pytest
@@ -131,9 +132,11 @@ def test_malformed_peer_hints(hint: str) -> None:
             f"magnet:?xt=urn:btih:{HEX}&xt=urn:btih:{'00' * 20}",
             "the magnet link names more than one torrent",
         ),
+        (f"magnet:?xt=urn:btmh:1114{'ab' * 20}", "is not '1220' and 64 hexadecimal digits"),
+        (f"magnet:?xt=urn:btmh:1220{'ab' * 31}", "is not '1220' and 64 hexadecimal digits"),
         (
-            f"magnet:?xt=urn:btmh:1220{'ab' * 32}",
-            "BitTorrent v2-only magnet links are not supported",
+            f"magnet:?xt=urn:btmh:1220{'ab' * 32}&xt=urn:btmh:1220{'cd' * 32}",
+            "the magnet link names more than one v2 torrent",
         ),
     ],
 )
@@ -204,3 +207,30 @@ def test_format_then_parse_is_identity(info_hash: bytes, name: str, trackers: li
         name,
         tuple(trackers),
     )
+
+
+def test_a_v2_only_link_keys_on_the_truncated_v2_hash() -> None:
+    v2 = bytes(range(32))
+    magnet = parse_magnet(f"magnet:?xt=urn:btmh:1220{v2.hex()}&dn=x")
+    assert (magnet.info_hash, magnet.info_hash_v2, magnet.v2_only) == (v2[:20], v2, True)
+    assert format_magnet(magnet.info_hash, "x", info_hash_v2=v2) == f"magnet:?xt=urn:btmh:1220{v2.hex()}&dn=x"
+
+
+def test_a_hybrid_link_carries_both_hashes() -> None:
+    v1, v2 = bytes(range(20)), bytes(range(100, 132))
+    link = format_magnet(v1, info_hash_v2=v2)
+    assert link == f"magnet:?xt=urn:btih:{v1.hex()}&xt=urn:btmh:1220{v2.hex()}"
+    magnet = parse_magnet(link)
+    assert (magnet.info_hash, magnet.info_hash_v2, magnet.v2_only) == (v1, v2, False)
+
+
+def test_libtorrents_v2_and_hybrid_links_parse(tmp_path: Path) -> None:
+    from tests.lt_peer import make_torrent, random_tree
+
+    content = random_tree(tmp_path / "c", {"x/a.bin": 50_000})
+    for format in ("v2", "hybrid"):
+        info = lt.torrent_info(make_torrent(content / "x", piece_size=16384, format=format))
+        magnet = parse_magnet(lt.make_magnet_uri(info))
+        hashes = info.info_hashes()
+        assert magnet.info_hash_v2 == hashes.v2.to_bytes()
+        assert magnet.info_hash == (hashes.v2.to_bytes()[:20] if format == "v2" else hashes.v1.to_bytes())

@@ -206,7 +206,7 @@ REJECTIONS = [
     ),
     (
         torrent(single_info(pieces=None, file_tree={})),
-        "BitTorrent v2-only torrents are not supported",
+        "'file tree' needs 'meta version' 2 (BEP 52)",
     ),
     (torrent(single_info(pieces=hashes(2))), "'pieces' holds 2 hashes but the files need 3"),
     (torrent(single_info(pieces=hashes(4))), "'pieces' holds 4 hashes but the files need 3"),

@@ -43,6 +43,7 @@ def torrent(n: int, **changes: object) -> TorrentRecord:
         seed_time_limit=[3600.0, None, 0.0][n % 3],
         choose_files=n % 2 == 0,
         stop_reason=["", "SEEDING_GOAL"][n % 2],
+        super_seeding=n % 3 == 1,
     )
     fields.update(changes)
     return TorrentRecord(**fields)  # type: ignore[arg-type]

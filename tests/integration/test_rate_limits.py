@@ -46,9 +46,11 @@ async def received_while_limited(leecher: Session, info_hash: str) -> tuple[int,
     return after.downloaded - before, time.monotonic() - start
 
 
-async def test_session_download_limit(payload: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("transport", ["tcp", "utp"])
+async def test_session_download_limit(transport: str, payload: Path, tmp_path: Path) -> None:
     torrent = create_torrent(payload, piece_length=64 * KIB)
-    async with running_session(**QUIET) as seed, running_session(down_limit=LIMIT, **QUIET) as leecher:
+    quiet = {**QUIET, "transport": transport}
+    async with running_session(**quiet) as seed, running_session(down_limit=LIMIT, **quiet) as leecher:
         info_hash = await seed.add_torrent(torrent, payload.parent)
         await wait_for_state(seed, info_hash, TorrentState.SEEDING)
         await leecher.add_torrent(torrent, tmp_path / "out")
@@ -58,9 +60,11 @@ async def test_session_download_limit(payload: Path, tmp_path: Path) -> None:
     assert 0 < received <= LIMIT * seconds + ALLOWANCE, f"{received / KIB:.0f} KiB in {seconds:.1f} s"
 
 
-async def test_torrent_upload_limit(payload: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("transport", ["tcp", "utp"])
+async def test_torrent_upload_limit(transport: str, payload: Path, tmp_path: Path) -> None:
     torrent = create_torrent(payload, piece_length=64 * KIB)
-    async with running_session(**QUIET) as seed, running_session(**QUIET) as leecher:
+    quiet = {**QUIET, "transport": transport}
+    async with running_session(**quiet) as seed, running_session(**quiet) as leecher:
         info_hash = await seed.add_torrent(torrent, payload.parent)
         await seed.set_torrent_limits(info_hash, down=0, up=LIMIT)
         await wait_for_state(seed, info_hash, TorrentState.SEEDING)

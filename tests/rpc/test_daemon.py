@@ -118,7 +118,7 @@ def test_settings_and_totals_are_kept_for_the_next_run(tmp_path: Path) -> None:
 def test_session_close_ends_the_daemon_and_a_profile_serves_one_daemon(tmp_path: Path) -> None:
     profile = tmp_path / "profile"
     with running_daemon(profile) as daemon:
-        with pytest.raises(AssertionError, match="another piecemeal-daemon is using the profile"):
+        with pytest.raises(AssertionError, match="a piecemeal-daemon is using the profile"):
             with running_daemon(profile):
                 pass
         daemon.remote("--exit")

@@ -226,6 +226,17 @@ async def test_the_turtle_schedule_reaches_the_session(rig: Rig) -> None:
     assert got == {"alt-speed-time-enabled": True, "alt-speed-time-day": 62}
 
 
+async def test_blocklist_update_reads_the_ip_filter_again(rig: Rig, tmp_path: Path) -> None:
+    assert (await rig.ok("session-get", fields=["blocklist-enabled", "blocklist-size"])) == {
+        "blocklist-enabled": False, "blocklist-size": 0}
+    block_list = tmp_path / "list.p2p"
+    block_list.write_text("One:10.0.0.0-10.0.0.255\n")
+    await rig.methods.session.set_config(ip_filter_path=block_list)
+    block_list.write_text("One:10.0.0.0-10.0.0.255\nTwo:10.9.0.0-10.9.0.9\n")
+    assert await rig.ok("blocklist-update") == {"blocklist-size": 2}
+    assert (await rig.ok("session-get", fields=["blocklist-enabled"]))["blocklist-enabled"] is True
+    block_list.unlink()
+    assert "does not exist" in (await rig.call("blocklist-update"))["result"]
 async def test_labels_show_the_category_then_the_tags_and_set_both(rig: Rig) -> None:
     await rig.session.add_category("Films")
     await rig.ok("torrent-add", metainfo=base64.b64encode(rig.torrent).decode(), paused=True)

@@ -131,3 +131,35 @@ async def test_add_peer_takes_bracketed_ipv6_and_explains_what_it_cannot_reach(s
     bridge.add_peer(info_hash, "127.0.0.1:6882")
     await bridge.drain()
     assert tried == [("::1", 6881), ("127.0.0.1", 6882)]
+
+
+async def test_another_session_replaces_the_rows_and_the_old_one_is_no_longer_heard(session, tmp_path):
+    from app.engine.events import TorrentFinished
+    from app.engine.session import Session, SessionConfig
+
+    other = Session(SessionConfig(listen_host="127.0.0.1", listen_port=0, enable_dht=False, enable_lsd=False))
+    await other.start()
+    try:
+        bridge = EngineBridge(session)
+        await session.add_torrent(write_torrent(tmp_path / "a", "local.bin"), tmp_path / "a", paused=True)
+        await other.add_torrent(write_torrent(tmp_path / "b", "remote.bin"), tmp_path / "b", paused=True)
+        bridge.refresh()
+        bridge.select(session.snapshot().torrents[0].info_hash)
+        diffs: list[TorrentDiff] = []
+        finished: list[str] = []
+        bridge.torrents_changed.connect(diffs.append)
+        bridge.torrent_finished.connect(lambda _hash, name: finished.append(name))
+        bridge.use_session(other)
+        bridge.refresh()
+        (diff,) = diffs
+        assert [t.name for t in diff.added] == ["remote.bin"]
+        assert diff.removed == (session.snapshot().torrents[0].info_hash,)
+        assert bridge.selected is None
+        session.emit(TorrentFinished("00" * 20, "old", TorrentState.SEEDING, None))
+        other.emit(TorrentFinished("11" * 20, "new", TorrentState.SEEDING, None))
+        assert finished == ["new"]
+        bridge.use_session(session)
+        session.emit(TorrentFinished("00" * 20, "old again", TorrentState.SEEDING, None))
+        assert finished == ["new", "old again"], "each session is heard once, when it is shown"
+    finally:
+        await other.close()

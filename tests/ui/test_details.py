@@ -1,5 +1,6 @@
 from PySide6.QtWidgets import QInputDialog
 
+from app.engine.diagnosis import Cause, CauseKind
 from app.engine.snapshots import PieceState, TorrentDetails
 from app.engine.torrent_options import TorrentOptions
 from app.ui.app_log import detached_log
@@ -42,6 +43,40 @@ def test_general_fields_say_it_in_words():
     assert (fields["Category"], fields["Tags"]) == ("", "")
     labelled = general_fields(torrent(0, category="Films", tags=("hd", "new")), _details())
     assert (labelled["Category"], labelled["Tags"]) == ("Films", "hd, new")
+
+
+def test_general_lists_what_limits_the_speed_strongest_first():
+    causes = (
+        Cause(CauseKind.TORRENT_LIMIT, "This torrent's download limit is reached", "99 KiB/s of 100 KiB/s",
+              "Raise or remove the torrent's download limit"),
+        Cause(CauseKind.CHOKED, "Most peers refuse to send to us (they choke us)", "3 of 4 peers", "Upload more"),
+    )
+    fields = general_fields(torrent(0), _details(causes=causes))
+    assert fields["Why this speed"] == (
+        "1. This torrent's download limit is reached (99 KiB/s of 100 KiB/s). "
+        "Raise or remove the torrent's download limit.\n"
+        "2. Most peers refuse to send to us (they choke us) (3 of 4 peers). Upload more."
+    )
+    assert general_fields(torrent(0), _details())["Why this speed"] == ""
+
+
+def test_general_fields_show_the_format_and_both_info_hashes(qtbot):
+    v2 = "ab" * 32
+    hybrid = general_fields(torrent(0), _details(format="hybrid", info_hash_v1=torrent(0).info_hash, info_hash_v2=v2))
+    assert (hybrid["Format"], hybrid["Info-hash"], hybrid["Info-hash v2"]) == (
+        "hybrid (v1 and v2)", torrent(0).info_hash, v2,
+    )
+    v2_only = general_fields(torrent(0), _details(format="v2", info_hash_v2=v2))
+    assert (v2_only["Format"], v2_only["Info-hash"]) == ("v2 (BitTorrent v2 only)", "none: a v2-only torrent")
+    v1 = general_fields(torrent(0), _details(format="v1", info_hash_v1=torrent(0).info_hash))
+    assert (v1["Format"], v1["Info-hash"], v1["Info-hash v2"]) == ("v1", torrent(0).info_hash, "")
+    tabs = DetailsTabs(detached_log())
+    qtbot.addWidget(tabs)
+    tabs.setCurrentWidget(tabs.general)
+    tabs.show_torrent(torrent(0))
+    tabs.show_details(_details(format="v1", info_hash_v1=torrent(0).info_hash))
+    assert tabs.general.values["Format"].text() == "v1"
+    assert tabs.general.values["Info-hash v2"].isHidden()
 
 
 def test_only_the_visible_tab_is_filled(qtbot):
@@ -96,7 +131,8 @@ def test_ipv6_peers_show_in_brackets(qtbot):
 def test_add_peer_asks_for_an_address_and_hands_it_on(qtbot, monkeypatch):
     tabs = DetailsTabs(detached_log())
     qtbot.addWidget(tabs)
-    assert tabs.add_peer_action in tabs.peers.actions()
+    assert tabs.add_peer_action in tabs.peer_menu(None).actions()
+    assert tabs.add_peer_action in tabs.peer_menu("[::1]:6881").actions()
     assert not tabs.add_peer_action.isEnabled()  # no torrent selected
     tabs.show_torrent(torrent(0))
     assert tabs.add_peer_action.isEnabled()

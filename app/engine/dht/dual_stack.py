@@ -52,12 +52,16 @@ class DualStackDht:
     def node_count(self) -> int:
         return sum(node.node_count for node in self.nodes.values())
 
-    async def start(self, sockets: Sockets, port: int) -> None:
+    async def start(self, sockets: Sockets, port: int, *, shared: asyncio.DatagramTransport | None = None) -> None:
         """Each node on `port`, or any port if that one is taken; a family this machine lacks
-        (no IPv6) is left out, with a warning."""
+        (no IPv6) is left out, with a warning. `shared`: the IPv4 node's socket belongs to
+        someone else (uTP's), who hands it its datagrams."""
         for family, node in list(self.nodes.items()):
             try:
-                await _start_on(node, sockets, port)
+                if shared is not None and family == socket.AF_INET:
+                    await node.start(shared=shared)
+                else:
+                    await _start_on(node, sockets, port)
             except OSError as exc:
                 if family == socket.AF_INET or len(self.nodes) == 1:
                     raise

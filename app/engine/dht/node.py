@@ -112,6 +112,7 @@ class DhtNode(asyncio.DatagramProtocol):
         self._known: list[Address] = []  # nodes to ping at bootstrap (load_nodes, add_node before start)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._transport: asyncio.DatagramTransport | None = None
+        self._shared = False  # the socket belongs to someone else (one UDP port for uTP and DHT)
         self._maintenance: asyncio.TimerHandle | None = None
         self._bootstrapped: asyncio.Task[None] | None = None
         self._bootstrapped_at = now
@@ -132,12 +133,19 @@ class DhtNode(asyncio.DatagramProtocol):
         """Good nodes in the routing table."""
         return len(self._table.nodes(self._clock()))
 
-    async def start(self, sockets: Sockets | str = "0.0.0.0", port: int = 0) -> None:
-        """Bind the UDP socket (from the session's `Sockets`, or on an address) and bootstrap in
-        the background (find_node on our own id)."""
+    async def start(
+        self, sockets: Sockets | str = "0.0.0.0", port: int = 0, *, shared: asyncio.DatagramTransport | None = None
+    ) -> None:
+        """Bind the UDP socket (from the session's `Sockets`, or on an address) or use `shared`,
+        whose owner hands us our datagrams, and bootstrap in the background (find_node on our
+        own id)."""
         self._loop = asyncio.get_running_loop()
-        sockets = Sockets(sockets) if isinstance(sockets, str) else sockets
-        await sockets.datagram(lambda: self, port=port, family=self.family)
+        self._shared = shared is not None
+        if shared is not None:
+            self.connection_made(shared)
+        else:
+            sockets = Sockets(sockets) if isinstance(sockets, str) else sockets
+            await sockets.datagram(lambda: self, port=port, family=self.family)
         self._bootstrapped = self._spawn(self._bootstrap_once())
         self._bootstrapped_at = self._clock()
         self._maintenance = self._loop.call_later(MAINTENANCE_INTERVAL, self._maintain)
@@ -154,9 +162,9 @@ class DhtNode(asyncio.DatagramProtocol):
         for pending in list(self._pending.values()):
             self._settle(pending, None)
         self._pending.clear()
-        if self._transport is not None:
+        if self._transport is not None and not self._shared:
             self._transport.close()
-            self._transport = None
+        self._transport = None
 
     async def get_peers(self, info_hash: bytes) -> list[tuple[str, int]]:
         """Peers for `info_hash`: ours, then those found by an iterative get_peers lookup."""

@@ -1,9 +1,10 @@
-"""One torrent's files on disk: piece writes, reads and SHA-1 checks run in an executor.
+"""One torrent's files on disk: piece writes, reads and hash checks run in an executor.
 
 The event loop never touches the disk: every method submits one job to the executor.
-A file and its folders are created, sparse, by the first write that touches it, so a
-skipped file no wanted piece touches never appears on disk; nothing writes a 0-byte
-file, so those are made at open() unless skipped. Open files stay in a small LRU cache
+A file and its folders are created, sparse, by the first write that touches it; the bytes
+a wanted piece holds of a skipped file go to the torrent's part file instead
+(app/engine/storage/part_file.py), so a skipped file never appears on disk. Nothing writes
+a 0-byte file, so those are made at open() unless skipped. Open files stay in a small LRU cache
 of file descriptors; reads and writes are positional (pread/pwrite), so jobs for
 different pieces run in parallel without sharing a file offset.
 """
@@ -28,6 +29,8 @@ from typing import Protocol, TypeVar
 from app.engine.bitfield import Bitfield
 from app.engine.errors import StorageError
 from app.engine.storage.layout import Layout, Span
+from app.engine.storage.piece_verifier import PieceVerifier, Sha1Pieces
+from app.engine.storage.part_file import PartMap, part_file_name
 
 _T = TypeVar("_T")
 
@@ -174,6 +177,12 @@ class _FdCache:
             for index in list(self._handles):
                 self._retire(index)
 
+    def forget(self, index: int) -> None:
+        """Close one file's descriptor (before it is deleted or cut short)."""
+        with self._lock:
+            if index in self._handles:
+                self._retire(index)
+
     def _acquire(self, index: int, writable: bool, opener: Callable[[int, bool], int]) -> _Handle:
         with self._lock:
             handle = self._handles.get(index)
@@ -216,14 +225,16 @@ class Storage:
         executor: concurrent.futures.Executor,
         *,
         check_jobs: int = 2,
+        verifier: PieceVerifier | None = None,
     ) -> None:
+        """`verifier` None checks pieces against `metainfo.piece_hashes` (SHA-1, BEP 3)."""
         files = list(metainfo.files)
         self._layout = Layout(metainfo.piece_length, [f.length for f in files])
         if self._layout.total_length != metainfo.total_length:
             raise ValueError("total_length is not the sum of the file lengths")
-        if len(metainfo.piece_hashes) != _HASH_LENGTH * self._layout.num_pieces:
+        if verifier is None and len(metainfo.piece_hashes) != _HASH_LENGTH * self._layout.num_pieces:
             raise ValueError("piece_hashes does not hold one SHA-1 digest per piece")
-        self._hashes = metainfo.piece_hashes
+        self._verifier = verifier or Sha1Pieces(metainfo.piece_hashes)
         self._relative = [f.path for f in files]
         self._names = ["/".join(f.path) for f in files]
         self._padding = [f.padding for f in files]
@@ -233,8 +244,17 @@ class Storage:
         self._fds = _FdCache(_FD_CACHE_SIZE)
         self._paths: list[str] | None = None
         self._skipped: frozenset[int] = frozenset()
-        # set_skipped() jobs that make 0-byte files; close() waits for them.
+        # set_skipped() jobs that make 0-byte files or move bytes out of the part file; close() waits for them.
         self._creating: set[concurrent.futures.Future[None]] = set()
+        self._parts = PartMap(self._layout, self._padding)
+        info_hash = getattr(metainfo, "info_hash", None) or hashlib.sha1(metainfo.piece_hashes).digest()
+        self.part_name = part_file_name(info_hash)
+        self._part = len(files)  # the part file's number in the descriptor cache
+        # Held while a shared piece's bytes are placed and moved: a write never lands in a
+        # part file slot that is being moved out.
+        self._part_lock = threading.RLock()
+        self._in_part: set[int] = set()  # skipped files whose shared bytes are in the part file
+        self._decided: set[int] = set()  # files whose bytes' place (part file or own file) is settled
 
     @property
     def layout(self) -> Layout:
@@ -263,16 +283,21 @@ class Storage:
         self._skipped = skipped
         to_make = self._wanted_empty(unskipped)
         if self._paths is not None and to_make:
-            job = self._executor.submit(self._create_empty_files, self._paths, to_make)
-            self._creating.add(job)
-            job.add_done_callback(self._created)
+            self._submit(self._create_empty_files, self._paths, to_make)
+        if self._paths is not None and unskipped:
+            self._submit(self._move_out_of_part, unskipped)
+
+    def _submit(self, fn: Callable[..., None], *args: object) -> None:
+        job = self._executor.submit(fn, *args)
+        self._creating.add(job)
+        job.add_done_callback(self._created)
 
     async def write_piece(self, piece: int, data: bytes | bytearray | memoryview) -> None:
         view = self._piece_view(piece, data)
         await self._run(self._write, piece, view)
 
     async def verify_and_write(self, piece: int, data: bytes | bytearray | memoryview) -> bool:
-        """Write the piece only if its SHA-1 matches; hash and write are one executor job."""
+        """Write the piece only if its hash matches; hash and write are one executor job."""
         view = self._piece_view(piece, data)
         return await self._run(self._verify_and_write, piece, view)
 
@@ -291,7 +316,7 @@ class Storage:
         progress: Callable[[int, int], None] | None = None,
         pieces: Iterable[int] | None = None,
     ) -> Bitfield:
-        """Hash the data already on disk; returns the pieces that match their SHA-1.
+        """Hash the data already on disk; returns the pieces that match their hash.
 
         Pieces of missing or short files are skipped without reading. At most
         `check_jobs` jobs run at once, each reading at most _CHUNK bytes at a time.
@@ -368,6 +393,87 @@ class Storage:
         if not job.cancelled() and (exc := job.exception()) is not None:
             log.warning("could not create a file of %s: %s", self._save_dir, exc)
 
+    def _part_path(self) -> str:
+        return os.path.join(os.path.realpath(self._save_dir), self.part_name)
+
+    def _name(self, index: int) -> str:
+        return self.part_name if index == self._part else self._names[index]
+
+    @contextmanager
+    def _placed(self, span: Span) -> Iterator[tuple[int, int]]:
+        """(file number, offset) of the span's bytes: its own file, or the part file for a
+        skipped file's share of a shared piece; the part lock is held meanwhile for those."""
+        if self._padding[span.file_index] or self._parts.offset(self._absolute(span)) is None:
+            yield span.file_index, span.file_offset
+            return
+        with self._part_lock:
+            if self._uses_part(span.file_index):
+                yield self._part, self._parts.offset(self._absolute(span))  # type: ignore[misc]
+            else:
+                yield span.file_index, span.file_offset
+
+    def _absolute(self, span: Span) -> int:
+        return self._layout.file_offsets[span.file_index] + span.file_offset
+
+    def _uses_part(self, index: int) -> bool:
+        """Settled at the first touch of a skipped file: a file already on disk (skipped after
+        it was written) keeps its bytes, as libtorrent does; a file not there uses the part file."""
+        if index not in self._decided and index in self._skipped:
+            self._decided.add(index)
+            if not os.path.lexists(self._require_paths()[index]):
+                self._in_part.add(index)
+        return index in self._in_part
+
+    def _move_out_of_part(self, files: Iterable[int]) -> None:
+        """Files the user wants again: their bytes move from the part file into them."""
+        with self._part_lock:
+            for index in sorted(files):
+                if index in self._skipped:
+                    continue  # skipped again before this job ran
+                if self._was_in_part(index):
+                    self._copy_out(index)
+                self._in_part.discard(index)
+                self._decided.discard(index)
+            self._shrink_part()
+
+    def _was_in_part(self, index: int) -> bool:
+        """A file skipped until now whose place was never settled here (this storage was made
+        after the skip: a restart, a move) is in the part file if it is not on disk."""
+        if index in self._decided:
+            return index in self._in_part
+        return not os.path.lexists(self._require_paths()[index])
+
+    def _copy_out(self, index: int) -> None:
+        size = self._part_size()
+        for piece in self._parts.shared_pieces(index):
+            for span in self._layout.piece_spans(piece):
+                at = self._parts.offset(self._absolute(span))
+                if span.file_index != index or at is None or size < at + span.length:
+                    continue  # another file's bytes, or a slot never written
+                data = self._read_file(self._part, at, span.length, "reading")
+                with _os_errors("writing", self._names[index]), self._fds.use(index, True, self._open_fd) as fd:
+                    _pwrite_all(fd, memoryview(data or b""), span.file_offset)
+
+    def _shrink_part(self) -> None:
+        """Cut the part file to the slots still in use; delete it when none is."""
+        size = self._part_size()
+        holders = [i for i in self._skipped | self._in_part if self._was_in_part(i)]
+        needed = self._parts.end_of([p for i in holders for p in self._parts.shared_pieces(i)])
+        if size < 0 or size <= needed:
+            return
+        self._fds.forget(self._part)
+        with _os_errors("shrinking", self.part_name):
+            if needed:
+                os.truncate(self._part_path(), needed)
+            else:
+                os.unlink(self._part_path())
+
+    def _part_size(self) -> int:
+        try:
+            return os.stat(self._part_path()).st_size
+        except FileNotFoundError:
+            return -1
+
     def _prepare(self) -> list[str]:
         with _os_errors("creating folder", str(self._save_dir)):
             os.makedirs(self._save_dir, exist_ok=True)
@@ -399,7 +505,7 @@ class Storage:
         symlink since. A part not yet made resolves to itself, so it passes."""
         if os.path.realpath(path) != path:
             raise StorageError(
-                f"'{self._names[index]}' now leads through a symbolic link; refusing to use it"
+                f"'{self._name(index)}' now leads through a symbolic link; refusing to use it"
             )
 
     def _open_creating(self, index: int, path: str) -> int:
@@ -415,11 +521,13 @@ class Storage:
         return os.open(path, flags, 0o666)
 
     def _open_fd(self, index: int, writable: bool) -> int:
-        path = self._require_paths()[index]
+        path = self._part_path() if index == self._part else self._require_paths()[index]
         if not writable:
             self._refuse_symlinks(index, path)
             return os.open(path, os.O_RDONLY | _O_BINARY | _O_NOFOLLOW)
         fd = self._open_creating(index, path)
+        if index == self._part:
+            return fd  # grows slot by slot, sparse
         try:
             # Sized once, sparse: later writes never extend the file bit by bit.
             if os.fstat(fd).st_size < self._layout.file_lengths[index]:
@@ -439,19 +547,19 @@ class Storage:
 
     def _write_span(self, span: Span, data: memoryview) -> None:
         with (
-            _os_errors("writing", self._names[span.file_index]),
-            self._fds.use(span.file_index, True, self._open_fd) as fd,
+            self._placed(span) as (index, offset),
+            _os_errors("writing", self._name(index)),
+            self._fds.use(index, True, self._open_fd) as fd,
         ):
-            _pwrite_all(fd, data, span.file_offset)
+            _pwrite_all(fd, data, offset)
 
     def _verify_and_write(self, piece: int, view: memoryview) -> bool:
-        if hashlib.sha1(view).digest() != self._expected(piece):
+        hasher = self._verifier.hasher(piece)
+        hasher.update(view)
+        if hasher.digest() != self._verifier.expected(piece):
             return False
         self._write(piece, view)
         return True
-
-    def _expected(self, piece: int) -> bytes:
-        return self._hashes[piece * _HASH_LENGTH : (piece + 1) * _HASH_LENGTH]
 
     def _read(self, start: int, length: int) -> bytes:
         parts = [self._read_span(span) for span in self._layout.spans(start, length)]
@@ -460,21 +568,22 @@ class Storage:
     def _read_span(self, span: Span) -> bytes:
         if self._padding[span.file_index]:
             return bytes(span.length)
-        data = self._read_file(span.file_index, span.file_offset, span.length, "reading")
+        with self._placed(span) as (index, offset):
+            data = self._read_file(index, offset, span.length, "reading")
         if data is None:
-            raise StorageError(f"'{self._names[span.file_index]}' is shorter than expected")
+            raise StorageError(f"'{self._name(index)}' is shorter than expected")
         return data
 
     def _read_file(self, index: int, offset: int, length: int, action: str) -> bytes | None:
         with (
-            _os_errors(action, self._names[index]),
+            _os_errors(action, self._name(index)),
             self._fds.use(index, False, self._open_fd) as fd,
         ):
             return _pread_exact(fd, length, offset)
 
     def _file_sizes(self) -> list[int]:
         paths = self._require_paths()
-        return [self._size_on_disk(index, path) for index, path in enumerate(paths)]
+        return [*(self._size_on_disk(index, path) for index, path in enumerate(paths)), self._part_size()]
 
     def _size_on_disk(self, index: int, path: str) -> int:
         """The file's size, or -1 if it is missing or not a regular file."""
@@ -491,28 +600,36 @@ class Storage:
         good = [
             piece
             for piece in pieces
-            if self._on_disk(piece, sizes) and self._hash_piece(piece) == self._expected(piece)
+            if self._on_disk(piece, sizes) and self._matches_on_disk(piece)
         ]
         return len(pieces), good
 
     def _on_disk(self, piece: int, sizes: list[int]) -> bool:
-        spans = self._layout.piece_spans(piece)
-        return all(sizes[s.file_index] >= s.file_offset + s.length for s in spans)
+        for span in self._layout.piece_spans(piece):
+            with self._placed(span) as (index, offset):
+                if sizes[index] < offset + span.length:
+                    return False
+        return True
+
+    def _matches_on_disk(self, piece: int) -> bool:
+        expected = self._verifier.expected(piece)
+        return expected is not None and self._hash_piece(piece) == expected
 
     def _hash_piece(self, piece: int) -> bytes | None:
-        """SHA-1 of the piece as it is on disk, or None if a file ends too soon."""
-        sha = hashlib.sha1()
+        """The hash of the piece as it is on disk, or None if a file ends too soon."""
+        sha = self._verifier.hasher(piece)
         for span in self._layout.piece_spans(piece):
-            end = span.file_offset + span.length
-            for offset in range(span.file_offset, end, _CHUNK):
-                chunk = self._check_chunk(span.file_index, offset, min(_CHUNK, end - offset))
-                if chunk is None:
-                    return None
-                sha.update(chunk)
+            with self._placed(span) as (index, start):
+                end = start + span.length
+                for offset in range(start, end, _CHUNK):
+                    chunk = self._check_chunk(index, offset, min(_CHUNK, end - offset))
+                    if chunk is None:
+                        return None
+                    sha.update(chunk)
         return sha.digest()
 
     def _check_chunk(self, index: int, offset: int, length: int) -> bytes | None:
-        if self._padding[index]:
+        if index != self._part and self._padding[index]:
             return bytes(length)
         return self._read_file(index, offset, length, "checking")
 
@@ -525,13 +642,14 @@ class Storage:
         for index, path in enumerate(paths):
             if not self._padding[index]:
                 self._unlink(index, path)
+        self._unlink(self._part, self._part_path())
         root = Path(os.path.realpath(self._save_dir))
         folders = {p for path in paths for p in Path(path).parents if p.is_relative_to(root)}
         for folder in sorted(folders - {root}, key=lambda p: len(p.parts), reverse=True):
             self._remove_if_empty(folder)
 
     def _unlink(self, index: int, path: str) -> None:
-        with _os_errors("deleting", self._names[index]):
+        with _os_errors("deleting", self._name(index)):
             try:
                 os.unlink(path)
             except FileNotFoundError:

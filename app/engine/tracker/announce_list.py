@@ -11,11 +11,12 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from app.engine.tracker.types import AnnounceEvent, AnnounceRequest, AnnounceResponse
+from app.engine.tracker.types import AnnounceEvent, AnnounceRequest, AnnounceResponse, ScrapeEntry
 
 NOT_CONTACTED, ANNOUNCING, WORKING, ERROR = "not contacted", "announcing", "working", "error"
 BACKOFF_BASE = 60.0  # a dead tracker is retried after 60 s, then 120 s ... up to an hour
 BACKOFF_MAX = 3600.0
+MIN_SCRAPE_GAP = 60.0  # a tracker that asks for no pause between announces is not scraped more often
 
 
 @dataclass(slots=True)
@@ -36,6 +37,8 @@ class TrackerState:
     started: bool = False  # it accepted our 'started' and has not had 'stopped'
     started_as_leecher: bool = False
     completed_sent: bool = False
+    scrape_at: float = math.inf  # when to scrape for the swarm's counts (inf: not needed)
+    scrape_gap: float = 0.0  # the tracker's min interval (else its interval): how often to scrape
 
 
 class AnnounceList:
@@ -62,7 +65,16 @@ class AnnounceList:
 
     def due_at(self) -> float:
         """When the next round should start."""
+        return min(self.announce_at(), self.scrape_at())
+
+    def announce_at(self) -> float:
         return min(self._next_at, math.inf if self._forced_at is None else self._forced_at)
+
+    def scrape_at(self) -> float:
+        return min((tracker.scrape_at for tracker in self.trackers()), default=math.inf)
+
+    def scrapes_due(self, now: float) -> list[TrackerState]:
+        return [tracker for tracker in self.trackers() if tracker.scrape_at <= now]
 
     def begin_round(self, now: float) -> list[TrackerState]:
         """The trackers to try, in order, until one answers; those backing off are skipped."""
@@ -97,12 +109,31 @@ class AnnounceList:
             tracker.completed_sent = True
         tracker.status, tracker.message = WORKING, response.warning
         tracker.failures, tracker.retry_at, tracker.answered_at = 0, 0.0, now
-        tracker.seeds, tracker.peers = response.complete, response.incomplete
+        self._count(tracker, response, now)
         tracker.tracker_id = (
             response.tracker_id or tracker.tracker_id
         )  # BEP 3: send it back next time
         self._next_at = now + max(response.interval, response.min_interval or 0)
         self._reannounce_floor = now + (response.min_interval or 0)
+
+    @staticmethod
+    def _count(tracker: TrackerState, response: AnnounceResponse, now: float) -> None:
+        """The swarm's counts from the announce; an HTTP tracker may leave them out (BEP 3 makes
+        them optional), then a scrape (BEP 48) asks for them, at once and every min interval."""
+        tracker.scrape_gap = float(response.min_interval or response.interval)
+        if response.complete is not None and response.incomplete is not None:
+            tracker.seeds, tracker.peers = response.complete, response.incomplete
+            tracker.scrape_at = math.inf
+        elif tracker.scrape_at == math.inf:
+            tracker.scrape_at = now
+
+    def scraped(self, tracker: TrackerState, entry: ScrapeEntry | None, now: float) -> None:
+        """A scrape's answer; None: it failed or left us out, so wait for the next announce."""
+        if entry is None:
+            tracker.scrape_at = math.inf
+            return
+        tracker.seeds, tracker.peers = entry.complete, entry.incomplete
+        tracker.scrape_at = now + max(tracker.scrape_gap, MIN_SCRAPE_GAP)
 
     def failed(self, tracker: TrackerState, message: str, now: float) -> None:
         """Record the failure and back off: 60 s, doubling per failure in a row, at most an hour."""
@@ -134,9 +165,9 @@ class AnnounceList:
     def next_announce(self, tracker: TrackerState) -> float | None:
         """When this tracker may be asked next (monotonic), None if it has never been asked."""
         if tracker.status == WORKING:
-            return self.due_at()
+            return self.announce_at()
         if tracker.status == ERROR:
-            return max(tracker.retry_at, self.due_at())
+            return max(tracker.retry_at, self.announce_at())
         return None
 
 

@@ -30,7 +30,7 @@ from app.engine.sockets import Sockets
 from app.engine.tracker import compact
 from app.engine.tracker.announce_list import AnnounceList, TrackerState
 from app.engine.tracker.http_client import HttpTrackerClient
-from app.engine.tracker.types import AnnounceEvent, AnnounceRequest, AnnounceResponse
+from app.engine.tracker.types import AnnounceEvent, AnnounceRequest, AnnounceResponse, ScrapeEntry
 from app.engine.tracker.udp_client import UdpTrackerClient
 
 log = logging.getLogger(__name__)
@@ -101,11 +101,12 @@ class TrackerManager:
     def started(self) -> bool:
         return self._task is not None
 
-    def start(self) -> None:
-        """Start announcing in a background task ('started' goes out at once)."""
+    def start(self, delay: float = 0.0) -> None:
+        """Start announcing in a background task: 'started' goes out after `delay` seconds
+        (a session restoring thousands of torrents spreads them), or at `announce_now`."""
         if self._task is None and not self._stopped:
             self._task = asyncio.get_running_loop().create_task(
-                self._run(), name="tracker announces"
+                self._run(delay), name="tracker announces"
             )
 
     def add_tiers(self, tiers: Sequence[Sequence[str]]) -> None:
@@ -140,6 +141,18 @@ class TrackerManager:
         now, wall = self._clock(), time.time()
         return tuple(self._snapshot_of(tracker, now, wall) for tracker in self._list.trackers())
 
+    def fingerprint(self) -> tuple[object, ...]:
+        """Equal while snapshot() would say the same, its countdowns counted in minutes."""
+        trackers = self._list.trackers()
+        if not trackers:
+            return ()
+        now = self._clock()
+        return tuple(
+            (t.status, t.message, t.seeds, t.peers, t.answered_at, t.failed_at,
+             _minutes_left(self._list.next_announce(t), now))
+            for t in trackers
+        )
+
     @property
     def status_text(self) -> str:
         """Empty while a tracker works or none has been asked yet, else the latest failure."""
@@ -159,10 +172,16 @@ class TrackerManager:
     def peers(self) -> int | None:
         return max((t.peers for t in self._list.trackers() if t.peers is not None), default=None)
 
-    async def _run(self) -> None:
+    async def _run(self, delay: float) -> None:
+        if delay > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), delay)
         while True:
             await self._sleep_until_due()
-            await self._round()
+            if self._list.announce_at() <= self._clock():
+                await self._round()
+            for tracker in self._list.scrapes_due(self._clock()):
+                await self._scrape(tracker)
 
     async def _sleep_until_due(self) -> None:
         while True:
@@ -196,6 +215,31 @@ class TrackerManager:
         self._list.succeeded(tracker, request, response, self._clock())
         self._deliver(list(response.peers))
         return True
+
+    async def _scrape(self, tracker: TrackerState) -> None:
+        """BEP 48: the swarm's counts, for a tracker whose announces leave them out."""
+        scrapers: dict[str, Callable[[str], Awaitable[dict[bytes, ScrapeEntry]]]] = {
+            "http": self._scrape_http, "https": self._scrape_http, "udp": self._scrape_udp,
+        }
+        scraper = scrapers.get(urlsplit(tracker.url).scheme.lower())
+        entry = None
+        try:
+            if scraper is not None:
+                entry = (await scraper(tracker.url)).get(self._info_hash)
+        except TrackerError as error:
+            log.info("tracker %s: scrape failed: %s", tracker.url, error)
+        except Exception:
+            log.exception("scraping %s failed", tracker.url)
+        self._list.scraped(tracker, entry, self._clock())
+
+    async def _scrape_http(self, url: str) -> dict[bytes, ScrapeEntry]:
+        # One family's counts will do: a scrape adds no peers.
+        shared = (self._network.http or {}).get(self._families(url)[0])
+        client = self._own_http if shared is None else HttpTrackerClient(shared)
+        return await client.scrape(url, [self._info_hash])
+
+    async def _scrape_udp(self, url: str) -> dict[bytes, ScrapeEntry]:
+        return await self._udp_client(url, self._families(url)[0]).scrape([self._info_hash])
 
     async def _send_stopped(self, tracker: TrackerState) -> None:
         try:
@@ -264,6 +308,9 @@ class TrackerManager:
         return await client.announce(url, request)
 
     async def _announce_udp(self, url: str, request: AnnounceRequest, family: int) -> AnnounceResponse:
+        return await self._udp_client(url, family).announce(request)
+
+    def _udp_client(self, url: str, family: int) -> UdpTrackerClient:
         sockets = self._network.sockets  # a new bind address takes effect at the next announce
         client = self._udp.get((url, family))
         if client is None or client.sockets != sockets:
@@ -271,7 +318,7 @@ class TrackerManager:
                 client.close()
             client = UdpTrackerClient(url, retry_base=self._udp_retry_base, sockets=sockets, family=family)
             self._udp[(url, family)] = client
-        return await client.announce(request)
+        return client
 
     def _deliver(self, peers: list[Peer]) -> None:
         if not peers:
@@ -299,6 +346,10 @@ class TrackerManager:
 
 
 _FAMILY_NAMES = {socket.AF_INET: "IPv4", socket.AF_INET6: "IPv6"}
+
+
+def _minutes_left(at: float | None, now: float) -> int | None:
+    return None if at is None or at == math.inf else int(max(0.0, at - now) // 60)
 
 
 def _last_try_worked(tracker: TrackerState) -> bool:

@@ -49,8 +49,10 @@ class TrackerServer:
         min_interval: int | None = None,
         peer_ttl: float | None = None,
         clock: Callable[[], float] = time.monotonic,
+        http_counts: bool = True,
     ) -> None:
         self._interval = interval
+        self._http_counts = http_counts  # False: HTTP announces leave complete/incomplete out, as some trackers do
         self._min_interval = min_interval
         self._registry = SwarmRegistry(peer_ttl=peer_ttl or 2.0 * interval)
         self._clock = clock
@@ -117,8 +119,8 @@ class TrackerServer:
             interval=self._interval,
             min_interval=self._min_interval,
             peers=tuple((p.ip, p.port) for p in chosen),
-            complete=counts.complete,
-            incomplete=counts.incomplete,
+            complete=counts.complete if self._http_counts else None,
+            incomplete=counts.incomplete if self._http_counts else None,
             warning="",
             tracker_id=None,
         )

@@ -163,7 +163,7 @@ class AcceptStream(_Handover):
     def __init__(
         self, policy: Encryption, info_hashes: Callable[[], Iterable[bytes]],
         make_peer: Callable[[], StreamTaker], timeout: float,
-        admit: Callable[[AcceptStream], bool] = lambda stream: True,
+        admit: Callable[[AcceptStream], str | None] = lambda stream: None,
     ) -> None:
         super().__init__(make_peer, timeout)
         self._admit = admit
@@ -174,8 +174,9 @@ class AcceptStream(_Handover):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
-        if not self._admit(self):
-            self._fail("too many connections")
+        refusal = self._admit(self)  # why it may not stay (too many, a blocked address), or None
+        if refusal is not None:
+            self._fail(refusal)
 
     def _silence(self) -> str:
         return "no handshake" if self._responder is None else super()._silence()

@@ -23,6 +23,9 @@ from app.engine.wire.messages import (
     Event,
     Extended,
     Handshake,
+    HashReject,
+    Hashes,
+    HashRequest,
     Have,
     HaveAll,
     HaveNone,
@@ -118,6 +121,41 @@ def _parse_extended(payload: memoryview) -> Message:
     return Extended(payload[0], bytes(payload[1:]))
 
 
+_HASH_HEADER = struct.Struct(">32sIIII")  # BEP 52: pieces root, base layer, index, length, proof layers
+
+
+def _hash_header(payload: memoryview) -> tuple[bytes, int, int, int, int]:
+    if len(payload) < _HASH_HEADER.size:
+        raise RemoteProtocolError("hash message is too short")
+    fields: tuple[bytes, int, int, int, int] = _HASH_HEADER.unpack_from(payload)
+    return fields
+
+
+def _parse_hash_request(cls: type[HashRequest] | type[HashReject]) -> Callable[[memoryview], Message]:
+    def parse(payload: memoryview) -> Message:
+        _fixed(_HASH_HEADER.size)(payload)
+        return cls(*_hash_header(payload))
+
+    return parse
+
+
+def _parse_hashes(payload: memoryview) -> Message:
+    header = _hash_header(payload)
+    hashes = bytes(payload[_HASH_HEADER.size :])
+    if not hashes or len(hashes) % 32:
+        raise RemoteProtocolError("a hashes message must carry whole 32-byte hashes")
+    return Hashes(*header, hashes)
+
+
+def _encode_hash_fields(message_id: int) -> Callable[[Message], bytes]:
+    def encode(m: Message) -> bytes:
+        assert isinstance(m, HashRequest | Hashes | HashReject)
+        header = _HASH_HEADER.pack(m.pieces_root, m.base_layer, m.index, m.length, m.proof_layers)
+        return _frame(message_id, header + (m.hashes if isinstance(m, Hashes) else b""))
+
+    return encode
+
+
 _PARSERS: dict[int, Callable[[memoryview], Message]] = {
     MessageId.HAVE: _index(Have),
     MessageId.BITFIELD: lambda payload: BitfieldMessage(bytes(payload)),
@@ -129,6 +167,9 @@ _PARSERS: dict[int, Callable[[memoryview], Message]] = {
     MessageId.REJECT: _triple(Reject),
     MessageId.ALLOWED_FAST: _index(AllowedFast),
     MessageId.EXTENDED: _parse_extended,
+    MessageId.HASH_REQUEST: _parse_hash_request(HashRequest),
+    MessageId.HASHES: _parse_hashes,
+    MessageId.HASH_REJECT: _parse_hash_request(HashReject),
     **{mid: _singleton(msg) for mid, msg in _SINGLETONS.items()},
 }
 
@@ -266,6 +307,9 @@ _ENCODERS: dict[type, Callable[[Message], bytes]] = {
     Piece: lambda m: piece_header(m.index, m.begin, len(m.data)) + bytes(m.data),  # type: ignore[union-attr]
     Port: lambda m: _frame(MessageId.PORT, struct.pack(">H", m.port)),  # type: ignore[union-attr]
     Extended: lambda m: _frame(MessageId.EXTENDED, bytes([m.ext_id]) + m.payload),  # type: ignore[union-attr]
+    HashRequest: _encode_hash_fields(MessageId.HASH_REQUEST),
+    Hashes: _encode_hash_fields(MessageId.HASHES),
+    HashReject: _encode_hash_fields(MessageId.HASH_REJECT),
 }
 
 

@@ -248,7 +248,8 @@ def metadata_reply(raw_info: bytes | None, request: MetadataRequest) -> Metadata
 class MetadataAssembler:
     """Collects the pieces of one torrent's info dictionary, from any number of peers.
 
-    BEP 9: the whole is used only once its SHA-1 equals the info-hash. On a mismatch every
+    BEP 9: the whole is used only once its SHA-1 equals the info-hash (BEP 52: or, for a
+    v2-only torrent, its SHA-256 truncated to 20 bytes does). On a mismatch every
     piece is thrown away (we cannot tell which peer lied) and fetching starts over.
     """
 
@@ -271,7 +272,7 @@ class MetadataAssembler:
         if len(pieces) < len(self._pieces):
             return None
         whole = b"".join(pieces)
-        if hashlib.sha1(whole).digest() != self.info_hash:
+        if self.info_hash not in (hashlib.sha1(whole).digest(), hashlib.sha256(whole).digest()[:20]):
             self._pieces = [None] * len(self._pieces)
             raise RemoteProtocolError("the metadata from peers does not match the info-hash")
         return whole

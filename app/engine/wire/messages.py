@@ -1,4 +1,5 @@
-"""Peer wire messages (BEP 3, BEP 6 fast extension, BEP 10 extension protocol) as frozen values."""
+"""Peer wire messages (BEP 3, BEP 6 fast extension, BEP 10 extension protocol, BEP 52 hashes)
+as frozen values."""
 
 from __future__ import annotations
 
@@ -26,6 +27,9 @@ class MessageId(IntEnum):
     REJECT = 16
     ALLOWED_FAST = 17
     EXTENDED = 20  # BEP 10
+    HASH_REQUEST = 21  # BEP 52
+    HASHES = 22
+    HASH_REJECT = 23
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +49,10 @@ class Handshake:
     @property
     def supports_dht(self) -> bool:
         return bool(self.reserved[7] & 0x01)  # BEP 5
+
+    @property
+    def supports_v2(self) -> bool:
+        return bool(self.reserved[7] & 0x10)  # BEP 52: "the 4th most significant bit in the last byte"
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,8 +151,52 @@ class Extended:
     payload: bytes
 
 
+@dataclass(frozen=True, slots=True)
+class HashRequest:
+    """BEP 52: `length` hashes of the layer `base_layer` above the 16 KiB leaves of the file
+    whose merkle root is `pieces_root`, from `index`, with `proof_layers` layers of uncles."""
+
+    pieces_root: bytes
+    base_layer: int
+    index: int
+    length: int
+    proof_layers: int
+
+
+@dataclass(frozen=True, slots=True)
+class Hashes:
+    """BEP 52: the answer to a HashRequest: its fields, then the base hashes and the uncles."""
+
+    pieces_root: bytes
+    base_layer: int
+    index: int
+    length: int
+    proof_layers: int
+    hashes: bytes  # concatenated 32-byte SHA-256s
+
+    @property
+    def request(self) -> HashRequest:
+        return HashRequest(self.pieces_root, self.base_layer, self.index, self.length, self.proof_layers)
+
+
+@dataclass(frozen=True, slots=True)
+class HashReject:
+    """BEP 52: "the same payload as 'hash request' messages": the peer will not answer it."""
+
+    pieces_root: bytes
+    base_layer: int
+    index: int
+    length: int
+    proof_layers: int
+
+    @property
+    def request(self) -> HashRequest:
+        return HashRequest(self.pieces_root, self.base_layer, self.index, self.length, self.proof_layers)
+
+
 Message = (
     KeepAlive | Choke | Unchoke | Interested | NotInterested | Have | BitfieldMessage | Request
     | Piece | Cancel | Port | Suggest | HaveAll | HaveNone | Reject | AllowedFast | Extended
+    | HashRequest | Hashes | HashReject
 )
 Event = Handshake | Message

@@ -33,11 +33,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.engine.creator import CreationCancelled, create_torrent
+from app.engine.creator import DEFAULT_FORMAT, CreationCancelled, create_torrent
 from app.engine.errors import EngineError
 from app.ui import formatting
 
 _PIECE_LENGTHS = [2**exponent for exponent in range(14, 25)]  # 16 KiB .. 16 MiB
+_FORMAT_CHOICES = (
+    ("Hybrid: v1 and v2", "hybrid"),
+    ("v1 only (BEP 3)", "v1"),
+    ("v2 only (BEP 52)", "v2"),
+)
 _STEPS = 1000
 
 # Receives the new torrent's bytes and the folder that holds its data.
@@ -101,6 +106,14 @@ class CreateTorrentDialog(QDialog):
         self.piece_length_box.addItem("Automatic", None)
         for length in _PIECE_LENGTHS:
             self.piece_length_box.addItem(formatting.size(length), length)
+        self.format_box = QComboBox()
+        for label, value in _FORMAT_CHOICES:
+            self.format_box.addItem(label, value)
+        self.format_box.setCurrentIndex(self.format_box.findData(DEFAULT_FORMAT))
+        self.format_box.setToolTip(
+            "Hybrid reaches v1 and v2 clients alike; v2 adds per-file SHA-256 hashes (BEP 52). "
+            "Some old clients (Transmission 3, aria2) cannot open hybrid or v2 torrents: choose v1 for them."
+        )
         self.comment_edit = QLineEdit()
         self.private_box = QCheckBox("Private torrent (no DHT or peer exchange)")
         self.seed_box = QCheckBox("Start seeding when done")
@@ -123,6 +136,7 @@ class CreateTorrentDialog(QDialog):
         form.addRow("Trackers:", self.trackers_edit)
         form.addRow("Web seeds:", self.web_seeds_edit)
         form.addRow("Piece size:", self.piece_length_box)
+        form.addRow("Format:", self.format_box)
         form.addRow("Comment:", self.comment_edit)
         form.addRow("", self.private_box)
         form.addRow("", self.seed_box)
@@ -154,6 +168,7 @@ class CreateTorrentDialog(QDialog):
             source,
             trackers=parse_tiers(self.trackers_edit.toPlainText()),
             piece_length=self.piece_length_box.currentData(),
+            format=self.format_box.currentData(),
             private=self.private_box.isChecked(),
             comment=self.comment_edit.text().strip(),
             web_seeds=_lines(self.web_seeds_edit.toPlainText()),

@@ -1,6 +1,8 @@
-"""Pieces several dialogs share: the torrent's name as a title, a folder field with Browse."""
+"""Pieces several dialogs share: the torrent's name as a title, folder and file fields with Browse."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
@@ -22,12 +24,21 @@ def title_label(text: str) -> QLabel:
 
 def folder_row(edit: QLineEdit, caption: str) -> QHBoxLayout:
     """The folder field with a Browse… button that picks a folder into it."""
+    return _browse_row(edit, lambda: QFileDialog.getExistingDirectory(edit.window(), caption, edit.text()))
+
+
+def file_row(edit: QLineEdit, caption: str, filter_text: str) -> QHBoxLayout:
+    """The file field with a Browse… button that picks an existing file into it."""
+    return _browse_row(edit, lambda: QFileDialog.getOpenFileName(edit.window(), caption, edit.text(), filter_text)[0])
+
+
+def _browse_row(edit: QLineEdit, choose: Callable[[], str]) -> QHBoxLayout:
     browse = QPushButton("Browse…")
 
     def pick() -> None:
-        folder = QFileDialog.getExistingDirectory(edit.window(), caption, edit.text())
-        if folder:
-            edit.setText(folder)
+        chosen = choose()
+        if chosen:
+            edit.setText(chosen)
 
     browse.clicked.connect(pick)
     row = QHBoxLayout()

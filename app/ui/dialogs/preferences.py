@@ -9,18 +9,20 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTime
+from PySide6.QtCore import Qt, QTime, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
     QDoubleSpinBox,
+    QFileDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QPushButton,
     QSizePolicy,
     QSpinBox,
     QTabWidget,
@@ -35,6 +37,12 @@ from app.ui.dialogs.parts import folder_row
 from app.ui.settings import Preferences
 
 DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+# SessionConfig.transport values and how the Connection tab names them.
+TRANSPORT_CHOICES = (
+    ("both", "TCP first, then uTP"),
+    ("tcp", "TCP only"),
+    ("utp", "uTP only"),
+)
 # The encryption choices as other clients word them, and the engine's names for them.
 ENCRYPTION_CHOICES = (
     ("Allow encryption", "allow"),
@@ -71,6 +79,10 @@ def _minutes(time: QTime) -> int:
 
 
 class PreferencesDialog(QDialog):
+    """Signals: reload_ip_filter(path) (the user asked to read the block list file now)."""
+
+    reload_ip_filter = Signal(str)
+
     def __init__(
         self, preferences: Preferences, parent: QWidget | None = None, log_file: Path | None = None
     ) -> None:
@@ -144,6 +156,11 @@ class PreferencesDialog(QDialog):
         )
         self.max_peers_box = _spin(p.max_peers, 5000)
         self.max_peers_per_torrent_box = _spin(p.max_peers_per_torrent, 1000)
+        self.transport_box = QComboBox()
+        for value, label in TRANSPORT_CHOICES:
+            self.transport_box.addItem(label, value)
+        self.transport_box.setCurrentIndex(max(0, self.transport_box.findData(p.transport)))
+        self.transport_box.setToolTip("uTP (BEP 29) gives way to your other traffic when the line is busy")
         self.port_mapping_box = QCheckBox("Map the port with UPnP / NAT-PMP")
         self.port_mapping_box.setChecked(p.port_mapping)
         self.port_mapping_box.setToolTip(
@@ -155,6 +172,7 @@ class PreferencesDialog(QDialog):
         peers = QFormLayout()
         peers.addRow("Peers in all:", self.max_peers_box)
         peers.addRow("Peers per torrent:", self.max_peers_per_torrent_box)
+        peers.addRow("Connect over:", self.transport_box)
         peers.addRow("Encryption:", self._encryption_box(p.encryption))
         return self._page(
             self._group("Listening", listening),
@@ -244,7 +262,33 @@ class PreferencesDialog(QDialog):
             box.setChecked(on)
             layout.addWidget(box)
         layout.addWidget(_note("Private torrents never use these."))
-        return self._page(self._group("Finding peers", layout))
+        return self._page(self._group("Finding peers", layout), self._group("IP filter", self._filter_form(p)))
+
+    def _filter_form(self, p: Preferences) -> QFormLayout:
+        self.ip_filter_edit = QLineEdit(p.ip_filter_path)
+        self.ip_filter_edit.setPlaceholderText("No block list")
+        browse, reload = QPushButton("Browse…"), QPushButton("Reload")
+        browse.clicked.connect(self._pick_filter)
+        reload.setToolTip("Read the block list file again, as it is now")
+        reload.clicked.connect(lambda: self.reload_ip_filter.emit(self.ip_filter_edit.text().strip()))
+        row = QHBoxLayout()
+        for widget in (self.ip_filter_edit, browse, reload):
+            row.addWidget(widget, widget is self.ip_filter_edit)
+        self.banned_edit = QLineEdit(", ".join(p.banned_peers))
+        self.banned_edit.setPlaceholderText("None")
+        form = QFormLayout()
+        form.addRow("Block list:", row)
+        form.addRow("", _note("An eMule .dat or PeerGuardian .p2p file, plain or gzipped. "
+                              "Peers in it are refused, both ways."))
+        form.addRow("Banned peers:", self.banned_edit)
+        return form
+
+    def _pick_filter(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "IP filter", self.ip_filter_edit.text(), "Block lists (*.dat *.p2p *.gz *.txt);;All files (*)"
+        )
+        if path:
+            self.ip_filter_edit.setText(path)
 
     def _disk_tab(self, p: Preferences) -> QWidget:
         self.reserve_box = _spin(p.disk_reserve, 1_000_000, " MiB", "No reserve")
@@ -301,6 +345,7 @@ class PreferencesDialog(QDialog):
             listen_host=self.host_edit.text().strip() or "0.0.0.0",
             max_peers=self.max_peers_box.value(),
             max_peers_per_torrent=self.max_peers_per_torrent_box.value(),
+            transport=str(self.transport_box.currentData()),
             down_limit=self.down_limit_box.value(),
             up_limit=self.up_limit_box.value(),
             alt_down_limit=self.alt_down_limit_box.value(),
@@ -321,6 +366,8 @@ class PreferencesDialog(QDialog):
             disk_reserve=self.reserve_box.value(),
             encryption=self.encryption_box.currentData(),
             log_level=self.log_level_box.currentData(),
+            ip_filter_path=self.ip_filter_edit.text().strip(),
+            banned_peers=tuple(w.strip() for w in self.banned_edit.text().replace(" ", ",").split(",") if w.strip()),
             watch_dir=self.watch_dir_edit.text().strip(),
             watch_delete=self.watch_delete_box.isChecked(),
             notify_finished=self.notify_finished_box.isChecked(),

@@ -180,9 +180,16 @@ class TorrentOptionsDialog(QDialog):
         width = max(row.choice.sizeHint().width() for row in (self.ratio_row, self.time_row))
         for row in (self.ratio_row, self.time_row):
             row.choice.setMinimumWidth(width)
+        self.super_seeding_box = QCheckBox("Super-seeding: show each peer one piece at a time")
+        self.super_seeding_box.setChecked(options.super_seeding)
+        self.super_seeding_box.setToolTip(
+            "For the first seed of a new torrent: peers get pieces nobody else has yet and pass them on,"
+            " so the swarm needs less of this seed's upload (BEP 16)."
+        )
         form = _form()
         form.addRow("Stop seeding at ratio:", self.ratio_row)
         form.addRow("Stop seeding after:", self.time_row)
+        form.addRow("", self.super_seeding_box)
         if details is not None:
             form.addRow("", _note(seeded_text(details.seeding_time)))
         return _group("Seeding", form)
@@ -208,6 +215,7 @@ class TorrentOptionsDialog(QDialog):
             down_limit=self.down_box.value() * KIB,
             up_limit=self.up_box.value() * KIB,
             sequential=self.sequential_box.isChecked(),
+            super_seeding=self.super_seeding_box.isChecked(),
             ratio_limit=limit_of(self.ratio_row.goal(), self.ratio_row.value_box.value()),
             seed_time_limit=limit_of(
                 self.time_row.goal(), self.time_row.value_box.value() * MINUTE

@@ -149,14 +149,13 @@ class KeyedTableModel(QAbstractTableModel, Generic[T]):
         )
         self._reorder()
 
-    def refilter(self) -> None:
-        """Re-apply `accepts` to every item after the filter changed."""
-        self._remove_rows(
-            [k for k, row in self._rows.items() if not self.accepts(self._items[row])]
-        )
-        self._append_rows(
-            [i for k, i in self._all.items() if k not in self._rows and self.accepts(i)]
-        )
+    def refilter(self, *, narrowing: bool = False) -> None:
+        """Re-apply `accepts` after the filter changed; `narrowing`: it can only hide rows."""
+        accepts = self.accepts
+        self._remove_rows([self._key(item) for item in self._items if not accepts(item)])
+        if not narrowing:
+            rows = self._rows
+            self._append_rows([i for k, i in self._all.items() if k not in rows and accepts(i)])
         self._reorder()
 
     def clear(self) -> None:

@@ -41,6 +41,7 @@ _COLUMNS: tuple[Column[PeerSnapshot], ...] = (
         "Downloaded", lambda p: formatting.size(p.downloaded), lambda p: p.downloaded, numeric=True
     ),
     Column("Uploaded", lambda p: formatting.size(p.uploaded), lambda p: p.uploaded, numeric=True),
+    Column("Connection", lambda p: p.transport, lambda p: p.transport),
 )
 
 FLAGS_COLUMN = 2

@@ -545,3 +545,51 @@ async def test_selective_download_leaves_the_skipped_file_out(save: Path, execut
     assert list(await storage.check()) == wanted
     await storage.delete_files()
     assert list(save.iterdir()) == []
+
+
+# -- the part file (issue 19) ----------------------------------------------------
+
+
+async def test_a_skipped_neighbours_bytes_go_to_the_part_file_and_back(save: Path, executor) -> None:
+    """Pieces of 8 over files of 12 and 10 bytes: piece 1 is shared by a (skipped) and b."""
+    data = random.Random(19).randbytes(22)
+    info = {
+        b"name": b"pf",
+        b"piece length": 8,
+        b"pieces": b"".join(hashlib.sha1(data[i : i + 8]).digest() for i in range(0, 22, 8)),
+        b"files": [{b"path": [b"a"], b"length": 12}, {b"path": [b"b"], b"length": 10}],
+    }
+    metainfo = parse_metainfo(bencode.encode({b"info": info}))
+    storage = Storage(metainfo, save, executor)
+    storage.set_skipped([0])
+    await storage.open()
+    for piece in (1, 2):
+        assert await storage.verify_and_write(piece, data[piece * 8 : piece * 8 + 8])
+    part = save / storage.part_name
+    assert sorted(p.name for p in (save / "pf").iterdir()) == ["b"] and part.stat().st_size == 4  # a's last 4 bytes, in slot 0
+    assert await storage.read(1, 0, 8) == data[8:16]
+    assert list(await storage.check()) == [1, 2]
+    storage.set_skipped([])
+    await storage.close()  # waits for the move out of the part file
+    assert not part.exists()
+    assert (save / "pf" / "a").read_bytes()[8:] == data[8:12]
+    assert list(await storage.check()) == [1, 2]
+    await storage.delete_files()
+    assert list(save.iterdir()) == []
+
+
+async def test_delete_files_removes_the_part_file(save: Path, executor) -> None:
+    data = random.Random(20).randbytes(22)
+    info = {
+        b"name": b"pf",
+        b"piece length": 8,
+        b"pieces": b"".join(hashlib.sha1(data[i : i + 8]).digest() for i in range(0, 22, 8)),
+        b"files": [{b"path": [b"a"], b"length": 12}, {b"path": [b"b"], b"length": 10}],
+    }
+    storage = Storage(parse_metainfo(bencode.encode({b"info": info})), save, executor)
+    storage.set_skipped([1])
+    await storage.open()
+    assert await storage.verify_and_write(1, data[8:16])
+    assert (save / storage.part_name).exists()
+    await storage.delete_files()
+    assert list(save.iterdir()) == []

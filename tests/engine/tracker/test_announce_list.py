@@ -9,7 +9,7 @@ from app.engine.tracker.announce_list import (
     AnnounceList,
     TrackerState,
 )
-from app.engine.tracker.types import AnnounceEvent, AnnounceRequest, AnnounceResponse
+from app.engine.tracker.types import AnnounceEvent, AnnounceRequest, AnnounceResponse, ScrapeEntry
 
 TIERS = [["a1", "a2", "a3"], ["b1", "b2"], ["c1"]]
 
@@ -211,3 +211,32 @@ def test_next_announce_per_tracker() -> None:
     )  # after its back-off, at the next round
     assert announces.next_announce(by_url(announces, "b")) == 1800.0
     assert announces.next_announce(by_url(announces, "c")) is None
+
+
+def _countless(interval: int = 1800, min_interval: int | None = 300) -> AnnounceResponse:
+    return AnnounceResponse(interval, min_interval, (), None, None, "", None)
+
+
+def test_an_announce_without_counts_asks_for_a_scrape_at_once_then_every_min_interval():
+    announces = make_list([["h"]])
+    (tracker,) = announces.begin_round(0.0)
+    announces.succeeded(tracker, request(AnnounceEvent.STARTED), _countless(), 10.0)
+    assert (tracker.seeds, tracker.peers) == (None, None)
+    assert announces.scrapes_due(10.0) == [tracker] and announces.due_at() == 10.0
+    announces.scraped(tracker, ScrapeEntry(complete=4, incomplete=9, downloaded=1), 11.0)
+    assert (tracker.seeds, tracker.peers) == (4, 9)
+    assert announces.scrapes_due(310.0) == [] and announces.scrapes_due(311.0) == [tracker]
+    assert announces.next_announce(tracker) == 10.0 + 1800  # scrapes do not move the announce
+    announces.succeeded(tracker, request(), _countless(), 1810.0)  # counts left out again: kept
+    assert (tracker.seeds, tracker.peers) == (4, 9) and tracker.scrape_at == 311.0
+
+
+def test_no_scrape_when_the_announce_has_counts_or_the_scrape_fails():
+    announces = make_list([["h"]])
+    (tracker,) = announces.begin_round(0.0)
+    announces.succeeded(tracker, request(AnnounceEvent.STARTED), response(), 0.0)
+    assert tracker.scrape_at == math.inf and (tracker.seeds, tracker.peers) == (5, 7)
+    announces.succeeded(tracker, request(), _countless(), 1800.0)
+    assert announces.scrapes_due(1800.0) == [tracker]
+    announces.scraped(tracker, None, 1801.0)  # no scrape URL, or we were left out: wait
+    assert announces.scrapes_due(10_000.0) == []

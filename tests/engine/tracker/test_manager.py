@@ -280,3 +280,35 @@ async def test_no_trackers_no_trouble() -> None:
     await asyncio.sleep(0.02)
     assert (manager.snapshot(), manager.status_text, manager.seeds) == ((), "", None)
     await manager.stop()
+
+
+async def test_a_delayed_start_announces_nothing_until_its_time_or_announce_now(
+    tracker_server: TrackerServer,
+) -> None:
+    announcer = Announcer([[tracker_server.http_url]], 1)
+    announcer.manager.start(delay=3600.0)  # one of thousands restored: its turn is an hour away
+    try:
+        for _ in range(20):
+            await asyncio.sleep(0.01)  # the loop turns; a start without delay would announce now
+        assert await scrape(tracker_server) == ScrapeEntry(0, 0, 0)
+        assert announcer.status_of(tracker_server.http_url) == "not contacted"
+        announcer.manager.announce_now()
+        await eventually(lambda: announcer.status_of(tracker_server.http_url) == "working")
+        assert await scrape(tracker_server) == ScrapeEntry(0, 1, 0)
+    finally:
+        await announcer.manager.stop(timeout=1.0)
+
+
+async def test_a_tracker_that_omits_the_counts_is_scraped_for_them(announcers: Callable[..., Announcer]) -> None:
+    server = TrackerServer(http_counts=False)
+    await server.start("127.0.0.1")
+    try:
+        seed = announcers([[server.http_url]], 1, left=0)
+        await eventually(lambda: seed.status_of(server.http_url) == "working")
+        leecher = announcers([[server.http_url]], 2)
+        await eventually(lambda: leecher.manager.snapshot()[0].seeds is not None)
+        (shown,) = leecher.manager.snapshot()
+        assert (shown.seeds, shown.peers) == (1, 1)  # from the scrape: the announce had none
+        assert (leecher.manager.seeds, leecher.manager.peers) == (1, 1)
+    finally:
+        await server.close()

@@ -22,6 +22,8 @@ ALL_MESSAGES = [
     m.BitfieldMessage(b"\xff\x80"), m.Request(1, 16384, 16384), m.Cancel(1, 0, 16384),
     m.Port(6881), m.Suggest(3), m.HaveAll(), m.HaveNone(), m.Reject(2, 0, 100),
     m.AllowedFast(9), m.Extended(0, b"d1:v3:abce"),
+    m.HashRequest(bytes(range(32)), 2, 512, 512, 9), m.HashReject(bytes(32), 0, 4, 2, 0),
+    m.Hashes(bytes(range(32)), 2, 0, 2, 1, bytes(range(96))),
 ]
 
 
@@ -100,6 +102,11 @@ def test_huge_length_prefix_is_refused_before_buffering() -> None:
         (struct.pack(">IBIII", 13, 6, 0, 0, 128 * 1024 + 1), "out of bounds"),
         (struct.pack(">IB", 2, 0) + b"x", "expected 0"),  # choke with payload
         (struct.pack(">IB", 5, 7) + b"abcd", "too short"),  # piece without a begin
+        (struct.pack(">IB", 48, 21) + bytes(47), "expected 48"),  # BEP 52 hash request, 1 byte short
+        (struct.pack(">IB", 48, 22) + bytes(47), "too short"),  # hashes, header 1 byte short
+        (struct.pack(">IB", 50, 23) + bytes(49), "expected 48"),  # hash reject, 1 byte long
+        (struct.pack(">IB", 49, 22) + bytes(48), "whole 32-byte hashes"),  # hashes without hashes
+        (struct.pack(">IB", 59, 22) + bytes(58), "whole 32-byte hashes"),  # a 10-byte hash
     ],
 )
 def test_malformed_messages(frame: bytes, problem: str) -> None:

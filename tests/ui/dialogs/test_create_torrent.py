@@ -43,3 +43,16 @@ async def test_a_problem_shows_in_the_dialog(qtbot, tmp_path):
     assert dialog.status.text()
     assert dialog.create_button.isEnabled()
     assert not (tmp_path / "share.torrent").exists()
+
+
+async def test_the_format_is_hybrid_unless_chosen(qtbot, tmp_path):
+    source = tmp_path / "share.bin"
+    source.write_bytes(os.urandom(100_000))
+    dialog = CreateTorrentDialog(lambda data, folder: None)
+    qtbot.addWidget(dialog)
+    dialog.seed_box.setChecked(False)
+    await dialog.create(source, tmp_path / "hybrid.torrent")
+    assert load_metainfo(tmp_path / "hybrid.torrent").format == "hybrid"
+    dialog.format_box.setCurrentIndex(dialog.format_box.findData("v2"))
+    await dialog.create(source, tmp_path / "v2.torrent")
+    assert load_metainfo(tmp_path / "v2.torrent").format == "v2"

@@ -42,15 +42,20 @@ def test_every_field_round_trips_through_the_dialog_and_qsettings(settings, tmp_
     dialog.lsd_box.setChecked(False)
     dialog.port_mapping_box.setChecked(False)
     dialog.reserve_box.setValue(512)
+    dialog.transport_box.setCurrentIndex(dialog.transport_box.findData("utp"))
     dialog.encryption_box.setCurrentIndex(dialog.encryption_box.findData("require"))
     dialog.log_level_box.setCurrentIndex(dialog.log_level_box.findData("DEBUG"))
+    dialog.ip_filter_edit.setText(str(tmp_path / "level1.p2p.gz"))
+    dialog.banned_edit.setText("10.0.0.7, 2001:db8::1")
     chosen = dialog.preferences()
+    assert chosen.banned_peers == ("10.0.0.7", "2001:db8::1")
     assert chosen.log_level == "DEBUG"
     save_preferences(settings, chosen)
     settings.sync()
     loaded = load_preferences(settings)
     assert loaded == chosen
     assert loaded.alt_days == (5, 6)
+    assert loaded.transport == "utp" and session_settings(loaded)["transport"] == "utp"
     assert loaded.port_mapping is False and session_settings(loaded)["port_mapping"] is False
     assert loaded.encryption == "require"
     assert (loaded.alt_start_minute, loaded.alt_end_minute) == (22 * 60 + 30, 6 * 60)
@@ -95,6 +100,11 @@ def test_the_log_tab_names_the_log_file(tmp_path):
     assert any(n.startswith("The newest 4.0 MiB are kept.") for n in notes), notes
 
 
+def test_the_block_list_and_bans_reach_the_session(tmp_path):
+    before = Preferences(download_dir=tmp_path)
+    after = replace(before, ip_filter_path=str(tmp_path / "list.dat"), banned_peers=("10.0.0.7",))
+    assert changed_settings(before, after) == {"ip_filter_path": tmp_path / "list.dat", "banned_peers": ("10.0.0.7",)}
+    assert session_settings(before)["ip_filter_path"] is None
 def test_watch_folder_and_completion_choices_round_trip_and_reach_the_session(settings, tmp_path):
     dialog = PreferencesDialog(Preferences(download_dir=tmp_path))
     assert dialog.notify_finished_box.isChecked() and dialog.notify_errors_box.isChecked()

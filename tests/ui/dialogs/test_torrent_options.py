@@ -39,6 +39,7 @@ async def test_ok_sends_every_option_at_once_and_moves(session, tmp_path, qtbot)
     dialog.down_box.setValue(100)
     dialog.up_box.setValue(20)
     dialog.sequential_box.setChecked(True)
+    dialog.super_seeding_box.setChecked(True)
     dialog.ratio_row.choice.setCurrentIndex(Goal.OWN)
     dialog.ratio_row.value_box.setValue(1.5)
     dialog.time_row.choice.setCurrentIndex(Goal.NEVER)
@@ -46,7 +47,8 @@ async def test_ok_sends_every_option_at_once_and_moves(session, tmp_path, qtbot)
     dialog.accept()
     await bridge.drain()
     assert session.details(info_hash).options == TorrentOptions(
-        sequential=True, down_limit=100 * 1024, up_limit=20 * 1024, ratio_limit=1.5, seed_time_limit=0.0
+        sequential=True, down_limit=100 * 1024, up_limit=20 * 1024, ratio_limit=1.5, seed_time_limit=0.0,
+        super_seeding=True,
     )
     await until(lambda: (tmp_path / "moved" / "payload.bin").exists(), timeout=20)
     await until(lambda: session.snapshot().torrents[0].save_path == str(tmp_path / "moved"), timeout=20)

@@ -33,6 +33,14 @@ def test_flags_are_explained_in_a_tooltip():
     assert "incoming connection" in tooltip and "downloading from the peer" in tooltip
 
 
+def test_the_connection_column_names_the_transport():
+    model = PeerModel()
+    model.set_items([peer(0, transport="uTP"), peer(1)])
+    column = model.columnCount() - 1
+    assert model.headerData(column, Qt.Orientation.Horizontal) == "Connection"
+    assert [model.index(row, column).data() for row in range(2)] == ["uTP", "TCP"]
+
+
 def test_a_web_seed_row_says_why_it_is_backed_off():
     model = PeerModel()
     url = "http://127.0.0.1:8000/pub/"

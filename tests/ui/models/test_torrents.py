@@ -2,6 +2,7 @@ from dataclasses import replace
 
 from PySide6.QtCore import QPersistentModelIndex, Qt
 
+from app.engine.diagnosis import Cause, CauseKind
 from app.engine.snapshots import StopReason, TorrentState
 from app.ui.models.roles import ITEM_ROLE, PROGRESS_ROLE
 from app.ui.models.torrents import TorrentColumn, TorrentListModel
@@ -127,6 +128,15 @@ def test_a_stopped_row_says_why_where_it_stood_and_what_it_waits_for():
     assert status.data(Qt.ItemDataRole.ForegroundRole) is None  # red is for errors only
 
 
+def test_a_running_row_says_what_limits_its_speed():
+    model = _model_with(1)
+    why = Cause(CauseKind.DISK, "The disk cannot keep up", "16 MiB unwritten of 16 MiB", "Save to a faster disk")
+    model.apply(TorrentDiff(changed=(torrent(0, why=why),)))
+    assert model.index(0, TorrentColumn.STATUS).data(Qt.ItemDataRole.ToolTipRole) == (
+        "Downloading\nThe disk cannot keep up (16 MiB unwritten of 16 MiB).\nSave to a faster disk."
+    )
+
+
 def test_a_tick_over_a_thousand_torrents_touches_only_changed_rows():
     before = {t.info_hash: t for t in (torrent(i) for i in range(1000))}
     model = TorrentListModel()
@@ -149,3 +159,27 @@ def test_size_is_what_the_user_wants_and_the_tooltip_gives_the_total():
     assert part.data(Qt.ItemDataRole.ToolTipRole) == "3.0 MiB chosen of 4.0 MiB in all"
     model.sort(TorrentColumn.SIZE, Qt.SortOrder.AscendingOrder)
     assert _names(model) == ["Torrent 1", "Torrent 0"]
+
+
+class _CountingModel(TorrentListModel):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tested = 0
+
+    def accepts(self, item):  # type: ignore[no-untyped-def]
+        self.tested += 1
+        return super().accepts(item)
+
+
+def test_typing_on_in_the_search_tests_only_the_rows_shown():
+    model = _CountingModel()
+    model.apply(diff_torrents({}, [torrent(i) for i in range(10_000)]))
+    model.set_search_text("torrent 12")
+    shown = model.rowCount()
+    model.tested = 0
+    model.set_search_text("torrent 123")
+    assert shown == 299  # the numbers below 10,000 that hold "12"
+    assert model.tested == shown
+    assert model.rowCount() == 20  # 123, 1230-1239, 1123, 2123 ... 9123
+    model.set_search_text("torrent")  # wider: every row is asked again
+    assert model.rowCount() == 10_000

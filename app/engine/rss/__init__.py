@@ -1,0 +1,1 @@
+"""RSS and Atom feeds whose items are added by download rules (issue 18)."""

@@ -1,0 +1,114 @@
+"""Piecemeal to Piecemeal over uTP on 127.0.0.1: the transport setting decides how peers connect."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from app.engine.creator import create_torrent
+from app.engine.session import Session
+from app.engine.snapshots import PeerSnapshot, TorrentState
+from app.engine.wire.extension import PEX_UTP, PexMessage
+from tests.lt_peer import random_tree
+from tests.swarm_helpers import assert_same_files, running_session, wait_for_state
+
+SIZES = {"a.bin": 8_000_001, "b/c.bin": 777_777, "empty": 0}
+NAMES = [f"payload/{name}" for name in SIZES]
+
+
+async def first_peer(session: Session, info_hash: str, timeout: float = 30) -> PeerSnapshot:
+    async with asyncio.timeout(timeout):
+        while True:
+            details = session.details(info_hash)
+            if details is not None and details.peers:
+                return details.peers[0]
+            await asyncio.sleep(0.05)
+
+
+async def swarm(
+    tmp_path: Path, seed_transport: str, leecher_transport: str, encryption: str = "allow"
+) -> tuple[PeerSnapshot, PeerSnapshot]:
+    payload = random_tree(tmp_path / "seed" / "payload", SIZES)
+    torrent = create_torrent(payload, trackers=[], piece_length=64 * 1024)
+    async with (
+        running_session(transport=seed_transport, encryption=encryption) as seed,
+        running_session(transport=leecher_transport, encryption=encryption) as leecher,
+    ):
+        info_hash = await seed.add_torrent(torrent, payload.parent)
+        await wait_for_state(seed, info_hash, TorrentState.SEEDING)
+        await leecher.add_torrent(torrent, tmp_path / "leech")
+        assert seed.listen_port is not None and seed.utp is not None
+        assert seed.utp.port == seed.listen_port  # one port number for TCP and UDP
+        leecher.add_peer(info_hash, "127.0.0.1", seed.listen_port)
+        seen_by_leecher = await first_peer(leecher, info_hash)
+        seen_by_seed = await first_peer(seed, info_hash)  # before it is done: two seeds part
+        await wait_for_state(leecher, info_hash, TorrentState.SEEDING)
+    assert_same_files(payload.parent, tmp_path / "leech", NAMES)
+    return seen_by_leecher, seen_by_seed
+
+
+async def test_a_download_over_utp_only_arrives_byte_for_byte(tmp_path: Path) -> None:
+    by_leecher, by_seed = await swarm(tmp_path, "utp", "utp")
+    assert by_leecher.transport == by_seed.transport == "uTP"
+    assert "P" in by_leecher.flags.split() and by_seed.incoming
+
+
+async def test_encryption_runs_over_utp(tmp_path: Path) -> None:
+    by_leecher, by_seed = await swarm(tmp_path, "utp", "utp", encryption="require")
+    assert by_leecher.transport == by_seed.transport == "uTP"
+    assert by_leecher.encrypted and by_seed.encrypted
+
+
+async def test_both_dials_tcp_first(tmp_path: Path) -> None:
+    by_leecher, _ = await swarm(tmp_path, "both", "both")
+    assert by_leecher.transport == "TCP"
+
+
+async def test_both_falls_back_to_utp_when_tcp_is_refused(tmp_path: Path) -> None:
+    payload = random_tree(tmp_path / "seed" / "payload", SIZES)
+    torrent = create_torrent(payload, trackers=[], piece_length=64 * 1024)
+    async with running_session() as seed, running_session() as leecher:
+        info_hash = await seed.add_torrent(torrent, payload.parent)
+        await wait_for_state(seed, info_hash, TorrentState.SEEDING)
+        assert seed._server is not None and seed.listen_port is not None
+        seed._server.close()  # its TCP port now refuses; its UDP port (uTP) still answers
+        await seed._server.wait_closed()
+        await leecher.add_torrent(torrent, tmp_path / "leech")
+        leecher.add_peer(info_hash, "127.0.0.1", seed.listen_port)
+        by_leecher = await first_peer(leecher, info_hash)
+        await wait_for_state(leecher, info_hash, TorrentState.SEEDING)
+    assert by_leecher.transport == "uTP"
+    assert_same_files(payload.parent, tmp_path / "leech", NAMES)
+
+
+async def test_both_falls_back_to_tcp_when_the_peer_refuses_utp(tmp_path: Path) -> None:
+    by_leecher, by_seed = await swarm(tmp_path, "tcp", "both")
+    assert by_leecher.transport == by_seed.transport == "TCP"
+
+
+async def test_pex_says_which_peers_speak_utp(tmp_path: Path) -> None:
+    """BEP 11 added.f 0x04: the seed tells a newcomer that the peer it reaches over uTP speaks it."""
+    payload = random_tree(tmp_path / "seed" / "payload", SIZES)
+    torrent = create_torrent(payload, trackers=[], piece_length=64 * 1024)
+    received: list[PexMessage] = []
+    async with (
+        running_session(transport="utp") as seed,
+        running_session(transport="utp", down_limit=100_000) as slow,  # both still downloading
+        running_session(transport="utp", down_limit=100_000) as newcomer,  # when the seed sends PEX
+    ):
+        info_hash = await seed.add_torrent(torrent, payload.parent)
+        await wait_for_state(seed, info_hash, TorrentState.SEEDING)
+        assert seed.listen_port is not None and slow.listen_port is not None
+        await slow.add_torrent(torrent, tmp_path / "slow")
+        slow.add_peer(info_hash, "127.0.0.1", seed.listen_port)
+        await first_peer(seed, info_hash)
+        await newcomer.add_torrent(torrent, tmp_path / "new")
+        watched = newcomer.torrents[bytes.fromhex(info_hash)]
+        original = watched.pex_received
+        watched.pex_received = lambda peer, message: (received.append(message), original(peer, message))[1]  # type: ignore[method-assign]
+        newcomer.add_peer(info_hash, "127.0.0.1", seed.listen_port)
+        async with asyncio.timeout(30):
+            while not any(("127.0.0.1", slow.listen_port) in message.added for message in received):
+                await asyncio.sleep(0.05)
+    flags = {peer: flag for message in received for peer, flag in zip(message.added, message.added_flags)}
+    assert flags[("127.0.0.1", slow.listen_port)] & PEX_UTP
