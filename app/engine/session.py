@@ -161,7 +161,9 @@ class Session:
         self.watcher = FolderWatcher(lambda: self.config.watch_folders, self._add_watched, self._tell)
         self.on_complete = CompletionRunner(lambda: self.config.on_complete_program, self._finished_fields)
         self.add_listener(self.on_complete.heard)
-        self.rss = RssService(lambda: self.http, self._add_from_feed, self._load_rss, self._save_rss)
+        self.rss = RssService(
+            lambda: self.http.get(socket.AF_UNSPEC), self._add_from_feed, self._load_rss, self._save_rss
+        )  # feeds are fetched over whichever family their server has
 
     # lifecycle
 

@@ -237,6 +237,10 @@ class Listener:
         for server in self.servers:
             server.close()
 
+    async def wait_closed(self) -> None:
+        for server in self.servers:
+            await server.wait_closed()
+
 
 async def _serve(factory: Callable[[], asyncio.BaseProtocol], host: str, port: int) -> asyncio.Server:
     return await asyncio.get_running_loop().create_server(factory, host, port, reuse_address=True)
