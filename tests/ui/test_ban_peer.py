@@ -54,8 +54,8 @@ def test_the_peers_menu_offers_ban_peer(qtbot):
     tabs = DetailsTabs(detached_log())
     qtbot.addWidget(tabs)
     menu = tabs.peer_menu("[2001:db8::7]:51413")
-    (ban,) = menu.actions()
-    assert ban.text() == "Ban peer"
+    ban, _separator, add = menu.actions()
+    assert (ban.text(), add.text()) == ("Ban peer", "Add peer…")
     with qtbot.waitSignal(tabs.ban_peer) as banned:
         ban.trigger()
     assert banned.args == ["2001:db8::7"]
