@@ -48,7 +48,7 @@ class StreamServer:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_get("/stream/{token}/{name}", self._serve)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0, handler_cancellation=True)
         await self._runner.setup()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.bind(("127.0.0.1", 0))  # loopback only: nothing outside this computer reaches it
@@ -84,7 +84,7 @@ class StreamServer:
         response = web.StreamResponse(status=206 if wanted.partial else 200, headers=_headers(wanted, size, request))
         await response.prepare(request)
         try:
-            await _send(torrent, stream.file_index, wanted, response)
+            await _send(torrent, stream.file_index, wanted, response)  # cancelled if the player hangs up
         except (ConnectionResetError, EngineError) as exc:
             log.info("stream of %s ended early: %s", torrent.name, exc)  # the player seeked or quit
         return response

@@ -106,3 +106,17 @@ async def test_server_listens_on_loopback_only(streaming) -> None:
     port = urlsplit(url).port
     with pytest.raises(OSError):
         await asyncio.open_connection("127.0.0.2", port)
+
+
+async def test_a_player_hanging_up_stops_the_hurry(streaming) -> None:
+    leecher, info_hash, url = streaming
+    picker = leecher.torrents[bytes.fromhex(info_hash)].picker
+    async with asyncio.timeout(WAIT):
+        async with aiohttp.ClientSession() as client:
+            async with client.get(url, headers={"Range": f"bytes={SIZE * 6 // 10}-"}) as response:
+                assert response.status == 206
+                while not picker.critical:
+                    await asyncio.sleep(0.02)
+                assert picker.critical[0] == SIZE * 6 // 10 // PIECE
+        while picker.critical:  # the handler is cancelled and lets go of its pieces
+            await asyncio.sleep(0.02)
