@@ -395,6 +395,7 @@ class PiecePicker:
         picked: list[Block] = []
         if not only:
             self._request_preferred(peer, pieces, self._critical, count, picked)
+            self._request_urgent_duplicates(peer, pieces, count, picked)
         self._request_preferred(peer, pieces, prefer, count, picked)
         if only or len(picked) == count:
             return picked
@@ -404,6 +405,22 @@ class PiecePicker:
         if len(picked) < count and self.in_endgame:
             self._request_busy(peer, pieces, count - len(picked), picked)
         return picked
+
+    def _request_urgent_duplicates(
+        self, peer: Hashable, pieces: Bitfield, count: int, picked: list[Block]
+    ) -> None:
+        """The most urgent critical piece's blocks already asked of others, asked of this peer
+        too (endgame-style), so one slow peer does not hold up the player."""
+        partial = self._partials.get(self._critical[0]) if self._critical else None
+        if partial is None or partial.piece not in pieces or len(picked) >= count:
+            return
+        keys = self._requests.setdefault(peer, set())
+        for index, owners in enumerate(partial.owners):
+            key = partial.base + index
+            if isinstance(owners, list) and len(owners) < MAX_REQUESTERS and key not in keys:
+                picked.append(self._add_requester(key, peer, keys))
+                if len(picked) >= count:
+                    return
 
     def pick_whole(self, peer: Hashable, pieces: Bitfield, count: int) -> list[Block]:
         """Whole pieces, about `count` blocks, for a source that is asked for pieces, not

@@ -684,6 +684,8 @@ class Session:
         torrent = self._get(info_hash)
         if not torrent.has_metadata or not 0 <= file_index < len(torrent.metainfo.files):
             raise EngineError(f"{torrent.name} has no file number {file_index} to play")
+        if torrent.options.file_priority(file_index) == 0:
+            raise EngineError(f"{torrent.metainfo.files[file_index].path[-1]} is skipped: tick it in the Files tab to play it")
         if self._streams is None:
             server = StreamServer(self.torrents.get)
             await server.start()

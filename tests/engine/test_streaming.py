@@ -76,3 +76,20 @@ def test_critical_pieces_are_picked_before_any_other() -> None:
 def test_critical_pieces_must_exist() -> None:
     with pytest.raises(ValueError, match="not one of the 10 pieces"):
         PiecePicker(10, 16384, 10 * 16384).set_critical([10])
+
+
+def test_the_most_urgent_piece_is_asked_of_a_second_peer_too() -> None:
+    picker = PiecePicker(10, 4 * 16384, 10 * 4 * 16384)
+    seed = Bitfield(10)
+    for piece in range(10):
+        seed.add(piece)
+    picker.peer_joined(seed)
+    picker.peer_joined(seed)
+    picker.set_critical([5, 7])
+    slow = picker.pick("slow", seed, 4)
+    assert {block.piece for block in slow} == {5}
+    fast = picker.pick("fast", seed, 6)
+    assert [block.piece for block in fast[:4]] == [7] * 4  # the pool first
+    assert fast[4:] == slow[:2]  # then blocks of piece 5 the slow peer has not sent yet
+    received, others = picker.block_received("fast", slow[0])
+    assert received and others == ["slow"]

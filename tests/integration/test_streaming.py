@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import aiohttp
 import pytest
 
+from app.engine.errors import EngineError
 from app.engine.session import Session
 from app.engine.snapshots import TorrentState
 from tests.lt_peer import LtPeer, make_torrent, random_tree, throttle_loopback
@@ -120,3 +121,12 @@ async def test_a_player_hanging_up_stops_the_hurry(streaming) -> None:
                 assert picker.critical[0] == SIZE * 6 // 10 // PIECE
         while picker.critical:  # the handler is cancelled and lets go of its pieces
             await asyncio.sleep(0.02)
+
+
+async def test_a_skipped_or_missing_file_is_not_played(streaming) -> None:
+    leecher, info_hash, url = streaming
+    with pytest.raises(EngineError, match="no file number 1"):
+        await leecher.stream_url(info_hash, 1)
+    await leecher.set_file_priorities(info_hash, [0])
+    with pytest.raises(EngineError, match="movie.mkv is skipped"):
+        await leecher.stream_url(info_hash, 0)
