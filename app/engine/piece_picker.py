@@ -13,7 +13,9 @@ Requesting and receiving a block cost O(1); the rest is kept cheap the same way:
 - peers that have every piece are counted once (`_seeds`), not once per piece;
 - in sequential mode (for playing media while it downloads) unstarted pieces are walked by
   index from a cursor below which nothing is left to start, after a few pieces asked for
-  first: the first and last piece of each file.
+  first: the first and last piece of each file;
+- time-critical pieces (`set_critical`, for a player reading the file now) come before
+  everything, as libtorrent's piece deadlines: the pieces right after the play position.
 
 The caller announces every peer's pieces (`peer_joined`, `peer_has`, `peer_left`) before
 asking `pick` for it: pieces only counted seeds have are looked at for seeds only.
@@ -182,6 +184,7 @@ class PiecePicker:
         self._sequential = False
         self._first: tuple[int, ...] = ()  # sequential: pieces to start before the others
         self._cursor = 0  # sequential: no unstarted wanted piece below this index
+        self._critical: tuple[int, ...] = ()  # asked for before anything else, in order
 
     # -- sizes ---------------------------------------------------------------------------
 
@@ -286,6 +289,18 @@ class PiecePicker:
         self._first = tuple(first) if enabled else ()
         self._cursor = 0
 
+    @property
+    def critical(self) -> tuple[int, ...]:
+        return self._critical
+
+    def set_critical(self, pieces: Sequence[int]) -> None:
+        """Pieces a player waits for, the most urgent first: requested before any other
+        piece, whatever the mode (libtorrent's set_piece_deadline does the same job)."""
+        if any(not 0 <= piece < self._num_pieces for piece in pieces):
+            raise ValueError(f"a time-critical piece is not one of the {self._num_pieces} pieces")
+        self._critical = tuple(pieces)
+        self._refills += 1  # peers found dry before may have one of these
+
     def is_complete(self) -> bool:
         """Every wanted piece is verified."""
         return self._missing == 0
@@ -378,6 +393,9 @@ class PiecePicker:
         peer that chokes us allows us anyway, BEP 6 allowed fast).
         """
         picked: list[Block] = []
+        if not only:
+            self._request_preferred(peer, pieces, self._critical, count, picked)
+            self._request_urgent_duplicates(peer, pieces, count, picked)
         self._request_preferred(peer, pieces, prefer, count, picked)
         if only or len(picked) == count:
             return picked
@@ -387,6 +405,22 @@ class PiecePicker:
         if len(picked) < count and self.in_endgame:
             self._request_busy(peer, pieces, count - len(picked), picked)
         return picked
+
+    def _request_urgent_duplicates(
+        self, peer: Hashable, pieces: Bitfield, count: int, picked: list[Block]
+    ) -> None:
+        """The most urgent critical piece's blocks already asked of others, asked of this peer
+        too (endgame-style), so one slow peer does not hold up the player."""
+        partial = self._partials.get(self._critical[0]) if self._critical else None
+        if partial is None or partial.piece not in pieces or len(picked) >= count:
+            return
+        keys = self._requests.setdefault(peer, set())
+        for index, owners in enumerate(partial.owners):
+            key = partial.base + index
+            if isinstance(owners, list) and len(owners) < MAX_REQUESTERS and key not in keys:
+                picked.append(self._add_requester(key, peer, keys))
+                if len(picked) >= count:
+                    return
 
     def pick_whole(self, peer: Hashable, pieces: Bitfield, count: int) -> list[Block]:
         """Whole pieces, about `count` blocks, for a source that is asked for pieces, not

@@ -38,6 +38,7 @@ from app.engine.lsd import LsdService
 from app.engine.magnet import Magnet, format_magnet, parse_magnet
 from app.engine.peer import PeerConnection
 from app.engine.peer_id import make_peer_id
+from app.engine.stream_server import StreamServer
 from app.engine.portmap.service import PortMapOptions, PortMapService
 from app.engine.portmap.status import MapState, PortMapStatus
 from app.engine.rate_limit import AltSchedule, Throttle
@@ -148,6 +149,7 @@ class Session:
         self.controls = Controls(self)  # limits, queue, disk guard, moves
         self.notices: list[str] = []  # things the user should read once (e.g. a damaged store)
         self._saver: asyncio.Task[None] | None = None
+        self._streams: StreamServer | None = None  # started by the first stream_url
         self.dht: DualStackDht | None = None
         self.dht_port: int | None = None
         self._lsd: list[LsdService] = []  # one per address family (BEP 14)
@@ -331,7 +333,7 @@ class Session:
 
     async def close(self) -> None:
         """Stop everything. Each step is guarded: one that fails must not leave the rest open."""
-        steps = (self._stop_serving, self._stop_port_mapping, self.watcher.close, self.rss.close,
+        steps = (self._stop_serving, self._stop_streams, self._stop_port_mapping, self.watcher.close, self.rss.close,
                  self.on_complete.close, self.controls.close, self._stop_torrents, self._stop_discovery,
                  self._close_utp, self._close_store, self._close_http)
         for step in steps:
@@ -678,6 +680,23 @@ class Session:
         """Download in order, first and last piece of each file first (to preview media)."""
         torrent = self._get(info_hash)
         self.controls.set_options(torrent, replace(torrent.options, sequential=enabled))
+
+    async def stream_url(self, info_hash: str, file_index: int) -> str:
+        """A 127.0.0.1 URL a media player can play the file from while it downloads."""
+        torrent = self._get(info_hash)
+        if not torrent.has_metadata or not 0 <= file_index < len(torrent.metainfo.files):
+            raise EngineError(f"{torrent.name} has no file number {file_index} to play")
+        if torrent.options.file_priority(file_index) == 0:
+            raise EngineError(f"{torrent.metainfo.files[file_index].path[-1]} is skipped: tick it in the Files tab to play it")
+        if self._streams is None:
+            server = StreamServer(self.torrents.get)
+            await server.start()
+            self._streams = server
+        return self._streams.url(torrent, file_index)
+
+    async def _stop_streams(self) -> None:
+        if self._streams is not None:
+            await self._streams.close()
 
     async def set_options(self, info_hash: str, options: TorrentOptions) -> None:
         """All of a torrent's own options at once (what its options dialog shows)."""

@@ -185,6 +185,7 @@ class Torrent:
         self._shown: tuple[tuple[object, ...] | None, TorrentSnapshot] | None = None
         self._read_cache: OrderedDict[int, bytes] = OrderedDict()
         self._reads: dict[int, asyncio.Future[bytes]] = {}
+        self._awaited: dict[int, asyncio.Future[None]] = {}  # pieces a stream waits for
         self._task: asyncio.Task[None] | None = None
         self._verifying: set[asyncio.Task[None]] = set()
         self._background: set[asyncio.Task[None]] = set()
@@ -857,8 +858,20 @@ class Torrent:
         for span in self.layout.piece_spans(piece):
             self._file_done[span.file_index] += span.length
 
+    async def piece_ready(self, piece: int) -> None:
+        """Return once `piece` is verified (a media player streaming the file waits here)."""
+        if piece in self.picker.have:
+            return
+        waiter = self._awaited.get(piece)
+        if waiter is None:
+            waiter = self._awaited[piece] = asyncio.get_running_loop().create_future()
+        await asyncio.shield(waiter)
+
     def _piece_verified(self, piece: int) -> None:
         self.picker.piece_verified(piece)
+        waiter = self._awaited.pop(piece, None)
+        if waiter is not None:
+            waiter.set_result(None)
         self._count_file_bytes(piece)
         for peer in self.peers:
             if peer.pieces is None or piece not in peer.pieces:

@@ -242,6 +242,13 @@ class RemoteSession:
     async def remove_category(self, name: str) -> None:
         raise RemoteError(_ON_THE_DAEMON.format("categories are removed"))
 
+    async def reload_ip_filter(self) -> None:
+        """Transmission's blocklist-update: the daemon reads its block list file again."""
+        await self.client.call("blocklist-update")
+
+    async def stream_url(self, info_hash: str, file_index: int) -> str:
+        raise RemoteError("Streaming plays files of this computer's torrents only, not the daemon's.")
+
     async def add_web_seed(self, info_hash: str, url: str) -> None:
         raise RemoteError("The remote control cannot add a web seed: Transmission's RPC has no request for it.")
 

@@ -269,6 +269,12 @@ class EngineBridge(QObject):
             self._session.move_storage(info_hash, folder), f"Could not move {self._name(info_hash)}"
         )
 
+    def stream_url(self, info_hash: str, file_index: int) -> asyncio.Future[Any]:
+        """The URL a player streams the file from while it downloads (its pieces hurried)."""
+        return self.run(
+            self._session.stream_url(info_hash, file_index), f"Could not play a file of {self._name(info_hash)}"
+        )
+
     def add_web_seed(self, info_hash: str, url: str) -> asyncio.Future[Any]:
         """A BEP 19 web seed for the torrent, kept with it; it shows in the Peers tab."""
         return self.run(

@@ -66,6 +66,10 @@ class EngineSession(Protocol):
 
     async def move_storage(self, info_hash: str, new_dir: str | Path) -> None: ...
 
+    async def stream_url(self, info_hash: str, file_index: int) -> str:
+        """A 127.0.0.1 URL a media player can play the file from while it downloads."""
+        ...
+
     async def add_web_seed(self, info_hash: str, url: str) -> None:
         """A BEP 19 web seed (http or https), remembered with the torrent."""
         ...

@@ -1,7 +1,8 @@
-"""Opening a torrent's files: double-click in the Files tab, and "Open containing folder".
+"""Opening a torrent's files: double-click in the Files tab, "Play" and "Open containing folder".
 
 The system's default application opens a file (QDesktopServices.openUrl) once it is
 complete; a file still downloading would open half-written, so the user is told instead.
+"Play" asks for the file to be streamed while it downloads (`play_requested`).
 """
 
 from __future__ import annotations
@@ -34,9 +35,11 @@ def containing_folder(torrent: TorrentSnapshot) -> Path:
 class FileActions(QObject):
     """Signals:
     told(str): a sentence for the status bar (why a file was not opened).
+    play_requested(int): the user wants to play that file (its index) while it downloads.
     """
 
     told = Signal(str)
+    play_requested = Signal(int)
 
     def __init__(
         self, view: QTreeView, model: FileModel, torrent: Callable[[], TorrentSnapshot | None],
@@ -65,6 +68,10 @@ class FileActions(QObject):
             return
         self._open_url(QUrl.fromLocalFile(str(path)))
 
+    def open_stream(self, url: str) -> None:
+        """The default player opens the engine's local URL for a file still downloading."""
+        self._open_url(QUrl(url))
+
     def open_folder(self, index: QModelIndex) -> None:
         """The folder that holds the file (or the folder itself)."""
         torrent = self._torrent()
@@ -79,6 +86,10 @@ class FileActions(QObject):
         menu = QMenu(self._view)
         opening = menu.addAction("&Open", lambda: self.open_file(index))
         opening.setEnabled(index.isValid() and not self._model.is_folder(index) and self._model.is_complete(index))
+        file_index = self._model.file_index(index)
+        playing = menu.addAction("&Play", lambda: self.play_requested.emit(file_index))
+        playing.setToolTip("Play it in the default player while it downloads")
+        playing.setEnabled(file_index is not None)
         menu.addAction(
             standard_icon(QStyle.StandardPixmap.SP_DirOpenIcon), "Open containing &folder",
             lambda: self.open_folder(index),

@@ -7,10 +7,12 @@ inside a qasync callback would re-enter the asyncio loop.
 
 from __future__ import annotations
 
+import asyncio
 from collections import deque
 from dataclasses import replace
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QPoint, QSettings, Qt, QUrl, Signal
 from PySide6.QtGui import (
@@ -358,6 +360,7 @@ class MainWindow(QMainWindow):
         self.label_lists.new_category_requested.connect(lambda: self.label_menus.ask_new_category(then_set=False))
         self.label_lists.remove_category_requested.connect(self.bridge.remove_category)
         self.details.file_actions.told.connect(lambda text: self.statusBar().showMessage(text, 5000))
+        self.details.file_actions.play_requested.connect(self._play_file)
         self.view.selectionModel().selectionChanged.connect(lambda *_: self._selection_changed())
         self.view.doubleClicked.connect(lambda _index: self.open_folder())
         self.view.customContextMenuRequested.connect(self._context_menu)
@@ -605,6 +608,17 @@ class MainWindow(QMainWindow):
     def _set_file_priorities(self, priorities: list[int]) -> None:
         if self.bridge.selected is not None:
             self.bridge.set_file_priorities(self.bridge.selected, priorities)
+
+    def _play_file(self, file_index: int) -> None:
+        """Stream the file to the default player; a failure is shown by the bridge."""
+        if self.bridge.selected is None:
+            return
+        future = self.bridge.stream_url(self.bridge.selected, file_index)
+        future.add_done_callback(self._open_stream)
+
+    def _open_stream(self, done: asyncio.Future[Any]) -> None:
+        if not done.cancelled() and done.exception() is None:
+            self.details.file_actions.open_stream(done.result())
 
     def create_torrent(self) -> None:
         dialog = CreateTorrentDialog(self._seed_created, self)

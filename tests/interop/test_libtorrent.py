@@ -3,37 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import filecmp
 from pathlib import Path
 
 import pytest
 
 from app.engine.session import Session
 from app.engine.snapshots import TorrentState
-from tests.lt_peer import LtPeer, make_torrent, random_tree
+from tests.interop.conftest import assert_same_tree
+from tests.lt_peer import LtPeer, make_torrent
 from tests.swarm_helpers import loopback_config, wait_for_state
 
 pytestmark = pytest.mark.interop
 
-SIZES = {
-    "awkward/a.bin": 1_000_003,
-    "awkward/empty.txt": 0,
-    "awkward/tiny.txt": 777,
-    "awkward/sub/b.bin": 3 * 65536,
-    "awkward/sub/c.bin": 300_001,
-}
-
-
-@pytest.fixture
-def payload(tmp_path: Path) -> Path:
-    random_tree(tmp_path / "seed", SIZES)
-    return tmp_path / "seed" / "awkward"
-
-
-def assert_same_tree(a: Path, b: Path) -> None:
-    for name in SIZES:
-        rel = Path(name).relative_to("awkward")
-        assert filecmp.cmp(a / rel, b / rel, shallow=False), rel
 
 
 async def test_download_from_libtorrent_seed(payload: Path, tmp_path: Path) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import filecmp
 import functools
 from pathlib import Path
 
@@ -14,36 +13,13 @@ from app.engine.creator import create_torrent
 from app.engine.session import Session
 from app.engine.snapshots import TorrentState
 from app.engine.tracker.server import TrackerServer
-from tests.lt_peer import LtPeer, make_torrent, random_tree
+from tests.interop.conftest import assert_same_tree, same_tree
+from tests.lt_peer import LtPeer, make_torrent
 from tests.processes import free_port, log_tail, need_program, running, wait_until
 from tests.swarm_helpers import loopback_config, wait_for_state
 
 pytestmark = pytest.mark.interop
 
-SIZES = {
-    "tree/a.bin": 1_000_003,
-    "tree/empty.txt": 0,
-    "tree/tiny.txt": 777,
-    "tree/sub/b.bin": 3 * 65536,
-    "tree/sub/c.bin": 300_001,
-}
-
-
-@pytest.fixture
-def payload(tmp_path: Path) -> Path:
-    random_tree(tmp_path / "seed", SIZES)
-    return tmp_path / "seed" / "tree"
-
-
-def assert_same_tree(a: Path, b: Path) -> None:
-    for name in SIZES:
-        rel = Path(name).relative_to("tree")
-        assert filecmp.cmp(a / rel, b / rel, shallow=False), rel
-
-
-def same_tree(a: Path, b: Path) -> bool:
-    names = [Path(name).relative_to("tree") for name in SIZES]
-    return all((b / rel).is_file() and filecmp.cmp(a / rel, b / rel, shallow=False) for rel in names)
 
 
 @pytest.mark.parametrize("format", ["v2", "hybrid"])
@@ -62,7 +38,7 @@ async def test_download_from_libtorrent_seed(format: str, payload: Path, tmp_pat
     finally:
         await session.close()
         seed.close()
-    assert_same_tree(payload, tmp_path / "down" / "tree")
+    assert_same_tree(payload, tmp_path / "down" / "awkward")
     hashes = lt.torrent_info(torrent).info_hashes()
     assert details is not None and details.format == format
     assert details.info_hash_v1 == (str(hashes.v1) if format == "hybrid" else "")
@@ -84,7 +60,7 @@ async def test_libtorrent_downloads_from_piecemeal(format: str, payload: Path, t
     finally:
         leech.close()
         await session.close()
-    assert_same_tree(payload, tmp_path / "lt" / "tree")
+    assert_same_tree(payload, tmp_path / "lt" / "awkward")
 
 
 def rtorrent_args(work: Path, torrent: Path) -> list[str]:
@@ -121,15 +97,15 @@ async def test_a_v1_only_client_and_a_v2_client_share_a_hybrid_swarm(payload: Pa
         handle.connect_peer(("127.0.0.1", session.listen_port))
         with running(args, cwd=tmp_path, name="rtorrent"):
             await asyncio.to_thread(leech.wait_seeding, handle)
-            done = functools.partial(same_tree, payload, tmp_path / "rt" / "data" / "tree")
+            done = functools.partial(same_tree, payload, tmp_path / "rt" / "data" / "awkward")
             failure = functools.partial(log_tail, tmp_path, "rtorrent")
             await asyncio.to_thread(wait_until, done, 60, failure)
     finally:
         leech.close()
         await session.close()
         await tracker.close()
-    assert_same_tree(payload, tmp_path / "lt" / "tree")
-    assert_same_tree(payload, tmp_path / "rt" / "data" / "tree")
+    assert_same_tree(payload, tmp_path / "lt" / "awkward")
+    assert_same_tree(payload, tmp_path / "rt" / "data" / "awkward")
 
 
 @pytest.mark.parametrize("format", ["v2", "hybrid"])
@@ -151,7 +127,7 @@ async def test_a_magnet_link_from_libtorrent(format: str, payload: Path, tmp_pat
     finally:
         await session.close()
         seed.close()
-    assert_same_tree(payload, tmp_path / "down" / "tree")
+    assert_same_tree(payload, tmp_path / "down" / "awkward")
 
 
 async def test_libtorrent_from_a_v2_magnet_gets_the_piece_layers_from_piecemeal(payload: Path, tmp_path: Path) -> None:
@@ -172,7 +148,7 @@ async def test_libtorrent_from_a_v2_magnet_gets_the_piece_layers_from_piecemeal(
     finally:
         leech.close()
         await session.close()
-    assert_same_tree(payload, tmp_path / "lt" / "tree")
+    assert_same_tree(payload, tmp_path / "lt" / "awkward")
 
 
 async def test_a_hybrid_first_known_by_its_v2_hash_keeps_that_id_after_a_restart(payload: Path, tmp_path: Path) -> None:

@@ -23,8 +23,9 @@ import socket
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, ParamSpec
+from typing import Any
 
+from app.engine.callbacks import logged
 from app.engine.dht import krpc
 from app.engine.dht.krpc import Address, KrpcError, NodeInfo, Query, Response
 from app.engine.dht.lookup import Lookup, LookupResult
@@ -37,7 +38,6 @@ from app.engine.sockets import Sockets
 from app.engine.tracker.compact import address_family
 
 log = logging.getLogger(__name__)
-_P = ParamSpec("_P")
 
 DEFAULT_BOOTSTRAP: tuple[tuple[str, int], ...] = (
     ("router.bittorrent.com", 6881),
@@ -51,17 +51,7 @@ PINGS_PER_MAINTENANCE = 8  # questionable nodes checked per round, so a big tabl
 LOOKUP_SEEDS = 2 * K  # more than k, so a few dead entries do not shrink the first round
 
 
-def _logged(callback: Callable[_P, None]) -> Callable[_P, None]:
-    """Loop callbacks log and drop what they raise: one bad datagram or timer must not stop the node."""
-
-    @functools.wraps(callback)
-    def guarded(*args: _P.args, **kwargs: _P.kwargs) -> None:
-        try:
-            callback(*args, **kwargs)
-        except Exception:
-            log.exception("DHT: %s failed", callback.__name__)
-
-    return guarded
+_logged = logged(log, "DHT")  # one bad datagram or timer must not stop the node
 
 
 @dataclass(slots=True)

@@ -8,36 +8,25 @@ All protocol decisions live in utp.py; this module moves datagrams, timers and e
 from __future__ import annotations
 
 import asyncio
-import functools
 import ipaddress
 import logging
 import secrets
 from collections import deque
 from collections.abc import Callable
-from typing import Any, ParamSpec
+from typing import Any
 
+from app.engine.callbacks import logged
 from app.engine.transport.utp import CLOSED_BY_PEER, Closed, Connected, DataReceived, Event, State, UtpConnection
 from app.engine.transport.utp_codec import SEQ_MASK, PacketType, UtpError, decode_packet
 
 log = logging.getLogger(__name__)
-_P = ParamSpec("_P")
 
 Address = tuple[str, int]
 ProtocolFactory = Callable[[], asyncio.BaseProtocol]
 DEFAULT_HIGH_WATER = 1024 * 1024  # bytes waiting to be packetized before the writer is paused
 
 
-def _logged(callback: Callable[_P, None]) -> Callable[_P, None]:
-    """Loop callbacks log and drop what they raise: one bad datagram must not stop the socket."""
-
-    @functools.wraps(callback)
-    def guarded(*args: _P.args, **kwargs: _P.kwargs) -> None:
-        try:
-            callback(*args, **kwargs)
-        except Exception:
-            log.exception("uTP: %s failed", callback.__name__)
-
-    return guarded
+_logged = logged(log, "uTP")  # one bad datagram or timer must not stop the socket
 
 
 class UtpManager:

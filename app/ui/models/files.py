@@ -239,6 +239,10 @@ class FileModel(QAbstractItemModel):
         """Every wanted byte under it is verified: a file that can be opened."""
         return index.isValid() and self._node(index).progress >= 1.0
 
+    def file_index(self, index: Index) -> int | None:
+        """The torrent's number for the file at `index` (None for a folder)."""
+        return self._node(index).file_index if index.isValid() else None
+
     def is_folder(self, index: Index) -> bool:
         return self._node(index).is_folder
 
