@@ -116,7 +116,11 @@ class RemoteSession:
             before, self._torrents = self._torrents, torrents
             self._listen_port = session.get("peer-port", self._listen_port)
             self._snapshot = self._read(lambda: session_snapshot(list(torrents.values()), self._listen_port, session))
-            for event in changes(before, torrents):
+            events = changes(before, torrents)
+            # A magnet whose metadata came before our first look at it: no change to see, same news.
+            events += [MetadataReceived(h, t.name) for h, t in torrents.items()
+                       if h in self._choosing and h not in before and t.num_pieces]
+            for event in events:
                 await self._emit(event)
 
     async def _fetch_details(self, hashes: Sequence[str]) -> None:

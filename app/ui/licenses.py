@@ -46,6 +46,7 @@ THIRD_PARTY: tuple[Component, ...] = (
     Component("cffi", "MIT"),
     Component("pycparser", "BSD-3-Clause"),
     Component("miniupnpc", "BSD-3-Clause"),
+    Component("psutil", "BSD-3-Clause"),
     Component("feedparser", "BSD-2-Clause"),
     Component("feedparser-sgmllib", "PSF-2.0"),
     Component("bencodepy", "GPL-2.0-only"),

@@ -115,7 +115,7 @@ def short_tracker_timeouts(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
         manager_module,
         "UdpTrackerClient",
-        lambda url, retry_base, sockets: UdpTrackerClient(url, retry_base=0.2, max_attempts=2, sockets=sockets),
+        lambda url, retry_base, **kwargs: UdpTrackerClient(url, retry_base=0.2, max_attempts=2, **kwargs),
     )
 
 
