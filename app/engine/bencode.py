@@ -271,18 +271,6 @@ def decode_torrent(data: bytes | bytearray | memoryview) -> tuple[Any, tuple[int
     return _build(data), validator.info_span
 
 
-def decode_own(data: bytes) -> Any:
-    """Decode bytes Piecemeal wrote itself (its store), without the strict checks.
-
-    Checked when they first came in; whoever reads the result checks what matters to it
-    (metainfo: the info-hash). Damaged bytes raise BencodeError all the same.
-    """
-    try:
-        return _build(data)
-    except (bencodepy.DecodingError, ValueError, IndexError, TypeError) as error:
-        raise BencodeError(f"damaged data: {error}") from error
-
-
 def decode_info(raw_info: bytes | bytearray | memoryview) -> Any:
     """Decode an info dictionary on its own (BEP 9 metadata), allowing unsorted keys."""
     raw_info = _as_bytes(raw_info)

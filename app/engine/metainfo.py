@@ -28,8 +28,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any, TypeGuard
 from urllib.parse import urlsplit
 
-from app.engine.bencode import decode_info, decode_own, decode_torrent, encode
-from app.engine.errors import BencodeError, MetainfoError
+from app.engine.bencode import decode_info, decode_torrent, encode
+from app.engine.errors import MetainfoError
 from app.engine.merkle import BLOCK_SIZE, HASH_SIZE, root_from_layer
 
 MAX_PIECE_LENGTH = 128 * 1024 * 1024
@@ -150,49 +150,7 @@ def parse_metainfo(data: bytes) -> Metainfo:
         raise MetainfoError("the torrent has no 'info' dictionary")
     if span is None or not isinstance(top[b"info"], dict):
         raise MetainfoError("'info' must be a dictionary")
-    return _from_top(top, bytes(data[span[0] : span[1]]))
-
-
-def parse_stored_metainfo(data: bytes, info_hash: bytes) -> Metainfo:
-    """Parse a .torrent the store wrote (see `to_torrent_bytes`), known by `info_hash`.
-
-    Start-up with 10,000 torrents (issue 19): the strict bencode pass is skipped, as these
-    bytes passed it when the torrent was added. The info dictionary is found by its place in
-    what `to_torrent_bytes` writes and must hash to `info_hash`; the file list is checked as
-    always. Anything else falls back to the strict parse.
-    """
-    try:
-        top = decode_own(data)
-    except BencodeError:
-        return parse_metainfo(data)
-    raw_info = _stored_info(data, top) if isinstance(top, dict) else None
-    if raw_info is None or info_hash not in _info_hashes(raw_info):
-        return parse_metainfo(data)
-    return _from_top(top, raw_info)
-
-
-def _stored_info(data: bytes, top: dict[bytes, Any]) -> bytes | None:
-    """The info dictionary's bytes, between the fields `to_torrent_bytes` writes around it."""
-    if not isinstance(top.get(b"info"), dict):
-        return None
-    fields = sorted(top.items())
-    try:
-        before = b"".join(encode(k) + encode(v) for k, v in fields if k < b"info")
-        after = b"".join(encode(k) + encode(v) for k, v in fields if k > b"info")
-    except (TypeError, ValueError):
-        return None
-    start, end = 1 + len(before) + len(b"4:info"), len(data) - len(after) - 1
-    if data[: start] != b"d" + before + b"4:info" or data[end:] != after + b"e":
-        return None
-    return data[start:end]
-
-
-def _info_hashes(raw_info: bytes) -> tuple[bytes, bytes]:
-    """Its v1 and (truncated, BEP 52) v2 info-hash: a hybrid may be known by either."""
-    return hashlib.sha1(raw_info).digest(), hashlib.sha256(raw_info).digest()[:20]
-
-
-def _from_top(top: dict[bytes, Any], raw_info: bytes) -> Metainfo:
+    raw_info = bytes(data[span[0] : span[1]])
     layout = _layout(top[b"info"])
     return _metainfo(
         layout,

@@ -26,9 +26,7 @@ from app.engine import events
 from app.engine.completion_program import CompletionRunner, Finished
 from app.engine.controls import Controls
 from app.engine.errors import EngineError, StorageError
-from app.engine.metainfo import (
-    Metainfo, is_web_seed_url, load_metainfo, parse_metainfo, parse_stored_metainfo, to_torrent_bytes,
-)
+from app.engine.metainfo import Metainfo, is_web_seed_url, load_metainfo, parse_metainfo, to_torrent_bytes
 from app.engine.dht import DEFAULT_BOOTSTRAP, DualStackDht
 from app.engine.diagnosis import Reach
 from app.engine.disk_guard import free_bytes
@@ -487,8 +485,7 @@ class Session:
         save_path = Path(record.save_path)
         reason = _restored_reason(record)
         if record.metainfo:
-            metainfo = parse_stored_metainfo(record.metainfo, record.info_hash)
-            torrent = Torrent(self, metainfo, save_path, added_on=record.added_on, reason=reason)
+            torrent = Torrent(self, parse_metainfo(record.metainfo), save_path, added_on=record.added_on, reason=reason)
         else:
             magnet = parse_magnet(record.magnet)
             torrent = Torrent(self, None, save_path, added_on=record.added_on, magnet=magnet, reason=reason)
