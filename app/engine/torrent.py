@@ -415,7 +415,10 @@ class Torrent:
 
     async def _run(self) -> None:
         try:
-            self.trackers = self._make_trackers()
+            if not self.trackers.fresh:
+                # A stopped manager stays stopped: each later run announces with a new one. The
+                # first run uses the one made with the torrent (10,000 restored: one each, issue 19).
+                self.trackers = self._make_trackers()
             if not self.has_metadata:
                 self.trackers.start()  # a magnet needs peers before it knows what it holds
                 await self._fetch_metadata()

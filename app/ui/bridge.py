@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from app.engine.errors import EngineError
+from app.engine.errors import EngineError, MetainfoError
 from app.engine.events import (
     Event,
     MetadataReceived,
@@ -30,6 +30,7 @@ from app.engine.events import (
     TorrentFinished,
     TorrentRemoved,
 )
+from app.engine.metainfo import load_metainfo
 from app.engine.rss.rules import Rule
 from app.engine.rss.service import RssSnapshot
 from app.engine.snapshots import SessionSnapshot, TorrentDetails, TorrentSnapshot
@@ -43,6 +44,10 @@ if TYPE_CHECKING:
     from app.engine.torrent_options import TorrentOptions
 
 log = logging.getLogger(__name__)
+
+# Files read per worker-thread trip when many are added at once: small enough that the window
+# runs again within a frame or two, large enough that the trips cost little.
+ADD_BATCH = 50
 
 EMPTY_SNAPSHOT = SessionSnapshot(
     torrents=(), down_rate=0.0, up_rate=0.0, peers=0, dht_nodes=0, listen_port=None
@@ -58,12 +63,14 @@ class EngineBridge(QObject):
     torrent_errored(str, str): info-hash and the reason.
     metadata_received(str, str, bool): info-hash, name, and whether the torrent stopped for
         the user to choose its files, once a magnet's metadata arrived.
+    files_added(int): how many of the files of a bulk add are done so far.
     free_space_measured(str, object): a folder, and the free bytes there (None: unknown).
     notice(str): something the engine wants the user to read (a watched folder's bad file).
     failed(str, str): what the user asked for, and why it could not be done.
     """
 
     torrents_changed = Signal(object)
+    files_added = Signal(int)
     session_changed = Signal(object)
     details_changed = Signal(object)
     torrent_finished = Signal(str, str)
@@ -219,6 +226,17 @@ class EngineBridge(QObject):
             self._add(source, save_path, paused, priorities, choose_files, category), title
         )
 
+    def add_torrent_files(
+        self, paths: Sequence[Path], save_path: Path, *, paused: bool
+    ) -> asyncio.Future[Any]:
+        """Add many .torrent files with the same choices, read in batches off the GUI thread.
+
+        A thousand files dropped at once must not freeze the window: each batch is read and
+        parsed in a worker thread, and the loop (so the window) runs between batches. The files
+        that could not be added are named in one message at the end.
+        """
+        return self.run(self._add_files(list(paths), save_path, paused), "Could not add some torrents")
+
     def start_with_files(self, info_hash: str, priorities: Sequence[int]) -> asyncio.Future[Any]:
         """The files of a magnet chosen: set their priorities, then start the torrent."""
         return self.run(
@@ -355,6 +373,26 @@ class EngineBridge(QObject):
             await self._session.set_file_priorities(info_hash, priorities)
         return info_hash
 
+    async def _add_files(self, paths: list[Path], save_path: Path, paused: bool) -> None:
+        problems: list[str] = []
+        for start in range(0, len(paths), ADD_BATCH):
+            loaded = await asyncio.to_thread(_load_all, paths[start : start + ADD_BATCH])
+            for item in loaded:
+                problems += await self._add_loaded(item, save_path, paused)
+            self.files_added.emit(min(start + ADD_BATCH, len(paths)))
+        if problems:
+            raise EngineError("\n".join(problems))
+
+    async def _add_loaded(self, item: Metainfo | str, save_path: Path, paused: bool) -> list[str]:
+        """[] when added; else the one line saying why not."""
+        if isinstance(item, str):
+            return [item]
+        try:
+            await self._session.add_torrent(item, save_path, paused=paused)
+        except EngineError as error:
+            return [f"{item.name}: {error}"]
+        return []
+
     async def _start_with_files(self, info_hash: str, priorities: Sequence[int]) -> None:
         await self._session.set_file_priorities(info_hash, priorities)
         await self._session.resume(info_hash)
@@ -414,3 +452,14 @@ class EngineBridge(QObject):
     def _name(self, info_hash: str) -> str:
         torrent = self._torrents.get(info_hash)
         return f"“{torrent.name}”" if torrent else info_hash
+
+
+def _load_all(paths: Sequence[Path]) -> list[Metainfo | str]:
+    """Read and parse each file (in a worker thread); a bad one becomes its error sentence."""
+    loaded: list[Metainfo | str] = []
+    for path in paths:
+        try:
+            loaded.append(load_metainfo(path))
+        except MetainfoError as error:
+            loaded.append(str(error))
+    return loaded

@@ -78,6 +78,7 @@ from app.ui.tray import TrayIcon
 from app.ui.widgets.elide_delegate import MiddleElideDelegate
 from app.ui.widgets.progress_delegate import ProgressDelegate
 
+BULK_ADD = 10  # more .torrent files at once than this skip the add dialog (see add_torrent_files)
 _FREE_SPACE_EVERY = 10  # ticks between two looks at the disk
 _PAUSABLE = frozenset({None, StopReason.QUEUED})  # running, or waiting its turn in the queue
 _HIDDEN_BY_DEFAULT = (TorrentColumn.RATIO, TorrentColumn.ADDED)
@@ -502,7 +503,16 @@ class MainWindow(QMainWindow):
         self.add_magnet_links(magnets)
 
     def add_torrent_files(self, paths: Iterable[Path]) -> None:
-        """Read each file; a bad one gets a message naming it, the good ones an add dialog each."""
+        """Read each file; a bad one gets a message naming it, the good ones an add dialog each.
+
+        More than BULK_ADD files at once (a dropped folder of them) are added directly in the
+        last folder used, as qBittorrent does with its add dialog off: a dialog each would be
+        a chore, and the bridge reads them off the GUI thread so the window stays live.
+        """
+        paths = list(paths)
+        if len(paths) > BULK_ADD:
+            self.bridge.add_torrent_files(paths, last_save_dir(self.settings), paused=False)
+            return
         problems = []
         for path in paths:
             try:

@@ -235,6 +235,25 @@ async def test_a_pause_keeps_where_it_stands_and_a_start_needs_no_new_check(made
     assert host.changes() == [(TorrentState.SEEDING, None)]  # checked already: no CHECKING
 
 
+async def test_the_first_run_announces_with_the_tracker_manager_made_with_it(made, host, metainfo, payload) -> None:
+    """10,000 restored torrents build one manager each, not two (issue 19); a stopped one
+    stays stopped, so the next run gets a new one."""
+    torrent = made(metainfo, payload.parent)
+    first = torrent.trackers
+    torrent.start()
+    await host.until_state(TorrentState.SEEDING)
+    assert torrent.trackers is first and first.started
+    await torrent.stop()
+    torrent.start()
+    try:
+        async with asyncio.timeout(WAIT):
+            while torrent.trackers is first:
+                await asyncio.sleep(0.01)  # the run task reaches its announces
+    except TimeoutError:
+        pytest.fail("the second run announced with the stopped tracker manager")
+    assert not first.fresh and torrent.trackers.started
+
+
 async def test_a_stop_says_why_and_a_later_reason_does_not_replace_it(made, host, metainfo, payload) -> None:
     torrent = made(metainfo, payload.parent)
     torrent.start()

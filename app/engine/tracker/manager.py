@@ -101,6 +101,11 @@ class TrackerManager:
     def started(self) -> bool:
         return self._task is not None
 
+    @property
+    def fresh(self) -> bool:
+        """Neither started nor stopped yet: a run can still use it."""
+        return self._task is None and not self._stopped
+
     def start(self, delay: float = 0.0) -> None:
         """Start announcing in a background task: 'started' goes out after `delay` seconds
         (a session restoring thousands of torrents spreads them), or at `announce_now`."""
