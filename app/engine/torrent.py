@@ -32,7 +32,7 @@ import aiohttp
 from app.engine import events
 from app.engine.bitfield import Bitfield
 from app.engine.choker import ChokeCandidate, Choker
-from app.engine.diagnosis import Measurements, Reach, diagnose
+from app.engine.diagnosis import REACH_GRACE, Measurements, Reach, diagnose
 from app.engine.errors import StorageError
 from app.engine.labels import Labels
 from app.engine.magnet import Magnet
@@ -1139,12 +1139,13 @@ class Torrent:
     def _quiet_key(self, reach: Reach) -> tuple[object, ...] | None:
         """Everything a quiet torrent's snapshot is made of; None while it is busy (peers,
         connections, web seeds, a check): its rates and progress move at every tick. The
-        session's reach counts in whole minutes, as the tracker countdown does."""
+        session's uptime counts in whole minutes once it can matter, as the tracker countdown does."""
         checking = self.state == TorrentState.CHECKING and self.reason is None
         if checking or self.peers or self.connecting or self._web_seeds or self._buffers:
             return None
         left = self.picker.wanted_left if self.has_metadata else 0
-        minutes = None if reach.uptime is None else int(reach.uptime // 60)
+        # Reach changes what is shown only past the grace time of the "unreachable" cause.
+        minutes = None if reach.uptime is None or reach.uptime < REACH_GRACE else int(reach.uptime // 60)
         return (
             self.last_change, self.error, self.note, self.downloaded, self.uploaded, self.options,
             self.name, self.save_path, self.num_pieces, left, self._pieces_counted, id(self._file_done),

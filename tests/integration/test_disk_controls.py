@@ -198,7 +198,7 @@ async def resume_after_disk_full(leecher: Session, info_hash: str, make_room: Ca
     make_room()
     await leecher.resume(info_hash)
     states = set()
-    async with asyncio.timeout(10):
+    async with asyncio.timeout(60):  # a guard, not a measure: the peer may be redialled after a back-off
         while shown_state(snap := torrent_snapshot(leecher, info_hash)) != TorrentState.SEEDING:
             assert snap.verified_bytes >= failed.verified_bytes  # nothing verified was lost
             states.add(shown_state(snap))
