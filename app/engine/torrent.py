@@ -822,6 +822,7 @@ class Torrent:
     # verification and writing
 
     async def _verify(self, piece: int, buffer: bytearray) -> None:
+        run = self._task
         try:
             if not await self.host.room_to_write(self, len(buffer)):
                 self.picker.piece_failed(piece)  # not written: fetched again once there is room
@@ -829,12 +830,12 @@ class Torrent:
             ok = await self.storage.verify_and_write(piece, buffer)
         except StorageError as exc:
             self.picker.piece_failed(piece)
-            self._fail(str(exc))
+            self._write_failed(run, str(exc))
             return
         except Exception as exc:  # a task boundary: no piece may stay in WRITING
             log.exception("torrent %s: writing piece %d failed", self.name, piece)
             self.picker.piece_failed(piece)
-            self._fail(f"internal error: {exc}")
+            self._write_failed(run, f"internal error: {exc}")
             return
         finally:
             self._unwritten -= len(buffer)
@@ -845,6 +846,14 @@ class Torrent:
             self._piece_verified(piece)
         else:
             self._piece_failed(piece)
+
+    def _write_failed(self, run: asyncio.Task[None] | None, message: str) -> None:
+        """A write fails the run it was part of, not a later one: a write still pending when
+        the torrent stopped may fail after the user has started it again (disk full, then room)."""
+        if run is self._task:
+            self._fail(message)
+        else:
+            log.info("torrent %s: a write of the previous run failed: %s", self.name, message)
 
     def _new_buffer(self, piece: int) -> bytearray:
         size = self.metainfo.piece_size(piece)

@@ -11,6 +11,7 @@ import errno
 import filecmp
 import shutil
 import subprocess
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -230,6 +231,48 @@ async def test_injected_disk_full_then_start_again(
     async with running_session(**QUIET) as seed, running_session(disk_reserve=0, **QUIET) as leecher:
         info_hash = await seed_and_leecher_start(seed, leecher, torrent, payload, tmp_path / "out")
         await resume_after_disk_full(leecher, info_hash, lambda: monkeypatch.setattr(disk, "_pwrite", real_pwrite))
+    assert same_files(payload.parent, tmp_path / "out")
+
+
+async def test_a_write_pending_at_the_stop_does_not_fail_the_next_run(
+    torrent: bytes, payload: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two piece writes meet a full disk; the user starts the torrent again while the second is
+    still in the disk thread. Its failure belonged to the stopped run: the new run goes on."""
+    real_pwrite = disk._pwrite
+    written = [0]
+    full = True
+    held = threading.Semaphore(0)  # released by each of the first two writes to meet the full disk
+    lets_go = [threading.Event(), threading.Event()]  # ... which fail when the test says so
+    holding = iter(lets_go)
+
+    def filling_pwrite(fd: int, data: object, offset: int) -> int:
+        if written[0] >= 4 * PIECE and full:
+            turn = next(holding, None)  # the disk threads take one job each: no lock needed
+            if turn is not None:
+                held.release()
+                turn.wait()
+            raise OSError(errno.ENOSPC, "No space left on device")
+        n = real_pwrite(fd, data, offset)  # type: ignore[arg-type]
+        written[0] += n
+        return n
+
+    monkeypatch.setattr(disk, "_pwrite", filling_pwrite)
+    try:
+        async with running_session(**QUIET) as seed, running_session(disk_reserve=0, disk_threads=2, **QUIET) as leecher:
+            info_hash = await seed_and_leecher_start(seed, leecher, torrent, payload, tmp_path / "out")
+            for _ in lets_go:
+                await asyncio.to_thread(held.acquire)  # both disk threads hold a failing write
+            lets_go[0].set()
+            failed = await wait_for_state_or_error(leecher, info_hash)
+            assert "No space left on device" in failed.error
+            full = False  # room made
+            await leecher.resume(info_hash)
+            lets_go[1].set()  # the stopped run's second write fails now
+            await wait_for_state(leecher, info_hash, TorrentState.SEEDING)
+    finally:
+        for event in lets_go:
+            event.set()  # no disk thread stays blocked if the test failed half-way
     assert same_files(payload.parent, tmp_path / "out")
 
 
