@@ -46,8 +46,13 @@ class SwarmResult:
     def line(self) -> str:
         run, gib = self.run, self.run.size / 2**30
         return (f"{run.name:<16} {run.size / run.seconds / 1e6:6.1f} MB/s down  "
-                f"{self.uploaded / 1e6:7.1f} MB up  {run.cpu / gib:6.2f} CPU s/GiB  "
+                f"{self.uploaded / 1e6:7.1f} MB up  {run.cpu / gib:6.2f} CPU s/GiB down  "
+                f"{self.per_gib_moved():6.2f} CPU s/GiB moved  "
                 f"CPU {100 * run.cpu / run.seconds:5.1f} %  peak RSS {run.rss_mib:6.1f} MiB")
+
+    def per_gib_moved(self) -> float:
+        """CPU seconds per GiB downloaded plus uploaded: clients that upload more are not penalised."""
+        return self.run.cpu / ((self.run.size + self.uploaded) / 2**30)
 
 
 @dataclass(frozen=True)
@@ -115,7 +120,8 @@ def run(swarm: Swarm, rounds: int) -> None:
             for result in results.values():
                 print("  " + result.line())
             lt, pm = results["libtorrent"].run, results["piecemeal-cli"].run
-            print(f"  piecemeal / libtorrent: CPU s per GiB {pm.cpu / lt.cpu:.2f}x, "
+            moved = results["piecemeal-cli"].per_gib_moved() / results["libtorrent"].per_gib_moved()
+            print(f"  piecemeal / libtorrent: CPU s per GiB down {pm.cpu / lt.cpu:.2f}x, per GiB moved {moved:.2f}x, "
                   f"CPU % {(pm.cpu / pm.seconds) / (lt.cpu / lt.seconds):.2f}x, "
                   f"download MB/s {lt.seconds / pm.seconds:.2f}x")
     finally:
