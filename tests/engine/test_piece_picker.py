@@ -626,6 +626,52 @@ def test_every_block_of_a_large_torrent_is_handed_out_once() -> None:
     assert picker.is_complete()
 
 
+class CountingRandom(random.Random):
+    """Counts the random offsets drawn: one per bucket scanned for new pieces."""
+
+    def __init__(self, seed: int) -> None:
+        super().__init__(seed)
+        self.draws = 0
+
+    def randrange(self, *args: int) -> int:  # type: ignore[override]
+        self.draws += 1
+        return super().randrange(*args)
+
+
+def one_block_pieces(availability: str, rng: random.Random) -> PiecePicker:
+    """Pieces of a single block (16 KiB pieces): every block requested starts a piece."""
+    n = len(availability)
+    picker = PiecePicker(n, BS, n * BS, rng=rng)
+    for level in range(1, 10):
+        holders = "".join("1" if int(c) >= level else "0" for c in availability)
+        if "1" in holders:
+            picker.peer_joined(bits(holders))
+    return picker
+
+
+def test_small_pieces_are_started_many_from_one_scan() -> None:
+    """A pipeline of 64 blocks over one-block pieces scans the pieces once, not 64 times."""
+    rng = CountingRandom(0)
+    picker = one_block_pieces("1" * 200, rng)
+    blocks = picker.pick("seed", full(200), 64)
+    assert len(pieces_of(blocks)) == 64 and len(blocks) == 64
+    assert rng.draws == 1
+
+
+def test_small_pieces_started_together_are_still_rarest_first() -> None:
+    picker = one_block_pieces("3213213", CountingRandom(0))
+    assert pieces_of(picker.pick("a", full(7), 2)) == [2, 5]  # the two held by one peer
+    assert pieces_of(picker.pick("b", full(7), 2)) == [1, 4]  # then those held by two
+    assert pieces_of(picker.pick("c", bits("1110000"), 3)) == [0]  # of what c has, only 0 is left
+
+
+def test_small_pieces_started_together_come_high_priority_first() -> None:
+    picker = one_block_pieces("1111", CountingRandom(0))
+    picker.set_priorities([1, 2, 1, 2])
+    assert pieces_of(picker.pick("a", full(4), 2)) == [1, 3]
+    assert pieces_of(picker.pick("a", full(4), 3)) == [0, 2]
+
+
 # -- whole pieces (web seeds) ---------------------------------------------------------------
 
 
