@@ -179,6 +179,9 @@ class PiecePicker:
         self._dry: dict[Hashable, tuple[int, int]] = {}  # peer -> (_refills, its piece count)
         # Blocks in flight by requester count (index 0: one peer), for endgame duplicates.
         self._busy: tuple[dict[int, None], ...] = tuple({} for _ in range(MAX_REQUESTERS - 1))
+        self._busy_adds = 0  # counts the times blocks joined `_busy`
+        # peer -> (_busy_adds, _refills, its piece count) when it found no block to duplicate
+        self._dry_endgame: dict[Hashable, tuple[int, int, int]] = {}
         self._missing = num_pieces  # wanted pieces not verified
         self._wanted_left = total_length
         self._sequential = False
@@ -403,7 +406,8 @@ class PiecePicker:
         if dry is None or dry != (self._refills, pieces.count):
             self._request_pool(peer, pieces, count, picked)
         if len(picked) < count and self.in_endgame:
-            self._request_busy(peer, pieces, count - len(picked), picked)
+            if self._dry_endgame.get(peer) != (self._busy_adds, self._refills, pieces.count):
+                self._request_busy(peer, pieces, count - len(picked), picked)
         return picked
 
     def _request_urgent_duplicates(
@@ -560,6 +564,7 @@ class PiecePicker:
         if not free:
             del self._open[partial.piece]
         self._last[peer] = partial.piece
+        self._busy_adds += 1
 
     def _request_busy(
         self, peer: Hashable, pieces: Bitfield, count: int, picked: list[Block]
@@ -573,6 +578,9 @@ class PiecePicker:
             count -= len(chosen)
             if not count:
                 return
+        # None left for this peer until others request more, blocks come back or it has more
+        # pieces: remember, so refilling its pipeline does not rescan every block in flight.
+        self._dry_endgame[peer] = (self._busy_adds, self._refills, pieces.count)
 
     def _duplicable(self, busy: dict[int, None], keys: set[int], pieces: Bitfield) -> Iterator[int]:
         for key in busy:
@@ -589,6 +597,7 @@ class PiecePicker:
         owners.append(peer)
         if len(owners) < MAX_REQUESTERS:
             self._busy[len(owners) - 1][key] = None
+            self._busy_adds += 1
         keys.add(key)
         return self._block(partial, index)
 
@@ -631,6 +640,7 @@ class PiecePicker:
         """Every block in flight from `peer` goes back to the pool (or to its other requesters)."""
         self._last.pop(peer, None)
         self._dry.pop(peer, None)
+        self._dry_endgame.pop(peer, None)
         # Highest first onto the pools' stacks, so they are requested again lowest first.
         for key in sorted(self._requests.pop(peer, ()), reverse=True):
             piece, index = divmod(key, self._blocks_per_piece)
@@ -645,6 +655,7 @@ class PiecePicker:
         owners.remove(peer)
         if owners:
             self._busy[len(owners) - 1][key] = None
+            self._busy_adds += 1
             return
         partial.owners[index] = None
         partial.free.append(index)

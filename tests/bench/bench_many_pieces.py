@@ -5,25 +5,32 @@
 The payload (3.05 GiB at 16 KiB pieces by default) is a sparse file of zeros, made in no
 time; the pieces' hashes are all alike, which costs the client under test nothing extra.
 A libtorrent seed on 127.0.0.2 serves it. libtorrent downloads it once (127.0.0.3), for
-scale; then `piecemeal-cli download` under cProfile (127.0.0.4): first into an empty folder
-(start and download), then again over the finished folder (start and check every piece).
-For each Piecemeal run it prints the CPU seconds, and the share of the profiled time spent
-inside app/engine/piece_picker.py and app/engine/bitfield.py, with their costliest functions.
+scale; then `piecemeal-cli download` watched by py-spy (127.0.0.4): first into an empty
+folder (start and download), then again over the finished folder (start and check every
+piece). py-spy samples the running threads 100 times a second from outside, so the shares
+are not skewed by a profiler's cost per Python call. For each Piecemeal run it prints the
+CPU seconds and the share of samples inside app/engine/piece_picker.py and
+app/engine/bitfield.py: "self" where such a function is running, "inclusive" where one is
+anywhere on the stack, with the costliest of those functions.
 """
 
 from __future__ import annotations
 
 import argparse
-import pstats
+import os
 import shutil
+import subprocess
 import sys
 import tempfile
+import time
+from collections import Counter
 from pathlib import Path
 
-from tests.bench.bench_transfer import PY, run_measured, start_background, stop, wait_port_file
+from tests.bench.bench_transfer import PY, ROOT, Result, run_measured, start_background, stop, wait_port_file
 from tests.lt_peer import make_torrent
 
 WATCHED = ("app/engine/piece_picker.py", "app/engine/bitfield.py")
+PY_SPY = str(Path(PY).parent / "py-spy")
 
 
 def sparse_payload(path: Path, size: int) -> None:
@@ -32,28 +39,48 @@ def sparse_payload(path: Path, size: int) -> None:
         f.truncate(size)
 
 
-def picker_share(profile: Path) -> tuple[float, float, list[tuple[float, str]]]:
-    """(total profiled seconds, seconds inside the watched modules, their costliest functions)."""
-    stats = pstats.Stats(str(profile)).stats  # type: ignore[attr-defined]
-    total = sum(row[2] for row in stats.values())
-    watched = [(row[2], f"{Path(file).name}:{name} ({row[1]} calls)")
-               for (file, _, name), row in stats.items() if file.endswith(WATCHED)]
-    return total, sum(seconds for seconds, _ in watched), sorted(watched, reverse=True)[:6]
+def watched(frame: str) -> bool:
+    """A py-spy frame, `function (path:line)`, inside the picker or the bitfield."""
+    return frame.rsplit(" (", 1)[-1].rsplit(":", 1)[0].endswith(WATCHED)
 
 
-def report(name: str, cpu: float, profile: Path) -> None:
-    total, inside, top = picker_share(profile)
-    print(f"  {name:<34} CPU {cpu:6.1f} s (profiled)  picker + bitfield {inside:6.2f} s "
-          f"= {100 * inside / total:4.1f} % of {total:.1f} s")
-    for seconds, where in top:
-        print(f"      {seconds:6.2f} s  {where}")
+def picker_share(raw: Path) -> tuple[int, int, int, Counter[str]]:
+    """(samples, samples running a watched function, samples with one on the stack, per function)."""
+    total = running = inside = 0
+    functions: Counter[str] = Counter()
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        frames, samples = stack.split(";"), int(count)
+        total += samples
+        if watched(frames[-1]):
+            running += samples
+            functions[frames[-1].split(":")[0] + ")"] += samples  # per function, not per line
+        inside += samples if any(watched(frame) for frame in frames) else 0
+    return total, running, inside, functions
 
 
-def piecemeal(torrent: Path, out: Path, port: int, profile: Path, size: int) -> float:
-    cmd = [PY, "-m", "cProfile", "-o", str(profile), "-m", "app.cli", "download", str(torrent), "-o", str(out),
-           "--bind", "127.0.0.4", "--port", "0", "--peer", f"127.0.0.2:{port}",
-           "--no-dht", "--no-lsd", "--no-port-mapping"]
-    return run_measured("piecemeal-cli", cmd, size, timeout=3600).cpu
+def report(result: Result, raw: Path) -> None:
+    total, running, inside, functions = picker_share(raw)
+    print("  " + result.line())
+    print(f"      picker + bitfield: self {100 * running / total:4.1f} %, inclusive {100 * inside / total:4.1f} % "
+          f"of {total} samples")
+    for frame, samples in functions.most_common(5):
+        print(f"      {100 * samples / total:5.2f} %  {frame}")
+
+
+def piecemeal(name: str, torrent: Path, out: Path, port: int, raw: Path, size: int) -> Result:
+    cmd = [PY, "-m", "app.cli", "download", str(torrent), "-o", str(out), "--bind", "127.0.0.4", "--port", "0",
+           "--peer", f"127.0.0.2:{port}", "--no-dht", "--no-lsd", "--no-port-mapping"]
+    start = time.monotonic()
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    spy = subprocess.Popen([PY_SPY, "record", "--format", "raw", "--rate", "100", "-o", str(raw),
+                            "--pid", str(proc.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.monotonic() - start
+    spy.wait(60)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{name} failed: {proc.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+    return Result(name, seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, size)
 
 
 def run(work: Path, torrent: Path, size: int, profiles: Path) -> None:
@@ -66,10 +93,9 @@ def run(work: Path, torrent: Path, size: int, profiles: Path) -> None:
         shutil.rmtree(work / "lt-out", ignore_errors=True)
         print("  " + lt.line())
         out = work / "pm-out"
-        cpu = piecemeal(torrent, out, port, profiles / "download.prof", size)
-        report("piecemeal-cli: start + download", cpu, profiles / "download.prof")
-        cpu = piecemeal(torrent, out, port, profiles / "check.prof", size)
-        report("piecemeal-cli: start + check", cpu, profiles / "check.prof")
+        for name, raw in (("piecemeal-cli: start + download", "download.txt"),
+                          ("piecemeal-cli: start + check", "check.txt")):
+            report(piecemeal(name, torrent, out, port, profiles / raw, size), profiles / raw)
     finally:
         stop(seed)
 
@@ -78,7 +104,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pieces", type=int, default=200_000)
     parser.add_argument("--piece-kib", type=int, default=16)
-    parser.add_argument("--profile-dir", type=Path, help="keep the cProfile files here (default: thrown away)")
+    parser.add_argument("--profile-dir", type=Path, help="keep py-spy's raw stacks here (default: thrown away)")
     args = parser.parse_args()
     size = args.pieces * args.piece_kib * 1024
     with tempfile.TemporaryDirectory(prefix="piecemeal-pieces-") as tmp:

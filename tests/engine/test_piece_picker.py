@@ -259,6 +259,40 @@ def test_endgame_ends_when_a_block_returns_to_the_pool() -> None:
     assert picker.in_endgame
 
 
+def count_duplicate_scans(picker: PiecePicker) -> list[int]:
+    """Counts the endgame's walks over the blocks in flight (one per requester-count level)."""
+    scans = [0]
+    walk = picker._duplicable
+
+    def counted(*args: object) -> object:
+        scans[0] += 1
+        return walk(*args)  # type: ignore[arg-type]
+
+    picker._duplicable = counted  # type: ignore[method-assign]
+    return scans
+
+
+def test_endgame_peer_with_nothing_to_duplicate_is_not_rescanned() -> None:
+    picker = setup_picker("22")
+    assert len(picker.pick("a", full(2), 2 * BLOCKS)) == 2 * BLOCKS  # every block in flight, all from a
+    scans = count_duplicate_scans(picker)
+    assert picker.pick("a", full(2), BLOCKS) == []
+    walked = scans[0]
+    for _ in range(5):  # a's pipeline refilling after each block: nothing has changed
+        assert picker.pick("a", full(2), BLOCKS) == []
+    assert scans[0] == walked > 0
+
+
+def test_endgame_peer_found_dry_duplicates_again_when_a_block_frees_up() -> None:
+    picker = setup_picker("22")
+    mine = picker.pick("a", full(2), 2 * BLOCKS)
+    assert picker.pick("a", full(2), BLOCKS) == []
+    theirs = picker.pick("b", full(2), 1)  # b duplicates one of a's blocks
+    picker.abort("a", theirs[0])  # a gives it up: b alone has it now
+    assert picker.pick("a", full(2), BLOCKS) == theirs
+    assert set(picker.pick("c", full(2), 2 * BLOCKS)) == set(mine)  # c may take any
+
+
 def test_max_requesters_is_a_few() -> None:
     assert 2 <= MAX_REQUESTERS <= 4
 
