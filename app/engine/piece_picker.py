@@ -83,6 +83,12 @@ class _RarityBuckets:
         self._slot = slot  # shared: a piece's index inside its bucket, -1 if in none
         self.size = 0
 
+    def fill(self, count: int) -> None:
+        """Pieces 0 to count - 1, nobody has them yet: a torrent's start in one step."""
+        self._buckets[0] = list(range(count))
+        self._slot[:count] = range(count)
+        self.size = count
+
     def add(self, piece: int, level: int) -> None:
         buckets = self._buckets
         while len(buckets) <= level:
@@ -138,6 +144,9 @@ def _have_row(byte: int) -> bytes:
 
 
 _HAVE_ROWS: Final = tuple(_have_row(byte) for byte in range(256))
+# A bitfield byte as eight bytes, 1 for each piece not had: per-piece masks built in C.
+_LACK_ROWS: Final = tuple(bytes(0 if byte & (0x80 >> bit) else 1 for bit in range(8)) for byte in range(256))
+_NONZERO: Final = bytes([0] + [1] * 255)  # a translate table: any count above 0 becomes 1
 
 
 class PiecePicker:
@@ -168,8 +177,7 @@ class PiecePicker:
         self._seeds = 0
         self._slot = [-1] * num_pieces
         self._orders = {1: _RarityBuckets(self._slot), 2: _RarityBuckets(self._slot)}
-        for piece in range(num_pieces):
-            self._orders[1].add(piece, 0)
+        self._orders[1].fill(num_pieces)
         self._partials: dict[int, _Partial] = {}
         # Wanted started pieces with blocks in the pool, oldest first.
         self._open: dict[int, _Partial] = {}
@@ -367,6 +375,17 @@ class PiecePicker:
         if self._seeds:
             row = row.translate(bytes(min(v + self._seeds, 255) for v in range(256)))
         return row
+
+    def available_missing(self) -> int:
+        """Wanted pieces not verified that some connected peer has (the speed diagnosis asks
+        at every snapshot). Three per-piece 0/1 masks ANDed as integers: O(pieces) in C, not a
+        Python loop over 200,000 pieces."""
+        if self._seeds:
+            return self._missing
+        lacking = b"".join(_LACK_ROWS[byte] for byte in self._have.to_bytes())[: self._num_pieces]
+        held = self.availability_bytes().translate(_NONZERO)
+        wanted = bytes(self._priority).translate(_NONZERO)
+        return (int.from_bytes(lacking) & int.from_bytes(held) & int.from_bytes(wanted)).bit_count()
 
     def interesting(self, pieces: Bitfield) -> bool:
         """Does the peer have a wanted piece we have not verified? (BEP 3 `interested`)"""

@@ -472,6 +472,36 @@ def test_interesting_looks_at_started_pieces_too() -> None:
     assert not picker.interesting(bits("0111111110"))
 
 
+def available_missing_one_by_one(picker: PiecePicker, n: int) -> int:
+    return sum(1 for piece in range(n) if picker.wants(piece) and picker.availability(piece))
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_available_missing_counts_wanted_unverified_pieces_some_peer_has(seed: int) -> None:
+    rng = random.Random(seed)
+    n = rng.randrange(1, 40)
+    picker = setup_picker("".join(rng.choice("0012") for _ in range(n)),
+                          have="".join(rng.choice("001") for _ in range(n)),
+                          priority="".join(rng.choice("0112") for _ in range(n)))
+    assert picker.available_missing() == available_missing_one_by_one(picker, n)
+    picker.peer_joined(full(n))  # a seed: every missing wanted piece is available
+    assert picker.available_missing() == picker.missing
+
+
+def test_available_missing_from_a_table() -> None:
+    picker = setup_picker("3011221", have="1000001", priority="1111011")
+    assert picker.available_missing() == 3  # 2, 3 and 5: 0 and 6 are had, nobody has 1, 4 is skipped
+
+
+def test_a_new_picker_holds_every_piece_unstarted() -> None:
+    picker = PiecePicker(5, BS, 5 * BS, rng=random.Random(0))
+    picker.peer_joined(bits("01101"))
+    assert pieces_of(picker.pick("a", bits("01101"), 5)) == [1, 2, 4]
+    picker.peer_joined(full(5))
+    assert pieces_of(picker.pick("b", full(5), 2)) == [0, 3]
+    assert picker.in_endgame
+
+
 # -- sequential ------------------------------------------------------------------------------
 
 
