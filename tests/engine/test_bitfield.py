@@ -32,3 +32,19 @@ def test_full_then_discard_counts_down() -> None:
 def test_spare_bits_set_are_refused() -> None:
     with pytest.raises(RemoteProtocolError, match="spare bits"):
         Bitfield.from_bytes(b"\xff", 7)
+
+
+def test_membership_of_anything_but_an_index_in_range_is_false() -> None:
+    bf = Bitfield.full(9)
+    assert 8 in bf and 0 in bf
+    assert 9 not in bf and -1 not in bf and "3" not in bf and None not in bf
+
+
+def test_update_counts_each_new_index_once_and_refuses_out_of_range() -> None:
+    bf = Bitfield(20)
+    bf.update([3, 3, 19, 0])
+    assert bf.count == 3 and list(bf) == [0, 3, 19]
+    with pytest.raises(IndexError):
+        bf.update([20])
+    with pytest.raises(IndexError):
+        bf.update([-1])
