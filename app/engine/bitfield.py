@@ -49,11 +49,9 @@ class Bitfield:
         return self._length
 
     def __contains__(self, index: object) -> bool:
-        try:  # the picker asks per block: no isinstance call on the way
-            in_range = 0 <= index < self._length  # type: ignore[operator]
-        except TypeError:
+        if not isinstance(index, int) or not 0 <= index < self._length:
             return False
-        return in_range and bool(self._bits[index >> 3] & (0x80 >> (index & 7)))  # type: ignore[operator]
+        return bool(self._bits[index >> 3] & (0x80 >> (index & 7)))
 
     def __iter__(self) -> Iterator[int]:
         """The indices that are set, in increasing order."""

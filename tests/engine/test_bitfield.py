@@ -37,7 +37,7 @@ def test_spare_bits_set_are_refused() -> None:
 def test_membership_of_anything_but_an_index_in_range_is_false() -> None:
     bf = Bitfield.full(9)
     assert 8 in bf and 0 in bf
-    assert 9 not in bf and -1 not in bf and "3" not in bf and None not in bf
+    assert 9 not in bf and -1 not in bf and "3" not in bf and None not in bf and 3.0 not in bf
 
 
 def test_update_counts_each_new_index_once_and_refuses_out_of_range() -> None:
