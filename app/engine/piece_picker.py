@@ -709,11 +709,11 @@ class PiecePicker:
     # -- for the UI ----------------------------------------------------------------------
 
     def piece_state(self, piece: int) -> PieceState:
-        if piece in self._have:
-            return PieceState.VERIFIED
+        # Started pieces first: the torrent asks after every block received, and a verified
+        # piece has no per-block state left.
         partial = self._partials.get(piece)
         if partial is None:
-            return PieceState.MISSING
+            return PieceState.VERIFIED if piece in self._have else PieceState.MISSING
         if partial.received == len(partial.owners):
             return PieceState.WRITING
         if len(partial.free) < len(partial.owners):

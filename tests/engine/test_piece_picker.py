@@ -354,6 +354,14 @@ def test_piece_state_follows_a_piece_through_its_life() -> None:
     assert 0 in picker.have
 
 
+def test_piece_state_of_checked_and_failed_pieces() -> None:
+    picker = setup_picker("11", have="10")
+    assert picker.piece_state(0) == PieceState.VERIFIED  # found good by the check, never started
+    receive_all(picker, "a", picker.pick("a", full(2), BLOCKS))
+    picker.piece_failed(1)
+    assert picker.piece_state(1) == PieceState.MISSING
+
+
 def test_states_bytes_has_one_state_per_piece() -> None:
     picker = setup_picker("1111111111", have="1000000001")
     picker.peer_joined(bits("0110000000"))
