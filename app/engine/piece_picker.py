@@ -234,7 +234,8 @@ class PiecePicker:
             return
         partial = self._partials.pop(piece, None)
         if partial is not None:
-            self._forget(partial)
+            if partial.received < len(partial.owners):  # a whole piece has nothing left to drop
+                self._forget(partial)
         elif self._slot[piece] >= 0:
             self._orders[self._priority[piece]].remove(piece, self._avail[piece])
         if self._priority[piece]:

@@ -8,7 +8,8 @@ A libtorrent seed on 127.0.0.2 serves it. libtorrent downloads it once (127.0.0.
 scale; then `piecemeal-cli download` watched by py-spy (127.0.0.4): first into an empty
 folder (start and download), then again over the finished folder (start and check every
 piece). py-spy samples the running threads 100 times a second from outside, so the shares
-are not skewed by a profiler's cost per Python call. For each Piecemeal run it prints the
+are not skewed by a profiler's cost per Python call; samples of threads waiting (a worker
+on its queue, the event loop in epoll) are left out. For each Piecemeal run it prints the
 CPU seconds and the share of samples inside app/engine/piece_picker.py and
 app/engine/bitfield.py: "self" where such a function is running, "inclusive" where one is
 anywhere on the stack, with the costliest of those functions.
@@ -31,6 +32,10 @@ from tests.lt_peer import make_torrent
 
 WATCHED = ("app/engine/piece_picker.py", "app/engine/bitfield.py")
 PY_SPY = str(Path(PY).parent / "py-spy")
+# py-spy counts these waits as running (a worker thread blocked on its queue, the event
+# loop in epoll): left out, so the shares are of the time the process was busy.
+IDLE = ("_worker (concurrent/futures/thread.py", "EpollSelector.select (selectors.py",
+        "Condition.wait (threading.py", "Event.wait (threading.py")
 
 
 def sparse_payload(path: Path, size: int) -> None:
@@ -45,12 +50,14 @@ def watched(frame: str) -> bool:
 
 
 def picker_share(raw: Path) -> tuple[int, int, int, Counter[str]]:
-    """(samples, samples running a watched function, samples with one on the stack, per function)."""
+    """(busy samples, those running a watched function, those with one on the stack, per function)."""
     total = running = inside = 0
     functions: Counter[str] = Counter()
     for line in raw.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
         frames, samples = stack.split(";"), int(count)
+        if frames[-1].startswith(IDLE):
+            continue
         total += samples
         if watched(frames[-1]):
             running += samples
@@ -63,7 +70,7 @@ def report(result: Result, raw: Path) -> None:
     total, running, inside, functions = picker_share(raw)
     print("  " + result.line())
     print(f"      picker + bitfield: self {100 * running / total:4.1f} %, inclusive {100 * inside / total:4.1f} % "
-          f"of {total} samples")
+          f"of {total} busy samples")
     for frame, samples in functions.most_common(5):
         print(f"      {100 * samples / total:5.2f} %  {frame}")
 
