@@ -11,10 +11,11 @@ aggregate rate is capped at SEEDS x RATE (50 MB/s by default), so CPU % is the c
 downloading at that rate while uploading, as a desktop user feels it (fan, battery).
 
 The client under test runs alone in its own process: libtorrent (`lt_client leech`, its
-defaults) on 127.0.0.3, then `piecemeal-cli download` on 127.0.0.4; a fresh set of leechers
-for each. Its CPU seconds are user + system of that process, from start to the end of the
-download. The leechers count what they got from it: CPU per GiB moved (down + up) is the
-fairer figure when one client uploads more than the other (libtorrent unchokes more peers).
+defaults, loopback peers counted as internet peers so that its unchoke slots apply) on
+127.0.0.3, then `piecemeal-cli download` on 127.0.0.4; a fresh set of leechers for each.
+Its CPU seconds are user + system of that process, from start to the end of the download. The leechers count what they got from it: CPU per GiB moved (down + up) is the
+fairer figure when one client uploads more than the other (libtorrent unchokes 8 peers and
+an optimistic one, Piecemeal 4).
 """
 
 from __future__ import annotations
@@ -92,7 +93,8 @@ def read_bytes(path: Path) -> int:
 
 def client_command(name: str, swarm: Swarm, peers: list[str], out: Path) -> list[str]:
     if name == "libtorrent":
-        return [PY, "-m", "tests.bench.lt_client", "leech", str(swarm.torrent), str(out), LT_HOST, ",".join(peers)]
+        return [PY, "-m", "tests.bench.lt_client", "leech", str(swarm.torrent), str(out), LT_HOST, ",".join(peers),
+                "internet"]
     return [PY, "-m", "app.cli", "download", str(swarm.torrent), "-o", str(out), "--bind", PM_HOST,
             "--port", "0", "--no-dht", "--no-lsd", "--no-port-mapping",
             *[arg for peer in peers for arg in ("--peer", peer)]]

@@ -1,13 +1,15 @@
 """A libtorrent process for benchmarks: `seed` or `leech` one torrent on loopback.
 
     python -m tests.bench.lt_client seed TORRENT DATA_DIR HOST PORTFILE [plaintext | rc4] [utp]
-    python -m tests.bench.lt_client leech TORRENT OUT_DIR HOST PEER_HOST:PEER_PORT[,...] [plaintext | rc4] [utp]
+    python -m tests.bench.lt_client leech TORRENT OUT_DIR HOST PEER_HOST:PEER_PORT[,...] [plaintext | rc4] [utp] [internet]
     python -m tests.bench.lt_client swarm-seed TORRENT DATA_DIR FIRST_HOST COUNT RATE PEERFILE
     python -m tests.bench.lt_client swarm-leech TORRENT OUT_DIR FIRST_HOST COUNT RATE PEERFILE ONLY_HOST
 
 `plaintext`: never Message Stream Encryption (MSE/PE); `rc4`: MSE with RC4 only, both ways
 (what "require encryption" means in qBittorrent). Without either: libtorrent's defaults.
 `utp`: TCP switched off both ways, uTP (BEP 29) only.
+`internet`: loopback peers count as internet peers. libtorrent puts local peers in a class
+that ignores rate limits and unchoke slots, so it would upload to every loopback leecher.
 A seed runs libtorrent's `high_performance_seed()` settings: with the defaults it caps each
 leecher near 200 MB/s on loopback, and the benchmark would measure the seed, not the leecher.
 
@@ -85,6 +87,8 @@ def main(argv: list[str]) -> int:
     if "utp" in extras:
         settings.update(UTP_ONLY)
     peer = LtPeer(host, **settings)
+    if "internet" in extras:
+        throttle_loopback(peer, 0)  # 0: no limit; the peer-class filter alone is wanted
     handle = peer.add(Path(torrent_path).read_bytes(), Path(folder))
     if mode == "seed":
         peer.wait_seeding(handle, timeout=600)
