@@ -13,9 +13,10 @@ downloading at that rate while uploading, as a desktop user feels it (fan, batte
 The client under test runs alone in its own process: libtorrent (`lt_client leech`, its
 defaults, loopback peers counted as internet peers so that its unchoke slots apply) on
 127.0.0.3, then `piecemeal-cli download` on 127.0.0.4; a fresh set of leechers for each.
-Its CPU seconds are user + system of that process, from start to the end of the download. The leechers count what they got from it: CPU per GiB moved (down + up) is the
-fairer figure when one client uploads more than the other (libtorrent unchokes 8 peers and
-an optimistic one, Piecemeal 4).
+Its CPU seconds are user + system of that process, from start to the end of the download.
+The leechers count what they got from it: CPU per GiB moved (down + up) is the fairer
+figure when one client uploads more than the other (libtorrent unchokes 8 peers and an
+optimistic one, Piecemeal 4).
 """
 
 from __future__ import annotations
