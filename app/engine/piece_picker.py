@@ -394,6 +394,8 @@ class PiecePicker:
             return False
         if pieces.is_complete():
             return True
+        if 0 not in self._priority:  # every piece wanted: one AND over the two bitfields, in C
+            return int.from_bytes(pieces.to_bytes()) & ~int.from_bytes(self._have.to_bytes()) != 0
         if pieces.count < self._missing:
             return any(self.wants(piece) for piece in pieces)
         return any(piece in pieces for piece in self._missing_pieces())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from collections.abc import Iterator
 
 import pytest
 
@@ -478,6 +479,40 @@ def test_interesting_looks_at_started_pieces_too() -> None:
     picker.pick("a", bits("1000000000"), 1)
     assert picker.interesting(bits("1111111110"))
     assert not picker.interesting(bits("0111111110"))
+
+
+class CountingBitfield(Bitfield):
+    """Counts the walks over its pieces: `interesting` should need none when every piece is wanted."""
+
+    walks = 0
+
+    def __iter__(self) -> Iterator[int]:
+        CountingBitfield.walks += 1
+        return super().__iter__()
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_interesting_agrees_with_asking_piece_by_piece(seed: int) -> None:
+    rng = random.Random(seed)
+    n = rng.randrange(1, 40)
+    priority = "".join(rng.choice("12" if seed % 2 else "0112") for _ in range(n))
+    picker = setup_picker("1" * n, have="".join(rng.choice("011") for _ in range(n)), priority=priority)
+    peer = bits("".join(rng.choice("01") for _ in range(n)))
+    assert picker.interesting(peer) == any(picker.wants(piece) for piece in range(n) if piece in peer)
+
+
+def test_interesting_walks_no_piece_when_every_piece_is_wanted() -> None:
+    n = 200_000
+    picker = PiecePicker(n, BS, n * BS, rng=random.Random(0))
+    for piece in range(n // 2):
+        picker.mark_have(piece)
+    peer = CountingBitfield(n)
+    peer.update(range(n // 4))  # pieces we have
+    CountingBitfield.walks = 0
+    assert not picker.interesting(peer)
+    peer.add(n - 1)  # and one we lack
+    assert picker.interesting(peer)
+    assert CountingBitfield.walks == 0
 
 
 def available_missing_one_by_one(picker: PiecePicker, n: int) -> int:
