@@ -14,9 +14,10 @@ The client under test runs alone in its own process: libtorrent (`lt_client leec
 defaults, loopback peers counted as internet peers so that its unchoke slots apply) on
 127.0.0.3, then `piecemeal-cli download` on 127.0.0.4; a fresh set of leechers for each.
 Its CPU seconds are user + system of that process, from start to the end of the download.
-The leechers count what they got from it: CPU per GiB moved (down + up) is the fairer
-figure when one client uploads more than the other (libtorrent unchokes 8 peers and an
-optimistic one, Piecemeal 4).
+The seeds count what they sent it ("wasted": beyond the payload, endgame duplicates), the
+leechers what they got from it: CPU per GiB moved (down + up) is the fairer figure when one
+client uploads more than the other (libtorrent unchokes 8 peers and an optimistic one,
+Piecemeal 4).
 """
 
 from __future__ import annotations
@@ -45,10 +46,12 @@ CLIENT_HOSTS = {"libtorrent": LT_HOST, "piecemeal-cli": PM_HOST}
 class SwarmResult:
     run: Result
     uploaded: int  # payload bytes the leechers got from the client under test
+    received: int  # payload bytes the seeds sent it, endgame duplicates included
 
     def line(self) -> str:
         run, gib = self.run, self.run.size / 2**30
         return (f"{run.name:<16} {run.size / run.seconds / 1e6:6.1f} MB/s down  "
+                f"{max(0, self.received - run.size) / 1e6:5.1f} MB wasted  "
                 f"{self.uploaded / 1e6:7.1f} MB up  {run.cpu / gib:6.2f} CPU s/GiB down  "
                 f"{self.per_gib_moved():6.2f} CPU s/GiB moved  "
                 f"CPU {100 * run.cpu / run.seconds:5.1f} %  peak RSS {run.rss_mib:6.1f} MiB")
@@ -101,14 +104,15 @@ def client_command(name: str, swarm: Swarm, peers: list[str], out: Path) -> list
             *[arg for peer in peers for arg in ("--peer", peer)]]
 
 
-def bench_client(swarm: Swarm, name: str, seed_peers: list[str]) -> SwarmResult:
+def bench_client(swarm: Swarm, name: str, seed_peers: list[str], seed_counter: Path) -> SwarmResult:
     out, leech_out = swarm.work / "client-out", swarm.work / "leechers-out"
     leechers, leech_peers, counter = start_swarm("swarm-leech", swarm, leech_out, LEECHER_HOSTS,
                                                  swarm.leechers, CLIENT_HOSTS[name])
     try:
+        sent_before = read_bytes(seed_counter)
         result = run_measured(name, client_command(name, swarm, seed_peers + leech_peers, out), swarm.size)
-        time.sleep(1)  # the leechers' counter is written twice a second
-        return SwarmResult(result, read_bytes(counter))
+        time.sleep(1)  # the counters are written twice a second
+        return SwarmResult(result, read_bytes(counter), read_bytes(seed_counter) - sent_before)
     finally:
         stop(leechers)
         shutil.rmtree(out, ignore_errors=True)
@@ -116,10 +120,11 @@ def bench_client(swarm: Swarm, name: str, seed_peers: list[str]) -> SwarmResult:
 
 
 def run(swarm: Swarm, rounds: int) -> None:
-    seeds, seed_peers, _ = start_swarm("swarm-seed", swarm, swarm.data, SEED_HOSTS, swarm.seeds)
+    seeds, seed_peers, seed_counter = start_swarm("swarm-seed", swarm, swarm.data, SEED_HOSTS, swarm.seeds)
     try:
         for round_no in range(rounds):
-            results = {name: bench_client(swarm, name, seed_peers) for name in ("libtorrent", "piecemeal-cli")}
+            results = {name: bench_client(swarm, name, seed_peers, seed_counter)
+                       for name in ("libtorrent", "piecemeal-cli")}
             print(f"round {round_no + 1}:")
             for result in results.values():
                 print("  " + result.line())

@@ -17,7 +17,8 @@ leecher near 200 MB/s on loopback, and the benchmark would measure the seed, not
 loopback address from FIRST_HOST up, each held to RATE bytes a second (upload for seeds,
 download for leechers), and write their HOST:PORT lines to PEERFILE. Seeds skip the
 check (seed mode); leechers talk to ONLY_HOST alone, so they pull from the client under
-test and not from the seeds or each other, and keep their payload bytes in PEERFILE.bytes.
+test and not from the seeds or each other. Their payload bytes so far (sent by the seeds,
+received by the leechers) are kept in PEERFILE.bytes.
 """
 
 from __future__ import annotations
@@ -72,7 +73,8 @@ def swarm(argv: list[str], seeding: bool) -> int:
         peers.append(peer)
     Path(peerfile).write_text("".join(f"{peer.host}:{peer.port}\n" for peer in peers))
     while True:
-        total = sum(handle.status().total_payload_download for handle in handles)
+        statuses = [handle.status() for handle in handles]
+        total = sum(s.total_payload_upload if seeding else s.total_payload_download for s in statuses)
         Path(peerfile + ".bytes").write_text(str(total))
         time.sleep(0.5)
 
