@@ -26,6 +26,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
+from typing import NoReturn
 
 import libtorrent as lt
 
@@ -59,7 +60,7 @@ def only_host_filter(host: str) -> lt.ip_filter:
     return rules
 
 
-def swarm(argv: list[str], seeding: bool) -> int:
+def swarm(argv: list[str], seeding: bool) -> NoReturn:
     torrent_path, folder, first, count, rate, peerfile = argv[:6]
     torrent = Path(torrent_path).read_bytes()
     peers, handles = [], []
@@ -75,7 +76,8 @@ def swarm(argv: list[str], seeding: bool) -> int:
     while True:
         statuses = [handle.status() for handle in handles]
         total = sum(s.total_payload_upload if seeding else s.total_payload_download for s in statuses)
-        Path(peerfile + ".bytes").write_text(str(total))
+        Path(peerfile + ".tmp").write_text(str(total))
+        Path(peerfile + ".tmp").replace(peerfile + ".bytes")  # a reader never sees half a number
         time.sleep(0.5)
 
 
