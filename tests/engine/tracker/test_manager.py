@@ -56,10 +56,14 @@ async def announcers() -> AsyncIterator[Callable[..., Announcer]]:
 
 
 async def eventually(predicate: Callable[[], object], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
+    """Until `predicate` holds; the timeout is a guard that names the check, not a measure."""
+    try:
+        async with asyncio.timeout(timeout):
+            while not predicate():
+                await asyncio.sleep(0.01)
+    except TimeoutError:
+        code = predicate.__code__
+        pytest.fail(f"waited {timeout:g} s for the check at {code.co_filename}:{code.co_firstlineno}")
 
 
 async def scrape(server: TrackerServer) -> ScrapeEntry:
