@@ -27,7 +27,7 @@ from tests.client_peers import (
     wait_announced,
 )
 from tests.lt_peer import make_torrent, random_tree
-from tests.swarm_helpers import assert_same_files, loopback_config, torrent_snapshot
+from tests.swarm_helpers import assert_same_files, loopback_config, running_tracker, torrent_snapshot
 
 pytestmark = pytest.mark.interop
 
@@ -64,10 +64,8 @@ PIECEMEAL_CRYPTO: dict[str, dict[str, object]] = {"allowed": {"encryption": "all
 
 @pytest.fixture
 async def tracker() -> AsyncIterator[TrackerServer]:
-    server = TrackerServer(interval=60)
-    await server.start(TRACKER_HOST)
-    yield server
-    await server.close()
+    async with running_tracker(TRACKER_HOST) as server:
+        yield server
 
 
 def _torrent(tmp_path: Path, layout: str, tracker: TrackerServer) -> tuple[Path, Path, list[str]]:
