@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import pytest
+
 from app.engine.dht import DhtNode
 from app.engine.session import Session, SessionConfig
 from app.engine.tracker.server import TrackerServer
@@ -41,6 +43,19 @@ async def running_tracker(host: str = "127.0.0.1", interval: int = 60) -> AsyncI
         yield tracker
     finally:
         await tracker.close()
+
+
+async def eventually(check: Callable[[], object], what: str = "", timeout: float = 20.0) -> None:
+    """Until `check()` holds. The timeout is a guard that fails a test that would hang, naming
+    `what` (or where the check is written); it measures nothing."""
+    try:
+        async with asyncio.timeout(timeout):
+            while not check():
+                await asyncio.sleep(0.02)
+    except TimeoutError:
+        code = getattr(check, "__code__", None)
+        where = f"the check at {code.co_filename}:{code.co_firstlineno}" if code else repr(check)
+        pytest.fail(f"waited {timeout:g} s for {what or where}")
 
 
 def torrent_snapshot(session: Session, info_hash: str) -> TorrentSnapshot:

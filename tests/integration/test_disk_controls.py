@@ -23,19 +23,13 @@ from app.engine.session import Session
 from app.engine.snapshots import PieceState, StopReason, TorrentState
 from app.engine.storage import disk
 from tests.lt_peer import random_tree
-from tests.swarm_helpers import running_session, shown_state, torrent_snapshot, wait_for_state
+from tests.swarm_helpers import eventually, running_session, shown_state, torrent_snapshot, wait_for_state
 
 KIB = 1024
 MIB = 1024 * KIB
 PIECE = 32 * KIB
 QUIET = {"enable_dht": False, "enable_lsd": False}
 NAMES = ["payload/a.bin", "payload/sub/b.bin"]
-
-
-async def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not check():
-            await asyncio.sleep(0.05)
 
 
 def same_files(expected: Path, actual: Path) -> bool:

@@ -12,6 +12,7 @@ from app.engine.sockets import Sockets
 from app.engine.tracker.manager import FixedNetwork, TrackerManager
 from app.engine.tracker.server import TrackerServer
 from app.engine.tracker.types import AnnounceEvent, ScrapeEntry
+from tests.swarm_helpers import eventually
 
 INFO_HASH = bytes(range(1, 21))
 Peer = tuple[str, int]
@@ -53,17 +54,6 @@ async def announcers() -> AsyncIterator[Callable[..., Announcer]]:
     yield make
     for announcer in made:
         await announcer.manager.stop(timeout=1.0)
-
-
-async def eventually(predicate: Callable[[], object], timeout: float = 5.0) -> None:
-    """Until `predicate` holds; the timeout is a guard that names the check, not a measure."""
-    try:
-        async with asyncio.timeout(timeout):
-            while not predicate():
-                await asyncio.sleep(0.01)
-    except TimeoutError:
-        code = predicate.__code__
-        pytest.fail(f"waited {timeout:g} s for the check at {code.co_filename}:{code.co_firstlineno}")
 
 
 async def scrape(server: TrackerServer) -> ScrapeEntry:
