@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 MAX_SPEED_LIMIT = 10_000_000  # KiB/s
+ERROR_STYLE = "color: #d9534f"  # a message under the fields that says what is wrong
 
 
 def title_label(text: str) -> QLabel:
