@@ -16,6 +16,7 @@ from app.engine.errors import EngineError
 from app.engine.session import Session
 from app.engine.snapshots import TorrentState
 from tests.lt_peer import random_tree
+from tests.http_server import serving
 from tests.swarm_helpers import eventually, running_session, wait_for_state
 
 PIECE = 32 * 1024
@@ -53,16 +54,9 @@ async def tracker() -> AsyncIterator[RecordingTracker]:
     recorder = RecordingTracker()
     app = web.Application()
     app.router.add_get("/announce", recorder.announce)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    recorder.url = f"http://127.0.0.1:{port}/announce"
-    try:
+    async with serving(app) as base:
+        recorder.url = base + "announce"
         yield recorder
-    finally:
-        await runner.cleanup()
 
 
 async def seeding_with_tracker(session: Session, tmp_path: Path, url: str) -> str:
