@@ -87,6 +87,15 @@ async def seed_with(session: Session, torrent: bytes, folder: Path) -> str:
     return info_hash
 
 
+async def seed_and_leech(seed: Session, leecher: Session, torrent: bytes, payload: Path, out: Path) -> str:
+    """`seed` seeds `torrent` from the files in `payload`; `leecher` adds it into `out` and is
+    told of the seed. Returns at once: the download is the caller's to watch."""
+    info_hash = await seed_with(seed, torrent, payload.parent)
+    await leecher.add_torrent(torrent, out)
+    leecher.add_peer(info_hash, "127.0.0.1", seed.listen_port)
+    return info_hash
+
+
 async def download_from(session: Session, source: bytes | str, folder: Path, peer: tuple[str, int],
                         timeout: float = 60) -> str:
     """Add a torrent (or a magnet link) into `folder`, tell it of one peer, wait until it seeds."""
