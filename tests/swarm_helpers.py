@@ -13,8 +13,8 @@ import pytest
 
 from app.engine.dht import DhtNode
 from app.engine.session import Session, SessionConfig
-from app.engine.tracker.server import TrackerServer
 from app.engine.snapshots import StopReason, TorrentSnapshot, TorrentState
+from app.engine.tracker.server import TrackerServer
 
 
 def loopback_config(host: str = "127.0.0.1", **config: object) -> SessionConfig:
@@ -108,12 +108,7 @@ async def download_from(session: Session, source: bytes | str, folder: Path, pee
 async def wait_for_peer(session: Session, info_hash: str, address: tuple[str, int], timeout: float = 100) -> None:
     """Until the torrent is connected to `address`, however it learned of it (PEX, DHT ...)."""
     torrent = session.torrents[bytes.fromhex(info_hash)]
-    try:
-        async with asyncio.timeout(timeout):
-            while not any(p.address == address for p in torrent.peers):
-                await asyncio.sleep(0.1)
-    except TimeoutError:
-        raise AssertionError(f"never connected to {address} within {timeout:g} s") from None
+    await eventually(lambda: any(p.address == address for p in torrent.peers), f"a connection to {address}", timeout)
 
 
 @asynccontextmanager
