@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 import warnings
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from types import TracebackType
 
 import libtorrent as lt
+
+from app.engine.session import Session
+from app.engine.snapshots import TorrentState
+from tests.swarm_helpers import wait_for_state
 
 _QUIET = {
     "enable_dht": False,
@@ -59,9 +67,20 @@ class LtPeer:
     def port(self) -> int:
         return self.session.listen_port()
 
-    def add(self, torrent: bytes, save_path: Path, *, seed_mode: bool = False) -> lt.torrent_handle:
-        params = lt.add_torrent_params()
-        params.ti = lt.torrent_info(lt.bdecode(torrent))
+    def __enter__(self) -> LtPeer:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self.close()
+
+    def add(self, torrent: bytes | str, save_path: Path, *, seed_mode: bool = False) -> lt.torrent_handle:
+        """A torrent file's bytes, or a magnet link."""
+        if isinstance(torrent, str):
+            params = lt.parse_magnet_uri(torrent)
+        else:
+            params = lt.add_torrent_params()
+            params.ti = lt.torrent_info(lt.bdecode(torrent))
         params.save_path = str(save_path)
         if seed_mode:
             params.flags |= lt.torrent_flags.seed_mode
@@ -84,6 +103,45 @@ class LtPeer:
         del self.session
 
 
+def dht_settings(bootstrap: tuple[str, int]) -> dict[str, object]:
+    """libtorrent on a DHT of loopback nodes: it must not reject their addresses as unroutable."""
+    host, port = bootstrap
+    return {"enable_dht": True, "dht_bootstrap_nodes": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
+            "dht_restrict_routing_ips": False, "dht_restrict_search_ips": False,
+            "dht_prefer_verified_node_ids": False}
+
+
+@asynccontextmanager
+async def lt_seed(torrent: bytes, folder: Path, host: str = "127.0.0.2", **settings: object) -> AsyncIterator[LtPeer]:
+    """A libtorrent peer on `host` seeding `torrent` from `folder`, once it has checked the files."""
+    with LtPeer(host, **settings) as seed:
+        seed.add(torrent, folder)
+        await asyncio.to_thread(seed.wait_seeding, seed.handles[0])
+        yield seed
+
+
+async def lt_fetch(leech: LtPeer, torrent: bytes | str, folder: Path,
+                   source: tuple[str, int] | None = None) -> None:
+    """`leech` downloads a torrent (or a magnet link) into `folder`, from `source` if given, until it seeds."""
+    handle = leech.add(torrent, folder)
+    if source is not None:
+        handle.connect_peer(source)
+    await asyncio.to_thread(leech.wait_seeding, handle)
+
+
+async def relay_through_piecemeal(session: Session, torrent: bytes, payload: Path, folder: Path, host: str) -> None:
+    """libtorrent on `host` seeds; `session` downloads into folder/"pm"; the seed leaves; a second
+    libtorrent downloads into folder/"lt" from Piecemeal alone. Peers come from the torrent's tracker."""
+    async with lt_seed(torrent, payload.parent, host) as seed:
+        seed.handles[0].force_reannounce()
+        info_hash = await session.add_torrent(torrent, folder / "pm")
+        await wait_for_state(session, info_hash, TorrentState.SEEDING)
+    # Same address as the seed: libtorrent caches UDP connection ids per process and
+    # tracker, and a tracker may tie an id to the client's IP (BEP 15).
+    with LtPeer(host) as leech:
+        await lt_fetch(leech, torrent, folder / "lt")
+
+
 def random_tree(root: Path, sizes: dict[str, int]) -> Path:
     """Files of random bytes under root; returns root."""
     for name, size in sizes.items():
@@ -99,9 +157,10 @@ def random_tree(root: Path, sizes: dict[str, int]) -> Path:
 
 
 def throttle_loopback(peer: LtPeer, upload_bytes_per_second: int, download_bytes_per_second: int = 0) -> None:
-    """libtorrent exempts local peers from rate limits; put loopback in the global class."""
+    """libtorrent exempts local peers from rate limits; put loopback (of the peer's family) in the global class."""
+    first, last = ("::1", "::1") if ":" in peer.host else ("127.0.0.0", "127.255.255.255")
     peer_filter = lt.ip_filter()
-    peer_filter.add_rule("127.0.0.0", "127.255.255.255", 1 << lt.session.global_peer_class_id)
+    peer_filter.add_rule(first, last, 1 << lt.session.global_peer_class_id)
     peer.session.set_peer_class_filter(peer_filter)
     peer.session.apply_settings({"upload_rate_limit": upload_bytes_per_second,
                                  "download_rate_limit": download_bytes_per_second})

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import re
+import select
 import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -84,17 +83,13 @@ def free_port(host: str = "127.0.0.1") -> int:
         return probe.getsockname()[1]
 
 
-def wait_listening(port: int, process: subprocess.Popen[str], timeout: float = 30, host: str = "127.0.0.1") -> None:
-    """Until the process accepts connections on `port` (however slowly it starts)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        assert process.poll() is None, process.communicate()[1]
-        try:
-            socket.create_connection((host, port), timeout=1).close()
-            return
-        except OSError:
-            assert time.monotonic() < deadline, f"nothing listens on port {port}"
-            time.sleep(0.05)
+def wait_listening(process: subprocess.Popen[str], timeout: float = 30) -> None:
+    """Until the process prints its first progress line: it does once its session listens (TCP and uTP)."""
+    assert process.stdout is not None
+    ready, _, _ = select.select([process.stdout], [], [], timeout)
+    if not ready:
+        pytest.fail(f"the seed printed no progress line in {timeout:.0f} s, so it may not listen")
+    assert process.stdout.readline(), f"the seed ended before it listened: {process.communicate()[1]}"
 
 
 @pytest.mark.parametrize("encryption", ["allow", "require"])
@@ -108,7 +103,7 @@ def test_seed_then_download_then_ctrl_c(encryption: str, payload: Path, tmp_path
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
-        wait_listening(port, seed)
+        wait_listening(seed)
         result = cli("download", str(torrent), "-o", str(tmp_path / "out"), "--bind", "127.0.0.1",
                      "--port", "0", "--peer", f"127.0.0.1:{port}", "--encryption", encryption)
         assert result.returncode == 0, result.stderr
@@ -138,7 +133,7 @@ def test_seed_bound_to_ipv6_and_a_download_from_bracketed_peer(payload: Path, tm
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
-        wait_listening(port, seed, host="::1")
+        wait_listening(seed)
         result = cli("download", str(torrent), "-o", str(tmp_path / "out"), "--port", "0", "--peer", f"[::1]:{port}")
         assert result.returncode == 0, result.stderr
         assert (tmp_path / "out" / "stuff" / "a.bin").read_bytes() == (payload / "a.bin").read_bytes()
@@ -196,7 +191,7 @@ def test_seed_and_download_over_utp_only(payload: Path, tmp_path: Path) -> None:
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
-        wait_listening(port, seed)  # TCP listens, and the UDP socket opens right after
+        wait_listening(seed)
         result = cli("--quiet", "download", str(torrent), "-o", str(tmp_path / "out"), "--bind", "127.0.0.1",
                      "--port", "0", "--transport", "utp", "--peer", f"127.0.0.1:{port}")
         assert result.returncode == 0, result.stderr

@@ -26,6 +26,7 @@ from app.engine.snapshots import StopReason, TorrentState
 from app.engine.storage.disk import Storage
 from app.engine.storage.piece_verifier import verifier_for
 from app.engine.store import TorrentRecord
+from app.engine.ticker import Ticker
 from app.engine.torrent_options import TorrentOptions, apply_options, check_file_priorities
 
 if TYPE_CHECKING:
@@ -50,31 +51,22 @@ class Controls:
         self._waiting_for_space: dict[bytes, tuple[Torrent, asyncio.Task[None]]] = {}  # -> the stop it caused
         self._moves: dict[bytes, FileCopy] = {}
         self._move_tasks: dict[bytes, asyncio.Task[None]] = {}
-        self._task: asyncio.Task[None] | None = None
+        self._ticker = Ticker(lambda: self.tick(time.monotonic()), lambda: TICK, log,
+                              "the session's controls failed")
         self._next_disk_check = 0.0
 
     # lifecycle
 
     def start(self) -> None:
         self.update_limits(datetime.now())
-        self._task = asyncio.ensure_future(self._run())
+        self._ticker.start()
 
     async def close(self) -> None:
         """Stop ticking; moves in progress stop at their next chunk and are undone."""
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await self._ticker.close()
         for job in self._moves.values():
             job.cancelled = True
         await asyncio.gather(*self._move_tasks.values(), return_exceptions=True)
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(TICK)
-            try:
-                await self.tick(time.monotonic())
-            except Exception:  # a task boundary: one bad tick must not end the controls
-                log.exception("the session's controls failed")
 
     async def tick(self, now: float) -> None:
         self.update_limits(datetime.now())

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Final
 
 from app.engine.errors import EngineError
+from app.engine.ticker import Ticker
 
 log = logging.getLogger(__name__)
 
@@ -131,24 +132,13 @@ class FolderWatcher:
         self._plans: dict[Path, WatchPlan] = {}
         self._unreadable: set[Path] = set()
         self._scanning = asyncio.Lock()  # the poller and a caller never scan at once
-        self._task: asyncio.Task[None] | None = None
+        self._ticker = Ticker(self.scan, lambda: self.interval, log, "scanning the watched folders failed")
 
     def start(self) -> None:
-        self._task = asyncio.ensure_future(self._run())
+        self._ticker.start()
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
-            try:
-                await self.scan()
-            except Exception:  # a task boundary: one bad scan must not end the watching
-                log.exception("scanning the watched folders failed")
+        await self._ticker.close()
 
     async def scan(self) -> None:
         """One round over every folder (the poller's step; tests call it directly)."""

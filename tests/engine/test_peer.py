@@ -19,6 +19,7 @@ from app.engine.peer import PeerConnection
 from app.engine.wire import messages as m
 from app.engine.wire.codec import WireDecoder, encode, encode_handshake
 from tests.engine.test_peer_protocol import FAST, IH, PIECE, PIECES, REMOTE_ID, SEED_ID, Lookup, Owner
+from tests.swarm_helpers import eventually
 
 LEECH_ID = b"-PM0100-adapterleech"
 
@@ -116,15 +117,6 @@ class ShiftingXor:
         return out
 
 
-async def until(condition: Any, what: str, timeout: float = 10.0) -> None:
-    try:
-        async with asyncio.timeout(timeout):
-            while not condition():
-                await asyncio.sleep(0.01)
-    except TimeoutError:
-        raise AssertionError(f"timed out waiting until {what}") from None
-
-
 async def test_two_adapters_transfer_a_torrent_over_a_non_tcp_transport() -> None:
     seed = DiskOwner(os.urandom(PIECES * PIECE), Bitfield.full(PIECES))
     leecher = DiskOwner(seed.payload, Bitfield(PIECES))
@@ -135,11 +127,11 @@ async def test_two_adapters_transfer_a_torrent_over_a_non_tcp_transport() -> Non
     for transport, side in ((theirs, seed_side), (ours, leech_side)):
         transport.set_protocol(side)
         side.connection_made(transport)
-    await until(lambda: len(leecher.received) == PIECES * 2, "every block arrived")
+    await eventually(lambda: len(leecher.received) == PIECES * 2, "every block arrived")
     assert all(data == seed.payload[p * PIECE + o :][: len(data)] for (p, o), data in leecher.received.items())
     assert seed_side.up.total == PIECES * PIECE and not seed_side.closed
     leech_side.close("done")
-    await until(lambda: seed_side.closed, "the other end saw the close")
+    await eventually(lambda: seed_side.closed, "the other end saw the close")
     assert seed.closed == ["the peer closed the connection"] and leecher.closed == ["done"]
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -13,18 +13,10 @@ from app.engine.peer import PeerConnection
 from app.engine.wire import messages as m
 from tests.hostile.helpers import close_reasons, honest_swarm
 from tests.hostile_peer import HOSTILE_HOST, ScriptedPeer
+from tests.swarm_helpers import eventually
 
 MAX_PEERS = 4
 FLOOD = 40
-
-
-async def until(check: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
-    try:
-        async with asyncio.timeout(timeout):
-            while not check():
-                await asyncio.sleep(0.02)
-    except TimeoutError:
-        pytest.fail(f"timed out waiting until {what}")
 
 
 def hostile(peers: Iterable[PeerConnection]) -> int:
@@ -44,7 +36,7 @@ async def test_connections_beyond_max_peers_are_refused(
             reasons = close_reasons(peer_log, HOSTILE_HOST)
             return len(reasons) + hostile(swarm.leecher._handshaking) == FLOOD
 
-        await until(decided, "the session accepted or refused every connection")
+        await eventually(decided, "the session accepted or refused every connection")
         kept = FLOOD - close_reasons(peer_log, HOSTILE_HOST).count("too many connections")
         assert 0 < kept <= MAX_PEERS
         await swarm.finish()
@@ -70,7 +62,7 @@ async def test_a_handshaking_flood_leaves_room_once_it_is_gone(
             refused = len(close_reasons(peer_log, HOSTILE_HOST))
             return joined + refused == FLOOD and not hostile(swarm.leecher._handshaking)
 
-        await until(decided, "the session let in or refused every connection")
+        await eventually(decided, "the session let in or refused every connection")
         kept = hostile(swarm.torrent.peers)
         assert 0 < kept <= MAX_PEERS
         assert len(swarm.torrent.peers) <= MAX_PEERS

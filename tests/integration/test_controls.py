@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import filecmp
 import socket
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -21,7 +20,7 @@ from app.engine.session import Session, SessionConfig
 from app.engine.snapshots import PieceState, StopReason, TorrentState
 from app.engine.torrent_options import TorrentOptions
 from tests.lt_peer import random_tree
-from tests.swarm_helpers import running_session, shown_state, torrent_snapshot, wait_for_state
+from tests.swarm_helpers import eventually, running_session, shown_state, torrent_snapshot, wait_for_state
 
 KIB = 1024
 PIECE = 32 * KIB
@@ -29,12 +28,6 @@ QUIET = {"enable_dht": False, "enable_lsd": False, "port_mapping": False}
 # b.bin is exactly pieces 4..9: no wanted piece touches it when it is skipped.
 SIZES = {"a.bin": 4 * PIECE, "b.bin": 6 * PIECE, "c.bin": 150_000}
 SLOW = 64 * KIB  # a leecher this slow stays connected for the whole test
-
-
-async def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not check():
-            await asyncio.sleep(0.05)
 
 
 def state(session: Session, info_hash: str) -> TorrentState | StopReason:

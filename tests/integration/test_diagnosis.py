@@ -17,10 +17,10 @@ import pytest
 from app.engine.creator import create_torrent
 from app.engine.diagnosis import REACH_GRACE, Cause, CauseKind
 from app.engine.session import Session
-from app.engine.snapshots import TorrentSnapshot, TorrentState
+from app.engine.snapshots import TorrentSnapshot
 from app.engine.storage import disk
 from tests.lt_peer import LtPeer, random_tree, throttle_loopback
-from tests.swarm_helpers import running_session, torrent_snapshot, wait_for_state
+from tests.swarm_helpers import running_session, seed_and_leech, torrent_snapshot
 
 KIB = 1024
 PIECE = 32 * KIB
@@ -59,17 +59,9 @@ async def named_first(
         pytest.fail(f"{kind} was not named first within {timeout} s; last seen: {seen}")
 
 
-async def seeded(seed: Session, leecher: Session, torrent: bytes, payload: Path, out: Path) -> str:
-    info_hash = await seed.add_torrent(torrent, payload.parent)
-    await wait_for_state(seed, info_hash, TorrentState.SEEDING)
-    await leecher.add_torrent(torrent, out)
-    leecher.add_peer(info_hash, "127.0.0.1", seed.listen_port)
-    return info_hash
-
-
 async def test_the_torrents_own_download_limit(torrent: bytes, payload: Path, tmp_path: Path) -> None:
     async with running_session() as seed, running_session() as leecher:
-        info_hash = await seeded(seed, leecher, torrent, payload, tmp_path / "out")
+        info_hash = await seed_and_leech(seed, leecher, torrent, payload, tmp_path / "out")
         await leecher.set_torrent_limits(info_hash, LOW, 0)
         snap = await named_first(leecher, info_hash, CauseKind.TORRENT_LIMIT)
     assert snap.why is not None and snap.why.number_text.endswith("of 64 KiB/s")
@@ -77,13 +69,13 @@ async def test_the_torrents_own_download_limit(torrent: bytes, payload: Path, tm
 
 async def test_the_global_download_limit(torrent: bytes, payload: Path, tmp_path: Path) -> None:
     async with running_session() as seed, running_session(down_limit=LOW) as leecher:
-        info_hash = await seeded(seed, leecher, torrent, payload, tmp_path / "out")
+        info_hash = await seed_and_leech(seed, leecher, torrent, payload, tmp_path / "out")
         await named_first(leecher, info_hash, CauseKind.SESSION_LIMIT)
 
 
 async def test_one_slow_seed_and_nobody_else(torrent: bytes, payload: Path, tmp_path: Path) -> None:
     async with running_session(up_limit=LOW) as seed, running_session() as leecher:
-        info_hash = await seeded(seed, leecher, torrent, payload, tmp_path / "out")
+        info_hash = await seed_and_leech(seed, leecher, torrent, payload, tmp_path / "out")
         snap = await named_first(leecher, info_hash, CauseKind.FEW_SOURCES)
     assert snap.why is not None and snap.why.number_text == "availability 1.0"
     assert "Only 1 connected peer has" in snap.why.sentence
@@ -131,7 +123,7 @@ async def test_the_disk_cannot_keep_up(
 
     monkeypatch.setattr(disk, "_pwrite", slow_pwrite)
     async with running_session() as seed, running_session(max_unwritten=2 * PIECE) as leecher:
-        info_hash = await seeded(seed, leecher, torrent, payload, tmp_path / "out")
+        info_hash = await seed_and_leech(seed, leecher, torrent, payload, tmp_path / "out")
         snap = await named_first(leecher, info_hash, CauseKind.DISK)
     assert snap.why is not None and snap.why.number_text.endswith("unwritten of 64 KiB")
 

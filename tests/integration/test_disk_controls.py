@@ -23,19 +23,20 @@ from app.engine.session import Session
 from app.engine.snapshots import PieceState, StopReason, TorrentState
 from app.engine.storage import disk
 from tests.lt_peer import random_tree
-from tests.swarm_helpers import running_session, shown_state, torrent_snapshot, wait_for_state
+from tests.swarm_helpers import (
+    eventually,
+    running_session,
+    seed_and_leech,
+    shown_state,
+    torrent_snapshot,
+    wait_for_state,
+)
 
 KIB = 1024
 MIB = 1024 * KIB
 PIECE = 32 * KIB
 QUIET = {"enable_dht": False, "enable_lsd": False}
 NAMES = ["payload/a.bin", "payload/sub/b.bin"]
-
-
-async def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not check():
-            await asyncio.sleep(0.05)
 
 
 def same_files(expected: Path, actual: Path) -> bool:
@@ -52,14 +53,6 @@ def torrent(payload: Path) -> bytes:
     return create_torrent(payload, piece_length=PIECE)
 
 
-async def seed_and_leecher_start(seed: Session, leecher: Session, torrent: bytes, payload: Path, out: Path) -> str:
-    info_hash = await seed.add_torrent(torrent, payload.parent)
-    await wait_for_state(seed, info_hash, TorrentState.SEEDING)
-    await leecher.add_torrent(torrent, out)
-    leecher.add_peer(info_hash, "127.0.0.1", seed.listen_port)
-    return info_hash
-
-
 # -- moving storage --------------------------------------------------------------------
 
 
@@ -68,7 +61,7 @@ async def test_move_while_seeding_keeps_serving(torrent: bytes, payload: Path, t
     shutil.copytree(payload.parent, reference)
     moved = tmp_path / "moved"
     async with running_session(**QUIET) as seed, running_session(down_limit=512 * KIB, **QUIET) as leecher:
-        info_hash = await seed_and_leecher_start(seed, leecher, torrent, payload, tmp_path / "out")
+        info_hash = await seed_and_leech(seed, leecher, torrent, payload, tmp_path / "out")
         await eventually(lambda: torrent_snapshot(leecher, info_hash).verified_bytes > 0)
         await seed.move_storage(info_hash, moved)
         states = set()
@@ -90,7 +83,7 @@ async def test_move_while_seeding_keeps_serving(torrent: bytes, payload: Path, t
 async def test_move_while_downloading_goes_on_in_the_new_place(torrent: bytes, payload: Path, tmp_path: Path) -> None:
     out, moved = tmp_path / "out", tmp_path / "elsewhere"
     async with running_session(**QUIET) as seed, running_session(down_limit=768 * KIB, **QUIET) as leecher:
-        info_hash = await seed_and_leecher_start(seed, leecher, torrent, payload, out)
+        info_hash = await seed_and_leech(seed, leecher, torrent, payload, out)
         await eventually(lambda: torrent_snapshot(leecher, info_hash).verified_bytes > 4 * PIECE)
         await leecher.move_storage(info_hash, moved)
         await eventually(lambda: leecher.move_status(info_hash).finished)
@@ -136,7 +129,7 @@ async def test_low_space_pauses_before_writing_and_resumes_by_itself(
     space = Disk(free=100 * MIB)
     async with running_session(**QUIET) as seed, running_session(disk_reserve=200 * MIB, **QUIET) as leecher:
         leecher.controls.disk = DiskGuard(space.probe)
-        info_hash = await seed_and_leecher_start(seed, leecher, torrent, payload, tmp_path / "out")
+        info_hash = await seed_and_leech(seed, leecher, torrent, payload, tmp_path / "out")
         await eventually(lambda: torrent_snapshot(leecher, info_hash).status_text == "Waiting for disk space")
         paused = torrent_snapshot(leecher, info_hash)
         assert (paused.state, paused.reason) == (TorrentState.DOWNLOADING, StopReason.NO_SPACE)
@@ -167,7 +160,7 @@ async def test_a_failing_free_space_check_fails_the_piece_and_says_why(
 
     async with running_session(**QUIET) as seed, running_session(disk_reserve=MIB, **QUIET) as leecher:
         leecher.controls.disk = DiskGuard(broken_probe)
-        info_hash = await seed_and_leecher_start(seed, leecher, torrent, payload, tmp_path / "out")
+        info_hash = await seed_and_leech(seed, leecher, torrent, payload, tmp_path / "out")
         failed = await wait_for_state_or_error(leecher, info_hash)
         assert "Input/output error" in failed.error and "Traceback" not in failed.error
         details = leecher.details(info_hash)
@@ -229,7 +222,7 @@ async def test_injected_disk_full_then_start_again(
 
     monkeypatch.setattr(disk, "_pwrite", filling_pwrite)
     async with running_session(**QUIET) as seed, running_session(disk_reserve=0, **QUIET) as leecher:
-        info_hash = await seed_and_leecher_start(seed, leecher, torrent, payload, tmp_path / "out")
+        info_hash = await seed_and_leech(seed, leecher, torrent, payload, tmp_path / "out")
         await resume_after_disk_full(leecher, info_hash, lambda: monkeypatch.setattr(disk, "_pwrite", real_pwrite))
     assert same_files(payload.parent, tmp_path / "out")
 
@@ -260,7 +253,7 @@ async def test_a_write_pending_at_the_stop_does_not_fail_the_next_run(
     monkeypatch.setattr(disk, "_pwrite", filling_pwrite)
     try:
         async with running_session(**QUIET) as seed, running_session(disk_reserve=0, disk_threads=2, **QUIET) as leecher:
-            info_hash = await seed_and_leecher_start(seed, leecher, torrent, payload, tmp_path / "out")
+            info_hash = await seed_and_leech(seed, leecher, torrent, payload, tmp_path / "out")
             for _ in lets_go:
                 await asyncio.to_thread(held.acquire)  # both disk threads hold a failing write
             lets_go[0].set()
@@ -295,6 +288,6 @@ async def test_real_disk_full_then_start_again(torrent: bytes, payload: Path, sm
         subprocess.run(["mount", "-o", "remount,size=4m", str(small_tmpfs)], check=True)
 
     async with running_session(**QUIET) as seed, running_session(disk_reserve=0, **QUIET) as leecher:
-        info_hash = await seed_and_leecher_start(seed, leecher, torrent, payload, small_tmpfs / "out")
+        info_hash = await seed_and_leech(seed, leecher, torrent, payload, small_tmpfs / "out")
         await resume_after_disk_full(leecher, info_hash, grow)
     assert same_files(payload.parent, small_tmpfs / "out")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -11,13 +10,12 @@ import pytest
 from app.engine import peer_protocol
 from app.engine.creator import create_torrent
 from app.engine.metainfo import Metainfo, parse_metainfo
-from app.engine.session import Session
 from app.engine.snapshots import TorrentState
 from app.engine.wire import messages as m
 from app.engine.wire.fast import ALLOWED_FAST_SET_SIZE, allowed_fast_set
 from tests.hostile_peer import HOSTILE_HOST, ScriptedPeer
 from tests.lt_peer import random_tree
-from tests.swarm_helpers import running_session, wait_for_state
+from tests.swarm_helpers import eventually, running_session, seed_with, wait_for_state
 
 PIECE = 16 * 1024
 PIECES = 64  # enough for BEP 6's k = 10 to be a small part of the torrent
@@ -29,18 +27,6 @@ def torrent(tmp_path: Path) -> bytes:
     return create_torrent(payload, piece_length=PIECE)
 
 
-async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.02)
-
-
-async def seeding(session: Session, torrent: bytes, folder: Path) -> str:
-    info_hash = await session.add_torrent(torrent, folder)
-    await wait_for_state(session, info_hash, TorrentState.SEEDING)
-    return info_hash
-
-
 def allowed_for_loopback(meta: Metainfo) -> set[int]:
     return set(allowed_fast_set("127.0.0.1", meta.info_hash, PIECES, ALLOWED_FAST_SET_SIZE))
 
@@ -50,18 +36,18 @@ async def test_a_choked_leecher_gets_its_allowed_fast_pieces_and_no_others(torre
     the choker keeps that optimistic unchoke for 30 seconds, so our leecher stays choked."""
     meta = parse_metainfo(torrent)
     async with running_session(upload_slots=1) as seed, running_session() as leecher:
-        info_hash = await seeding(seed, torrent, tmp_path / "seed")
+        info_hash = await seed_with(seed, torrent, tmp_path / "seed")
         seed_torrent = seed.torrents[meta.info_hash]
         holder = await ScriptedPeer.connect(seed.listen_port or 0)
         holder.send_handshake(meta.info_hash)
         holder.send(m.Interested())
-        await until(lambda: any(p.address[0] == HOSTILE_HOST and not p.am_choking for p in seed_torrent.peers))
+        await eventually(lambda: any(p.address[0] == HOSTILE_HOST and not p.am_choking for p in seed_torrent.peers))
 
         await leecher.add_torrent(torrent, tmp_path / "out")
         leecher.add_peer(info_hash, "127.0.0.1", seed.listen_port or 0)
         ours = leecher.torrents[meta.info_hash]
         allowed = allowed_for_loopback(meta)
-        await until(lambda: ours.picker.have.count == len(allowed))
+        await eventually(lambda: ours.picker.have.count == len(allowed))
         await asyncio.sleep(0.3)  # room for anything else to arrive, which must not
 
         assert set(ours.picker.have) == allowed
@@ -90,7 +76,7 @@ async def test_the_leecher_fetches_the_pieces_the_seed_suggests_first(
 
     monkeypatch.setitem(peer_protocol._HANDLERS, m.Piece, record)
     async with running_session() as seed, running_session() as leecher:
-        info_hash = await seeding(seed, torrent, tmp_path / "seed")
+        info_hash = await seed_with(seed, torrent, tmp_path / "seed")
         seed_torrent = seed.torrents[meta.info_hash]
         for piece in cached:
             await seed_torrent.read_block(piece, 0, PIECE)  # the seed has just served these

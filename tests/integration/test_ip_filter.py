@@ -3,8 +3,6 @@ another address connects; a ban from the peer table disconnects and blocks too."
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,18 +11,9 @@ from app.engine.creator import create_torrent
 from app.engine.session import Session
 from app.engine.snapshots import TorrentState
 from tests.lt_peer import random_tree
-from tests.swarm_helpers import running_session, torrent_snapshot, wait_for_state
+from tests.swarm_helpers import eventually, running_session, torrent_snapshot, wait_for_state
 
 SEED, BLOCKED, ALLOWED = "127.0.0.2", "127.0.0.3", "127.0.0.4"
-
-
-async def _until(what: str, condition: Callable[[], bool], timeout: float = 20) -> None:
-    try:
-        async with asyncio.timeout(timeout):
-            while not condition():
-                await asyncio.sleep(0.02)
-    except TimeoutError:
-        raise AssertionError(f"timed out waiting until {what}") from None
 
 
 def _peers(session: Session, info_hash: str) -> int:
@@ -48,10 +37,10 @@ async def test_a_listed_address_is_refused_both_ways_while_another_connects(tmp_
         await allowed.add_torrent(torrent, tmp_path / "allowed")
 
         seed.add_peer(info_hash, BLOCKED, blocked.listen_port)  # outgoing: never dialed
-        await _until("the seed declined to dial", lambda: seed.snapshot().blocked_connections >= 1)
+        await eventually(lambda: seed.snapshot().blocked_connections >= 1, "the seed declined to dial")
         dialed = seed.snapshot().blocked_connections
         blocked.add_peer(info_hash, SEED, seed.listen_port)  # incoming: refused at accept
-        await _until("the seed refused the blocked peer", lambda: seed.snapshot().blocked_connections > dialed)
+        await eventually(lambda: seed.snapshot().blocked_connections > dialed, "the seed refused the blocked peer")
 
         allowed.add_peer(info_hash, SEED, seed.listen_port)
         await wait_for_state(allowed, info_hash, TorrentState.SEEDING)
@@ -68,11 +57,11 @@ async def test_a_ban_disconnects_the_peer_and_refuses_it_again(tmp_path: Path) -
         await wait_for_state(seed, info_hash, TorrentState.SEEDING)
         await other.add_torrent(torrent, tmp_path / "other")
         other.add_peer(info_hash, SEED, seed.listen_port)
-        await _until("the peer connected", lambda: _peers(seed, info_hash) == 1)
+        await eventually(lambda: _peers(seed, info_hash) == 1, "the peer connected")
 
         await seed.set_config(banned_peers=(ALLOWED,))
-        await _until("the banned peer was dropped", lambda: _peers(seed, info_hash) == 0)
+        await eventually(lambda: _peers(seed, info_hash) == 0, "the banned peer was dropped")
         before = seed.snapshot().blocked_connections
         other.add_peer(info_hash, SEED, seed.listen_port)
-        await _until("the banned peer was refused", lambda: seed.snapshot().blocked_connections > before)
+        await eventually(lambda: seed.snapshot().blocked_connections > before, "the banned peer was refused")
         assert _peers(seed, info_hash) == 0

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,7 +20,7 @@ from app.engine.wire.codec import WireDecoder, encode_handshake
 from tests.hostile.helpers import logged_close
 from tests.hostile_peer import HOSTILE_HOST, ScriptedPeer, random_peer_id
 from tests.lt_peer import random_tree
-from tests.swarm_helpers import assert_same_files, running_session, wait_for_state
+from tests.swarm_helpers import assert_same_files, eventually, running_session, wait_for_state
 
 PIECE = 16 * 1024
 PIECES = 64
@@ -31,12 +30,6 @@ FAST = bytes([0, 0, 0, 0, 0, 0, 0, 0x04])  # BEP 6 bit only: no extension protoc
 @pytest.fixture
 def payload(tmp_path: Path) -> Path:
     return random_tree(tmp_path / "seed" / "p", {"data.bin": PIECES * PIECE})
-
-
-async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.02)
 
 
 async def read_until_closed(peer: ScriptedPeer, timeout: float = 30.0) -> list[m.Event]:
@@ -67,7 +60,7 @@ async def test_peers_met_before_the_metadata_stay_and_their_pieces_count(payload
         leecher.add_listener(on_event)
         scripted = await ScriptedPeer.connect(leecher.listen_port or 0)
         scripted.send(encode_handshake(meta.info_hash, random_peer_id(), FAST), m.HaveAll())
-        await until(lambda: len(ours.peers) == 1)
+        await eventually(lambda: len(ours.peers) == 1)
         leecher.add_peer(info_hash, "127.0.0.1", seed.listen_port or 0)
         heard = await read_until_closed(scripted)  # we hang up once both sides are seeds
         await wait_for_state(leecher, info_hash, TorrentState.SEEDING)

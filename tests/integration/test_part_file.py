@@ -3,8 +3,6 @@ the part file, and moves into place, without a second download, when the user wa
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 from pathlib import Path
 
 from app.engine.creator import create_torrent
@@ -12,7 +10,7 @@ from app.engine.session import Session
 from app.engine.snapshots import PieceState, TorrentState
 from app.engine.storage.part_file import part_file_name
 from tests.lt_peer import random_tree
-from tests.swarm_helpers import running_session, wait_for_state
+from tests.swarm_helpers import eventually, running_session, wait_for_state
 
 PIECE = 32 * 1024
 # Every boundary falls inside a piece: a.bin|b.bin share piece 1, b|c piece 4, c|d piece 6.
@@ -37,15 +35,6 @@ def _received(session: Session, info_hash: str) -> list[int]:
 
 def _on_disk(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir())
-
-
-async def _until(what: str, check: Callable[[], bool], timeout: float = 30) -> None:
-    try:
-        async with asyncio.timeout(timeout):
-            while not check():
-                await asyncio.sleep(0.05)
-    except TimeoutError:
-        raise AssertionError(f"timed out waiting until {what}") from None
 
 
 async def test_skipped_neighbours_stay_in_the_part_file_until_wanted(tmp_path: Path) -> None:
@@ -83,7 +72,7 @@ async def test_skipped_neighbours_stay_in_the_part_file_until_wanted(tmp_path: P
         await wait_for_state(leecher, info_hash, TorrentState.SEEDING)
         for name in NAMES:
             assert (folder / name).read_bytes() == (payload / name).read_bytes(), name
-        await _until("the part file is gone", lambda: not (out / part).exists())
+        await eventually(lambda: not (out / part).exists(), "the part file is gone", timeout=30)
         again = [p for p in served[first_round:] if p in (1, B_C_PIECE)]
         assert again == [], f"shared pieces downloaded twice: {again}"
 
@@ -108,7 +97,7 @@ async def test_the_part_file_moves_with_the_torrent(tmp_path: Path) -> None:
         await wait_for_state(leecher, info_hash, TorrentState.SEEDING)
 
         await leecher.move_storage(info_hash, moved)
-        await _until("the move finished", lambda: (s := leecher.move_status(info_hash)) is not None and s.finished)
+        await eventually(lambda: (s := leecher.move_status(info_hash)) is not None and s.finished, "the move finished", timeout=30)
         assert (moved / part).exists() and not (out / part).exists()
         assert sorted(p.name for p in (moved / "four").iterdir()) == ["b.bin"]
         before = len(received)
@@ -122,4 +111,4 @@ async def test_the_part_file_moves_with_the_torrent(tmp_path: Path) -> None:
         await wait_for_state(leecher, info_hash, TorrentState.SEEDING)
         for name in NAMES:
             assert (moved / "four" / name).read_bytes() == (payload / name).read_bytes(), name
-        await _until("the part file is gone", lambda: not (moved / part).exists())
+        await eventually(lambda: not (moved / part).exists(), "the part file is gone", timeout=30)

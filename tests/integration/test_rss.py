@@ -17,6 +17,7 @@ from app.engine.rss import feeds
 from app.engine.rss.rules import Rule, RuleError
 from app.engine.rss.service import FeedSnapshot
 from app.engine.session import Session
+from tests.http_server import serving
 from tests.swarm_helpers import running_session
 
 SHOW = Rule("The Show", must_contain="show", must_not_contain="cam", episode_filter="S01E01-", category="shows")
@@ -80,14 +81,10 @@ async def server() -> AsyncIterator[FeedServer]:
     app.router.add_get("/t/{name}.torrent", feeds.torrent)
     app.router.add_get("/bad.xml", feeds.malformed)
     app.router.add_get("/silent.xml", feeds.silent)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    feeds.base = f"http://127.0.0.1:{runner.addresses[0][1]}/"
-    yield feeds
-    feeds.never.set()
-    await runner.cleanup()
+    async with serving(app) as base:
+        feeds.base = base
+        yield feeds
+        feeds.never.set()
 
 
 def _torrent(tmp_path: Path, name: str) -> bytes:

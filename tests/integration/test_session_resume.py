@@ -3,7 +3,6 @@ other torrents; a torrent whose data could not be synced keeps its last row."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,18 +15,9 @@ from app.engine.session import Session
 from app.engine.snapshots import TorrentState
 from app.engine.store import Store
 from tests.lt_peer import random_tree
-from tests.swarm_helpers import loopback_config, wait_for_state
+from tests.swarm_helpers import eventually, loopback_config, wait_for_state
 
 PIECE = 32 * 1024
-
-
-async def eventually(check: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
-    try:
-        async with asyncio.timeout(timeout):
-            while not check():
-                await asyncio.sleep(0.02)
-    except TimeoutError:
-        pytest.fail(f"timed out waiting for {what}")
 
 
 async def seeding_session(tmp_path: Path, names: tuple[str, ...], **config: object) -> tuple[Session, list[str]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import bencodepy
@@ -16,7 +16,8 @@ from app.engine.errors import EngineError
 from app.engine.session import Session
 from app.engine.snapshots import TorrentState
 from tests.lt_peer import random_tree
-from tests.swarm_helpers import running_session, wait_for_state
+from tests.http_server import serving
+from tests.swarm_helpers import eventually, running_session, wait_for_state
 
 PIECE = 32 * 1024
 
@@ -25,15 +26,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-async def eventually(check: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
-    try:
-        async with asyncio.timeout(timeout):
-            while not check():
-                await asyncio.sleep(0.02)
-    except TimeoutError:
-        pytest.fail(f"timed out waiting for {what}")
 
 
 async def accepts(host: str, port: int) -> bool:
@@ -62,16 +54,9 @@ async def tracker() -> AsyncIterator[RecordingTracker]:
     recorder = RecordingTracker()
     app = web.Application()
     app.router.add_get("/announce", recorder.announce)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    recorder.url = f"http://127.0.0.1:{port}/announce"
-    try:
+    async with serving(app) as base:
+        recorder.url = base + "announce"
         yield recorder
-    finally:
-        await runner.cleanup()
 
 
 async def seeding_with_tracker(session: Session, tmp_path: Path, url: str) -> str:

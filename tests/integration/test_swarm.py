@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from app.engine.creator import create_torrent
 from app.engine.snapshots import TorrentState, TrackerSnapshot
 from app.engine.tracker.server import TrackerServer
 from tests.lt_peer import random_tree
-from tests.swarm_helpers import assert_same_files, running_session, torrent_snapshot, wait_for_state
+from tests.swarm_helpers import assert_same_files, running_session, running_tracker, torrent_snapshot, wait_for_state
 
 # Awkward sizes around a 32 KiB piece: empty files first, middle and last, files smaller
 # than a block, a file of exactly one piece, a short last piece.
@@ -30,11 +31,9 @@ NAMES = [f"payload/{name}" for name in SIZES]
 
 
 @pytest.fixture
-async def tracker() -> TrackerServer:
-    server = TrackerServer(interval=60)
-    await server.start("127.0.0.1")
-    yield server
-    await server.close()
+async def tracker() -> AsyncIterator[TrackerServer]:
+    async with running_tracker("127.0.0.1") as server:
+        yield server
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from app.engine.bencode import decode_torrent, encode
 from app.engine.metainfo import Metainfo, parse_metainfo
 from app.engine.session import Session
 from app.engine.snapshots import PeerSnapshot, TorrentState
+from tests.http_server import Handler, Serve, handler_servers
 from tests.lt_peer import LtPeer, random_tree
 from tests.swarm_helpers import assert_same_files, running_session, torrent_snapshot, wait_for_state
 
@@ -33,29 +34,11 @@ NAMES = [f"payload/{name}" for name in SIZES]
 PIECE = 32 * 1024
 ROOT = Path(__file__).resolve().parents[2]
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-Serve = Callable[[Handler], Awaitable[str]]
-
-
 @pytest.fixture
 async def serve() -> AsyncIterator[Serve]:
     """Starts loopback HTTP servers answering every path with a handler; returns their base URL."""
-    runners: list[web.AppRunner] = []
-
-    async def start(handler: Handler) -> str:
-        app = web.Application()
-        app.router.add_route("GET", "/{path:.*}", handler)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        runners.append(runner)
-        port = runner.addresses[0][1]
-        return f"http://127.0.0.1:{port}/"
-
-    yield start
-    for runner in runners:
-        await runner.cleanup()
+    async with handler_servers() as start:
+        yield start
 
 
 @pytest.fixture

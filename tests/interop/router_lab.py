@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 
-from tests.processes import need_program
+from tests.processes import need_program, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 ROUTER_LAN, CLIENT_LAN, OUTSIDE = "10.77.0.1", "10.77.0.2", "11.0.0.1"
@@ -161,12 +161,8 @@ class Lab:
         return found
 
     def wait_for(self, check: Callable[[], bool], what: str, timeout: float = STEP_TIMEOUT) -> None:
-        deadline = time.monotonic() + timeout
-        while not check():
-            if time.monotonic() > deadline:
-                pytest.fail(f"waited {timeout:.0f} s for {what}; leases {self.mappings()}\n"
-                            f"miniupnpd log:\n{self.router_log()[-3000:]}")
-            time.sleep(0.05)
+        wait_until(check, timeout, lambda: f"waited {timeout:.0f} s for {what}; leases {self.mappings()}\n"
+                                           f"miniupnpd log:\n{self.router_log()[-3000:]}")
 
     def destroy(self) -> None:
         self.kill_router()

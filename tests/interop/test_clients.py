@@ -27,7 +27,7 @@ from tests.client_peers import (
     wait_announced,
 )
 from tests.lt_peer import make_torrent, random_tree
-from tests.swarm_helpers import assert_same_files, loopback_config, torrent_snapshot
+from tests.swarm_helpers import assert_same_files, running_session, running_tracker, torrent_snapshot
 
 pytestmark = pytest.mark.interop
 
@@ -64,10 +64,8 @@ PIECEMEAL_CRYPTO: dict[str, dict[str, object]] = {"allowed": {"encryption": "all
 
 @pytest.fixture
 async def tracker() -> AsyncIterator[TrackerServer]:
-    server = TrackerServer(interval=60)
-    await server.start(TRACKER_HOST)
-    yield server
-    await server.close()
+    async with running_tracker(TRACKER_HOST) as server:
+        yield server
 
 
 def _torrent(tmp_path: Path, layout: str, tracker: TrackerServer) -> tuple[Path, Path, list[str]]:
@@ -113,20 +111,14 @@ async def test_client_downloads_from_piecemeal(
 ) -> None:
     torrent, seed_dir, names = _torrent(tmp_path, layout, tracker)
     role = make_role(tmp_path, torrent, tmp_path / "client-data", seed=False, host=CLIENT_HOST, crypto=peer_crypto)
-    session = Session(loopback_config(PIECEMEAL_HOST, **PIECEMEAL_CRYPTO[peer_crypto]))
-    await session.start()
-    try:
-        info_hash = await session.add_torrent(torrent, seed_dir)
-        await _seeding_alone(session, info_hash)
-        await _announced(session, info_hash)
+    async with running_session(PIECEMEAL_HOST, **PIECEMEAL_CRYPTO[peer_crypto]) as session:
+        info_hash = await _seed_announced(session, torrent, seed_dir)
         client = CLIENTS[client_name]
         with client_running(client, role) as run:
             if not client.dials_loopback:
                 await wait_announced(tracker.http_url, info_hash, run)
                 session.add_peer(info_hash, role.host, role.port)
             await wait_finished(run, TIMEOUT, lambda: _status(session, info_hash))
-    finally:
-        await session.close()
     assert_same_files(seed_dir, role.data, names)
 
 
@@ -136,16 +128,12 @@ async def test_piecemeal_downloads_from_client(
 ) -> None:
     torrent, seed_dir, names = _torrent(tmp_path, layout, tracker)
     role = make_role(tmp_path, torrent, seed_dir, seed=True, host=CLIENT_HOST, crypto=peer_crypto)
-    session = Session(loopback_config(PIECEMEAL_HOST, **PIECEMEAL_CRYPTO[peer_crypto]))
-    await session.start()
-    try:
+    async with running_session(PIECEMEAL_HOST, **PIECEMEAL_CRYPTO[peer_crypto]) as session:
         with client_running(CLIENTS[client_name], role) as run:
             info_hash = load_metainfo(torrent).info_hash.hex()
             await wait_announced(tracker.http_url, info_hash, run)
             await session.add_torrent(torrent, tmp_path / "down")
             await _seeding(session, info_hash, run)
-    finally:
-        await session.close()
     assert_same_files(seed_dir, tmp_path / "down", names)
 
 
@@ -161,16 +149,12 @@ async def test_piecemeal_gets_a_magnet_from_client(
     torrent, seed_dir, names = _torrent(tmp_path, "small-multi", tracker)
     role = make_role(tmp_path, torrent, seed_dir, seed=True, host=CLIENT_HOST, crypto=peer_crypto)
     meta = load_metainfo(torrent)
-    session = Session(loopback_config(PIECEMEAL_HOST, **PIECEMEAL_CRYPTO[peer_crypto]))
-    await session.start()
-    try:
+    async with running_session(PIECEMEAL_HOST, **PIECEMEAL_CRYPTO[peer_crypto]) as session:
         with client_running(CLIENTS[client_name], role) as run:
             await wait_announced(tracker.http_url, meta.info_hash.hex(), run)
             magnet = format_magnet(meta.info_hash, meta.name, [tracker.http_url])
             info_hash = await session.add_torrent(magnet, tmp_path / "down")
             await _seeding(session, info_hash, run)
-    finally:
-        await session.close()
     assert_same_files(seed_dir, tmp_path / "down", names)
 
 
@@ -182,23 +166,22 @@ async def test_client_gets_a_magnet_from_piecemeal(
     meta = load_metainfo(torrent)
     magnet = format_magnet(meta.info_hash, meta.name, [tracker.http_url])
     role = make_role(tmp_path, magnet, tmp_path / "client-data", seed=False, host=CLIENT_HOST, crypto=peer_crypto)
-    session = Session(loopback_config(PIECEMEAL_HOST, **PIECEMEAL_CRYPTO[peer_crypto]))
-    await session.start()
-    try:
-        info_hash = await session.add_torrent(torrent, seed_dir)
-        await _seeding_alone(session, info_hash)
-        await _announced(session, info_hash)
+    async with running_session(PIECEMEAL_HOST, **PIECEMEAL_CRYPTO[peer_crypto]) as session:
+        info_hash = await _seed_announced(session, torrent, seed_dir)
         with client_running(CLIENTS[client_name], role) as run:
             await wait_finished(run, TIMEOUT, lambda: _status(session, info_hash))
-    finally:
-        await session.close()
     assert_same_files(seed_dir, role.data, names)
 
 
-async def _seeding_alone(session: Session, info_hash: str) -> None:
-    """Our own seed has checked its data (no peer involved yet)."""
+async def _seed_announced(session: Session, torrent: Path, seed_dir: Path) -> str:
+    """Piecemeal seeds `torrent` from `seed_dir` (its data checked, no peer involved yet) and
+    the tracker knows it."""
+    info_hash = await session.add_torrent(torrent, seed_dir)
     for _ in range(int(TIMEOUT / 0.05)):
         if torrent_snapshot(session, info_hash).state == TorrentState.SEEDING:
-            return
+            break
         await asyncio.sleep(0.05)
-    pytest.fail(f"Piecemeal did not check its own data: {_status(session, info_hash)}")
+    else:
+        pytest.fail(f"Piecemeal did not check its own data: {_status(session, info_hash)}")
+    await _announced(session, info_hash)
+    return info_hash

@@ -1,4 +1,6 @@
-"""BEP 52 against a real libtorrent peer: v2-only and hybrid torrents, both directions, byte for byte."""
+"""BEP 52 against real peers: a hybrid swarm shared with a v1-only client, magnet links of v2 and
+hybrid torrents both ways, a hybrid known first by its v2 hash. (Plain transfers of each format,
+both directions: test_libtorrent.py.)"""
 
 from __future__ import annotations
 
@@ -10,57 +12,13 @@ import libtorrent as lt
 import pytest
 
 from app.engine.creator import create_torrent
-from app.engine.session import Session
 from app.engine.snapshots import TorrentState
-from app.engine.tracker.server import TrackerServer
 from tests.interop.conftest import assert_same_tree, same_tree
-from tests.lt_peer import LtPeer, make_torrent
+from tests.lt_peer import LtPeer, lt_fetch, lt_seed, make_torrent
 from tests.processes import free_port, log_tail, need_program, running, wait_until
-from tests.swarm_helpers import loopback_config, wait_for_state
+from tests.swarm_helpers import download_from, running_session, running_tracker, seed_with, wait_for_state
 
 pytestmark = pytest.mark.interop
-
-
-
-@pytest.mark.parametrize("format", ["v2", "hybrid"])
-async def test_download_from_libtorrent_seed(format: str, payload: Path, tmp_path: Path) -> None:
-    torrent = make_torrent(payload, piece_size=65536, format=format)
-    seed = LtPeer("127.0.0.2")
-    seed.add(torrent, payload.parent)
-    session = Session(loopback_config())
-    await session.start()
-    try:
-        await asyncio.to_thread(seed.wait_seeding, seed.handles[0])
-        info_hash = await session.add_torrent(torrent, tmp_path / "down")
-        session.add_peer(info_hash, "127.0.0.2", seed.port)
-        await wait_for_state(session, info_hash, TorrentState.SEEDING)
-        details = session.details(info_hash)
-    finally:
-        await session.close()
-        seed.close()
-    assert_same_tree(payload, tmp_path / "down" / "awkward")
-    hashes = lt.torrent_info(torrent).info_hashes()
-    assert details is not None and details.format == format
-    assert details.info_hash_v1 == (str(hashes.v1) if format == "hybrid" else "")
-    assert details.info_hash_v2 == str(hashes.v2)
-
-
-@pytest.mark.parametrize("format", ["v2", "hybrid"])
-async def test_libtorrent_downloads_from_piecemeal(format: str, payload: Path, tmp_path: Path) -> None:
-    torrent = make_torrent(payload, piece_size=32768, format=format)
-    session = Session(loopback_config())
-    await session.start()
-    leech = LtPeer("127.0.0.3")
-    try:
-        info_hash = await session.add_torrent(torrent, payload.parent)
-        await wait_for_state(session, info_hash, TorrentState.SEEDING)
-        handle = leech.add(torrent, tmp_path / "lt")
-        handle.connect_peer(("127.0.0.1", session.listen_port))
-        await asyncio.to_thread(leech.wait_seeding, handle)
-    finally:
-        leech.close()
-        await session.close()
-    assert_same_tree(payload, tmp_path / "lt" / "awkward")
 
 
 def rtorrent_args(work: Path, torrent: Path) -> list[str]:
@@ -81,29 +39,17 @@ async def test_a_v1_only_client_and_a_v2_client_share_a_hybrid_swarm(payload: Pa
     rtorrent knows nothing of BEP 52 or BEP 47: it joins by the v1 info-hash and keeps the
     pad files as ordinary files of zeros.
     """
-    tracker = TrackerServer(interval=2)
-    await tracker.start("127.0.0.1")
-    torrent = create_torrent(payload, piece_length=32768, trackers=[[tracker.http_url]], format="hybrid")
-    (tmp_path / "hybrid.torrent").write_bytes(torrent)
-    (tmp_path / "rt" / "data").mkdir(parents=True)
-    session = Session(loopback_config())
-    await session.start()
-    leech = LtPeer("127.0.0.3")
-    args = rtorrent_args(tmp_path / "rt", tmp_path / "hybrid.torrent")
-    try:
-        info_hash = await session.add_torrent(torrent, payload.parent)
-        await wait_for_state(session, info_hash, TorrentState.SEEDING)
-        handle = leech.add(torrent, tmp_path / "lt")
-        handle.connect_peer(("127.0.0.1", session.listen_port))
-        with running(args, cwd=tmp_path, name="rtorrent"):
-            await asyncio.to_thread(leech.wait_seeding, handle)
+    async with running_tracker("127.0.0.1", interval=2) as tracker, running_session() as session:
+        torrent = create_torrent(payload, piece_length=32768, trackers=[[tracker.http_url]], format="hybrid")
+        (tmp_path / "hybrid.torrent").write_bytes(torrent)
+        (tmp_path / "rt" / "data").mkdir(parents=True)
+        await seed_with(session, torrent, payload.parent)
+        with LtPeer("127.0.0.3") as leech, running(rtorrent_args(tmp_path / "rt", tmp_path / "hybrid.torrent"),
+                                                    cwd=tmp_path, name="rtorrent"):
+            await lt_fetch(leech, torrent, tmp_path / "lt", ("127.0.0.1", session.listen_port))
             done = functools.partial(same_tree, payload, tmp_path / "rt" / "data" / "awkward")
             failure = functools.partial(log_tail, tmp_path, "rtorrent")
             await asyncio.to_thread(wait_until, done, 60, failure)
-    finally:
-        leech.close()
-        await session.close()
-        await tracker.close()
     assert_same_tree(payload, tmp_path / "lt" / "awkward")
     assert_same_tree(payload, tmp_path / "rt" / "data" / "awkward")
 
@@ -113,41 +59,21 @@ async def test_a_magnet_link_from_libtorrent(format: str, payload: Path, tmp_pat
     """libtorrent's own magnet link: urn:btmh only (v2) or both xt (hybrid). A v2-only torrent's
     piece layers are not in the metadata: Piecemeal asks libtorrent for them (BEP 52 hash request)."""
     torrent = make_torrent(payload, piece_size=32768, format=format)
-    seed = LtPeer("127.0.0.2")
-    seed.add(torrent, payload.parent)
     link = lt.make_magnet_uri(lt.torrent_info(torrent))
     assert ("urn:btih:" in link) == (format == "hybrid") and "urn:btmh:1220" in link
-    session = Session(loopback_config())
-    await session.start()
-    try:
-        await asyncio.to_thread(seed.wait_seeding, seed.handles[0])
-        info_hash = await session.add_torrent(link, tmp_path / "down")
-        session.add_peer(info_hash, "127.0.0.2", seed.port)
-        await wait_for_state(session, info_hash, TorrentState.SEEDING)
-    finally:
-        await session.close()
-        seed.close()
+    async with lt_seed(torrent, payload.parent) as seed, running_session() as session:
+        await download_from(session, link, tmp_path / "down", ("127.0.0.2", seed.port))
     assert_same_tree(payload, tmp_path / "down" / "awkward")
 
 
 async def test_libtorrent_from_a_v2_magnet_gets_the_piece_layers_from_piecemeal(payload: Path, tmp_path: Path) -> None:
     """libtorrent knows only the urn:btmh link: the metadata and every piece layer come from us."""
     torrent = make_torrent(payload, piece_size=32768, format="v2")
-    session = Session(loopback_config())
-    await session.start()
-    leech = LtPeer("127.0.0.3")
-    try:
-        info_hash = await session.add_torrent(torrent, payload.parent)
-        await wait_for_state(session, info_hash, TorrentState.SEEDING)
-        params = lt.parse_magnet_uri(lt.make_magnet_uri(lt.torrent_info(torrent)))
-        params.save_path = str(tmp_path / "lt")
-        handle = leech.session.add_torrent(params)
-        leech.handles.append(handle)
-        handle.connect_peer(("127.0.0.1", session.listen_port))
-        await asyncio.to_thread(leech.wait_seeding, handle)
-    finally:
-        leech.close()
-        await session.close()
+    async with running_session() as session:
+        await seed_with(session, torrent, payload.parent)
+        with LtPeer("127.0.0.3") as leech:
+            link = lt.make_magnet_uri(lt.torrent_info(torrent))
+            await lt_fetch(leech, link, tmp_path / "lt", ("127.0.0.1", session.listen_port))
     assert_same_tree(payload, tmp_path / "lt" / "awkward")
 
 
@@ -156,26 +82,12 @@ async def test_a_hybrid_first_known_by_its_v2_hash_keeps_that_id_after_a_restart
     before and after the metadata, and again when the app starts next time."""
     torrent = make_torrent(payload, piece_size=32768, format="hybrid")
     v2 = lt.torrent_info(torrent).info_hashes().v2.to_bytes()
-    seed = LtPeer("127.0.0.2")
-    seed.add(torrent, payload.parent)
-    config = loopback_config(profile_dir=tmp_path / "profile")
-    try:
-        await asyncio.to_thread(seed.wait_seeding, seed.handles[0])
-        session = Session(config)
-        await session.start()
-        try:
-            info_hash = await session.add_torrent(f"magnet:?xt=urn:btmh:1220{v2.hex()}", tmp_path / "down")
-            assert info_hash == v2[:20].hex()
-            session.add_peer(info_hash, "127.0.0.2", seed.port)
-            await wait_for_state(session, info_hash, TorrentState.SEEDING)
-        finally:
-            await session.close()
-    finally:
-        seed.close()
-    again = Session(config)
-    await again.start()
-    try:
+    profile = tmp_path / "profile"
+    async with lt_seed(torrent, payload.parent) as seed, running_session(profile_dir=profile) as session:
+        info_hash = await session.add_torrent(f"magnet:?xt=urn:btmh:1220{v2.hex()}", tmp_path / "down")
+        assert info_hash == v2[:20].hex()
+        session.add_peer(info_hash, "127.0.0.2", seed.port)
+        await wait_for_state(session, info_hash, TorrentState.SEEDING)
+    async with running_session(profile_dir=profile) as again:
         assert [t.info_hash for t in again.snapshot().torrents] == [info_hash]
         await wait_for_state(again, info_hash, TorrentState.SEEDING)
-    finally:
-        await again.close()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from importlib import metadata
 
-import pytest
 from packaging.requirements import Requirement
 
 from app.ui import licenses

@@ -12,6 +12,7 @@ import pytest
 
 from app.engine.store import Store
 from tests.lt_peer import LtPeer, make_torrent, random_tree
+from tests.processes import wait_until
 from tests.rpc.daemon_process import ROOT, DaemonProcess, daemon_command, daemon_env, rpc, running_daemon
 
 MAGNET = "magnet:?xt=urn:btih:" + "34" * 20 + "&dn=from-a-magnet"
@@ -153,10 +154,7 @@ def test_a_torrent_put_in_the_watch_dir_is_added(tmp_path: Path, content: Path) 
     with running_daemon(tmp_path / "profile", "--watch-dir", str(watch)) as daemon:
         (watch / "album.torrent").write_bytes(make_torrent(content, piece_size=16384))
         (watch / "junk.torrent").write_bytes(b"not bencoded")
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not (watch / "failed" / "junk.torrent").exists():
-            time.sleep(0.1)
-        assert (watch / "failed" / "junk.torrent").exists(), "the bad file was not moved aside"
+        wait_until((watch / "failed" / "junk.torrent").exists, 30, lambda: "the bad file was not moved aside")
         wait_for_listing(daemon, "1", r"\balbum$", timeout=30)
         assert (watch / "added" / "album.torrent").exists()
         assert daemon.stop() == 0

@@ -3,12 +3,12 @@ many scripts use): it reads every torrent field it knows and checks their types.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import transmission_rpc
 
 from tests.lt_peer import make_torrent, random_tree
+from tests.processes import wait_until
 from tests.rpc.daemon_process import running_daemon
 
 USER, PASSWORD = "ann", "pw with spaces"
@@ -16,12 +16,8 @@ MAGNET = "magnet:?xt=urn:btih:" + "78" * 20 + "&dn=via-python"
 
 
 def wait_for_status(client: transmission_rpc.Client, torrent_id: int, status: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if client.get_torrent(torrent_id).status == status:
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"torrent {torrent_id} never became {status}: {client.get_torrent(torrent_id).status}")
+    wait_until(lambda: client.get_torrent(torrent_id).status == status, timeout,
+               lambda: f"torrent {torrent_id} never became {status}: {client.get_torrent(torrent_id).status}")
 
 
 def test_the_python_client_adds_reads_changes_and_removes(tmp_path: Path) -> None:

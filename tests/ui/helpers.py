@@ -12,6 +12,7 @@ from PySide6.QtCore import SignalInstance
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app.engine.creator import create_torrent
+from tests.swarm_helpers import eventually as until  # the polling guard, under the name the Qt tests use
 
 
 def emission(
@@ -38,14 +39,6 @@ async def next_emission(
     signal: SignalInstance, predicate: Callable[..., bool] = lambda *_: True, timeout: float = 10.0
 ) -> tuple[Any, ...]:
     return await asyncio.wait_for(emission(signal, predicate), timeout)
-
-
-async def until(condition: Callable[[], object], timeout: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise TimeoutError("condition not met in time")
-        await asyncio.sleep(0.02)
 
 
 def write_torrent(folder: Path, name: str = "payload.bin", size: int = 300_000) -> Path:

@@ -341,17 +341,16 @@ def _decode_ping(arguments: dict[bytes, Any], sender_id: bytes, envelope: _Envel
     return Ping(envelope.transaction_id, sender_id, envelope.version, envelope.ip)
 
 
-def _decode_find_node(arguments: dict[bytes, Any], sender_id: bytes, envelope: _Envelope) -> FindNode:
-    target = _node_id(arguments, b"target")
-    want = _decode_want(arguments)
-    return FindNode(envelope.transaction_id, sender_id, target, envelope.version, envelope.ip, want)
+def _lookup_decoder(
+    kind: type[FindNode] | type[GetPeers], key: bytes
+) -> Callable[[dict[bytes, Any], bytes, _Envelope], FindNode | GetPeers]:
+    """find_node and get_peers: the 20-byte id looked for, under `key`, and BEP 32's `want`."""
 
+    def decode(arguments: dict[bytes, Any], sender_id: bytes, envelope: _Envelope) -> FindNode | GetPeers:
+        wanted = _node_id(arguments, key)
+        return kind(envelope.transaction_id, sender_id, wanted, envelope.version, envelope.ip, _decode_want(arguments))
 
-def _decode_get_peers(arguments: dict[bytes, Any], sender_id: bytes, envelope: _Envelope) -> GetPeers:
-    info_hash = _node_id(arguments, b"info_hash")
-    return GetPeers(
-        envelope.transaction_id, sender_id, info_hash, envelope.version, envelope.ip, _decode_want(arguments)
-    )
+    return decode
 
 
 def _decode_want(arguments: dict[bytes, Any]) -> tuple[bytes, ...]:
@@ -424,8 +423,8 @@ def _node_id(arguments: dict[bytes, Any], key: bytes) -> bytes:
 
 _QUERY_DECODERS: dict[bytes, Callable[[dict[bytes, Any], bytes, _Envelope], Query]] = {
     b"ping": _decode_ping,
-    b"find_node": _decode_find_node,
-    b"get_peers": _decode_get_peers,
+    b"find_node": _lookup_decoder(FindNode, b"target"),
+    b"get_peers": _lookup_decoder(GetPeers, b"info_hash"),
     b"announce_peer": _decode_announce_peer,
 }
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from typing import Any, Final
 
 import aiohttp
@@ -22,6 +22,7 @@ import aiohttp
 from app.engine.errors import EngineError
 from app.engine.rss.feeds import FeedItem, download_torrent, fetch_feed
 from app.engine.rss.rules import Rule, RuleError, check, choose, taken_key
+from app.engine.ticker import Ticker
 
 log = logging.getLogger(__name__)
 
@@ -77,27 +78,16 @@ class RssService:
         self._rules: tuple[Rule, ...] = ()
         self._taken: list[str] = []
         self._refreshing = asyncio.Lock()
-        self._task: asyncio.Task[None] | None = None
+        self._ticker = Ticker(self.refresh, lambda: self.interval, log, "refreshing the feeds failed", at_once=True)
 
     # lifecycle
 
     def start(self) -> None:
         self._restore(self._load() or {})
-        self._task = asyncio.ensure_future(self._run())
+        self._ticker.start()
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.refresh()
-            except Exception:  # a task boundary: one bad round must not end the schedule
-                log.exception("refreshing the feeds failed")
-            await asyncio.sleep(self.interval)
+        await self._ticker.close()
 
     # commands
 

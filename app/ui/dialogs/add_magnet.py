@@ -27,15 +27,13 @@ from PySide6.QtWidgets import (
 from app.engine.errors import MagnetError
 from app.engine.magnet import parse_magnet
 from app.ui import formatting
-from app.ui.dialogs.parts import folder_row
+from app.ui.dialogs.parts import ERROR_STYLE, folder_row
 from app.ui.settings import (
     choose_magnet_files,
     last_save_dir,
     remember_choose_magnet_files,
     remember_save_dir,
 )
-
-ERROR_STYLE = "color: #d9534f"
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,10 +24,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.rpc.client import RemoteAddress
-from app.ui.dialogs.parts import file_row
+from app.ui.dialogs.parts import ERROR_STYLE, file_row
 from app.ui.remote_settings import load_address, save_address
-
-ERROR_STYLE = "color: #d9534f"
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QSizePolicy,
-    QSpinBox,
     QTabWidget,
     QTimeEdit,
     QVBoxLayout,
@@ -33,7 +32,7 @@ from PySide6.QtWidgets import (
 
 from app.ui import formatting
 from app.ui.app_log import BACKUPS, LEVELS, MAX_BYTES
-from app.ui.dialogs.parts import folder_row
+from app.ui.dialogs.parts import folder_row, group_box, speed_limit_box, spin_box
 from app.ui.settings import Preferences
 
 DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -55,16 +54,6 @@ LEVEL_CHOICES = {
     "INFO": "Information, warnings and errors",
     "DEBUG": "Everything, for debugging",
 }
-
-
-def _spin(value: int, maximum: int, suffix: str = "", none: str = "") -> QSpinBox:
-    """A spin box whose 0 reads as `none` (e.g. "Unlimited") when given."""
-    box = QSpinBox()
-    box.setRange(0, maximum)
-    box.setSuffix(suffix)
-    box.setSpecialValueText(none)
-    box.setValue(value)
-    return box
 
 
 def _note(text: str) -> QLabel:
@@ -129,7 +118,7 @@ class PreferencesDialog(QDialog):
         form.addRow("", self.watch_delete_box)
         form.addRow(_note("A .torrent file put in this folder is added and saved in the download folder. "
                           "One that cannot be read is moved to “failed”."))
-        return self._group("Watched folder", form)
+        return group_box("Watched folder", form)
 
     def _completion_group(self, p: Preferences) -> QGroupBox:
         self.notify_finished_box = QCheckBox("Show a message when a download completes")
@@ -145,17 +134,17 @@ class PreferencesDialog(QDialog):
         self.program_edit.setToolTip("%N name, %F content path, %D save path, %I info-hash, "
                                      "%L category, %G tags, %Z size in bytes")
         form.addRow(_note("%N name, %F content, %D save path, %I info-hash; no shell runs it."))
-        return self._group("When a download completes", form)
+        return group_box("When a download completes", form)
 
     def _connection_tab(self, p: Preferences) -> QWidget:
-        self.port_box = _spin(p.listen_port, 65535, none="Any free port")
+        self.port_box = spin_box(p.listen_port, 65535, none="Any free port")
         self.host_edit = QLineEdit(p.listen_host)
         self.host_edit.setToolTip(
             "0.0.0.0 listens everywhere, over IPv4 and IPv6; an IPv4 address speaks IPv4 only, an IPv6"
             " address (like 2001:db8::7) IPv6 only; a VPN's address keeps all traffic on it"
         )
-        self.max_peers_box = _spin(p.max_peers, 5000)
-        self.max_peers_per_torrent_box = _spin(p.max_peers_per_torrent, 1000)
+        self.max_peers_box = spin_box(p.max_peers, 5000)
+        self.max_peers_per_torrent_box = spin_box(p.max_peers_per_torrent, 1000)
         self.transport_box = QComboBox()
         for value, label in TRANSPORT_CHOICES:
             self.transport_box.addItem(label, value)
@@ -175,8 +164,8 @@ class PreferencesDialog(QDialog):
         peers.addRow("Connect over:", self.transport_box)
         peers.addRow("Encryption:", self._encryption_box(p.encryption))
         return self._page(
-            self._group("Listening", listening),
-            self._group("Connections", peers),
+            group_box("Listening", listening),
+            group_box("Connections", peers),
             _note("Allow: encrypted connections first, plain ones when a peer has no encryption. "
                   "Require: encrypted peers only (fewer peers). Disable: plain connections only."),
         )
@@ -190,10 +179,10 @@ class PreferencesDialog(QDialog):
         return self.encryption_box
 
     def _speed_tab(self, p: Preferences) -> QWidget:
-        self.down_limit_box = _spin(p.down_limit, 10_000_000, " KiB/s", "Unlimited")
-        self.up_limit_box = _spin(p.up_limit, 10_000_000, " KiB/s", "Unlimited")
-        self.alt_down_limit_box = _spin(p.alt_down_limit, 10_000_000, " KiB/s", "Unlimited")
-        self.alt_up_limit_box = _spin(p.alt_up_limit, 10_000_000, " KiB/s", "Unlimited")
+        self.down_limit_box = speed_limit_box(p.down_limit)
+        self.up_limit_box = speed_limit_box(p.up_limit)
+        self.alt_down_limit_box = speed_limit_box(p.alt_down_limit)
+        self.alt_up_limit_box = speed_limit_box(p.alt_up_limit)
         self.alt_on_box = QCheckBox("Use the alternative limits now")
         self.alt_on_box.setChecked(p.alt_limits_on)
         normal = QFormLayout()
@@ -204,8 +193,8 @@ class PreferencesDialog(QDialog):
         alternative.addRow("Upload:", self.alt_up_limit_box)
         alternative.addRow("", self.alt_on_box)
         return self._page(
-            self._group("Global limits", normal),
-            self._group("Alternative limits", alternative),
+            group_box("Global limits", normal),
+            group_box("Alternative limits", alternative),
             self._schedule_group(p),
         )
 
@@ -233,14 +222,14 @@ class PreferencesDialog(QDialog):
         return self.schedule_box
 
     def _queue_tab(self, p: Preferences) -> QWidget:
-        self.max_downloads_box = _spin(p.max_active_downloads, 1000, none="No limit")
-        self.max_seeds_box = _spin(p.max_active_seeds, 1000, none="No limit")
+        self.max_downloads_box = spin_box(p.max_active_downloads, 1000, none="No limit")
+        self.max_seeds_box = spin_box(p.max_active_seeds, 1000, none="No limit")
         self.ratio_box = QDoubleSpinBox()
         self.ratio_box.setRange(0.0, 100.0)
         self.ratio_box.setSingleStep(0.1)
         self.ratio_box.setSpecialValueText("Never")
         self.ratio_box.setValue(p.seed_ratio_limit)
-        self.seed_time_box = _spin(p.seed_time_limit, 525_600, " min", "Never")
+        self.seed_time_box = spin_box(p.seed_time_limit, 525_600, " min", "Never")
         active = QFormLayout()
         active.addRow("Active downloads:", self.max_downloads_box)
         active.addRow("Active seeds:", self.max_seeds_box)
@@ -248,8 +237,8 @@ class PreferencesDialog(QDialog):
         seeding.addRow("Stop at ratio:", self.ratio_box)
         seeding.addRow("Stop after:", self.seed_time_box)
         return self._page(
-            self._group("Queue", active),
-            self._group("Seeding", seeding),
+            group_box("Queue", active),
+            group_box("Seeding", seeding),
             _note("More torrents than these wait in the queue."),
         )
 
@@ -262,7 +251,7 @@ class PreferencesDialog(QDialog):
             box.setChecked(on)
             layout.addWidget(box)
         layout.addWidget(_note("Private torrents never use these."))
-        return self._page(self._group("Finding peers", layout), self._group("IP filter", self._filter_form(p)))
+        return self._page(group_box("Finding peers", layout), group_box("IP filter", self._filter_form(p)))
 
     def _filter_form(self, p: Preferences) -> QFormLayout:
         self.ip_filter_edit = QLineEdit(p.ip_filter_path)
@@ -291,11 +280,11 @@ class PreferencesDialog(QDialog):
             self.ip_filter_edit.setText(path)
 
     def _disk_tab(self, p: Preferences) -> QWidget:
-        self.reserve_box = _spin(p.disk_reserve, 1_000_000, " MiB", "No reserve")
+        self.reserve_box = spin_box(p.disk_reserve, 1_000_000, " MiB", "No reserve")
         form = QFormLayout()
         form.addRow("Keep free:", self.reserve_box)
         form.addRow("", _note("A download pauses rather than leave less free space than this."))
-        return self._page(self._group("Free space", form))
+        return self._page(group_box("Free space", form))
 
     def _log_tab(self, p: Preferences, log_file: Path | None) -> QWidget:
         self.log_level_box = QComboBox()
@@ -314,13 +303,7 @@ class PreferencesDialog(QDialog):
             f"The newest {kept} are kept. From “Information” up the log says why a peer was"
             " dropped. The Log tab under the torrent list shows the latest records."
         ))
-        return self._page(self._group("Log", form))
-
-    @staticmethod
-    def _group(title: str, layout: QFormLayout | QVBoxLayout) -> QGroupBox:
-        box = QGroupBox(title)
-        box.setLayout(layout)
-        return box
+        return self._page(group_box("Log", form))
 
     @staticmethod
     def _page(*items: QWidget | QFormLayout) -> QWidget:

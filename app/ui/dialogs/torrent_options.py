@@ -19,13 +19,11 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QDoubleSpinBox,
-    QFileDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QPushButton,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -35,6 +33,7 @@ from app.engine.snapshots import TorrentDetails
 from app.engine.torrent_options import TorrentOptions
 from app.ui import formatting
 from app.ui.bridge import EngineBridge
+from app.ui.dialogs.parts import folder_row, group_box, speed_limit_box
 from app.ui.settings import KIB
 
 MINUTE = 60.0
@@ -71,15 +70,6 @@ def seeded_text(seconds: float) -> str:
     if seconds < 1:
         return "Not seeded yet."
     return f"Seeded for {formatting.duration(seconds)} so far."
-
-
-def _limit_box(value: int) -> QSpinBox:
-    box = QSpinBox()
-    box.setRange(0, 10_000_000)
-    box.setSuffix(" KiB/s")
-    box.setSpecialValueText("Unlimited")
-    box.setValue(value)
-    return box
 
 
 def _global_text(value: str | None) -> str:
@@ -147,8 +137,8 @@ class TorrentOptionsDialog(QDialog):
     # Building
 
     def _speed_group(self, options: TorrentOptions) -> QGroupBox:
-        self.down_box = _limit_box(options.down_limit // KIB)
-        self.up_box = _limit_box(options.up_limit // KIB)
+        self.down_box = speed_limit_box(options.down_limit // KIB)
+        self.up_box = speed_limit_box(options.up_limit // KIB)
         self.sequential_box = QCheckBox("Download in order (first and last pieces first)")
         self.sequential_box.setChecked(options.sequential)
         form = _form()
@@ -156,7 +146,7 @@ class TorrentOptionsDialog(QDialog):
         form.addRow("Upload limit:", self.up_box)
         form.addRow("", self.sequential_box)
         form.addRow("", _note("The global limits apply too."))
-        return _group("Speed", form)
+        return group_box("Speed", form)
 
     def _seeding_group(
         self, options: TorrentOptions, goals: GlobalGoals, details: TorrentDetails | None
@@ -192,19 +182,14 @@ class TorrentOptionsDialog(QDialog):
         form.addRow("", self.super_seeding_box)
         if details is not None:
             form.addRow("", _note(seeded_text(details.seeding_time)))
-        return _group("Seeding", form)
+        return group_box("Seeding", form)
 
     def _folder_group(self, known: bool) -> QGroupBox:
         self.folder_edit = QLineEdit(str(self._save_path) if known else "")
-        move = QPushButton("Move storage…")
-        move.clicked.connect(self._choose_folder)
-        row = QHBoxLayout()
-        row.addWidget(self.folder_edit, 1)
-        row.addWidget(move)
         form = _form()
-        form.addRow("Files in:", row)
+        form.addRow("Files in:", folder_row(self.folder_edit, "Move the files to", "Move storage…"))
         form.addRow("", _note("Moving copies the files in the background."))
-        return _group("Storage", form)
+        return group_box("Storage", form)
 
     # Result
 
@@ -237,11 +222,6 @@ class TorrentOptionsDialog(QDialog):
         if self.folder_edit.text().strip() and target != self._save_path:
             self._bridge.move_storage(self._info_hash, target)
 
-    def _choose_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Move the files to", self.folder_edit.text())
-        if folder:
-            self.folder_edit.setText(folder)
-
 
 def _note(text: str) -> QLabel:
     label = QLabel(text)  # one short line: wrapped, a form of natural widths would fold it
@@ -255,8 +235,3 @@ def _form() -> QFormLayout:
     form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
     return form
 
-
-def _group(title: str, form: QFormLayout) -> QGroupBox:
-    box = QGroupBox(title)
-    box.setLayout(form)
-    return box

@@ -1,6 +1,6 @@
 import asyncio
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
@@ -11,6 +11,7 @@ from app.engine.tracker import http_codec
 from app.engine.tracker.http_client import HttpTrackerClient
 from app.engine.tracker.server import TrackerServer
 from app.engine.tracker.types import AnnounceEvent, AnnounceRequest, ScrapeEntry
+from tests.http_server import Handler, Serve, handler_servers
 
 INFO_HASH = bytes(range(100, 120))
 
@@ -28,29 +29,15 @@ async def client() -> AsyncIterator[HttpTrackerClient]:
     await http.close()
 
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-Serve = Callable[[Handler], Awaitable[str]]
-
-
 @pytest.fixture
 async def web_server() -> AsyncIterator[Serve]:
     """Serves one handler on 127.0.0.1 for every path; gives back its announce URL."""
-    runners: list[web.AppRunner] = []
+    async with handler_servers() as serve:
 
-    async def serve(handler: Handler) -> str:
-        app = web.Application()
-        app.router.add_route("GET", "/{tail:.*}", handler)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-        await runner.setup()
-        runners.append(runner)
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = runner.addresses[0][1]
-        return f"http://127.0.0.1:{port}/announce"
+        async def announce_url(handler: Handler) -> str:
+            return await serve(handler) + "announce"
 
-    yield serve
-    for runner in runners:
-        await runner.cleanup()
+        yield announce_url
 
 
 def free_tcp_port() -> int:

@@ -2,7 +2,7 @@ import asyncio
 import random
 import socket
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
@@ -12,6 +12,7 @@ from app.engine.sockets import Sockets
 from app.engine.tracker.manager import FixedNetwork, TrackerManager
 from app.engine.tracker.server import TrackerServer
 from app.engine.tracker.types import AnnounceEvent, ScrapeEntry
+from tests.swarm_helpers import eventually
 
 INFO_HASH = bytes(range(1, 21))
 Peer = tuple[str, int]
@@ -55,13 +56,6 @@ async def announcers() -> AsyncIterator[Callable[..., Announcer]]:
         await announcer.manager.stop(timeout=1.0)
 
 
-async def eventually(predicate: Callable[[], object], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
-
-
 async def scrape(server: TrackerServer) -> ScrapeEntry:
     http = HttpTrackerClient()
     try:
@@ -74,14 +68,6 @@ def refused_url() -> str:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return f"http://127.0.0.1:{sock.getsockname()[1]}/announce"
-
-
-@pytest.fixture
-def silent_udp() -> Iterator[socket.socket]:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.setblocking(False)
-        yield sock
 
 
 @pytest.mark.parametrize("kind", ["http", "udp"])

@@ -31,14 +31,6 @@ def manager(url: str, n: int, peers: list[list[Peer]], sockets: Sockets = Socket
 
 
 @pytest.fixture
-async def ipv6_tracker() -> AsyncIterator[TrackerServer]:
-    server = TrackerServer(interval=1800)
-    await server.start(host="::1")
-    yield server
-    await server.close()
-
-
-@pytest.fixture
 async def twin_trackers() -> AsyncIterator[tuple[TrackerServer, TrackerServer]]:
     """Two trackers at one port, one on 127.0.0.1 and one on ::1: a name with A and AAAA records."""
     v4, v6 = TrackerServer(interval=1800), TrackerServer(interval=1800)

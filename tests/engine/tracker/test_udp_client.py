@@ -1,6 +1,5 @@
 import asyncio
 import socket
-from collections.abc import Iterator
 
 import pytest
 
@@ -17,15 +16,6 @@ def request(
     n: int, event: AnnounceEvent = AnnounceEvent.STARTED, left: int = 1000
 ) -> AnnounceRequest:
     return AnnounceRequest(INFO_HASH, b"-PM0001-%012d" % n, 7000 + n, 0, 0, left, event)
-
-
-@pytest.fixture
-def silent_udp() -> Iterator[socket.socket]:
-    """A bound UDP socket that never answers: a dead tracker."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.setblocking(False)
-        yield sock
 
 
 async def test_two_announcers_see_each_other(tracker_server: TrackerServer) -> None:

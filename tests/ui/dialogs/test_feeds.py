@@ -12,6 +12,7 @@ from aiohttp import web
 from app.engine.magnet import format_magnet
 from app.ui.bridge import EngineBridge
 from app.ui.dialogs.feeds import FeedsDialog
+from tests.http_server import serving
 
 MAGNET = format_magnet(bytes.fromhex("cd" * 20), "Show S01E01", [], []).replace("&", "&amp;")
 FEED = (f'<?xml version="1.0"?><rss version="2.0"><channel><title>Loopback shows</title>'
@@ -27,11 +28,8 @@ async def feed_url() -> AsyncIterator[str]:
 
     app = web.Application()
     app.router.add_get("/feed.xml", feed)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    yield f"http://127.0.0.1:{runner.addresses[0][1]}/feed.xml"
-    await runner.cleanup()
+    async with serving(app) as base:
+        yield base + "feed.xml"
 
 
 async def test_a_rule_made_in_the_window_takes_a_feeds_item(session, feed_url, qtbot, tmp_path):
