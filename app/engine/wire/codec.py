@@ -2,9 +2,13 @@
 
 The decoder owns one receive buffer and never resizes it while a message view may be
 alive: it compacts by copying the unread tail to the front (same size, no reallocation)
-and grows by switching to a new, larger buffer. Both happen only in `get_buffer`/`feed`,
-never while `events()` is read, so a `Piece.data` view is valid until the next
+and grows (or, after a small read, shrinks) by switching to a new buffer, which leaves
+views into the old one valid. Compaction happens only in `get_buffer`/`feed`, never while
+`events()` is read, so a `Piece.data` view (or a `take_blocks` one) is valid until the next
 `get_buffer`/`feed` call, which is all the consumer needs to copy it once.
+
+A download is mostly runs of piece messages and an upload runs of requests: `take_blocks`
+and `take_requests` hand those over without a parser call or message object per block.
 """
 
 from __future__ import annotations
