@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,7 +81,7 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run_against_seed(name: str, cmd: list[str], size: int, seed: subprocess.Popen[bytes]) -> Result:
+def run_against_seed(name: str, cmd: list[str], size: int, seed: subprocess.Popen[bytes] | subprocess.Popen[str]) -> Result:
     before = cpu_seconds(seed.pid)
     result = run_measured(name, cmd, size)
     result.seed_cpu = cpu_seconds(seed.pid) - before
@@ -89,6 +90,24 @@ def run_against_seed(name: str, cmd: list[str], size: int, seed: subprocess.Pope
 
 def start_background(cmd: list[str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(cmd, cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def start_seeding(cmd: list[str]) -> subprocess.Popen[str]:
+    """`piecemeal-cli seed`, once it says it seeds: its data is checked (a fixed sleep was too short
+    on a loaded machine, and the leecher's retry delay was measured as transfer time)."""
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    seeding = threading.Event()
+
+    def read_progress() -> None:  # read to the end: a full pipe would stall the seed
+        for line in proc.stdout or ():
+            if "Seeding" in line:
+                seeding.set()
+
+    threading.Thread(target=read_progress, daemon=True).start()
+    if not seeding.wait(600):
+        stop(proc)
+        raise SystemExit("piecemeal-cli seed did not start seeding")
+    return proc
 
 
 def wait_port_file(path: Path, timeout: float = 600) -> int:
@@ -100,7 +119,7 @@ def wait_port_file(path: Path, timeout: float = 600) -> int:
     raise SystemExit("the libtorrent seed did not start")
 
 
-def stop(proc: subprocess.Popen[bytes]) -> None:
+def stop(proc: subprocess.Popen[bytes] | subprocess.Popen[str]) -> None:
     proc.terminate()
     try:
         proc.wait(10)
@@ -158,9 +177,8 @@ def bench_seed(work: Path, torrent: Path, data: Path, size: int) -> list[Result]
         stop(lt_seed)
     shutil.rmtree(work / "l1", ignore_errors=True)
     profile = ["-m", "cProfile", "-o", SEED_PROFILE] if SEED_PROFILE else []
-    pm_seed = start_background([PY, *profile, "-m", "app.cli", "seed", str(torrent), "--data", str(data), "--bind", "127.0.0.5", "--port", "47123", "--no-dht", "--no-lsd", "--no-port-mapping", *PM_EXTRA])
+    pm_seed = start_seeding([PY, *profile, "-m", "app.cli", "seed", str(torrent), "--data", str(data), "--bind", "127.0.0.5", "--port", "47123", "--no-dht", "--no-lsd", "--no-port-mapping", *PM_EXTRA])
     try:
-        time.sleep(2 + size / 1.5e9)  # the seed checks its data first
         results.append(run_against_seed("seed: piecemeal -> libtorrent", [
             PY, "-m", "tests.bench.lt_client", "leech", str(torrent), str(work / "l2"), "127.0.0.3", "127.0.0.5:47123",
             *LEECH_EXTRA, *LT_EXTRA], size, pm_seed))
