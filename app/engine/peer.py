@@ -51,7 +51,7 @@ __all__ = ["MAX_PIPELINE", "MAX_UPLOAD_QUEUE", "Lookup", "PeerConnection", "Peer
 log = logging.getLogger(__name__)
 
 READ_AHEAD_PIECES = 4
-SEND_BATCH = 256 * 1024  # bytes of blocks handed to the socket at once
+SEND_BATCH = 1024 * 1024  # bytes of blocks handed to the socket at once: one loop pass per MiB
 WRITE_BUFFER_HIGH = 4 * 1024 * 1024  # bytes queued in the transport before we stop serving
 PIECE_HEADER = 13  # BEP 3: length, id, index, begin in front of a block
 
@@ -83,6 +83,7 @@ class PeerConnection(asyncio.BufferedProtocol):
         self._hung_up = False
         self._serving = False
         self._serve_task: asyncio.Task[None] | None = None
+        self._read_ahead_from: int | None = None  # the first queued piece at the last read-ahead
         self._write_ok = asyncio.Event()
         self._write_ok.set()
         self.handshake_done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -319,8 +320,12 @@ class PeerConnection(asyncio.BufferedProtocol):
 
     def _read_ahead(self, owner: PeerOwner) -> None:
         """Start reading the next few pieces the peer asked for, so the disk is never waited on."""
+        queue = self.protocol.upload_queue
+        if not queue or queue[0].index == self._read_ahead_from:
+            return  # done for this piece already: the scan walks hundreds of queued requests
+        self._read_ahead_from = queue[0].index
         pieces: list[int] = []
-        for request in self.protocol.upload_queue:
+        for request in queue:
             if not pieces or request.index != pieces[-1]:
                 pieces.append(request.index)
                 owner.prefetch(request.index)

@@ -206,14 +206,22 @@ class PeerProtocol:
         self._receive(now)
 
     def _receive(self, now: float) -> None:
-        if self.closed:
-            return
+        decoder = self.decoder
         try:
-            for event in self.decoder.events():
-                self.last_received = now  # whole messages only: a dribble is idle
-                _HANDLERS[type(event)](self, event)
-                if self.closed:
-                    return
+            while not self.closed:
+                # Runs of pieces (a download) and of requests (an upload) skip the per-message parsers.
+                if blocks := decoder.take_blocks():
+                    self.last_received = now
+                    self._on_blocks(blocks)
+                elif requests := decoder.take_requests():
+                    self.last_received = now
+                    for request in requests:
+                        self._on_request(request)
+                elif (event := decoder.next_event()) is not None:
+                    self.last_received = now  # whole messages only: a dribble is idle
+                    _HANDLERS[type(event)](self, event)
+                else:
+                    break
         except EngineError as exc:
             self._drop(exc)
 
@@ -582,18 +590,33 @@ class PeerProtocol:
         return True
 
     def _on_piece(self, msg: m.Piece) -> None:
-        block = self.outstanding.pop((msg.index, msg.begin), None)
-        if block is None:
-            self.unsolicited += 1
-            if self.unsolicited > 2 * MAX_PIPELINE:
-                raise RemoteProtocolError("too many blocks we did not ask for")
-            return
-        if block.length != len(msg.data):
-            raise RemoteProtocolError(f"block {msg.index}+{msg.begin} has {len(msg.data)} bytes, not {block.length}")
-        self.down.add(block.length)
-        self.last_piece = self.last_received
-        self.owner.block_received(self.peer, block, msg.data)  # type: ignore[union-attr, arg-type]
-        self.fill_pipeline()
+        self._on_blocks([(msg.index, msg.begin, memoryview(msg.data))])
+
+    def _on_blocks(self, blocks: list[tuple[int, int, memoryview]]) -> None:
+        """Received blocks (index, begin, data) to the owner; the pipeline is refilled once for them all."""
+        owner: PeerOwner = self.owner  # type: ignore[assignment]
+        outstanding, peer = self.outstanding, self.peer
+        received = 0
+        for index, begin, data in blocks:
+            block = outstanding.pop((index, begin), None)
+            if block is None:
+                self._unsolicited()
+                continue
+            if block.length != len(data):
+                raise RemoteProtocolError(f"block {index}+{begin} has {len(data)} bytes, not {block.length}")
+            received += block.length
+            owner.block_received(peer, block, data)
+            if self.closed:
+                return
+        if received:
+            self.down.add(received)
+            self.last_piece = self.last_received
+            self.fill_pipeline()
+
+    def _unsolicited(self) -> None:
+        self.unsolicited += 1
+        if self.unsolicited > 2 * MAX_PIPELINE:
+            raise RemoteProtocolError("too many blocks we did not ask for")
 
     def _on_cancel(self, msg: m.Cancel) -> None:
         request = m.Request(msg.index, msg.begin, msg.length)

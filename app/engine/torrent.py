@@ -79,7 +79,6 @@ RETRY_DELAYS = (5.0, 30.0, 120.0)  # after the 1st, 2nd, 3rd failed connection; 
 HASH_STRIKES = 2  # a peer that contributed to this many failed pieces is banned
 FAILED_FLASH = 3.0  # seconds the UI shows a piece as hash-failed
 READ_CACHE_BYTES = 32 * 1024 * 1024
-SPARE_BUFFERS = 16
 DHT_SEARCH_INTERVAL = 30.0  # while we need peers (or metadata)
 DHT_ANNOUNCE_INTERVAL = 15 * 60.0
 CLIENT_NAME = "Piecemeal " + ".".join(map(str, CLIENT_VERSION))
@@ -766,6 +765,7 @@ class Torrent:
         if buffer is None:
             buffer = self._buffers[block.piece] = self._new_buffer(block.piece)
             self._unwritten += len(buffer)
+            self._apply_backpressure()  # only a new buffer adds to what waits for the disk
         buffer[block.offset : block.offset + block.length] = data
         for other in others:
             if isinstance(other, PeerConnection):
@@ -775,7 +775,6 @@ class Torrent:
             task = asyncio.ensure_future(self._verify(block.piece, buffer))
             self._verifying.add(task)
             task.add_done_callback(self._verifying.discard)
-        self._apply_backpressure()
 
     def blocks_returned(self, peer: PeerConnection | WebSeed, blocks: list[Block]) -> None:
         for block in blocks:
@@ -839,8 +838,7 @@ class Torrent:
             return
         finally:
             self._unwritten -= len(buffer)
-            if len(buffer) == self.metainfo.piece_length and len(self._spare) < SPARE_BUFFERS:
-                self._spare.append(buffer)
+            self._keep_spare(buffer)
             self._apply_backpressure()
         if ok:
             self._piece_verified(piece)
@@ -854,6 +852,13 @@ class Torrent:
             self._fail(message)
         else:
             log.info("torrent %s: a write of the previous run failed: %s", self.name, message)
+
+    def _keep_spare(self, buffer: bytearray) -> None:
+        """Keep as many piece buffers as may wait for the disk: a new one costs a page fault per 4 KiB
+        (17% of the loop thread in a 1 GiB download when only 16 were kept)."""
+        piece_length = self.metainfo.piece_length
+        if len(buffer) == piece_length and len(self._spare) * piece_length < self.host.config.max_unwritten:
+            self._spare.append(buffer)
 
     def _new_buffer(self, piece: int) -> bytearray:
         size = self.metainfo.piece_size(piece)
@@ -910,6 +915,7 @@ class Torrent:
                 culprit.close("sent data that failed the hash check")
 
     def _finished(self) -> None:
+        self._spare.clear()  # a seed receives nothing: give the piece buffers back
         self.trackers.completed()
         for peer in list(self.peers):
             peer.set_interested(False)

@@ -68,13 +68,13 @@ async def test_the_leecher_fetches_the_pieces_the_seed_suggests_first(
     outside = [piece for piece in range(PIECES) if piece not in allowed]
     cached = [outside[-1], outside[5]]  # far apart, neither of them one of the allowed pieces
     received: list[int] = []
-    original = peer_protocol._HANDLERS[m.Piece]
+    original = peer_protocol.PeerProtocol._on_blocks  # every received block passes here
 
-    def record(peer: peer_protocol.PeerProtocol, message: m.Piece) -> None:
-        received.append(message.index)
-        original(peer, message)
+    def record(peer: peer_protocol.PeerProtocol, blocks: list[tuple[int, int, memoryview]]) -> None:
+        received.extend(index for index, _, _ in blocks)
+        original(peer, blocks)
 
-    monkeypatch.setitem(peer_protocol._HANDLERS, m.Piece, record)
+    monkeypatch.setattr(peer_protocol.PeerProtocol, "_on_blocks", record)
     async with running_session() as seed, running_session() as leecher:
         info_hash = await seed_with(seed, torrent, tmp_path / "seed")
         seed_torrent = seed.torrents[meta.info_hash]

@@ -50,18 +50,18 @@ async def test_the_connection_that_brings_the_metadata_brings_the_data(
     metadata_from: set[PeerProtocol] = set()
     data_from: set[PeerProtocol] = set()
     ut_metadata = ext.LOCAL_EXTENSION_IDS[ext.UT_METADATA]
-    on_metadata, on_piece = peer_protocol._EXTENSION_HANDLERS[ut_metadata], peer_protocol._HANDLERS[m.Piece]
+    on_metadata, on_blocks = peer_protocol._EXTENSION_HANDLERS[ut_metadata], PeerProtocol._on_blocks
 
     def record_metadata(peer: PeerProtocol, owner: PeerOwner, payload: bytes) -> None:
         metadata_from.add(peer)
         on_metadata(peer, owner, payload)
 
-    def record_piece(peer: PeerProtocol, message: m.Piece) -> None:
+    def record_blocks(peer: PeerProtocol, blocks: list[tuple[int, int, memoryview]]) -> None:
         data_from.add(peer)
-        on_piece(peer, message)
+        on_blocks(peer, blocks)
 
     monkeypatch.setitem(peer_protocol._EXTENSION_HANDLERS, ut_metadata, record_metadata)
-    monkeypatch.setitem(peer_protocol._HANDLERS, m.Piece, record_piece)
+    monkeypatch.setattr(PeerProtocol, "_on_blocks", record_blocks)  # every received block passes here
     link = format_magnet(parse_metainfo(torrent).info_hash, "m")
     async with lt_seed(torrent, payload.parent) as seed, running_session() as session:
         await download_from(session, link, tmp_path / "out", ("127.0.0.2", seed.port), timeout=30)

@@ -2,9 +2,13 @@
 
 The decoder owns one receive buffer and never resizes it while a message view may be
 alive: it compacts by copying the unread tail to the front (same size, no reallocation)
-and grows by switching to a new, larger buffer. Both happen only in `get_buffer`/`feed`,
-never while `events()` is read, so a `Piece.data` view is valid until the next
+and grows (or, after a small read, shrinks) by switching to a new buffer, which leaves
+views into the old one valid. Compaction happens only in `get_buffer`/`feed`, never while
+`events()` is read, so a `Piece.data` view (or a `take_blocks` one) is valid until the next
 `get_buffer`/`feed` call, which is all the consumer needs to copy it once.
+
+A download is mostly runs of piece messages and an upload runs of requests: `take_blocks`
+and `take_requests` hand those over without a parser call or message object per block.
 """
 
 from __future__ import annotations
@@ -45,11 +49,20 @@ from app.engine.wire.messages import (
 BLOCK_SIZE = 16 * 1024
 MAX_ACCEPTED_BLOCK = 128 * 1024  # the largest block a peer may request or send
 INITIAL_BUFFER = 256 * 1024
+MIN_READ = 64 * 1024  # room kept free for one read from the socket
+# The room grows while reads fill it, up to this: a fast peer costs fewer loop wake-ups per GiB.
+MAX_READ = 1024 * 1024
 
 _U32 = struct.Struct(">I")
 _U32_U8 = struct.Struct(">IB")
 _THREE_U32 = struct.Struct(">III")
 _TWO_U32 = struct.Struct(">II")
+_PIECE_HEADER = struct.Struct(">IBII")  # BEP 3: length, id, index, begin in front of a block
+_PIECE_HEADER_SIZE = _PIECE_HEADER.size
+_PIECE_ID = int(MessageId.PIECE)  # a plain int: compared once per received block
+_REQUEST_HEADER = struct.Struct(">IBIII")  # BEP 3: a whole request message
+_REQUEST_HEADER_SIZE = _REQUEST_HEADER.size
+_REQUEST_ID = int(MessageId.REQUEST)
 
 KEEP_ALIVE = KeepAlive()
 _SINGLETONS: dict[int, Message] = {
@@ -183,20 +196,27 @@ class WireDecoder:
         self._start = 0  # first unread byte
         self._end = 0  # one past the last received byte
         self._missing = 0  # bytes still to come of a partly received message
+        self._read_size = MIN_READ  # room offered for the next read
         self._handshake_pending = expect_handshake
 
     @property
     def buffer_size(self) -> int:
-        """Bytes held for receiving: at most about twice max_message, while a large message arrives."""
+        """Bytes held for receiving: at most about twice max_message plus MAX_READ."""
         return len(self._buf)
 
     def get_buffer(self, sizehint: int = -1) -> memoryview:
         """Writable space for the next received bytes (asyncio.BufferedProtocol)."""
-        self._make_room(max(sizehint, 64 * 1024, self._missing))  # room for the rest of a message
+        self._make_room(max(sizehint, self._read_size, self._missing))  # room for the rest of a message
         return memoryview(self._buf)[self._end :]
 
     def buffer_updated(self, nbytes: int) -> None:
         self._end += nbytes
+        if self._end == len(self._buf):  # the read took all the room: the peer sends faster than we read
+            self._read_size = min(2 * self._read_size, MAX_READ)
+        elif nbytes < self._read_size // 8:  # it slowed down (or stopped): give the room back now
+            self._read_size = MIN_READ
+            if len(self._buf) > INITIAL_BUFFER and self._end - self._start <= INITIAL_BUFFER:
+                self._switch(bytearray(INITIAL_BUFFER))
 
     def feed(self, data: bytes | bytearray | memoryview) -> None:
         """Append received bytes (for callers without a BufferedProtocol, and tests)."""
@@ -206,16 +226,53 @@ class WireDecoder:
 
     def events(self) -> Iterator[Event]:
         """Every complete handshake/message received so far, in order."""
+        while (event := self.next_event()) is not None:
+            yield event
+
+    def next_event(self) -> Event | None:
+        """The next complete handshake/message, or None until more bytes arrive."""
         if self._handshake_pending:
-            handshake = self._next_handshake()
-            if handshake is None:
-                return
-            yield handshake
-        while True:
-            message = self._next_message()
-            if message is None:
-                return
-            yield message
+            return self._next_handshake()
+        return self._next_message()
+
+    def take_blocks(self) -> list[tuple[int, int, memoryview]]:
+        """(index, begin, data) of the complete piece messages at the front, taken off the stream.
+
+        The hot path of a download: one unpack per block and no message object. Anything
+        else (another message, a piece not yet whole or malformed) stops the run and is
+        left for `next_event`, which raises on the malformed ones.
+        """
+        blocks: list[tuple[int, int, memoryview]] = []
+        if self._handshake_pending:
+            return blocks
+        buf, start, end, limit = self._buf, self._start, self._end, self.max_message
+        view, unpack = memoryview(buf), _PIECE_HEADER.unpack_from
+        while end - start >= _PIECE_HEADER_SIZE:
+            length, message_id, index, begin = unpack(buf, start)
+            if message_id != _PIECE_ID or not 9 < length <= limit or end - start < 4 + length:
+                break
+            blocks.append((index, begin, view[start + _PIECE_HEADER_SIZE : start + 4 + length]))
+            start += 4 + length
+        self._start = start
+        return blocks
+
+    def take_requests(self) -> list[Request]:
+        """The complete, well-formed request messages at the front, taken off the stream.
+
+        The hot path of an upload, as `take_blocks` is of a download: no parser per message.
+        """
+        requests: list[Request] = []
+        if self._handshake_pending:
+            return requests
+        buf, start, end, unpack = self._buf, self._start, self._end, _REQUEST_HEADER.unpack_from
+        while end - start >= _REQUEST_HEADER_SIZE:
+            length, message_id, index, begin, size = unpack(buf, start)
+            if length != 13 or message_id != _REQUEST_ID or not 0 < size <= MAX_ACCEPTED_BLOCK:
+                break  # another message, or a bad request: next_event says which
+            requests.append(Request(index, begin, size))
+            start += _REQUEST_HEADER_SIZE
+        self._start = start
+        return requests
 
     def _next_handshake(self) -> Handshake | None:
         if self._end - self._start < HANDSHAKE_LENGTH:
@@ -259,7 +316,7 @@ class WireDecoder:
         unread = self._end - self._start
         wanted = unread + needed
         if wanted > len(self._buf):
-            self._switch(bytearray(max(2 * len(self._buf), wanted)))
+            self._switch(bytearray(wanted + wanted // 4))  # headroom: the next read's unread tail may be longer
         elif len(self._buf) > INITIAL_BUFFER and wanted <= INITIAL_BUFFER:
             self._switch(bytearray(INITIAL_BUFFER))
         elif self._start and (self._end + needed > len(self._buf) or unread == 0):
@@ -317,8 +374,6 @@ def encode(message: Message) -> bytes:
     return _ENCODERS[type(message)](message)
 
 
-_REQUEST_HEADER = struct.Struct(">IBIII")
-_PIECE_HEADER = struct.Struct(">IBII")
 
 
 def encode_request(index: int, begin: int, length: int) -> bytes:

@@ -7,6 +7,8 @@ from hypothesis import strategies as st
 from app.engine.errors import RemoteProtocolError
 from app.engine.wire import messages as m
 from app.engine.wire.codec import (
+    INITIAL_BUFFER,
+    MAX_READ,
     WireDecoder,
     encode,
     encode_handshake,
@@ -143,3 +145,59 @@ def test_piece_views_stay_valid_while_more_events_are_pulled() -> None:
     decoder.feed(stream + partial)  # 15 pieces and most of a 16th fill the initial buffer
     pieces = list(decoder.events())
     assert [bytes(p.data) for p in pieces] == blocks
+
+
+def test_take_blocks_takes_the_run_of_pieces_and_leaves_the_rest_in_order() -> None:
+    first, second = b"a" * 16384, b"b" * 100
+    decoder = WireDecoder(expect_handshake=False)
+    decoder.feed(encode(m.Piece(1, 0, first)) + encode(m.Piece(1, 16384, second)) + encode(m.Have(3))
+                 + encode(m.Piece(2, 0, first)) + encode(m.Piece(5, 0, first))[:20])
+    assert [(i, b, bytes(d)) for i, b, d in decoder.take_blocks()] == [(1, 0, first), (1, 16384, second)]
+    assert decoder.take_blocks() == []  # a have is next: for next_event
+    assert decoder.next_event() == m.Have(3)
+    assert [(i, b, bytes(d)) for i, b, d in decoder.take_blocks()] == [(2, 0, first)]
+    assert decoder.take_blocks() == [] and decoder.next_event() is None  # the last piece is not whole yet
+
+
+def test_take_blocks_waits_for_the_handshake_and_leaves_bad_pieces_to_next_event() -> None:
+    decoder = WireDecoder()
+    decoder.feed(encode_handshake(IH, PID) + struct.pack(">IBI", 5, 7, 1))  # a piece without its begin
+    assert decoder.take_blocks() == []
+    assert isinstance(decoder.next_event(), m.Handshake)
+    assert decoder.take_blocks() == []
+    with pytest.raises(RemoteProtocolError, match="too short"):
+        decoder.next_event()
+
+
+def test_take_blocks_leaves_a_piece_over_the_size_limit_to_next_event() -> None:
+    decoder = WireDecoder(expect_handshake=False, max_message=1000)
+    decoder.feed(encode(m.Piece(0, 0, bytes(2000))))
+    assert decoder.take_blocks() == []
+    with pytest.raises(RemoteProtocolError, match="exceeds"):
+        decoder.next_event()
+
+
+def test_take_requests_takes_the_run_of_requests_and_leaves_bad_ones_to_next_event() -> None:
+    decoder = WireDecoder(expect_handshake=False)
+    decoder.feed(encode_request(1, 0, 16384) + encode_request(1, 16384, 16384) + encode(m.Cancel(1, 0, 16384))
+                 + encode_request(2, 0, 0) + encode_request(3, 0, 16384)[:10])
+    assert decoder.take_blocks() == []
+    assert decoder.take_requests() == [m.Request(1, 0, 16384), m.Request(1, 16384, 16384)]
+    assert decoder.take_requests() == [] and decoder.next_event() == m.Cancel(1, 0, 16384)
+    assert decoder.take_requests() == []  # a request for 0 bytes: the parser refuses it
+    with pytest.raises(RemoteProtocolError, match="out of bounds"):
+        decoder.next_event()
+
+
+def test_the_room_for_a_read_grows_while_reads_fill_it_and_is_given_back_after_a_small_read() -> None:
+    decoder = WireDecoder(expect_handshake=False)
+    offered = []
+    for _ in range(6):
+        room = decoder.get_buffer(-1)
+        offered.append(len(room))
+        decoder.buffer_updated(len(room))  # a full read of zeros: keep-alives
+        assert set(decoder.events()) == {m.KeepAlive()}
+    assert offered[0] == INITIAL_BUFFER and MAX_READ <= max(offered) <= 2 * MAX_READ
+    decoder.get_buffer(-1)[:4] = bytes(4)
+    decoder.buffer_updated(4)  # the peer slowed down
+    assert decoder.buffer_size == INITIAL_BUFFER and list(decoder.events()) == [m.KeepAlive()]
