@@ -255,6 +255,7 @@ class Controls:
 
     async def _move(self, torrent: Torrent, job: FileCopy) -> None:
         torrent.note = "Moving"
+        self._session.touched(torrent)
         try:
             await asyncio.to_thread(job.copy_all)
             if self._session.torrents.get(torrent.info_hash) is not torrent:
@@ -264,9 +265,11 @@ class Controls:
             await asyncio.to_thread(job.undo)
             job.error = "The move was cancelled" if isinstance(exc, MoveCancelled) else copy_error(exc, job.destination)
             torrent.note = f"Move failed: {job.error}"
+            self._session.touched(torrent)
             log.warning("moving %s: %s", torrent.name, job.error)
             return
         torrent.note = await self._forget_old_files(torrent, old_storage)
+        self._session.touched(torrent)
         job.finished = True
 
     async def _switch(self, torrent: Torrent, job: FileCopy) -> Storage | None:
@@ -279,7 +282,8 @@ class Controls:
             return None
         old_storage = torrent.storage
         new_storage = Storage(
-            torrent.metainfo, job.destination, self._session.executor, verifier=verifier_for(torrent.metainfo)
+            torrent.metainfo, job.destination, self._session.executor, verifier=verifier_for(torrent.metainfo),
+            open_files=self._session.open_files,
         )
         new_storage.set_skipped(torrent.options.skipped_files())
         if _seeding(torrent):
@@ -320,6 +324,7 @@ class Controls:
             status = self.move_status(info_hash)
             if torrent is not None and status is not None and not (status.finished or status.error):
                 torrent.note = f"Moving {status.progress:.0%}"
+                self._session.touched(torrent)
 
 
 def _seeding(torrent: Torrent) -> bool:

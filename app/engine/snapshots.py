@@ -197,3 +197,17 @@ class SessionSnapshot:
             return f"Reachable: {self.incoming_connections} incoming connection{plural}" + (
                 f" ({where})" if where and self.port_mapping.state == MapState.MAPPED else "")
         return self.port_mapping.summary
+
+
+@dataclass(frozen=True, slots=True)
+class TorrentChanges:
+    """The torrents whose snapshot changed after revision `since`, up to `revision`.
+
+    `complete`: `torrents` holds every torrent of the session, and a torrent the reader knows
+    that is not among them was removed (the first read, or one older than the removals kept).
+    """
+
+    revision: int
+    torrents: tuple[TorrentSnapshot, ...]
+    removed: tuple[str, ...] = ()
+    complete: bool = False

@@ -21,11 +21,13 @@ import pytest
 from app.engine import events
 from app.engine.bitfield import Bitfield
 from app.engine.creator import create_torrent
+from app.engine.heartbeat import Heartbeat
 from app.engine.metainfo import Metainfo, parse_metainfo
 from app.engine.piece_picker import Block
 from app.engine.rate_limit import RateLimits, Throttle
 from app.engine.snapshots import StopReason, TorrentState
 from app.engine.sockets import Sockets
+from app.engine.storage.disk import OpenFiles
 from app.engine.store import ResumeRecord
 from app.engine.session import Session
 from app.engine.torrent import Torrent, TorrentHost
@@ -64,6 +66,8 @@ class FakeHost:
     network: FakeNetwork = field(default_factory=FakeNetwork)
     dht: None = None
     rng: random.Random = field(default_factory=lambda: random.Random(7))
+    open_files: OpenFiles = field(default_factory=OpenFiles)
+    heartbeat: Heartbeat = field(default_factory=Heartbeat)
     admitting: bool = True  # the queue's answer
     room: bool = True  # the disk guard's answer
     events: list[events.Event] = field(default_factory=list)
@@ -89,6 +93,9 @@ class FakeHost:
 
     def metadata_received(self, torrent: Torrent) -> None:
         raise AssertionError("metadata received by a torrent made from its metainfo")
+
+    def touched(self, torrent: Torrent) -> None:
+        pass  # no snapshots are kept here: the tests ask the torrent itself
 
     def emit(self, event: events.Event) -> None:
         self.events.append(event)
