@@ -1,3 +1,4 @@
+import random
 from dataclasses import replace
 
 from PySide6.QtCore import QPersistentModelIndex, Qt
@@ -148,6 +149,33 @@ def test_a_tick_over_a_thousand_torrents_touches_only_changed_rows():
     model.dataChanged.connect(lambda top, bottom: rows.extend(range(top.row(), bottom.row() + 1)))
     model.apply(diff_torrents(before, after))
     assert rows == list(range(0, 1000, 100))
+
+
+def test_a_sorted_tick_over_ten_thousand_rows_sorts_in_only_the_changed_ones(monkeypatch):
+    """Issue 19: 100 of 10,000 rows change their speed; the list stays sorted by speed, and only
+    those 100 have their sort key computed (a full sort would compute 10,000)."""
+    rng = random.Random(3)
+    before = {t.info_hash: t for t in (torrent(i, down_rate=float(rng.randrange(50))) for i in range(10_000))}
+    model = TorrentListModel()
+    model.sort(TorrentColumn.DOWN, Qt.SortOrder.DescendingOrder)
+    model.apply(diff_torrents({}, before.values()))
+    selected = QPersistentModelIndex(model.index(5, 0))
+    selected_name = selected.data()
+    moving = set(rng.sample(sorted(before), 100))
+    after = [replace(t, down_rate=float(rng.randrange(50))) if h in moving else t for h, t in before.items()]
+    keyed = []
+    column = TorrentColumn.DOWN
+    key = model._columns[column].sort_key
+    monkeypatch.setattr(model, "_columns", tuple(
+        replace(c, sort_key=lambda t: keyed.append(t) or key(t)) if n == column else c
+        for n, c in enumerate(model._columns)
+    ))
+    model.apply(diff_torrents(before, after))
+    rates = [model.item(row).down_rate for row in range(model.rowCount())]
+    assert rates == sorted(rates, reverse=True) and model.rowCount() == 10_000
+    assert {t.info_hash for t in keyed} <= moving and len(keyed) <= 100
+    assert selected.data() == selected_name  # the selection follows its row
+    assert all(model.row_of(model.item(row).info_hash) == row for row in range(model.rowCount()))
 
 
 def test_size_is_what_the_user_wants_and_the_tooltip_gives_the_total():

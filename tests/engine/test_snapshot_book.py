@@ -1,0 +1,35 @@
+"""Which torrents changed since a reader's revision: only those, and the removed ones."""
+
+from dataclasses import replace
+
+from app.engine.snapshot_book import SnapshotBook
+from tests.ui.factories import torrent
+
+
+def test_a_reader_gets_only_what_changed_since_its_revision():
+    book = SnapshotBook()
+    first = [torrent(n) for n in range(1000)]
+    for snap in first:
+        book.record(snap)
+    everything = book.since(0)
+    assert everything.complete and len(everything.torrents) == 1000
+    assert book.since(everything.revision).torrents == ()
+    assert not book.record(replace(first[5]))  # equal: no change
+    moved = replace(first[7], down_rate=12.0)
+    assert book.record(moved)
+    book.forget(first[9].info_hash)
+    later = book.since(everything.revision)
+    assert (later.torrents, later.removed, later.complete) == ((moved,), (first[9].info_hash,), False)
+    assert book.since(later.revision).torrents == () and len(book) == 999
+
+
+def test_a_reader_behind_the_removals_kept_gets_the_whole_list():
+    book = SnapshotBook(removals_kept=2)
+    snaps = [torrent(n) for n in range(5)]
+    for snap in snaps:
+        book.record(snap)
+    seen = book.revision
+    for snap in snaps[:3]:
+        book.forget(snap.info_hash)
+    answer = book.since(seen)
+    assert answer.complete and answer.torrents == tuple(snaps[3:])
