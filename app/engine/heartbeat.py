@@ -78,10 +78,7 @@ class Heartbeat:
     async def _run(self) -> None:
         while True:
             await asyncio.sleep(TICK)  # read each time: a test may shorten it
-            try:
-                self.beat(self._clock())
-            except Exception:  # a task boundary: one bad tick must not stop every torrent's
-                log.exception("the torrents' tick failed")
+            self.beat(self._clock())
 
     def beat(self, now: float) -> None:
         self._wake_due(now)
@@ -89,11 +86,17 @@ class Heartbeat:
             if torrent not in self._awake:
                 continue  # it left during another's tick
             self.visits += 1
-            elapsed = now - self._last[torrent]
-            self._last[torrent] = now
-            torrent.count_time(elapsed)
-            torrent.tick(now, elapsed)
-            self._maybe_sleep(torrent, now)
+            try:
+                self._tick(torrent, now)
+            except Exception:  # one torrent's bug must not stop the others' ticks
+                log.exception("a torrent's tick failed")
+
+    def _tick(self, torrent: Ticked, now: float) -> None:
+        elapsed = now - self._last[torrent]
+        self._last[torrent] = now
+        torrent.count_time(elapsed)
+        torrent.tick(now, elapsed)
+        self._maybe_sleep(torrent, now)
 
     def _maybe_sleep(self, torrent: Ticked, now: float) -> None:
         until = torrent.sleeps_until(now)
