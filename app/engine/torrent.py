@@ -549,7 +549,7 @@ class Torrent:
         if any(at <= now for at in retries):
             return None
         dht = math.inf if self.host.dht is None or self.private else max(self._next_dht, self.first_announce_at)
-        return min(dht, *retries)
+        return min([dht, *retries])
 
     def _connect_more(self, now: float) -> None:
         limit = self.host.config.max_peers_per_torrent

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import math
 import os
 import random
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -30,7 +31,7 @@ from app.engine.sockets import Sockets
 from app.engine.storage.disk import OpenFiles
 from app.engine.store import ResumeRecord
 from app.engine.session import Session
-from app.engine.torrent import Torrent, TorrentHost
+from app.engine.torrent import Torrent, TorrentHost, _Candidate
 from app.engine.torrent_options import SKIP, TorrentOptions, apply_options
 
 PIECE = 32 * 1024
@@ -443,3 +444,12 @@ def test_the_session_and_the_fake_have_each_host_value(host: FakeHost) -> None:
             assert hasattr(session.config, name) and hasattr(host.config, name), name
     finally:
         session.executor.shutdown()
+
+
+async def test_an_idle_seed_says_when_its_tick_next_has_work(made, metainfo: Metainfo, payload: Path) -> None:
+    """Issue 19: a seed with no peer, dial or web seed is not ticked until its own timers say."""
+    torrent = made(metainfo, payload.parent)
+    assert torrent.sleeps_until(0.0) == math.inf  # no DHT, no peer to dial again: only a wake
+    torrent.candidates[("127.0.0.1", 6881)] = _Candidate(failures=1, not_before=30.0)
+    assert torrent.sleeps_until(0.0) == 30.0
+    assert torrent.sleeps_until(30.0) is None  # the retry is due: it has work
