@@ -4,8 +4,8 @@ A torrent with something going on (peers, dials, web seeds, a metadata fetch) is
 every second. One with nothing to do (10,000 idle seeds) sleeps until the first thing it has
 a timer for (its next DHT announce, a peer to dial again) or until something wakes it (a
 tracker's peers, an incoming connection): the tick then costs what is busy, not what exists.
-A sleeper is also woken at least every MAX_SLEEP seconds, so its time counters (the seeding
-time a goal counts) stay close; `settle` brings them up to date for a reader at once.
+A sleeper is also woken at least every MAX_SLEEP seconds; its time counters (the seeding
+time a goal counts, the time active) are brought up to date for a reader by `settle`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Final, Protocol
 log = logging.getLogger(__name__)
 
 TICK: Final = 1.0
-MAX_SLEEP: Final = 60.0
+MAX_SLEEP: Final = 300.0  # a missed wake costs at most this; readers `settle` the counters
 
 
 class Ticked(Protocol):
