@@ -27,6 +27,11 @@ Index = QModelIndex | QPersistentModelIndex
 _RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 _LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
 _NO_PARENT = QModelIndex()
+# The roles a view asks for at every paint of a cell that a model answers.
+PAINTED_ROLES = frozenset({
+    Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.TextAlignmentRole, Qt.ItemDataRole.DecorationRole,
+    Qt.ItemDataRole.ForegroundRole,
+})
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +44,10 @@ class Column(Generic[T]):
 
 
 class KeyedTableModel(QAbstractTableModel, Generic[T]):
+    # Roles whose values are kept per row, made once per item: only for a model whose cells
+    # depend on the item alone (not on the clock, as a tracker's "5 s ago" does).
+    kept_roles: frozenset[int] = frozenset()
+
     def __init__(
         self,
         columns: Sequence[Column[T]],
@@ -53,11 +62,15 @@ class KeyedTableModel(QAbstractTableModel, Generic[T]):
         self._keys: list[Hashable] = []  # their keys, in the same order
         self._sort_keys: list[Any] = []  # their sort keys, in the same order, while sorted
         self._rows: dict[Hashable, int] = {}
+        # `kept_roles` of each shown row, made once per snapshot: a view asks for them again at
+        # every paint, seven roles per cell (issue 19: scrolling 10,000 rows).
+        self._cells: dict[int, tuple[T, dict[int, tuple[Any, ...]]]] = {}
+        self._alignments = tuple(_RIGHT if c.numeric else _LEFT for c in self._columns)
         self._sort_column = -1
         self._sort_order = Qt.SortOrder.AscendingOrder
         self._roles: dict[int, Callable[[T, int], Any]] = {
             Qt.ItemDataRole.DisplayRole: lambda item, col: self._columns[col].text(item),
-            Qt.ItemDataRole.TextAlignmentRole: lambda _item, col: self._alignment(col),
+            Qt.ItemDataRole.TextAlignmentRole: lambda _item, col: self._alignments[col],
             SORT_ROLE: lambda item, col: self._columns[col].sort_key(item),
             ITEM_ROLE: lambda item, _col: item,
             PROGRESS_ROLE: self._progress,
@@ -79,17 +92,20 @@ class KeyedTableModel(QAbstractTableModel, Generic[T]):
         if role == Qt.ItemDataRole.DisplayRole:
             return self._columns[section].title
         if role == Qt.ItemDataRole.TextAlignmentRole:
-            return self._alignment(section)
+            return self._alignments[section]
         return None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        # The view asks for a dozen roles per cell: reject the unused ones first, cheaply.
+        # The view asks for seven roles per cell at each repaint: reject the unused ones first,
+        # cheaply; an invalid index has row -1.
         handler = self._roles.get(role)
-        if handler is None or not index.isValid():
+        if handler is None:
             return None
         row = index.row()
-        if row >= len(self._items):
+        if not 0 <= row < len(self._items):
             return None
+        if role in self.kept_roles:
+            return self._painted(self._items[row], role)[index.column()]
         return handler(self._items[row], index.column())
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
@@ -167,6 +183,7 @@ class KeyedTableModel(QAbstractTableModel, Generic[T]):
         self._keys.clear()
         self._sort_keys.clear()
         self._rows.clear()
+        self._cells.clear()
         self.endResetModel()
 
     # Row bookkeeping
@@ -177,6 +194,8 @@ class KeyedTableModel(QAbstractTableModel, Generic[T]):
             return
         for first, last in reversed(contiguous_runs(rows)):
             self.beginRemoveRows(_NO_PARENT, first, last)
+            for item in self._items[first : last + 1]:
+                self._cells.pop(id(item), None)
             del self._items[first : last + 1]
             del self._keys[first : last + 1]
             del self._sort_keys[first : last + 1]
@@ -200,6 +219,7 @@ class KeyedTableModel(QAbstractTableModel, Generic[T]):
         for item in items:
             row = self._rows[self._key(item)]
             if self._items[row] != item:
+                self._cells.pop(id(self._items[row]), None)
                 self._items[row] = item
                 touched.append(row)
         last_column = len(self._columns) - 1
@@ -259,12 +279,20 @@ class KeyedTableModel(QAbstractTableModel, Generic[T]):
     def _reindex(self) -> None:
         self._rows = dict(zip(self._keys, range(len(self._keys))))
 
+    def _painted(self, item: T, role: int) -> tuple[Any, ...]:
+        """The row's value of `role` in each column, made on first use."""
+        made = self._cells.get(id(item))
+        if made is None or made[0] is not item:  # `is`: an id is reused once its item is gone
+            made = self._cells[id(item)] = (item, {})
+        values = made[1].get(role)
+        if values is None:
+            handler = self._roles[role]
+            values = made[1][role] = tuple(handler(item, column) for column in range(len(self._columns)))
+        return values
+
     def _progress(self, item: T, column: int) -> float | None:
         progress = self._columns[column].progress
         return None if progress is None else progress(item)
-
-    def _alignment(self, column: int) -> Qt.AlignmentFlag:
-        return _RIGHT if self._columns[column].numeric else _LEFT
 
 
 def _insertion_point(keys: list[Any], key: Any, descending: bool) -> int:

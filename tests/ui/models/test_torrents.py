@@ -211,3 +211,18 @@ def test_typing_on_in_the_search_tests_only_the_rows_shown():
     assert model.rowCount() == 20  # 123, 1230-1239, 1123, 2123 ... 9123
     model.set_search_text("torrent")  # wider: every row is asked again
     assert model.rowCount() == 10_000
+
+
+def test_a_repaint_asks_each_row_for_its_texts_once_per_snapshot(monkeypatch):
+    """Issue 19: a view asks for every cell at each paint; the row's texts are made once."""
+    model = _model_with(3)
+    made = []
+    monkeypatch.setattr(model, "_columns", tuple(
+        replace(c, text=lambda t, text=c.text: made.append(t.name) or text(t)) for c in model._columns
+    ))
+    for _ in range(5):  # five repaints
+        assert [model.index(1, column).data() for column in TorrentColumn][0] == "Torrent 1"
+    assert made == ["Torrent 1"] * len(TorrentColumn)
+    model.apply(TorrentDiff(changed=(torrent(1, down_rate=9e6),)))
+    assert model.index(model.row_of(torrent(1).info_hash), TorrentColumn.DOWN).data() == "8.6 MiB/s"
+    assert made == ["Torrent 1"] * len(TorrentColumn) * 2
