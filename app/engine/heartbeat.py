@@ -15,7 +15,7 @@ import heapq
 import logging
 import time
 from collections.abc import Callable
-from typing import Final, Protocol
+from typing import Final, Generic, Protocol, TypeVar
 
 log = logging.getLogger(__name__)
 
@@ -29,36 +29,39 @@ class Ticked(Protocol):
     def sleeps_until(self, now: float) -> float | None: ...  # None: it has work every second
 
 
-class Heartbeat:
+T = TypeVar("T", bound=Ticked)
+
+
+class Heartbeat(Generic[T]):
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
-        self._awake: dict[Ticked, None] = {}
-        self._last: dict[Ticked, float] = {}  # when each torrent's time was last counted
-        self._sleepers: list[tuple[float, int, Ticked]] = []  # a heap by wake time
-        self._wake_at: dict[Ticked, int] = {}  # each sleeper's heap entry, by its number
+        self._awake: dict[T, None] = {}
+        self._last: dict[T, float] = {}  # when each torrent's time was last counted
+        self._sleepers: list[tuple[float, int, T]] = []  # a heap by wake time
+        self._wake_at: dict[T, int] = {}  # each sleeper's heap entry, by its number
         self._order = 0  # numbers the heap entries: ties never compare torrents
         self._task: asyncio.Task[None] | None = None
         self.visits = 0  # torrents ticked so far (the tests count them)
 
-    def join(self, torrent: Ticked) -> None:
+    def join(self, torrent: T) -> None:
         """Tick `torrent` from now on, until it leaves."""
         self._last[torrent] = self._clock()
         self._awake[torrent] = None
         if self._task is None:
             self._task = asyncio.ensure_future(self._run())
 
-    def leave(self, torrent: Ticked) -> None:
+    def leave(self, torrent: T) -> None:
         self.settle(torrent)
         self._last.pop(torrent, None)
         self._awake.pop(torrent, None)
         self._wake_at.pop(torrent, None)
 
-    def wake(self, torrent: Ticked) -> None:
+    def wake(self, torrent: T) -> None:
         """Something happened to a sleeping torrent: tick it at every beat again."""
         if self._wake_at.pop(torrent, None) is not None:
             self._awake[torrent] = None
 
-    def settle(self, torrent: Ticked) -> None:
+    def settle(self, torrent: T) -> None:
         """Count the time of a torrent up to now, awake or asleep."""
         last = self._last.get(torrent)
         if last is not None:
@@ -69,6 +72,11 @@ class Heartbeat:
     @property
     def awake(self) -> int:
         return len(self._awake)
+
+    def awake_torrents(self) -> list[T]:
+        """The torrents ticked each second: among them every torrent with a peer (a peer wakes
+        its torrent, which does not sleep while it has one)."""
+        return list(self._awake)
 
     def close(self) -> None:
         if self._task is not None:
@@ -91,14 +99,14 @@ class Heartbeat:
             except Exception:  # one torrent's bug must not stop the others' ticks
                 log.exception("a torrent's tick failed")
 
-    def _tick(self, torrent: Ticked, now: float) -> None:
+    def _tick(self, torrent: T, now: float) -> None:
         elapsed = now - self._last[torrent]
         self._last[torrent] = now
         torrent.count_time(elapsed)
         torrent.tick(now, elapsed)
         self._maybe_sleep(torrent, now)
 
-    def _maybe_sleep(self, torrent: Ticked, now: float) -> None:
+    def _maybe_sleep(self, torrent: T, now: float) -> None:
         until = torrent.sleeps_until(now)
         if until is None or torrent not in self._awake:
             return

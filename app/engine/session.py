@@ -144,7 +144,7 @@ class Session:
         self.rng = random.Random()  # one for every torrent's choker and picker: seeding one costs
         self.executor = ThreadPoolExecutor(self.config.disk_threads, thread_name_prefix="disk")
         self.open_files = OpenFiles(self.config.open_files)
-        self.heartbeat = Heartbeat()  # ticks the running torrents that have work (issue 19)
+        self.heartbeat: Heartbeat[Torrent] = Heartbeat()  # ticks the running torrents that have work (issue 19)
         self._book = SnapshotBook()
         self._shown = _ShownTorrents()
         self.sockets = Sockets(self.config.listen_host)  # every socket leaves from the chosen address
@@ -946,7 +946,7 @@ class Session:
         return next((t for t in self.torrents.values() if _v2_id(t) == info_hash), None)
 
     def can_connect(self) -> bool:
-        peers = sum(len(t.peers) for t in self.torrents.values())
+        peers = self._connected_peers()
         return self._half_open < self.config.max_half_open and peers < self.config.max_peers
 
     def admit(self, peer: PeerConnection) -> bool:
@@ -959,8 +959,13 @@ class Session:
             return "blocked by the IP filter"
         return None if self._hold(stream, stream.done) else "too many connections"
 
+    def _connected_peers(self) -> int:
+        """Asked at every dial and in every snapshot: the awake torrents hold every peer, so
+        10,000 idle seeds are not counted each time (issue 19)."""
+        return sum(len(t.peers) for t in self.heartbeat.awake_torrents())
+
     def _hold(self, pending: PeerConnection | AcceptStream, done: asyncio.Future[Any]) -> bool:
-        peers = sum(len(t.peers) for t in self.torrents.values())
+        peers = self._connected_peers()
         if peers + len(self._handshaking) >= self.config.max_peers:
             return False
         self._handshaking.add(pending)

@@ -120,7 +120,7 @@ class TorrentHost(Protocol):
     dht: DualStackDht | None
     executor: Executor  # disk I/O and hashing
     open_files: OpenFiles  # the session's descriptors, shared by every torrent's storage
-    heartbeat: Heartbeat  # ticks a running torrent each second while it has work
+    heartbeat: Heartbeat[Torrent]  # ticks a running torrent each second while it has work
     rng: random.Random  # the picker's and the choker's
 
     def throttle(self, reading_blocked: Callable[[], bool]) -> Throttle: ...  # speed limits
