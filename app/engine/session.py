@@ -880,12 +880,21 @@ class Session:
             snapshot = torrent.snapshot(reach)
             self._book.record(snapshot)
             shown.sort(key, snapshot, torrent.changing, now)
-        if len(self._book) != len(self.torrents):  # restored without an event
-            for key, torrent in self.torrents.items():
-                if key.hex() not in self._book:
-                    snapshot = torrent.snapshot(reach)
-                    self._book.record(snapshot)
-                    shown.sort(key, snapshot, torrent.changing, now)
+        if len(self._book) != len(self.torrents):
+            self._reconcile_book(reach, now)
+
+    def _reconcile_book(self, reach: Reach, now: float) -> None:
+        """Torrents restored, or dropped at start-up, without an event: one walk, then none."""
+        keys = {key.hex(): key for key in self.torrents}
+        for info_hash in [h for h in self._book.hashes() if h not in keys]:
+            self._book.forget(info_hash)
+            self._shown.forget(bytes.fromhex(info_hash))
+        for info_hash, key in keys.items():
+            if info_hash not in self._book:
+                torrent = self.torrents[key]
+                snapshot = torrent.snapshot(reach)
+                self._book.record(snapshot)
+                self._shown.sort(key, snapshot, torrent.changing, now)
 
     def details(self, info_hash: str) -> TorrentDetails | None:
         torrent = self.torrents.get(bytes.fromhex(info_hash))

@@ -30,6 +30,9 @@ class SnapshotBook:
     def __contains__(self, info_hash: str) -> bool:
         return info_hash in self._latest
 
+    def hashes(self) -> list[str]:
+        return list(self._latest)
+
     def get(self, info_hash: str) -> TorrentSnapshot | None:
         return self._latest.get(info_hash)
 

@@ -2,8 +2,11 @@
 
 from dataclasses import replace
 
+from app.demo import loopback_session_config
+from app.engine.session import Session
 from app.engine.snapshot_book import SnapshotBook
 from tests.ui.factories import torrent
+from tests.ui.helpers import write_torrent
 
 
 def test_a_reader_gets_only_what_changed_since_its_revision():
@@ -33,3 +36,19 @@ def test_a_reader_behind_the_removals_kept_gets_the_whole_list():
         book.forget(snap.info_hash)
     answer = book.since(seen)
     assert answer.complete and answer.torrents == tuple(snaps[3:])
+
+
+async def test_a_session_snapshot_follows_torrents_added_and_dropped_without_an_event(tmp_path):
+    """Start-up restores (and may drop) torrents without telling anyone: the book still follows."""
+    session = Session(loopback_session_config("127.0.0.1"))
+    first = await session.add_torrent(write_torrent(tmp_path / "a", "a.bin"), tmp_path, paused=True)
+    second = await session.add_torrent(write_torrent(tmp_path / "b", "b.bin"), tmp_path, paused=True)
+    seen = session.snapshot()
+    revision = session.changes(0).revision
+    assert {t.info_hash for t in seen.torrents} == {first, second}
+    torrent = session.torrents.pop(bytes.fromhex(first))  # dropped quietly
+    assert [t.info_hash for t in session.snapshot().torrents] == [second]
+    assert session.changes(revision).removed == (first,)
+    session.torrents[torrent.info_hash] = torrent  # restored quietly
+    assert {t.info_hash for t in session.snapshot().torrents} == {first, second}
+    await session.close()
