@@ -3,10 +3,10 @@
 from dataclasses import replace
 
 from app.demo import loopback_session_config
+from app.engine.creator import create_torrent
 from app.engine.session import Session
 from app.engine.snapshot_book import SnapshotBook
 from tests.ui.factories import torrent
-from tests.ui.helpers import write_torrent
 
 
 def test_a_reader_gets_only_what_changed_since_its_revision():
@@ -41,8 +41,11 @@ def test_a_reader_behind_the_removals_kept_gets_the_whole_list():
 async def test_a_session_snapshot_follows_torrents_added_and_dropped_without_an_event(tmp_path):
     """Start-up restores (and may drop) torrents without telling anyone: the book still follows."""
     session = Session(loopback_session_config("127.0.0.1"))
-    first = await session.add_torrent(write_torrent(tmp_path / "a", "a.bin"), tmp_path, paused=True)
-    second = await session.add_torrent(write_torrent(tmp_path / "b", "b.bin"), tmp_path, paused=True)
+    for name in ("a", "b"):
+        (tmp_path / name).write_bytes(name.encode() * 1000)
+    first, second = [
+        await session.add_torrent(create_torrent(tmp_path / name, trackers=()), tmp_path, paused=True) for name in "ab"
+    ]
     seen = session.snapshot()
     revision = session.changes(0).revision
     assert {t.info_hash for t in seen.torrents} == {first, second}
