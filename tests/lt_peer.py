@@ -98,9 +98,10 @@ def random_tree(root: Path, sizes: dict[str, int]) -> Path:
     return root
 
 
-def throttle_loopback(peer: LtPeer, upload_bytes_per_second: int) -> None:
+def throttle_loopback(peer: LtPeer, upload_bytes_per_second: int, download_bytes_per_second: int = 0) -> None:
     """libtorrent exempts local peers from rate limits; put loopback in the global class."""
     peer_filter = lt.ip_filter()
     peer_filter.add_rule("127.0.0.0", "127.255.255.255", 1 << lt.session.global_peer_class_id)
     peer.session.set_peer_class_filter(peer_filter)
-    peer.session.apply_settings({"upload_rate_limit": upload_bytes_per_second})
+    peer.session.apply_settings({"upload_rate_limit": upload_bytes_per_second,
+                                 "download_rate_limit": download_bytes_per_second})

@@ -1266,8 +1266,7 @@ class Torrent:
         needed = self.picker.missing
         if not self.peers or any(p.is_seed for p in self.peers):  # the cheap answers first: 0 or all
             return needed, needed if self.peers else 0
-        wants, availability = self.picker.wants, self.picker.availability
-        return needed, sum(1 for piece in range(self.num_pieces) if wants(piece) and availability(piece))
+        return needed, self.picker.available_missing()
 
     def _missing_bytes(self) -> int:
         if not self.has_metadata:

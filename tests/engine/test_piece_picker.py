@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from collections.abc import Iterator
 
 import pytest
 
@@ -259,6 +260,40 @@ def test_endgame_ends_when_a_block_returns_to_the_pool() -> None:
     assert picker.in_endgame
 
 
+def count_duplicate_scans(picker: PiecePicker) -> list[int]:
+    """Counts the endgame's walks over the blocks in flight (one per requester-count level)."""
+    scans = [0]
+    walk = picker._duplicable
+
+    def counted(*args: object) -> object:
+        scans[0] += 1
+        return walk(*args)  # type: ignore[arg-type]
+
+    picker._duplicable = counted  # type: ignore[method-assign]
+    return scans
+
+
+def test_endgame_peer_with_nothing_to_duplicate_is_not_rescanned() -> None:
+    picker = setup_picker("22")
+    assert len(picker.pick("a", full(2), 2 * BLOCKS)) == 2 * BLOCKS  # every block in flight, all from a
+    scans = count_duplicate_scans(picker)
+    assert picker.pick("a", full(2), BLOCKS) == []
+    walked = scans[0]
+    for _ in range(5):  # a's pipeline refilling after each block: nothing has changed
+        assert picker.pick("a", full(2), BLOCKS) == []
+    assert scans[0] == walked > 0
+
+
+def test_endgame_peer_found_dry_duplicates_again_when_a_block_frees_up() -> None:
+    picker = setup_picker("22")
+    mine = picker.pick("a", full(2), 2 * BLOCKS)
+    assert picker.pick("a", full(2), BLOCKS) == []
+    theirs = picker.pick("b", full(2), 1)  # b duplicates one of a's blocks
+    picker.abort("a", theirs[0])  # a gives it up: b alone has it now
+    assert picker.pick("a", full(2), BLOCKS) == theirs
+    assert set(picker.pick("c", full(2), 2 * BLOCKS)) == set(mine)  # c may take any
+
+
 def test_max_requesters_is_a_few() -> None:
     assert 2 <= MAX_REQUESTERS <= 4
 
@@ -318,6 +353,14 @@ def test_piece_state_follows_a_piece_through_its_life() -> None:
     assert picker.piece_state(0) == PieceState.VERIFIED
     assert picker.is_complete()
     assert 0 in picker.have
+
+
+def test_piece_state_of_checked_and_failed_pieces() -> None:
+    picker = setup_picker("11", have="10")
+    assert picker.piece_state(0) == PieceState.VERIFIED  # found good by the check, never started
+    receive_all(picker, "a", picker.pick("a", full(2), BLOCKS))
+    picker.piece_failed(1)
+    assert picker.piece_state(1) == PieceState.MISSING
 
 
 def test_states_bytes_has_one_state_per_piece() -> None:
@@ -436,6 +479,70 @@ def test_interesting_looks_at_started_pieces_too() -> None:
     picker.pick("a", bits("1000000000"), 1)
     assert picker.interesting(bits("1111111110"))
     assert not picker.interesting(bits("0111111110"))
+
+
+class CountingBitfield(Bitfield):
+    """Counts the walks over its pieces: `interesting` should need none when every piece is wanted."""
+
+    walks = 0
+
+    def __iter__(self) -> Iterator[int]:
+        CountingBitfield.walks += 1
+        return super().__iter__()
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_interesting_agrees_with_asking_piece_by_piece(seed: int) -> None:
+    rng = random.Random(seed)
+    n = rng.randrange(1, 40)
+    priority = "".join(rng.choice("12" if seed % 2 else "0112") for _ in range(n))
+    picker = setup_picker("1" * n, have="".join(rng.choice("011") for _ in range(n)), priority=priority)
+    peer = bits("".join(rng.choice("01") for _ in range(n)))
+    assert picker.interesting(peer) == any(picker.wants(piece) for piece in range(n) if piece in peer)
+
+
+def test_interesting_walks_no_piece_when_every_piece_is_wanted() -> None:
+    n = 200_000
+    picker = PiecePicker(n, BS, n * BS, rng=random.Random(0))
+    for piece in range(n // 2):
+        picker.mark_have(piece)
+    peer = CountingBitfield(n)
+    peer.update(range(n // 4))  # pieces we have
+    CountingBitfield.walks = 0
+    assert not picker.interesting(peer)
+    peer.add(n - 1)  # and one we lack
+    assert picker.interesting(peer)
+    assert CountingBitfield.walks == 0
+
+
+def available_missing_one_by_one(picker: PiecePicker, n: int) -> int:
+    return sum(1 for piece in range(n) if picker.wants(piece) and picker.availability(piece))
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_available_missing_counts_wanted_unverified_pieces_some_peer_has(seed: int) -> None:
+    rng = random.Random(seed)
+    n = rng.randrange(1, 40)
+    picker = setup_picker("".join(rng.choice("0012") for _ in range(n)),
+                          have="".join(rng.choice("001") for _ in range(n)),
+                          priority="".join(rng.choice("0112") for _ in range(n)))
+    assert picker.available_missing() == available_missing_one_by_one(picker, n)
+    picker.peer_joined(full(n))  # a seed: every missing wanted piece is available
+    assert picker.available_missing() == picker.missing
+
+
+def test_available_missing_from_a_table() -> None:
+    picker = setup_picker("3011221", have="1000001", priority="1111011")
+    assert picker.available_missing() == 3  # 2, 3 and 5: 0 and 6 are had, nobody has 1, 4 is skipped
+
+
+def test_a_new_picker_holds_every_piece_unstarted() -> None:
+    picker = PiecePicker(5, BS, 5 * BS, rng=random.Random(0))
+    picker.peer_joined(bits("01101"))
+    assert pieces_of(picker.pick("a", bits("01101"), 5)) == [1, 2, 4]
+    picker.peer_joined(full(5))
+    assert pieces_of(picker.pick("b", full(5), 2)) == [0, 3]
+    assert picker.in_endgame
 
 
 # -- sequential ------------------------------------------------------------------------------
@@ -624,6 +731,52 @@ def test_every_block_of_a_large_torrent_is_handed_out_once() -> None:
                 picker.piece_verified(block.piece)
     assert len(seen) == n * per_piece
     assert picker.is_complete()
+
+
+class CountingRandom(random.Random):
+    """Counts the random offsets drawn: one per bucket scanned for new pieces."""
+
+    def __init__(self, seed: int) -> None:
+        super().__init__(seed)
+        self.draws = 0
+
+    def randrange(self, *args: int) -> int:  # type: ignore[override]
+        self.draws += 1
+        return super().randrange(*args)
+
+
+def one_block_pieces(availability: str, rng: random.Random) -> PiecePicker:
+    """Pieces of a single block (16 KiB pieces): every block requested starts a piece."""
+    n = len(availability)
+    picker = PiecePicker(n, BS, n * BS, rng=rng)
+    for level in range(1, 10):
+        holders = "".join("1" if int(c) >= level else "0" for c in availability)
+        if "1" in holders:
+            picker.peer_joined(bits(holders))
+    return picker
+
+
+def test_small_pieces_are_started_many_from_one_scan() -> None:
+    """A pipeline of 64 blocks over one-block pieces scans the pieces once, not 64 times."""
+    rng = CountingRandom(0)
+    picker = one_block_pieces("1" * 200, rng)
+    blocks = picker.pick("seed", full(200), 64)
+    assert len(pieces_of(blocks)) == 64 and len(blocks) == 64
+    assert rng.draws == 1
+
+
+def test_small_pieces_started_together_are_still_rarest_first() -> None:
+    picker = one_block_pieces("3213213", CountingRandom(0))
+    assert pieces_of(picker.pick("a", full(7), 2)) == [2, 5]  # the two held by one peer
+    assert pieces_of(picker.pick("b", full(7), 2)) == [1, 4]  # then those held by two
+    assert pieces_of(picker.pick("c", bits("1110000"), 3)) == [0]  # of what c has, only 0 is left
+
+
+def test_small_pieces_started_together_come_high_priority_first() -> None:
+    picker = one_block_pieces("1111", CountingRandom(0))
+    picker.set_priorities([1, 2, 1, 2])
+    assert pieces_of(picker.pick("a", full(4), 2)) == [1, 3]
+    assert pieces_of(picker.pick("a", full(4), 3)) == [0, 2]
 
 
 # -- whole pieces (web seeds) ---------------------------------------------------------------
