@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any, Generic, TypeVar
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
@@ -27,6 +28,7 @@ Index = QModelIndex | QPersistentModelIndex
 _RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 _LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
 _NO_PARENT = QModelIndex()
+KEPT_ROWS = 2048  # rows whose painted cells are kept: a few screens' worth
 # The roles a view asks for at every paint of a cell that a model answers.
 PAINTED_ROLES = frozenset({
     Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.TextAlignmentRole, Qt.ItemDataRole.DecorationRole,
@@ -194,8 +196,6 @@ class KeyedTableModel(QAbstractTableModel, Generic[T]):
             return
         for first, last in reversed(contiguous_runs(rows)):
             self.beginRemoveRows(_NO_PARENT, first, last)
-            for item in self._items[first : last + 1]:
-                self._cells.pop(id(item), None)
             del self._items[first : last + 1]
             del self._keys[first : last + 1]
             del self._sort_keys[first : last + 1]
@@ -219,7 +219,6 @@ class KeyedTableModel(QAbstractTableModel, Generic[T]):
         for item in items:
             row = self._rows[self._key(item)]
             if self._items[row] != item:
-                self._cells.pop(id(self._items[row]), None)
                 self._items[row] = item
                 touched.append(row)
         last_column = len(self._columns) - 1
@@ -272,9 +271,13 @@ class KeyedTableModel(QAbstractTableModel, Generic[T]):
         sort_keys = list(map(sort_key, self._items))
         # Stable: rows that tie keep their place instead of jittering at each tick.
         order = sorted(range(len(self._items)), key=sort_keys.__getitem__, reverse=self._descending())
-        self._sort_keys = [sort_keys[i] for i in order]
+        if len(order) < 2:
+            self._sort_keys = sort_keys
+            return
+        pick = itemgetter(*order)  # the lists in the new order, at C speed
+        self._sort_keys = list(pick(sort_keys))
         if order != list(range(len(order))):
-            self._relayout([self._items[i] for i in order], [self._keys[i] for i in order])
+            self._relayout(list(pick(self._items)), list(pick(self._keys)))
 
     def _reindex(self) -> None:
         self._rows = dict(zip(self._keys, range(len(self._keys))))
@@ -282,7 +285,9 @@ class KeyedTableModel(QAbstractTableModel, Generic[T]):
     def _painted(self, item: T, role: int) -> tuple[Any, ...]:
         """The row's value of `role` in each column, made on first use."""
         made = self._cells.get(id(item))
-        if made is None or made[0] is not item:  # `is`: an id is reused once its item is gone
+        if made is None or made[0] is not item:  # `is`: the entry of an item replaced since
+            if len(self._cells) >= KEPT_ROWS:
+                self._cells.clear()  # old versions and rows scrolled past go; the shown come back
             made = self._cells[id(item)] = (item, {})
         values = made[1].get(role)
         if values is None:
