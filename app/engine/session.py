@@ -7,7 +7,9 @@ disk and hashing, the HTTP client for trackers, and the connection limits.
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
+import math
 import os
 import random
 import socket
@@ -28,7 +30,7 @@ from app.engine.controls import Controls
 from app.engine.errors import EngineError, StorageError
 from app.engine.metainfo import Metainfo, is_web_seed_url, load_metainfo, parse_metainfo, to_torrent_bytes
 from app.engine.dht import DEFAULT_BOOTSTRAP, DualStackDht
-from app.engine.diagnosis import Reach
+from app.engine.diagnosis import REACH_GRACE, Reach
 from app.engine.disk_guard import free_bytes
 from app.engine.ip_filter import IpFilter
 from app.engine.ip_filter_file import load_ip_filter
@@ -49,7 +51,12 @@ from app.engine.peer_address import parse_peer_address
 from app.engine.sockets import Listener, Sockets
 from app.engine.transport.utp_endpoint import TRANSPORTS, UtpEndpoint, dial
 from app.engine.transport.utp_transport import UtpTransport
-from app.engine.snapshots import USER_STOPS, SessionSnapshot, StopReason, TorrentDetails
+from app.engine.snapshot_book import SnapshotBook
+from app.engine.snapshots import (
+    USER_STOPS, SessionSnapshot, StopReason, TorrentChanges, TorrentDetails, TorrentSnapshot, TorrentState,
+)
+from app.engine.storage.disk import OPEN_FILES, OpenFiles
+from app.engine.heartbeat import Heartbeat
 from app.engine.store import ResumeRecord, Store, TorrentRecord, file_stamps, trustworthy
 from app.engine.torrent import Torrent
 from app.engine.torrent_options import TorrentOptions
@@ -91,6 +98,7 @@ class SessionConfig:
     upload_slots: int = 4
     max_unwritten: int = 64 * 1024 * 1024  # received bytes waiting for the disk, per torrent
     disk_threads: int = max(2, os.cpu_count() or 2)
+    open_files: int = OPEN_FILES  # descriptors kept open for all torrents together (an LRU)
     profile_dir: Path | None = None  # where the session store lives; None: nothing is remembered
     resume_interval: float = 30.0  # seconds between saves of resume data
     enable_dht: bool = True  # BEP 5; never for private torrents (BEP 27)
@@ -135,6 +143,10 @@ class Session:
         self.peer_id = make_peer_id()
         self.rng = random.Random()  # one for every torrent's choker and picker: seeding one costs
         self.executor = ThreadPoolExecutor(self.config.disk_threads, thread_name_prefix="disk")
+        self.open_files = OpenFiles(self.config.open_files)
+        self.heartbeat: Heartbeat[Torrent] = Heartbeat()  # ticks the running torrents that have work (issue 19)
+        self._book = SnapshotBook()
+        self._shown = _ShownTorrents()
         self.sockets = Sockets(self.config.listen_host)  # every socket leaves from the chosen address
         self.http: dict[int, aiohttp.ClientSession] = {}  # per address family (Sockets.http_clients)
         self.listen_port: int | None = None
@@ -351,6 +363,7 @@ class Session:
 
     async def _stop_torrents(self) -> None:
         await asyncio.gather(*(t.close() for t in self.torrents.values()), return_exceptions=True)
+        self.heartbeat.close()
 
     async def _close_store(self) -> None:
         if self.store is None:
@@ -505,6 +518,8 @@ class Session:
         """
         if self.store is None:
             return
+        for torrent in self.torrents.values():
+            self.heartbeat.settle(torrent)  # a sleeping torrent's seconds, counted up to now
         states = [t.resume_state() for t in self.torrents.values() if t.checked]
         flushes = await asyncio.gather(
             *(self.torrents[state.info_hash].storage.flush() for state in states), return_exceptions=True
@@ -580,6 +595,7 @@ class Session:
             torrent = Torrent(self, _to_metainfo(source), folder, reason=reason)
         existing = self.torrents.get(torrent.info_hash)
         if existing is not None:
+            self.touched(existing)
             raise DuplicateTorrentError(self._merge(existing, torrent))
         torrent.labels = Labels(category)
         self.torrents[torrent.info_hash] = torrent
@@ -746,6 +762,7 @@ class Session:
     async def remove_category(self, name: str) -> None:
         """Its torrents stay, without a category."""
         self.labels.remove_category(name)
+        self._shown.marked.update(self.torrents)
 
     async def set_category(self, info_hash: str, category: str) -> None:
         """A known category, or "" for none; the files stay where they are."""
@@ -818,13 +835,17 @@ class Session:
     # reading the state
 
     def snapshot(self) -> SessionSnapshot:
-        reach = self.reach()
-        torrents = tuple(t.snapshot(reach) for t in self.torrents.values())
+        """Every torrent as it is now. Only the torrents that may have changed are looked at
+        (busy ones, those something happened to, those whose tracker countdown moved on):
+        with 10,000 idle seeds a snapshot costs what moves (issue 19). `changes(since)` then
+        says which of them did."""
+        self._refresh_book()
+        busy = [t for t in map(self._book.get, self._shown.busy_hashes()) if t is not None]
         return SessionSnapshot(
-            torrents=torrents,
-            down_rate=sum(t.down_rate for t in torrents),
-            up_rate=sum(t.up_rate for t in torrents),
-            peers=sum(t.peers + t.seeds for t in torrents),
+            torrents=self._book.torrents(),
+            down_rate=sum(t.down_rate for t in busy),  # a quiet torrent has no peer: no rate
+            up_rate=sum(t.up_rate for t in busy),
+            peers=sum(t.peers + t.seeds for t in busy),
             dht_nodes=self.dht.node_count if self.dht is not None else 0,
             listen_port=self.listen_port,
             blocked_connections=self.sockets.gate.blocked,
@@ -835,9 +856,52 @@ class Session:
             tags=self.labels.book.tags,
         )
 
+    def changes(self, since: int) -> TorrentChanges:
+        """The torrents whose snapshot changed after revision `since` (0: all of them), as of
+        the last `snapshot()`; keep its `revision` for the next call."""
+        return self._book.since(since)
+
+    def touched(self, torrent: Torrent) -> None:
+        """What the torrent shows changed outside its own events (a move's progress): the next
+        snapshot looks at it."""
+        self._shown.marked.add(torrent.info_hash)
+
+    def _refresh_book(self) -> None:
+        now, reach = time.monotonic(), self.reach()
+        shown = self._shown
+        if shown.reach_moved(reach):
+            shown.marked.update(k for k, t in self.torrents.items() if t.state == TorrentState.DOWNLOADING)
+        for key in shown.due(now):
+            torrent = self.torrents.get(key)
+            if torrent is None:
+                self._book.forget(key.hex())
+                shown.forget(key)
+                continue
+            snapshot = torrent.snapshot(reach)
+            self._book.record(snapshot)
+            shown.sort(key, snapshot, torrent.changing, now)
+        if len(self._book) != len(self.torrents):
+            self._reconcile_book(reach, now)
+
+    def _reconcile_book(self, reach: Reach, now: float) -> None:
+        """Torrents restored, or dropped at start-up, without an event: one walk, then none."""
+        keys = {key.hex(): key for key in self.torrents}
+        for info_hash in [h for h in self._book.hashes() if h not in keys]:
+            self._book.forget(info_hash)
+            self._shown.forget(bytes.fromhex(info_hash))
+        for info_hash, key in keys.items():
+            if info_hash not in self._book:
+                torrent = self.torrents[key]
+                snapshot = torrent.snapshot(reach)
+                self._book.record(snapshot)
+                self._shown.sort(key, snapshot, torrent.changing, now)
+
     def details(self, info_hash: str) -> TorrentDetails | None:
         torrent = self.torrents.get(bytes.fromhex(info_hash))
-        return torrent.details(self.reach()) if torrent is not None else None
+        if torrent is None:
+            return None
+        self.heartbeat.settle(torrent)  # its active and seeding time up to now, asleep or not
+        return torrent.details(self.reach())
 
     def reach(self) -> Reach:
         """The proof that peers can reach us, for the speed diagnosis."""
@@ -857,6 +921,9 @@ class Session:
         self._listeners.append(callback)
 
     def emit(self, event: events.Event) -> None:
+        info_hash = getattr(event, "info_hash", None)
+        if isinstance(info_hash, str):
+            self._shown.marked.add(bytes.fromhex(info_hash))  # its snapshot changed: look at it
         for callback in list(self._listeners):
             try:
                 callback(event)
@@ -878,14 +945,17 @@ class Session:
 
     def torrent_for(self, info_hash: bytes) -> Torrent | None:
         torrent = self.torrents.get(info_hash) or self._by_v2_hash(info_hash)
-        return torrent if torrent is not None and torrent.accepts_peers else None
+        if torrent is None or not torrent.accepts_peers:
+            return None
+        self.touched(torrent)  # a peer is coming: it will be busy
+        return torrent
 
     def _by_v2_hash(self, info_hash: bytes) -> Torrent | None:
         """BEP 52: a v2 peer may greet a hybrid torrent with its truncated v2 info-hash."""
         return next((t for t in self.torrents.values() if _v2_id(t) == info_hash), None)
 
     def can_connect(self) -> bool:
-        peers = sum(len(t.peers) for t in self.torrents.values())
+        peers = self._connected_peers()
         return self._half_open < self.config.max_half_open and peers < self.config.max_peers
 
     def admit(self, peer: PeerConnection) -> bool:
@@ -898,8 +968,13 @@ class Session:
             return "blocked by the IP filter"
         return None if self._hold(stream, stream.done) else "too many connections"
 
+    def _connected_peers(self) -> int:
+        """Asked at every dial and in every snapshot: the awake torrents hold every peer, so
+        10,000 idle seeds are not counted each time (issue 19)."""
+        return sum(len(t.peers) for t in self.heartbeat.awake_torrents())
+
     def _hold(self, pending: PeerConnection | AcceptStream, done: asyncio.Future[Any]) -> bool:
-        peers = sum(len(t.peers) for t in self.torrents.values())
+        peers = self._connected_peers()
         if peers + len(self._handshaking) >= self.config.max_peers:
             return False
         self._handshaking.add(pending)
@@ -907,6 +982,7 @@ class Session:
         return True
 
     def connect(self, torrent: Torrent, address: tuple[str, int]) -> None:
+        self.touched(torrent)  # dialling: busy until the peer is there or given up
         self._half_open += 1
         task = asyncio.ensure_future(self._connect(torrent, address))
         self._dialling.add(task)
@@ -976,10 +1052,69 @@ class Session:
         return [torrent.info_hash for torrent in accepting] + [alias for alias in aliases if alias]
 
     def _get(self, info_hash: str) -> Torrent:
+        """The torrent a command is about: what it shows may change, and it may have work."""
         try:
-            return self.torrents[bytes.fromhex(info_hash)]
+            torrent = self.torrents[bytes.fromhex(info_hash)]
         except (KeyError, ValueError):
             raise UnknownTorrentError(f"no torrent with info-hash {info_hash}") from None
+        self.touched(torrent)
+        self.heartbeat.wake(torrent)
+        return torrent
+
+
+class _ShownTorrents:
+    """Which torrents the next snapshot looks at (issue 19): those busy at the last one (their
+    rates and progress move by themselves), those marked since (an event, a command, a peer
+    coming), and quiet running ones whose tracker countdown moves on by then."""
+
+    def __init__(self) -> None:
+        self.marked: set[bytes] = set()
+        self._busy: dict[bytes, None] = {}
+        self._rechecks: list[tuple[float, bytes]] = []  # a heap by time
+        self._recheck_at: dict[bytes, float] = {}
+        self._reach: tuple[object, ...] = ()
+
+    def busy_hashes(self) -> list[str]:
+        return [key.hex() for key in self._busy]
+
+    def reach_moved(self, reach: Reach) -> bool:
+        """Whether what the diagnosis reads of the reach changed (it matters to downloads only)."""
+        past_grace = reach.uptime is not None and reach.uptime >= REACH_GRACE
+        shown = (bool(reach.incoming_connections), reach.port_mapped, past_grace and int(reach.uptime or 0) // 60)
+        moved, self._reach = shown != self._reach, shown
+        return moved
+
+    def due(self, now: float) -> set[bytes]:
+        due, self.marked = self.marked | self._busy.keys(), set()
+        while self._rechecks and self._rechecks[0][0] <= now:
+            at, key = heapq.heappop(self._rechecks)
+            if self._recheck_at.get(key) == at:
+                del self._recheck_at[key]
+                due.add(key)
+        return due
+
+    def sort(self, key: bytes, snapshot: TorrentSnapshot, busy: bool, now: float) -> None:
+        if busy:
+            self._busy[key] = None
+            return
+        self._busy.pop(key, None)
+        delay = _recheck_delay(snapshot)
+        if delay is not None:
+            self._recheck_at[key] = at = now + delay
+            heapq.heappush(self._rechecks, (at, key))
+
+    def forget(self, key: bytes) -> None:
+        self._busy.pop(key, None)
+        self._recheck_at.pop(key, None)
+
+
+def _recheck_delay(snapshot: TorrentSnapshot) -> float | None:
+    """When a quiet torrent's snapshot changes by the clock alone: its trackers' countdown
+    moves to the next minute (an announce beginning or ending tells, see `touched`). None: never."""
+    if snapshot.paused:
+        return None
+    waits = [t.next_announce % 60 for t in snapshot.trackers if t.next_announce is not None and t.next_announce != math.inf]
+    return max(min(waits), 0.0) + 0.05 if waits else None
 
 
 @dataclass(frozen=True, slots=True)

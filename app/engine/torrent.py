@@ -16,6 +16,7 @@ import asyncio
 import functools
 import ipaddress
 import logging
+import math
 import random
 import socket
 import time
@@ -53,7 +54,7 @@ from app.engine.snapshots import (
     TorrentSnapshot,
     TorrentState,
 )
-from app.engine.storage.disk import Storage
+from app.engine.storage.disk import OpenFiles, Storage
 from app.engine.storage.layout import Layout
 from app.engine.storage.piece_verifier import verifier_for
 from app.engine.store import ResumeRecord
@@ -70,11 +71,11 @@ from app.engine.wire.fast import offered_fast_set
 
 if TYPE_CHECKING:
     from app.engine.dht import DualStackDht
+    from app.engine.heartbeat import Heartbeat
     from app.engine.rate_limit import Throttle
 
 log = logging.getLogger(__name__)
 
-TICK = 1.0
 RETRY_DELAYS = (5.0, 30.0, 120.0)  # after the 1st, 2nd, 3rd failed connection; then forget it
 HASH_STRIKES = 2  # a peer that contributed to this many failed pieces is banned
 FAILED_FLASH = 3.0  # seconds the UI shows a piece as hash-failed
@@ -117,6 +118,8 @@ class TorrentHost(Protocol):
     network: TrackerNetwork  # what each announce takes: port, HTTP client, sockets
     dht: DualStackDht | None
     executor: Executor  # disk I/O and hashing
+    open_files: OpenFiles  # the session's descriptors, shared by every torrent's storage
+    heartbeat: Heartbeat[Torrent]  # ticks a running torrent each second while it has work
     rng: random.Random  # the picker's and the choker's
 
     def throttle(self, reading_blocked: Callable[[], bool]) -> Throttle: ...  # speed limits
@@ -125,6 +128,7 @@ class TorrentHost(Protocol):
     def can_connect(self) -> bool: ...  # connection limits
     def connect(self, torrent: Torrent, address: tuple[str, int]) -> None: ...
     def metadata_received(self, torrent: Torrent) -> None: ...  # a magnet's info dictionary
+    def touched(self, torrent: Torrent) -> None: ...  # what it shows changed outside its events
     def emit(self, event: events.Event) -> None: ...
 
 
@@ -206,7 +210,10 @@ class Torrent:
         self.metainfo = metainfo
         self.num_pieces = metainfo.num_pieces
         self.layout = Layout(metainfo.piece_length, [f.length for f in metainfo.files])
-        self.storage = Storage(metainfo, self.save_path, self.host.executor, verifier=verifier_for(metainfo))
+        self.storage = Storage(
+            metainfo, self.save_path, self.host.executor, verifier=verifier_for(metainfo),
+            open_files=self.host.open_files,
+        )
         self.hash_server = HashServer(metainfo.piece_layers, metainfo.piece_length)
         self.picker = PiecePicker(self.num_pieces, metainfo.piece_length, metainfo.total_length, rng=self.host.rng)
         self._file_done = [0] * len(metainfo.files)
@@ -382,6 +389,7 @@ class Torrent:
                 continue
             if address[0] not in self.banned and address not in self.candidates:
                 self.candidates[address] = _Candidate()
+        self.host.heartbeat.wake(self)
         if self.accepts_peers:
             self._connect_more(time.monotonic())
 
@@ -438,12 +446,12 @@ class Torrent:
             self._fail(f"internal error: {exc}")
 
     async def _tick_until(self, done: asyncio.Future[object]) -> None:
-        last = time.monotonic()
-        while not done.done():
-            await asyncio.wait([done], timeout=TICK)
-            now = time.monotonic()
-            self._tick(now, now - last)
-            last = now
+        """Ticked by the session's heartbeat until `done`: each second while it has work."""
+        self.host.heartbeat.join(self)
+        try:
+            await asyncio.wait([done])
+        finally:
+            self.host.heartbeat.leave(self)
 
     async def _fetch_metadata(self) -> None:
         """BEP 9: ask peers for the info dictionary; the same connections then go on with its pieces."""
@@ -510,10 +518,12 @@ class Torrent:
     def _on_check_progress(self, done: int, total: int) -> None:
         self.check_progress = done / total if total else 1.0
 
-    def _tick(self, now: float, elapsed: float) -> None:
+    def count_time(self, elapsed: float) -> None:
         self.active_seconds += elapsed
         if self.state == TorrentState.SEEDING:
             self.seeding_seconds += elapsed
+
+    def tick(self, now: float, elapsed: float) -> None:
         for peer in list(self.peers):
             peer.tick(elapsed)  # rates, pipeline, and the peer's own idle/snub/keep-alive clock
         if self.choker.due(now):
@@ -526,6 +536,19 @@ class Torrent:
             self._request_metadata(now)
             self._request_layers(now)
         self._failed_at = {p: t for p, t in self._failed_at.items() if now - t < FAILED_FLASH}
+
+    def sleeps_until(self, now: float) -> float | None:
+        """When the tick next has work for a torrent with nothing going on: its DHT announce or
+        a peer to dial again (issue 19: 10,000 idle seeds are not ticked). None: it has work
+        now (peers, dials, web seeds, a metadata fetch, a failed piece on show)."""
+        busy = self.peers or self.connecting or self._web_seeds or self._failed_at or self._buffers
+        if busy or not self.has_metadata or self.web_seeds or self.metainfo.http_seeds:
+            return None
+        retries = [candidate.not_before for candidate in self.candidates.values()]
+        if any(at <= now for at in retries):
+            return None
+        dht = math.inf if self.host.dht is None or self.private else max(self._next_dht, self.first_announce_at)
+        return min([dht, *retries])
 
     def _connect_more(self, now: float) -> None:
         limit = self.host.config.max_peers_per_torrent
@@ -563,6 +586,7 @@ class Torrent:
     # PeerOwner: called by our peers
 
     def peer_ready(self, peer: PeerConnection) -> None:
+        self.host.heartbeat.wake(self)
         self.connecting.discard(peer.address)
         if peer.address[0] in self.banned:
             peer.close("banned for sending bad data")
@@ -1119,6 +1143,7 @@ class Torrent:
             network=self.host.network,
             stats=self._tracker_stats,
             on_peers=self.add_peers,
+            on_change=lambda: self.host.touched(self),
         )
 
     def _tracker_stats(self) -> tuple[int, int, int]:
@@ -1150,6 +1175,12 @@ class Torrent:
         if key is None or self._shown is None or self._shown[0] != key:
             self._shown = (key, self._build_snapshot(reach))
         return self._shown[1]
+
+    @property
+    def changing(self) -> bool:
+        """Its last snapshot was of a busy torrent (peers, dials, a check): what it shows moves
+        by itself, so the session looks at it at every snapshot."""
+        return self._shown is None or self._shown[0] is None
 
     def _quiet_key(self, reach: Reach) -> tuple[object, ...] | None:
         """Everything a quiet torrent's snapshot is made of; None while it is busy (peers,

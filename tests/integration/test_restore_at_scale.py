@@ -1,5 +1,6 @@
 """Issue 19: a session of 10,000 torrents starts from its profile without reading a byte of
-payload, and spreads its first announces instead of sending 10,000 at once.
+payload, and spreads its first announces instead of sending 10,000 at once. Settled, its
+once-a-second tick visits none of its 9,000 idle seeds, and a snapshot looks at none of them.
 
 Counted, not timed (tests/bench/bench_startup.py measures the time).
 """
@@ -15,6 +16,7 @@ from app.engine.session import RESTORED_ANNOUNCES_PER_SECOND, Session
 from app.engine.snapshots import TorrentState
 from app.engine.storage import disk
 from app.engine.store import ResumeRecord, Store, TorrentRecord, file_stamps
+from app.engine.torrent import Torrent
 from tests.ui.helpers import until
 
 COUNT = 10_000
@@ -66,5 +68,14 @@ async def test_ten_thousand_torrents_start_without_reading_payload_and_pace_thei
         gaps = {round(b - a, 6) for a, b in zip(firsts, firsts[1:])}
         assert gaps == {round(1 / RESTORED_ANNOUNCES_PER_SECOND, 6)}  # one after another, paced
         assert started <= firsts[0] and firsts[-1] - firsts[0] > 120  # 9,000 over minutes, not at once
+        await until(lambda: session.heartbeat.awake == 0, timeout=30)  # ticked once each, then asleep
+        visits = session.heartbeat.visits
+        session.heartbeat.beat(time.monotonic())
+        assert session.heartbeat.visits == visits  # idle seeds cost the tick nothing
+        session.snapshot()
+        looked_at = []
+        key = Torrent._quiet_key
+        monkeypatch.setattr(Torrent, "_quiet_key", lambda self, reach: looked_at.append(self) or key(self, reach))
+        assert len(session.snapshot().torrents) == COUNT and looked_at == []
     finally:
         await session.close()
