@@ -1225,7 +1225,10 @@ class Torrent:
             unwritten=self._unwritten, unwritten_cap=self.host.config.max_unwritten, disk_behind=self._reading_paused,
             trackers=len(trackers), trackers_working=sum(1 for t in trackers if t.status == "working"),
             tracker_message=self.trackers.status_text, dht=self.host.dht is not None,
-            max_peers=self.host.config.max_peers_per_torrent, session_full=not self.host.can_connect(), reach=reach,
+            max_peers=self.host.config.max_peers_per_torrent, reach=reach,
+            # Asked only where the diagnosis reads it: can_connect() counts every torrent's peers
+            # (issue 19: the first snapshot of 10,000 torrents asked it 10,000 times).
+            session_full=downloading and not self.host.can_connect(),
         )
 
     def _needed_pieces(self) -> tuple[int, int]:
