@@ -1314,9 +1314,9 @@ class Torrent:
 
     def _dormant_snapshot(self, reach: Reach) -> TorrentSnapshot:
         """A dormant torrent's row, from its summary and resume data (issue 19). It does not
-        run: no peers, rates or diagnosis; its trackers are not contacted yet. Only a torrent
-        with every file wanted, and pad files (BEP 47) only if it is complete or empty, is
-        restored dormant (Session._restore): its progress needs no file list."""
+        run: no peers or rates, no cause but why it is stopped; its trackers are not contacted
+        yet. Only a torrent with every file wanted, and pad files (BEP 47) only if it is
+        complete or empty, is restored dormant (Session._restore): its progress needs no file list."""
         assert self._dormant is not None
         summary = self._dormant.summary
         verified = self._dormant.verified_bytes()
@@ -1332,7 +1332,7 @@ class Torrent:
             num_pieces=self.num_pieces, piece_length=summary.piece_length, save_path=str(self.save_path),
             added_on=self.added_on, trackers=self._dormant.tracker_rows(), error=self.error,
             status_text=self._status_text(), reason=self.reason, category=self.labels.category,
-            tags=self.labels.tags, why=None,
+            tags=self.labels.tags, why=next(iter(diagnose(Measurements(False, self.reason, reach=reach))), None),
         )
 
     def _down_rate(self) -> float:
