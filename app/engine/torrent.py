@@ -281,6 +281,7 @@ class Torrent:
         if dormant.resume is not None:
             trusted = stamps is not None and trustworthy(dormant.resume, stamps, self.num_pieces)
             self.restore(dormant.resume, trusted=trusted)
+        self._stand(self._standing())  # to be checked, if its files changed since its resume data
 
     def _set_metainfo(self, metainfo: Metainfo) -> None:
         self.metainfo = metainfo
