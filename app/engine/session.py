@@ -537,7 +537,7 @@ class Session:
         reason = _restored_reason(record)
         summary = read_summary(record.summary) if record.metainfo else None
         if summary is not None and _may_sleep(summary, record, resume):
-            dormant = Dormant(record.info_hash, record.metainfo, summary)
+            dormant = Dormant(record.info_hash, record.metainfo, summary, resume)  # stands where it says
             torrent = Torrent(self, None, save_path, added_on=record.added_on, reason=reason, dormant=dormant)
         elif record.metainfo:
             torrent = Torrent(self, parse_metainfo(record.metainfo), save_path, added_on=record.added_on, reason=reason)
@@ -551,7 +551,7 @@ class Session:
         self.labels.restore(torrent, record)
         self.torrents[torrent.info_hash] = torrent
         if torrent.dormant and resume is not None:
-            torrent.restore(resume, trusted=False)  # kept for wake(), which looks at the files
+            torrent.restore(resume, trusted=False)  # its counters; wake() looks at the files
         return torrent
 
     async def save_resume(self) -> None:

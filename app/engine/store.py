@@ -348,9 +348,13 @@ def _torrent_from_row(row: tuple[Any, ...]) -> TorrentRecord:
     values["sequential"] = bool(values["sequential"])
     values["choose_files"] = bool(values["choose_files"])
     values["super_seeding"] = bool(values["super_seeding"])
-    values["file_priorities"] = tuple(json.loads(values["file_priorities"]))
-    values["tags"] = tuple(json.loads(values["tags"]))
+    values["file_priorities"] = _decode_list(values["file_priorities"])
+    values["tags"] = _decode_list(values["tags"])
     return TorrentRecord(**values)
+
+
+def _decode_list(text: str) -> tuple[Any, ...]:
+    return () if text == "[]" else tuple(json.loads(text))  # most rows: 10,000 at start-up
 
 
 def _resume_row(record: ResumeRecord) -> list[Any]:

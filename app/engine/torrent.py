@@ -163,6 +163,10 @@ class Dormant:
         last_short = summary.num_pieces * summary.piece_length - summary.total_length
         return bits.bit_count() * summary.piece_length - (last_short if bits & 1 else 0)
 
+    def standing(self) -> TorrentState:
+        complete = self.verified_bytes() == self.summary.total_length
+        return TorrentState.SEEDING if complete else TorrentState.DOWNLOADING
+
     def tracker_rows(self) -> tuple[TrackerSnapshot, ...]:
         return tuple(
             TrackerSnapshot(url, tier, "not contacted", "", None, None, None, None)
@@ -359,6 +363,8 @@ class Torrent:
         """Where a start begins: the metadata, the check, or what the check found."""
         if not self.has_metadata:
             return TorrentState.METADATA
+        if self._dormant is not None and self._dormant.resume is not None:
+            return self._dormant.standing()  # as its resume data says, until wake() looks at the files
         if not self.checked:
             return TorrentState.CHECKING
         return TorrentState.SEEDING if self.picker.is_complete() else TorrentState.DOWNLOADING
@@ -500,19 +506,13 @@ class Torrent:
         self.downloaded, self.uploaded = resume.downloaded, resume.uploaded
         self.active_seconds, self.seeding_seconds = resume.active_seconds, resume.seeding_seconds
         if self._dormant is not None:
-            self._rest_on(resume)
+            self._dormant.resume = resume  # for wake(), which looks at the files first
+            self._stand(self._standing())
         elif trusted:
             for piece in Bitfield.from_bytes(resume.verified, self.num_pieces):
                 self._mark_verified(piece)
             self.checked = True
             self._stand(self._standing())
-
-    def _rest_on(self, resume: ResumeRecord) -> None:
-        """A dormant torrent keeps its resume data for wake(), and stands where it says."""
-        assert self._dormant is not None
-        self._dormant.resume = resume
-        complete = self._dormant.verified_bytes() == self._dormant.summary.total_length
-        self._stand(TorrentState.SEEDING if complete else TorrentState.DOWNLOADING)
 
     # the run loop
 
