@@ -29,6 +29,7 @@ from app.engine.completion_program import CompletionRunner, Finished
 from app.engine.controls import Controls
 from app.engine.errors import EngineError, StorageError
 from app.engine.metainfo import Metainfo, is_web_seed_url, load_metainfo, parse_metainfo, to_torrent_bytes
+from app.engine.metainfo_summary import MetainfoSummary, read_summary, summary_text
 from app.engine.dht import DEFAULT_BOOTSTRAP, DualStackDht
 from app.engine.diagnosis import REACH_GRACE, Reach
 from app.engine.disk_guard import free_bytes
@@ -57,9 +58,9 @@ from app.engine.snapshots import (
 )
 from app.engine.storage.disk import OPEN_FILES, OpenFiles
 from app.engine.heartbeat import Heartbeat
-from app.engine.store import ResumeRecord, Store, TorrentRecord, file_stamps, trustworthy
-from app.engine.torrent import Torrent
-from app.engine.torrent_options import TorrentOptions
+from app.engine.store import ResumeRecord, Store, TorrentRecord, file_stamps, stamps_or_none, trustworthy
+from app.engine.torrent import Dormant, Torrent
+from app.engine.torrent_options import SKIP, TorrentOptions
 from app.engine.tracker import compact
 from app.engine.transport.mse import Initiator
 from app.engine.watch_folder import FolderWatcher, WatchedFolder
@@ -72,6 +73,7 @@ HANDSHAKE_TIMEOUT = 20.0
 MSE_TIMEOUT = 10.0  # a peer silent this long in the encrypted handshake is given up (or dialed plain)
 # Restored torrents make their first announces at this pace: 10,000 take under three minutes.
 RESTORED_ANNOUNCES_PER_SECOND = 60.0
+WAKE_BATCH = 100  # restored torrents built and started per turn of the loop, after start() (issue 19)
 
 
 class DuplicateTorrentError(EngineError):
@@ -161,6 +163,7 @@ class Session:
         self.controls = Controls(self)  # limits, queue, disk guard, moves
         self.notices: list[str] = []  # things the user should read once (e.g. a damaged store)
         self._saver: asyncio.Task[None] | None = None
+        self._waking: asyncio.Task[None] | None = None  # starts the restored torrents, batch by batch
         self._streams: StreamServer | None = None  # started by the first stream_url
         self.dht: DualStackDht | None = None
         self.dht_port: int | None = None
@@ -203,11 +206,42 @@ class Session:
 
     def _start_restored(self, now: float) -> None:
         """Start what was running. Their first announces (trackers and DHT) go out paced, in
-        queue order, not 10,000 at once; torrents the user adds or starts later do not wait."""
+        queue order, not 10,000 at once; torrents the user adds or starts later do not wait.
+        Dormant ones are built and started after start() returns, a batch per turn of the loop:
+        the window shows them meanwhile (issue 19)."""
         running = [t for t in self.torrents.values() if not t.paused]
         for n, torrent in enumerate(running):
             torrent.first_announce_at = now + n / RESTORED_ANNOUNCES_PER_SECOND
-            torrent.start()
+            if not torrent.dormant:
+                torrent.start()
+        dormant = [t for t in running if t.dormant]
+        if dormant:
+            self._waking = asyncio.ensure_future(self._wake_and_start(dormant))
+
+    async def _wake_and_start(self, torrents: list[Torrent]) -> None:
+        for first in range(0, len(torrents), WAKE_BATCH):
+            batch = [t for t in torrents[first : first + WAKE_BATCH] if self._still_to_start(t)]
+            paths = [self._paths_to_wake(t) for t in batch]
+            stamps = await asyncio.to_thread(lambda: [stamps_or_none(p) if p is not None else None for p in paths])
+            for torrent, current, looked in zip(batch, stamps, paths):
+                if looked is not None and self._still_to_start(torrent):
+                    torrent.wake_with(current)
+                    torrent.start()
+
+    def _still_to_start(self, torrent: Torrent) -> bool:
+        """Not removed, paused or started (woken by the user) since start-up."""
+        return self.torrents.get(torrent.info_hash) is torrent and torrent.reason is None and not torrent.running
+
+    def _paths_to_wake(self, torrent: Torrent) -> list[Path] | None:
+        """Its files; None if its stored .torrent bytes no longer parse: it leaves the list, said once."""
+        if not torrent.dormant:
+            return []
+        try:
+            return torrent.dormant_paths()
+        except EngineError as exc:
+            del self.torrents[torrent.info_hash]
+            self.notices.append(f"Could not restore '{torrent.name}': {exc}")
+            return None
 
     async def _listen(self, config: SessionConfig) -> Listener:
         try:
@@ -362,6 +396,9 @@ class Session:
             self._saver.cancel()
 
     async def _stop_torrents(self) -> None:
+        if self._waking is not None:
+            self._waking.cancel()
+            await asyncio.gather(self._waking, return_exceptions=True)
         await asyncio.gather(*(t.close() for t in self.torrents.values()), return_exceptions=True)
         self.heartbeat.close()
 
@@ -465,7 +502,7 @@ class Session:
         if self.store is not None:
             meta = torrent.metainfo
             self.store.update_torrent(
-                torrent.info_hash, metainfo=to_torrent_bytes(meta), name=meta.name,
+                torrent.info_hash, metainfo=to_torrent_bytes(meta), name=meta.name, summary=summary_text(meta),
                 **({"paused": True, "stop_reason": StopReason.CHOOSE_FILES.name} if choose else {}),
             )
         self._update_lsd()
@@ -480,24 +517,42 @@ class Session:
             self.notices.append(notice)
         self.labels.load()
         resume = self.store.all_resume()
-        torrents = []
+        built = []
         for record in self.store.torrents():
             try:
-                torrents.append(self._restore(record))
+                torrent = self._restore(record, resume.get(record.info_hash))
             except EngineError as exc:
                 self.notices.append(f"Could not restore '{record.name}': {exc}")
-        # One trip to a thread for every torrent's file stamps: start-up with 1,000 torrents.
-        stamps = await asyncio.to_thread(lambda: [_stamps_or_none(t.file_paths()) for t in torrents])
-        for torrent, current in zip(torrents, stamps):
+                continue
+            if not torrent.dormant:
+                built.append(torrent)
+        # One trip to a thread for every built torrent's file stamps: start-up with 1,000 torrents.
+        stamps = await asyncio.to_thread(lambda: [stamps_or_none(t.file_paths()) for t in built])
+        for torrent, current in zip(built, stamps):
             record = resume.get(torrent.info_hash)
             if record is not None:
                 trusted = current is not None and trustworthy(record, current, torrent.num_pieces)
                 torrent.restore(record, trusted=trusted)
+        await self._store_summaries([t for t in built if t.has_metadata])
 
-    def _restore(self, record: TorrentRecord) -> Torrent:
+    async def _store_summaries(self, torrents: list[Torrent]) -> None:
+        """Torrents of a profile older than v7 get their summary: the next start-up is quick."""
+        if self.store is None or not torrents:
+            return
+        summaries = {t.info_hash: summary_text(t.metainfo) for t in torrents}
+        try:
+            await asyncio.to_thread(self.store.set_summaries, summaries)
+        except StorageError as exc:
+            log.warning("could not save the torrents' summaries: %s", exc)
+
+    def _restore(self, record: TorrentRecord, resume: ResumeRecord | None) -> Torrent:
         save_path = Path(record.save_path)
         reason = _restored_reason(record)
-        if record.metainfo:
+        summary = read_summary(record.summary) if record.metainfo else None
+        if summary is not None and _may_sleep(summary, record, resume):
+            dormant = Dormant(record.info_hash, record.metainfo, summary, resume)  # stands where it says
+            torrent = Torrent(self, None, save_path, added_on=record.added_on, reason=reason, dormant=dormant)
+        elif record.metainfo:
             torrent = Torrent(self, parse_metainfo(record.metainfo), save_path, added_on=record.added_on, reason=reason)
         else:
             magnet = parse_magnet(record.magnet)
@@ -508,6 +563,8 @@ class Session:
         self.controls.restore_options(torrent, record)
         self.labels.restore(torrent, record)
         self.torrents[torrent.info_hash] = torrent
+        if torrent.dormant and resume is not None:
+            torrent.restore(resume, trusted=False)  # its counters; wake() looks at the files
         return torrent
 
     async def save_resume(self) -> None:
@@ -518,9 +575,11 @@ class Session:
         """
         if self.store is None:
             return
-        for torrent in self.torrents.values():
+        # A dormant torrent has not changed since its row was written: the row stays.
+        awake = [t for t in self.torrents.values() if not t.dormant]
+        for torrent in awake:
             self.heartbeat.settle(torrent)  # a sleeping torrent's seconds, counted up to now
-        states = [t.resume_state() for t in self.torrents.values() if t.checked]
+        states = [t.resume_state() for t in awake if t.checked]
         flushes = await asyncio.gather(
             *(self.torrents[state.info_hash].storage.flush() for state in states), return_exceptions=True
         )
@@ -563,6 +622,7 @@ class Session:
         self.store.save_torrent(TorrentRecord(
             info_hash=torrent.info_hash,
             metainfo=to_torrent_bytes(torrent.metainfo) if torrent.has_metadata else b"",
+            summary=summary_text(torrent.metainfo) if torrent.has_metadata else "",
             magnet=_magnet_link(magnet) if magnet else "",
             save_path=str(torrent.save_path), paused=paused, added_on=torrent.added_on, name=torrent.name,
             file_priorities=torrent.options.file_priorities, sequential=torrent.options.sequential,
@@ -629,7 +689,8 @@ class Session:
         if self.store is None:
             return
         if torrent.has_metadata:
-            changes: dict[str, Any] = {"metainfo": to_torrent_bytes(torrent.metainfo)}
+            meta = torrent.metainfo
+            changes: dict[str, Any] = {"metainfo": to_torrent_bytes(meta), "summary": summary_text(meta)}
         else:
             magnet = torrent.magnet
             assert magnet is not None
@@ -1197,12 +1258,15 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
-def _stamps_or_none(paths: Sequence[Path]) -> tuple[tuple[int, int], ...] | None:
-    """The files' stamps, or None if they cannot be looked at: then the torrent is rechecked."""
-    try:
-        return file_stamps(paths)
-    except StorageError:
-        return None
+def _may_sleep(summary: MetainfoSummary, record: TorrentRecord, resume: ResumeRecord | None) -> bool:
+    """May it be restored dormant? Its row must need no file list: every file wanted, and pad
+    files (BEP 47) only when its progress is all or nothing (Torrent._dormant_snapshot)."""
+    if SKIP in record.file_priorities:
+        return False
+    if not summary.padding_length or resume is None:
+        return True
+    claimed = Dormant(record.info_hash, b"", summary, resume).verified_bytes()
+    return claimed in (0, summary.total_length)
 
 
 def _to_metainfo(source: bytes | str | Path | Metainfo) -> Metainfo:
@@ -1227,5 +1291,5 @@ def _magnet_link(magnet: Magnet) -> str:
 
 def _v2_id(torrent: Torrent) -> bytes | None:
     """The truncated v2 info-hash of a hybrid torrent, which v2 peers may use to reach it."""
-    v2 = torrent.metainfo.info_hash_v2 if torrent.has_metadata else None
+    v2 = torrent.info_hash_v2
     return v2[:20] if v2 is not None and v2[:20] != torrent.info_hash else None
