@@ -422,10 +422,11 @@ class PiecePicker:
         peer that chokes us allows us anyway, BEP 6 allowed fast).
         """
         picked: list[Block] = []
-        if not only:
+        if self._critical and not only:  # tested first: pick runs once per refill of a pipeline
             self._request_preferred(peer, pieces, self._critical, count, picked)
             self._request_urgent_duplicates(peer, pieces, count, picked)
-        self._request_preferred(peer, pieces, prefer, count, picked)
+        if prefer:
+            self._request_preferred(peer, pieces, prefer, count, picked)
         if only or len(picked) == count:
             return picked
         dry = self._dry.get(peer)
@@ -441,7 +442,7 @@ class PiecePicker:
     ) -> None:
         """The most urgent critical piece's blocks already asked of others, asked of this peer
         too (endgame-style), so one slow peer does not hold up the player."""
-        partial = self._partials.get(self._critical[0]) if self._critical else None
+        partial = self._partials.get(self._critical[0])
         if partial is None or partial.piece not in pieces or len(picked) >= count:
             return
         keys = self._requests.setdefault(peer, set())
