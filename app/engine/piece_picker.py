@@ -734,8 +734,8 @@ class PiecePicker:
     # -- for the UI ----------------------------------------------------------------------
 
     def piece_state(self, piece: int) -> PieceState:
-        # Started pieces first: the torrent asks after every block received, and a verified
-        # piece has no per-block state left.
+        # Started pieces first: `states_bytes` asks for each of them, and a verified piece
+        # has no per-block state left.
         partial = self._partials.get(piece)
         if partial is None:
             return PieceState.VERIFIED if piece in self._have else PieceState.MISSING
