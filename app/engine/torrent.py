@@ -886,7 +886,7 @@ class Torrent:
         return self.picker.pick(peer, peer.pieces, count, prefer=peer.suggested)
 
     def block_received(self, peer: PeerConnection | WebSeed, block: Block, data: memoryview) -> None:
-        accepted, others = self.picker.block_received(peer, block)
+        accepted, others, complete = self.picker.block_received(peer, block)
         if not accepted:
             return  # a late duplicate from the endgame, or a block nobody asked for
         buffer = self._buffers.get(block.piece)
@@ -898,7 +898,7 @@ class Torrent:
         for other in others:
             if isinstance(other, PeerConnection):
                 other.cancel(block)  # endgame: someone else was fetching it too
-        if self.picker.piece_state(block.piece) == PieceState.WRITING:
+        if complete:  # every block is in: hash it
             del self._buffers[block.piece]
             task = asyncio.ensure_future(self._verify(block.piece, buffer))
             self._verifying.add(task)
