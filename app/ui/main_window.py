@@ -24,9 +24,7 @@ from PySide6.QtGui import (
     QGuiApplication,
 )
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QFileDialog,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QMainWindow,
@@ -75,26 +73,11 @@ from app.ui.speed_history import SESSION
 from app.ui.state_filter import FilterCounts, StateFilter
 from app.ui.torrent_diff import TorrentDiff
 from app.ui.tray import TrayIcon
-from app.ui.widgets.elide_delegate import MiddleElideDelegate
-from app.ui.widgets.progress_delegate import ProgressDelegate
+from app.ui.torrent_view import torrent_view
 
 BULK_ADD = 10  # more .torrent files at once than this skip the add dialog (see add_torrent_files)
 _FREE_SPACE_EVERY = 10  # ticks between two looks at the disk
 _PAUSABLE = frozenset({None, StopReason.QUEUED})  # running, or waiting its turn in the queue
-_HIDDEN_BY_DEFAULT = (TorrentColumn.RATIO, TorrentColumn.ADDED)
-_COLUMN_WIDTHS = {
-    TorrentColumn.NAME: 320,
-    TorrentColumn.SIZE: 80,
-    TorrentColumn.PROGRESS: 120,
-    TorrentColumn.STATUS: 180,  # room for why a torrent is stopped: "Waiting for the file choice"
-    TorrentColumn.SEEDS: 70,
-    TorrentColumn.PEERS: 70,
-    TorrentColumn.DOWN: 90,
-    TorrentColumn.UP: 90,
-    TorrentColumn.ETA: 90,
-    TorrentColumn.RATIO: 60,
-    TorrentColumn.ADDED: 130,
-}
 
 
 def split_arguments(arguments: Iterable[str]) -> tuple[list[Path], list[str]]:
@@ -173,7 +156,7 @@ class MainWindow(QMainWindow):
 
         self.model = TorrentListModel(self)
         self.counts = FilterCounts()
-        self.view = self._make_view()
+        self.view = torrent_view(self.model)
         self.empty_hint = EmptyHint(self.view)
         self.sidebar = Sidebar()
         self.label_counts = LabelCounts()
@@ -197,35 +180,6 @@ class MainWindow(QMainWindow):
         self._selection_changed()
 
     # Building
-
-    def _make_view(self) -> QTableView:
-        view = QTableView()
-        view.setModel(self.model)
-        view.setItemDelegateForColumn(TorrentColumn.PROGRESS, ProgressDelegate(view))
-        view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        view.setShowGrid(False)
-        view.setAlternatingRowColors(True)
-        view.setWordWrap(False)
-        view.setTextElideMode(Qt.TextElideMode.ElideRight)
-        view.setItemDelegateForColumn(TorrentColumn.NAME, MiddleElideDelegate(view))
-        view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        view.verticalHeader().hide()
-        view.verticalHeader().setDefaultSectionSize(view.fontMetrics().height() + 10)
-        header = view.horizontalHeader()
-        header.setSectionsMovable(True)
-        header.setHighlightSections(False)
-        header.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        # The name takes whatever the other columns leave: no sideways scrolling.
-        header.setSectionResizeMode(TorrentColumn.NAME, QHeaderView.ResizeMode.Stretch)
-        header.setMinimumSectionSize(40)
-        for column, width in _COLUMN_WIDTHS.items():
-            header.resizeSection(column, width)
-        for column in _HIDDEN_BY_DEFAULT:
-            header.hideSection(column)
-        header.setSortIndicator(TorrentColumn.ADDED, Qt.SortOrder.AscendingOrder)
-        return view
 
     def _build_layout(self) -> None:
         self.list_splitter = QSplitter(Qt.Orientation.Vertical)

@@ -4,12 +4,17 @@ The style draws the bar; the percentage is ours, drawn twice with a clip: in the
 text colour over the filled part, in the text colour over the rest, as Fusion does. Styles
 that draw the label in one colour (Windows) left it white over the light unfilled part:
 "63.0%" lost its ".0%".
+
+A full repaint of the list draws this in every visible row, so the label is laid out once per
+text and font (QStaticText), and only the parts it actually crosses are drawn.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, Qt
-from PySide6.QtGui import QPainter, QPalette, QRegion
+from functools import lru_cache
+
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPoint, QRect, Qt
+from PySide6.QtGui import QFont, QPainter, QPalette, QRegion, QStaticText, QTransform
 from PySide6.QtWidgets import (
     QApplication,
     QStyle,
@@ -68,18 +73,31 @@ def _bar(option: QStyleOptionViewItem, progress: float) -> QStyleOptionProgressB
 
 
 def _draw_percentage(painter: QPainter, bar: QStyleOptionProgressBar, filled: QRect) -> None:
-    centre = Qt.AlignmentFlag.AlignCenter
-    painter.setClipRegion(QRegion(filled))
-    # A rim in the bar's colour: invisible on a solid chunk, it keeps the light text
-    # readable across the gaps of a style that draws the chunk as blocks (Windows).
-    painter.setPen(bar.palette.color(QPalette.ColorRole.Highlight))
-    for dx, dy in _RIM:
-        painter.drawText(bar.rect.translated(dx, dy), centre, bar.text)
-    painter.setPen(bar.palette.color(QPalette.ColorRole.HighlightedText))
-    painter.drawText(bar.rect, centre, bar.text)
-    painter.setClipRegion(QRegion(bar.rect).subtracted(QRegion(filled)))
-    painter.setPen(bar.palette.color(QPalette.ColorRole.Text))
-    painter.drawText(bar.rect, centre, bar.text)
+    label = _label(bar.text, painter.font())
+    size = label.size().toSize()
+    at = bar.rect.center() - QPoint(size.width() // 2, size.height() // 2)
+    text = QRect(at, size)
+    if filled.intersects(text):
+        painter.setClipRect(filled)
+        # A rim in the bar's colour: invisible on a solid chunk, it keeps the light text
+        # readable across the gaps of a style that draws the chunk as blocks (Windows).
+        painter.setPen(bar.palette.color(QPalette.ColorRole.Highlight))
+        for dx, dy in _RIM:
+            painter.drawStaticText(at + QPoint(dx, dy), label)
+        painter.setPen(bar.palette.color(QPalette.ColorRole.HighlightedText))
+        painter.drawStaticText(at, label)
+    if not filled.contains(text):
+        painter.setClipRegion(QRegion(bar.rect).subtracted(QRegion(filled)))
+        painter.setPen(bar.palette.color(QPalette.ColorRole.Text))
+        painter.drawStaticText(at, label)
+
+
+@lru_cache(maxsize=2048)  # about a thousand percentages, in a font or two
+def _label(text: str, font: QFont) -> QStaticText:
+    label = QStaticText(text)
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    label.prepare(QTransform(), font)
+    return label
 
 
 def _filled_part(contents: QRect, progress: float, direction: Qt.LayoutDirection) -> QRect:
