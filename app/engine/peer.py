@@ -265,7 +265,7 @@ class PeerConnection(asyncio.BufferedProtocol):
         self._queued = False
         data = self.protocol.data_to_send(now)
         if data:
-            self._write_chunks([b"".join(data)] if len(data) > 1 else data)  # type: ignore[arg-type]
+            self._write_chunks([b"".join(data)])  # type: ignore[list-item]
 
     def _flush(self, now: float | None = None) -> None:
         """After every call into the protocol: queue its bytes for this turn's write, serve, or hang up."""
@@ -311,6 +311,8 @@ class PeerConnection(asyncio.BufferedProtocol):
             return
         if self.cipher is not None:
             transport.write(self.cipher.encrypt(b"".join(chunks)))
+        elif len(chunks) == 1:
+            transport.write(chunks[0])  # control messages, joined: write() skips writelines()' list of views
         else:
             transport.writelines(chunks)  # one sendmsg() for many blocks, no concatenation
         if transport.get_write_buffer_size() > WRITE_BUFFER_HIGH:
