@@ -258,20 +258,23 @@ def _prepare_folder(folder: Path) -> None:
         raise CliError(f"cannot use the folder '{folder}': {exc.strerror or exc}") from None
 
 
+def _session_config(args: argparse.Namespace, folder: Path) -> SessionConfig:
+    return SessionConfig(listen_host=args.bind, listen_port=args.port, download_dir=folder,
+                         profile_dir=args.profile, resume_interval=args.save_every,
+                         enable_dht=args.dht, enable_pex=args.pex, enable_lsd=args.lsd, transport=args.transport,
+                         port_mapping=args.port_mapping, down_limit=args.down_limit, up_limit=args.up_limit,
+                         **_peer_limits(args.max_peers),
+                         seed_ratio_limit=args.seed_ratio, seed_time_limit=args.seed_time * 60,
+                         encryption=args.encryption, ip_filter_path=args.ip_filter,
+                         **_bootstrap(args.dht_bootstrap))
+
+
 async def _run(meta: Metainfo | Magnet, args: argparse.Namespace, folder: Path, done: Done) -> int:
     if args.ip_filter is not None:  # a file that cannot be read is an error before anything starts
         loaded = await asyncio.to_thread(load_ip_filter, args.ip_filter)
         if not args.quiet:
             print(f"IP filter: {loaded.message}", file=sys.stderr)
-    config = SessionConfig(listen_host=args.bind, listen_port=args.port, download_dir=folder,
-                           profile_dir=args.profile, resume_interval=args.save_every,
-                           enable_dht=args.dht, enable_pex=args.pex, enable_lsd=args.lsd, transport=args.transport,
-                           port_mapping=args.port_mapping, down_limit=args.down_limit, up_limit=args.up_limit,
-                           **_peer_limits(args.max_peers),
-                           seed_ratio_limit=args.seed_ratio, seed_time_limit=args.seed_time * 60,
-                           encryption=args.encryption, ip_filter_path=args.ip_filter,
-                           **_bootstrap(args.dht_bootstrap))
-    session = Session(config)
+    session = Session(_session_config(args, folder))
     printer = _printer(args.quiet)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

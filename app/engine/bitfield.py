@@ -49,9 +49,14 @@ class Bitfield:
         return self._length
 
     def __contains__(self, index: object) -> bool:
-        if not isinstance(index, int) or not 0 <= index < self._length:
+        # No isinstance call: the picker asks this per piece it looks at; a non-int fails
+        # the comparison or the shift with TypeError instead.
+        try:
+            if not 0 <= index < self._length:  # type: ignore[operator]
+                return False
+            return bool(self._bits[index >> 3] & (0x80 >> (index & 7)))  # type: ignore[operator]
+        except TypeError:
             return False
-        return bool(self._bits[index >> 3] & (0x80 >> (index & 7)))
 
     def __iter__(self) -> Iterator[int]:
         """The indices that are set, in increasing order."""

@@ -54,6 +54,8 @@ class Controls:
         self._ticker = Ticker(lambda: self.tick(time.monotonic()), lambda: TICK, log,
                               "the session's controls failed")
         self._next_disk_check = 0.0
+        self._own_goals: dict[Torrent, None] = {}  # torrents with a seeding goal of their own
+        self._maybe_queued = False  # a torrent may wait in the queue: the tick looks at the queue
 
     # lifecycle
 
@@ -98,6 +100,7 @@ class Controls:
         if options.file_priorities and torrent.num_pieces:
             check_file_priorities(options.file_priorities, len(torrent.metainfo.files))
         was_super_seeding, torrent.options = torrent.options.super_seeding, options
+        self._note_goal(torrent)
         apply_options(torrent)
         if was_super_seeding and not options.super_seeding:
             torrent.stop_super_seeding()
@@ -113,7 +116,14 @@ class Controls:
 
     def restore_options(self, torrent: Torrent, record: TorrentRecord) -> None:
         torrent.options = TorrentOptions.from_record(record)
+        self._note_goal(torrent)
         apply_options(torrent)
+
+    def _note_goal(self, torrent: Torrent) -> None:
+        if torrent.options.ratio_limit is None and torrent.options.seed_time_limit is None:
+            self._own_goals.pop(torrent, None)
+        else:
+            self._own_goals[torrent] = None
 
     def _store_options(self, torrent: Torrent) -> None:
         store = self._session.store
@@ -137,7 +147,9 @@ class Controls:
         limits = self._queue_limits()
         if not limits.max_downloads and not limits.max_seeds:
             return True
-        return torrent.info_hash in plan_queue(self._queue_entries(torrent), limits).active
+        admitted = torrent.info_hash in plan_queue(self._queue_entries(torrent), limits).active
+        self._maybe_queued |= not admitted
+        return admitted
 
     def _queue_limits(self) -> QueueLimits:
         config = self._session.config
@@ -155,9 +167,14 @@ class Controls:
 
     async def _apply_queue(self) -> None:
         limits = self._queue_limits()
-        if not limits.max_downloads and not limits.max_seeds and not self._any_queued():
-            return
+        if not limits.max_downloads and not limits.max_seeds:
+            # No limits (the default): nothing to do each second, unless some torrent still waits
+            # from when there were (issue 19: 10,000 torrents are not walked for nothing).
+            if not self._maybe_queued or not self._any_queued():
+                self._maybe_queued = False
+                return
         plan = plan_queue(self._queue_entries(), limits)
+        self._maybe_queued = bool(plan.queue)
         torrents = self._session.torrents
         for key in plan.queue:
             await torrents[key].stop(StopReason.QUEUED)
@@ -172,9 +189,15 @@ class Controls:
     async def _seeding_goals(self) -> None:
         config = self._session.config
         session_goal = SeedingGoal(config.seed_ratio_limit, config.seed_time_limit)
-        for torrent in list(self._session.torrents.values()):
+        # Without a session-wide goal only the torrents with their own are looked at (issue 19).
+        has_goal = config.seed_ratio_limit > 0 or config.seed_time_limit > 0
+        for torrent in list(self._session.torrents.values() if has_goal else self._own_goals):
+            if self._session.torrents.get(torrent.info_hash) is not torrent:
+                self._own_goals.pop(torrent, None)  # removed
+                continue
             if not torrent.running or torrent.state != TorrentState.SEEDING:
                 continue
+            self._session.heartbeat.settle(torrent)  # a sleeping seed's seconds, up to now
             goal = session_goal.overridden(torrent.options.ratio_limit, torrent.options.seed_time_limit)
             ratio = share_ratio(torrent.total_uploaded, torrent.total_downloaded, torrent.metainfo.total_length)
             if goal.reached(ratio, torrent.seeding_seconds):
@@ -247,6 +270,7 @@ class Controls:
 
     async def _move(self, torrent: Torrent, job: FileCopy) -> None:
         torrent.note = "Moving"
+        self._session.touched(torrent)
         try:
             await asyncio.to_thread(job.copy_all)
             if self._session.torrents.get(torrent.info_hash) is not torrent:
@@ -256,9 +280,11 @@ class Controls:
             await asyncio.to_thread(job.undo)
             job.error = "The move was cancelled" if isinstance(exc, MoveCancelled) else copy_error(exc, job.destination)
             torrent.note = f"Move failed: {job.error}"
+            self._session.touched(torrent)
             log.warning("moving %s: %s", torrent.name, job.error)
             return
         torrent.note = await self._forget_old_files(torrent, old_storage)
+        self._session.touched(torrent)
         job.finished = True
 
     async def _switch(self, torrent: Torrent, job: FileCopy) -> Storage | None:
@@ -271,7 +297,8 @@ class Controls:
             return None
         old_storage = torrent.storage
         new_storage = Storage(
-            torrent.metainfo, job.destination, self._session.executor, verifier=verifier_for(torrent.metainfo)
+            torrent.metainfo, job.destination, self._session.executor, verifier=verifier_for(torrent.metainfo),
+            open_files=self._session.open_files,
         )
         new_storage.set_skipped(torrent.options.skipped_files())
         if _seeding(torrent):
@@ -312,6 +339,7 @@ class Controls:
             status = self.move_status(info_hash)
             if torrent is not None and status is not None and not (status.finished or status.error):
                 torrent.note = f"Moving {status.progress:.0%}"
+                self._session.touched(torrent)
 
 
 def _seeding(torrent: Torrent) -> bool:

@@ -25,10 +25,9 @@ from __future__ import annotations
 
 import random
 from collections.abc import Hashable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from enum import Enum
 from itertools import islice
-from typing import Final
+from typing import Final, NamedTuple
 
 from app.engine.bitfield import Bitfield
 from app.engine.snapshots import PieceState
@@ -40,13 +39,20 @@ MAX_REQUESTERS: Final = 3
 PRIORITIES: Final = (0, 1, 2)  # skip, normal, high
 
 
-@dataclass(frozen=True, slots=True)
-class Block:
-    """A request's worth of a piece (BEP 3: `request`/`piece`/`cancel` carry these three)."""
+class Block(NamedTuple):
+    """A request's worth of a piece (BEP 3: `request`/`piece`/`cancel` carry these three).
+
+    A NamedTuple rather than the usual frozen dataclass: one is made per 16 KiB block, and
+    a tuple is built and hashed in C (`_new_block`), a frozen dataclass through Python code.
+    """
 
     piece: int
     offset: int
     length: int
+
+
+# Block(piece, offset, length) without NamedTuple's Python-level __new__: the per-block path.
+_new_block: Final = tuple.__new__
 
 
 class _Mark(Enum):
@@ -63,12 +69,12 @@ class _Partial:
 
     __slots__ = ("piece", "base", "size", "free", "owners", "received", "senders")
 
-    def __init__(self, piece: int, base: int, size: int, num_blocks: int) -> None:
+    def __init__(self, piece: int, base: int, size: int, free: list[int]) -> None:
         self.piece = piece
         self.base = base  # the request key of block 0
         self.size = size
-        self.free = list(range(num_blocks - 1, -1, -1))  # a stack: lowest offset on top
-        self.owners: list[_Owners] = [None] * num_blocks
+        self.free = free  # a stack of block indices, lowest on top; every block at the start
+        self.owners: list[_Owners] = [None] * len(free)
         self.received = 0
         self.senders: set[Hashable] = set()
 
@@ -170,6 +176,8 @@ class PiecePicker:
         self._last_length = total_length - piece_length * (num_pieces - 1)
         self._block_size = block_size
         self._blocks_per_piece = -(-piece_length // block_size)
+        # A whole piece's free stack, copied for each piece started (cheaper than a range).
+        self._all_free: Final = list(range(self._blocks_per_piece - 1, -1, -1))
         self._rng = rng if rng is not None else random.Random()
         self._have = Bitfield(num_pieces)
         self._priority = bytearray([1]) * num_pieces
@@ -221,15 +229,8 @@ class PiecePicker:
         """The verified pieces (the live set: do not modify it)."""
         return self._have
 
-    def mark_have(self, piece: int) -> None:
-        """A piece found good by the initial check or in resume data."""
-        self._acquire(piece)
-
     def piece_verified(self, piece: int) -> None:
         """A downloaded piece passed its hash check: forget its blocks."""
-        self._acquire(piece)
-
-    def _acquire(self, piece: int) -> None:
         if not self._have.add(piece):
             return
         partial = self._partials.pop(piece, None)
@@ -240,7 +241,10 @@ class PiecePicker:
             self._orders[self._priority[piece]].remove(piece, self._avail[piece])
         if self._priority[piece]:
             self._missing -= 1
-            self._wanted_left -= self._piece_size(piece)
+            self._wanted_left -= self._last_length if piece == self._num_pieces - 1 else self._piece_length
+
+    # A piece found good by the initial check or in resume data: the same bookkeeping.
+    mark_have = piece_verified
 
     def wants(self, piece: int) -> bool:
         """Is `piece` wanted and not verified? (Enough to judge a peer's `have`.)"""
@@ -418,10 +422,11 @@ class PiecePicker:
         peer that chokes us allows us anyway, BEP 6 allowed fast).
         """
         picked: list[Block] = []
-        if not only:
+        if self._critical and not only:  # tested first: pick runs once per refill of a pipeline
             self._request_preferred(peer, pieces, self._critical, count, picked)
             self._request_urgent_duplicates(peer, pieces, count, picked)
-        self._request_preferred(peer, pieces, prefer, count, picked)
+        if prefer:
+            self._request_preferred(peer, pieces, prefer, count, picked)
         if only or len(picked) == count:
             return picked
         dry = self._dry.get(peer)
@@ -437,7 +442,7 @@ class PiecePicker:
     ) -> None:
         """The most urgent critical piece's blocks already asked of others, asked of this peer
         too (endgame-style), so one slow peer does not hold up the player."""
-        partial = self._partials.get(self._critical[0]) if self._critical else None
+        partial = self._partials.get(self._critical[0])
         if partial is None or partial.piece not in pieces or len(picked) >= count:
             return
         keys = self._requests.setdefault(peer, set())
@@ -526,8 +531,12 @@ class PiecePicker:
     def _start(self, piece: int) -> _Partial:
         """Move an unstarted wanted piece to the started ones, every block in the pool."""
         self._orders[self._priority[piece]].remove(piece, self._avail[piece])
-        size = self._piece_size(piece)
-        partial = _Partial(piece, piece * self._blocks_per_piece, size, -(-size // self._block_size))
+        if piece == self._num_pieces - 1:
+            size = self._last_length
+            free = list(range(-(-size // self._block_size) - 1, -1, -1))
+        else:
+            size, free = self._piece_length, self._all_free.copy()
+        partial = _Partial(piece, piece * self._blocks_per_piece, size, free)
         self._partials[piece] = partial
         self._open[piece] = partial
         return partial
@@ -582,10 +591,10 @@ class PiecePicker:
             single[base + index] = None
             offset = index * block_size
             end = offset + block_size
-            picked.append(Block(piece, offset, block_size if end <= size else size - offset))
+            picked.append(_new_block(Block, (piece, offset, block_size if end <= size else size - offset)))
         if not free:
-            del self._open[partial.piece]
-        self._last[peer] = partial.piece
+            del self._open[piece]
+        self._last[peer] = piece
         self._busy_adds += 1
 
     def _request_busy(
@@ -623,29 +632,42 @@ class PiecePicker:
         keys.add(key)
         return self._block(partial, index)
 
-    def block_received(self, peer: Hashable, block: Block) -> tuple[bool, list[Hashable]]:
-        """Accept a requested block; returns the other peers it is requested from (to cancel).
+    def block_received(self, peer: Hashable, block: Block) -> tuple[bool, list[Hashable], bool]:
+        """Accept a requested block; returns (accepted, the other peers it is requested from,
+        to cancel, and whether every block of its piece is now received, to verify it).
 
-        A block nobody requested, or already received, is refused: (False, []).
+        A block nobody requested, or already received, is refused: (False, [], False).
+        One call per block on the download path, so the index check is inline.
         """
         partial = self._partials.get(block.piece)
-        index = None if partial is None else self._block_index(partial, block)
-        if partial is None or index is None:
-            return False, []
-        owners = partial.owners[index]
+        if partial is None:
+            return False, [], False
+        block_size = self._block_size
+        index, rest = divmod(block.offset, block_size)
+        owners_of = partial.owners
+        # `_block_index`, inline: a block on a boundary of the piece, of the right length
+        num_blocks = len(owners_of)
+        if rest or not 0 <= index < num_blocks:
+            return False, [], False
+        tail = partial.size - block.offset
+        if block.length != (block_size if tail > block_size else tail):
+            return False, [], False
+        owners = owners_of[index]
         if owners is None or owners is _RECEIVED:
-            return False, []
+            return False, [], False
         key = partial.base + index
+        requests = self._requests
         for owner in owners:
-            self._requests[owner].discard(key)
+            requests[owner].discard(key)
         if len(owners) < MAX_REQUESTERS:
             del self._busy[len(owners) - 1][key]
-        partial.owners[index] = _RECEIVED
+        owners_of[index] = _RECEIVED
         partial.received += 1
         partial.senders.add(peer)
         if peer in owners:
             owners.remove(peer)
-        return True, owners  # no longer in the piece's bookkeeping: the others to cancel
+        # `owners` is no longer in the piece's bookkeeping: the others to cancel
+        return True, owners, partial.received == num_blocks
 
     def abort(self, peer: Hashable, block: Block) -> None:
         """A request was rejected, timed out or cancelled: the block goes back to the pool."""
@@ -712,8 +734,8 @@ class PiecePicker:
     # -- for the UI ----------------------------------------------------------------------
 
     def piece_state(self, piece: int) -> PieceState:
-        # Started pieces first: the torrent asks after every block received, and a verified
-        # piece has no per-block state left.
+        # Started pieces first: `states_bytes` asks for each of them, and a verified piece
+        # has no per-block state left.
         partial = self._partials.get(piece)
         if partial is None:
             return PieceState.VERIFIED if piece in self._have else PieceState.MISSING

@@ -7,7 +7,9 @@ disk and hashing, the HTTP client for trackers, and the connection limits.
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
+import math
 import os
 import random
 import socket
@@ -27,8 +29,9 @@ from app.engine.completion_program import CompletionRunner, Finished
 from app.engine.controls import Controls
 from app.engine.errors import EngineError, StorageError
 from app.engine.metainfo import Metainfo, is_web_seed_url, load_metainfo, parse_metainfo, to_torrent_bytes
+from app.engine.metainfo_summary import MetainfoSummary, read_summary, summary_text
 from app.engine.dht import DEFAULT_BOOTSTRAP, DualStackDht
-from app.engine.diagnosis import Reach
+from app.engine.diagnosis import REACH_GRACE, Reach
 from app.engine.disk_guard import free_bytes
 from app.engine.ip_filter import IpFilter
 from app.engine.ip_filter_file import load_ip_filter
@@ -49,10 +52,15 @@ from app.engine.peer_address import parse_peer_address
 from app.engine.sockets import Listener, Sockets
 from app.engine.transport.utp_endpoint import TRANSPORTS, UtpEndpoint, dial
 from app.engine.transport.utp_transport import UtpTransport
-from app.engine.snapshots import USER_STOPS, SessionSnapshot, StopReason, TorrentDetails
-from app.engine.store import ResumeRecord, Store, TorrentRecord, file_stamps, trustworthy
-from app.engine.torrent import Torrent
-from app.engine.torrent_options import TorrentOptions
+from app.engine.snapshot_book import SnapshotBook
+from app.engine.snapshots import (
+    USER_STOPS, SessionSnapshot, StopReason, TorrentChanges, TorrentDetails, TorrentSnapshot, TorrentState,
+)
+from app.engine.storage.disk import OPEN_FILES, OpenFiles
+from app.engine.heartbeat import Heartbeat
+from app.engine.store import ResumeRecord, Store, TorrentRecord, file_stamps, stamps_or_none, trustworthy
+from app.engine.torrent import Dormant, Torrent
+from app.engine.torrent_options import SKIP, TorrentOptions
 from app.engine.tracker import compact
 from app.engine.transport.mse import Initiator
 from app.engine.watch_folder import FolderWatcher, WatchedFolder
@@ -65,6 +73,7 @@ HANDSHAKE_TIMEOUT = 20.0
 MSE_TIMEOUT = 10.0  # a peer silent this long in the encrypted handshake is given up (or dialed plain)
 # Restored torrents make their first announces at this pace: 10,000 take under three minutes.
 RESTORED_ANNOUNCES_PER_SECOND = 60.0
+WAKE_BATCH = 100  # restored torrents built and started per turn of the loop, after start() (issue 19)
 
 
 class DuplicateTorrentError(EngineError):
@@ -91,6 +100,7 @@ class SessionConfig:
     upload_slots: int = 4
     max_unwritten: int = 64 * 1024 * 1024  # received bytes waiting for the disk, per torrent
     disk_threads: int = max(2, os.cpu_count() or 2)
+    open_files: int = OPEN_FILES  # descriptors kept open for all torrents together (an LRU)
     profile_dir: Path | None = None  # where the session store lives; None: nothing is remembered
     resume_interval: float = 30.0  # seconds between saves of resume data
     enable_dht: bool = True  # BEP 5; never for private torrents (BEP 27)
@@ -135,6 +145,10 @@ class Session:
         self.peer_id = make_peer_id()
         self.rng = random.Random()  # one for every torrent's choker and picker: seeding one costs
         self.executor = ThreadPoolExecutor(self.config.disk_threads, thread_name_prefix="disk")
+        self.open_files = OpenFiles(self.config.open_files)
+        self.heartbeat: Heartbeat[Torrent] = Heartbeat()  # ticks the running torrents that have work (issue 19)
+        self._book = SnapshotBook()
+        self._shown = _ShownTorrents()
         self.sockets = Sockets(self.config.listen_host)  # every socket leaves from the chosen address
         self.http: dict[int, aiohttp.ClientSession] = {}  # per address family (Sockets.http_clients)
         self.listen_port: int | None = None
@@ -149,6 +163,7 @@ class Session:
         self.controls = Controls(self)  # limits, queue, disk guard, moves
         self.notices: list[str] = []  # things the user should read once (e.g. a damaged store)
         self._saver: asyncio.Task[None] | None = None
+        self._waking: asyncio.Task[None] | None = None  # starts the restored torrents, batch by batch
         self._streams: StreamServer | None = None  # started by the first stream_url
         self.dht: DualStackDht | None = None
         self.dht_port: int | None = None
@@ -191,11 +206,42 @@ class Session:
 
     def _start_restored(self, now: float) -> None:
         """Start what was running. Their first announces (trackers and DHT) go out paced, in
-        queue order, not 10,000 at once; torrents the user adds or starts later do not wait."""
+        queue order, not 10,000 at once; torrents the user adds or starts later do not wait.
+        Dormant ones are built and started after start() returns, a batch per turn of the loop:
+        the window shows them meanwhile (issue 19)."""
         running = [t for t in self.torrents.values() if not t.paused]
         for n, torrent in enumerate(running):
             torrent.first_announce_at = now + n / RESTORED_ANNOUNCES_PER_SECOND
-            torrent.start()
+            if not torrent.dormant:
+                torrent.start()
+        dormant = [t for t in running if t.dormant]
+        if dormant:
+            self._waking = asyncio.ensure_future(self._wake_and_start(dormant))
+
+    async def _wake_and_start(self, torrents: list[Torrent]) -> None:
+        for first in range(0, len(torrents), WAKE_BATCH):
+            batch = [t for t in torrents[first : first + WAKE_BATCH] if self._still_to_start(t)]
+            paths = [self._paths_to_wake(t) for t in batch]
+            stamps = await asyncio.to_thread(lambda: [stamps_or_none(p) if p is not None else None for p in paths])
+            for torrent, current, looked in zip(batch, stamps, paths):
+                if looked is not None and self._still_to_start(torrent):
+                    torrent.wake_with(current)
+                    torrent.start()
+
+    def _still_to_start(self, torrent: Torrent) -> bool:
+        """Not removed, paused or started (woken by the user) since start-up."""
+        return self.torrents.get(torrent.info_hash) is torrent and torrent.reason is None and not torrent.running
+
+    def _paths_to_wake(self, torrent: Torrent) -> list[Path] | None:
+        """Its files; None if its stored .torrent bytes no longer parse: it leaves the list, said once."""
+        if not torrent.dormant:
+            return []
+        try:
+            return torrent.dormant_paths()
+        except EngineError as exc:
+            del self.torrents[torrent.info_hash]
+            self.notices.append(f"Could not restore '{torrent.name}': {exc}")
+            return None
 
     async def _listen(self, config: SessionConfig) -> Listener:
         try:
@@ -350,7 +396,11 @@ class Session:
             self._saver.cancel()
 
     async def _stop_torrents(self) -> None:
+        if self._waking is not None:
+            self._waking.cancel()
+            await asyncio.gather(self._waking, return_exceptions=True)
         await asyncio.gather(*(t.close() for t in self.torrents.values()), return_exceptions=True)
+        self.heartbeat.close()
 
     async def _close_store(self) -> None:
         if self.store is None:
@@ -452,7 +502,7 @@ class Session:
         if self.store is not None:
             meta = torrent.metainfo
             self.store.update_torrent(
-                torrent.info_hash, metainfo=to_torrent_bytes(meta), name=meta.name,
+                torrent.info_hash, metainfo=to_torrent_bytes(meta), name=meta.name, summary=summary_text(meta),
                 **({"paused": True, "stop_reason": StopReason.CHOOSE_FILES.name} if choose else {}),
             )
         self._update_lsd()
@@ -467,24 +517,42 @@ class Session:
             self.notices.append(notice)
         self.labels.load()
         resume = self.store.all_resume()
-        torrents = []
+        built = []
         for record in self.store.torrents():
             try:
-                torrents.append(self._restore(record))
+                torrent = self._restore(record, resume.get(record.info_hash))
             except EngineError as exc:
                 self.notices.append(f"Could not restore '{record.name}': {exc}")
-        # One trip to a thread for every torrent's file stamps: start-up with 1,000 torrents.
-        stamps = await asyncio.to_thread(lambda: [_stamps_or_none(t.file_paths()) for t in torrents])
-        for torrent, current in zip(torrents, stamps):
+                continue
+            if not torrent.dormant:
+                built.append(torrent)
+        # One trip to a thread for every built torrent's file stamps: start-up with 1,000 torrents.
+        stamps = await asyncio.to_thread(lambda: [stamps_or_none(t.file_paths()) for t in built])
+        for torrent, current in zip(built, stamps):
             record = resume.get(torrent.info_hash)
             if record is not None:
                 trusted = current is not None and trustworthy(record, current, torrent.num_pieces)
                 torrent.restore(record, trusted=trusted)
+        await self._store_summaries([t for t in built if t.has_metadata])
 
-    def _restore(self, record: TorrentRecord) -> Torrent:
+    async def _store_summaries(self, torrents: list[Torrent]) -> None:
+        """Torrents of a profile older than v7 get their summary: the next start-up is quick."""
+        if self.store is None or not torrents:
+            return
+        summaries = {t.info_hash: summary_text(t.metainfo) for t in torrents}
+        try:
+            await asyncio.to_thread(self.store.set_summaries, summaries)
+        except StorageError as exc:
+            log.warning("could not save the torrents' summaries: %s", exc)
+
+    def _restore(self, record: TorrentRecord, resume: ResumeRecord | None) -> Torrent:
         save_path = Path(record.save_path)
         reason = _restored_reason(record)
-        if record.metainfo:
+        summary = read_summary(record.summary) if record.metainfo else None
+        if summary is not None and _may_sleep(summary, record, resume):
+            dormant = Dormant(record.info_hash, record.metainfo, summary, resume)  # stands where it says
+            torrent = Torrent(self, None, save_path, added_on=record.added_on, reason=reason, dormant=dormant)
+        elif record.metainfo:
             torrent = Torrent(self, parse_metainfo(record.metainfo), save_path, added_on=record.added_on, reason=reason)
         else:
             magnet = parse_magnet(record.magnet)
@@ -495,6 +563,8 @@ class Session:
         self.controls.restore_options(torrent, record)
         self.labels.restore(torrent, record)
         self.torrents[torrent.info_hash] = torrent
+        if torrent.dormant and resume is not None:
+            torrent.restore(resume, trusted=False)  # its counters; wake() looks at the files
         return torrent
 
     async def save_resume(self) -> None:
@@ -505,7 +575,11 @@ class Session:
         """
         if self.store is None:
             return
-        states = [t.resume_state() for t in self.torrents.values() if t.checked]
+        # A dormant torrent has not changed since its row was written: the row stays.
+        awake = [t for t in self.torrents.values() if not t.dormant]
+        for torrent in awake:
+            self.heartbeat.settle(torrent)  # a sleeping torrent's seconds, counted up to now
+        states = [t.resume_state() for t in awake if t.checked]
         flushes = await asyncio.gather(
             *(self.torrents[state.info_hash].storage.flush() for state in states), return_exceptions=True
         )
@@ -548,6 +622,7 @@ class Session:
         self.store.save_torrent(TorrentRecord(
             info_hash=torrent.info_hash,
             metainfo=to_torrent_bytes(torrent.metainfo) if torrent.has_metadata else b"",
+            summary=summary_text(torrent.metainfo) if torrent.has_metadata else "",
             magnet=_magnet_link(magnet) if magnet else "",
             save_path=str(torrent.save_path), paused=paused, added_on=torrent.added_on, name=torrent.name,
             file_priorities=torrent.options.file_priorities, sequential=torrent.options.sequential,
@@ -580,6 +655,7 @@ class Session:
             torrent = Torrent(self, _to_metainfo(source), folder, reason=reason)
         existing = self.torrents.get(torrent.info_hash)
         if existing is not None:
+            self.touched(existing)
             raise DuplicateTorrentError(self._merge(existing, torrent))
         torrent.labels = Labels(category)
         self.torrents[torrent.info_hash] = torrent
@@ -613,7 +689,8 @@ class Session:
         if self.store is None:
             return
         if torrent.has_metadata:
-            changes: dict[str, Any] = {"metainfo": to_torrent_bytes(torrent.metainfo)}
+            meta = torrent.metainfo
+            changes: dict[str, Any] = {"metainfo": to_torrent_bytes(meta), "summary": summary_text(meta)}
         else:
             magnet = torrent.magnet
             assert magnet is not None
@@ -746,6 +823,7 @@ class Session:
     async def remove_category(self, name: str) -> None:
         """Its torrents stay, without a category."""
         self.labels.remove_category(name)
+        self._shown.marked.update(self.torrents)
 
     async def set_category(self, info_hash: str, category: str) -> None:
         """A known category, or "" for none; the files stay where they are."""
@@ -818,13 +896,17 @@ class Session:
     # reading the state
 
     def snapshot(self) -> SessionSnapshot:
-        reach = self.reach()
-        torrents = tuple(t.snapshot(reach) for t in self.torrents.values())
+        """Every torrent as it is now. Only the torrents that may have changed are looked at
+        (busy ones, those something happened to, those whose tracker countdown moved on):
+        with 10,000 idle seeds a snapshot costs what moves (issue 19). `changes(since)` then
+        says which of them did."""
+        self._refresh_book()
+        busy = [t for t in map(self._book.get, self._shown.busy_hashes()) if t is not None]
         return SessionSnapshot(
-            torrents=torrents,
-            down_rate=sum(t.down_rate for t in torrents),
-            up_rate=sum(t.up_rate for t in torrents),
-            peers=sum(t.peers + t.seeds for t in torrents),
+            torrents=self._book.torrents(),
+            down_rate=sum(t.down_rate for t in busy),  # a quiet torrent has no peer: no rate
+            up_rate=sum(t.up_rate for t in busy),
+            peers=sum(t.peers + t.seeds for t in busy),
             dht_nodes=self.dht.node_count if self.dht is not None else 0,
             listen_port=self.listen_port,
             blocked_connections=self.sockets.gate.blocked,
@@ -835,9 +917,52 @@ class Session:
             tags=self.labels.book.tags,
         )
 
+    def changes(self, since: int) -> TorrentChanges:
+        """The torrents whose snapshot changed after revision `since` (0: all of them), as of
+        the last `snapshot()`; keep its `revision` for the next call."""
+        return self._book.since(since)
+
+    def touched(self, torrent: Torrent) -> None:
+        """What the torrent shows changed outside its own events (a move's progress): the next
+        snapshot looks at it."""
+        self._shown.marked.add(torrent.info_hash)
+
+    def _refresh_book(self) -> None:
+        now, reach = time.monotonic(), self.reach()
+        shown = self._shown
+        if shown.reach_moved(reach):
+            shown.marked.update(k for k, t in self.torrents.items() if t.state == TorrentState.DOWNLOADING)
+        for key in shown.due(now):
+            torrent = self.torrents.get(key)
+            if torrent is None:
+                self._book.forget(key.hex())
+                shown.forget(key)
+                continue
+            snapshot = torrent.snapshot(reach)
+            self._book.record(snapshot)
+            shown.sort(key, snapshot, torrent.changing, now)
+        if len(self._book) != len(self.torrents):
+            self._reconcile_book(reach, now)
+
+    def _reconcile_book(self, reach: Reach, now: float) -> None:
+        """Torrents restored, or dropped at start-up, without an event: one walk, then none."""
+        keys = {key.hex(): key for key in self.torrents}
+        for info_hash in [h for h in self._book.hashes() if h not in keys]:
+            self._book.forget(info_hash)
+            self._shown.forget(bytes.fromhex(info_hash))
+        for info_hash, key in keys.items():
+            if info_hash not in self._book:
+                torrent = self.torrents[key]
+                snapshot = torrent.snapshot(reach)
+                self._book.record(snapshot)
+                self._shown.sort(key, snapshot, torrent.changing, now)
+
     def details(self, info_hash: str) -> TorrentDetails | None:
         torrent = self.torrents.get(bytes.fromhex(info_hash))
-        return torrent.details(self.reach()) if torrent is not None else None
+        if torrent is None:
+            return None
+        self.heartbeat.settle(torrent)  # its active and seeding time up to now, asleep or not
+        return torrent.details(self.reach())
 
     def reach(self) -> Reach:
         """The proof that peers can reach us, for the speed diagnosis."""
@@ -857,6 +982,9 @@ class Session:
         self._listeners.append(callback)
 
     def emit(self, event: events.Event) -> None:
+        info_hash = getattr(event, "info_hash", None)
+        if isinstance(info_hash, str):
+            self._shown.marked.add(bytes.fromhex(info_hash))  # its snapshot changed: look at it
         for callback in list(self._listeners):
             try:
                 callback(event)
@@ -878,14 +1006,17 @@ class Session:
 
     def torrent_for(self, info_hash: bytes) -> Torrent | None:
         torrent = self.torrents.get(info_hash) or self._by_v2_hash(info_hash)
-        return torrent if torrent is not None and torrent.accepts_peers else None
+        if torrent is None or not torrent.accepts_peers:
+            return None
+        self.touched(torrent)  # a peer is coming: it will be busy
+        return torrent
 
     def _by_v2_hash(self, info_hash: bytes) -> Torrent | None:
         """BEP 52: a v2 peer may greet a hybrid torrent with its truncated v2 info-hash."""
         return next((t for t in self.torrents.values() if _v2_id(t) == info_hash), None)
 
     def can_connect(self) -> bool:
-        peers = sum(len(t.peers) for t in self.torrents.values())
+        peers = self._connected_peers()
         return self._half_open < self.config.max_half_open and peers < self.config.max_peers
 
     def admit(self, peer: PeerConnection) -> bool:
@@ -898,8 +1029,13 @@ class Session:
             return "blocked by the IP filter"
         return None if self._hold(stream, stream.done) else "too many connections"
 
+    def _connected_peers(self) -> int:
+        """Asked at every dial and in every snapshot: the awake torrents hold every peer, so
+        10,000 idle seeds are not counted each time (issue 19)."""
+        return sum(len(t.peers) for t in self.heartbeat.awake_torrents())
+
     def _hold(self, pending: PeerConnection | AcceptStream, done: asyncio.Future[Any]) -> bool:
-        peers = sum(len(t.peers) for t in self.torrents.values())
+        peers = self._connected_peers()
         if peers + len(self._handshaking) >= self.config.max_peers:
             return False
         self._handshaking.add(pending)
@@ -907,6 +1043,7 @@ class Session:
         return True
 
     def connect(self, torrent: Torrent, address: tuple[str, int]) -> None:
+        self.touched(torrent)  # dialling: busy until the peer is there or given up
         self._half_open += 1
         task = asyncio.ensure_future(self._connect(torrent, address))
         self._dialling.add(task)
@@ -976,10 +1113,69 @@ class Session:
         return [torrent.info_hash for torrent in accepting] + [alias for alias in aliases if alias]
 
     def _get(self, info_hash: str) -> Torrent:
+        """The torrent a command is about: what it shows may change, and it may have work."""
         try:
-            return self.torrents[bytes.fromhex(info_hash)]
+            torrent = self.torrents[bytes.fromhex(info_hash)]
         except (KeyError, ValueError):
             raise UnknownTorrentError(f"no torrent with info-hash {info_hash}") from None
+        self.touched(torrent)
+        self.heartbeat.wake(torrent)
+        return torrent
+
+
+class _ShownTorrents:
+    """Which torrents the next snapshot looks at (issue 19): those busy at the last one (their
+    rates and progress move by themselves), those marked since (an event, a command, a peer
+    coming), and quiet running ones whose tracker countdown moves on by then."""
+
+    def __init__(self) -> None:
+        self.marked: set[bytes] = set()
+        self._busy: dict[bytes, None] = {}
+        self._rechecks: list[tuple[float, bytes]] = []  # a heap by time
+        self._recheck_at: dict[bytes, float] = {}
+        self._reach: tuple[object, ...] = ()
+
+    def busy_hashes(self) -> list[str]:
+        return [key.hex() for key in self._busy]
+
+    def reach_moved(self, reach: Reach) -> bool:
+        """Whether what the diagnosis reads of the reach changed (it matters to downloads only)."""
+        past_grace = reach.uptime is not None and reach.uptime >= REACH_GRACE
+        shown = (bool(reach.incoming_connections), reach.port_mapped, past_grace and int(reach.uptime or 0) // 60)
+        moved, self._reach = shown != self._reach, shown
+        return moved
+
+    def due(self, now: float) -> set[bytes]:
+        due, self.marked = self.marked | self._busy.keys(), set()
+        while self._rechecks and self._rechecks[0][0] <= now:
+            at, key = heapq.heappop(self._rechecks)
+            if self._recheck_at.get(key) == at:
+                del self._recheck_at[key]
+                due.add(key)
+        return due
+
+    def sort(self, key: bytes, snapshot: TorrentSnapshot, busy: bool, now: float) -> None:
+        if busy:
+            self._busy[key] = None
+            return
+        self._busy.pop(key, None)
+        delay = _recheck_delay(snapshot)
+        if delay is not None:
+            self._recheck_at[key] = at = now + delay
+            heapq.heappush(self._rechecks, (at, key))
+
+    def forget(self, key: bytes) -> None:
+        self._busy.pop(key, None)
+        self._recheck_at.pop(key, None)
+
+
+def _recheck_delay(snapshot: TorrentSnapshot) -> float | None:
+    """When a quiet torrent's snapshot changes by the clock alone: its trackers' countdown
+    moves to the next minute (an announce beginning or ending tells, see `touched`). None: never."""
+    if snapshot.paused:
+        return None
+    waits = [t.next_announce % 60 for t in snapshot.trackers if t.next_announce is not None and t.next_announce != math.inf]
+    return max(min(waits), 0.0) + 0.05 if waits else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -1062,12 +1258,15 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
-def _stamps_or_none(paths: Sequence[Path]) -> tuple[tuple[int, int], ...] | None:
-    """The files' stamps, or None if they cannot be looked at: then the torrent is rechecked."""
-    try:
-        return file_stamps(paths)
-    except StorageError:
-        return None
+def _may_sleep(summary: MetainfoSummary, record: TorrentRecord, resume: ResumeRecord | None) -> bool:
+    """May it be restored dormant? Its row must need no file list: every file wanted, and pad
+    files (BEP 47) only when its progress is all or nothing (Torrent._dormant_snapshot)."""
+    if SKIP in record.file_priorities:
+        return False
+    if not summary.padding_length or resume is None:
+        return True
+    claimed = Dormant(record.info_hash, b"", summary, resume).verified_bytes()
+    return claimed in (0, summary.total_length)
 
 
 def _to_metainfo(source: bytes | str | Path | Metainfo) -> Metainfo:
@@ -1092,5 +1291,5 @@ def _magnet_link(magnet: Magnet) -> str:
 
 def _v2_id(torrent: Torrent) -> bytes | None:
     """The truncated v2 info-hash of a hybrid torrent, which v2 peers may use to reach it."""
-    v2 = torrent.metainfo.info_hash_v2 if torrent.has_metadata else None
+    v2 = torrent.info_hash_v2
     return v2[:20] if v2 is not None and v2[:20] != torrent.info_hash else None

@@ -1,7 +1,8 @@
 """What the UI sees: frozen, self-contained pictures of the engine's state (DESIGN rule 3).
 
-`Session.snapshot()` is cheap enough to call twice a second with 1,000 torrents: it carries
-one `TorrentSnapshot` per torrent and no per-piece or per-peer data. The details of one
+`Session.snapshot()` is cheap enough to call twice a second with 10,000 torrents: it carries
+one `TorrentSnapshot` per torrent and no per-piece or per-peer data, and rebuilds only those
+that may have changed; `Session.changes(since)` names the ones that did (`TorrentChanges`). The details of one
 torrent (peers, files, pieces, availability) come from `Session.details(info_hash)`, which
 the UI asks for only for the selected torrent.
 """
@@ -197,3 +198,17 @@ class SessionSnapshot:
             return f"Reachable: {self.incoming_connections} incoming connection{plural}" + (
                 f" ({where})" if where and self.port_mapping.state == MapState.MAPPED else "")
         return self.port_mapping.summary
+
+
+@dataclass(frozen=True, slots=True)
+class TorrentChanges:
+    """The torrents whose snapshot changed after revision `since`, up to `revision`.
+
+    `complete`: `torrents` holds every torrent of the session, and a torrent the reader knows
+    that is not among them was removed (the first read, or one older than the removals kept).
+    """
+
+    revision: int
+    torrents: tuple[TorrentSnapshot, ...]
+    removed: tuple[str, ...] = ()
+    complete: bool = False

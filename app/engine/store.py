@@ -40,6 +40,7 @@ class TorrentRecord:
     category: str = ""  # the user's category, "" none (app/engine/labels.py)
     tags: tuple[str, ...] = ()
     super_seeding: bool = False  # BEP 16, a per-torrent option
+    summary: str = ""  # what the list shows before the .torrent is parsed (metainfo_summary.py); "" none
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +93,9 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     (  # v6: super-seeding (BEP 16), a per-torrent option
         "ALTER TABLE torrents ADD COLUMN super_seeding INTEGER NOT NULL DEFAULT 0",
+    ),
+    (  # v7: a summary of the metainfo, so that start-up parses no .torrent it does not need
+        "ALTER TABLE torrents ADD COLUMN summary TEXT NOT NULL DEFAULT ''",
     ),
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -195,6 +199,13 @@ class Store:
         if cursor.rowcount == 0:
             raise KeyError(info_hash.hex())
 
+    def set_summaries(self, summaries: dict[bytes, str]) -> None:
+        """The summaries of torrents restored without one (a profile older than v7), in one
+        transaction: the next start-up needs none of their .torrent bytes."""
+        rows = [(summary, info_hash) for info_hash, summary in summaries.items()]
+        with self._writing("save the torrent list", durable=False) as conn:
+            conn.executemany("UPDATE torrents SET summary = ? WHERE info_hash = ?", rows)
+
     def remove_torrent(self, info_hash: bytes) -> None:
         with self._writing("remove the torrent", durable=True) as conn:
             conn.execute("DELETE FROM torrents WHERE info_hash = ?", (info_hash,))
@@ -272,6 +283,14 @@ def file_stamps(paths: Sequence[Path]) -> tuple[tuple[int, int], ...]:
     return tuple(_stamp(path) for path in paths)
 
 
+def stamps_or_none(paths: Sequence[Path]) -> tuple[tuple[int, int], ...] | None:
+    """The files' stamps, or None if they cannot be looked at: then the torrent is rechecked."""
+    try:
+        return file_stamps(paths)
+    except StorageError:
+        return None
+
+
 def trustworthy(
     resume: ResumeRecord, current_stamps: Sequence[tuple[int, int]], num_pieces: int
 ) -> bool:
@@ -329,9 +348,13 @@ def _torrent_from_row(row: tuple[Any, ...]) -> TorrentRecord:
     values["sequential"] = bool(values["sequential"])
     values["choose_files"] = bool(values["choose_files"])
     values["super_seeding"] = bool(values["super_seeding"])
-    values["file_priorities"] = tuple(json.loads(values["file_priorities"]))
-    values["tags"] = tuple(json.loads(values["tags"]))
+    values["file_priorities"] = _decode_list(values["file_priorities"])
+    values["tags"] = _decode_list(values["tags"])
     return TorrentRecord(**values)
+
+
+def _decode_list(text: str) -> tuple[Any, ...]:
+    return () if text == "[]" else tuple(json.loads(text))  # most rows: 10,000 at start-up
 
 
 def _resume_row(record: ResumeRecord) -> list[Any]:

@@ -16,6 +16,7 @@ import asyncio
 import functools
 import ipaddress
 import logging
+import math
 import random
 import socket
 import time
@@ -25,7 +26,7 @@ from concurrent.futures import Executor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import aiohttp
 
@@ -38,13 +39,15 @@ from app.engine.labels import Labels
 from app.engine.magnet import Magnet
 from app.engine.hash_server import HashServer, reject
 from app.engine.metadata_fetch import MetadataFetch
-from app.engine.metainfo import Metainfo, parse_info
+from app.engine.metainfo import Metainfo, parse_info, parse_metainfo
+from app.engine.metainfo_summary import MetainfoSummary
 from app.engine.piece_layer_fetch import PieceLayerFetch, missing_layers
 from app.engine.peer import MAX_UPLOAD_QUEUE, PeerConnection
 from app.engine.peer_id import CLIENT_VERSION
 from app.engine.piece_picker import Block, PiecePicker
 from app.engine.snapshots import (
     FileSnapshot,
+    TrackerSnapshot,
     PeerSnapshot,
     PieceState,
     StateChange,
@@ -53,10 +56,10 @@ from app.engine.snapshots import (
     TorrentSnapshot,
     TorrentState,
 )
-from app.engine.storage.disk import Storage
+from app.engine.storage.disk import OpenFiles, Storage
 from app.engine.storage.layout import Layout
 from app.engine.storage.piece_verifier import verifier_for
-from app.engine.store import ResumeRecord
+from app.engine.store import ResumeRecord, stamps_or_none, trustworthy
 from app.engine.super_seeding import SuperSeeder
 from app.engine.torrent_options import SKIP, TorrentOptions, apply_options
 from app.engine.tracker import compact
@@ -70,11 +73,11 @@ from app.engine.wire.fast import offered_fast_set
 
 if TYPE_CHECKING:
     from app.engine.dht import DualStackDht
+    from app.engine.heartbeat import Heartbeat
     from app.engine.rate_limit import Throttle
 
 log = logging.getLogger(__name__)
 
-TICK = 1.0
 RETRY_DELAYS = (5.0, 30.0, 120.0)  # after the 1st, 2nd, 3rd failed connection; then forget it
 HASH_STRIKES = 2  # a peer that contributed to this many failed pieces is banned
 FAILED_FLASH = 3.0  # seconds the UI shows a piece as hash-failed
@@ -117,6 +120,8 @@ class TorrentHost(Protocol):
     network: TrackerNetwork  # what each announce takes: port, HTTP client, sockets
     dht: DualStackDht | None
     executor: Executor  # disk I/O and hashing
+    open_files: OpenFiles  # the session's descriptors, shared by every torrent's storage
+    heartbeat: Heartbeat[Torrent]  # ticks a running torrent each second while it has work
     rng: random.Random  # the picker's and the choker's
 
     def throttle(self, reading_blocked: Callable[[], bool]) -> Throttle: ...  # speed limits
@@ -125,6 +130,7 @@ class TorrentHost(Protocol):
     def can_connect(self) -> bool: ...  # connection limits
     def connect(self, torrent: Torrent, address: tuple[str, int]) -> None: ...
     def metadata_received(self, torrent: Torrent) -> None: ...  # a magnet's info dictionary
+    def touched(self, torrent: Torrent) -> None: ...  # what it shows changed outside its events
     def emit(self, event: events.Event) -> None: ...
 
 
@@ -133,6 +139,46 @@ _STOP_EVENTS: dict[StopReason, type[events.StateChanged]] = {
     StopReason.SEEDING_GOAL: events.SeedingGoalReached,
     StopReason.ERROR: events.TorrentErrored,
 }
+
+
+@dataclass(slots=True)
+class Dormant:
+    """A restored torrent's .torrent bytes, parsed only when the torrent is needed: started,
+    selected, asked for details (issue 19: 10,000 restored torrents, most of them idle)."""
+
+    info_hash: bytes
+    torrent_bytes: bytes
+    summary: MetainfoSummary
+    resume: ResumeRecord | None = None  # applied, once its files are looked at, by wake()
+    parsed: Metainfo | None = None
+
+    def metainfo(self) -> Metainfo:
+        if self.parsed is None:
+            self.parsed = parse_metainfo(self.torrent_bytes)
+        return self.parsed
+
+    def verified_bytes(self) -> int:
+        """The bytes of the pieces its resume data claims (the last piece may be short)."""
+        summary, resume = self.summary, self.resume
+        if resume is None or resume.num_pieces != summary.num_pieces or len(resume.verified) != (resume.num_pieces + 7) // 8:
+            return 0
+        bits = int.from_bytes(resume.verified, "big") >> (8 * len(resume.verified) - summary.num_pieces)
+        last_short = summary.num_pieces * summary.piece_length - summary.total_length
+        return bits.bit_count() * summary.piece_length - (last_short if bits & 1 else 0)
+
+    def standing(self) -> TorrentState:
+        complete = self.verified_bytes() == self.summary.total_length
+        return TorrentState.SEEDING if complete else TorrentState.DOWNLOADING
+
+    def tracker_rows(self) -> tuple[TrackerSnapshot, ...]:
+        return tuple(
+            TrackerSnapshot(url, tier, "not contacted", "", None, None, None, None)
+            for tier, urls in enumerate(self.summary.trackers) for url in urls
+        )
+
+
+# What a dormant torrent builds from its metainfo on first use (Torrent.__getattr__).
+_BUILT_ON_WAKE = frozenset({"metainfo", "layout", "storage", "hash_server", "picker", "super_seeder", "_file_done"})
 
 
 @dataclass(slots=True)
@@ -149,14 +195,15 @@ class Torrent:
     def __init__(
         self, host: TorrentHost, metainfo: Metainfo | None, save_path: Path, *,
         added_on: float | None = None, magnet: Magnet | None = None, reason: StopReason | None = None,
+        dormant: Dormant | None = None,
     ) -> None:
         self.host = host
         self.magnet = magnet
-        self.info_hash = metainfo.info_hash if metainfo is not None else magnet.info_hash  # type: ignore[union-attr]
+        self.info_hash = _first_id(metainfo, dormant, magnet)
         self.save_path = save_path
         self.added_on = added_on if added_on is not None else time.time()
-        self.metainfo: Metainfo = None  # type: ignore[assignment]  # set by _set_metainfo
-        self.num_pieces = 0  # 0 until the metadata is known
+        self._dormant = dormant  # restored and not needed yet: see wake()
+        self.num_pieces = dormant.summary.num_pieces if dormant is not None else 0  # 0 until the metadata is known
         self.metadata = MetadataFetch(self.info_hash)
         self.layer_fetch: PieceLayerFetch | None = None  # BEP 52: a v2 magnet's piece layers, while fetched
         self._layers_done: asyncio.Future[None] | None = None
@@ -179,7 +226,6 @@ class Torrent:
         self._unwritten = 0
         self._reading_paused = False
         self._failed_at: dict[int, float] = {}
-        self._file_done: list[int] = []
         self._pieces_counted = 0  # grows with _file_done: part of what a snapshot shows
         self._shown: tuple[tuple[object, ...] | None, TorrentSnapshot] | None = None
         self._read_cache: OrderedDict[int, bytes] = OrderedDict()
@@ -199,14 +245,60 @@ class Torrent:
         self.throttle = host.throttle(lambda: self._reading_paused)
         if metainfo is not None:
             self._set_metainfo(metainfo)
-        self.trackers = self._make_trackers()
+        elif dormant is None:
+            self.metainfo: Metainfo = None  # type: ignore[assignment]  # set by _set_metainfo
+            self._file_done: list[int] = []
+        if dormant is None:
+            self.trackers = self._make_trackers()
         self.last_change = StateChange(self._standing(), reason)  # from now on by _change() only
+
+    def __getattr__(self, name: str) -> Any:
+        """Called only for what is not built yet: a dormant torrent's parts, its tracker manager."""
+        if name in _BUILT_ON_WAKE and self.__dict__.get("_dormant") is not None:
+            self.wake()
+            return getattr(self, name)
+        if name == "trackers" and "_dormant" in self.__dict__:
+            self.trackers: TrackerManager = self._make_trackers()
+            return self.trackers
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    @property
+    def dormant(self) -> bool:
+        return self._dormant is not None
+
+    def dormant_paths(self) -> list[Path]:
+        """The files of a dormant torrent (its .torrent bytes are parsed for them)."""
+        assert self._dormant is not None
+        return [self.save_path.joinpath(*f.path) for f in self._dormant.metainfo().files]
+
+    def wake(self) -> None:
+        """Build what a dormant torrent was restored without; its files are looked at here."""
+        if self._dormant is not None:
+            self.wake_with(stamps_or_none(self.dormant_paths()))
+
+    def wake_with(self, stamps: tuple[tuple[int, int], ...] | None) -> None:
+        """wake() with the files' stamps looked at by the caller (a batch, in a thread): its
+        resume data is trusted, as at any start-up, only if they are as recorded."""
+        dormant = self._dormant
+        if dormant is None:
+            return
+        metainfo = dormant.metainfo()  # a MetainfoError leaves it dormant
+        self._dormant = None
+        self._set_metainfo(metainfo)
+        if dormant.resume is not None:
+            trusted = stamps is not None and trustworthy(dormant.resume, stamps, self.num_pieces)
+            self.restore(dormant.resume, trusted=trusted)
+        self._stand(self._standing())  # to be checked, if its files changed since its resume data
+        self.host.touched(self)  # its row is now built from the torrent itself
 
     def _set_metainfo(self, metainfo: Metainfo) -> None:
         self.metainfo = metainfo
         self.num_pieces = metainfo.num_pieces
         self.layout = Layout(metainfo.piece_length, [f.length for f in metainfo.files])
-        self.storage = Storage(metainfo, self.save_path, self.host.executor, verifier=verifier_for(metainfo))
+        self.storage = Storage(
+            metainfo, self.save_path, self.host.executor, verifier=verifier_for(metainfo),
+            open_files=self.host.open_files,
+        )
         self.hash_server = HashServer(metainfo.piece_layers, metainfo.piece_length)
         self.picker = PiecePicker(self.num_pieces, metainfo.piece_length, metainfo.total_length, rng=self.host.rng)
         self._file_done = [0] * len(metainfo.files)
@@ -220,10 +312,21 @@ class Torrent:
     @property
     def private(self) -> bool:
         """BEP 27: private torrents get peers from their trackers only (no DHT, PEX, LSD)."""
+        if self._dormant is not None:
+            return self._dormant.summary.private
         return self.has_metadata and self.metainfo.private
 
     @property
+    def info_hash_v2(self) -> bytes | None:
+        """BEP 52: the SHA-256 info-hash of a v2 or hybrid torrent."""
+        if self._dormant is not None:
+            return self._dormant.summary.info_hash_v2
+        return self.metainfo.info_hash_v2 if self.has_metadata else None
+
+    @property
     def name(self) -> str:
+        if self._dormant is not None:
+            return self._dormant.summary.name
         if self.has_metadata:
             return self.metainfo.name
         return (self.magnet.display_name if self.magnet else "") or self.info_hash.hex()
@@ -267,6 +370,8 @@ class Torrent:
         """Where a start begins: the metadata, the check, or what the check found."""
         if not self.has_metadata:
             return TorrentState.METADATA
+        if self._dormant is not None and self._dormant.resume is not None:
+            return self._dormant.standing()  # as its resume data says, until wake() looks at the files
         if not self.checked:
             return TorrentState.CHECKING
         return TorrentState.SEEDING if self.picker.is_complete() else TorrentState.DOWNLOADING
@@ -276,6 +381,7 @@ class Torrent:
     def start(self) -> None:
         if self._task is not None:
             return
+        self.wake()
         if not self.host.may_start(self):
             self._change(StateChange(self.state, StopReason.QUEUED))  # started when its turn comes
             return
@@ -332,6 +438,8 @@ class Torrent:
             self._stopped.set()
 
     async def _shut_down(self, task: asyncio.Task[None] | None) -> None:
+        if self._dormant is not None:
+            return  # it never ran (start() wakes it): nothing is open
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
@@ -382,6 +490,7 @@ class Torrent:
                 continue
             if address[0] not in self.banned and address not in self.candidates:
                 self.candidates[address] = _Candidate()
+        self.host.heartbeat.wake(self)
         if self.accepts_peers:
             self._connect_more(time.monotonic())
 
@@ -404,7 +513,10 @@ class Torrent:
         trustworthy (files unchanged since): then nothing is hashed at start."""
         self.downloaded, self.uploaded = resume.downloaded, resume.uploaded
         self.active_seconds, self.seeding_seconds = resume.active_seconds, resume.seeding_seconds
-        if trusted:
+        if self._dormant is not None:
+            self._dormant.resume = resume  # for wake(), which looks at the files first
+            self._stand(self._standing())
+        elif trusted:
             for piece in Bitfield.from_bytes(resume.verified, self.num_pieces):
                 self._mark_verified(piece)
             self.checked = True
@@ -438,12 +550,12 @@ class Torrent:
             self._fail(f"internal error: {exc}")
 
     async def _tick_until(self, done: asyncio.Future[object]) -> None:
-        last = time.monotonic()
-        while not done.done():
-            await asyncio.wait([done], timeout=TICK)
-            now = time.monotonic()
-            self._tick(now, now - last)
-            last = now
+        """Ticked by the session's heartbeat until `done`: each second while it has work."""
+        self.host.heartbeat.join(self)
+        try:
+            await asyncio.wait([done])
+        finally:
+            self.host.heartbeat.leave(self)
 
     async def _fetch_metadata(self) -> None:
         """BEP 9: ask peers for the info dictionary; the same connections then go on with its pieces."""
@@ -510,10 +622,12 @@ class Torrent:
     def _on_check_progress(self, done: int, total: int) -> None:
         self.check_progress = done / total if total else 1.0
 
-    def _tick(self, now: float, elapsed: float) -> None:
+    def count_time(self, elapsed: float) -> None:
         self.active_seconds += elapsed
         if self.state == TorrentState.SEEDING:
             self.seeding_seconds += elapsed
+
+    def tick(self, now: float, elapsed: float) -> None:
         for peer in list(self.peers):
             peer.tick(elapsed)  # rates, pipeline, and the peer's own idle/snub/keep-alive clock
         if self.choker.due(now):
@@ -526,6 +640,19 @@ class Torrent:
             self._request_metadata(now)
             self._request_layers(now)
         self._failed_at = {p: t for p, t in self._failed_at.items() if now - t < FAILED_FLASH}
+
+    def sleeps_until(self, now: float) -> float | None:
+        """When the tick next has work for a torrent with nothing going on: its DHT announce or
+        a peer to dial again (issue 19: 10,000 idle seeds are not ticked). None: it has work
+        now (peers, dials, web seeds, a metadata fetch, a failed piece on show)."""
+        busy = self.peers or self.connecting or self._web_seeds or self._failed_at or self._buffers
+        if busy or not self.has_metadata or self.web_seeds or self.metainfo.http_seeds:
+            return None
+        retries = [candidate.not_before for candidate in self.candidates.values()]
+        if any(at <= now for at in retries):
+            return None
+        dht = math.inf if self.host.dht is None or self.private else max(self._next_dht, self.first_announce_at)
+        return min([dht, *retries])
 
     def _connect_more(self, now: float) -> None:
         limit = self.host.config.max_peers_per_torrent
@@ -563,6 +690,7 @@ class Torrent:
     # PeerOwner: called by our peers
 
     def peer_ready(self, peer: PeerConnection) -> None:
+        self.host.heartbeat.wake(self)
         self.connecting.discard(peer.address)
         if peer.address[0] in self.banned:
             peer.close("banned for sending bad data")
@@ -758,7 +886,7 @@ class Torrent:
         return self.picker.pick(peer, peer.pieces, count, prefer=peer.suggested)
 
     def block_received(self, peer: PeerConnection | WebSeed, block: Block, data: memoryview) -> None:
-        accepted, others = self.picker.block_received(peer, block)
+        accepted, others, complete = self.picker.block_received(peer, block)
         if not accepted:
             return  # a late duplicate from the endgame, or a block nobody asked for
         buffer = self._buffers.get(block.piece)
@@ -770,7 +898,7 @@ class Torrent:
         for other in others:
             if isinstance(other, PeerConnection):
                 other.cancel(block)  # endgame: someone else was fetching it too
-        if self.picker.piece_state(block.piece) == PieceState.WRITING:
+        if complete:  # every block is in: hash it
             del self._buffers[block.piece]
             task = asyncio.ensure_future(self._verify(block.piece, buffer))
             self._verifying.add(task)
@@ -1000,6 +1128,8 @@ class Torrent:
     @property
     def tracker_tiers(self) -> tuple[tuple[str, ...], ...]:
         """BEP 12 tiers from the metainfo; a magnet's trackers are a tier each until it is known."""
+        if self._dormant is not None:
+            return self._dormant.summary.trackers
         if self.has_metadata:
             return self.metainfo.trackers
         return tuple((url,) for url in self.magnet.trackers) if self.magnet is not None else ()
@@ -1119,6 +1249,7 @@ class Torrent:
             network=self.host.network,
             stats=self._tracker_stats,
             on_peers=self.add_peers,
+            on_change=lambda: self.host.touched(self),
         )
 
     def _tracker_stats(self) -> tuple[int, int, int]:
@@ -1148,8 +1279,15 @@ class Torrent:
         idle seeds, a tick costs what changed, not what exists)."""
         key = self._quiet_key(reach)
         if key is None or self._shown is None or self._shown[0] != key:
-            self._shown = (key, self._build_snapshot(reach))
+            build = self._build_snapshot if self._dormant is None else self._dormant_snapshot
+            self._shown = (key, build(reach))
         return self._shown[1]
+
+    @property
+    def changing(self) -> bool:
+        """Its last snapshot was of a busy torrent (peers, dials, a check): what it shows moves
+        by itself, so the session looks at it at every snapshot."""
+        return self._shown is None or self._shown[0] is None
 
     def _quiet_key(self, reach: Reach) -> tuple[object, ...] | None:
         """Everything a quiet torrent's snapshot is made of; None while it is busy (peers,
@@ -1158,6 +1296,11 @@ class Torrent:
         checking = self.state == TorrentState.CHECKING and self.reason is None
         if checking or self.peers or self.connecting or self._web_seeds or self._buffers:
             return None
+        if self._dormant is not None:  # it does not run: only what the user changes shows
+            return (
+                self.last_change, self.note, self.downloaded, self.uploaded, self.options,
+                self.save_path, self.labels, id(self._dormant),
+            )
         left = self.picker.wanted_left if self.has_metadata else 0
         # Reach changes what is shown only past the grace time of the "unreachable" cause.
         minutes = None if reach.uptime is None or reach.uptime < REACH_GRACE else int(reach.uptime // 60)
@@ -1208,6 +1351,29 @@ class Torrent:
             why=next(iter(diagnose(self.measurements(reach))), None),
         )
 
+    def _dormant_snapshot(self, reach: Reach) -> TorrentSnapshot:
+        """A dormant torrent's row, from its summary and resume data (issue 19). It does not
+        run: no peers or rates, no cause but why it is stopped; its trackers are not contacted
+        yet. Only a torrent with every file wanted, and pad files (BEP 47) only if it is
+        complete or empty, is restored dormant (Session._restore): its progress needs no file list."""
+        assert self._dormant is not None
+        summary = self._dormant.summary
+        verified = self._dormant.verified_bytes()
+        padding = summary.padding_length if verified == summary.total_length else 0
+        wanted = summary.total_length - summary.padding_length
+        return TorrentSnapshot(
+            info_hash=self.info_hash.hex(), name=self.name, state=self.state,
+            progress=(verified - padding) / wanted if wanted else 1.0,
+            total_size=summary.total_length, wanted_size=summary.total_length, verified_bytes=verified,
+            downloaded=self.downloaded, uploaded=self.uploaded, down_rate=0.0, up_rate=0.0, peers=0, seeds=0,
+            swarm_peers=None, swarm_seeds=None, eta=None,
+            ratio=self.uploaded / self.downloaded if self.downloaded else 0.0,
+            num_pieces=self.num_pieces, piece_length=summary.piece_length, save_path=str(self.save_path),
+            added_on=self.added_on, trackers=self._dormant.tracker_rows(), error=self.error,
+            status_text=self._status_text(), reason=self.reason, category=self.labels.category,
+            tags=self.labels.tags, why=next(iter(diagnose(Measurements(False, self.reason, reach=reach))), None),
+        )
+
     def _down_rate(self) -> float:
         return sum(p.down.rate for p in self.peers) + sum(s.down.rate for s in self._web_seeds.values())
 
@@ -1231,7 +1397,10 @@ class Torrent:
             unwritten=self._unwritten, unwritten_cap=self.host.config.max_unwritten, disk_behind=self._reading_paused,
             trackers=len(trackers), trackers_working=sum(1 for t in trackers if t.status == "working"),
             tracker_message=self.trackers.status_text, dht=self.host.dht is not None,
-            max_peers=self.host.config.max_peers_per_torrent, session_full=not self.host.can_connect(), reach=reach,
+            max_peers=self.host.config.max_peers_per_torrent, reach=reach,
+            # Asked only where the diagnosis reads it: can_connect() counts every torrent's peers
+            # (issue 19: the first snapshot of 10,000 torrents asked it 10,000 times).
+            session_full=downloading and not self.host.can_connect(),
         )
 
     def _needed_pieces(self) -> tuple[int, int]:
@@ -1277,7 +1446,7 @@ class Torrent:
         return f"{text} — {self.note}" if self.note else text
 
     def _active_text(self, word: str) -> str:
-        if not self.peers and self.trackers.status_text:
+        if not self.peers and self._dormant is None and self.trackers.status_text:
             return f"{word} — {self.trackers.status_text}"
         return word
 
@@ -1337,6 +1506,12 @@ class Torrent:
             encrypted=peer.encrypted,
             transport="uTP" if isinstance(peer.transport, UtpTransport) else "TCP",
         )
+
+
+def _first_id(metainfo: Metainfo | None, dormant: Dormant | None, magnet: Magnet | None) -> bytes:
+    source = metainfo or dormant or magnet
+    assert source is not None, "a torrent is made from a metainfo, a dormant record or a magnet"
+    return source.info_hash
 
 
 def _pex_flags(peer: PeerConnection) -> int:

@@ -91,8 +91,8 @@ def apply_options(torrent: Torrent) -> None:
     """Hand the torrent's options to its throttle and, once the metadata is known, its picker."""
     options = torrent.options
     torrent.throttle.set_limits(options.limits)
-    if not torrent.num_pieces:
-        return  # a magnet without metadata: the files are not known yet
+    if not torrent.num_pieces or torrent.dormant:
+        return  # a magnet without metadata: the files are not known yet; a dormant one: at wake()
     files = torrent.metainfo.files
     chosen = len(options.file_priorities) == len(files) and any(p != NORMAL for p in options.file_priorities)
     # The common case, every file normal, costs nothing per file: start-up restores 1,000 torrents.

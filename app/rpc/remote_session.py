@@ -22,7 +22,8 @@ from app.engine.magnet import format_magnet
 from app.engine.metainfo import Metainfo
 from app.engine.rss.rules import Rule
 from app.engine.rss.service import RssSnapshot
-from app.engine.snapshots import SessionSnapshot, TorrentDetails, TorrentSnapshot
+from app.engine.snapshot_book import SnapshotBook
+from app.engine.snapshots import SessionSnapshot, TorrentChanges, TorrentDetails, TorrentSnapshot
 from app.engine.torrent_options import TorrentOptions
 from app.rpc import remote_commands as commands
 from app.rpc.client import RemoteError, RpcClient
@@ -53,6 +54,7 @@ class RemoteSession:
         self._listeners: list[Callable[[Event], None]] = []
         self._torrents: dict[str, TorrentSnapshot] = {}
         self._snapshot = session_snapshot((), None, {})
+        self._book = SnapshotBook()  # which torrents changed between two polls, for the bridge
         self._details: dict[str, TorrentDetails] = {}
         self._watched: str | None = None
         self._choosing: set[str] = set()  # magnets to stop for the user's file choice once named
@@ -114,6 +116,7 @@ class RemoteSession:
             torrents = self._read(lambda: _by_hash(torrent_snapshot(row, self._clock()) for row in answer["torrents"]))
             await self._fetch_details([h for h in (self._watched, *self._choosing) if h in torrents])
             before, self._torrents = self._torrents, torrents
+            self._note_changes(before, torrents)
             self._listen_port = session.get("peer-port", self._listen_port)
             self._snapshot = self._read(lambda: session_snapshot(list(torrents.values()), self._listen_port, session))
             events = changes(before, torrents)
@@ -159,6 +162,16 @@ class RemoteSession:
 
     def snapshot(self) -> SessionSnapshot:
         return self._snapshot
+
+    def changes(self, since: int) -> TorrentChanges:
+        """The torrents that changed after revision `since` (0: all), as of the last poll."""
+        return self._book.since(since)
+
+    def _note_changes(self, before: dict[str, TorrentSnapshot], torrents: dict[str, TorrentSnapshot]) -> None:
+        for info_hash in before.keys() - torrents.keys():
+            self._book.forget(info_hash)
+        for torrent in torrents.values():
+            self._book.record(torrent)
 
     def details(self, info_hash: str) -> TorrentDetails | None:
         """The last polled details; asking makes this torrent the one polled from now on."""

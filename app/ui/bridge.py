@@ -37,7 +37,7 @@ from app.engine.snapshots import SessionSnapshot, TorrentDetails, TorrentSnapsho
 from app.ui.engine_session import EngineSession
 from app.ui.settings import ADDRESS_FIELDS
 from app.ui.speed_history import SESSION, SpeedHistory
-from app.ui.torrent_diff import diff_torrents
+from app.ui.torrent_diff import diff_changes
 
 if TYPE_CHECKING:
     from app.engine.metainfo import Metainfo
@@ -91,6 +91,7 @@ class EngineBridge(QObject):
         self._session = session
         self._clock = clock
         self._torrents: dict[str, TorrentSnapshot] = {}
+        self._revision = 0  # of the session's torrents, as last seen (0: not yet)
         self._snapshot = EMPTY_SNAPSHOT
         self._selected: str | None = None
         self._tasks: set[asyncio.Future[Any]] = set()
@@ -128,10 +129,13 @@ class EngineBridge(QObject):
         self._soon.stop()
 
     def refresh(self) -> None:
-        """One tick: snapshot, diff, signals; then the selected torrent's details."""
+        """One tick: snapshot, the torrents changed since the last one, signals; then the
+        selected torrent's details. With 10,000 torrents it touches only those that changed."""
         snapshot = self._session.snapshot()
+        changes = self._session.changes(self._revision)
+        self._revision = changes.revision
         now = self._clock()
-        diff = diff_torrents(self._torrents, snapshot.torrents)
+        diff = diff_changes(self._torrents, changes)
         self._snapshot = snapshot
         if diff:
             for info_hash in diff.removed:
@@ -156,6 +160,7 @@ class EngineBridge(QObject):
         polling = self._timer.isActive()
         self.stop()
         self._session = session
+        self._revision = 0  # its torrents replace the old session's, in full
         self._selected = None
         self.speed_history = SpeedHistory()
         self._listen(session)

@@ -17,7 +17,7 @@ from app.engine.events import Event
 from app.engine.metainfo import Metainfo
 from app.engine.rss.rules import Rule
 from app.engine.rss.service import RssSnapshot
-from app.engine.snapshots import SessionSnapshot, TorrentDetails
+from app.engine.snapshots import SessionSnapshot, TorrentChanges, TorrentDetails
 from app.engine.torrent_options import TorrentOptions
 
 
@@ -25,6 +25,11 @@ class EngineSession(Protocol):
     # Reading the state
 
     def snapshot(self) -> SessionSnapshot: ...
+
+    def changes(self, since: int) -> TorrentChanges:
+        """The torrents whose snapshot changed after revision `since` (0: all), as of the last
+        `snapshot()`: a refresh then costs what changed, not what exists (issue 19)."""
+        ...
 
     def details(self, info_hash: str) -> TorrentDetails | None: ...
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from app.engine.snapshots import TorrentSnapshot
+from app.engine.snapshots import TorrentChanges, TorrentSnapshot
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,3 +37,12 @@ def diff_torrents(
             changed.append(snap)
     removed = tuple(h for h in old if h not in seen)
     return TorrentDiff(tuple(added), tuple(changed), removed)
+
+
+def diff_changes(old: Mapping[str, TorrentSnapshot], changes: TorrentChanges) -> TorrentDiff:
+    """The diff from the rows shown (`old`) and what the session says changed since."""
+    if changes.complete:
+        return diff_torrents(old, changes.torrents)
+    added = tuple(t for t in changes.torrents if t.info_hash not in old)
+    changed = tuple(t for t in changes.torrents if t.info_hash in old and old[t.info_hash] != t)
+    return TorrentDiff(added, changed, tuple(h for h in changes.removed if h in old))

@@ -55,7 +55,9 @@ def pieces_of(blocks: list[Block]) -> list[int]:
 
 def receive_all(picker: PiecePicker, peer: str, blocks: list[Block]) -> None:
     for block in blocks:
-        assert picker.block_received(peer, block) == (True, [])
+        accepted, others, complete = picker.block_received(peer, block)
+        assert (accepted, others) == (True, [])
+        assert complete == (picker.piece_state(block.piece) == PieceState.WRITING)
 
 
 # -- rarest first ---------------------------------------------------------------------------
@@ -227,9 +229,9 @@ def test_endgame_duplicates_requests_and_names_the_peers_to_cancel() -> None:
     assert sorted(picker.pick("b", full(1), BLOCKS), key=lambda b: b.offset) == original
     assert len(picker.pick("c", full(1), BLOCKS)) == BLOCKS
     assert picker.pick("d", full(1), BLOCKS) == []  # MAX_REQUESTERS peers per block
-    ok, others = picker.block_received("b", original[0])
+    ok, others, _ = picker.block_received("b", original[0])
     assert ok and set(others) == {"a", "c"}
-    assert picker.block_received("a", original[0]) == (False, [])
+    assert picker.block_received("a", original[0]) == (False, [], False)
     picker.abort("a", original[1])
     assert picker.pick("d", full(1), BLOCKS) == [original[1]]
 
@@ -307,8 +309,8 @@ def test_peer_gone_returns_its_blocks_to_the_pool() -> None:
     picker.peer_gone("a")
     assert picker.piece_state(0) == PieceState.MISSING
     assert picker.pick("b", full(1), 3) == blocks
-    assert picker.block_received("a", blocks[0]) == (True, ["b"])  # late, but b asked for it
-    assert picker.block_received("b", blocks[0]) == (False, [])
+    assert picker.block_received("a", blocks[0]) == (True, ["b"], False)  # late, but b asked for it
+    assert picker.block_received("b", blocks[0]) == (False, [], False)
 
 
 def test_peer_gone_in_endgame_leaves_the_other_requesters() -> None:
@@ -317,14 +319,14 @@ def test_peer_gone_in_endgame_leaves_the_other_requesters() -> None:
     picker.pick("b", full(1), BLOCKS)
     picker.peer_gone("a")
     assert picker.in_endgame
-    assert picker.block_received("b", blocks[0]) == (True, [])
+    assert picker.block_received("b", blocks[0]) == (True, [], False)
 
 
 def test_abort_of_a_block_not_requested_by_that_peer_changes_nothing() -> None:
     picker = setup_picker("2")
     blocks = picker.pick("a", full(1), 1)
     picker.abort("b", blocks[0])
-    assert picker.block_received("a", blocks[0]) == (True, [])
+    assert picker.block_received("a", blocks[0]) == (True, [], False)
 
 
 # -- received blocks -------------------------------------------------------------------------
@@ -332,14 +334,44 @@ def test_abort_of_a_block_not_requested_by_that_peer_changes_nothing() -> None:
 
 def test_unsolicited_and_duplicate_blocks_are_refused() -> None:
     picker = setup_picker("1")
-    assert picker.block_received("a", Block(0, 0, BS)) == (False, [])
+    assert picker.block_received("a", Block(0, 0, BS)) == (False, [], False)
     block = picker.pick("a", full(1), 1)[0]
-    assert picker.block_received("a", Block(0, 1, BS)) == (False, [])  # not on a boundary
-    assert picker.block_received("a", Block(0, 0, BS - 1)) == (False, [])  # wrong length
-    assert picker.block_received("a", Block(0, BS * BLOCKS, BS)) == (False, [])
-    assert picker.block_received("a", block) == (True, [])
-    assert picker.block_received("a", block) == (False, [])
+    assert picker.block_received("a", Block(0, 1, BS)) == (False, [], False)  # not on a boundary
+    assert picker.block_received("a", Block(0, 0, BS - 1)) == (False, [], False)  # wrong length
+    assert picker.block_received("a", Block(0, BS * BLOCKS, BS)) == (False, [], False)
+    assert picker.block_received("a", block) == (True, [], False)
+    assert picker.block_received("a", block) == (False, [], False)
     assert picker.piece_state(0) == PieceState.REQUESTED
+
+
+def test_block_received_says_when_the_last_block_of_its_piece_arrives() -> None:
+    # Three pieces, the last one block and a half long: its short block completes it too.
+    picker = PiecePicker(3, BLOCKS * BS, 2 * BLOCKS * BS + BS + BS // 2, rng=random.Random(0))
+    picker.peer_joined(full(3))
+    blocks = sorted(picker.pick("a", full(3), 3 * BLOCKS), key=lambda b: (b.piece, b.offset))
+    assert blocks[-1] == Block(2, BS, BS // 2)
+    results = [picker.block_received("a", block)[2] for block in blocks]
+    assert results == [False, False, False, True] * 2 + [False, True]
+    assert picker.block_received("a", blocks[-1]) == (False, [], False)  # a duplicate completes nothing
+
+
+def test_an_endgame_duplicate_completes_the_piece_once() -> None:
+    picker = setup_picker("2")
+    blocks = picker.pick("a", full(1), BLOCKS)
+    picker.pick("b", full(1), BLOCKS)
+    for block in blocks[:-1]:
+        assert picker.block_received("b", block) == (True, ["a"], False)
+    assert picker.block_received("a", blocks[-1]) == (True, ["b"], True)
+    assert picker.block_received("b", blocks[-1]) == (False, [], False)
+
+
+def test_blocks_are_plain_immutable_values() -> None:
+    picker = setup_picker("1")
+    block = picker.pick("a", full(1), 1)[0]
+    assert block == Block(0, 0, BS) and hash(block) == hash(Block(0, 0, BS))
+    assert (block.piece, block.offset, block.length) == (0, 0, BS)
+    with pytest.raises(AttributeError):
+        block.piece = 1  # type: ignore[misc]
 
 
 def test_piece_state_follows_a_piece_through_its_life() -> None:
@@ -387,7 +419,7 @@ def test_a_late_block_of_a_failed_piece_is_refused() -> None:
     picker = setup_picker("2")
     blocks = picker.pick("a", full(1), BLOCKS)
     picker.piece_failed(0)
-    assert picker.block_received("a", blocks[0]) == (False, [])
+    assert picker.block_received("a", blocks[0]) == (False, [], False)
     assert len(picker.pick("a", full(1), BLOCKS)) == BLOCKS
 
 
@@ -689,12 +721,13 @@ def test_random_swarm_downloads_everything_once() -> None:
             in_flight[name] += blocks
         elif action < 0.85 and in_flight[name]:
             block = in_flight[name].pop(rng.randrange(len(in_flight[name])))
-            ok, others = picker.block_received(name, block)
+            ok, others, complete = picker.block_received(name, block)
             assert ok
             for other in others:
                 assert isinstance(other, str)
                 in_flight[other].remove(block)  # the caller's `cancel`
-            if picker.piece_state(block.piece) == PieceState.WRITING:
+            assert complete == (picker.piece_state(block.piece) == PieceState.WRITING)
+            if complete:
                 if rng.random() < 0.1:
                     assert name in picker.piece_failed(block.piece)
                 else:
@@ -725,9 +758,10 @@ def test_every_block_of_a_large_torrent_is_handed_out_once() -> None:
     while blocks := picker.pick("seed", seed, 32):
         for block in blocks:
             seen.add((block.piece, block.offset))
-            picker.block_received("seed", block)
+            _, _, complete = picker.block_received("seed", block)
             received[block.piece] += 1
-            if received[block.piece] == per_piece:
+            assert complete == (received[block.piece] == per_piece)
+            if complete:
                 picker.piece_verified(block.piece)
     assert len(seen) == n * per_piece
     assert picker.is_complete()

@@ -487,3 +487,11 @@ def test_the_database_survives_kills_in_the_middle_of_writes(db_path: Path) -> N
 def test_all_resume_reads_every_record_at_once(store: Store) -> None:
     store.save_resume_many([resume(1), resume(2, downloaded=5)])
     assert store.all_resume() == {resume(1).info_hash: resume(1), resume(2).info_hash: resume(2, downloaded=5)}
+
+
+def test_summaries_are_kept_with_the_torrents_and_set_for_many_at_once(store: Store) -> None:
+    store.save_torrents([torrent(1, summary='[1,"one"]'), torrent(2), torrent(3)])
+    store.set_summaries({(2).to_bytes(20, "big"): '[1,"two"]', (9).to_bytes(20, "big"): "[1]"})
+    assert [record.summary for record in store.torrents()] == ['[1,"one"]', '[1,"two"]', ""]
+    store.update_torrent((3).to_bytes(20, "big"), summary='[1,"three"]')
+    assert store.torrents()[2].summary == '[1,"three"]'

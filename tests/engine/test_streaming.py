@@ -91,5 +91,5 @@ def test_the_most_urgent_piece_is_asked_of_a_second_peer_too() -> None:
     fast = picker.pick("fast", seed, 6)
     assert [block.piece for block in fast[:4]] == [7] * 4  # the pool first
     assert fast[4:] == slow[:2]  # then blocks of piece 5 the slow peer has not sent yet
-    received, others = picker.block_received("fast", slow[0])
+    received, others, _ = picker.block_received("fast", slow[0])
     assert received and others == ["slow"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import math
 import os
 import random
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -21,14 +22,16 @@ import pytest
 from app.engine import events
 from app.engine.bitfield import Bitfield
 from app.engine.creator import create_torrent
+from app.engine.heartbeat import Heartbeat
 from app.engine.metainfo import Metainfo, parse_metainfo
 from app.engine.piece_picker import Block
 from app.engine.rate_limit import RateLimits, Throttle
 from app.engine.snapshots import StopReason, TorrentState
 from app.engine.sockets import Sockets
+from app.engine.storage.disk import OpenFiles
 from app.engine.store import ResumeRecord
 from app.engine.session import Session
-from app.engine.torrent import Torrent, TorrentHost
+from app.engine.torrent import Torrent, TorrentHost, _Candidate
 from app.engine.torrent_options import SKIP, TorrentOptions, apply_options
 
 PIECE = 32 * 1024
@@ -64,6 +67,8 @@ class FakeHost:
     network: FakeNetwork = field(default_factory=FakeNetwork)
     dht: None = None
     rng: random.Random = field(default_factory=lambda: random.Random(7))
+    open_files: OpenFiles = field(default_factory=OpenFiles)
+    heartbeat: Heartbeat = field(default_factory=Heartbeat)
     admitting: bool = True  # the queue's answer
     room: bool = True  # the disk guard's answer
     events: list[events.Event] = field(default_factory=list)
@@ -89,6 +94,9 @@ class FakeHost:
 
     def metadata_received(self, torrent: Torrent) -> None:
         raise AssertionError("metadata received by a torrent made from its metainfo")
+
+    def touched(self, torrent: Torrent) -> None:
+        pass  # no snapshots are kept here: the tests ask the torrent itself
 
     def emit(self, event: events.Event) -> None:
         self.events.append(event)
@@ -436,3 +444,12 @@ def test_the_session_and_the_fake_have_each_host_value(host: FakeHost) -> None:
             assert hasattr(session.config, name) and hasattr(host.config, name), name
     finally:
         session.executor.shutdown()
+
+
+async def test_an_idle_seed_says_when_its_tick_next_has_work(made, metainfo: Metainfo, payload: Path) -> None:
+    """Issue 19: a seed with no peer, dial or web seed is not ticked until its own timers say."""
+    torrent = made(metainfo, payload.parent)
+    assert torrent.sleeps_until(0.0) == math.inf  # no DHT, no peer to dial again: only a wake
+    torrent.candidates[("127.0.0.1", 6881)] = _Candidate(failures=1, not_before=30.0)
+    assert torrent.sleeps_until(0.0) == 30.0
+    assert torrent.sleeps_until(30.0) is None  # the retry is due: it has work

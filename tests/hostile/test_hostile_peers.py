@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from app.engine import peer_protocol
+from app.engine import heartbeat, peer_protocol
 from app.engine import session as session_module
-from app.engine import torrent as torrent_module
 from app.engine.bitfield import Bitfield
 from app.engine.peer import MAX_PIPELINE
 from app.engine.wire import messages as m
@@ -168,7 +167,7 @@ async def test_a_peer_sending_one_byte_at_a_time_is_dropped(
     tmp_path: Path, peer_log: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A byte now and then is not a message: only whole messages keep a connection alive."""
-    monkeypatch.setattr(torrent_module, "TICK", 0.1)
+    monkeypatch.setattr(heartbeat, "TICK", 0.1)
     monkeypatch.setattr(peer_protocol, "IDLE_TIMEOUT", 1.0)
     async with honest_swarm(tmp_path) as swarm:
         peer = await ScriptedPeer.connect(swarm.leecher.listen_port or 0)

@@ -163,6 +163,8 @@ async def test_a_failing_free_space_check_fails_the_piece_and_says_why(
         info_hash = await seed_and_leech(seed, leecher, torrent, payload, tmp_path / "out")
         failed = await wait_for_state_or_error(leecher, info_hash)
         assert "Input/output error" in failed.error and "Traceback" not in failed.error
+        torrent = leecher.torrents[bytes.fromhex(info_hash)]
+        await eventually(lambda: not torrent.writing, "the writes under way at the error to settle")
         details = leecher.details(info_hash)
         assert details is not None and PieceState.WRITING not in details.pieces  # none stuck
 

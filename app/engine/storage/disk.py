@@ -22,7 +22,7 @@ import stat
 import threading
 from collections import OrderedDict
 from collections.abc import Buffer, Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Protocol, TypeVar
 
@@ -39,7 +39,9 @@ log = logging.getLogger(__name__)
 # Windows opens files in text mode unless told otherwise; elsewhere the flag is 0.
 _O_BINARY: int = getattr(os, "O_BINARY", 0)
 _O_NOFOLLOW: int = getattr(os, "O_NOFOLLOW", 0)
-_FD_CACHE_SIZE = 64
+# Descriptors kept open for all torrents together (libtorrent's file_pool_size is 40; a seed
+# serving many torrents reads from many files, and Linux's default soft limit is 1,024).
+OPEN_FILES = 256
 # check() reads at most this much at once per job, whatever the piece length.
 _CHUNK = 4 * 1024 * 1024
 # check() hands each executor job about this many bytes of pieces.
@@ -145,54 +147,62 @@ class _Handle:
         self.retired = False
 
 
-class _FdCache:
-    """Open descriptors by file index, least recently used closed first.
+class OpenFiles:
+    """The open descriptors of every torrent's files, least recently used closed first.
 
-    A descriptor that a thread is using is closed only when that thread releases it,
-    so a job never does I/O on a closed (or reused) descriptor number.
+    One per session (issue 19: 10,000 torrents must not hold a descriptor cache each):
+    keyed by (storage, file index). A descriptor that a thread is using is closed only when
+    that thread releases it, so a job never does I/O on a closed (or reused) descriptor number.
     """
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int = OPEN_FILES) -> None:
         self._capacity = capacity
         self._lock = threading.Lock()
-        self._handles: OrderedDict[int, _Handle] = OrderedDict()
+        self._handles: OrderedDict[tuple[object, int], _Handle] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._handles)
+
+    def of(self, owner: object) -> _OwnedFiles:
+        """The descriptors of one owner's files (a Storage's), as file index -> descriptor."""
+        return _OwnedFiles(self, owner)
 
     @contextmanager
-    def use(self, index: int, writable: bool, opener: Callable[[int, bool], int]) -> Iterator[int]:
-        handle = self._acquire(index, writable, opener)
+    def use(self, key: tuple[object, int], writable: bool, opener: Callable[[int, bool], int]) -> Iterator[int]:
+        handle = self._acquire(key, writable, opener)
         try:
             yield handle.fd
         finally:
             self._release(handle)
 
-    def sync_all(self) -> None:
-        """fsync every open writable file, so what was written survives a power cut."""
+    def sync_all(self, owner: object) -> None:
+        """fsync every open writable file of `owner`, so what was written survives a power cut."""
         with self._lock:
-            fds = [h.fd for h in self._handles.values() if h.writable and not h.retired]
+            fds = [h.fd for (o, _), h in self._handles.items() if o is owner and h.writable and not h.retired]
             for fd in fds:
                 os.fsync(fd)
 
-    def close_all(self) -> None:
+    def close_all(self, owner: object) -> None:
         with self._lock:
-            for index in list(self._handles):
-                self._retire(index)
+            for key in [key for key in self._handles if key[0] is owner]:
+                self._retire(key)
 
-    def forget(self, index: int) -> None:
+    def forget(self, key: tuple[object, int]) -> None:
         """Close one file's descriptor (before it is deleted or cut short)."""
         with self._lock:
-            if index in self._handles:
-                self._retire(index)
+            if key in self._handles:
+                self._retire(key)
 
-    def _acquire(self, index: int, writable: bool, opener: Callable[[int, bool], int]) -> _Handle:
+    def _acquire(self, key: tuple[object, int], writable: bool, opener: Callable[[int, bool], int]) -> _Handle:
         with self._lock:
-            handle = self._handles.get(index)
+            handle = self._handles.get(key)
             if handle is not None and (handle.writable or not writable):
-                self._handles.move_to_end(index)
+                self._handles.move_to_end(key)
             else:
                 if handle is not None:
-                    self._retire(index)  # read-only, and a write needs it writable
-                handle = _Handle(opener(index, writable), writable)
-                self._handles[index] = handle
+                    self._retire(key)  # read-only, and a write needs it writable
+                handle = _Handle(opener(key[1], writable), writable)
+                self._handles[key] = handle
             handle.users += 1
             self._evict()
             return handle
@@ -204,15 +214,39 @@ class _FdCache:
                 os.close(handle.fd)
 
     def _evict(self) -> None:
-        idle = [index for index, handle in self._handles.items() if not handle.users]
-        for index in idle[: max(0, len(self._handles) - self._capacity)]:
-            self._retire(index)
+        excess = len(self._handles) - self._capacity
+        if excess <= 0:
+            return
+        idle = [key for key, handle in self._handles.items() if not handle.users]
+        for key in idle[:excess]:
+            self._retire(key)
 
-    def _retire(self, index: int) -> None:
-        handle = self._handles.pop(index)
+    def _retire(self, key: tuple[object, int]) -> None:
+        handle = self._handles.pop(key)
         handle.retired = True
         if not handle.users:
             os.close(handle.fd)
+
+
+class _OwnedFiles:
+    """One storage's view of the shared OpenFiles: its own files, by index."""
+
+    __slots__ = ("_files", "_owner")
+
+    def __init__(self, files: OpenFiles, owner: object) -> None:
+        self._files, self._owner = files, owner
+
+    def use(self, index: int, writable: bool, opener: Callable[[int, bool], int]) -> AbstractContextManager[int]:
+        return self._files.use((self._owner, index), writable, opener)
+
+    def sync_all(self) -> None:
+        self._files.sync_all(self._owner)
+
+    def close_all(self) -> None:
+        self._files.close_all(self._owner)
+
+    def forget(self, index: int) -> None:
+        self._files.forget((self._owner, index))
 
 
 class Storage:
@@ -226,8 +260,10 @@ class Storage:
         *,
         check_jobs: int = 2,
         verifier: PieceVerifier | None = None,
+        open_files: OpenFiles | None = None,
     ) -> None:
-        """`verifier` None checks pieces against `metainfo.piece_hashes` (SHA-1, BEP 3)."""
+        """`verifier` None checks pieces against `metainfo.piece_hashes` (SHA-1, BEP 3);
+        `open_files` None: this storage keeps its own descriptors (a session shares one)."""
         files = list(metainfo.files)
         self._layout = Layout(metainfo.piece_length, [f.length for f in files])
         if self._layout.total_length != metainfo.total_length:
@@ -241,7 +277,7 @@ class Storage:
         self._save_dir = Path(save_dir)
         self._executor = executor
         self._check_jobs = max(1, check_jobs)
-        self._fds = _FdCache(_FD_CACHE_SIZE)
+        self._fds = (open_files if open_files is not None else OpenFiles()).of(self)
         self._paths: list[str] | None = None
         self._skipped: frozenset[int] = frozenset()
         # set_skipped() jobs that make 0-byte files or move bytes out of the part file; close() waits for them.

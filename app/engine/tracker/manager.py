@@ -65,7 +65,8 @@ class TrackerManager:
     """Announces one torrent to its announce-list (BEP 12) until `stop`.
 
     `stats` is asked for (uploaded, downloaded, left) at each announce; `on_peers` receives the
-    addresses each answer brings. Failures never leave the background task: they are logged and
+    addresses each answer brings; `on_change` hears that what `snapshot()` shows changed (an
+    announce began or ended, a scrape came back). Failures never leave the background task: they are logged and
     shown on the tracker they belong to.
     """
 
@@ -78,6 +79,7 @@ class TrackerManager:
         network: TrackerNetwork,
         stats: Callable[[], tuple[int, int, int]],
         on_peers: Callable[[list[Peer]], None],
+        on_change: Callable[[], None] = lambda: None,
         rng: random.Random | None = None,
         numwant: int = 50,
         clock: Callable[[], float] = time.monotonic,
@@ -86,7 +88,7 @@ class TrackerManager:
         rng = rng or random.Random()
         self._list = AnnounceList(tiers, rng)
         self._info_hash, self._peer_id, self._network = info_hash, peer_id, network
-        self._stats, self._on_peers = stats, on_peers
+        self._stats, self._on_peers, self._on_change = stats, on_peers, on_change
         self._numwant = numwant
         self._clock = clock
         self._key = rng.getrandbits(32)  # BEP 3 'key': the same for the whole session
@@ -206,6 +208,13 @@ class TrackerManager:
 
     async def _announce_one(self, tracker: TrackerState) -> bool:
         self._list.announcing(tracker)
+        self._on_change()
+        try:
+            return await self._announce_to(tracker)
+        finally:
+            self._on_change()
+
+    async def _announce_to(self, tracker: TrackerState) -> bool:
         try:
             request = self._request(self._list.event_for(tracker), tracker.tracker_id)
             response = await self._announce(tracker.url, request)
@@ -236,6 +245,7 @@ class TrackerManager:
         except Exception:
             log.exception("scraping %s failed", tracker.url)
         self._list.scraped(tracker, entry, self._clock())
+        self._on_change()
 
     async def _scrape_http(self, url: str) -> dict[bytes, ScrapeEntry]:
         # One family's counts will do: a scrape adds no peers.

@@ -12,7 +12,7 @@ from PySide6.QtGui import QColor, QIcon
 from app.engine.snapshots import StopReason, TorrentSnapshot
 from app.ui import formatting
 from app.ui.label_filter import LabelFilter, matches_labels
-from app.ui.models.keyed_table import Column, KeyedTableModel
+from app.ui.models.keyed_table import PAINTED_ROLES, Column, KeyedTableModel
 from app.ui.state_filter import StateFilter, look, matches
 from app.ui.state_icons import state_icon
 from app.ui.torrent_diff import TorrentDiff
@@ -118,6 +118,8 @@ def _accepting(category: StateFilter, words: tuple[str, ...]) -> Callable[[Torre
 
 class TorrentListModel(KeyedTableModel[TorrentSnapshot]):
     """Every torrent of the session; shows those matching the sidebar category and search."""
+
+    kept_roles = PAINTED_ROLES  # every cell is made from its snapshot alone
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(_COLUMNS, lambda t: t.info_hash, parent)

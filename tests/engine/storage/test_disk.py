@@ -70,10 +70,11 @@ def save(tmp_path: Path) -> Path:
 
 
 async def opened(
-    save: Path, executor: ThreadPoolExecutor, files: list[tuple[str, int]] = FILES, pl: int = 4
+    save: Path, executor: ThreadPoolExecutor, files: list[tuple[str, int]] = FILES, pl: int = 4,
+    open_files: disk.OpenFiles | None = None,
 ) -> tuple[Storage, bytes]:
     info, data = make_info(files, pl)
-    storage = Storage(info, save, executor)
+    storage = Storage(info, save, executor, open_files=open_files)
     await storage.open()
     return storage, data
 
@@ -383,11 +384,10 @@ async def test_delete_files_removes_emptied_folders(save: Path, executor) -> Non
     assert save.is_dir() and list(save.iterdir()) == []
 
 
-async def test_fd_cache_is_bounded(save: Path, executor, monkeypatch) -> None:
-    monkeypatch.setattr(disk, "_FD_CACHE_SIZE", 4)
+async def test_fd_cache_is_bounded(save: Path, executor) -> None:
     files = [(f"t/{i:02}", 1) for i in range(20)]
     before = fd_count()
-    storage, data = await opened(save, executor, files, pl=2)
+    storage, data = await opened(save, executor, files, pl=2, open_files=disk.OpenFiles(4))
     await write_all(storage, data)
     assert fd_count() - before <= 4
     await storage.close()
@@ -395,10 +395,26 @@ async def test_fd_cache_is_bounded(save: Path, executor, monkeypatch) -> None:
     assert fd_count() == before
 
 
-async def test_concurrent_jobs_with_a_tiny_fd_cache(save: Path, executor, monkeypatch) -> None:
-    monkeypatch.setattr(disk, "_FD_CACHE_SIZE", 2)
+async def test_one_cache_bounds_the_descriptors_of_many_storages(tmp_path: Path, executor) -> None:
+    """Issue 19: the bound is the session's, not each torrent's (10,000 x 64 would be 640,000)."""
+    shared = disk.OpenFiles(3)
+    files = [(f"t/{i:02}", 1) for i in range(6)]
+    before = fd_count()
+    storages = []
+    for n in range(5):
+        storage, data = await opened(tmp_path / str(n), executor, files, pl=2, open_files=shared)
+        await write_all(storage, data)
+        storages.append(storage)
+        assert fd_count() - before <= 3 and len(shared) <= 3
+    assert await storages[0].read(0, 0, 2) == data[0:2]  # its descriptors were closed: reopened
+    for storage in storages:
+        await storage.close()
+    assert fd_count() == before and len(shared) == 0
+
+
+async def test_concurrent_jobs_with_a_tiny_fd_cache(save: Path, executor) -> None:
     files = [(f"t/{i:02}", 3) for i in range(30)]
-    storage, data = await opened(save, executor, files, pl=4)
+    storage, data = await opened(save, executor, files, pl=4, open_files=disk.OpenFiles(2))
     chunks = pieces_of(data, 4)
     results = await asyncio.gather(*(storage.verify_and_write(p, c) for p, c in enumerate(chunks)))
     assert all(results)
@@ -423,7 +439,7 @@ def test_fd_cache_never_closes_a_descriptor_in_use(tmp_path: Path) -> None:
     paths = [tmp_path / "a", tmp_path / "b"]
     for path in paths:
         path.write_bytes(b"x")
-    cache = disk._FdCache(1)
+    cache = disk.OpenFiles(1).of("storage")
 
     def opener(index: int, writable: bool) -> int:
         return os.open(paths[index], os.O_RDWR if writable else os.O_RDONLY)

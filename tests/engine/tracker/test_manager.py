@@ -26,6 +26,7 @@ class Announcer:
     ) -> None:
         self.left = left
         self.peers: list[list[Peer]] = []
+        self.statuses: list[str] = []  # what snapshot() showed each time on_change was called
         self.port = 7000 + n
         self.manager = TrackerManager(
             tiers,
@@ -34,6 +35,7 @@ class Announcer:
             network=FixedNetwork(self.port),
             stats=lambda: (0, 0, self.left),
             on_peers=self.peers.append,
+            on_change=lambda: self.statuses.append(self.manager.snapshot()[0].status),
             rng=random.Random(n),
             udp_retry_base=udp_retry_base,
         )
@@ -122,6 +124,18 @@ async def test_each_announce_asks_the_network_for_the_current_port(
         assert other.peers == [[("127.0.0.1", 7200)]]  # the new port replaced the old one
     finally:
         await manager.stop(timeout=1.0)
+
+
+async def test_the_torrent_hears_when_what_its_trackers_show_changed(
+    tracker_server: TrackerServer, announcers: Callable[..., Announcer]
+):
+    """Issue 19: a quiet torrent's snapshot is looked at again when an announce begins or ends,
+    not at every refresh."""
+    working = announcers([[tracker_server.http_url]], 1)
+    failing = announcers([[refused_url()]], 2)
+    await eventually(lambda: len(working.statuses) >= 2 and len(failing.statuses) >= 2)
+    assert working.statuses[:2] == ["announcing", "working"]
+    assert failing.statuses[:2] == ["announcing", "error"]
 
 
 async def test_stop_says_stopped_and_is_idempotent(

@@ -1,3 +1,4 @@
+import random
 from dataclasses import replace
 
 from PySide6.QtCore import QPersistentModelIndex, Qt
@@ -150,6 +151,33 @@ def test_a_tick_over_a_thousand_torrents_touches_only_changed_rows():
     assert rows == list(range(0, 1000, 100))
 
 
+def test_a_sorted_tick_over_ten_thousand_rows_sorts_in_only_the_changed_ones(monkeypatch):
+    """Issue 19: 100 of 10,000 rows change their speed; the list stays sorted by speed, and only
+    those 100 have their sort key computed (a full sort would compute 10,000)."""
+    rng = random.Random(3)
+    before = {t.info_hash: t for t in (torrent(i, down_rate=float(rng.randrange(50))) for i in range(10_000))}
+    model = TorrentListModel()
+    model.sort(TorrentColumn.DOWN, Qt.SortOrder.DescendingOrder)
+    model.apply(diff_torrents({}, before.values()))
+    selected = QPersistentModelIndex(model.index(5, 0))
+    selected_name = selected.data()
+    moving = set(rng.sample(sorted(before), 100))
+    after = [replace(t, down_rate=float(rng.randrange(50))) if h in moving else t for h, t in before.items()]
+    keyed = []
+    column = TorrentColumn.DOWN
+    key = model._columns[column].sort_key
+    monkeypatch.setattr(model, "_columns", tuple(
+        replace(c, sort_key=lambda t: keyed.append(t) or key(t)) if n == column else c
+        for n, c in enumerate(model._columns)
+    ))
+    model.apply(diff_torrents(before, after))
+    rates = [model.item(row).down_rate for row in range(model.rowCount())]
+    assert rates == sorted(rates, reverse=True) and model.rowCount() == 10_000
+    assert {t.info_hash for t in keyed} <= moving and len(keyed) <= 100
+    assert selected.data() == selected_name  # the selection follows its row
+    assert all(model.row_of(model.item(row).info_hash) == row for row in range(model.rowCount()))
+
+
 def test_size_is_what_the_user_wants_and_the_tooltip_gives_the_total():
     model = TorrentListModel()
     model.apply(TorrentDiff(added=(torrent(0), torrent(1, wanted_size=3 * 2**20))))
@@ -183,3 +211,18 @@ def test_typing_on_in_the_search_tests_only_the_rows_shown():
     assert model.rowCount() == 20  # 123, 1230-1239, 1123, 2123 ... 9123
     model.set_search_text("torrent")  # wider: every row is asked again
     assert model.rowCount() == 10_000
+
+
+def test_a_repaint_asks_each_row_for_its_texts_once_per_snapshot(monkeypatch):
+    """Issue 19: a view asks for every cell at each paint; the row's texts are made once."""
+    model = _model_with(3)
+    made = []
+    monkeypatch.setattr(model, "_columns", tuple(
+        replace(c, text=lambda t, text=c.text: made.append(t.name) or text(t)) for c in model._columns
+    ))
+    for _ in range(5):  # five repaints
+        assert [model.index(1, column).data() for column in TorrentColumn][0] == "Torrent 1"
+    assert made == ["Torrent 1"] * len(TorrentColumn)
+    model.apply(TorrentDiff(changed=(torrent(1, down_rate=9e6),)))
+    assert model.index(model.row_of(torrent(1).info_hash), TorrentColumn.DOWN).data() == "8.6 MiB/s"
+    assert made == ["Torrent 1"] * len(TorrentColumn) * 2
