@@ -22,6 +22,12 @@ Hooks for what wraps the byte stream:
   of a memoryview in place) and `encrypt(data) -> bytes`. Received bytes are decrypted in the
   decoder's own buffer in `buffer_updated`, before they are decoded; every byte we send goes
   through `_write_chunks`, the one write path, where it is encrypted (one copy, joined).
+
+Messages the protocol queues are not written at once: the connection joins the loop's
+`SendQueue` (app/engine/send_queue.py) and writes all it queued during one loop turn in one
+call at the start of the next (a `have` to 40 peers: 40 appends, one write each). Block data
+written by `_serve` takes the queued messages in front of it, and a closing connection writes
+them before it hangs up, so the order on the wire is the order of queueing.
 - Handover: `take_over(transport, received, cipher)` continues a connection that another
   protocol object started (an MSE handshake, or a first read used to tell plaintext from MSE):
   it becomes the transport's protocol, and `received` (plaintext already read) is decoded first.
@@ -39,6 +45,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from app.engine.errors import EngineError
 from app.engine.peer_protocol import MAX_PIPELINE, MAX_UPLOAD_QUEUE, Lookup, PeerOwner, PeerProtocol
+from app.engine.send_queue import send_queue
 from app.engine.wire import messages as m
 from app.engine.wire.codec import WireDecoder, piece_header
 
@@ -86,7 +93,10 @@ class PeerConnection(asyncio.BufferedProtocol):
         self._read_ahead_from: int | None = None  # the first queued piece at the last read-ahead
         self._write_ok = asyncio.Event()
         self._write_ok.set()
-        self.handshake_done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        self._send_queue = send_queue(loop)
+        self._queued = False  # in the send queue: writes what the protocol queued at its next flush
+        self.handshake_done: asyncio.Future[None] = loop.create_future()
 
     owner = _state("owner")
     decoder: WireDecoder = _state("decoder")  # type: ignore[assignment]
@@ -250,15 +260,23 @@ class PeerConnection(asyncio.BufferedProtocol):
 
     # internals
 
-    def _flush(self, now: float | None = None) -> None:
-        """After every call into the protocol: write what it queued, serve, or hang up."""
-        protocol = self.protocol
-        data = protocol.data_to_send(time.monotonic() if now is None else now)
+    def write_queued(self, now: float) -> None:
+        """From the send queue, once a loop turn: everything the protocol queued, in one write."""
+        self._queued = False
+        data = self.protocol.data_to_send(now)
         if data:
-            self._write_chunks(data)  # type: ignore[arg-type]
+            self._write_chunks([b"".join(data)])  # type: ignore[list-item]
+
+    def _flush(self, now: float | None = None) -> None:
+        """After every call into the protocol: queue its bytes for this turn's write, serve, or hang up."""
+        protocol = self.protocol
         if protocol.closed:
+            self.write_queued(time.monotonic() if now is None else now)  # the goodbye goes before the close
             self._hang_up()
         else:
+            if protocol.wants_to_send and not self._queued:
+                self._queued = True
+                self._send_queue.add(self)
             if protocol.handshake_received and not self.handshake_done.done():
                 self.handshake_done.set_result(None)
             if protocol.upload_queue and not self._serving:
@@ -293,6 +311,8 @@ class PeerConnection(asyncio.BufferedProtocol):
             return
         if self.cipher is not None:
             transport.write(self.cipher.encrypt(b"".join(chunks)))
+        elif len(chunks) == 1:
+            transport.write(chunks[0])  # control messages, joined: write() skips writelines()' list of views
         else:
             transport.writelines(chunks)  # one sendmsg() for many blocks, no concatenation
         if transport.get_write_buffer_size() > WRITE_BUFFER_HIGH:
@@ -310,7 +330,7 @@ class PeerConnection(asyncio.BufferedProtocol):
                 if protocol.closed:
                     break
                 if chunks and protocol.may_upload:
-                    self._write_chunks(chunks)
+                    self._write_chunks(protocol.data_to_send(time.monotonic()) + chunks)  # queued messages first
                     protocol.blocks_sent(size, time.monotonic())
                 await asyncio.sleep(0)  # let finished read-aheads and new requests in between batches
         except EngineError as exc:

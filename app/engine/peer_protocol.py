@@ -10,6 +10,7 @@ extension) and BEP 10 (extension protocol) to it. It has no socket, task or cloc
              the owner's commands: set_interested, set_choking, fill_pipeline, cancel, have,
              offer_allowed_fast, metadata_known, send, send_extended, close
     outputs  data_to_send(now) -> list[bytes]                     what to write, in order
+             wants_to_send                                        whether there is any
              upload_queue, may_upload, blocks_sent(nbytes, now)   requests to serve from the disk
              closed, close_reason                                 hang up (the owner was told)
 
@@ -74,7 +75,9 @@ from app.engine.wire.codec import (
     MAX_ACCEPTED_BLOCK,
     WireDecoder,
     encode,
+    encode_cancel,
     encode_handshake,
+    encode_have,
     encode_request,
 )
 
@@ -253,6 +256,11 @@ class PeerProtocol:
         return data
 
     @property
+    def wants_to_send(self) -> bool:
+        """Bytes are queued: `data_to_send` would return some."""
+        return bool(self._outbox)
+
+    @property
     def may_upload(self) -> bool:
         """Blocks read for queued requests may go out (BEP 6: one taken before a choke is answered)."""
         return self.fast or not self.am_choking
@@ -316,7 +324,7 @@ class PeerProtocol:
 
     def cancel(self, block: Block) -> None:
         if self.outstanding.pop((block.piece, block.offset), None) is not None:
-            self.send(m.Cancel(block.piece, block.offset, block.length))
+            self._send(encode_cancel(block.piece, block.offset, block.length))
 
     def abort_requests(self) -> list[Block]:
         """Forget every request in flight (choked, snubbed, timed out); returns them."""
@@ -325,7 +333,7 @@ class PeerProtocol:
         return blocks
 
     def have(self, index: int) -> None:
-        self.send(m.Have(index))
+        self._send(encode_have(index))
 
     def offer_allowed_fast(self, pieces: tuple[int, ...], piece_length: int) -> None:
         """BEP 6: the peer may ask for these pieces even while we choke it, a few times each."""

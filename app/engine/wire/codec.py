@@ -63,6 +63,7 @@ _PIECE_ID = int(MessageId.PIECE)  # a plain int: compared once per received bloc
 _REQUEST_HEADER = struct.Struct(">IBIII")  # BEP 3: a whole request message
 _REQUEST_HEADER_SIZE = _REQUEST_HEADER.size
 _REQUEST_ID = int(MessageId.REQUEST)
+_INDEX_MESSAGE = struct.Struct(">IBI")  # BEP 3: a whole have (length 5, id, index)
 
 KEEP_ALIVE = KeepAlive()
 _SINGLETONS: dict[int, Message] = {
@@ -379,6 +380,16 @@ def encode(message: Message) -> bytes:
 def encode_request(index: int, begin: int, length: int) -> bytes:
     """The hot-path form of `encode(Request(...))`."""
     return _REQUEST_HEADER.pack(13, MessageId.REQUEST, index, begin, length)
+
+
+def encode_have(index: int) -> bytes:
+    """The hot-path form of `encode(Have(index))`: every verified piece sends one to every peer."""
+    return _INDEX_MESSAGE.pack(5, MessageId.HAVE, index)
+
+
+def encode_cancel(index: int, begin: int, length: int) -> bytes:
+    """The hot-path form of `encode(Cancel(...))`: the endgame cancels blocks by the dozen."""
+    return _REQUEST_HEADER.pack(13, MessageId.CANCEL, index, begin, length)
 
 
 def piece_header(index: int, begin: int, length: int) -> bytes:

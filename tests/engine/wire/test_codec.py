@@ -11,7 +11,9 @@ from app.engine.wire.codec import (
     MAX_READ,
     WireDecoder,
     encode,
+    encode_cancel,
     encode_handshake,
+    encode_have,
     encode_request,
     piece_header,
 )
@@ -50,6 +52,8 @@ def test_piece_round_trip_and_hot_path_forms() -> None:
     piece = m.Piece(4, 32768, b"x" * 16384)
     assert encode(piece) == piece_header(4, 32768, 16384) + b"x" * 16384
     assert encode(m.Request(1, 2, 3)) == encode_request(1, 2, 3)
+    assert encode(m.Cancel(1, 2, 3)) == encode_cancel(1, 2, 3)
+    assert encode(m.Have(70000)) == encode_have(70000)
     assert decode_all(encode(piece), expect_handshake=False) == [piece]
 
 
