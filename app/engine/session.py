@@ -149,6 +149,8 @@ class Session:
         self.heartbeat: Heartbeat[Torrent] = Heartbeat()  # ticks the running torrents that have work (issue 19)
         self._book = SnapshotBook()
         self._shown = _ShownTorrents()
+        # By torrent, at the last resume save: (writes, verified, save path) and the stamps then.
+        self._stamped: dict[bytes, tuple[tuple[int, bytes, Path], tuple[tuple[int, int], ...]]] = {}
         self.sockets = Sockets(self.config.listen_host)  # every socket leaves from the chosen address
         self.http: dict[int, aiohttp.ClientSession] = {}  # per address family (Sockets.http_clients)
         self.listen_port: int | None = None
@@ -583,29 +585,41 @@ class Session:
         flushes = await asyncio.gather(
             *(self.torrents[state.info_hash].storage.flush() for state in states), return_exceptions=True
         )
-        records = []
-        for state, flushed in zip(states, flushes):
-            record = await self._stamped(state, flushed)
-            if record is not None:
-                records.append(record)
+        flushed = [(state, torrent) for state, error in zip(states, flushes)
+                   if (torrent := self._flushed(state, error)) is not None]
+        records = await self._stamp_all(flushed)
         try:
             await asyncio.to_thread(self.store.save_resume_many, records)
         except StorageError as exc:
             log.warning("could not save resume data: %s", exc)
 
-    async def _stamped(self, state: ResumeRecord, flushed: BaseException | None) -> ResumeRecord | None:
-        """The state with its files' stamps, or None if its data is not known to be on disk."""
+    async def _stamp_all(self, flushed: list[tuple[ResumeRecord, Torrent]]) -> list[ResumeRecord]:
+        """Each state with its files' stamps. A torrent that wrote nothing and verified nothing
+        since the last save keeps the stamps it had: its files were not changed by us, and a
+        change by anyone else must still show at the next start. The others' stamps are taken
+        in one job: 9,000 idle seeds are not 9,000 trips to a thread."""
+        marks = {state.info_hash: (torrent.storage.writes, state.verified, torrent.save_path)
+                 for state, torrent in flushed}
+        known = {key: stamps for key, (mark, stamps) in self._stamped.items() if marks.get(key) == mark}
+        changed = [torrent for state, torrent in flushed if state.info_hash not in known]
+        taken = await asyncio.to_thread(lambda: [_stamps_or_error(t.file_paths()) for t in changed])
+        for torrent, stamps in zip(changed, taken):
+            if isinstance(stamps, StorageError):
+                log.warning("resume data of %s not saved: %s", torrent.name, stamps)
+            else:
+                known[torrent.info_hash] = stamps
+        self._stamped = {key: (marks[key], stamps) for key, stamps in known.items()}
+        now = time.time()
+        return [replace(state, file_stamps=known[state.info_hash], saved_at=now)
+                for state, _ in flushed if state.info_hash in known]
+
+    def _flushed(self, state: ResumeRecord, error: BaseException | None) -> Torrent | None:
+        """The torrent whose data the state claims is on disk; None if removed or not flushed."""
         torrent = self.torrents.get(state.info_hash)
-        if torrent is None:
-            return None  # removed meanwhile
-        try:
-            if flushed is not None:
-                raise StorageError(str(flushed) or type(flushed).__name__)
-            stamps = await asyncio.to_thread(file_stamps, torrent.file_paths())
-        except StorageError as exc:
-            log.warning("resume data of %s not saved: %s", torrent.name, exc)
+        if torrent is not None and error is not None:
+            log.warning("resume data of %s not saved: %s", torrent.name, str(error) or type(error).__name__)
             return None
-        return replace(state, file_stamps=stamps, saved_at=time.time())
+        return torrent
 
     async def _save_periodically(self) -> None:
         while True:
@@ -1281,6 +1295,13 @@ def _connect_reason(exc: BaseException) -> str:
     if isinstance(exc, TimeoutError):
         return "connection timed out"
     return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+
+
+def _stamps_or_error(paths: list[Path]) -> tuple[tuple[int, int], ...] | StorageError:
+    try:
+        return file_stamps(paths)
+    except StorageError as exc:
+        return exc
 
 
 def _magnet_link(magnet: Magnet) -> str:

@@ -98,3 +98,33 @@ async def test_a_torrent_whose_flush_failed_keeps_its_old_row(tmp_path: Path) ->
     finally:
         broken.storage.flush = type(broken.storage).flush.__get__(broken.storage)  # type: ignore[method-assign]
         await session.close()
+
+
+async def test_files_are_stamped_again_only_when_the_torrent_changed_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 19: 9,000 idle seeds are not re-stamped at each save. And a file someone else
+    changed after a save keeps the stamps of the data we verified: the next start checks it."""
+    stamped: list[object] = []
+    real = session_module.file_stamps
+    monkeypatch.setattr(session_module, "file_stamps", lambda paths: stamped.append(paths) or real(paths))
+    session, [info_hash] = await seeding_session(tmp_path, ("one",), resume_interval=3600.0)
+    try:
+        await session.save_resume()
+        assert len(stamped) == 1
+        await session.save_resume()
+        assert len(stamped) == 1  # nothing written, nothing verified since: the stamps stand
+        changed = tmp_path / "one" / "payload" / "a.bin"
+        data = bytearray(changed.read_bytes())
+        data[0] ^= 0xFF
+        changed.write_bytes(bytes(data))  # another program, while we seed
+        await session.save_resume()
+    finally:
+        await session.close()
+    session = Session(loopback_config(profile_dir=tmp_path / "profile"))
+    await session.start()
+    try:
+        snapshot = await wait_for_state(session, info_hash, TorrentState.DOWNLOADING)
+        assert snapshot.verified_bytes < 3 * PIECE  # checked again: the changed piece is missing
+    finally:
+        await session.close()

@@ -22,7 +22,7 @@ import stat
 import threading
 from collections import OrderedDict
 from collections.abc import Buffer, Callable, Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol, TypeVar
 
@@ -147,6 +147,18 @@ class _Handle:
         self.retired = False
 
 
+def _close(handle: _Handle) -> None:
+    """A writable file is synced before its descriptor goes: flush() syncs only the open ones,
+    and resume data may already claim what was written through this one."""
+    try:
+        if handle.writable:
+            os.fsync(handle.fd)
+    except OSError as exc:
+        log.warning("could not sync a file before closing it: %s", exc.strerror or exc)
+    finally:
+        os.close(handle.fd)
+
+
 class OpenFiles:
     """The open descriptors of every torrent's files, least recently used closed first.
 
@@ -211,7 +223,7 @@ class OpenFiles:
         with self._lock:
             handle.users -= 1
             if handle.retired and not handle.users:
-                os.close(handle.fd)
+                _close(handle)
 
     def _evict(self) -> None:
         excess = len(self._handles) - self._capacity
@@ -225,21 +237,34 @@ class OpenFiles:
         handle = self._handles.pop(key)
         handle.retired = True
         if not handle.users:
-            os.close(handle.fd)
+            _close(handle)
 
 
 class _OwnedFiles:
-    """One storage's view of the shared OpenFiles: its own files, by index."""
+    """One storage's view of the shared OpenFiles: its own files, by index.
 
-    __slots__ = ("_files", "_owner")
+    `unsynced` says whether a write finished since the last sync_all(): a flush with nothing
+    to sync costs no executor job (9,000 idle seeds at each resume save). `writes` counts
+    the uses for writing: resume data re-stamps only files that may have changed.
+    """
+
+    __slots__ = ("_files", "_owner", "unsynced", "writes")
 
     def __init__(self, files: OpenFiles, owner: object) -> None:
         self._files, self._owner = files, owner
+        self.unsynced = False
+        self.writes = 0
 
-    def use(self, index: int, writable: bool, opener: Callable[[int, bool], int]) -> AbstractContextManager[int]:
-        return self._files.use((self._owner, index), writable, opener)
+    @contextmanager
+    def use(self, index: int, writable: bool, opener: Callable[[int, bool], int]) -> Iterator[int]:
+        with self._files.use((self._owner, index), writable, opener) as fd:
+            yield fd
+        if writable:
+            self.unsynced = True  # after the write: a sync_all() that cleared it before syncs it
+            self.writes += 1
 
     def sync_all(self) -> None:
+        self.unsynced = False  # before the fsyncs: a write finishing meanwhile sets it again
         self._files.sync_all(self._owner)
 
     def close_all(self) -> None:
@@ -383,8 +408,15 @@ class Storage:
             for future in pending:
                 future.cancel()
 
+    @property
+    def writes(self) -> int:
+        """Grows with every write, file made or bytes moved: the files may have changed."""
+        return self._fds.writes
+
     async def flush(self) -> None:
         """Make every completed write durable (before resume data claims it)."""
+        if not self._fds.unsynced:
+            return
         with _os_errors("flushing", str(self._save_dir)):
             await self._run(self._fds.sync_all)
 

@@ -609,3 +609,40 @@ async def test_delete_files_removes_the_part_file(save: Path, executor) -> None:
     assert (save / storage.part_name).exists()
     await storage.delete_files()
     assert list(save.iterdir()) == []
+
+
+async def test_a_flush_with_nothing_written_since_the_last_costs_no_job(
+    save: Path, executor, monkeypatch
+) -> None:
+    """Issue 19: 9,000 idle seeds are flushed at each resume save; only written files are synced."""
+    storage, data = await opened(save, executor)
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(disk.os, "fsync", lambda fd: synced.append(fd) or real_fsync(fd))
+    await storage.flush()
+    assert synced == []  # nothing written yet
+    await write_all(storage, data)
+    await storage.flush()
+    assert synced  # what was written is synced
+    synced.clear()
+    await storage.flush()
+    assert synced == []  # and not again
+    await storage.write_piece(0, data[0:4])
+    await storage.flush()
+    assert synced
+    await storage.close()
+
+
+async def test_a_written_file_is_synced_when_the_cache_closes_it(save: Path, executor, monkeypatch) -> None:
+    """flush() syncs the open descriptors only: one the cache closes first is synced then."""
+    files = [(f"t/{i:02}", 4) for i in range(3)]
+    storage, data = await opened(save, executor, files, pl=4, open_files=disk.OpenFiles(1))
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(disk.os, "fsync", lambda fd: synced.append(fd) or real_fsync(fd))
+    await storage.write_piece(0, data[0:4])
+    assert synced == []
+    await storage.write_piece(1, data[4:8])  # file 0's descriptor makes room for file 1's
+    assert len(synced) == 1
+    await storage.close()
+    assert len(synced) == 2
