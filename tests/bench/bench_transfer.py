@@ -46,13 +46,16 @@ class Result:
     rss_mib: float
     size: int
     seed_cpu: float | None = None  # the seeding process's CPU seconds during the transfer
+    transfer_seconds: float | None = None  # from its "Downloading" line to its "Seeding" line
 
     def line(self) -> str:
         mbs = self.size / self.seconds / 1e6
         gib = self.size / 2**30
         seed = "" if self.seed_cpu is None else f"  seed {self.seed_cpu / gib:5.2f} CPU s/GiB"
+        transfer = "" if self.transfer_seconds is None else (
+            f"  transfer alone {self.size / self.transfer_seconds / 1e6:6.1f} MB/s")
         return (f"{self.name:<34} {mbs:8.1f} MB/s  {self.cpu / gib:6.2f} CPU s/GiB  "
-                f"peak RSS {self.rss_mib:6.1f} MiB{seed}")
+                f"peak RSS {self.rss_mib:6.1f} MiB{seed}{transfer}")
 
 
 def compiled_env(work: Path) -> dict[str, str]:
@@ -66,13 +69,28 @@ def compiled_env(work: Path) -> dict[str, str]:
 
 
 def run_measured(name: str, cmd: list[str], size: int, timeout: float = 900) -> Result:
+    """The whole process: start-up, transfer, exit. A Piecemeal leecher's progress lines also
+    time the transfer alone (the window imports Qt and builds itself first: not download speed)."""
     start = time.monotonic()
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen: dict[str, float] = {}
+
+    def read_progress() -> None:  # read to the end: a full pipe would stall the process
+        for line in proc.stdout or ():
+            for mark in ("Downloading", "Seeding"):
+                if mark in line:
+                    seen.setdefault(mark, time.monotonic())
+
+    reader = threading.Thread(target=read_progress, daemon=True)
+    reader.start()
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.monotonic() - start
+    reader.join(10)
     if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{name} failed: {proc.stderr.read().decode()[-2000:]}")
-    return Result(name, seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, size)
+        raise SystemExit(f"{name} failed: {(proc.stderr.read() if proc.stderr else '')[-2000:]}")
+    transfer = seen["Seeding"] - seen["Downloading"] if len(seen) == 2 else None
+    return Result(name, seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, size,
+                  transfer_seconds=transfer)
 
 
 def cpu_seconds(pid: int) -> float:

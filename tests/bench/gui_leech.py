@@ -21,6 +21,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 from app.demo import loopback_session_config  # noqa: E402
 from app.engine import events  # noqa: E402
 from app.engine.session import Session  # noqa: E402
+from app.engine.snapshots import TorrentState  # noqa: E402
 from app.ui.bridge import EngineBridge  # noqa: E402
 from app.ui.collector import MainThreadCollector  # noqa: E402
 from app.ui.main_window import MainWindow  # noqa: E402
@@ -30,7 +31,16 @@ async def leech(torrent: Path, out: Path, host: str, peer: str, settings: Path) 
     session = Session(loopback_session_config(host))
     await session.start()
     finished = asyncio.get_running_loop().create_future()
-    session.add_listener(lambda e: isinstance(e, events.TorrentFinished) and not finished.done() and finished.set_result(None))
+
+    def heard(event: events.Event) -> None:
+        # The same words as piecemeal-cli's progress lines: the benchmark times the transfer by them.
+        if isinstance(event, events.StateChanged) and event.state == TorrentState.DOWNLOADING:
+            print("Downloading", flush=True)
+        if isinstance(event, events.TorrentFinished) and not finished.done():
+            print("Seeding", flush=True)
+            finished.set_result(None)
+
+    session.add_listener(heard)
     bridge = EngineBridge(session)
     window = MainWindow(bridge, QSettings(str(settings), QSettings.Format.IniFormat))
     window.show()
