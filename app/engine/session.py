@@ -210,10 +210,13 @@ class Session:
         """Start what was running. Their first announces (trackers and DHT) go out paced, in
         queue order, not 10,000 at once; torrents the user adds or starts later do not wait.
         Dormant ones are built and started after start() returns, a batch per turn of the loop:
-        the window shows them meanwhile (issue 19)."""
+        the window shows them meanwhile (issue 19). A hybrid torrent announces under both its
+        ids (BEP 52): it takes two turns."""
         running = [t for t in self.torrents.values() if not t.paused]
-        for n, torrent in enumerate(running):
-            torrent.first_announce_at = now + n / RESTORED_ANNOUNCES_PER_SECOND
+        turn = 0
+        for torrent in running:
+            torrent.first_announce_at = now + turn / RESTORED_ANNOUNCES_PER_SECOND
+            turn += len(torrent.swarm_ids)
             if not torrent.dormant:
                 torrent.start()
         dormant = [t for t in running if t.dormant]

@@ -533,6 +533,7 @@ class Torrent:
             if not self.has_metadata:
                 self.trackers.start()  # a magnet needs peers before it knows what it holds
                 await self._fetch_metadata()
+                self.trackers.add_info_hashes(self.swarm_ids)  # a hybrid known by one id until now
                 if self.choose_files:
                     self.stop_soon(StopReason.CHOOSE_FILES)
                     return
@@ -808,14 +809,18 @@ class Torrent:
 
     async def _dht_announce(self, dht: DualStackDht) -> None:
         port = self.host.listen_port or 0
-        for info_hash in self._swarm_ids():
+        for info_hash in self.swarm_ids:
             self.add_peers(await dht.announce(info_hash, port))
 
-    def _swarm_ids(self) -> list[bytes]:
-        """BEP 52: a hybrid torrent's swarm is found under both ids, the v2 one truncated to 20 bytes."""
-        source = self.metainfo if self.has_metadata else self.magnet
-        v2 = source.info_hash_v2 if source is not None else None
-        return [self.info_hash] + ([v2[:20]] if v2 is not None and v2[:20] != self.info_hash else [])
+    @property
+    def swarm_ids(self) -> tuple[bytes, ...]:
+        """BEP 52: a hybrid torrent's swarm is found under both ids, the v2 one truncated to 20
+        bytes; a v2-only torrent's one id is already the truncated one. Read from a dormant
+        torrent's summary, so counting a restored session's announces parses nothing."""
+        v2 = self.info_hash_v2 if self.has_metadata or self.magnet is None else self.magnet.info_hash_v2
+        if v2 is None or v2[:20] == self.info_hash:
+            return (self.info_hash,)
+        return (self.info_hash, v2[:20])
 
     def _in_background(self, coroutine: Coroutine[object, object, None]) -> None:
         task = asyncio.ensure_future(coroutine)
@@ -1244,7 +1249,7 @@ class Torrent:
     def _make_trackers(self) -> TrackerManager:
         return TrackerManager(
             self.tracker_tiers,
-            info_hash=self.info_hash,
+            info_hashes=self.swarm_ids,
             peer_id=self.host.peer_id,
             network=self.host.network,
             stats=self._tracker_stats,
