@@ -77,3 +77,21 @@ async def test_a_restored_hybrid_takes_two_announce_turns(tmp_path: Path) -> Non
         starts = [t.first_announce_at for t in restored]
         turns = [round((at - starts[0]) * RESTORED_ANNOUNCES_PER_SECOND, 6) for at in starts]
         assert turns == [0, 1, 3]
+
+
+async def test_a_magnet_that_turns_out_hybrid_joins_the_v2_swarm_too(tmp_path: Path) -> None:
+    """A urn:btih-only link: the v2 id is learned with the metadata, and announced from then on."""
+    async with running_tracker("127.0.0.1", interval=1800) as tracker:
+        torrent, content = made(tmp_path, "hybrid", "hybrid", tracker.http_url)
+        meta = parse_metainfo(torrent)
+        assert meta.info_hash_v2 is not None
+        ids = [meta.info_hash, meta.info_hash_v2[:20]]
+        async with running_session() as seed, running_session("127.0.0.2") as leecher:
+            await seed.add_torrent(torrent, content)
+            link = f"magnet:?xt=urn:btih:{meta.info_hash.hex()}&tr={tracker.http_url}"
+            info_hash = await leecher.add_torrent(link, tmp_path / "down")
+            await wait_for_state(leecher, info_hash, TorrentState.SEEDING)
+            trackers = leecher.torrents[meta.info_hash].trackers
+            assert trackers.info_hashes == tuple(ids)
+            await eventually(lambda: [entry[2] for entry in trackers.fingerprint()][1:] == [2], "the v2 answer")
+            assert (await scrape(tracker, ids))[1].complete == 2

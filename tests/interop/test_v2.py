@@ -1,6 +1,6 @@
-"""BEP 52 against real peers: a hybrid swarm shared with a v1-only client, magnet links of v2 and
-hybrid torrents both ways, a hybrid known first by its v2 hash. (Plain transfers of each format,
-both directions: test_libtorrent.py.)"""
+"""BEP 52 against real peers: a hybrid swarm shared with a v1-only client, a v2-only leecher that
+finds us in the tracker's v2 swarm, magnet links of v2 and hybrid torrents both ways, a hybrid known
+first by its v2 hash. (Plain transfers of each format, both directions: test_libtorrent.py.)"""
 
 from __future__ import annotations
 
@@ -91,3 +91,19 @@ async def test_a_hybrid_first_known_by_its_v2_hash_keeps_that_id_after_a_restart
     async with running_session(profile_dir=profile) as again:
         assert [t.info_hash for t in again.snapshot().torrents] == [info_hash]
         await wait_for_state(again, info_hash, TorrentState.SEEDING)
+
+
+async def test_libtorrent_that_knows_only_the_v2_swarm_finds_a_hybrid_seed_through_the_tracker(
+    payload: Path, tmp_path: Path
+) -> None:
+    """BEP 52: Piecemeal announces its hybrid seed under the truncated v2 id too. libtorrent holds a
+    urn:btmh link and the tracker, no DHT and no peer address: the tracker's v2 swarm is its only
+    way to us, and its handshake names the truncated v2 id."""
+    async with running_tracker("127.0.0.1", interval=1800) as tracker, running_session() as session:
+        torrent = create_torrent(payload, piece_length=32768, trackers=[[tracker.http_url]], format="hybrid")
+        v2 = lt.torrent_info(torrent).info_hashes().v2.to_bytes()
+        await seed_with(session, torrent, payload.parent)
+        with LtPeer("127.0.0.3") as leech:
+            link = f"magnet:?xt=urn:btmh:1220{v2.hex()}&tr={tracker.http_url}"
+            await lt_fetch(leech, link, tmp_path / "lt")
+    assert_same_tree(payload, tmp_path / "lt" / "awkward")
