@@ -37,7 +37,7 @@ from app.engine.diagnosis import REACH_GRACE, Measurements, Reach, diagnose
 from app.engine.errors import StorageError
 from app.engine.labels import Labels
 from app.engine.magnet import Magnet
-from app.engine.hash_server import HashServer, reject
+from app.engine.hash_server import HashServer, LeafWork, leaf_answer, reject
 from app.engine.metadata_fetch import MetadataFetch
 from app.engine.metainfo import Metainfo, parse_info, parse_metainfo
 from app.engine.metainfo_summary import MetainfoSummary
@@ -234,6 +234,7 @@ class Torrent:
         self._task: asyncio.Task[None] | None = None
         self._verifying: set[asyncio.Task[None]] = set()
         self._background: set[asyncio.Task[None]] = set()
+        self._hashing_for: set[PeerConnection] = set()  # peers whose leaf hashes are being computed
         self._stopped = asyncio.Event()  # clear while stop() is closing things
         self._stopped.set()
         self._stopping: asyncio.Task[None] | None = None  # the last stop_soon(), kept from the GC
@@ -299,7 +300,7 @@ class Torrent:
             metainfo, self.save_path, self.host.executor, verifier=verifier_for(metainfo),
             open_files=self.host.open_files,
         )
-        self.hash_server = HashServer(metainfo.piece_layers, metainfo.piece_length)
+        self.hash_server = HashServer(metainfo.piece_layers, metainfo.piece_length, metainfo.files)
         self.picker = PiecePicker(self.num_pieces, metainfo.piece_length, metainfo.total_length, rng=self.host.rng)
         self._file_done = [0] * len(metainfo.files)
         self.super_seeder = SuperSeeder(self.num_pieces)
@@ -584,10 +585,39 @@ class Torrent:
         self.layer_fetch = None
         return replace(metainfo, piece_layers=layers)
 
-    def hash_request(self, peer: PeerConnection, request: m.HashRequest) -> m.Hashes | m.HashReject:
+    def hash_request(self, peer: PeerConnection, request: m.HashRequest) -> m.Hashes | m.HashReject | None:
+        """The answer, or None when it comes later: hashes below the piece layer are computed
+        from the data, read and hashed off the loop (BEP 52)."""
         if not self.has_metadata:
             return reject(request)  # nothing to answer from yet
-        return self.hash_server.answer(request)
+        answer = self.hash_server.answer(request)
+        if not isinstance(answer, LeafWork):
+            return answer
+        if not self._may_hash_leaves(peer, answer):
+            return reject(request)
+        self._hashing_for.add(peer)
+        self._in_background(self._answer_from_data(peer, answer))
+        return None
+
+    def _may_hash_leaves(self, peer: PeerConnection, work: LeafWork) -> bool:
+        """Leaf hashes cost a read and a hash of the data, as serving it does: only for a peer we
+        upload to (BEP 52 lets hash requests be limited like piece requests), one request at a
+        time, and only from pieces we have."""
+        have = self.picker.have
+        return not peer.am_choking and peer not in self._hashing_for and all(piece in have for piece in work.pieces)
+
+    async def _answer_from_data(self, peer: PeerConnection, work: LeafWork) -> None:
+        try:
+            data = [await self.read_block(piece, 0, self.metainfo.piece_size(piece)) for piece in work.pieces]
+            loop = asyncio.get_running_loop()
+            answer = await loop.run_in_executor(self.host.executor, leaf_answer, work, data)
+        except StorageError as exc:
+            log.info("torrent %s: hashes for a peer: %s", self.name, exc)
+            answer = reject(work.request)
+        finally:
+            self._hashing_for.discard(peer)
+        if peer in self.peers:
+            peer.send(answer)
 
     def hashes_received(self, peer: PeerConnection, message: m.Hashes) -> None:
         if self.layer_fetch is not None:

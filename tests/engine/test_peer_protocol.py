@@ -57,6 +57,8 @@ class Owner:
     replaced: int = 0
     closed: list[str] = field(default_factory=list)
     num_pieces: int = PIECES
+    hash_requests: list[m.HashRequest] = field(default_factory=list)
+    hash_answers: dict[m.HashRequest, m.Hashes | m.HashReject] = field(default_factory=dict)
 
     def peer_ready(self, peer: PeerProtocol) -> None:
         self.ready += 1
@@ -121,6 +123,11 @@ class Owner:
 
     def dht_port(self, peer: PeerProtocol, port: int) -> None:
         raise AssertionError("no DHT bit in these handshakes")
+
+    def hash_request(self, peer: PeerProtocol, request: m.HashRequest) -> m.Hashes | m.HashReject | None:
+        """BEP 52: answered now from `hash_answers`, else later (None), as leaf hashes are."""
+        self.hash_requests.append(request)
+        return self.hash_answers.get(request)
 
 
 @dataclass
@@ -626,3 +633,22 @@ def test_a_reject_for_a_block_we_never_asked_for_is_ignored() -> None:
     remote = Remote(leecher, incoming=False)
     remote.send(m.HaveAll(), m.Reject(3, 100, 10), m.Unchoke(), m.Reject(PIECES + 1, 0, BLOCK_SIZE))
     assert leecher.returned == [] and remote.protocol.outstanding and not remote.protocol.closed
+
+
+# BEP 52 hash requests
+
+
+def test_a_hash_request_is_answered_now_or_when_the_owner_has_computed_the_hashes() -> None:
+    """A piece-layer request is answered at once; a leaf request waits for the data to be read and
+    hashed, and the owner sends the answer itself (Torrent._answer_from_data)."""
+    owner = seed_owner()
+    root = bytes(range(32))
+    now, later = m.HashRequest(root, 1, 0, 2, 0), m.HashRequest(root, 0, 0, 2, 1)
+    owner.hash_answers[now] = m.Hashes(root, 1, 0, 2, 0, bytes(64))
+    remote = Remote(owner)
+    remote.answers()
+    assert remote.send(now) == [owner.hash_answers[now]]
+    assert remote.send(later) == []  # nothing yet, and no reject either
+    assert owner.hash_requests == [now, later] and not remote.protocol.closed
+    remote.protocol.send(m.Hashes(root, 0, 0, 2, 1, bytes(96)))
+    assert remote.answers() == [m.Hashes(root, 0, 0, 2, 1, bytes(96))]
