@@ -113,6 +113,8 @@ class PeerOwner(Protocol):
     info_hash: bytes
     num_pieces: int
 
+    @property
+    def info_hash_v2(self) -> bytes | None: ...  # BEP 52: a v2 or hybrid torrent's SHA-256 id
     def peer_ready(self, peer: PeerConnection) -> None: ...
     def peer_closed(self, peer: PeerConnection, reason: str) -> None: ...
     def peer_pieces_changed(self, peer: PeerConnection, new: Bitfield | int) -> None: ...
@@ -405,7 +407,7 @@ class PeerProtocol:
         if owner is None:
             raise RemoteProtocolError("handshake for a torrent we do not have")
         self.owner = owner
-        self._send_handshake(hs.info_hash)
+        self._send_handshake(_reply_id(hs, owner))
         return owner
 
     def _send_pieces(self, ours: Bitfield | None) -> None:
@@ -686,3 +688,14 @@ _EXTENSION_HANDLERS: dict[int, Callable[[PeerProtocol, PeerOwner, bytes], None]]
     ext.LOCAL_EXTENSION_IDS[ext.UT_METADATA]: PeerProtocol._on_ut_metadata,
     ext.LOCAL_EXTENSION_IDS[ext.UT_PEX]: PeerProtocol._on_ut_pex,
 }
+
+
+def _reply_id(hs: m.Handshake, owner: PeerOwner) -> bytes:
+    """BEP 52's upgrade path: a peer that greets a hybrid torrent by its v1 id with the v2 bit
+    set "may then respond with the new infohash to upgrade the connect to the new format". We do:
+    libtorrent accepts the v2 id whichever id it took for us last (it may have found us in both
+    swarms while connecting, and then drops a v1 answer), and sends its hash requests to v2 peers."""
+    v2 = owner.info_hash_v2
+    if hs.supports_v2 and v2 is not None and hs.info_hash != v2[:20]:
+        return v2[:20]
+    return hs.info_hash

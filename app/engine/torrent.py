@@ -20,7 +20,7 @@ import math
 import random
 import socket
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator, Callable, Coroutine
 from concurrent.futures import Executor
 from contextlib import asynccontextmanager
@@ -85,6 +85,7 @@ READ_CACHE_BYTES = 32 * 1024 * 1024
 DHT_SEARCH_INTERVAL = 30.0  # while we need peers (or metadata)
 DHT_ANNOUNCE_INTERVAL = 15 * 60.0
 CLIENT_NAME = "Piecemeal " + ".".join(map(str, CLIENT_VERSION))
+CHOKED_LEAF_ANSWERS = 16  # BEP 52 leaf-hash answers per connection to a peer we choke (one per failed piece)
 UNKNOWN_LEFT = 16 * 1024  # 'left' for trackers before the metadata is known: any non-zero value
 
 
@@ -235,6 +236,7 @@ class Torrent:
         self._verifying: set[asyncio.Task[None]] = set()
         self._background: set[asyncio.Task[None]] = set()
         self._hashing_for: set[PeerConnection] = set()  # peers whose leaf hashes are being computed
+        self._choked_leaf_answers: Counter[PeerConnection] = Counter()  # given while we choked them
         self._stopped = asyncio.Event()  # clear while stop() is closing things
         self._stopped.set()
         self._stopping: asyncio.Task[None] | None = None  # the last stop_soon(), kept from the GC
@@ -600,11 +602,20 @@ class Torrent:
         return None
 
     def _may_hash_leaves(self, peer: PeerConnection, work: LeafWork) -> bool:
-        """Leaf hashes cost a read and a hash of the data, as serving it does: only for a peer we
-        upload to (BEP 52 lets hash requests be limited like piece requests), one request at a
-        time, and only from pieces we have."""
+        """Leaf hashes cost a read and a hash of the data, as serving it does: one request at a
+        time per peer, only from pieces we have. libtorrent asks for a failed piece's leaves once,
+        whether we choke it or not, and never again; BEP 52: "Clients may impose a separate rate
+        limit on hash requests received from choked peers": a peer we choke gets one piece's
+        leaves per request, CHOKED_LEAF_ANSWERS times per connection."""
         have = self.picker.have
-        return not peer.am_choking and peer not in self._hashing_for and all(piece in have for piece in work.pieces)
+        if peer in self._hashing_for or not all(piece in have for piece in work.pieces):
+            return False
+        if not peer.am_choking:
+            return True
+        if len(work.pieces) > 1 or self._choked_leaf_answers[peer] >= CHOKED_LEAF_ANSWERS:
+            return False
+        self._choked_leaf_answers[peer] += 1
+        return True
 
     async def _answer_from_data(self, peer: PeerConnection, work: LeafWork) -> None:
         try:
@@ -745,6 +756,7 @@ class Torrent:
         if peer not in self.peers:
             return
         del self.peers[peer]
+        self._choked_leaf_answers.pop(peer, None)
         log.debug("peer %s left: %s", peer.address_text, reason)
         self.downloaded += peer.down.total
         self.uploaded += peer.up.total

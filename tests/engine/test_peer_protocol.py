@@ -44,6 +44,7 @@ class Owner:
     payload: bytes
     have: Bitfield
     info_hash: bytes = IH
+    info_hash_v2: bytes | None = None
     unchoke_interested: bool = True
     suggest: list[int] = field(default_factory=list)
     received: dict[tuple[int, int], bytes] = field(default_factory=dict)
@@ -652,3 +653,38 @@ def test_a_hash_request_is_answered_now_or_when_the_owner_has_computed_the_hashe
     assert owner.hash_requests == [now, later] and not remote.protocol.closed
     remote.protocol.send(m.Hashes(root, 0, 0, 2, 1, bytes(96)))
     assert remote.answers() == [m.Hashes(root, 0, 0, 2, 1, bytes(96))]
+
+
+V2_BIT = bytes([0, 0, 0, 0, 0, 0, 0, 0x10])  # BEP 52: "the 4th most significant bit in the last byte"
+
+
+@pytest.mark.parametrize(
+    ("greeting", "reserved", "answer"),
+    [
+        (IH, V2_BIT, bytes(range(100, 120))),  # upgraded to the truncated v2 id
+        (IH, FAST, IH),  # no v2 bit: the v1 id it asked for
+        (bytes(range(100, 120)), V2_BIT, bytes(range(100, 120))),  # it used the v2 id already
+    ],
+)
+def test_a_hybrid_greeted_by_its_v1_id_with_the_v2_bit_answers_with_its_v2_id(
+    greeting: bytes, reserved: bytes, answer: bytes
+) -> None:
+    owner = seed_owner()
+    owner.info_hash_v2 = bytes(range(100, 132))
+    lookup = Lookup(SEED_ID, {IH: owner, owner.info_hash_v2[:20]: owner})
+    protocol = PeerProtocol(lookup, None, now=START)
+    protocol.receive_data(encode_handshake(greeting, REMOTE_ID, reserved), START)
+    decoder = WireDecoder()
+    decoder.feed(b"".join(protocol.data_to_send(START)))
+    handshake = next(iter(decoder.events()))
+    assert isinstance(handshake, m.Handshake) and handshake.info_hash == answer
+    assert protocol.owner is owner and not protocol.closed
+
+
+def test_a_v1_torrent_never_upgrades() -> None:
+    protocol = PeerProtocol(Lookup(SEED_ID, {IH: seed_owner()}), None, now=START)
+    protocol.receive_data(encode_handshake(IH, REMOTE_ID, V2_BIT), START)
+    decoder = WireDecoder()
+    decoder.feed(b"".join(protocol.data_to_send(START)))
+    handshake = next(iter(decoder.events()))
+    assert isinstance(handshake, m.Handshake) and handshake.info_hash == IH
