@@ -52,6 +52,7 @@ SETTINGS: Final[dict[str, Setting]] = {
     "pex-enabled": Setting(bool, True),
     "lpd-enabled": Setting(bool, True),
     "port-forwarding-enabled": Setting(bool, True),  # UPnP / NAT-PMP / PCP
+    "utp-enabled": Setting(bool, True),  # peers over uTP (BEP 29) as well as TCP; false: TCP only
     "speed-limit-down": Setting(int, 100),
     "speed-limit-down-enabled": Setting(bool, False),
     "speed-limit-up": Setting(int, 100),
@@ -125,6 +126,7 @@ def engine_config(values: Mapping[str, Any]) -> dict[str, Any]:
         "enable_pex": values["pex-enabled"],
         "enable_lsd": values["lpd-enabled"],
         "port_mapping": values["port-forwarding-enabled"],
+        "transport": "both" if values["utp-enabled"] else "tcp",
         "down_limit": limit("speed-limit-down", values["speed-limit-down-enabled"]),
         "up_limit": limit("speed-limit-up", values["speed-limit-up-enabled"]),
         "alt_down_limit": limit("alt-speed-down", True),

@@ -258,3 +258,38 @@ async def test_labels_when_adding_pick_the_category_and_its_folder(rig: Rig, tmp
     await rig.session.add_category("Albums", str(tmp_path / "albums"))
     await rig.ok("torrent-add", metainfo=base64.b64encode(rig.torrent).decode(), paused=True, labels=["Albums", "flac"])
     assert (await rig.get("labels", "downloadDir"))[0] == {"labels": ["Albums", "flac"], "downloadDir": str(tmp_path / "albums")}
+
+
+async def test_utp_enabled_says_the_sessions_transport_and_is_set_live(rig: Rig) -> None:
+    assert (await rig.ok("session-get", fields=["utp-enabled"])) == {"utp-enabled": True}  # "both"
+    await rig.ok("session-set", **{"utp-enabled": False})
+    assert rig.session.config.transport == "tcp"
+    assert rig.daemon.saved == [{"utp-enabled": False}]
+    assert (await rig.ok("session-get", fields=["utp-enabled"])) == {"utp-enabled": False}
+    await rig.ok("session-set", **{"utp-enabled": True})
+    assert rig.session.config.transport == "both"
+    await rig.session.set_config(transport="utp")  # uTP only, as the window can choose: uTP is on
+    assert (await rig.ok("session-get", fields=["utp-enabled"])) == {"utp-enabled": True}
+    assert "'utp-enabled' must be true or false" in (await rig.call("session-set", **{"utp-enabled": "yes"}))["result"]
+
+
+async def test_session_get_reads_what_piecemeal_really_has(rig: Rig, tmp_path: Path) -> None:
+    block_list = tmp_path / "list.p2p"
+    block_list.write_text("One:10.0.0.0-10.0.0.255\n")
+    await rig.session.set_config(on_complete_program="notify-send %N", ip_filter_path=block_list)
+    rig.methods.settings["trash-original-torrent-files"] = True
+    names = ["script-torrent-done-enabled", "script-torrent-done-filename", "trash-original-torrent-files",
+             "blocklist-url", "peer-port-random-on-start", "peer-port"]
+    got = await rig.ok("session-get", fields=names)
+    assert got == {
+        "script-torrent-done-enabled": True, "script-torrent-done-filename": "notify-send %N",
+        "trash-original-torrent-files": True, "blocklist-url": block_list.as_uri(),
+        "peer-port-random-on-start": True,  # the settings' peer-port is 0: a new port at each start
+        "peer-port": rig.session.listen_port,
+    }
+    await rig.session.set_config(on_complete_program="", ip_filter_path=None)
+    rig.methods.settings["peer-port"] = rig.session.listen_port
+    got = await rig.ok("session-get", fields=names[:2] + ["blocklist-url", "peer-port-random-on-start"])
+    assert got == {"script-torrent-done-enabled": False, "script-torrent-done-filename": "",
+                   "blocklist-url": "", "peer-port-random-on-start": False}
+

@@ -69,3 +69,8 @@ def test_the_watch_dir_applies_only_when_enabled() -> None:
     assert engine_config(values)["watch_folders"] == (WatchedFolder(Path("/srv/in")),)
     trashed = engine_config(values | {"trash-original-torrent-files": True})["watch_folders"]
     assert trashed == (WatchedFolder(Path("/srv/in"), after=AfterAdd.DELETE),)
+
+
+def test_utp_enabled_chooses_the_transport() -> None:
+    assert engine_config(defaults())["transport"] == "both"
+    assert engine_config(defaults() | {"utp-enabled": False})["transport"] == "tcp"
