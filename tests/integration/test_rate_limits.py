@@ -67,9 +67,8 @@ def payload(tmp_path: Path) -> Path:
     return random_tree(tmp_path / "seed" / "payload", {"big.bin": 4 * 1024 * KIB})
 
 
-async def received_as_granted(leecher: Session, info_hash: str, clock: LimiterClock) -> list[int]:
-    """Step the clock; after each step, wait for the grant to arrive and check nothing more did.
-    The payload bytes received after each step."""
+async def received_as_granted(leecher: Session, info_hash: str, clock: LimiterClock) -> None:
+    """Step the clock; after each step, wait for the grant to arrive and check nothing more did."""
     granted = LIMIT * BURST_SECONDS  # a bucket starts full
     seen = []
     for step in range(STEPS + 1):
@@ -81,7 +80,6 @@ async def received_as_granted(leecher: Session, info_hash: str, clock: LimiterCl
         assert received <= granted + ALLOWANCE, (
             f"{received / KIB:.0f} KiB received, {granted / KIB:.0f} KiB granted: the limit did not hold ({seen})")
     assert torrent_snapshot(leecher, info_hash).state == TorrentState.DOWNLOADING
-    return seen
 
 
 async def _arrival(leecher: Session, info_hash: str, at_least: float) -> int:
@@ -108,7 +106,7 @@ async def transfer(seed: Session, leecher: Session, payload: Path, out: Path,
 
 
 async def no_torrent_limit(info_hash: str) -> None:
-    return None
+    """The session's limit alone."""
 
 
 @pytest.mark.parametrize("transport", ["tcp", "utp"])
