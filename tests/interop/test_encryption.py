@@ -10,6 +10,7 @@ import libtorrent as lt
 import pytest
 
 from app.engine.session import Session
+from app.engine.transport.mse_transport import Encryption
 from app.engine.snapshots import PeerSnapshot, TorrentState
 from tests.lt_peer import LtPeer, make_torrent, random_tree, throttle_loopback
 from tests.swarm_helpers import assert_same_files, loopback_config, running_session, wait_for_state
@@ -152,7 +153,7 @@ async def wait_no_peers(session: Session, info_hash: str) -> None:
             await asyncio.sleep(0.02)
 
 
-async def test_a_peer_that_refused_mse_is_dialed_plain_first_the_next_time(
+async def test_a_peer_that_refused_mse_is_dialed_plain_first_until_it_refuses_plain(
     payload: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="app.engine.transport.mse_transport")
@@ -172,8 +173,16 @@ async def test_a_peer_that_refused_mse_is_dialed_plain_first_the_next_time(
             await session.resume(info_hash)
             second = await wait_outgoing_peer(session, info_hash)
             attempts_both = sum(refused in record.getMessage() for record in caplog.records)
+            seed.session.apply_settings(FORCED_RC4)  # now it refuses plaintext instead
+            await session.pause(info_hash)
+            await wait_no_peers(session, info_hash)
+            await session.resume(info_hash)
+            third = await wait_outgoing_peer(session, info_hash)
+            order_after = session.encryption_memory.dial_order(Encryption.ALLOW, ("127.0.0.2", seed.port))
     finally:
         seed.close()
     assert not first.encrypted and not second.encrypted
     assert attempts_first == 1, "the first dial tries MSE, which libtorrent refuses, then plain"
     assert attempts_both == 1, "the second dial went plain first: no second MSE attempt"
+    assert third.encrypted, "plain refused, the third dial took MSE"
+    assert order_after == (True, False), "and the peer is dialed MSE first again"
