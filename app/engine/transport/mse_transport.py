@@ -22,6 +22,7 @@ class Encryption(enum.StrEnum):
     """The user's choice, as in other clients."""
 
     ALLOW = "allow"  # accept both; dial with MSE first (offering RC4 and plaintext), plain if that fails
+    # (plain first, this session, for a peer that refused MSE: app/engine/transport/mse_memory.py)
     REQUIRE = "require"  # MSE with RC4 only, both ways
     DISABLE = "disable"  # plaintext only; encrypted handshakes are refused
 
