@@ -145,6 +145,9 @@ class PmpMapper:
 
     def receive(self, data: bytes, now: float) -> None:
         """An answer from the router; malformed or unmatched ones are dropped."""
+        if data[:2] == _PCP_ANNOUNCE:  # RFC 6887 14.1.1: sent to a client's own port too
+            self._announcement(data, now)
+            return
         try:
             if self.method == Method.PCP:
                 self._receive_pcp(pcp.decode(data), now)
@@ -214,7 +217,11 @@ class PmpMapper:
         epoch. One whose clock ran backwards lost every mapping: all are asked for at once,
         those that failed while it was away too. Believed from the gateway only (RFC 6886
         3.2.1: others are silently discarded); garbage is dropped."""
-        if not self.gateway or source != self.gateway or not self._slots:
+        if self.gateway and source == self.gateway:
+            self._announcement(data, now)
+
+    def _announcement(self, data: bytes, now: float) -> None:
+        if not self._slots:
             return
         try:
             epoch, address = _ANNOUNCEMENTS[data[:1]](data)
@@ -260,6 +267,7 @@ def _pcp_announcement(data: bytes) -> tuple[int, str]:
     return pcp.decode_announce(data), ""  # RFC 6887 14.1.1: an ANNOUNCE names no address
 
 
+_PCP_ANNOUNCE = bytes((pcp.VERSION, pcp.RESPONSE_BIT | pcp.OP_ANNOUNCE))
 # The first byte is the version: RFC 6887 9, NAT-PMP 0 and PCP 2 share the port.
 _ANNOUNCEMENTS: dict[bytes, Callable[[bytes], tuple[int, str]]] = {
     bytes((natpmp.VERSION,)): _natpmp_announcement,

@@ -267,3 +267,12 @@ def test_without_a_known_gateway_or_after_stop_announcements_do_nothing() -> Non
     stopped.announced(FakeRouter(started_at=100.0).announce(101.0), GATEWAY, 101.0)
     stopped.handle_timer(101.0)
     assert stopped.datagrams_to_send() == [] and stopped.next_timer() is None
+
+
+def test_a_pcp_announcement_sent_to_our_own_port_counts_too() -> None:
+    router = FakeRouter(lifetime_cap=7200)
+    mapper = _mapped_long_ago(router)
+    router.restart(100.0)
+    mapper.receive(router.announce(101.0), 101.0)  # on the socket connected to the gateway
+    assert mapper.restarts == 1 and _exchange(mapper, router, 101.0) == 2
+    assert set(router.mappings) == {(6, 51413), (17, 51413)}
