@@ -16,6 +16,7 @@ from app.engine.bencode import encode
 from app.engine.metainfo import Metainfo
 from app.engine.rate_limit import AltSchedule
 from app.engine.torrent_options import HIGH, SKIP, TorrentOptions
+from app.engine.transport.mse_transport import Encryption
 from app.rpc.fields import PIECEMEAL
 from app.rpc.settings import EVERY_DAY, KB
 
@@ -109,6 +110,11 @@ def _schedule(schedule: AltSchedule | None) -> dict[str, Any]:
             "alt-speed-time-end": schedule.end_minute, "alt-speed-time-day": bits}
 
 
+# The engine's policies in Transmission's words (app/rpc/settings.py ENCRYPTION the other way);
+# "disable" has none: Transmission's nearest, "tolerated", still accepts encrypted peers.
+_ENCRYPTION_WORDS: Final = {Encryption.REQUIRE: "required", Encryption.ALLOW: "preferred"}
+
+
 def _seed_ratio(goal: Any) -> dict[str, Any]:
     return {"seedRatioLimited": bool(goal), **({"seedRatioLimit": float(goal)} if goal else {})}
 
@@ -130,6 +136,7 @@ _SETTINGS: Final[dict[str, Callable[[Any], dict[str, Any]]]] = {
     "max_active_downloads": _queue("download-queue"),
     "max_active_seeds": _queue("seed-queue"),
     "seed_ratio_limit": _seed_ratio,
+    "encryption": lambda policy: {"encryption": _ENCRYPTION_WORDS[Encryption(policy)]},
 }
 
 # SessionConfig fields the remote control does not change, in the words the message uses.
@@ -138,6 +145,8 @@ UNSUPPORTED_SETTINGS: Final = {
     "seed_time_limit": "the seeding time goal",
     "disk_reserve": "the disk space to keep free",
 }
+DISABLED_ENCRYPTION: Final = ("encryption to disabled (Transmission's remote control has required, preferred "
+                              "and tolerated, and tolerated still accepts encrypted peers)")
 
 
 def session_arguments(changes: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
@@ -146,7 +155,9 @@ def session_arguments(changes: Mapping[str, Any]) -> tuple[dict[str, Any], list[
     refused = []
     for name, value in changes.items():
         convert = _SETTINGS.get(name)
-        if convert is None:
+        if (name, value) == ("encryption", Encryption.DISABLE):
+            refused.append(DISABLED_ENCRYPTION)
+        elif convert is None:
             refused.append(UNSUPPORTED_SETTINGS.get(name, name.replace("_", " ")))
         else:
             arguments.update(convert(value))

@@ -74,3 +74,26 @@ def test_the_watch_dir_applies_only_when_enabled() -> None:
 def test_utp_enabled_chooses_the_transport() -> None:
     assert engine_config(defaults())["transport"] == "both"
     assert engine_config(defaults() | {"utp-enabled": False})["transport"] == "tcp"
+
+
+@pytest.mark.parametrize(("word", "policy"), [("required", "require"), ("preferred", "allow"), ("tolerated", "allow")])
+def test_transmissions_encryption_words_map_to_the_engines_policies(word: str, policy: str) -> None:
+    assert engine_config(defaults() | {"encryption": checked("encryption", word)})["encryption"] == policy
+
+
+def test_encryption_is_preferred_by_default_and_other_words_are_refused() -> None:
+    assert defaults()["encryption"] == "preferred"
+    with pytest.raises(SettingsError, match="'encryption' must be one of required, preferred, tolerated, not 'always'"):
+        checked("encryption", "always")
+
+
+@pytest.mark.parametrize(("number", "word"), [(0, "tolerated"), (1, "preferred"), (2, "required")])
+def test_a_settings_file_from_transmission_has_its_encryption_as_a_number(tmp_path: Path, number: int, word: str) -> None:
+    (tmp_path / SETTINGS_FILE).write_text(json.dumps({"encryption": number}))
+    assert load_settings(tmp_path)["encryption"] == word
+
+
+def test_a_settings_file_with_a_bad_encryption_gets_a_sentence(tmp_path: Path) -> None:
+    (tmp_path / SETTINGS_FILE).write_text(json.dumps({"encryption": 7}))
+    with pytest.raises(SettingsError, match="'encryption' must be a string"):
+        load_settings(tmp_path)
