@@ -137,6 +137,7 @@ _SETTINGS: Final[dict[str, Callable[[Any], dict[str, Any]]]] = {
     "max_active_seeds": _queue("seed-queue"),
     "seed_ratio_limit": _seed_ratio,
     "encryption": lambda policy: {"encryption": _ENCRYPTION_WORDS[Encryption(policy)]},
+    "transport": lambda transport: {"utp-enabled": transport != "tcp"},  # "both" or "tcp"; "utp" is refused
 }
 
 # SessionConfig fields the remote control does not change, in the words the message uses.
@@ -147,6 +148,12 @@ UNSUPPORTED_SETTINGS: Final = {
 }
 DISABLED_ENCRYPTION: Final = ("encryption to disabled (Transmission's remote control has required, preferred "
                               "and tolerated, and tolerated still accepts encrypted peers)")
+UTP_ONLY: Final = "peers to uTP only (Transmission's remote control switches uTP on or off; TCP stays on)"
+# Values a setting has here that Transmission's words cannot say.
+_REFUSED_VALUES: Final[dict[tuple[str, str], str]] = {
+    ("encryption", Encryption.DISABLE): DISABLED_ENCRYPTION,
+    ("transport", "utp"): UTP_ONLY,
+}
 
 
 def session_arguments(changes: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
@@ -155,8 +162,8 @@ def session_arguments(changes: Mapping[str, Any]) -> tuple[dict[str, Any], list[
     refused = []
     for name, value in changes.items():
         convert = _SETTINGS.get(name)
-        if (name, value) == ("encryption", Encryption.DISABLE):
-            refused.append(DISABLED_ENCRYPTION)
+        if isinstance(value, str) and (name, value) in _REFUSED_VALUES:
+            refused.append(_REFUSED_VALUES[name, value])
         elif convert is None:
             refused.append(UNSUPPORTED_SETTINGS.get(name, name.replace("_", " ")))
         else:

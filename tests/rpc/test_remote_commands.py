@@ -11,7 +11,7 @@ from app.engine.metainfo import parse_metainfo
 from app.engine.rate_limit import AltSchedule
 from app.engine.torrent_options import TorrentOptions
 from app.rpc.remote_commands import (
-    DISABLED_ENCRYPTION, file_arguments, option_arguments, session_arguments, torrent_file,
+    DISABLED_ENCRYPTION, UTP_ONLY, file_arguments, option_arguments, session_arguments, torrent_file,
 )
 
 
@@ -63,3 +63,12 @@ def test_disabled_encryption_has_no_transmission_word_and_is_named() -> None:
     arguments, refused = session_arguments({"encryption": "disable", "max_peers": 9})
     assert arguments == {"peer-limit-global": 9}
     assert refused == [DISABLED_ENCRYPTION] and "tolerated still accepts encrypted peers" in refused[0]
+
+
+@pytest.mark.parametrize(("transport", "enabled"), [("both", True), ("tcp", False)])
+def test_the_transport_travels_as_utp_enabled(transport: str, enabled: bool) -> None:
+    assert session_arguments({"transport": transport}) == ({"utp-enabled": enabled}, [])
+
+
+def test_utp_only_has_no_transmission_word_and_is_named() -> None:
+    assert session_arguments({"transport": "utp", "max_peers": 9}) == ({"peer-limit-global": 9}, [UTP_ONLY])
