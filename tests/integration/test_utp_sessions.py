@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from pathlib import Path
 
 from app.engine.creator import create_torrent
@@ -37,8 +38,8 @@ async def swarm(
         info_hash = await seed.add_torrent(torrent, payload.parent)
         await wait_for_state(seed, info_hash, TorrentState.SEEDING)
         await leecher.add_torrent(torrent, tmp_path / "leech")
-        assert seed.listen_port is not None and seed.utp is not None
-        assert seed.utp.port == seed.listen_port  # one port number for TCP and UDP
+        assert seed.listen_port is not None
+        assert seed.utp[socket.AF_INET].port == seed.listen_port  # one port number for TCP and UDP
         leecher.add_peer(info_hash, "127.0.0.1", seed.listen_port)
         seen_by_leecher = await first_peer(leecher, info_hash)
         seen_by_seed = await first_peer(seed, info_hash)  # before it is done: two seeds part
