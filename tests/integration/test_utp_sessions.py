@@ -6,6 +6,8 @@ import asyncio
 import socket
 from pathlib import Path
 
+import pytest
+
 from app.engine.creator import create_torrent
 from app.engine.session import Session
 from app.engine.snapshots import PeerSnapshot, TorrentState
@@ -65,6 +67,31 @@ async def test_both_dials_tcp_first(tmp_path: Path) -> None:
     assert by_leecher.transport == "TCP"
 
 
+async def test_utp_first_connects_over_utp_while_tcp_is_open(tmp_path: Path) -> None:
+    """The seed accepts both; the leecher prefers uTP: the connection is uTP on both sides."""
+    by_leecher, by_seed = await swarm(tmp_path, "both", "utp-first")
+    assert by_leecher.transport == by_seed.transport == "uTP"
+    assert by_seed.incoming and not by_leecher.incoming
+
+
+async def test_a_changed_dial_order_applies_to_the_next_connection(tmp_path: Path) -> None:
+    """set_config(transport=...) on a running session: the next dial follows it, no restart."""
+    payload = random_tree(tmp_path / "seed" / "payload", SIZES)
+    torrent = create_torrent(payload, trackers=[], piece_length=64 * 1024)
+    async with running_session() as seed, running_session(down_limit=200_000) as leecher:
+        info_hash = await seed.add_torrent(torrent, payload.parent)
+        await wait_for_state(seed, info_hash, TorrentState.SEEDING)
+        assert seed.listen_port is not None
+        await leecher.add_torrent(torrent, tmp_path / "leech")
+        leecher.add_peer(info_hash, "127.0.0.1", seed.listen_port)
+        assert (await first_peer(leecher, info_hash)).transport == "TCP"
+        await leecher.set_config(transport="utp-first")
+        await leecher.pause(info_hash)  # the peer goes; resumed, it is dialed again
+        await leecher.resume(info_hash)
+        leecher.add_peer(info_hash, "127.0.0.1", seed.listen_port)
+        assert (await first_peer(leecher, info_hash)).transport == "uTP"
+
+
 async def test_both_falls_back_to_utp_when_tcp_is_refused(tmp_path: Path) -> None:
     payload = random_tree(tmp_path / "seed" / "payload", SIZES)
     torrent = create_torrent(payload, trackers=[], piece_length=64 * 1024)
@@ -113,3 +140,39 @@ async def test_pex_says_which_peers_speak_utp(tmp_path: Path) -> None:
                 await asyncio.sleep(0.05)
     flags = {peer: flag for message in received for peer, flag in zip(message.added, message.added_flags)}
     assert flags[("127.0.0.1", slow.listen_port)] & PEX_UTP
+
+
+async def test_a_peer_pex_says_speaks_utp_is_dialed_over_utp_first(tmp_path: Path) -> None:
+    """BEP 11 0x04: the newcomer dials TCP first ("both"), but a peer that PEX flags as uTP goes
+    over uTP first, though it takes TCP too. The slow peer reached the seed over uTP."""
+    payload = random_tree(tmp_path / "seed" / "payload", SIZES)
+    torrent = create_torrent(payload, trackers=[], piece_length=64 * 1024)
+    async with (
+        running_session() as seed,
+        running_session(transport="utp-first", down_limit=100_000) as slow,  # still downloading
+        running_session(down_limit=100_000) as newcomer,  # when the seed sends PEX
+    ):
+        info_hash = await seed.add_torrent(torrent, payload.parent)
+        await wait_for_state(seed, info_hash, TorrentState.SEEDING)
+        assert seed.listen_port is not None and slow.listen_port is not None
+        await slow.add_torrent(torrent, tmp_path / "slow")
+        slow.add_peer(info_hash, "127.0.0.1", seed.listen_port)
+        assert (await first_peer(seed, info_hash)).transport == "uTP"
+        await newcomer.add_torrent(torrent, tmp_path / "new")
+        newcomer.add_peer(info_hash, "127.0.0.1", seed.listen_port)
+        assert (await first_peer(newcomer, info_hash)).transport == "TCP"  # the seed came from add_peer
+        slow_peer = await peer_at(newcomer, info_hash, ("127.0.0.1", slow.listen_port))
+    assert slow_peer.transport == "uTP" and not slow_peer.incoming
+
+
+async def peer_at(session: Session, info_hash: str, address: tuple[str, int], timeout: float = 30) -> PeerSnapshot:
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                details = session.details(info_hash)
+                found = [p for p in details.peers if p.address == f"{address[0]}:{address[1]}"] if details else []
+                if found:
+                    return found[0]
+                await asyncio.sleep(0.05)
+    except TimeoutError:
+        pytest.fail(f"no peer at {address} within {timeout} s")
