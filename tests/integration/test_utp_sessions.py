@@ -29,20 +29,23 @@ async def first_peer(session: Session, info_hash: str, timeout: float = 30) -> P
 
 
 async def swarm(
-    tmp_path: Path, seed_transport: str, leecher_transport: str, encryption: str = "allow"
+    tmp_path: Path, seed_transport: str, leecher_transport: str, encryption: str = "allow",
+    bind: str = "127.0.0.1", peer_host: str = "127.0.0.1",
 ) -> tuple[PeerSnapshot, PeerSnapshot]:
+    """A seed and a leecher bound to `bind` ("": both stacks); the leecher dials the seed at `peer_host`."""
     payload = random_tree(tmp_path / "seed" / "payload", SIZES)
     torrent = create_torrent(payload, trackers=[], piece_length=64 * 1024)
     async with (
-        running_session(transport=seed_transport, encryption=encryption) as seed,
-        running_session(transport=leecher_transport, encryption=encryption) as leecher,
+        running_session(bind, transport=seed_transport, encryption=encryption) as seed,
+        running_session(bind, transport=leecher_transport, encryption=encryption) as leecher,
     ):
         info_hash = await seed.add_torrent(torrent, payload.parent)
         await wait_for_state(seed, info_hash, TorrentState.SEEDING)
         await leecher.add_torrent(torrent, tmp_path / "leech")
         assert seed.listen_port is not None
-        assert seed.utp[socket.AF_INET].port == seed.listen_port  # one port number for TCP and UDP
-        leecher.add_peer(info_hash, "127.0.0.1", seed.listen_port)
+        family = socket.AF_INET6 if ":" in peer_host else socket.AF_INET
+        assert seed.utp[family].port == seed.listen_port  # one port number for TCP and UDP
+        leecher.add_peer(info_hash, peer_host, seed.listen_port)
         seen_by_leecher = await first_peer(leecher, info_hash)
         seen_by_seed = await first_peer(seed, info_hash)  # before it is done: two seeds part
         await wait_for_state(leecher, info_hash, TorrentState.SEEDING)
@@ -54,6 +57,14 @@ async def test_a_download_over_utp_only_arrives_byte_for_byte(tmp_path: Path) ->
     by_leecher, by_seed = await swarm(tmp_path, "utp", "utp")
     assert by_leecher.transport == by_seed.transport == "uTP"
     assert "P" in by_leecher.flags.split() and by_seed.incoming
+
+
+@pytest.mark.parametrize(("bind", "transport"), [("::1", "utp"), ("", "utp"), ("", "utp-first")])
+async def test_a_download_over_utp_on_ipv6_arrives_byte_for_byte(bind: str, transport: str, tmp_path: Path) -> None:
+    """uTP over IPv6 on ::1: bound to ::1 (IPv6 only), or unbound (both stacks) dialing [::1]."""
+    by_leecher, by_seed = await swarm(tmp_path, "both", transport, bind=bind, peer_host="::1")
+    assert by_leecher.transport == by_seed.transport == "uTP"
+    assert by_leecher.address.startswith("[::1]:") and by_seed.address.startswith("[::1]:")
 
 
 async def test_encryption_runs_over_utp(tmp_path: Path) -> None:
