@@ -45,7 +45,7 @@ PORT_TEST_RESULT: Final = (
     "Couldn't test port: Piecemeal does not ask outside servers whether its port can be reached"
 )
 _FIXED_SESSION_VALUES: Final[dict[str, Any]] = {  # what Piecemeal does not have, said as Transmission says it
-    "blocklist-url": "", "utp-enabled": False,
+    "blocklist-url": "",
     "peer-port-random-on-start": False, "incomplete-dir-enabled": False,
     "incomplete-dir": "", "rename-partial-files": False, "trash-original-torrent-files": False,
     "idle-seeding-limit-enabled": False, "idle-seeding-limit": 30, "queue-stalled-enabled": False,

@@ -17,7 +17,7 @@ from app.engine.metainfo import Metainfo
 from app.engine.rate_limit import AltSchedule
 from app.engine.torrent_options import HIGH, SKIP, TorrentOptions
 from app.rpc.fields import PIECEMEAL
-from app.rpc.settings import EVERY_DAY, KB
+from app.rpc.settings import EVERY_DAY, KB, TRANSPORT_SETTINGS
 
 
 def torrent_file(meta: Metainfo) -> bytes:
@@ -113,7 +113,7 @@ def _seed_ratio(goal: Any) -> dict[str, Any]:
     return {"seedRatioLimited": bool(goal), **({"seedRatioLimit": float(goal)} if goal else {})}
 
 
-_SETTINGS: Final[dict[str, Callable[[Any], dict[str, Any]]]] = {
+_SETTINGS: Final[dict[str, Callable[[Any], dict[str, Any] | None]]] = {
     "download_dir": lambda folder: {"download-dir": str(folder)},
     "listen_port": lambda port: {"peer-port": port},
     "max_peers": lambda count: {"peer-limit-global": count},
@@ -130,11 +130,13 @@ _SETTINGS: Final[dict[str, Callable[[Any], dict[str, Any]]]] = {
     "max_active_downloads": _queue("download-queue"),
     "max_active_seeds": _queue("seed-queue"),
     "seed_ratio_limit": _seed_ratio,
+    "transport": TRANSPORT_SETTINGS.get,  # None for "utp": uTP only has no settings that say it
 }
 
 # SessionConfig fields the remote control does not change, in the words the message uses.
 UNSUPPORTED_SETTINGS: Final = {
     "listen_host": "the listening address",
+    "transport": "the transport to uTP only",  # the daemon takes TCP only, TCP first or uTP first
     "seed_time_limit": "the seeding time goal",
     "disk_reserve": "the disk space to keep free",
 }
@@ -146,8 +148,9 @@ def session_arguments(changes: Mapping[str, Any]) -> tuple[dict[str, Any], list[
     refused = []
     for name, value in changes.items():
         convert = _SETTINGS.get(name)
-        if convert is None:
+        converted = convert(value) if convert is not None else None
+        if converted is None:
             refused.append(UNSUPPORTED_SETTINGS.get(name, name.replace("_", " ")))
         else:
-            arguments.update(convert(value))
+            arguments.update(converted)
     return arguments, refused

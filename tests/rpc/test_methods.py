@@ -258,3 +258,15 @@ async def test_labels_when_adding_pick_the_category_and_its_folder(rig: Rig, tmp
     await rig.session.add_category("Albums", str(tmp_path / "albums"))
     await rig.ok("torrent-add", metainfo=base64.b64encode(rig.torrent).decode(), paused=True, labels=["Albums", "flac"])
     assert (await rig.get("labels", "downloadDir"))[0] == {"labels": ["Albums", "flac"], "downloadDir": str(tmp_path / "albums")}
+
+
+async def test_utp_and_the_dial_order_reach_the_session(rig: Rig) -> None:
+    """utp-enabled (Transmission's) and piecemeal-utp-first (ours) make SessionConfig.transport."""
+    got = await rig.ok("session-get", fields=["utp-enabled", "piecemeal-utp-first"])
+    assert got == {"utp-enabled": True, "piecemeal-utp-first": False} and rig.session.config.transport == "both"
+    await rig.ok("session-set", **{"piecemeal-utp-first": True})
+    assert rig.session.config.transport == "utp-first"
+    await rig.ok("session-set", **{"utp-enabled": False})
+    assert rig.session.config.transport == "tcp"
+    assert rig.daemon.saved == [{"piecemeal-utp-first": True}, {"utp-enabled": False}]
+    assert (await rig.ok("session-get", fields=["utp-enabled"])) == {"utp-enabled": False}

@@ -48,3 +48,9 @@ def test_settings_map_to_session_set_and_the_rest_is_named() -> None:
         "alt-speed-time-day": 1 | 2, "seed-queue-enabled": True, "seed-queue-size": 4, "seedRatioLimited": False,
     }
     assert refused == ["the disk space to keep free", "the listening address"]
+
+
+def test_the_dial_order_goes_to_the_daemon_but_utp_only_is_refused_in_words() -> None:
+    assert session_arguments({"transport": "utp-first"}) == ({"utp-enabled": True, "piecemeal-utp-first": True}, [])
+    assert session_arguments({"transport": "tcp"}) == ({"utp-enabled": False, "piecemeal-utp-first": False}, [])
+    assert session_arguments({"transport": "utp"}) == ({}, ["the transport to uTP only"])

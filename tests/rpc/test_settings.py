@@ -9,7 +9,10 @@ from pathlib import Path
 import pytest
 
 from app.engine.watch_folder import AfterAdd, WatchedFolder
-from app.rpc.settings import SETTINGS_FILE, SettingsError, checked, defaults, engine_config, load_settings, save_settings
+from app.engine.transport.utp_endpoint import TRANSPORTS
+from app.rpc.settings import (
+    SETTINGS_FILE, TRANSPORT_SETTINGS, SettingsError, checked, defaults, engine_config, load_settings, save_settings,
+)
 
 
 def test_limits_apply_only_when_enabled_in_bytes_per_second() -> None:
@@ -69,3 +72,16 @@ def test_the_watch_dir_applies_only_when_enabled() -> None:
     assert engine_config(values)["watch_folders"] == (WatchedFolder(Path("/srv/in")),)
     trashed = engine_config(values | {"trash-original-torrent-files": True})["watch_folders"]
     assert trashed == (WatchedFolder(Path("/srv/in"), after=AfterAdd.DELETE),)
+
+
+@pytest.mark.parametrize(("utp", "first", "transport"), [(True, False, "both"), (True, True, "utp-first"),
+                                                         (False, False, "tcp"), (False, True, "tcp")])
+def test_utp_settings_make_the_transport(utp: bool, first: bool, transport: str) -> None:
+    assert engine_config(defaults() | {"utp-enabled": utp, "piecemeal-utp-first": first})["transport"] == transport
+
+
+def test_each_transport_the_daemon_takes_round_trips_through_its_settings() -> None:
+    assert engine_config(defaults())["transport"] == "both"  # TCP first by default, as everywhere
+    for setting, values in TRANSPORT_SETTINGS.items():
+        assert engine_config(defaults() | values)["transport"] == setting
+    assert set(TRANSPORT_SETTINGS) == set(TRANSPORTS) - {"utp"}  # uTP only is for piecemeal-cli and the window
