@@ -26,8 +26,10 @@ Both stacks: with no chosen address we listen on 0.0.0.0 and on [::] (IPV6_V6ONL
 sets it) at the same port, two sockets rather than one dual-stack "::" socket: IPV6_V6ONLY's
 default differs between Linux, Windows and the BSDs (OpenBSD has no dual-stack sockets at
 all), and a dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d, which would then need
-unmapping everywhere. libtorrent does the same ("0.0.0.0:6881,[::]:6881"). A chosen IPv4
-address speaks IPv4 only, a chosen IPv6 address IPv6 only.
+unmapping everywhere. libtorrent does the same ("0.0.0.0:6881,[::]:6881"). The UDP sockets of
+uTP and the DHT pair up the same way, so their IPv6 one is made IPV6_V6ONLY here (asyncio does
+not for datagram endpoints). A chosen IPv4 address speaks IPv4 only, a chosen IPv6 address
+IPv6 only.
 """
 
 from __future__ import annotations
