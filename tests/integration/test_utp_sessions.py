@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from app.engine.creator import create_torrent
+from app.engine.dht import krpc
 from app.engine.session import Session
 from app.engine.snapshots import PeerSnapshot, TorrentState
 from app.engine.wire.extension import PEX_UTP, PexMessage
@@ -187,3 +188,33 @@ async def peer_at(session: Session, info_hash: str, address: tuple[str, int], ti
                 await asyncio.sleep(0.05)
     except TimeoutError:
         pytest.fail(f"no peer at {address} within {timeout} s")
+
+
+async def test_each_family_shares_its_udp_socket_with_its_dht_node() -> None:
+    """Unbound: uTP over IPv4 and over IPv6, each on a socket at the TCP port's number that its
+    family's DHT node (BEP 5, BEP 32) shares and answers on."""
+    async with running_session("", enable_dht=True, dht_bootstrap=()) as session:
+        assert session.dht is not None and set(session.utp) == {socket.AF_INET, socket.AF_INET6}
+        for family, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
+            port = session.utp[family].port
+            assert session.dht.nodes[family].port == port == session.listen_port
+            answer = await ping(host, port)
+            assert isinstance(answer, krpc.Response) and answer.transaction_id == b"pm", host
+
+
+async def ping(host: str, port: int) -> krpc.Message:
+    loop = asyncio.get_running_loop()
+    answers: asyncio.Queue[bytes] = asyncio.Queue()
+
+    class Asker(asyncio.DatagramProtocol):
+        def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+            answers.put_nowait(data)
+
+    transport, _ = await loop.create_datagram_endpoint(Asker, remote_addr=(host, port))
+    try:
+        transport.sendto(krpc.encode(krpc.Ping(b"pm", b"C" * 20)))
+        return krpc.decode(await asyncio.wait_for(answers.get(), 10))
+    except TimeoutError:
+        pytest.fail(f"the DHT node on [{host}]:{port} did not answer a ping")
+    finally:
+        transport.close()
