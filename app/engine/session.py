@@ -64,7 +64,8 @@ from app.engine.torrent_options import SKIP, TorrentOptions
 from app.engine.tracker import compact
 from app.engine.transport.mse import Initiator
 from app.engine.watch_folder import FolderWatcher, WatchedFolder
-from app.engine.transport.mse_transport import DIAL_ORDER, METHODS, AcceptStream, DialStream, Encryption
+from app.engine.transport.mse_memory import EncryptionMemory
+from app.engine.transport.mse_transport import METHODS, AcceptStream, DialStream, Encryption
 
 log = logging.getLogger(__name__)
 
@@ -173,6 +174,7 @@ class Session:
         self.utp: dict[int, UtpEndpoint] = {}  # per family, the UDP socket of uTP and that DHT node
         self.network = SessionNetwork(self)  # what trackers ask at each announce
         self.port_map_options = PortMapOptions()
+        self.encryption_memory = EncryptionMemory()  # peers that took plain when "allow" dialed MSE
         self._portmap: PortMapService | None = None
         self.incoming_connections = 0  # handshakes completed by peers that reached us
         self.listening_since: float | None = None  # time.monotonic() when the listener opened
@@ -1070,16 +1072,20 @@ class Session:
         task.add_done_callback(self._dialling.discard)
 
     async def _connect(self, torrent: Torrent, address: tuple[str, int]) -> None:
-        """Dial as the encryption policy says: "allow" tries MSE first and plaintext after it."""
+        """Dial as the encryption policy says: "allow" tries MSE first and plaintext after it,
+        or plaintext first for a peer that took only plaintext before (EncryptionMemory)."""
         failed = _DialFailure("no way to connect", connected=True)
-        for attempt, encrypted in enumerate(DIAL_ORDER[Encryption(self.config.encryption)]):
+        policy = Encryption(self.config.encryption)
+        for attempt, encrypted in enumerate(self.encryption_memory.dial_order(policy, address)):
             if not failed.connected:
-                break  # the peer is not there at all: no point in dialing it again in plaintext
+                break  # the peer is not there at all: no point in dialing it again another way
             if attempt:
                 self._half_open += 1  # connect() counted the first attempt
             outcome = await self._dial(torrent, address, encrypted)
             if isinstance(outcome, PeerConnection):
-                await self._await_handshake(torrent, address, outcome)
+                outcome = await self._await_handshake(outcome, encrypted)
+            if outcome is None:
+                self.encryption_memory.connected(policy, address, encrypted)
                 return
             failed = outcome
         torrent.connect_failed(address, failed.reason)
@@ -1108,12 +1114,15 @@ class Session:
         except ConnectionError as exc:
             return _DialFailure(str(exc), connected=True)
 
-    async def _await_handshake(self, torrent: Torrent, address: tuple[str, int], peer: PeerConnection) -> None:
+    async def _await_handshake(self, peer: PeerConnection, encrypted: bool) -> _DialFailure | None:
+        """None once the BitTorrent handshake came; else why not. A peer that hangs up on a
+        plaintext handshake may want MSE: it may be dialed again (an MSE failure shows earlier)."""
         try:
             await asyncio.wait_for(asyncio.shield(peer.handshake_done), HANDSHAKE_TIMEOUT)
         except (ConnectionError, TimeoutError) as exc:
             peer.close(str(exc) or "no handshake")
-            torrent.connect_failed(address, str(exc) or "no handshake")
+            return _DialFailure(str(exc) or "no handshake", connected=not encrypted)
+        return None
 
     def _incoming(self) -> AcceptStream:
         stream = AcceptStream(
@@ -1200,7 +1209,7 @@ def _recheck_delay(snapshot: TorrentSnapshot) -> float | None:
 @dataclass(frozen=True, slots=True)
 class _DialFailure:
     reason: str
-    connected: bool  # the TCP connection was made (then the handshake failed)
+    connected: bool  # the peer is there (the handshake failed): worth dialing again another way
 
 
 class _IncomingPeer(PeerConnection):

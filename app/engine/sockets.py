@@ -15,9 +15,10 @@ limits are meant to join this one place later.
     family = sockets.family                       # resolve remote names in this family only
     families = sockets.families                   # the stacks we speak: (AF_INET, AF_INET6) unbound
     http = sockets.http_client()                  # an aiohttp session (http_clients(): per family)
-    sock = sockets.multicast(group, port, ttl=1)  # LSD (IPv4 or IPv6 group)
+    sock = sockets.multicast(group, port, ttl=1)  # LSD (IPv4 or IPv6 group), router announcements
 
-Multicast (LSD) is the one socket not bound to the chosen address: to hear a group, a socket
+Multicast (LSD, and NAT-PMP/PCP restart announcements on 224.0.0.1:5350) is the one kind of
+socket not bound to the chosen address: to hear a group, a socket
 binds to the group's address (on Linux; to the port only on Windows). Bound here means the
 group is joined on the chosen interface only and datagrams go out from the chosen address
 (IP_MULTICAST_IF), so a neighbour sees them come from it.

@@ -18,6 +18,7 @@ from typing import Any, Final
 import platformdirs
 
 from app.engine.rate_limit import MINUTES_PER_DAY, AltSchedule
+from app.engine.transport.mse_transport import Encryption
 from app.engine.watch_folder import AfterAdd, WatchedFolder
 
 SETTINGS_FILE: Final = "settings.json"
@@ -36,6 +37,7 @@ class Setting:
     default: Any
     remote: bool = True  # shown by session-get and changed by session-set; False: in the file only
     maximum: float = 2**31 - 1  # for numbers
+    choices: tuple[str, ...] = ()  # for words: the only ones allowed (empty: any)
 
 
 def _downloads() -> str:
@@ -55,6 +57,7 @@ SETTINGS: Final[dict[str, Setting]] = {
     "port-forwarding-enabled": Setting(bool, True),  # UPnP / NAT-PMP / PCP
     "utp-enabled": Setting(bool, True),  # uTP (BEP 29) both ways; false: TCP only
     UTP_FIRST: Setting(bool, False),  # Piecemeal's own: dial uTP before TCP (TCP first costs less CPU)
+    "encryption": Setting(str, "preferred", choices=("required", "preferred", "tolerated")),  # MSE/PE
     "speed-limit-down": Setting(int, 100),
     "speed-limit-down-enabled": Setting(bool, False),
     "speed-limit-up": Setting(int, 100),
@@ -107,10 +110,23 @@ def checked(key: str, value: Any) -> Any:
         raise SettingsError(f"'{key}' must be between 0 and {setting.maximum:,.0f}")
     if kind is list and not all(isinstance(item, str) for item in value):
         raise SettingsError(f"'{key}' must be a list of host names")
+    if setting.choices and value not in setting.choices:
+        raise SettingsError(f"'{key}' must be one of {', '.join(setting.choices)}, not '{value}'")
     return value
 
 
 _KIND_WORDS: Final = {bool: "true or false", int: "a whole number", float: "a number", str: "a string", list: "a list"}
+
+# Transmission's encryption words and the engine's policies. "tolerated" (Transmission: dial
+# plaintext, accept both) has no twin in the engine: "allow" accepts both as well, and dials
+# MSE first; a peer that refuses MSE is dialed plaintext first from then on (EncryptionMemory),
+# so the difference costs one failed attempt per such peer. The engine's "disable" (refuse
+# encrypted peers) has no Transmission word at all.
+ENCRYPTION: Final[dict[str, Encryption]] = {
+    "required": Encryption.REQUIRE, "preferred": Encryption.ALLOW, "tolerated": Encryption.ALLOW,
+}
+# settings.json as Transmission writes it: tr_encryption_mode numbers.
+_FILE_ENCRYPTION: Final = {0: "tolerated", 1: "preferred", 2: "required"}
 
 
 def engine_config(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -129,6 +145,7 @@ def engine_config(values: Mapping[str, Any]) -> dict[str, Any]:
         "enable_lsd": values["lpd-enabled"],
         "port_mapping": values["port-forwarding-enabled"],
         "transport": transport(values),
+        "encryption": ENCRYPTION[values["encryption"]],
         "down_limit": limit("speed-limit-down", values["speed-limit-down-enabled"]),
         "up_limit": limit("speed-limit-up", values["speed-limit-up-enabled"]),
         "alt_down_limit": limit("alt-speed-down", True),
@@ -184,6 +201,8 @@ def load_settings(profile: Path) -> dict[str, Any]:
     if not isinstance(saved, dict):
         raise SettingsError(f"{path} must hold one JSON object")
     for key, value in saved.items():
+        if key == "encryption" and type(value) is int:
+            value = _FILE_ENCRYPTION.get(value, value)  # a file from Transmission itself
         if key in SETTINGS:
             try:
                 values[key] = checked(key, value)

@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -71,6 +72,22 @@ def test_a_router_that_restarted_gets_the_mappings_again(lab: Lab, method: str) 
         lab.start_router()  # an empty list, a new epoch, a new control URL
         lab.wait_for(lambda: lab.mappings() == {}, "the mappings to be removed")
         lab.wait_for(lambda: _both_listed(lab), "the service to map the ports again")
+        service.close()
+    lab.wait_for(lambda: lab.mappings() == {}, "the mappings to be removed")
+
+
+@pytest.mark.timeout(120)
+def test_a_restarted_router_announces_itself_and_gets_the_mappings_back_long_before_the_renewal(lab: Lab) -> None:
+    """miniupnpd multicasts a PCP ANNOUNCE to 224.0.0.1:5350 when it starts (RFC 6887 14.1.1):
+    with an hour's lifetime the renewal is half an hour away, so only the announcement remaps."""
+    lab.start_router()
+    with probe(lab, "--port", str(PORT), "--lifetime", "3600", "--method", "pmp") as service:
+        service.until(_mapped, "both ports mapped")
+        lab.wait_for(lambda: _both_listed(lab), "miniupnpd to list both mappings")
+        time.sleep(4)  # setup, not a measure: the router's epoch must run past our 2 s of slack
+        lab.kill_router()
+        lab.start_router()  # an empty list and a new epoch, announced
+        lab.wait_for(lambda: _both_listed(lab), "the service to map the ports again after the announcement")
         service.close()
     lab.wait_for(lambda: lab.mappings() == {}, "the mappings to be removed")
 

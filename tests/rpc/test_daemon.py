@@ -104,11 +104,16 @@ def test_a_download_from_libtorrent_completes_and_survives_sigterm(tmp_path: Pat
 def test_settings_and_totals_are_kept_for_the_next_run(tmp_path: Path) -> None:
     profile = tmp_path / "profile"
     with running_daemon(profile) as daemon:
+        assert "Encryption: preferred" in daemon.remote("-si")
         daemon.remote("-d", "250")
+        daemon.remote("--encryption-tolerated")
+        assert "Encryption: tolerated" in daemon.remote("-si")
+        daemon.remote("--encryption-required")
         daemon.remote("-a", MAGNET, "--start-paused")
         assert daemon.stop() == 0
     with running_daemon(profile) as daemon:
-        assert "Download speed limit: 250 kB/s" in daemon.remote("-si")
+        info = daemon.remote("-si")
+        assert "Download speed limit: 250 kB/s" in info and "Encryption: required" in info
         stats = rpc(daemon, "session-stats")["arguments"]
         assert (stats["current-stats"]["filesAdded"], stats["current-stats"]["sessionCount"]) == (0, 1)
         assert (stats["cumulative-stats"]["filesAdded"], stats["cumulative-stats"]["sessionCount"]) == (1, 2)

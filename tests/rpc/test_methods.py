@@ -173,6 +173,18 @@ async def test_session_set_applies_checks_and_saves(rig: Rig) -> None:
     assert "rpc-password" not in await rig.ok("session-get")
 
 
+async def test_session_set_encryption_applies_at_once_in_the_engines_words(rig: Rig) -> None:
+    assert (await rig.ok("session-get", fields=["encryption"])) == {"encryption": "preferred"}
+    for word, policy in (("required", "require"), ("tolerated", "allow"), ("preferred", "allow")):
+        await rig.ok("session-set", encryption=word)
+        assert rig.session.config.encryption == policy
+        assert (await rig.ok("session-get", fields=["encryption"])) == {"encryption": word}
+    assert rig.daemon.saved == [{"encryption": "required"}, {"encryption": "tolerated"}, {"encryption": "preferred"}]
+    response = await rig.call("session-set", encryption="disabled")
+    assert response["result"] == "'encryption' must be one of required, preferred, tolerated, not 'disabled'"
+    assert rig.session.config.encryption == "allow"
+
+
 async def test_session_set_cannot_touch_the_remote_controls_own_settings(rig: Rig) -> None:
     await rig.ok("session-set", **{"rpc-password": "x", "rpc-bind-address": "0.0.0.0", "rpc-username": "eve"})
     assert rig.daemon.saved == []

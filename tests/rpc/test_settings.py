@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from app.engine.watch_folder import AfterAdd, WatchedFolder
 from app.engine.transport.utp_endpoint import TRANSPORTS
+from app.engine.watch_folder import AfterAdd, WatchedFolder
 from app.rpc.settings import (
     SETTINGS_FILE, TRANSPORT_SETTINGS, SettingsError, checked, defaults, engine_config, load_settings, save_settings,
 )
@@ -85,3 +85,26 @@ def test_each_transport_the_daemon_takes_round_trips_through_its_settings() -> N
     for setting, values in TRANSPORT_SETTINGS.items():
         assert engine_config(defaults() | values)["transport"] == setting
     assert set(TRANSPORT_SETTINGS) == set(TRANSPORTS) - {"utp"}  # uTP only is for piecemeal-cli and the window
+
+
+@pytest.mark.parametrize(("word", "policy"), [("required", "require"), ("preferred", "allow"), ("tolerated", "allow")])
+def test_transmissions_encryption_words_map_to_the_engines_policies(word: str, policy: str) -> None:
+    assert engine_config(defaults() | {"encryption": checked("encryption", word)})["encryption"] == policy
+
+
+def test_encryption_is_preferred_by_default_and_other_words_are_refused() -> None:
+    assert defaults()["encryption"] == "preferred"
+    with pytest.raises(SettingsError, match="'encryption' must be one of required, preferred, tolerated, not 'always'"):
+        checked("encryption", "always")
+
+
+@pytest.mark.parametrize(("number", "word"), [(0, "tolerated"), (1, "preferred"), (2, "required")])
+def test_a_settings_file_from_transmission_has_its_encryption_as_a_number(tmp_path: Path, number: int, word: str) -> None:
+    (tmp_path / SETTINGS_FILE).write_text(json.dumps({"encryption": number}))
+    assert load_settings(tmp_path)["encryption"] == word
+
+
+def test_a_settings_file_with_a_bad_encryption_gets_a_sentence(tmp_path: Path) -> None:
+    (tmp_path / SETTINGS_FILE).write_text(json.dumps({"encryption": 7}))
+    with pytest.raises(SettingsError, match="'encryption' must be a string"):
+        load_settings(tmp_path)
