@@ -104,7 +104,7 @@ def _parser() -> argparse.ArgumentParser:
     peers.add_argument("--no-pex", action="store_true", help="do not exchange peers (BEP 11)")
     peers.add_argument("--transport", choices=tuple(TRANSPORT_SETTINGS),
                        help="connect to peers over TCP first, then uTP (BEP 29) (both, the default), uTP first, "
-                            "then TCP (utp-first), or TCP only (tcp) (utp-enabled and piecemeal-utp-first)")
+                            "then TCP (utp-first), or TCP only (tcp); in settings.json: utp-enabled, piecemeal-utp-first")
     peers.add_argument("--watch-dir", type=Path, metavar="DIR",
                        help="add the .torrent files put in DIR (then moved to DIR/added; bad ones to DIR/failed)")
     parser.set_defaults(command="run")
