@@ -29,7 +29,7 @@ from app.rpc.labels import LabelChoice, split_labels
 from app.rpc.request import (
     RpcError, RpcRequest, get_bool, get_indices, get_int, get_number, get_str, get_strings, parse_request,
 )
-from app.rpc.settings import KB, SETTINGS, SettingsError, checked, engine_config
+from app.rpc.settings import KB, SETTINGS, UTP_FIRST, SettingsError, checked, engine_config
 from app.rpc.stats import Totals
 from app.rpc.torrent_ids import TorrentIds, parse_ids
 
@@ -57,10 +57,11 @@ _FIXED_SESSION_VALUES: Final[dict[str, Any]] = {  # what Piecemeal does not have
         "memory-units": ["KiB", "MiB", "GiB", "TiB"], "memory-bytes": 1024,
     },
 }
-# RPC spec 4.1 keys for what Piecemeal has but the settings file does not say: read from the
-# running session (or the file's own value where the engine takes it in another shape).
+# RPC spec 4.1 keys answered from what the running session does (the settings file says what
+# it starts with; the window may have set more), or from settings the engine takes in another shape.
 _LIVE_SESSION_VALUES: Final[dict[str, Callable[[Session, Mapping[str, Any]], Any]]] = {
     "utp-enabled": lambda session, settings: session.config.transport != "tcp",
+    UTP_FIRST: lambda session, settings: session.config.transport == "utp-first",
     "peer-port": lambda session, settings: session.listen_port or settings["peer-port"],
     # Port 0: the system picks a new one at each start.
     "peer-port-random-on-start": lambda session, settings: settings["peer-port"] == 0,

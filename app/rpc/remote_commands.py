@@ -18,7 +18,7 @@ from app.engine.rate_limit import AltSchedule
 from app.engine.torrent_options import HIGH, SKIP, TorrentOptions
 from app.engine.transport.mse_transport import Encryption
 from app.rpc.fields import PIECEMEAL
-from app.rpc.settings import EVERY_DAY, KB
+from app.rpc.settings import EVERY_DAY, KB, TRANSPORT_SETTINGS
 
 
 def torrent_file(meta: Metainfo) -> bytes:
@@ -115,11 +115,16 @@ def _schedule(schedule: AltSchedule | None) -> dict[str, Any]:
 _ENCRYPTION_WORDS: Final = {Encryption.REQUIRE: "required", Encryption.ALLOW: "preferred"}
 
 
+def _encryption(policy: Any) -> dict[str, Any] | None:
+    words = _ENCRYPTION_WORDS.get(Encryption(policy))
+    return {"encryption": words} if words is not None else None
+
+
 def _seed_ratio(goal: Any) -> dict[str, Any]:
     return {"seedRatioLimited": bool(goal), **({"seedRatioLimit": float(goal)} if goal else {})}
 
 
-_SETTINGS: Final[dict[str, Callable[[Any], dict[str, Any]]]] = {
+_SETTINGS: Final[dict[str, Callable[[Any], dict[str, Any] | None]]] = {
     "download_dir": lambda folder: {"download-dir": str(folder)},
     "listen_port": lambda port: {"peer-port": port},
     "max_peers": lambda count: {"peer-limit-global": count},
@@ -136,23 +141,19 @@ _SETTINGS: Final[dict[str, Callable[[Any], dict[str, Any]]]] = {
     "max_active_downloads": _queue("download-queue"),
     "max_active_seeds": _queue("seed-queue"),
     "seed_ratio_limit": _seed_ratio,
-    "encryption": lambda policy: {"encryption": _ENCRYPTION_WORDS[Encryption(policy)]},
-    "transport": lambda transport: {"utp-enabled": transport != "tcp"},  # "both" or "tcp"; "utp" is refused
+    "transport": TRANSPORT_SETTINGS.get,  # None for "utp": uTP only has no settings that say it
+    "encryption": _encryption,
 }
 
-# SessionConfig fields the remote control does not change, in the words the message uses.
-UNSUPPORTED_SETTINGS: Final = {
-    "listen_host": "the listening address",
-    "seed_time_limit": "the seeding time goal",
-    "disk_reserve": "the disk space to keep free",
-}
 DISABLED_ENCRYPTION: Final = ("encryption to disabled (Transmission's remote control has required, preferred "
                               "and tolerated, and tolerated still accepts encrypted peers)")
-UTP_ONLY: Final = "peers to uTP only (Transmission's remote control switches uTP on or off; TCP stays on)"
-# Values a setting has here that Transmission's words cannot say.
-_REFUSED_VALUES: Final[dict[tuple[str, str], str]] = {
-    ("encryption", Encryption.DISABLE): DISABLED_ENCRYPTION,
-    ("transport", "utp"): UTP_ONLY,
+# SessionConfig fields (or values of them) the remote control does not change, in the words the message uses.
+UNSUPPORTED_SETTINGS: Final = {
+    "listen_host": "the listening address",
+    "transport": "the transport to uTP only",  # the daemon takes TCP only, TCP first or uTP first
+    "encryption": DISABLED_ENCRYPTION,  # the only policy without Transmission's words
+    "seed_time_limit": "the seeding time goal",
+    "disk_reserve": "the disk space to keep free",
 }
 
 
@@ -162,10 +163,9 @@ def session_arguments(changes: Mapping[str, Any]) -> tuple[dict[str, Any], list[
     refused = []
     for name, value in changes.items():
         convert = _SETTINGS.get(name)
-        if isinstance(value, str) and (name, value) in _REFUSED_VALUES:
-            refused.append(_REFUSED_VALUES[name, value])
-        elif convert is None:
+        converted = convert(value) if convert is not None else None
+        if converted is None:
             refused.append(UNSUPPORTED_SETTINGS.get(name, name.replace("_", " ")))
         else:
-            arguments.update(convert(value))
+            arguments.update(converted)
     return arguments, refused

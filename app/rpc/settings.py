@@ -22,6 +22,7 @@ from app.engine.transport.mse_transport import Encryption
 from app.engine.watch_folder import AfterAdd, WatchedFolder
 
 SETTINGS_FILE: Final = "settings.json"
+UTP_FIRST: Final = "piecemeal-utp-first"
 KB: Final = 1000  # Transmission's speed unit: `units.speed-bytes` says 1000
 EVERY_DAY: Final = 127  # tr_sched_day: TR_SCHED_ALL
 
@@ -54,7 +55,8 @@ SETTINGS: Final[dict[str, Setting]] = {
     "pex-enabled": Setting(bool, True),
     "lpd-enabled": Setting(bool, True),
     "port-forwarding-enabled": Setting(bool, True),  # UPnP / NAT-PMP / PCP
-    "utp-enabled": Setting(bool, True),  # peers over uTP (BEP 29) as well as TCP; false: TCP only
+    "utp-enabled": Setting(bool, True),  # uTP (BEP 29) both ways; false: TCP only
+    UTP_FIRST: Setting(bool, False),  # Piecemeal's own: dial uTP before TCP (TCP first costs less CPU)
     "encryption": Setting(str, "preferred", choices=("required", "preferred", "tolerated")),  # MSE/PE
     "speed-limit-down": Setting(int, 100),
     "speed-limit-down-enabled": Setting(bool, False),
@@ -142,7 +144,7 @@ def engine_config(values: Mapping[str, Any]) -> dict[str, Any]:
         "enable_pex": values["pex-enabled"],
         "enable_lsd": values["lpd-enabled"],
         "port_mapping": values["port-forwarding-enabled"],
-        "transport": "both" if values["utp-enabled"] else "tcp",
+        "transport": transport(values),
         "encryption": ENCRYPTION[values["encryption"]],
         "down_limit": limit("speed-limit-down", values["speed-limit-down-enabled"]),
         "up_limit": limit("speed-limit-up", values["speed-limit-up-enabled"]),
@@ -155,6 +157,21 @@ def engine_config(values: Mapping[str, Any]) -> dict[str, Any]:
         "seed_ratio_limit": values["seedRatioLimit"] if values["seedRatioLimited"] else 0.0,
         "watch_folders": watched_folders(values),
     }
+
+
+def transport(values: Mapping[str, Any]) -> str:
+    """SessionConfig.transport: TCP only, or both with TCP or uTP dialed first."""
+    if not values["utp-enabled"]:
+        return "tcp"
+    return "utp-first" if values[UTP_FIRST] else "both"
+
+
+# The other way: the settings that say each SessionConfig.transport (not "utp", uTP only: they cannot).
+TRANSPORT_SETTINGS: Final[dict[str, dict[str, bool]]] = {
+    "both": {"utp-enabled": True, UTP_FIRST: False},
+    "utp-first": {"utp-enabled": True, UTP_FIRST: True},
+    "tcp": {"utp-enabled": False, UTP_FIRST: False},
+}
 
 
 def watched_folders(values: Mapping[str, Any]) -> tuple[WatchedFolder, ...]:

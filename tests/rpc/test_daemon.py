@@ -193,3 +193,19 @@ def test_a_torrent_put_in_the_watch_dir_is_added(tmp_path: Path, content: Path) 
         assert (watch / "added" / "album.torrent").exists()
         assert daemon.stop() == 0
     assert "Could not add junk.torrent" in (tmp_path / "profile" / "daemon.log").read_text()
+
+
+def test_the_dial_order_from_the_command_line_and_utp_from_transmission_remote(tmp_path: Path) -> None:
+    """--transport utp-first for this run only; transmission-remote --no-utp is kept in settings.json."""
+    profile = tmp_path / "profile"
+    profile.mkdir()
+    with running_daemon(profile, "--transport", "utp-first") as daemon:
+        got = rpc(daemon, "session-get", fields=["utp-enabled", "piecemeal-utp-first"])["arguments"]
+        assert got == {"utp-enabled": True, "piecemeal-utp-first": True}
+        daemon.remote("--no-utp")
+        assert rpc(daemon, "session-get", fields=["utp-enabled"])["arguments"] == {"utp-enabled": False}
+        assert daemon.stop() == 0
+    with running_daemon(profile) as daemon:
+        got = rpc(daemon, "session-get", fields=["utp-enabled", "piecemeal-utp-first"])["arguments"]
+        assert got == {"utp-enabled": False, "piecemeal-utp-first": False}
+        assert daemon.stop() == 0

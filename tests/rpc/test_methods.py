@@ -272,16 +272,27 @@ async def test_labels_when_adding_pick_the_category_and_its_folder(rig: Rig, tmp
     assert (await rig.get("labels", "downloadDir"))[0] == {"labels": ["Albums", "flac"], "downloadDir": str(tmp_path / "albums")}
 
 
-async def test_utp_enabled_says_the_sessions_transport_and_is_set_live(rig: Rig) -> None:
-    assert (await rig.ok("session-get", fields=["utp-enabled"])) == {"utp-enabled": True}  # "both"
+async def test_utp_and_the_dial_order_reach_the_session(rig: Rig) -> None:
+    """utp-enabled (Transmission's) and piecemeal-utp-first (ours) make SessionConfig.transport."""
+    got = await rig.ok("session-get", fields=["utp-enabled", "piecemeal-utp-first"])
+    assert got == {"utp-enabled": True, "piecemeal-utp-first": False} and rig.session.config.transport == "both"
+    await rig.ok("session-set", **{"piecemeal-utp-first": True})
+    assert rig.session.config.transport == "utp-first"
     await rig.ok("session-set", **{"utp-enabled": False})
     assert rig.session.config.transport == "tcp"
-    assert rig.daemon.saved == [{"utp-enabled": False}]
+    assert rig.daemon.saved == [{"piecemeal-utp-first": True}, {"utp-enabled": False}]
     assert (await rig.ok("session-get", fields=["utp-enabled"])) == {"utp-enabled": False}
-    await rig.ok("session-set", **{"utp-enabled": True})
-    assert rig.session.config.transport == "both"
+
+
+async def test_utp_enabled_is_read_from_the_running_session(rig: Rig) -> None:
     await rig.session.set_config(transport="utp")  # uTP only, as the window can choose: uTP is on
     assert (await rig.ok("session-get", fields=["utp-enabled"])) == {"utp-enabled": True}
+    await rig.session.set_config(transport="utp-first")
+    got = await rig.ok("session-get", fields=["utp-enabled", "piecemeal-utp-first"])
+    assert got == {"utp-enabled": True, "piecemeal-utp-first": True}
+    await rig.session.set_config(transport="tcp")
+    got = await rig.ok("session-get", fields=["utp-enabled", "piecemeal-utp-first"])
+    assert got == {"utp-enabled": False, "piecemeal-utp-first": False}
     assert "'utp-enabled' must be true or false" in (await rig.call("session-set", **{"utp-enabled": "yes"}))["result"]
 
 
@@ -304,4 +315,3 @@ async def test_session_get_reads_what_piecemeal_really_has(rig: Rig, tmp_path: P
     got = await rig.ok("session-get", fields=names[:2] + ["blocklist-url", "peer-port-random-on-start"])
     assert got == {"script-torrent-done-enabled": False, "script-torrent-done-filename": "",
                    "blocklist-url": "", "peer-port-random-on-start": False}
-

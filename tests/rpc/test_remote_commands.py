@@ -11,7 +11,7 @@ from app.engine.metainfo import parse_metainfo
 from app.engine.rate_limit import AltSchedule
 from app.engine.torrent_options import TorrentOptions
 from app.rpc.remote_commands import (
-    DISABLED_ENCRYPTION, UTP_ONLY, file_arguments, option_arguments, session_arguments, torrent_file,
+    DISABLED_ENCRYPTION, file_arguments, option_arguments, session_arguments, torrent_file,
 )
 
 
@@ -54,6 +54,12 @@ def test_settings_map_to_session_set_and_the_rest_is_named() -> None:
     assert refused == ["the disk space to keep free", "the listening address"]
 
 
+def test_the_dial_order_goes_to_the_daemon_but_utp_only_is_refused_in_words() -> None:
+    assert session_arguments({"transport": "utp-first"}) == ({"utp-enabled": True, "piecemeal-utp-first": True}, [])
+    assert session_arguments({"transport": "tcp"}) == ({"utp-enabled": False, "piecemeal-utp-first": False}, [])
+    assert session_arguments({"transport": "utp"}) == ({}, ["the transport to uTP only"])
+
+
 @pytest.mark.parametrize(("policy", "word"), [("require", "required"), ("allow", "preferred")])
 def test_the_encryption_policy_travels_in_transmissions_words(policy: str, word: str) -> None:
     assert session_arguments({"encryption": policy}) == ({"encryption": word}, [])
@@ -63,12 +69,3 @@ def test_disabled_encryption_has_no_transmission_word_and_is_named() -> None:
     arguments, refused = session_arguments({"encryption": "disable", "max_peers": 9})
     assert arguments == {"peer-limit-global": 9}
     assert refused == [DISABLED_ENCRYPTION] and "tolerated still accepts encrypted peers" in refused[0]
-
-
-@pytest.mark.parametrize(("transport", "enabled"), [("both", True), ("tcp", False)])
-def test_the_transport_travels_as_utp_enabled(transport: str, enabled: bool) -> None:
-    assert session_arguments({"transport": transport}) == ({"utp-enabled": enabled}, [])
-
-
-def test_utp_only_has_no_transmission_word_and_is_named() -> None:
-    assert session_arguments({"transport": "utp", "max_peers": 9}) == ({"peer-limit-global": 9}, [UTP_ONLY])

@@ -112,7 +112,7 @@ async def test_pausing_with_transmission_remote_shows_and_commands_reach_the_dae
     session_info = daemon.remote("-si")
     assert "Download speed limit: 250 kB/s" in session_info and "Encryption: required" in session_info
     assert "uTP enabled: No" in session_info
-    with pytest.raises(RemoteError, match="does not change peers to uTP only"):
+    with pytest.raises(RemoteError, match="does not change the transport to uTP only"):
         await remote.set_config(transport="utp")
     with pytest.raises(RemoteError, match="does not change encryption to disabled"):
         await remote.set_config(encryption="disable")

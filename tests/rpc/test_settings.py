@@ -8,8 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from app.engine.transport.utp_endpoint import TRANSPORTS
 from app.engine.watch_folder import AfterAdd, WatchedFolder
-from app.rpc.settings import SETTINGS_FILE, SettingsError, checked, defaults, engine_config, load_settings, save_settings
+from app.rpc.settings import (
+    SETTINGS_FILE, TRANSPORT_SETTINGS, SettingsError, checked, defaults, engine_config, load_settings, save_settings,
+)
 
 
 def test_limits_apply_only_when_enabled_in_bytes_per_second() -> None:
@@ -71,9 +74,17 @@ def test_the_watch_dir_applies_only_when_enabled() -> None:
     assert trashed == (WatchedFolder(Path("/srv/in"), after=AfterAdd.DELETE),)
 
 
-def test_utp_enabled_chooses_the_transport() -> None:
-    assert engine_config(defaults())["transport"] == "both"
-    assert engine_config(defaults() | {"utp-enabled": False})["transport"] == "tcp"
+@pytest.mark.parametrize(("utp", "first", "transport"), [(True, False, "both"), (True, True, "utp-first"),
+                                                         (False, False, "tcp"), (False, True, "tcp")])
+def test_utp_settings_make_the_transport(utp: bool, first: bool, transport: str) -> None:
+    assert engine_config(defaults() | {"utp-enabled": utp, "piecemeal-utp-first": first})["transport"] == transport
+
+
+def test_each_transport_the_daemon_takes_round_trips_through_its_settings() -> None:
+    assert engine_config(defaults())["transport"] == "both"  # TCP first by default, as everywhere
+    for setting, values in TRANSPORT_SETTINGS.items():
+        assert engine_config(defaults() | values)["transport"] == setting
+    assert set(TRANSPORT_SETTINGS) == set(TRANSPORTS) - {"utp"}  # uTP only is for piecemeal-cli and the window
 
 
 @pytest.mark.parametrize(("word", "policy"), [("required", "require"), ("preferred", "allow"), ("tolerated", "allow")])
