@@ -600,6 +600,8 @@ class Torrent:
             return answer
         if not self._may_hash_leaves(peer, answer):
             return reject(request)
+        if peer.am_choking:
+            self._choked_leaf_answers[peer] += 1
         self._hashing_for.add(peer)
         self._in_background(self._answer_from_data(peer, answer))
         return None
@@ -615,10 +617,7 @@ class Torrent:
             return False
         if not peer.am_choking:
             return True
-        if len(work.pieces) > 1 or self._choked_leaf_answers[peer] >= CHOKED_LEAF_ANSWERS:
-            return False
-        self._choked_leaf_answers[peer] += 1
-        return True
+        return len(work.pieces) <= 1 and self._choked_leaf_answers[peer] < CHOKED_LEAF_ANSWERS
 
     async def _answer_from_data(self, peer: PeerConnection, work: LeafWork) -> None:
         try:
