@@ -843,3 +843,29 @@ def test_when_only_started_pieces_are_left_their_free_blocks_are_taken() -> None
     web = picker.pick_whole("web", full(1), BLOCKS - 1)
     assert sorted(web, key=lambda b: b.offset) == [Block(0, i * BS, BS) for i in range(1, BLOCKS)]
     assert picker.pick_whole("web", full(1), 1) == peer  # then the endgame's duplicates
+
+
+def test_a_slow_piece_is_taken_over_whole_its_free_blocks_and_those_in_flight() -> None:
+    picker = setup_picker("11")
+    slow = picker.pick("slow", full(2), 2, prefer=[0])
+    fast = picker.pick("fast", full(2), BLOCKS, prefer=[1])
+    web = picker.pick_whole("web", full(2), 2 * BLOCKS, slow=lambda: [0])
+    assert web == [Block(0, i * BS, BS) for i in range(BLOCKS)]  # one range over the piece's missing part
+    assert picker.pick_whole("web", full(2), 2 * BLOCKS, slow=lambda: [0]) == fast  # then the endgame's rule
+    assert picker.block_received("web", slow[0])[:2] == (True, ["slow"])
+
+
+def test_a_slow_block_is_taken_over_by_at_most_max_requesters() -> None:
+    picker = setup_picker("1")
+    picker.pick("slow", full(1), BLOCKS)
+    for n in range(1, MAX_REQUESTERS):
+        assert len(picker.pick_whole(f"web {n}", full(1), BLOCKS, slow=lambda: [0])) == BLOCKS
+    assert picker.pick_whole("one too many", full(1), BLOCKS, slow=lambda: [0]) == []
+
+
+def test_a_skipped_slow_piece_is_not_taken_over() -> None:
+    picker = setup_picker("11")
+    picker.pick("slow", full(2), BLOCKS, prefer=[0])
+    picker.pick("fast", full(2), BLOCKS, prefer=[1])
+    picker.set_priorities([0, 1])
+    assert pieces_of(picker.pick_whole("web", full(2), BLOCKS, slow=lambda: [0])) == [1]  # the endgame's duplicates
