@@ -1254,7 +1254,7 @@ class Torrent:
             PeerSnapshot(
                 address=seed.url, client=seed.client, flags="D" if seed.busy else "", progress=1.0,
                 down_rate=seed.down.rate, up_rate=0.0, downloaded=seed.down.total, uploaded=0,
-                incoming=False, note=seed.health.status(now),
+                incoming=False, note=seed.health.status(now), taken_over=seed.won,
             )
             for seed in self._web_seeds.values()
         )

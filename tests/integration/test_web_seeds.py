@@ -11,6 +11,7 @@ from urllib.parse import parse_qs
 import pytest
 from aiohttp import web
 
+from app.engine import torrent as torrent_module
 from app.engine import webseed
 from app.engine.creator import create_torrent
 from app.engine.errors import EngineError
@@ -20,7 +21,7 @@ from app.engine.metainfo import Metainfo, parse_metainfo
 from app.engine.session import Session
 from app.engine.snapshots import PeerSnapshot, TorrentState
 from tests.http_server import Handler, Serve, handler_servers
-from tests.lt_peer import LtPeer, random_tree
+from tests.lt_peer import LtPeer, random_tree, throttle_loopback
 from tests.swarm_helpers import assert_same_files, running_session, torrent_snapshot, wait_for_state
 
 SIZES = {  # a piece spans several files; empty files; a short last piece
@@ -121,6 +122,45 @@ async def test_web_seed_added_by_hand_beside_a_libtorrent_seed(
     assert_same_files(payload.parent, tmp_path / "got", ["payload/big.bin", "payload/small.txt"])
     assert row is not None and row.address == base and row.note == ""
     assert 0 < row.downloaded < downloaded  # both sources gave pieces
+
+
+def peer_row(session: Session, info_hash: str) -> PeerSnapshot | None:
+    details = session.details(info_hash)
+    assert details is not None
+    return next((p for p in details.peers if not p.is_web_seed), None)
+
+
+async def test_a_fast_web_seed_takes_over_pieces_a_slow_peer_started(
+    serve: Serve, tmp_path: Path, lt_seed: LtPeer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The peer, throttled to 32 KiB/s, has 2 MiB of requests in flight when the web seed comes:
+    the seed fetches the pieces nobody started, then those the peer would take a minute over."""
+    judged_slow: set[int] = set()
+
+    def recorded(queues: list[webseed.PeerQueue], now: float) -> list[int]:
+        slow = webseed.slow_pieces(queues, now)
+        judged_slow.update(slow)
+        return slow
+
+    monkeypatch.setattr(torrent_module, "slow_pieces", recorded)
+    payload = random_tree(tmp_path / "big" / "payload", {"big.bin": 4 * 1024 * 1024})
+    torrent = create_torrent(payload, piece_length=64 * 1024)
+    throttle_loopback(lt_seed, 32 * 1024)
+    lt_seed.add(torrent, payload.parent, seed_mode=True)
+    base = await serve(files_of(payload.parent))
+    async with running_session() as session:
+        info_hash = await session.add_torrent(torrent, tmp_path / "got")
+        session.add_peer(info_hash, lt_seed.host, lt_seed.port)
+        async with asyncio.timeout(30):  # the peer has started pieces
+            while (row := peer_row(session, info_hash)) is None or not row.downloaded:
+                await asyncio.sleep(0.05)
+        await session.add_web_seed(info_hash, base)
+        await wait_for_state(session, info_hash, TorrentState.SEEDING)  # both seeds: the peer is gone
+        seed = seed_row(session, info_hash)
+    assert_same_files(payload.parent, tmp_path / "got", ["payload/big.bin"])
+    assert judged_slow, "no piece was judged slow: the seed only ever took the endgame's duplicates"
+    assert seed is not None and seed.taken_over > 0, seed  # blocks asked of the peer came from the seed first
+    assert seed.downloaded + row.downloaded >= 4 * 1024 * 1024
 
 
 async def test_redirect_to_another_server_is_followed(serve: Serve, payload: Path, tmp_path: Path) -> None:
