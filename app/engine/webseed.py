@@ -249,8 +249,8 @@ def slow_pieces(queues: Iterable[PeerQueue], now: float) -> list[int]:
     """The started pieces whose blocks in flight the peers will not all deliver within
     SLOW_AFTER seconds, the slowest first.
 
-    A peer serves its requests in order (BEP 3), so a block arrives once the bytes queued up to
-    it have come in at the peer's rate; a peer with no rate that sent nothing for STALL_GRACE
+    Peers serve requests in the order they were asked (BEP 3 leaves it open; clients do), so a
+    block arrives once the bytes queued up to it have come in at the peer's rate; a peer with no rate that sent nothing for STALL_GRACE
     seconds has stalled. A block asked of several peers comes from the quickest; a piece is done
     when its last block is.
     """
@@ -437,9 +437,9 @@ class WebSeed:
             run.add(chunk)
             self.down.add(len(chunk))
             self._hand_over(run)
+            await throttle.download(len(chunk))
             if not run.wanted(self._undelivered):
                 return  # peers delivered the rest first: leaving closes the response
-            await throttle.download(len(chunk))
         if got < segment.length:
             raise WebSeedError("the response ended early")
 
