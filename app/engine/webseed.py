@@ -250,9 +250,9 @@ def slow_pieces(queues: Iterable[PeerQueue], now: float) -> list[int]:
     SLOW_AFTER seconds, the slowest first.
 
     Peers serve requests in the order they were asked (BEP 3 leaves it open; clients do), so a
-    block arrives once the bytes queued up to it have come in at the peer's rate; a peer with no rate that sent nothing for STALL_GRACE
-    seconds has stalled. A block asked of several peers comes from the quickest; a piece is done
-    when its last block is.
+    block arrives once the bytes queued up to it have come in at the peer's rate; a peer with
+    no rate that sent nothing for STALL_GRACE seconds has stalled. A block asked of several
+    peers comes from the quickest; a piece is done when its last block is.
     """
     arrival: dict[Block, float] = {}
     for queue in queues:
