@@ -478,7 +478,9 @@ class PiecePicker:
         self, peer: Hashable, pieces: Bitfield, slow: Iterable[int], count: int, picked: list[Block]
     ) -> None:
         """Every block not yet received of each slow piece, in order: free ones taken, those in
-        flight asked of `peer` too, by the endgame's rule (at most MAX_REQUESTERS each)."""
+        flight asked of `peer` too. Past MAX_REQUESTERS if need be: the cap bounds what peers
+        duplicate in the endgame, and slow peers that filled it must not lock out the source
+        that is fast (a source takes a block over once, so web seeds bound it)."""
         keys = self._requests.setdefault(peer, set())
         for piece in slow:
             partial = self._partials.get(piece)
@@ -490,7 +492,7 @@ class PiecePicker:
                 key = partial.base + index
                 if owners is None:
                     picked.append(self._take_free(partial, index, peer, keys))
-                elif isinstance(owners, list) and len(owners) < MAX_REQUESTERS and key not in keys:
+                elif isinstance(owners, list) and key not in keys:
                     picked.append(self._add_requester(key, peer, keys))
 
     def _take_free(self, partial: _Partial, index: int, peer: Hashable, keys: set[int]) -> Block:
@@ -659,7 +661,8 @@ class PiecePicker:
         partial = self._partials[piece]
         owners = partial.owners[index]
         assert isinstance(owners, list)
-        del self._busy[len(owners) - 1][key]
+        if len(owners) < MAX_REQUESTERS:  # a take-over may go past the cap (`_take_over`)
+            del self._busy[len(owners) - 1][key]
         owners.append(peer)
         if len(owners) < MAX_REQUESTERS:
             self._busy[len(owners) - 1][key] = None
@@ -733,8 +736,9 @@ class PiecePicker:
             del self._busy[len(owners) - 1][key]
         owners.remove(peer)
         if owners:
-            self._busy[len(owners) - 1][key] = None
-            self._busy_adds += 1
+            if len(owners) < MAX_REQUESTERS:
+                self._busy[len(owners) - 1][key] = None
+                self._busy_adds += 1
             return
         partial.owners[index] = None
         partial.free.append(index)

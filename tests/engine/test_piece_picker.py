@@ -855,12 +855,20 @@ def test_a_slow_piece_is_taken_over_whole_its_free_blocks_and_those_in_flight() 
     assert picker.block_received("web", slow[0])[:2] == (True, ["slow"])
 
 
-def test_a_slow_block_is_taken_over_by_at_most_max_requesters() -> None:
+def test_slow_peers_that_filled_the_endgame_cap_do_not_lock_a_web_seed_out() -> None:
     picker = setup_picker("1")
-    picker.pick("slow", full(1), BLOCKS)
+    blocks = picker.pick("slow 0", full(1), BLOCKS)
     for n in range(1, MAX_REQUESTERS):
-        assert len(picker.pick_whole(f"web {n}", full(1), BLOCKS, slow=lambda: [0])) == BLOCKS
-    assert picker.pick_whole("one too many", full(1), BLOCKS, slow=lambda: [0]) == []
+        assert picker.pick(f"slow {n}", full(1), BLOCKS) == blocks  # the endgame's duplicates
+    assert picker.pick("one peer too many", full(1), BLOCKS) == []
+    assert picker.pick_whole("web", full(1), BLOCKS, slow=lambda: [0]) == blocks
+    assert picker.pick_whole("web", full(1), BLOCKS, slow=lambda: [0]) == []  # once
+    picker.peer_gone("slow 0")  # back under the cap: peers may duplicate again
+    assert picker.pick("one peer too many", full(1), BLOCKS) == []  # the web seed fills it
+    picker.peer_gone("web")
+    assert sorted(picker.pick("one peer too many", full(1), BLOCKS)) == blocks
+    accepted, others, _ = picker.block_received("slow 1", blocks[0])
+    assert accepted and sorted(others) == ["one peer too many", "slow 2"]
 
 
 def test_a_skipped_slow_piece_is_not_taken_over() -> None:
