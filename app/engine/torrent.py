@@ -1213,12 +1213,12 @@ class Torrent:
         return self.picker.pick_whole(seed, seed.pieces, count, slow=self._slow_pieces)
 
     def _slow_pieces(self) -> list[int]:
-        """Started pieces the peers are slow with, for a web seed to take over."""
+        """Started pieces the peers are slow with (in the endgame, all), for a web seed to take over."""
         queues = [
             PeerQueue(peer.down.rate, peer.last_piece, tuple(peer.outstanding.values()))
             for peer in self.peers if peer.outstanding
         ]
-        return slow_pieces(queues, time.monotonic())
+        return slow_pieces(queues, time.monotonic(), endgame=self.picker.in_endgame)
 
     def web_seed_failed(self, seed: WebSeed, error: WebSeedError) -> None:
         """One request failed: the seed waits (its run ends; the next tick starts it again)."""

@@ -245,9 +245,10 @@ class PeerQueue:
     blocks: tuple[Block, ...]
 
 
-def slow_pieces(queues: Iterable[PeerQueue], now: float) -> list[int]:
+def slow_pieces(queues: Iterable[PeerQueue], now: float, *, endgame: bool = False) -> list[int]:
     """The started pieces whose blocks in flight the peers will not all deliver within
-    SLOW_AFTER seconds, the slowest first.
+    SLOW_AFTER seconds, the slowest first; in the endgame (every block asked for), every piece
+    in flight, slowest first: the last pieces should wait on no peer slower than a seed.
 
     Peers serve requests in the order they were asked (BEP 3 leaves it open; clients do), so a
     block arrives once the bytes queued up to it have come in at the peer's rate; a peer with
@@ -261,7 +262,8 @@ def slow_pieces(queues: Iterable[PeerQueue], now: float) -> list[int]:
     finish: dict[int, float] = {}
     for block, eta in arrival.items():
         finish[block.piece] = max(eta, finish.get(block.piece, 0.0))
-    slow = [piece for piece, eta in finish.items() if eta > SLOW_AFTER]
+    cutoff = -math.inf if endgame else SLOW_AFTER
+    slow = [piece for piece, eta in finish.items() if eta > cutoff]
     return sorted(slow, key=lambda piece: -finish[piece])
 
 

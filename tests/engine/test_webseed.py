@@ -264,6 +264,14 @@ def test_a_piece_waits_for_its_slowest_block() -> None:
     assert slow_pieces([fast, slow], now=0.0) == [0]
 
 
+def test_in_the_endgame_every_piece_in_flight_is_taken_over_slowest_first() -> None:
+    fast = PeerQueue(10 * 1024 * 1024, 0.0, blocks_of(2))
+    quick = PeerQueue(0.0, 0.0, blocks_of(4))  # just asked: not judged yet
+    slower = PeerQueue(BS, 0.0, blocks_of(3, 1))
+    assert slow_pieces([fast, quick, slower], now=0.0) == []
+    assert slow_pieces([fast, quick, slower], now=0.0, endgame=True) == [3, 2, 4]
+
+
 def test_a_peer_with_no_rate_is_stalled_only_after_the_grace() -> None:
     queue = PeerQueue(0.0, last_block_at=50.0, blocks=blocks_of(7))
     assert slow_pieces([queue], now=50.0 + STALL_GRACE) == []  # just asked: not judged yet
