@@ -153,6 +153,7 @@ class PeerProtocol:
     def __init__(self, lookup: Lookup, owner: PeerOwner | None, peer: object = None, *, now: float) -> None:
         self.lookup = lookup
         self.owner = owner  # None for an incoming connection until its handshake names a torrent
+        self.reached: bytes | None = None  # MSE: the torrent an accepted encrypted handshake named (SKEY)
         self.peer: PeerConnection = self if peer is None else peer  # type: ignore[assignment]
         self.decoder = WireDecoder()
         self.remote_id = b""
@@ -403,9 +404,19 @@ class PeerProtocol:
         owner = self.lookup.torrent_for(hs.info_hash)
         if owner is None:
             raise RemoteProtocolError("handshake for a torrent we do not have")
+        self._check_reached(owner, hs.info_hash)
         self.owner = owner
         self._send_handshake(hs.info_hash)
         return owner
+
+    def _check_reached(self, owner: PeerOwner, info_hash: bytes) -> None:
+        """MSE: the encrypted handshake's SKEY chose a torrent (its v1 or, hybrid, its v2 id);
+        the BitTorrent handshake inside must be for that torrent too, not for another of ours."""
+        if self.reached is not None and self.lookup.torrent_for(self.reached) is not owner:
+            raise RemoteProtocolError(
+                f"its encrypted handshake was for torrent {self.reached.hex()}, "
+                f"but its BitTorrent handshake for {info_hash.hex()}"
+            )
 
     def _send_pieces(self, ours: Bitfield | None) -> None:
         """What we have, right after the handshake: BEP 6 have-all/have-none when they fit."""

@@ -21,7 +21,7 @@ import random
 import socket
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Coroutine, Hashable
+from collections.abc import AsyncIterator, Callable, Collection, Coroutine, Hashable
 from concurrent.futures import Executor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
@@ -187,6 +187,7 @@ class _Candidate:
 
     failures: int = 0
     not_before: float = 0.0
+    utp: bool = False  # BEP 11: PEX flagged it 0x04, so it is dialed over uTP first
 
 
 class Torrent:
@@ -482,14 +483,16 @@ class Torrent:
         if storage is not None:
             self.storage = storage
 
-    def add_peers(self, addresses: list[tuple[str, int]]) -> None:
+    def add_peers(self, addresses: list[tuple[str, int]], *, speak_utp: Collection[tuple[str, int]] = ()) -> None:
+        """Peers to dial; those in `speak_utp` are known to take uTP (PEX said so)."""
         spoken = self.host.network.sockets.families  # bound to one family: the other is unreachable
         for address in addresses:
             family = compact.address_family(address[0])
             if family is not None and family not in spoken:
                 continue
-            if address[0] not in self.banned and address not in self.candidates:
-                self.candidates[address] = _Candidate()
+            if address[0] not in self.banned:
+                candidate = self.candidates.setdefault(address, _Candidate())
+                candidate.utp = candidate.utp or address in speak_utp
         self.host.heartbeat.wake(self)
         if self.accepts_peers:
             self._connect_more(time.monotonic())
@@ -664,6 +667,10 @@ class Torrent:
             self.connecting.add(address)
             self.host.connect(self, address)
 
+    def speaks_utp(self, address: tuple[str, int]) -> bool:
+        candidate = self.candidates.get(address)
+        return candidate is not None and candidate.utp
+
     def _connected_to(self, address: tuple[str, int]) -> bool:
         return any(p.address == address for p in self.peers)
 
@@ -778,8 +785,12 @@ class Torrent:
             peer.send_extended(ext.UT_METADATA, ext.encode_metadata_message(ext.MetadataRequest(piece)))
 
     def pex_received(self, peer: PeerConnection, message: ext.PexMessage) -> None:
-        if not self.private and self.host.config.enable_pex:
-            self.add_peers(list(message.added) + list(message.added6))
+        if self.private or not self.host.config.enable_pex:
+            return
+        pairs = ((message.added, message.added_flags), (message.added6, message.added6_flags))
+        flagged = [entry for peers, flags in pairs for entry in zip(peers, flags.ljust(len(peers), b"\0"))]
+        utp = {address for address, flags in flagged if flags & ext.PEX_UTP}
+        self.add_peers([address for address, _ in flagged], speak_utp=utp)
 
     def dht_port(self, peer: PeerConnection, port: int) -> None:
         if self.host.dht is not None and not self.private:

@@ -15,6 +15,7 @@ from app.engine import peer_protocol as pp
 from app.engine.bitfield import Bitfield
 from app.engine.peer_protocol import PeerProtocol
 from app.engine.piece_picker import Block
+from app.engine.transport.mse import Initiator, Method, Responder
 from app.engine.wire import extension as ext
 from app.engine.wire import messages as m
 from app.engine.wire.codec import BLOCK_SIZE, MAX_ACCEPTED_BLOCK, WireDecoder, encode, encode_handshake, piece_header
@@ -626,3 +627,46 @@ def test_a_reject_for_a_block_we_never_asked_for_is_ignored() -> None:
     remote = Remote(leecher, incoming=False)
     remote.send(m.HaveAll(), m.Reject(3, 100, 10), m.Unchoke(), m.Reject(PIECES + 1, 0, BLOCK_SIZE))
     assert leecher.returned == [] and remote.protocol.outstanding and not remote.protocol.closed
+
+
+# MSE: the torrent an encrypted handshake reached (its SKEY) is the one the BitTorrent handshake names
+
+OTHER_IH = bytes(range(100, 120))
+V2_ID = bytes(range(200, 220))  # a hybrid torrent's truncated v2 info-hash, another name for it
+
+
+def mse_accept(lookup: Lookup, skey: bytes, greeting: bytes) -> PeerProtocol:
+    """An MSE initiator reaching torrent `skey` and greeting with `greeting` inside (as IA), our
+    responder finding it among the lookup's torrents, and the protocol it hands the stream to."""
+    initiator = Initiator(skey, Method.RC4, greeting)
+    responder = Responder(lambda: list(lookup.torrents), Method.RC4)
+    while initiator.result is None or responder.result is None:
+        responder.receive_data(initiator.data_to_send())
+        initiator.receive_data(responder.data_to_send())
+    protocol = PeerProtocol(lookup, None, now=START)
+    protocol.reached = responder.result.info_hash
+    protocol.receive_data(responder.result.received, START)
+    return protocol
+
+
+def test_an_mse_peer_whose_handshake_names_the_torrent_it_reached_stays() -> None:
+    owner = seed_owner()
+    protocol = mse_accept(Lookup(SEED_ID, {IH: owner}), IH, encode_handshake(IH, REMOTE_ID, FAST))
+    assert not protocol.closed and protocol.owner is owner and owner.ready == 1
+
+
+def test_an_mse_peer_whose_handshake_names_another_of_our_torrents_is_dropped() -> None:
+    reached, other = seed_owner(), seed_owner()
+    lookup = Lookup(SEED_ID, {IH: reached, OTHER_IH: other})
+    protocol = mse_accept(lookup, IH, encode_handshake(OTHER_IH, REMOTE_ID, FAST))
+    assert protocol.closed and protocol.broke_protocol  # logged at INFO by the adapter
+    assert protocol.close_reason == (f"its encrypted handshake was for torrent {IH.hex()}, "
+                                     f"but its BitTorrent handshake for {OTHER_IH.hex()}")
+    assert reached.ready == other.ready == 0 and protocol.data_to_send(START) == []  # no answer
+
+
+def test_a_hybrid_torrent_reached_by_one_id_may_be_greeted_by_the_other() -> None:
+    hybrid = seed_owner()
+    lookup = Lookup(SEED_ID, {IH: hybrid, V2_ID: hybrid})
+    protocol = mse_accept(lookup, V2_ID, encode_handshake(IH, REMOTE_ID, FAST))
+    assert not protocol.closed and protocol.owner is hybrid

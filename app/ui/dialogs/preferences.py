@@ -39,6 +39,7 @@ DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 # SessionConfig.transport values and how the Connection tab names them.
 TRANSPORT_CHOICES = (
     ("both", "TCP first, then uTP"),
+    ("utp-first", "uTP first, then TCP"),
     ("tcp", "TCP only"),
     ("utp", "uTP only"),
 )
@@ -149,7 +150,10 @@ class PreferencesDialog(QDialog):
         for value, label in TRANSPORT_CHOICES:
             self.transport_box.addItem(label, value)
         self.transport_box.setCurrentIndex(max(0, self.transport_box.findData(p.transport)))
-        self.transport_box.setToolTip("uTP (BEP 29) gives way to your other traffic when the line is busy")
+        self.transport_box.setToolTip(
+            "uTP (BEP 29) gives way to your other traffic when the line is busy, but costs more CPU than"
+            " TCP here: TCP is tried first unless you choose uTP first. Peers may connect to you over"
+            " either unless you choose TCP only")
         self.port_mapping_box = QCheckBox("Map the port with UPnP / NAT-PMP")
         self.port_mapping_box.setChecked(p.port_mapping)
         self.port_mapping_box.setToolTip(
