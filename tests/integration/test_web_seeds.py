@@ -141,8 +141,8 @@ async def test_a_fast_web_seed_takes_over_pieces_a_slow_peer_started(
     the seed fetches the pieces nobody started, then those the peer would take a minute over."""
     judged_slow: set[int] = set()
 
-    def recorded(queues: list[webseed.PeerQueue], now: float) -> list[int]:
-        slow = webseed.slow_pieces(queues, now)
+    def recorded(queues: list[webseed.PeerQueue], now: float, *, endgame: bool) -> list[int]:
+        slow = webseed.slow_pieces(queues, now, endgame=endgame)
         judged_slow.update(slow)
         return slow
 
@@ -162,7 +162,7 @@ async def test_a_fast_web_seed_takes_over_pieces_a_slow_peer_started(
         await wait_for_state(session, info_hash, TorrentState.SEEDING)  # both seeds: the peer is gone
         seed = seed_row(session, info_hash)
     assert_same_files(payload.parent, tmp_path / "got", ["payload/big.bin"])
-    assert judged_slow, "no piece was judged slow: the seed only ever took the endgame's duplicates"
+    assert judged_slow, "no piece was named for a take-over: the seed only took the endgame's duplicates"
     assert seed is not None and seed.taken_over > 0, seed  # blocks asked of the peer came from the seed first
     assert seed.downloaded + row.downloaded >= 4 * 1024 * 1024
 
