@@ -21,7 +21,7 @@ import random
 import socket
 import time
 from collections import Counter, OrderedDict
-from collections.abc import AsyncIterator, Callable, Collection, Coroutine
+from collections.abc import AsyncIterator, Callable, Collection, Coroutine, Hashable
 from concurrent.futures import Executor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
@@ -66,7 +66,7 @@ from app.engine.tracker import compact
 from app.engine.tracker.announce_list import new_tiers
 from app.engine.tracker.manager import TrackerManager, TrackerNetwork
 from app.engine.transport.utp_transport import UtpTransport
-from app.engine.webseed import WebSeed, WebSeedError
+from app.engine.webseed import PeerQueue, WebSeed, WebSeedError, slow_pieces
 from app.engine.wire import extension as ext
 from app.engine.wire import messages as m
 from app.engine.wire.fast import offered_fast_set
@@ -952,14 +952,22 @@ class Torrent:
             self._unwritten += len(buffer)
             self._apply_backpressure()  # only a new buffer adds to what waits for the disk
         buffer[block.offset : block.offset + block.length] = data
-        for other in others:
-            if isinstance(other, PeerConnection):
-                other.cancel(block)  # endgame: someone else was fetching it too
+        if others:  # endgame or a web seed's take-over: someone else was fetching it too
+            self._cancel_others(peer, block, others)
         if complete:  # every block is in: hash it
             del self._buffers[block.piece]
             task = asyncio.ensure_future(self._verify(block.piece, buffer))
             self._verifying.add(task)
             task.add_done_callback(self._verifying.discard)
+
+    def _cancel_others(self, sender: PeerConnection | WebSeed, block: Block, others: list[Hashable]) -> None:
+        """The first copy of a block won: the peers' requests for it are cancelled (BEP 3), a
+        web seed skips it or drops its bytes."""
+        for other in others:
+            assert isinstance(other, (PeerConnection, WebSeed))
+            other.cancel(block)
+        if isinstance(sender, WebSeed) and any(isinstance(other, PeerConnection) for other in others):
+            sender.won += 1
 
     def blocks_returned(self, peer: PeerConnection | WebSeed, blocks: list[Block]) -> None:
         for block in blocks:
@@ -1232,7 +1240,9 @@ class Torrent:
 
         The rule that keeps peers fed: a seed gets whole pieces nobody has started, rarest
         first, so pieces no connected peer has come first (`PiecePicker.pick_whole`); only
-        when none are left, the free blocks of started pieces and endgame duplicates. It has
+        when none are left, the started pieces peers are slow with (`slow_pieces`: their
+        missing part, as one range, whoever delivers a block first wins and the loser's
+        request is cancelled), then the free blocks of started pieces and endgame duplicates. It has
         one batch of about REQUEST_BYTES in flight at a time and asks for the next only when
         that one is in: a slow seed holds a piece or two, a fast one (or a slow swarm) leaves
         it more to fetch.
@@ -1257,7 +1267,15 @@ class Torrent:
     def web_seed_blocks(self, seed: WebSeed, count: int) -> list[Block]:
         if self.state != TorrentState.DOWNLOADING or self._reading_paused or seed.health.dropped:
             return []
-        return self.picker.pick_whole(seed, seed.pieces, count)
+        return self.picker.pick_whole(seed, seed.pieces, count, slow=self._slow_pieces)
+
+    def _slow_pieces(self) -> list[int]:
+        """Started pieces the peers are slow with (in the endgame, all), for a web seed to take over."""
+        queues = [
+            PeerQueue(peer.down.rate, peer.last_piece, tuple(peer.outstanding.values()))
+            for peer in self.peers if peer.outstanding
+        ]
+        return slow_pieces(queues, time.monotonic(), endgame=self.picker.in_endgame)
 
     def web_seed_failed(self, seed: WebSeed, error: WebSeedError) -> None:
         """One request failed: the seed waits (its run ends; the next tick starts it again)."""
@@ -1293,7 +1311,7 @@ class Torrent:
             PeerSnapshot(
                 address=seed.url, client=seed.client, flags="D" if seed.busy else "", progress=1.0,
                 down_rate=seed.down.rate, up_rate=0.0, downloaded=seed.down.total, uploaded=0,
-                incoming=False, note=seed.health.status(now),
+                incoming=False, note=seed.health.status(now), taken_over=seed.won,
             )
             for seed in self._web_seeds.values()
         )
