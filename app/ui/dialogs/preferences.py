@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.engine.sockets import ANY_HOSTS
 from app.ui import formatting
 from app.ui.app_log import BACKUPS, LEVELS, MAX_BYTES
 from app.ui.dialogs.parts import folder_row, group_box, speed_limit_box, spin_box
@@ -139,9 +140,10 @@ class PreferencesDialog(QDialog):
 
     def _connection_tab(self, p: Preferences) -> QWidget:
         self.port_box = spin_box(p.listen_port, 65535, none="Any free port")
-        self.host_edit = QLineEdit(p.listen_host)
+        self.host_edit = QLineEdit("" if p.listen_host in ANY_HOSTS else p.listen_host)
+        self.host_edit.setPlaceholderText("Any address, IPv4 and IPv6")
         self.host_edit.setToolTip(
-            "0.0.0.0 listens everywhere, over IPv4 and IPv6; an IPv4 address speaks IPv4 only, an IPv6"
+            "Empty listens everywhere, over IPv4 and IPv6; an IPv4 address speaks IPv4 only, an IPv6"
             " address (like 2001:db8::7) IPv6 only; a VPN's address keeps all traffic on it"
         )
         self.max_peers_box = spin_box(p.max_peers, 5000)

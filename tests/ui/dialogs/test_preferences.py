@@ -142,3 +142,10 @@ def test_connect_over_offers_every_dial_order_and_each_reaches_the_session(setti
 
 def test_a_transport_the_engine_does_not_know_falls_back_to_tcp_first(tmp_path):
     assert session_settings(Preferences(download_dir=tmp_path, transport="carrier-pigeon"))["transport"] == "both"
+
+
+def test_listening_everywhere_shows_an_empty_address_with_words(tmp_path):
+    dialog = PreferencesDialog(Preferences(download_dir=tmp_path, listen_host="0.0.0.0"))
+    assert dialog.host_edit.text() == ""
+    assert dialog.host_edit.placeholderText() == "Any address, IPv4 and IPv6"
+    assert dialog.preferences().listen_host == "0.0.0.0"
