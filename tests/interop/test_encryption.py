@@ -13,7 +13,7 @@ from app.engine.session import Session
 from app.engine.transport.mse_transport import Encryption
 from app.engine.snapshots import PeerSnapshot, TorrentState
 from tests.lt_peer import LtPeer, make_torrent, random_tree, throttle_loopback
-from tests.swarm_helpers import assert_same_files, loopback_config, running_session, wait_for_state
+from tests.swarm_helpers import assert_same_files, eventually, loopback_config, running_session, wait_for_state
 
 pytestmark = pytest.mark.interop
 
@@ -178,11 +178,16 @@ async def test_a_peer_that_refused_mse_is_dialed_plain_first_until_it_refuses_pl
             await wait_no_peers(session, info_hash)
             await session.resume(info_hash)
             third = await wait_outgoing_peer(session, info_hash)
-            order_after = session.encryption_memory.dial_order(Encryption.ALLOW, ("127.0.0.2", seed.port))
+            # The dial learns its way once the handshake is through, a loop turn or more after
+            # the peer shows in the torrent's list: wait for the memory, do not read it at once.
+            address = ("127.0.0.2", seed.port)
+            await eventually(
+                lambda: session.encryption_memory.dial_order(Encryption.ALLOW, address) == (True, False),
+                "the peer is dialed MSE first again",
+            )
     finally:
         seed.close()
     assert not first.encrypted and not second.encrypted
     assert attempts_first == 1, "the first dial tries MSE, which libtorrent refuses, then plain"
     assert attempts_both == 1, "the second dial went plain first: no second MSE attempt"
     assert third.encrypted, "plain refused, the third dial took MSE"
-    assert order_after == (True, False), "and the peer is dialed MSE first again"
