@@ -203,9 +203,8 @@ class Session:
         self._start_restored(time.monotonic())
         if self.store is not None:
             self._saver = asyncio.ensure_future(self._save_periodically())
-        self.watcher.interval = self.config.watch_interval
+        await self._set_intervals(self.config)
         self.watcher.start()
-        self.rss.interval = self.config.rss_interval
         self.rss.start()
 
     def _start_restored(self, now: float) -> None:
@@ -265,8 +264,9 @@ class Session:
         """Change settings while running; each takes effect at once. A listen address or port
         that cannot be used raises EngineError and leaves everything as it was.
 
-        Most settings are read where they are used (limits per peer, the queue, seeding goals);
-        those that something was built from are applied by the reactions in `_SETTING_REACTIONS`.
+        Most settings are read where they are used (READ_WHERE_USED: limits, the queue, seeding
+        goals); those that something was built from are applied by the reactions in
+        `_SETTING_REACTIONS`; the profile and the disk thread pool take effect at the next start.
         """
         old, new = self.config, replace(self.config, **changes)
         self.config = new
@@ -298,6 +298,13 @@ class Session:
         if not same_port and self._server is not None:
             self._server.close()
         self._server = server
+
+    async def _set_intervals(self, old: SessionConfig) -> None:
+        self.watcher.interval = self.config.watch_interval
+        self.rss.interval = self.config.rss_interval
+
+    async def _resize_open_files(self, old: SessionConfig) -> None:
+        self.open_files.resize(self.config.open_files)
 
     async def _new_http_client(self, old: SessionConfig) -> None:
         """'VPN only': trackers are asked from the new address; announces in flight finish first."""
@@ -1282,7 +1289,22 @@ _SETTING_REACTIONS: tuple[tuple[frozenset[str], Callable[[Session, SessionConfig
     (frozenset({"listen_host", "listen_port"}), Session._announce_address),
     (frozenset({"listen_host", "listen_port", "enable_dht", "dht_bootstrap", "enable_lsd", "port_mapping"}),
      Session._remap),  # after discovery: the DHT's UDP port may have changed with it
+    (frozenset({"watch_interval", "rss_interval"}), Session._set_intervals),
+    (frozenset({"open_files"}), Session._resize_open_files),
 )
+
+# Every other setting is one of these two kinds. A new setting must be put in one of them or
+# given a reaction above (tests/integration/test_session_settings.py checks that none is left out).
+READ_WHERE_USED: frozenset[str] = frozenset({
+    "alt_down_limit", "alt_limits_on", "alt_schedule", "alt_up_limit", "disk_reserve", "down_limit",
+    "download_dir", "enable_pex", "encryption", "max_active_downloads", "max_active_seeds",
+    "max_peers_per_torrent", "max_unwritten", "on_complete_program", "resume_interval",
+    "seed_ratio_limit", "seed_time_limit", "transport", "up_limit", "watch_folders",
+})  # each read from self.config at the moment it is used: a change applies at its next use
+AT_START_ONLY: frozenset[str] = frozenset({
+    "profile_dir",  # the store of this session's torrents: another profile is another session
+    "disk_threads",  # the size of the disk thread pool, which cannot shrink while jobs run
+})
 
 
 def _count(n: int, noun: str) -> str:

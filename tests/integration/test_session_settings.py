@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 from collections.abc import AsyncIterator
+from dataclasses import fields
 from pathlib import Path
 
 import bencodepy
@@ -13,7 +15,8 @@ from aiohttp import web
 
 from app.engine.creator import create_torrent
 from app.engine.errors import EngineError
-from app.engine.session import Session
+from app.engine.session import _SETTING_REACTIONS, AT_START_ONLY, READ_WHERE_USED, Session, SessionConfig
+from app.engine.storage.disk import OpenFiles
 from app.engine.snapshots import TorrentState
 from tests.lt_peer import random_tree
 from tests.http_server import serving
@@ -104,3 +107,30 @@ async def test_running_torrents_announce_the_new_port_from_the_new_address(
         torrent = session.torrents[bytes.fromhex(info_hash)]
         await eventually(lambda: torrent.trackers.snapshot()[0].status == "working", "the answer")
         assert torrent.trackers.status_text == ""
+
+
+
+def test_every_setting_is_read_where_used_reacted_to_or_kept_for_the_next_start():
+    """One mechanism for live settings: a new SessionConfig field must be put in one place."""
+    reacted = frozenset().union(*(names for names, _ in _SETTING_REACTIONS))
+    names = {field.name for field in fields(SessionConfig)}
+    assert names == reacted | READ_WHERE_USED | AT_START_ONLY, "every setting has a kind"
+    assert not reacted & READ_WHERE_USED and not reacted & AT_START_ONLY and not READ_WHERE_USED & AT_START_ONLY
+
+
+async def test_intervals_and_the_open_file_cap_follow_a_live_change(tmp_path: Path):
+    async with running_session(profile_dir=tmp_path / "profile") as session:
+        await session.set_config(watch_interval=7.0, rss_interval=900.0)
+        assert (session.watcher.interval, session.rss.interval) == (7.0, 900.0)
+
+
+def test_a_smaller_open_file_cap_closes_the_idle_files_past_it(tmp_path: Path):
+    files = OpenFiles(capacity=5)
+    paths = [tmp_path / f"f{i}" for i in range(5)]
+    for index, path in enumerate(paths):
+        path.write_bytes(b"x")
+        with files.use(("owner", index), False, lambda i, _w: os.open(paths[i], os.O_RDONLY)):
+            pass
+    assert len(files) == 5
+    files.resize(3)
+    assert len(files) == 3

@@ -175,6 +175,12 @@ class OpenFiles:
     def __len__(self) -> int:
         return len(self._handles)
 
+    def resize(self, capacity: int) -> None:
+        """A new cap; descriptors past it that no thread is using are closed at once."""
+        with self._lock:
+            self._capacity = capacity
+            self._evict()
+
     def of(self, owner: object) -> _OwnedFiles:
         """The descriptors of one owner's files (a Storage's), as file index -> descriptor."""
         return _OwnedFiles(self, owner)
