@@ -31,7 +31,7 @@ class UtpEndpoint:
 
     def __init__(self, accept: Callable[[UtpTransport], None]) -> None:
         self.udp = UdpSocket()
-        self.manager = UtpManager(self.udp.sendto, accept=accept)
+        self.manager = UtpManager(self.udp.sendto, accept=accept, send_many=self.udp.send_many)
         self.udp.utp = self.manager
 
     async def start(self, sockets: Sockets, port: int) -> None:

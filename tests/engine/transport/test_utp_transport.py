@@ -83,7 +83,7 @@ async def open_side(**caps: int) -> Side:
         transport.attach(sink)
         accepted.put_nowait((transport, sink))
 
-    manager = UtpManager(udp.sendto, accept=accept, sockname=("127.0.0.1", udp.port), **caps)
+    manager = UtpManager(udp.sendto, accept=accept, sockname=("127.0.0.1", udp.port), send_many=udp.send_many, **caps)
     udp.utp = manager
     return Side(udp, manager, accepted)
 
