@@ -24,6 +24,7 @@ from app.engine.errors import LocalProtocolError
 from app.engine.transport.ledbat import DelayHistory, Ledbat
 from app.engine.transport.utp_codec import (
     HEADER_SIZE,
+    SEQ_ACK,
     SEQ_MASK,
     U32_MASK,
     Packet,
@@ -31,6 +32,7 @@ from app.engine.transport.utp_codec import (
     UtpError,
     decode_packet,
     encode_header,
+    encode_prefix,
     sack_mask,
     sack_offsets,
     seq_less,
@@ -652,6 +654,7 @@ class UtpConnection:
     def _send_data(self, now: float) -> None:
         if self.state is not State.CONNECTED or self._resends:
             return
+        prefix = b""
         while self._queued:
             size = min(MAX_PAYLOAD, self._queued)
             if self._in_flight + size > self._send_window() and not self._take_probe():
@@ -661,7 +664,8 @@ class UtpConnection:
                 break  # the receiver waits for the oldest hole: nothing past its reorder buffer
             entry = self._new_entry(PacketType.DATA, self._take(size))
             self._in_flight += size
-            self._transmit(entry, now)
+            prefix = prefix or self._prefix(now)
+            self._transmit(entry, now, prefix)
         else:
             self._window_limited = False
         if self._deadline is None and (self._sent or self._queued):
@@ -697,10 +701,12 @@ class UtpConnection:
         self._seq_nr = (self._seq_nr + 1) & SEQ_MASK
         return entry
 
-    def _transmit(self, entry: _Sent, now: float) -> None:
+    def _transmit(self, entry: _Sent, now: float, prefix: bytes = b"") -> None:
+        """Send a packet that uses a sequence number; `prefix`: the shared header of a burst of data."""
         entry.sent_at = now
         entry.transmissions += 1
-        self._out.append(self._header(entry.kind, entry.seq, now) + entry.payload)
+        header = prefix + SEQ_ACK.pack(entry.seq, self._ack_nr) if prefix else self._header(entry.kind, entry.seq, now)
+        self._out.append(header + entry.payload)
         if not self._reorder:
             self._acknowledged()  # its ack_nr is as good as an ST_STATE (a SACK needs one)
 
@@ -714,6 +720,11 @@ class UtpConnection:
         return encode_header(
             kind, self.send_id, micros(now), self._reply_micro, self._advertised, seq, self._ack_nr, sack
         )
+
+    def _prefix(self, now: float) -> bytes:
+        """The header of a data packet but its seq_nr and ack_nr (the same for a whole burst)."""
+        self._advertised = self.receive_window
+        return encode_prefix(PacketType.DATA, self.send_id, micros(now), self._reply_micro, self._advertised)
 
     def _take(self, size: int) -> bytes:
         """The next `size` queued bytes, as one payload."""

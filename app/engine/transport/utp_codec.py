@@ -15,6 +15,8 @@ from app.engine.errors import RemoteProtocolError
 VERSION = 1
 HEADER = struct.Struct(">BBHIIIHH")  # BEP 29: type|ver, extension, connection_id, ts, ts_diff, wnd, seq, ack
 HEADER_SIZE = HEADER.size
+PREFIX = struct.Struct(">BBHIII")  # the header up to wnd_size: what every packet of one burst shares
+SEQ_ACK = struct.Struct(">HH")  # and the rest of it
 SEQ_MASK = 0xFFFF
 U32_MASK = 0xFFFFFFFF
 EXT_NONE = 0
@@ -115,6 +117,12 @@ def encode_header(
         ack & SEQ_MASK,
     )
     return header + bytes((EXT_NONE, len(sack))) + sack if sack else header
+
+
+def encode_prefix(kind: PacketType, conn_id: int, ts: int, ts_diff: int, wnd: int) -> bytes:
+    """The first 16 bytes of a header without extensions; `+ SEQ_ACK.pack(seq, ack)` completes it.
+    A burst of data packets shares them, so each packet packs only its sequence number."""
+    return PREFIX.pack(kind << 4 | VERSION, EXT_NONE, conn_id & SEQ_MASK, ts & U32_MASK, ts_diff & U32_MASK, min(wnd, U32_MASK))
 
 
 def sack_mask(ack_nr: int, received: set[int] | dict[int, object], highest: int) -> bytes:

@@ -25,8 +25,10 @@ from app.engine.transport.utp_codec import (
     PacketType,
     UtpError,
     decode_packet,
+    SEQ_ACK,
     encode_header,
     encode_packet,
+    encode_prefix,
     looks_like_utp,
     sack_mask,
     sacked,
@@ -47,6 +49,11 @@ def test_the_header_layout_is_bep_29s() -> None:
     data = encode_header(PacketType.SYN, 0x1234, 1, 2, 3, 4, 5)
     assert data[:4] == bytes([0x41, 0, 0x12, 0x34])
     assert len(data) == HEADER_SIZE == 20
+
+
+def test_a_shared_prefix_and_its_numbers_make_the_same_header() -> None:
+    fields = (PacketType.DATA, 0x1234, 0xDEADBEEF, 77, 2**33)
+    assert encode_prefix(*fields) + SEQ_ACK.pack(65535, 9) == encode_header(*fields, 65535, 9)
 
 
 def test_unknown_extensions_are_skipped_by_their_length() -> None:
