@@ -323,7 +323,7 @@ class UtpConnection:
         return min(timers, default=None)
 
     def timeout(self, now: float) -> None:
-        """Run the timers that are due: the delayed ACK and the retransmission timeout."""
+        """Run the timers that are due: the delayed ACK, the tail loss probe, the retransmission timeout."""
         if self._ack_due is not None and now >= self._ack_due:
             self._ack_now = True
             self._ack_due = None
