@@ -7,8 +7,8 @@ them goes through `seq_less` / `u32_less` (the half-range rule, as in TCP).
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
 from enum import IntEnum
+from typing import NamedTuple
 
 from app.engine.errors import RemoteProtocolError
 
@@ -38,9 +38,12 @@ class PacketType(IntEnum):
     SYN = 4
 
 
-@dataclass(frozen=True, slots=True)
-class Packet:
-    """One uTP packet. `sack` is the selective-ACK bitmask (empty when absent)."""
+class Packet(NamedTuple):
+    """One uTP packet. `sack` is the selective-ACK bitmask (empty when absent).
+
+    Immutable like our frozen dataclasses, but a tuple: one is built for every datagram, and a
+    frozen dataclass of nine fields costs four times as much to build.
+    """
 
     type: PacketType
     connection_id: int
@@ -51,6 +54,9 @@ class Packet:
     ack_nr: int
     sack: bytes = b""
     payload: bytes = b""
+
+
+_TYPES = tuple(PacketType)  # by number: quicker than PacketType(number)
 
 
 def looks_like_utp(data: bytes) -> bool:
@@ -68,7 +74,7 @@ def decode_packet(data: bytes) -> Packet:
     if type_ver >> 4 > PacketType.SYN:
         raise UtpError(f"uTP packet type {type_ver >> 4} is unknown")
     sack, offset = _extensions(data, extension)
-    return Packet(PacketType(type_ver >> 4), conn_id, ts, ts_diff, wnd, seq, ack, sack, bytes(data[offset:]))
+    return Packet(_TYPES[type_ver >> 4], conn_id, ts, ts_diff, wnd, seq, ack, sack, bytes(data[offset:]))
 
 
 def _extensions(data: bytes, extension: int) -> tuple[bytes, int]:
