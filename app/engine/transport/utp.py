@@ -655,9 +655,10 @@ class UtpConnection:
         if self.state is not State.CONNECTED or self._resends:
             return
         prefix = b""
+        window = self._send_window()
         while self._queued:
             size = min(MAX_PAYLOAD, self._queued)
-            if self._in_flight + size > self._send_window() and not self._take_probe():
+            if self._in_flight + size > window and not self._take_probe():
                 self._window_limited = True
                 break
             if (self._seq_nr - self._acked) & SEQ_MASK > MAX_SPAN:
