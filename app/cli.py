@@ -109,7 +109,9 @@ def _network_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--peer", action="append", default=[], metavar="HOST:PORT",
                         help="connect to this peer too ([::1]:6881 for IPv6)")
     parser.add_argument("--transport", choices=TRANSPORTS, default="both",
-                        help="connect to peers over TCP first, then uTP (BEP 29) (both, the default), or only one")
+                        help="how to connect to peers: TCP first, then uTP (BEP 29) (both, the default), "
+                             "uTP first, then TCP (utp-first), or only one (tcp, utp); peers may connect to "
+                             "us over either unless it is tcp")
     parser.add_argument("--no-dht", dest="dht", action="store_false", help="do not use the DHT (BEP 5)")
     parser.add_argument("--no-pex", dest="pex", action="store_false", help="do not exchange peers (BEP 11)")
     parser.add_argument("--no-lsd", dest="lsd", action="store_false",

@@ -30,7 +30,7 @@ from app.rpc.credentials import hash_password
 from app.rpc.guard import is_loopback
 from app.rpc.methods import DaemonContext, RpcMethods
 from app.rpc.server import RpcServer, ServerOptions
-from app.rpc.settings import SettingsError, checked, engine_config, load_settings, save_settings
+from app.rpc.settings import TRANSPORT_SETTINGS, SettingsError, checked, engine_config, load_settings, save_settings
 from app.rpc.stats import Totals, load_totals, save_totals
 from app.rpc.tls import TlsError, ensure_certificate, fingerprint, server_context
 
@@ -102,6 +102,9 @@ def _parser() -> argparse.ArgumentParser:
     peers.add_argument("--no-port-mapping", action="store_true",
                        help="do not ask the router to open the peer port (UPnP, NAT-PMP, PCP)")
     peers.add_argument("--no-pex", action="store_true", help="do not exchange peers (BEP 11)")
+    peers.add_argument("--transport", choices=tuple(TRANSPORT_SETTINGS),
+                       help="connect to peers over TCP first, then uTP (BEP 29) (both, the default), uTP first, "
+                            "then TCP (utp-first), or TCP only (tcp); in settings.json: utp-enabled, piecemeal-utp-first")
     peers.add_argument("--watch-dir", type=Path, metavar="DIR",
                        help="add the .torrent files put in DIR (then moved to DIR/added; bad ones to DIR/failed)")
     parser.set_defaults(command="run")
@@ -173,6 +176,7 @@ def _overridden(settings: dict[str, Any], args: argparse.Namespace) -> dict[str,
         "pex-enabled": False if args.no_pex else None, "rpc-tls-enabled": True if args.rpc_tls else None,
         "watch-dir": str(args.watch_dir.expanduser().resolve()) if args.watch_dir else None,
         "watch-dir-enabled": True if args.watch_dir else None,
+        **(TRANSPORT_SETTINGS[args.transport] if args.transport else {}),
     }
     settings.update({key: checked(key, value) for key, value in flags.items() if value is not None})
     settings["rpc-host-whitelist"] = [*settings["rpc-host-whitelist"], *args.rpc_allow_host]

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 TARGET_NAMES = ("bencode", "metainfo", "magnet", "wire", "http_tracker", "udp_tracker", "extension", "krpc",
-                "rpc_request", "portmap", "utp")
+                "rpc_request", "portmap", "pmp_announce", "utp")
 _INSTRUMENTED = ["app.engine", "app.rpc", "bencodepy", "fuzz.targets"]
 _ATHERIS_RUNS = re.compile(rb"Done (\d+) runs in (\d+) second")
 _HYPOTHESIS_RUNS = re.compile(rb"^fuzz: (\S+) ran (\d+) inputs", re.MULTILINE)

@@ -183,6 +183,16 @@ def _portmap() -> list[bytes]:
     return [b"".join(bytes([len(d)]) + d for d in answers) for answers in (pcp_answers, natpmp_answers)]
 
 
+def _portmap_announce() -> list[bytes]:
+    """Announcements on 224.0.0.1:5350, each behind a byte whose low bit says "not the gateway":
+    PCP's ANNOUNCE of a restart, NAT-PMP's address answer, the same from a stranger."""
+    pcp_restart = struct.pack("!BBBBII12x", 2, 0x80, 0, 0, 0, 0)
+    natpmp_restart = struct.pack("!BBHI4B", 0, 128, 0, 1, 203, 0, 113, 8)
+    framed = [bytes([len(d) + 1, source]) + d for source, d in ((0, pcp_restart), (0, natpmp_restart),
+                                                                (1, pcp_restart))]
+    return [framed[2] + framed[0], framed[1], b"".join(framed)]
+
+
 def _rpc_request() -> list[bytes]:
     requests: list[dict[str, object]] = [
         {"method": "torrent-get", "arguments": {"fields": ["id", "name", "pieces"], "ids": [1, "ab" * 20]}, "tag": 5},
@@ -208,5 +218,6 @@ SEEDS: dict[str, list[bytes]] = {
     "krpc": _krpc(),
     "utp": _utp(),
     "portmap": _portmap(),
+    "pmp_announce": _portmap_announce(),
     "rpc_request": _rpc_request(),
 }

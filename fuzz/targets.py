@@ -15,6 +15,7 @@ import ntpath
 import posixpath
 import random
 import socket
+import struct
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -361,6 +362,47 @@ def portmap_target(data: bytes) -> None:
     for mapping in mapper.status.mappings:
         _check(PORTMAP_PORTS.get(mapping.transport) == mapping.internal_port, f"unasked mapping {mapping}")
         _check(0 < mapping.external_port < 65536, f"mapped to port {mapping.external_port}")
+
+
+PORTMAP_GATEWAY = "10.0.0.1"
+
+
+def _mapped_pmp_mapper() -> PmpMapper:
+    """Both ports mapped through PCP at time 0, by a router whose epoch then said 100 s."""
+    mapper = PmpMapper("10.0.0.5", dict(PORTMAP_PORTS), gateway=PORTMAP_GATEWAY, nonce=bytes)
+    mapper.start(0.0)
+    mapper.handle_timer(0.0)
+    mapper.datagrams_to_send()
+    address = bytes(10) + b"\xff\xff" + bytes((203, 0, 113, 7))
+    for protocol, port in ((6, 6881), (17, 6882)):
+        mapper.receive(struct.pack("!BBBBII12x", 2, 0x81, 0, 0, 3600, 100)
+                       + struct.pack("!12sB3xHH16s", bytes(12), protocol, port, port, address), 0.0)
+    _check(len(mapper.status.mappings) == 2, "the fuzz target's mapper did not map")
+    return mapper
+
+
+def portmap_announce_target(data: bytes) -> None:
+    """Datagrams heard on 224.0.0.1:5350, each from the gateway or from a stranger (the low bit
+    of its first byte): each decodes or gives a PortMapError; a stranger's never make the
+    mapper remap; it asks at most once per slot and tick; once stopped, it sends nothing."""
+    for decode in (natpmp.decode_announce, pcp.decode_announce):
+        try:
+            decode(data)
+        except PortMapError:
+            pass
+    mapper = _mapped_pmp_mapper()
+    for tick, framed in enumerate(datagrams(data), start=1):
+        gateway = not framed[:1] or framed[0] % 2 == 0
+        restarts = mapper.restarts
+        mapper.announced(framed[1:], PORTMAP_GATEWAY if gateway else "10.0.0.66", float(tick))
+        _check(gateway or mapper.restarts == restarts, "a stranger's announcement made the mapper remap")
+        mapper.handle_timer(float(tick))
+        _check(len(mapper.datagrams_to_send()) <= 2, "a mapper sends more than one request per slot")
+    mapper.stop()
+    mapper.datagrams_to_send()
+    mapper.announced(struct.pack("!BBBBII12x", 2, 0x80, 0, 0, 0, 0), PORTMAP_GATEWAY, 1e6)
+    mapper.handle_timer(1e6)
+    _check(mapper.datagrams_to_send() == [], "a stopped mapper remapped on an announcement")
 # Transmission RPC ---------------------------------------------------------------------------
 
 _RPC_GETTERS = (
@@ -424,5 +466,6 @@ TARGETS: dict[str, Target] = {
     "krpc": krpc_target,
     "utp": utp_target,
     "portmap": portmap_target,
+    "pmp_announce": portmap_announce_target,
     "rpc_request": rpc_request_target,
 }

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -24,6 +25,17 @@ def need_program(name: str) -> str:
     if path is None:
         pytest.fail(f"{name} is not installed: run scripts/bootstrap (it installs the apt packages)")
     return path
+
+
+def lacking(capability: str, reason: str) -> NoReturn:
+    """This machine cannot give the test what it needs: the test fails and says so, since a
+    skipped test would hide the requirement. It is skipped only when whoever runs the suite
+    says they know, with PIECEMEAL_NO_<CAPABILITY>=1 (e.g. PIECEMEAL_NO_NETNS=1)."""
+    opt_out = f"PIECEMEAL_NO_{capability.upper()}"
+    if os.environ.get(opt_out) == "1":
+        pytest.skip(f"{reason} ({opt_out}=1)")
+    pytest.fail(f"{reason}. Run the tests where this works (CI runs them as root), "
+                f"or set {opt_out}=1 to skip these tests knowingly")
 
 
 def free_port(host: str = "127.0.0.1", kind: int = socket.SOCK_STREAM) -> int:

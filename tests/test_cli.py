@@ -180,20 +180,21 @@ def test_an_ip_filter_that_cannot_be_read_is_one_sentence(payload: Path, tmp_pat
                  "--ip-filter", str(tmp_path / "missing.p2p"))
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip() == f"piecemeal-cli: The IP filter file {tmp_path / 'missing.p2p'} does not exist."
-def test_seed_and_download_over_utp_only(payload: Path, tmp_path: Path) -> None:
-    """--transport utp on both ends: the download can only have come over uTP."""
+@pytest.mark.parametrize(("host", "peer"), [("127.0.0.1", "127.0.0.1"), ("::1", "[::1]")])
+def test_seed_and_download_over_utp_only(host: str, peer: str, payload: Path, tmp_path: Path) -> None:
+    """--transport utp on both ends: the download can only have come over uTP (IPv4 or IPv6)."""
     torrent = tmp_path / "t.torrent"
     torrent.write_bytes(create_torrent(payload, piece_length=32768))
-    port = free_port()
+    port = free_port(host)
     seed = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "seed", str(torrent), "--data", str(payload.parent),
-         "--bind", "127.0.0.1", "--port", str(port), "--transport", "utp", *OFFLINE],
+         "--bind", host, "--port", str(port), "--transport", "utp", *OFFLINE],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
         wait_listening(seed)
-        result = cli("--quiet", "download", str(torrent), "-o", str(tmp_path / "out"), "--bind", "127.0.0.1",
-                     "--port", "0", "--transport", "utp", "--peer", f"127.0.0.1:{port}")
+        result = cli("--quiet", "download", str(torrent), "-o", str(tmp_path / "out"), "--bind", host,
+                     "--port", "0", "--transport", "utp", "--peer", f"{peer}:{port}")
         assert result.returncode == 0, result.stderr
         for name in ("a.bin", "b/c.txt", "empty"):
             assert (tmp_path / "out" / "stuff" / name).read_bytes() == (payload / name).read_bytes()

@@ -138,9 +138,14 @@ class PeerConnection(asyncio.BufferedProtocol):
         self.protocol.start()
         self._flush()
 
-    def take_over(self, transport: asyncio.Transport, received: bytes = b"", cipher: StreamCipher | None = None) -> None:
-        """Continue a connection another protocol object began; `received` is plaintext read so far."""
+    def take_over(
+        self, transport: asyncio.Transport, received: bytes = b"", cipher: StreamCipher | None = None,
+        reached: bytes | None = None,
+    ) -> None:
+        """Continue a connection another protocol object began; `received` is plaintext read so far,
+        `reached` the torrent an accepted MSE handshake named (its handshake must name the same)."""
         self.cipher = cipher
+        self.protocol.reached = reached
         transport.set_protocol(self)
         self.connection_made(transport)
         if received and not self.closed:

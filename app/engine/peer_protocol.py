@@ -113,6 +113,8 @@ class PeerOwner(Protocol):
     info_hash: bytes
     num_pieces: int
 
+    @property
+    def info_hash_v2(self) -> bytes | None: ...  # BEP 52: a v2 or hybrid torrent's SHA-256 id
     def peer_ready(self, peer: PeerConnection) -> None: ...
     def peer_closed(self, peer: PeerConnection, reason: str) -> None: ...
     def peer_pieces_changed(self, peer: PeerConnection, new: Bitfield | int) -> None: ...
@@ -132,7 +134,8 @@ class PeerOwner(Protocol):
     def extension_handshake(self, peer: PeerConnection, handshake: ext.ExtensionHandshake) -> None: ...
     def metadata_message(self, peer: PeerConnection, message: ext.MetadataMessage) -> None: ...
     def pex_received(self, peer: PeerConnection, message: ext.PexMessage) -> None: ...
-    def hash_request(self, peer: PeerConnection, request: m.HashRequest) -> m.Hashes | m.HashReject: ...
+    def hash_request(self, peer: PeerConnection, request: m.HashRequest) -> m.Hashes | m.HashReject | None:
+        """The answer now, or None: the owner sends it when it has it."""
     def hashes_received(self, peer: PeerConnection, message: m.Hashes) -> None: ...
     def hash_rejected(self, peer: PeerConnection, message: m.HashReject) -> None: ...
     def dht_port(self, peer: PeerConnection, port: int) -> None: ...
@@ -153,6 +156,7 @@ class PeerProtocol:
     def __init__(self, lookup: Lookup, owner: PeerOwner | None, peer: object = None, *, now: float) -> None:
         self.lookup = lookup
         self.owner = owner  # None for an incoming connection until its handshake names a torrent
+        self.reached: bytes | None = None  # MSE: the torrent an accepted encrypted handshake named (SKEY)
         self.peer: PeerConnection = self if peer is None else peer  # type: ignore[assignment]
         self.decoder = WireDecoder()
         self.remote_id = b""
@@ -403,9 +407,19 @@ class PeerProtocol:
         owner = self.lookup.torrent_for(hs.info_hash)
         if owner is None:
             raise RemoteProtocolError("handshake for a torrent we do not have")
+        self._check_reached(owner, hs.info_hash)
         self.owner = owner
-        self._send_handshake(hs.info_hash)
+        self._send_handshake(_reply_id(hs, owner))
         return owner
+
+    def _check_reached(self, owner: PeerOwner, info_hash: bytes) -> None:
+        """MSE: the encrypted handshake's SKEY chose a torrent (its v1 or, hybrid, its v2 id);
+        the BitTorrent handshake inside must be for that torrent too, not for another of ours."""
+        if self.reached is not None and self.lookup.torrent_for(self.reached) is not owner:
+            raise RemoteProtocolError(
+                f"its encrypted handshake was for torrent {self.reached.hex()}, "
+                f"but its BitTorrent handshake for {info_hash.hex()}"
+            )
 
     def _send_pieces(self, ours: Bitfield | None) -> None:
         """What we have, right after the handshake: BEP 6 have-all/have-none when they fit."""
@@ -560,7 +574,9 @@ class PeerProtocol:
 
     def _on_hash_request(self, msg: m.HashRequest) -> None:
         # BEP 52: "Hash requests MUST be answered with either a 'hashes' or 'hash reject' message."
-        self.send(self.owner.hash_request(self.peer, msg))  # type: ignore[union-attr]
+        answer = self.owner.hash_request(self.peer, msg)  # type: ignore[union-attr]
+        if answer is not None:
+            self.send(answer)
 
     def _on_hashes(self, msg: m.Hashes) -> None:
         self.owner.hashes_received(self.peer, msg)  # type: ignore[union-attr]
@@ -683,3 +699,14 @@ _EXTENSION_HANDLERS: dict[int, Callable[[PeerProtocol, PeerOwner, bytes], None]]
     ext.LOCAL_EXTENSION_IDS[ext.UT_METADATA]: PeerProtocol._on_ut_metadata,
     ext.LOCAL_EXTENSION_IDS[ext.UT_PEX]: PeerProtocol._on_ut_pex,
 }
+
+
+def _reply_id(hs: m.Handshake, owner: PeerOwner) -> bytes:
+    """BEP 52's upgrade path: a peer that greets a hybrid torrent by its v1 id with the v2 bit
+    set "may then respond with the new infohash to upgrade the connect to the new format". We do:
+    libtorrent accepts the v2 id whichever id it took for us last (it may have found us in both
+    swarms while connecting, and then drops a v1 answer), and sends its hash requests to v2 peers."""
+    v2 = owner.info_hash_v2
+    if hs.supports_v2 and v2 is not None and hs.info_hash != v2[:20]:
+        return v2[:20]
+    return hs.info_hash

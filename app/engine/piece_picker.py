@@ -24,7 +24,7 @@ asking `pick` for it: pieces only counted seeds have are looked at for seeds onl
 from __future__ import annotations
 
 import random
-from collections.abc import Hashable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from enum import Enum
 from itertools import islice
 from typing import Final, NamedTuple
@@ -453,11 +453,14 @@ class PiecePicker:
                 if len(picked) >= count:
                     return
 
-    def pick_whole(self, peer: Hashable, pieces: Bitfield, count: int) -> list[Block]:
+    def pick_whole(
+        self, peer: Hashable, pieces: Bitfield, count: int, slow: Callable[[], Iterable[int]] = tuple
+    ) -> list[Block]:
         """Whole pieces, about `count` blocks, for a source that is asked for pieces, not
         blocks (a BEP 19 web seed): started pieces whose blocks all came back first, then
-        new ones rarest first. Only when there are none, blocks of pieces others started
-        and endgame duplicates (`pick`): a piece that fails then is not blamed on one source.
+        new ones rarest first. Only when there are none, the pieces `slow()` names (started
+        pieces peers are slow with, slowest first) are taken over; then blocks of pieces others
+        started and endgame duplicates (`pick`). A piece that fails then is not blamed on one source.
         """
         picked: list[Block] = []
         untouched = [p for p in self._open.values() if len(p.free) == len(p.owners) and p.piece in pieces]
@@ -467,7 +470,41 @@ class PiecePicker:
             self._request_free(partial, peer, len(partial.free), picked)
         while len(picked) < count and (partial := self._start_piece(pieces)) is not None:
             self._request_free(partial, peer, len(partial.free), picked)
+        if not picked:
+            self._take_over(peer, pieces, slow(), count, picked)
         return picked or self.pick(peer, pieces, count)
+
+    def _take_over(
+        self, peer: Hashable, pieces: Bitfield, slow: Iterable[int], count: int, picked: list[Block]
+    ) -> None:
+        """Every block not yet received of each slow piece, in order: free ones taken, those in
+        flight asked of `peer` too. Past MAX_REQUESTERS if need be: the cap bounds what peers
+        duplicate in the endgame, and slow peers that filled it must not lock out the source
+        that is fast (a source takes a block over once, so web seeds bound it)."""
+        keys = self._requests.setdefault(peer, set())
+        for piece in slow:
+            partial = self._partials.get(piece)
+            if partial is None or piece not in pieces or not self._priority[piece]:
+                continue
+            for index, owners in enumerate(partial.owners):
+                if len(picked) >= count:
+                    return
+                key = partial.base + index
+                if owners is None:
+                    picked.append(self._take_free(partial, index, peer, keys))
+                elif isinstance(owners, list) and key not in keys:
+                    picked.append(self._add_requester(key, peer, keys))
+
+    def _take_free(self, partial: _Partial, index: int, peer: Hashable, keys: set[int]) -> Block:
+        """One given block out of the pool (`_request_free` takes the top of the stack)."""
+        partial.free.remove(index)
+        if not partial.free:
+            self._open.pop(partial.piece, None)
+        partial.owners[index] = [peer]
+        keys.add(partial.base + index)
+        self._busy[0][partial.base + index] = None
+        self._busy_adds += 1
+        return self._block(partial, index)
 
     def _request_preferred(
         self, peer: Hashable, pieces: Bitfield, prefer: Iterable[int], count: int, picked: list[Block]
@@ -624,7 +661,8 @@ class PiecePicker:
         partial = self._partials[piece]
         owners = partial.owners[index]
         assert isinstance(owners, list)
-        del self._busy[len(owners) - 1][key]
+        if len(owners) < MAX_REQUESTERS:  # a take-over may go past the cap (`_take_over`)
+            del self._busy[len(owners) - 1][key]
         owners.append(peer)
         if len(owners) < MAX_REQUESTERS:
             self._busy[len(owners) - 1][key] = None
@@ -698,8 +736,9 @@ class PiecePicker:
             del self._busy[len(owners) - 1][key]
         owners.remove(peer)
         if owners:
-            self._busy[len(owners) - 1][key] = None
-            self._busy_adds += 1
+            if len(owners) < MAX_REQUESTERS:
+                self._busy[len(owners) - 1][key] = None
+                self._busy_adds += 1
             return
         partial.owners[index] = None
         partial.free.append(index)

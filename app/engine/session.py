@@ -50,7 +50,7 @@ from app.engine.rss.service import RssService, RssSnapshot
 from app.engine.mover import MoveStatus
 from app.engine.peer_address import parse_peer_address
 from app.engine.sockets import Listener, Sockets
-from app.engine.transport.utp_endpoint import TRANSPORTS, UtpEndpoint, dial
+from app.engine.transport.utp_endpoint import TRANSPORTS, UtpEndpoint, dial, dial_order
 from app.engine.transport.utp_transport import UtpTransport
 from app.engine.snapshot_book import SnapshotBook
 from app.engine.snapshots import (
@@ -64,7 +64,8 @@ from app.engine.torrent_options import SKIP, TorrentOptions
 from app.engine.tracker import compact
 from app.engine.transport.mse import Initiator
 from app.engine.watch_folder import FolderWatcher, WatchedFolder
-from app.engine.transport.mse_transport import DIAL_ORDER, METHODS, AcceptStream, DialStream, Encryption
+from app.engine.transport.mse_memory import EncryptionMemory
+from app.engine.transport.mse_transport import METHODS, AcceptStream, DialStream, Encryption
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +123,7 @@ class SessionConfig:
     encryption: str = Encryption.ALLOW  # MSE/PE: "allow", "require" or "disable"
     ip_filter_path: Path | None = None  # an eMule .dat or PeerGuardian .p2p block list, maybe gzipped
     banned_peers: tuple[str, ...] = ()  # addresses the user banned ("Ban peer"), refused both ways
-    transport: str = "both"  # peers over "both" (dial TCP, then uTP; accept both), "tcp" or "utp" (BEP 29)
+    transport: str = "both"  # peers over "both" (dial TCP, then uTP; accept both), "utp-first", "tcp" or "utp" (BEP 29)
     watch_folders: tuple[WatchedFolder, ...] = ()  # .torrent files put there are added by themselves
     watch_interval: float = 3.0  # seconds between scans of the watched folders
     on_complete_program: str = ""  # run when a download completes, with %N %F %D %I ...; "" none
@@ -132,7 +133,7 @@ class SessionConfig:
         if self.encryption not in set(Encryption):
             raise EngineError(f"encryption must be allow, require or disable, not '{self.encryption}'")
         if self.transport not in TRANSPORTS:
-            raise EngineError(f"transport must be both, tcp or utp, not '{self.transport}'")
+            raise EngineError(f"transport must be {', '.join(TRANSPORTS)}, not '{self.transport}'")
 
 
 def default_profile_dir() -> Path:
@@ -170,9 +171,10 @@ class Session:
         self.dht: DualStackDht | None = None
         self.dht_port: int | None = None
         self._lsd: list[LsdService] = []  # one per address family (BEP 14)
-        self.utp: UtpEndpoint | None = None  # the UDP socket of uTP and the IPv4 DHT node
+        self.utp: dict[int, UtpEndpoint] = {}  # per family, the UDP socket of uTP and that DHT node
         self.network = SessionNetwork(self)  # what trackers ask at each announce
         self.port_map_options = PortMapOptions()
+        self.encryption_memory = EncryptionMemory()  # peers that took plain when "allow" dialed MSE
         self._portmap: PortMapService | None = None
         self.incoming_connections = 0  # handshakes completed by peers that reached us
         self.listening_since: float | None = None  # time.monotonic() when the listener opened
@@ -210,10 +212,13 @@ class Session:
         """Start what was running. Their first announces (trackers and DHT) go out paced, in
         queue order, not 10,000 at once; torrents the user adds or starts later do not wait.
         Dormant ones are built and started after start() returns, a batch per turn of the loop:
-        the window shows them meanwhile (issue 19)."""
+        the window shows them meanwhile (issue 19). A hybrid torrent announces under both its
+        ids (BEP 52): it takes two turns."""
         running = [t for t in self.torrents.values() if not t.paused]
-        for n, torrent in enumerate(running):
-            torrent.first_announce_at = now + n / RESTORED_ANNOUNCES_PER_SECOND
+        turn = 0
+        for torrent in running:
+            torrent.first_announce_at = now + turn / RESTORED_ANNOUNCES_PER_SECOND
+            turn += len(torrent.swarm_ids)
             if not torrent.dormant:
                 torrent.start()
         dormant = [t for t in running if t.dormant]
@@ -302,26 +307,32 @@ class Session:
             await client.close()
 
     async def _open_utp(self) -> None:
-        """One UDP socket on the TCP port's number for uTP and the DHT (as other clients do)."""
-        if self.sockets.family == socket.AF_INET6:
-            log.warning("uTP is off: it runs over IPv4 here and the chosen address is IPv6")
-            return
-        self.utp = UtpEndpoint(self._incoming_utp)
-        self.utp.set_limits(self.config.max_peers, self.config.max_half_open)
-        await self.utp.start(self.sockets, self.listen_port or 0)
+        """Per family we speak, one UDP socket on the TCP port's number for uTP and the DHT (as
+        other clients do). IPv6 that cannot be had (no IPv6 here) leaves IPv4 alone, as TCP does."""
+        for family in self.sockets.families:
+            endpoint = UtpEndpoint(self._incoming_utp, family)
+            endpoint.set_limits(self.config.max_peers, self.config.max_half_open)
+            try:
+                await endpoint.start(self.sockets, self.listen_port or 0)
+            except OSError as exc:
+                if family == self.sockets.families[0]:
+                    raise
+                log.warning("uTP over IPv6 is off: %s", exc.strerror or exc)
+                continue
+            self.utp[family] = endpoint
 
     async def _reopen_utp(self, old: SessionConfig) -> None:
         await self._close_utp()
         await self._open_utp()
 
     async def _close_utp(self) -> None:
-        if self.utp is not None:
-            self.utp.close()
-            self.utp = None
+        for endpoint in self.utp.values():
+            endpoint.close()
+        self.utp = {}
 
     async def _set_utp_limits(self, old: SessionConfig) -> None:
-        if self.utp is not None:
-            self.utp.set_limits(self.config.max_peers, self.config.max_half_open)
+        for endpoint in self.utp.values():
+            endpoint.set_limits(self.config.max_peers, self.config.max_half_open)
 
     def _incoming_utp(self, transport: UtpTransport) -> None:
         if self.config.transport == "tcp":
@@ -456,11 +467,11 @@ class Session:
         self.dht = DualStackDht(families=families, node_id=node_id, bootstrap=bootstrap)
         if saved:
             self.dht.load_nodes(saved.get("nodes", []))
-        # The IPv4 node shares uTP's socket, which hands it its datagrams; IPv6 has its own.
-        shared = self.utp.udp.transport if self.utp is not None else None
+        # Each node shares its family's uTP socket, which hands it its datagrams.
+        shared = {family: endpoint.udp.transport for family, endpoint in self.utp.items() if endpoint.udp.transport}
         await self.dht.start(self.sockets, self.listen_port or 0, shared=shared)
-        if self.utp is not None:
-            self.utp.udp.dht = self.dht.nodes.get(socket.AF_INET)
+        for family, endpoint in self.utp.items():
+            endpoint.udp.dht = self.dht.nodes.get(family)
         self.dht_port = self.dht.port
 
     async def _start_lsd(self, family: int) -> None:
@@ -479,8 +490,8 @@ class Session:
                 self.store.set_setting("dht", self.dht.save_state())
             await self.dht.close()
             self.dht = self.dht_port = None
-            if self.utp is not None:
-                self.utp.udp.dht = None
+            for endpoint in self.utp.values():
+                endpoint.udp.dht = None
         for service in self._lsd:
             service.close()
         self._lsd = []
@@ -1064,16 +1075,20 @@ class Session:
         task.add_done_callback(self._dialling.discard)
 
     async def _connect(self, torrent: Torrent, address: tuple[str, int]) -> None:
-        """Dial as the encryption policy says: "allow" tries MSE first and plaintext after it."""
+        """Dial as the encryption policy says: "allow" tries MSE first and plaintext after it,
+        or plaintext first for a peer that took only plaintext before (EncryptionMemory)."""
         failed = _DialFailure("no way to connect", connected=True)
-        for attempt, encrypted in enumerate(DIAL_ORDER[Encryption(self.config.encryption)]):
+        policy = Encryption(self.config.encryption)
+        for attempt, encrypted in enumerate(self.encryption_memory.dial_order(policy, address)):
             if not failed.connected:
-                break  # the peer is not there at all: no point in dialing it again in plaintext
+                break  # the peer is not there at all: no point in dialing it again another way
             if attempt:
                 self._half_open += 1  # connect() counted the first attempt
             outcome = await self._dial(torrent, address, encrypted)
             if isinstance(outcome, PeerConnection):
-                await self._await_handshake(torrent, address, outcome)
+                outcome = await self._await_handshake(outcome, encrypted)
+            if outcome is None:
+                self.encryption_memory.connected(policy, address, encrypted)
                 return
             failed = outcome
         torrent.connect_failed(address, failed.reason)
@@ -1089,9 +1104,8 @@ class Session:
 
         factory: Callable[[], PeerConnection | DialStream] = make_stream if encrypted else make_peer
         try:
-            _, protocol = await dial(
-                self.config.transport, self.utp, self.sockets, factory, address, CONNECT_TIMEOUT
-            )
+            order = dial_order(self.config.transport, speaks_utp=torrent.speaks_utp(address))
+            _, protocol = await dial(order, self.utp, self.sockets, factory, address, CONNECT_TIMEOUT)
         except (OSError, TimeoutError) as exc:
             return _DialFailure(_connect_reason(exc), connected=False)
         finally:
@@ -1103,12 +1117,15 @@ class Session:
         except ConnectionError as exc:
             return _DialFailure(str(exc), connected=True)
 
-    async def _await_handshake(self, torrent: Torrent, address: tuple[str, int], peer: PeerConnection) -> None:
+    async def _await_handshake(self, peer: PeerConnection, encrypted: bool) -> _DialFailure | None:
+        """None once the BitTorrent handshake came; else why not. A peer that hangs up on a
+        plaintext handshake may want MSE: it may be dialed again (an MSE failure shows earlier)."""
         try:
             await asyncio.wait_for(asyncio.shield(peer.handshake_done), HANDSHAKE_TIMEOUT)
         except (ConnectionError, TimeoutError) as exc:
             peer.close(str(exc) or "no handshake")
-            torrent.connect_failed(address, str(exc) or "no handshake")
+            return _DialFailure(str(exc) or "no handshake", connected=not encrypted)
+        return None
 
     def _incoming(self) -> AcceptStream:
         stream = AcceptStream(
@@ -1195,7 +1212,7 @@ def _recheck_delay(snapshot: TorrentSnapshot) -> float | None:
 @dataclass(frozen=True, slots=True)
 class _DialFailure:
     reason: str
-    connected: bool  # the TCP connection was made (then the handshake failed)
+    connected: bool  # the peer is there (the handshake failed): worth dialing again another way
 
 
 class _IncomingPeer(PeerConnection):

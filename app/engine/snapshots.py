@@ -99,6 +99,7 @@ class PeerSnapshot:
     encrypted: bool = False  # MSE/PE with RC4: the whole stream is encrypted
     transport: str = "TCP"  # or "uTP" (BEP 29)
     note: str = ""  # why a web seed is backed off or dropped, "" if all is well
+    taken_over: int = 0  # a web seed's blocks that came in before a slow peer's copy (its request cancelled)
 
     @property
     def is_web_seed(self) -> bool:

@@ -15,9 +15,10 @@ limits are meant to join this one place later.
     family = sockets.family                       # resolve remote names in this family only
     families = sockets.families                   # the stacks we speak: (AF_INET, AF_INET6) unbound
     http = sockets.http_client()                  # an aiohttp session (http_clients(): per family)
-    sock = sockets.multicast(group, port, ttl=1)  # LSD (IPv4 or IPv6 group)
+    sock = sockets.multicast(group, port, ttl=1)  # LSD (IPv4 or IPv6 group), router announcements
 
-Multicast (LSD) is the one socket not bound to the chosen address: to hear a group, a socket
+Multicast (LSD, and NAT-PMP/PCP restart announcements on 224.0.0.1:5350) is the one kind of
+socket not bound to the chosen address: to hear a group, a socket
 binds to the group's address (on Linux; to the port only on Windows). Bound here means the
 group is joined on the chosen interface only and datagrams go out from the chosen address
 (IP_MULTICAST_IF), so a neighbour sees them come from it.
@@ -26,8 +27,10 @@ Both stacks: with no chosen address we listen on 0.0.0.0 and on [::] (IPV6_V6ONL
 sets it) at the same port, two sockets rather than one dual-stack "::" socket: IPV6_V6ONLY's
 default differs between Linux, Windows and the BSDs (OpenBSD has no dual-stack sockets at
 all), and a dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d, which would then need
-unmapping everywhere. libtorrent does the same ("0.0.0.0:6881,[::]:6881"). A chosen IPv4
-address speaks IPv4 only, a chosen IPv6 address IPv6 only.
+unmapping everywhere. libtorrent does the same ("0.0.0.0:6881,[::]:6881"). The UDP sockets of
+uTP and the DHT pair up the same way, so their IPv6 one is made IPV6_V6ONLY here (asyncio does
+not for datagram endpoints). A chosen IPv4 address speaks IPv4 only, a chosen IPv6 address
+IPv6 only.
 """
 
 from __future__ import annotations
@@ -140,9 +143,10 @@ class Sockets:
         """A UDP endpoint on the chosen address (any address: IPv4 unless `family` says)."""
         family = family or self.family or socket.AF_INET
         host = self.host if self.bound else ("::" if family == socket.AF_INET6 else "0.0.0.0")
-        return await asyncio.get_running_loop().create_datagram_endpoint(
-            factory, local_addr=(host, port), remote_addr=remote, family=family
-        )
+        loop = asyncio.get_running_loop()
+        if family == socket.AF_INET6 and remote is None:
+            return await loop.create_datagram_endpoint(factory, sock=_ipv6_only_udp(host, port))
+        return await loop.create_datagram_endpoint(factory, local_addr=(host, port), remote_addr=remote, family=family)
 
     def http_client(self, family: int | None = None) -> aiohttp.ClientSession:
         """An aiohttp session whose connections all start from the chosen address (and, given a
@@ -206,6 +210,21 @@ _JOINERS: dict[int, Callable[[Sockets, socket.socket, str, int], None]] = {
     socket.AF_INET: Sockets._join_ipv4,
     socket.AF_INET6: Sockets._join_ipv6,
 }
+
+
+def _ipv6_only_udp(host: str, port: int) -> socket.socket:
+    """A UDP socket bound to [host]:port that takes IPv6 only. asyncio sets IPV6_V6ONLY on the
+    TCP servers it makes but not on datagram endpoints: on Linux [::]:port would then be
+    dual-stack and clash with the IPv4 socket already on 0.0.0.0:port (uTP, the DHT)."""
+    sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
+    try:
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind((host, port))
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 def _same_ip(text: str, chosen: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:

@@ -20,8 +20,8 @@ import math
 import random
 import socket
 import time
-from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections import Counter, OrderedDict
+from collections.abc import AsyncIterator, Callable, Collection, Coroutine, Hashable
 from concurrent.futures import Executor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
@@ -37,7 +37,7 @@ from app.engine.diagnosis import REACH_GRACE, Measurements, Reach, diagnose
 from app.engine.errors import StorageError
 from app.engine.labels import Labels
 from app.engine.magnet import Magnet
-from app.engine.hash_server import HashServer, reject
+from app.engine.hash_server import HashServer, LeafWork, leaf_answer, reject
 from app.engine.metadata_fetch import MetadataFetch
 from app.engine.metainfo import Metainfo, parse_info, parse_metainfo
 from app.engine.metainfo_summary import MetainfoSummary
@@ -66,7 +66,7 @@ from app.engine.tracker import compact
 from app.engine.tracker.announce_list import new_tiers
 from app.engine.tracker.manager import TrackerManager, TrackerNetwork
 from app.engine.transport.utp_transport import UtpTransport
-from app.engine.webseed import WebSeed, WebSeedError
+from app.engine.webseed import PeerQueue, WebSeed, WebSeedError, slow_pieces
 from app.engine.wire import extension as ext
 from app.engine.wire import messages as m
 from app.engine.wire.fast import offered_fast_set
@@ -85,6 +85,7 @@ READ_CACHE_BYTES = 32 * 1024 * 1024
 DHT_SEARCH_INTERVAL = 30.0  # while we need peers (or metadata)
 DHT_ANNOUNCE_INTERVAL = 15 * 60.0
 CLIENT_NAME = "Piecemeal " + ".".join(map(str, CLIENT_VERSION))
+CHOKED_LEAF_ANSWERS = 16  # BEP 52 leaf-hash answers per connection to a peer we choke (one per failed piece)
 UNKNOWN_LEFT = 16 * 1024  # 'left' for trackers before the metadata is known: any non-zero value
 
 
@@ -187,6 +188,7 @@ class _Candidate:
 
     failures: int = 0
     not_before: float = 0.0
+    utp: bool = False  # BEP 11: PEX flagged it 0x04, so it is dialed over uTP first
 
 
 class Torrent:
@@ -234,6 +236,8 @@ class Torrent:
         self._task: asyncio.Task[None] | None = None
         self._verifying: set[asyncio.Task[None]] = set()
         self._background: set[asyncio.Task[None]] = set()
+        self._hashing_for: set[PeerConnection] = set()  # peers whose leaf hashes are being computed
+        self._choked_leaf_answers: Counter[PeerConnection] = Counter()  # given while we choked them
         self._stopped = asyncio.Event()  # clear while stop() is closing things
         self._stopped.set()
         self._stopping: asyncio.Task[None] | None = None  # the last stop_soon(), kept from the GC
@@ -299,7 +303,7 @@ class Torrent:
             metainfo, self.save_path, self.host.executor, verifier=verifier_for(metainfo),
             open_files=self.host.open_files,
         )
-        self.hash_server = HashServer(metainfo.piece_layers, metainfo.piece_length)
+        self.hash_server = HashServer(metainfo.piece_layers, metainfo.piece_length, metainfo.files)
         self.picker = PiecePicker(self.num_pieces, metainfo.piece_length, metainfo.total_length, rng=self.host.rng)
         self._file_done = [0] * len(metainfo.files)
         self.super_seeder = SuperSeeder(self.num_pieces)
@@ -482,14 +486,16 @@ class Torrent:
         if storage is not None:
             self.storage = storage
 
-    def add_peers(self, addresses: list[tuple[str, int]]) -> None:
+    def add_peers(self, addresses: list[tuple[str, int]], *, speak_utp: Collection[tuple[str, int]] = ()) -> None:
+        """Peers to dial; those in `speak_utp` are known to take uTP (PEX said so)."""
         spoken = self.host.network.sockets.families  # bound to one family: the other is unreachable
         for address in addresses:
             family = compact.address_family(address[0])
             if family is not None and family not in spoken:
                 continue
-            if address[0] not in self.banned and address not in self.candidates:
-                self.candidates[address] = _Candidate()
+            if address[0] not in self.banned:
+                candidate = self.candidates.setdefault(address, _Candidate())
+                candidate.utp = candidate.utp or address in speak_utp
         self.host.heartbeat.wake(self)
         if self.accepts_peers:
             self._connect_more(time.monotonic())
@@ -533,6 +539,7 @@ class Torrent:
             if not self.has_metadata:
                 self.trackers.start()  # a magnet needs peers before it knows what it holds
                 await self._fetch_metadata()
+                self.trackers.add_info_hashes(self.swarm_ids)  # a hybrid known by one id until now
                 if self.choose_files:
                     self.stop_soon(StopReason.CHOOSE_FILES)
                     return
@@ -583,10 +590,47 @@ class Torrent:
         self.layer_fetch = None
         return replace(metainfo, piece_layers=layers)
 
-    def hash_request(self, peer: PeerConnection, request: m.HashRequest) -> m.Hashes | m.HashReject:
+    def hash_request(self, peer: PeerConnection, request: m.HashRequest) -> m.Hashes | m.HashReject | None:
+        """The answer, or None when it comes later: hashes below the piece layer are computed
+        from the data, read and hashed off the loop (BEP 52)."""
         if not self.has_metadata:
             return reject(request)  # nothing to answer from yet
-        return self.hash_server.answer(request)
+        answer = self.hash_server.answer(request)
+        if not isinstance(answer, LeafWork):
+            return answer
+        if not self._may_hash_leaves(peer, answer):
+            return reject(request)
+        if peer.am_choking:
+            self._choked_leaf_answers[peer] += 1
+        self._hashing_for.add(peer)
+        self._in_background(self._answer_from_data(peer, answer))
+        return None
+
+    def _may_hash_leaves(self, peer: PeerConnection, work: LeafWork) -> bool:
+        """Leaf hashes cost a read and a hash of the data, as serving it does: one request at a
+        time per peer, only from pieces we have. libtorrent asks for a failed piece's leaves once,
+        whether we choke it or not, and never again; BEP 52: "Clients may impose a separate rate
+        limit on hash requests received from choked peers": a peer we choke gets one piece's
+        leaves per request, CHOKED_LEAF_ANSWERS times per connection."""
+        have = self.picker.have
+        if peer in self._hashing_for or not all(piece in have for piece in work.pieces):
+            return False
+        if not peer.am_choking:
+            return True
+        return len(work.pieces) <= 1 and self._choked_leaf_answers[peer] < CHOKED_LEAF_ANSWERS
+
+    async def _answer_from_data(self, peer: PeerConnection, work: LeafWork) -> None:
+        try:
+            data = [await self.read_block(piece, 0, self.metainfo.piece_size(piece)) for piece in work.pieces]
+            loop = asyncio.get_running_loop()
+            answer = await loop.run_in_executor(self.host.executor, leaf_answer, work, data)
+        except StorageError as exc:
+            log.info("torrent %s: hashes for a peer: %s", self.name, exc)
+            answer = reject(work.request)
+        finally:
+            self._hashing_for.discard(peer)
+        if peer in self.peers:
+            peer.send(answer)
 
     def hashes_received(self, peer: PeerConnection, message: m.Hashes) -> None:
         if self.layer_fetch is not None:
@@ -664,6 +708,10 @@ class Torrent:
             self.connecting.add(address)
             self.host.connect(self, address)
 
+    def speaks_utp(self, address: tuple[str, int]) -> bool:
+        candidate = self.candidates.get(address)
+        return candidate is not None and candidate.utp
+
     def _connected_to(self, address: tuple[str, int]) -> bool:
         return any(p.address == address for p in self.peers)
 
@@ -714,6 +762,7 @@ class Torrent:
         if peer not in self.peers:
             return
         del self.peers[peer]
+        self._choked_leaf_answers.pop(peer, None)
         log.debug("peer %s left: %s", peer.address_text, reason)
         self.downloaded += peer.down.total
         self.uploaded += peer.up.total
@@ -778,8 +827,12 @@ class Torrent:
             peer.send_extended(ext.UT_METADATA, ext.encode_metadata_message(ext.MetadataRequest(piece)))
 
     def pex_received(self, peer: PeerConnection, message: ext.PexMessage) -> None:
-        if not self.private and self.host.config.enable_pex:
-            self.add_peers(list(message.added) + list(message.added6))
+        if self.private or not self.host.config.enable_pex:
+            return
+        pairs = ((message.added, message.added_flags), (message.added6, message.added6_flags))
+        flagged = [entry for peers, flags in pairs for entry in zip(peers, flags.ljust(len(peers), b"\0"))]
+        utp = {address for address, flags in flagged if flags & ext.PEX_UTP}
+        self.add_peers([address for address, _ in flagged], speak_utp=utp)
 
     def dht_port(self, peer: PeerConnection, port: int) -> None:
         if self.host.dht is not None and not self.private:
@@ -808,14 +861,18 @@ class Torrent:
 
     async def _dht_announce(self, dht: DualStackDht) -> None:
         port = self.host.listen_port or 0
-        for info_hash in self._swarm_ids():
+        for info_hash in self.swarm_ids:
             self.add_peers(await dht.announce(info_hash, port))
 
-    def _swarm_ids(self) -> list[bytes]:
-        """BEP 52: a hybrid torrent's swarm is found under both ids, the v2 one truncated to 20 bytes."""
-        source = self.metainfo if self.has_metadata else self.magnet
-        v2 = source.info_hash_v2 if source is not None else None
-        return [self.info_hash] + ([v2[:20]] if v2 is not None and v2[:20] != self.info_hash else [])
+    @property
+    def swarm_ids(self) -> tuple[bytes, ...]:
+        """BEP 52: a hybrid torrent's swarm is found under both ids, the v2 one truncated to 20
+        bytes; a v2-only torrent's one id is already the truncated one. Read from a dormant
+        torrent's summary, so counting a restored session's announces parses nothing."""
+        v2 = self.info_hash_v2 if self.has_metadata or self.magnet is None else self.magnet.info_hash_v2
+        if v2 is None or v2[:20] == self.info_hash:
+            return (self.info_hash,)
+        return (self.info_hash, v2[:20])
 
     def _in_background(self, coroutine: Coroutine[object, object, None]) -> None:
         task = asyncio.ensure_future(coroutine)
@@ -895,14 +952,22 @@ class Torrent:
             self._unwritten += len(buffer)
             self._apply_backpressure()  # only a new buffer adds to what waits for the disk
         buffer[block.offset : block.offset + block.length] = data
-        for other in others:
-            if isinstance(other, PeerConnection):
-                other.cancel(block)  # endgame: someone else was fetching it too
+        if others:  # endgame or a web seed's take-over: someone else was fetching it too
+            self._cancel_others(peer, block, others)
         if complete:  # every block is in: hash it
             del self._buffers[block.piece]
             task = asyncio.ensure_future(self._verify(block.piece, buffer))
             self._verifying.add(task)
             task.add_done_callback(self._verifying.discard)
+
+    def _cancel_others(self, sender: PeerConnection | WebSeed, block: Block, others: list[Hashable]) -> None:
+        """The first copy of a block won: the peers' requests for it are cancelled (BEP 3), a
+        web seed skips it or drops its bytes."""
+        for other in others:
+            assert isinstance(other, (PeerConnection, WebSeed))
+            other.cancel(block)
+        if isinstance(sender, WebSeed) and any(isinstance(other, PeerConnection) for other in others):
+            sender.won += 1
 
     def blocks_returned(self, peer: PeerConnection | WebSeed, blocks: list[Block]) -> None:
         for block in blocks:
@@ -1175,7 +1240,9 @@ class Torrent:
 
         The rule that keeps peers fed: a seed gets whole pieces nobody has started, rarest
         first, so pieces no connected peer has come first (`PiecePicker.pick_whole`); only
-        when none are left, the free blocks of started pieces and endgame duplicates. It has
+        when none are left, the started pieces peers are slow with (`slow_pieces`: their
+        missing part, as one range, whoever delivers a block first wins and the loser's
+        request is cancelled), then the free blocks of started pieces and endgame duplicates. It has
         one batch of about REQUEST_BYTES in flight at a time and asks for the next only when
         that one is in: a slow seed holds a piece or two, a fast one (or a slow swarm) leaves
         it more to fetch.
@@ -1200,7 +1267,15 @@ class Torrent:
     def web_seed_blocks(self, seed: WebSeed, count: int) -> list[Block]:
         if self.state != TorrentState.DOWNLOADING or self._reading_paused or seed.health.dropped:
             return []
-        return self.picker.pick_whole(seed, seed.pieces, count)
+        return self.picker.pick_whole(seed, seed.pieces, count, slow=self._slow_pieces)
+
+    def _slow_pieces(self) -> list[int]:
+        """Started pieces the peers are slow with (in the endgame, all), for a web seed to take over."""
+        queues = [
+            PeerQueue(peer.down.rate, peer.last_piece, tuple(peer.outstanding.values()))
+            for peer in self.peers if peer.outstanding
+        ]
+        return slow_pieces(queues, time.monotonic(), endgame=self.picker.in_endgame)
 
     def web_seed_failed(self, seed: WebSeed, error: WebSeedError) -> None:
         """One request failed: the seed waits (its run ends; the next tick starts it again)."""
@@ -1236,7 +1311,7 @@ class Torrent:
             PeerSnapshot(
                 address=seed.url, client=seed.client, flags="D" if seed.busy else "", progress=1.0,
                 down_rate=seed.down.rate, up_rate=0.0, downloaded=seed.down.total, uploaded=0,
-                incoming=False, note=seed.health.status(now),
+                incoming=False, note=seed.health.status(now), taken_over=seed.won,
             )
             for seed in self._web_seeds.values()
         )
@@ -1244,7 +1319,7 @@ class Torrent:
     def _make_trackers(self) -> TrackerManager:
         return TrackerManager(
             self.tracker_tiers,
-            info_hash=self.info_hash,
+            info_hashes=self.swarm_ids,
             peer_id=self.host.peer_id,
             network=self.host.network,
             stats=self._tracker_stats,

@@ -8,7 +8,8 @@ The pure part (no sockets, no clocks):
   range request per file a run of bytes touches (a piece may span several files);
   `http_seed_plan` does it for BEP 17: one request per piece, its ranges in the query;
 - `check_response` judges a response's status and headers against the range asked for;
-- `SeedHealth` decides when a failing seed is asked again, and when it is given up.
+- `SeedHealth` decides when a failing seed is asked again, and when it is given up;
+- `slow_pieces` names the started pieces peers are too slow with, for a seed to take over.
 
 The asyncio part is `WebSeed`: it fetches the planned ranges with the session's aiohttp
 client (so the user's bind address holds) and hands each block to its owner, the torrent,
@@ -19,7 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable, Sequence
+import math
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import quote, quote_from_bytes
@@ -48,6 +50,10 @@ BACKOFF = (5.0, 30.0, 120.0, 300.0)  # seconds before asking again after the 1st
 MAX_FAILURES = 5  # failures in a row before the seed is dropped
 MAX_RETRY_AFTER = 3600.0
 HASH_STRIKES = 2  # failed pieces it shared in before a seed is dropped
+# A started piece its peers will not finish within this many seconds, at their measured rates,
+# is worth fetching from a seed too: whichever source delivers a block first wins.
+SLOW_AFTER = 10.0
+STALL_GRACE = 5.0  # seconds a peer with requests but no measured rate has before it counts as stalled
 _CHUNK = 64 * 1024
 # RFC 3986 pchar, without ';' (some servers cut path parameters there): kept as they are.
 _SAFE = "-._~!$&'()*+,=:@"
@@ -230,6 +236,49 @@ class SeedHealth:
         return f"failed: {self.reason}" if self.reason else ""  # asked again when needed
 
 
+@dataclass(frozen=True, slots=True)
+class PeerQueue:
+    """One peer's requests in flight, in the order it serves them, and how fast it serves."""
+
+    rate: float  # bytes a second, measured
+    last_block_at: float  # when its last block came in (or it connected)
+    blocks: tuple[Block, ...]
+
+
+def slow_pieces(queues: Iterable[PeerQueue], now: float, *, endgame: bool = False) -> list[int]:
+    """The started pieces whose blocks in flight the peers will not all deliver within
+    SLOW_AFTER seconds, the slowest first; in the endgame (every block asked for), every piece
+    in flight, slowest first: the last pieces should wait on no peer slower than a seed.
+
+    Peers serve requests in the order they were asked (BEP 3 leaves it open; clients do), so a
+    block arrives once the bytes queued up to it have come in at the peer's rate; a peer with
+    no rate that sent nothing for STALL_GRACE seconds has stalled. A block asked of several
+    peers comes from the quickest; a piece is done when its last block is.
+    """
+    arrival: dict[Block, float] = {}
+    for queue in queues:
+        for block, eta in _arrivals(queue, now):
+            arrival[block] = min(eta, arrival.get(block, math.inf))
+    finish: dict[int, float] = {}
+    for block, eta in arrival.items():
+        finish[block.piece] = max(eta, finish.get(block.piece, 0.0))
+    cutoff = -math.inf if endgame else SLOW_AFTER
+    slow = [piece for piece, eta in finish.items() if eta > cutoff]
+    return sorted(slow, key=lambda piece: -finish[piece])
+
+
+def _arrivals(queue: PeerQueue, now: float) -> Iterator[tuple[Block, float]]:
+    """Each block in flight with the seconds until it should arrive."""
+    if queue.rate <= 0:
+        eta = math.inf if now - queue.last_block_at > STALL_GRACE else 0.0
+        yield from ((block, eta) for block in queue.blocks)
+        return
+    ahead = 0
+    for block in queue.blocks:
+        ahead += block.length
+        yield block, ahead / queue.rate
+
+
 # -- the asyncio part ------------------------------------------------------------------------
 
 
@@ -272,6 +321,8 @@ class WebSeed:
         self._batch = blocks_per_piece * max(1, REQUEST_BYTES // metainfo.piece_length)
         self._task: asyncio.Task[None] | None = None
         self._undelivered: set[Block] = set()
+        self.won = 0  # blocks it delivered first that a peer was fetching too (its requests cancelled)
+        self.lost = 0  # blocks of its batch a peer delivered first: skipped, or their bytes dropped
 
     def __repr__(self) -> str:
         return f"WebSeed({self.url!r})"
@@ -296,6 +347,13 @@ class WebSeed:
         if task is not None:
             task.cancel()
         return task
+
+    def cancel(self, block: Block) -> None:
+        """A peer delivered `block` first: the seed no longer fetches it, and stops reading a
+        range once none of its blocks is wanted."""
+        if block in self._undelivered:
+            self._undelivered.discard(block)
+            self.lost += 1
 
     def _done(self, task: asyncio.Task[None]) -> None:
         if self._task is task:
@@ -324,11 +382,18 @@ class WebSeed:
         length = sum(block.length for block in blocks)
         run = _Run(start, bytearray(length), blocks, piece_length)
         for segment in self._plan(start, length):
+            if not run.wanted(self._undelivered):
+                return  # peers delivered the rest first
             if segment.url is None:
                 run.add(bytes(segment.length))  # BEP 47: pad files are zeros
+                self._hand_over(run)
             else:
                 await self._get(segment, run)
-            for block, data in run.whole_blocks():
+
+    def _hand_over(self, run: _Run) -> None:
+        """The blocks whose bytes are all in, to the owner (unless a peer's copy came first)."""
+        for block, data in run.whole_blocks():
+            if block in self._undelivered:
                 self._undelivered.discard(block)
                 self._owner.block_received(self, block, data)
 
@@ -373,7 +438,10 @@ class WebSeed:
                 raise WebSeedError("sent more bytes than asked for")
             run.add(chunk)
             self.down.add(len(chunk))
+            self._hand_over(run)
             await throttle.download(len(chunk))
+            if not run.wanted(self._undelivered):
+                return  # peers delivered the rest first: leaving closes the response
         if got < segment.length:
             raise WebSeedError("the response ended early")
 
@@ -402,6 +470,10 @@ class _Run:
     def add(self, data: bytes) -> None:
         self.buffer[self.filled : self.filled + len(data)] = data
         self.filled += len(data)
+
+    def wanted(self, undelivered: set[Block]) -> bool:
+        """Is a block of the run not yet handed over still to be fetched?"""
+        return any(block in undelivered for block in self.blocks[self.next :])
 
     def whole_blocks(self) -> list[tuple[Block, memoryview]]:
         whole = []

@@ -29,7 +29,7 @@ from app.rpc.labels import LabelChoice, split_labels
 from app.rpc.request import (
     RpcError, RpcRequest, get_bool, get_indices, get_int, get_number, get_str, get_strings, parse_request,
 )
-from app.rpc.settings import KB, SETTINGS, SettingsError, checked, engine_config
+from app.rpc.settings import KB, SETTINGS, UTP_FIRST, SettingsError, checked, engine_config
 from app.rpc.stats import Totals
 from app.rpc.torrent_ids import TorrentIds, parse_ids
 
@@ -45,12 +45,9 @@ PORT_TEST_RESULT: Final = (
     "Couldn't test port: Piecemeal does not ask outside servers whether its port can be reached"
 )
 _FIXED_SESSION_VALUES: Final[dict[str, Any]] = {  # what Piecemeal does not have, said as Transmission says it
-    "blocklist-url": "", "utp-enabled": False,
-    "peer-port-random-on-start": False, "incomplete-dir-enabled": False,
-    "incomplete-dir": "", "rename-partial-files": False, "trash-original-torrent-files": False,
+    "incomplete-dir-enabled": False, "incomplete-dir": "", "rename-partial-files": False,
     "idle-seeding-limit-enabled": False, "idle-seeding-limit": 30, "queue-stalled-enabled": False,
-    "queue-stalled-minutes": 30, "script-torrent-done-enabled": False,
-    "script-torrent-done-filename": "", "script-torrent-added-enabled": False, "script-torrent-added-filename": "",
+    "queue-stalled-minutes": 30, "script-torrent-added-enabled": False, "script-torrent-added-filename": "",
     "script-torrent-done-seeding-enabled": False, "script-torrent-done-seeding-filename": "", "default-trackers": "",
     "version": VERSION, "rpc-version": RPC_VERSION, "rpc-version-minimum": RPC_VERSION_MINIMUM,
     "rpc-version-semver": RPC_VERSION_SEMVER,
@@ -59,6 +56,22 @@ _FIXED_SESSION_VALUES: Final[dict[str, Any]] = {  # what Piecemeal does not have
         "size-units": ["kB", "MB", "GB", "TB"], "size-bytes": KB,
         "memory-units": ["KiB", "MiB", "GiB", "TiB"], "memory-bytes": 1024,
     },
+}
+# RPC spec 4.1 keys answered from what the running session does (the settings file says what
+# it starts with; the window may have set more), or from settings the engine takes in another shape.
+_LIVE_SESSION_VALUES: Final[dict[str, Callable[[Session, Mapping[str, Any]], Any]]] = {
+    "utp-enabled": lambda session, settings: session.config.transport != "tcp",
+    UTP_FIRST: lambda session, settings: session.config.transport == "utp-first",
+    "peer-port": lambda session, settings: session.listen_port or settings["peer-port"],
+    # Port 0: the system picks a new one at each start.
+    "peer-port-random-on-start": lambda session, settings: settings["peer-port"] == 0,
+    "script-torrent-done-enabled": lambda session, settings: bool(session.config.on_complete_program),
+    "script-torrent-done-filename": lambda session, settings: session.config.on_complete_program,
+    "trash-original-torrent-files": lambda session, settings: settings["trash-original-torrent-files"],
+    # blocklist-update reads the IP filter file again: that file is where the blocklist comes from.
+    "blocklist-url": lambda session, settings: _file_url(session.config.ip_filter_path),
+    "blocklist-enabled": lambda session, settings: session.config.ip_filter_path is not None,
+    "blocklist-size": lambda session, settings: session.sockets.gate.rules,
 }
 _PRIORITY_KEYS: Final = {"priority-high": HIGH, "priority-normal": NORMAL, "priority-low": NORMAL}  # no "low" here
 
@@ -325,15 +338,13 @@ class RpcMethods:
         names = get_strings(args, "fields")
         values = {key: value for key, value in self.settings.items() if SETTINGS[key].remote}
         values.update(_FIXED_SESSION_VALUES)
-        values["peer-port"] = self.session.listen_port or self.settings["peer-port"]
+        values.update({key: live(self.session, self.settings) for key, live in _LIVE_SESSION_VALUES.items()})
         values["session-id"] = self.context.session_id
         values["config-dir"] = self.context.config_dir
         snapshot = self.session.snapshot()  # Piecemeal's own: what the window's sidebar lists
         values[fields.PIECEMEAL + "categories"] = [{"name": c.name, "save-path": c.save_path} for c in snapshot.categories]
         values[fields.PIECEMEAL + "tags"] = list(snapshot.tags)
         values["download-dir-free-space"] = await _free_bytes(Path(self.settings["download-dir"]))
-        values["blocklist-enabled"] = self.session.config.ip_filter_path is not None
-        values["blocklist-size"] = self.session.sockets.gate.rules
         return {key: values[key] for key in names if key in values} if names else values
 
     async def session_set(self, args: Mapping[str, Any]) -> dict[str, Any]:
@@ -435,6 +446,10 @@ def _setting(key: str, value: Any) -> Any:
     if key == "download-dir":
         _absolute(value, "download directory")
     return value
+
+
+def _file_url(path: Path | None) -> str:
+    return path.resolve().as_uri() if path is not None else ""
 
 
 async def _free_bytes(path: Path) -> int:

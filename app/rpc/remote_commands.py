@@ -16,8 +16,9 @@ from app.engine.bencode import encode
 from app.engine.metainfo import Metainfo
 from app.engine.rate_limit import AltSchedule
 from app.engine.torrent_options import HIGH, SKIP, TorrentOptions
+from app.engine.transport.mse_transport import Encryption
 from app.rpc.fields import PIECEMEAL
-from app.rpc.settings import EVERY_DAY, KB
+from app.rpc.settings import EVERY_DAY, KB, TRANSPORT_SETTINGS
 
 
 def torrent_file(meta: Metainfo) -> bytes:
@@ -109,11 +110,21 @@ def _schedule(schedule: AltSchedule | None) -> dict[str, Any]:
             "alt-speed-time-end": schedule.end_minute, "alt-speed-time-day": bits}
 
 
+# The engine's policies in Transmission's words (app/rpc/settings.py ENCRYPTION the other way);
+# "disable" has none: Transmission's nearest, "tolerated", still accepts encrypted peers.
+_ENCRYPTION_WORDS: Final = {Encryption.REQUIRE: "required", Encryption.ALLOW: "preferred"}
+
+
+def _encryption(policy: Any) -> dict[str, Any] | None:
+    words = _ENCRYPTION_WORDS.get(Encryption(policy))
+    return {"encryption": words} if words is not None else None
+
+
 def _seed_ratio(goal: Any) -> dict[str, Any]:
     return {"seedRatioLimited": bool(goal), **({"seedRatioLimit": float(goal)} if goal else {})}
 
 
-_SETTINGS: Final[dict[str, Callable[[Any], dict[str, Any]]]] = {
+_SETTINGS: Final[dict[str, Callable[[Any], dict[str, Any] | None]]] = {
     "download_dir": lambda folder: {"download-dir": str(folder)},
     "listen_port": lambda port: {"peer-port": port},
     "max_peers": lambda count: {"peer-limit-global": count},
@@ -130,11 +141,17 @@ _SETTINGS: Final[dict[str, Callable[[Any], dict[str, Any]]]] = {
     "max_active_downloads": _queue("download-queue"),
     "max_active_seeds": _queue("seed-queue"),
     "seed_ratio_limit": _seed_ratio,
+    "transport": TRANSPORT_SETTINGS.get,  # None for "utp": uTP only has no settings that say it
+    "encryption": _encryption,
 }
 
-# SessionConfig fields the remote control does not change, in the words the message uses.
+DISABLED_ENCRYPTION: Final = ("encryption to disabled (Transmission's remote control has required, preferred "
+                              "and tolerated, and tolerated still accepts encrypted peers)")
+# SessionConfig fields (or values of them) the remote control does not change, in the words the message uses.
 UNSUPPORTED_SETTINGS: Final = {
     "listen_host": "the listening address",
+    "transport": "the transport to uTP only",  # the daemon takes TCP only, TCP first or uTP first
+    "encryption": DISABLED_ENCRYPTION,  # the only policy without Transmission's words
     "seed_time_limit": "the seeding time goal",
     "disk_reserve": "the disk space to keep free",
 }
@@ -146,8 +163,9 @@ def session_arguments(changes: Mapping[str, Any]) -> tuple[dict[str, Any], list[
     refused = []
     for name, value in changes.items():
         convert = _SETTINGS.get(name)
-        if convert is None:
+        converted = convert(value) if convert is not None else None
+        if converted is None:
             refused.append(UNSUPPORTED_SETTINGS.get(name, name.replace("_", " ")))
         else:
-            arguments.update(convert(value))
+            arguments.update(converted)
     return arguments, refused

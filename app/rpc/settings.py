@@ -18,9 +18,11 @@ from typing import Any, Final
 import platformdirs
 
 from app.engine.rate_limit import MINUTES_PER_DAY, AltSchedule
+from app.engine.transport.mse_transport import Encryption
 from app.engine.watch_folder import AfterAdd, WatchedFolder
 
 SETTINGS_FILE: Final = "settings.json"
+UTP_FIRST: Final = "piecemeal-utp-first"
 KB: Final = 1000  # Transmission's speed unit: `units.speed-bytes` says 1000
 EVERY_DAY: Final = 127  # tr_sched_day: TR_SCHED_ALL
 
@@ -35,6 +37,7 @@ class Setting:
     default: Any
     remote: bool = True  # shown by session-get and changed by session-set; False: in the file only
     maximum: float = 2**31 - 1  # for numbers
+    choices: tuple[str, ...] = ()  # for words: the only ones allowed (empty: any)
 
 
 def _downloads() -> str:
@@ -52,6 +55,9 @@ SETTINGS: Final[dict[str, Setting]] = {
     "pex-enabled": Setting(bool, True),
     "lpd-enabled": Setting(bool, True),
     "port-forwarding-enabled": Setting(bool, True),  # UPnP / NAT-PMP / PCP
+    "utp-enabled": Setting(bool, True),  # uTP (BEP 29) both ways; false: TCP only
+    UTP_FIRST: Setting(bool, False),  # Piecemeal's own: dial uTP before TCP (TCP first costs less CPU)
+    "encryption": Setting(str, "preferred", choices=("required", "preferred", "tolerated")),  # MSE/PE
     "speed-limit-down": Setting(int, 100),
     "speed-limit-down-enabled": Setting(bool, False),
     "speed-limit-up": Setting(int, 100),
@@ -104,10 +110,23 @@ def checked(key: str, value: Any) -> Any:
         raise SettingsError(f"'{key}' must be between 0 and {setting.maximum:,.0f}")
     if kind is list and not all(isinstance(item, str) for item in value):
         raise SettingsError(f"'{key}' must be a list of host names")
+    if setting.choices and value not in setting.choices:
+        raise SettingsError(f"'{key}' must be one of {', '.join(setting.choices)}, not '{value}'")
     return value
 
 
 _KIND_WORDS: Final = {bool: "true or false", int: "a whole number", float: "a number", str: "a string", list: "a list"}
+
+# Transmission's encryption words and the engine's policies. "tolerated" (Transmission: dial
+# plaintext, accept both) has no twin in the engine: "allow" accepts both as well, and dials
+# MSE first; a peer that refuses MSE is dialed plaintext first from then on (EncryptionMemory),
+# so the difference costs one failed attempt per such peer. The engine's "disable" (refuse
+# encrypted peers) has no Transmission word at all.
+ENCRYPTION: Final[dict[str, Encryption]] = {
+    "required": Encryption.REQUIRE, "preferred": Encryption.ALLOW, "tolerated": Encryption.ALLOW,
+}
+# settings.json as Transmission writes it: tr_encryption_mode numbers.
+_FILE_ENCRYPTION: Final = {0: "tolerated", 1: "preferred", 2: "required"}
 
 
 def engine_config(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -125,6 +144,8 @@ def engine_config(values: Mapping[str, Any]) -> dict[str, Any]:
         "enable_pex": values["pex-enabled"],
         "enable_lsd": values["lpd-enabled"],
         "port_mapping": values["port-forwarding-enabled"],
+        "transport": transport(values),
+        "encryption": ENCRYPTION[values["encryption"]],
         "down_limit": limit("speed-limit-down", values["speed-limit-down-enabled"]),
         "up_limit": limit("speed-limit-up", values["speed-limit-up-enabled"]),
         "alt_down_limit": limit("alt-speed-down", True),
@@ -136,6 +157,21 @@ def engine_config(values: Mapping[str, Any]) -> dict[str, Any]:
         "seed_ratio_limit": values["seedRatioLimit"] if values["seedRatioLimited"] else 0.0,
         "watch_folders": watched_folders(values),
     }
+
+
+def transport(values: Mapping[str, Any]) -> str:
+    """SessionConfig.transport: TCP only, or both with TCP or uTP dialed first."""
+    if not values["utp-enabled"]:
+        return "tcp"
+    return "utp-first" if values[UTP_FIRST] else "both"
+
+
+# The other way: the settings that say each SessionConfig.transport (not "utp", uTP only: they cannot).
+TRANSPORT_SETTINGS: Final[dict[str, dict[str, bool]]] = {
+    "both": {"utp-enabled": True, UTP_FIRST: False},
+    "utp-first": {"utp-enabled": True, UTP_FIRST: True},
+    "tcp": {"utp-enabled": False, UTP_FIRST: False},
+}
 
 
 def watched_folders(values: Mapping[str, Any]) -> tuple[WatchedFolder, ...]:
@@ -165,6 +201,8 @@ def load_settings(profile: Path) -> dict[str, Any]:
     if not isinstance(saved, dict):
         raise SettingsError(f"{path} must hold one JSON object")
     for key, value in saved.items():
+        if key == "encryption" and type(value) is int:
+            value = _FILE_ENCRYPTION.get(value, value)  # a file from Transmission itself
         if key in SETTINGS:
             try:
                 values[key] = checked(key, value)

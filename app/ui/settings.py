@@ -10,6 +10,7 @@ from typing import Any, Final
 from PySide6.QtCore import QSettings, QStandardPaths
 
 from app.engine.rate_limit import AltSchedule
+from app.engine.transport.utp_endpoint import TRANSPORTS
 from app.engine.watch_folder import AfterAdd, WatchedFolder
 
 DEFAULT_PORT = 6881
@@ -53,7 +54,7 @@ class Preferences:
     port_mapping: bool = True  # ask the router to open the listening port (UPnP, NAT-PMP, PCP)
     disk_reserve: int = 1024
     encryption: str = "allow"  # MSE/PE: "allow", "require" or "disable"
-    transport: str = "both"  # SessionConfig.transport: "both" (TCP, then uTP), "tcp" or "utp"
+    transport: str = "both"  # SessionConfig.transport: "both" (TCP, then uTP), "utp-first", "tcp" or "utp"
     log_level: str = "INFO"  # the `app` logger's, one of app_log.LEVELS
     ip_filter_path: str = ""  # an eMule .dat or PeerGuardian .p2p block list; "" for none
     banned_peers: tuple[str, ...] = ()  # addresses banned from the Peers tab
@@ -145,7 +146,7 @@ def session_settings(preferences: Preferences) -> dict[str, Any]:
         "encryption": p.encryption,
         "ip_filter_path": Path(p.ip_filter_path).expanduser() if p.ip_filter_path else None,
         "banned_peers": p.banned_peers,
-        "transport": p.transport if p.transport in ("both", "tcp", "utp") else "both",
+        "transport": p.transport if p.transport in TRANSPORTS else "both",
         "watch_folders": watched_folders(p),
         "on_complete_program": p.on_complete_program.strip(),
     }

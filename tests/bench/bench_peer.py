@@ -36,6 +36,7 @@ class Owner:
 
     def __init__(self, num_pieces: int, have: Bitfield) -> None:
         self.info_hash, self.num_pieces, self.have = IH, num_pieces, have
+        self.info_hash_v2 = None
         self.next = 0
         self.received = 0
         self.done = asyncio.get_running_loop().create_future()

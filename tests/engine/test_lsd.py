@@ -23,6 +23,7 @@ from app.engine.lsd import (
     encode_announce,
     parse_announce,
 )
+from tests.processes import lacking
 
 HASH_A, HASH_B, HASH_C = bytes(range(20)), b"\xab" * 20, b"\x01" * 20
 
@@ -147,7 +148,7 @@ def _loopback_multicast_works(port: int) -> bool:
 async def group_port() -> AsyncIterator[int]:
     port = _free_udp_port()
     if not _loopback_multicast_works(port):
-        pytest.skip("this machine has no multicast on the loopback interface")
+        lacking("multicast", "This machine has no multicast on the loopback interface (LSD, BEP 14, is tested there)")
     yield port
 
 
@@ -223,7 +224,7 @@ def test_two_services_find_each_other_over_the_ipv6_group() -> None:
     """BEP 14 over IPv6 multicast, [ff15::efc0:988f]:6771, in a network namespace of the test's
     own (a veth pair: loopback has no IPv6 multicast, and nothing may reach a real network)."""
     if not _namespaces_work():
-        pytest.skip("this machine cannot make a network namespace (unshare -rn)")
+        lacking("netns", "This machine cannot make a network namespace (unshare -rn) for the IPv6 LSD test")
     root = Path(__file__).resolve().parents[2]
     child = [sys.executable, str(Path(__file__).with_name("lsd_ipv6_child.py"))]
     result = subprocess.run(

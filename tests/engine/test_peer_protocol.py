@@ -15,6 +15,7 @@ from app.engine import peer_protocol as pp
 from app.engine.bitfield import Bitfield
 from app.engine.peer_protocol import PeerProtocol
 from app.engine.piece_picker import Block
+from app.engine.transport.mse import Initiator, Method, Responder
 from app.engine.wire import extension as ext
 from app.engine.wire import messages as m
 from app.engine.wire.codec import BLOCK_SIZE, MAX_ACCEPTED_BLOCK, WireDecoder, encode, encode_handshake, piece_header
@@ -44,6 +45,7 @@ class Owner:
     payload: bytes
     have: Bitfield
     info_hash: bytes = IH
+    info_hash_v2: bytes | None = None
     unchoke_interested: bool = True
     suggest: list[int] = field(default_factory=list)
     received: dict[tuple[int, int], bytes] = field(default_factory=dict)
@@ -57,6 +59,8 @@ class Owner:
     replaced: int = 0
     closed: list[str] = field(default_factory=list)
     num_pieces: int = PIECES
+    hash_requests: list[m.HashRequest] = field(default_factory=list)
+    hash_answers: dict[m.HashRequest, m.Hashes | m.HashReject] = field(default_factory=dict)
 
     def peer_ready(self, peer: PeerProtocol) -> None:
         self.ready += 1
@@ -121,6 +125,11 @@ class Owner:
 
     def dht_port(self, peer: PeerProtocol, port: int) -> None:
         raise AssertionError("no DHT bit in these handshakes")
+
+    def hash_request(self, peer: PeerProtocol, request: m.HashRequest) -> m.Hashes | m.HashReject | None:
+        """BEP 52: answered now from `hash_answers`, else later (None), as leaf hashes are."""
+        self.hash_requests.append(request)
+        return self.hash_answers.get(request)
 
 
 @dataclass
@@ -626,3 +635,100 @@ def test_a_reject_for_a_block_we_never_asked_for_is_ignored() -> None:
     remote = Remote(leecher, incoming=False)
     remote.send(m.HaveAll(), m.Reject(3, 100, 10), m.Unchoke(), m.Reject(PIECES + 1, 0, BLOCK_SIZE))
     assert leecher.returned == [] and remote.protocol.outstanding and not remote.protocol.closed
+
+
+# BEP 52 hash requests
+
+
+def test_a_hash_request_is_answered_now_or_when_the_owner_has_computed_the_hashes() -> None:
+    """A piece-layer request is answered at once; a leaf request waits for the data to be read and
+    hashed, and the owner sends the answer itself (Torrent._answer_from_data)."""
+    owner = seed_owner()
+    root = bytes(range(32))
+    now, later = m.HashRequest(root, 1, 0, 2, 0), m.HashRequest(root, 0, 0, 2, 1)
+    owner.hash_answers[now] = m.Hashes(root, 1, 0, 2, 0, bytes(64))
+    remote = Remote(owner)
+    remote.answers()
+    assert remote.send(now) == [owner.hash_answers[now]]
+    assert remote.send(later) == []  # nothing yet, and no reject either
+    assert owner.hash_requests == [now, later] and not remote.protocol.closed
+    remote.protocol.send(m.Hashes(root, 0, 0, 2, 1, bytes(96)))
+    assert remote.answers() == [m.Hashes(root, 0, 0, 2, 1, bytes(96))]
+
+
+V2_BIT = bytes([0, 0, 0, 0, 0, 0, 0, 0x10])  # BEP 52: "the 4th most significant bit in the last byte"
+
+
+@pytest.mark.parametrize(
+    ("greeting", "reserved", "answer"),
+    [
+        (IH, V2_BIT, bytes(range(100, 120))),  # upgraded to the truncated v2 id
+        (IH, FAST, IH),  # no v2 bit: the v1 id it asked for
+        (bytes(range(100, 120)), V2_BIT, bytes(range(100, 120))),  # it used the v2 id already
+    ],
+)
+def test_a_hybrid_greeted_by_its_v1_id_with_the_v2_bit_answers_with_its_v2_id(
+    greeting: bytes, reserved: bytes, answer: bytes
+) -> None:
+    owner = seed_owner()
+    owner.info_hash_v2 = bytes(range(100, 132))
+    lookup = Lookup(SEED_ID, {IH: owner, owner.info_hash_v2[:20]: owner})
+    protocol = PeerProtocol(lookup, None, now=START)
+    protocol.receive_data(encode_handshake(greeting, REMOTE_ID, reserved), START)
+    decoder = WireDecoder()
+    decoder.feed(b"".join(protocol.data_to_send(START)))
+    handshake = next(iter(decoder.events()))
+    assert isinstance(handshake, m.Handshake) and handshake.info_hash == answer
+    assert protocol.owner is owner and not protocol.closed
+
+
+def test_a_v1_torrent_never_upgrades() -> None:
+    protocol = PeerProtocol(Lookup(SEED_ID, {IH: seed_owner()}), None, now=START)
+    protocol.receive_data(encode_handshake(IH, REMOTE_ID, V2_BIT), START)
+    decoder = WireDecoder()
+    decoder.feed(b"".join(protocol.data_to_send(START)))
+    handshake = next(iter(decoder.events()))
+    assert isinstance(handshake, m.Handshake) and handshake.info_hash == IH
+
+
+# MSE: the torrent an encrypted handshake reached (its SKEY) is the one the BitTorrent handshake names
+
+OTHER_IH = bytes(range(100, 120))
+V2_ID = bytes(range(200, 220))  # a hybrid torrent's truncated v2 info-hash, another name for it
+
+
+def mse_accept(lookup: Lookup, skey: bytes, greeting: bytes) -> PeerProtocol:
+    """An MSE initiator reaching torrent `skey` and greeting with `greeting` inside (as IA), our
+    responder finding it among the lookup's torrents, and the protocol it hands the stream to."""
+    initiator = Initiator(skey, Method.RC4, greeting)
+    responder = Responder(lambda: list(lookup.torrents), Method.RC4)
+    while initiator.result is None or responder.result is None:
+        responder.receive_data(initiator.data_to_send())
+        initiator.receive_data(responder.data_to_send())
+    protocol = PeerProtocol(lookup, None, now=START)
+    protocol.reached = responder.result.info_hash
+    protocol.receive_data(responder.result.received, START)
+    return protocol
+
+
+def test_an_mse_peer_whose_handshake_names_the_torrent_it_reached_stays() -> None:
+    owner = seed_owner()
+    protocol = mse_accept(Lookup(SEED_ID, {IH: owner}), IH, encode_handshake(IH, REMOTE_ID, FAST))
+    assert not protocol.closed and protocol.owner is owner and owner.ready == 1
+
+
+def test_an_mse_peer_whose_handshake_names_another_of_our_torrents_is_dropped() -> None:
+    reached, other = seed_owner(), seed_owner()
+    lookup = Lookup(SEED_ID, {IH: reached, OTHER_IH: other})
+    protocol = mse_accept(lookup, IH, encode_handshake(OTHER_IH, REMOTE_ID, FAST))
+    assert protocol.closed and protocol.broke_protocol  # logged at INFO by the adapter
+    assert protocol.close_reason == (f"its encrypted handshake was for torrent {IH.hex()}, "
+                                     f"but its BitTorrent handshake for {OTHER_IH.hex()}")
+    assert reached.ready == other.ready == 0 and protocol.data_to_send(START) == []  # no answer
+
+
+def test_a_hybrid_torrent_reached_by_one_id_may_be_greeted_by_the_other() -> None:
+    hybrid = seed_owner()
+    lookup = Lookup(SEED_ID, {IH: hybrid, V2_ID: hybrid})
+    protocol = mse_accept(lookup, V2_ID, encode_handshake(IH, REMOTE_ID, FAST))
+    assert not protocol.closed and protocol.owner is hybrid

@@ -63,7 +63,7 @@ def test_a_reject_or_a_timeout_passes_the_run_to_another_peer() -> None:
 @pytest.mark.parametrize(
     "change",
     [
-        {"base_layer": 1},  # 16 KiB pieces: only layer 0 is the piece layer
+        {"base_layer": 1},  # the layer above the piece layer has 512 hashes: the range is past it
         {"index": 1},  # not a multiple of the length
         {"length": 3},  # not a power of two
         {"index": 1024},  # past the layer

@@ -843,3 +843,37 @@ def test_when_only_started_pieces_are_left_their_free_blocks_are_taken() -> None
     web = picker.pick_whole("web", full(1), BLOCKS - 1)
     assert sorted(web, key=lambda b: b.offset) == [Block(0, i * BS, BS) for i in range(1, BLOCKS)]
     assert picker.pick_whole("web", full(1), 1) == peer  # then the endgame's duplicates
+
+
+def test_a_slow_piece_is_taken_over_whole_its_free_blocks_and_those_in_flight() -> None:
+    picker = setup_picker("11")
+    slow = picker.pick("slow", full(2), 2, prefer=[0])
+    fast = picker.pick("fast", full(2), BLOCKS, prefer=[1])
+    web = picker.pick_whole("web", full(2), 2 * BLOCKS, slow=lambda: [0])
+    assert web == [Block(0, i * BS, BS) for i in range(BLOCKS)]  # one range over the piece's missing part
+    assert picker.pick_whole("web", full(2), 2 * BLOCKS, slow=lambda: [0]) == fast  # then the endgame's rule
+    assert picker.block_received("web", slow[0])[:2] == (True, ["slow"])
+
+
+def test_slow_peers_that_filled_the_endgame_cap_do_not_lock_a_web_seed_out() -> None:
+    picker = setup_picker("1")
+    blocks = picker.pick("slow 0", full(1), BLOCKS)
+    for n in range(1, MAX_REQUESTERS):
+        assert picker.pick(f"slow {n}", full(1), BLOCKS) == blocks  # the endgame's duplicates
+    assert picker.pick("one peer too many", full(1), BLOCKS) == []
+    assert picker.pick_whole("web", full(1), BLOCKS, slow=lambda: [0]) == blocks
+    assert picker.pick_whole("web", full(1), BLOCKS, slow=lambda: [0]) == []  # once
+    picker.peer_gone("slow 0")  # back under the cap: peers may duplicate again
+    assert picker.pick("one peer too many", full(1), BLOCKS) == []  # the web seed fills it
+    picker.peer_gone("web")
+    assert sorted(picker.pick("one peer too many", full(1), BLOCKS)) == blocks
+    accepted, others, _ = picker.block_received("slow 1", blocks[0])
+    assert accepted and sorted(others) == ["one peer too many", "slow 2"]
+
+
+def test_a_skipped_slow_piece_is_not_taken_over() -> None:
+    picker = setup_picker("11")
+    picker.pick("slow", full(2), BLOCKS, prefer=[0])
+    picker.pick("fast", full(2), BLOCKS, prefer=[1])
+    picker.set_priorities([0, 1])
+    assert pieces_of(picker.pick_whole("web", full(2), BLOCKS, slow=lambda: [0])) == [1]  # the endgame's duplicates

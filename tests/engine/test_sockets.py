@@ -153,3 +153,24 @@ async def test_an_ipv6_port_that_is_taken_leaves_ipv4_listening(caplog: pytest.L
             assert "not listening on IPv6" in caplog.text
         finally:
             listener.close()
+
+
+async def test_unbound_udp_takes_one_port_number_on_both_stacks() -> None:
+    """uTP and the DHT: an IPv4 and an IPv6 UDP socket on one port, each hearing its own family."""
+    ipv4, sink4 = await Sockets().datagram(_Sources, port=0, family=socket.AF_INET)
+    port = ipv4.get_extra_info("sockname")[1]
+    try:
+        ipv6, sink6 = await Sockets().datagram(_Sources, port=port, family=socket.AF_INET6)
+    except OSError as exc:
+        ipv4.close()
+        pytest.fail(f"no IPv6 UDP socket beside the IPv4 one on port {port}: {exc}")
+    sender6 = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    try:
+        assert ipv6.get_extra_info("socket").getsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY) == 1
+        sender6.sendto(b"six", ("::1", port))
+        assert await asyncio.wait_for(sink6.sources.get(), 5) == "::1"
+        assert sink4.sources.empty()
+    finally:
+        sender6.close()
+        ipv4.close()
+        ipv6.close()

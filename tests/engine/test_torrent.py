@@ -12,6 +12,7 @@ import inspect
 import math
 import os
 import random
+import socket
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from app.engine.store import ResumeRecord
 from app.engine.session import Session
 from app.engine.torrent import Torrent, TorrentHost, _Candidate
 from app.engine.torrent_options import SKIP, TorrentOptions, apply_options
+from app.engine.wire import extension as ext
 
 PIECE = 32 * 1024
 SIZES = {"a.bin": 2 * PIECE, "b.bin": 2 * PIECE}  # piece-aligned: b.bin is pieces 2 and 3
@@ -453,3 +455,19 @@ async def test_an_idle_seed_says_when_its_tick_next_has_work(made, metainfo: Met
     torrent.candidates[("127.0.0.1", 6881)] = _Candidate(failures=1, not_before=30.0)
     assert torrent.sleeps_until(0.0) == 30.0
     assert torrent.sleeps_until(30.0) is None  # the retry is due: it has work
+
+
+async def test_pex_marks_the_peers_that_speak_utp(made, host, metainfo: Metainfo, payload: Path) -> None:
+    """BEP 11: added.f 0x04 (uTP) makes a peer one to dial over uTP first; other flags do not,
+    and a later message without the flag does not take it back."""
+    host.network = FakeNetwork(sockets=Sockets(""))  # unbound: IPv6 peers are kept too
+    torrent = made(metainfo, payload.parent, StopReason.USER)  # paused: nothing is dialed
+    utp, seed, plain, utp6 = ("10.0.0.1", 1), ("10.0.0.2", 2), ("10.0.0.3", 3), ("::1", 4)
+    message = ext.PexMessage(added=(utp, seed, plain), added_flags=bytes([ext.PEX_UTP | ext.PEX_SEED, ext.PEX_SEED, 0]),
+                             added6=(utp6,), added6_flags=bytes([ext.PEX_UTP]))
+    torrent.pex_received(None, message)  # type: ignore[arg-type]  # the sender plays no part
+    torrent.pex_received(None, ext.PexMessage(added=(utp,), added_flags=b"\0"))  # type: ignore[arg-type]
+    torrent.pex_received(None, ext.PexMessage(added=(("10.0.0.4", 5),)))  # type: ignore[arg-type]  # no flags at all
+    assert {address: torrent.speaks_utp(address) for address in torrent.candidates} == {
+        utp: True, seed: False, plain: False, ("10.0.0.4", 5): False,
+    } | ({utp6: True} if socket.has_ipv6 else {})

@@ -1,4 +1,5 @@
-"""The pure half of BEP 19 web seeds: URLs, range plans, response checks, back-off."""
+"""The pure half of BEP 19 web seeds: URLs, range plans, response checks, back-off, and which
+started pieces peers are too slow with."""
 
 from __future__ import annotations
 
@@ -8,11 +9,15 @@ import pytest
 
 from app.engine.bencode import decode_info, encode
 from app.engine.metainfo import Metainfo, parse_metainfo, to_torrent_bytes
-from app.engine.piece_picker import Block
+from app.engine.bitfield import Bitfield
+from app.engine.piece_picker import BLOCK_SIZE, Block, PiecePicker
 from app.engine.storage.layout import Layout
 from app.engine.webseed import (
     BACKOFF,
     MAX_FAILURES,
+    SLOW_AFTER,
+    STALL_GRACE,
+    PeerQueue,
     Segment,
     SeedHealth,
     WebSeedError,
@@ -22,6 +27,7 @@ from app.engine.webseed import (
     plan,
     retry_after,
     runs,
+    slow_pieces,
 )
 
 
@@ -223,3 +229,83 @@ def test_httpseeds_are_read_and_written_with_the_torrent() -> None:
     parsed = parse_metainfo(data)
     assert parsed.http_seeds == ("http://127.0.0.1/seed.php",)
     assert parse_metainfo(to_torrent_bytes(parsed)).http_seeds == parsed.http_seeds
+
+
+# -- taking over pieces peers are slow with -------------------------------------------------------
+
+BS = BLOCK_SIZE
+
+
+def blocks_of(piece: int, count: int = 4) -> tuple[Block, ...]:
+    return tuple(Block(piece, i * BS, BS) for i in range(count))
+
+
+def test_a_piece_queued_behind_more_than_slow_after_seconds_is_slow() -> None:
+    rate = 4 * BS / SLOW_AFTER  # the first piece's four blocks take SLOW_AFTER seconds exactly
+    queue = PeerQueue(rate, last_block_at=100.0, blocks=blocks_of(0) + blocks_of(1))
+    assert slow_pieces([queue], now=100.0) == [1]
+
+
+def test_the_slowest_piece_comes_first() -> None:
+    slow = PeerQueue(BS / SLOW_AFTER / 2, 0.0, blocks_of(3, 1) + blocks_of(5, 1))
+    assert slow_pieces([slow], now=0.0) == [5, 3]
+
+
+def test_a_block_also_asked_of_a_fast_peer_is_not_slow() -> None:
+    slow = PeerQueue(1.0, 0.0, blocks_of(0))  # a byte a second
+    fast = PeerQueue(10 * 1024 * 1024, 0.0, blocks_of(0))  # the endgame asked it too
+    assert slow_pieces([slow], now=0.0) == [0]
+    assert slow_pieces([slow, fast], now=0.0) == []
+
+
+def test_a_piece_waits_for_its_slowest_block() -> None:
+    fast = PeerQueue(10 * 1024 * 1024, 0.0, blocks_of(0, 3))
+    slow = PeerQueue(1.0, 0.0, (Block(0, 3 * BS, BS),))
+    assert slow_pieces([fast, slow], now=0.0) == [0]
+
+
+def test_in_the_endgame_every_piece_in_flight_is_taken_over_slowest_first() -> None:
+    fast = PeerQueue(10 * 1024 * 1024, 0.0, blocks_of(2))
+    quick = PeerQueue(0.0, 0.0, blocks_of(4))  # just asked: not judged yet
+    slower = PeerQueue(BS, 0.0, blocks_of(3, 1))
+    assert slow_pieces([fast, quick, slower], now=0.0) == []
+    assert slow_pieces([fast, quick, slower], now=0.0, endgame=True) == [3, 2, 4]
+
+
+def test_a_peer_with_no_rate_is_stalled_only_after_the_grace() -> None:
+    queue = PeerQueue(0.0, last_block_at=50.0, blocks=blocks_of(7))
+    assert slow_pieces([queue], now=50.0 + STALL_GRACE) == []  # just asked: not judged yet
+    assert slow_pieces([queue], now=50.0 + STALL_GRACE + 0.5) == [7]
+
+
+def test_a_web_seed_takes_over_the_slow_piece_when_every_piece_is_started() -> None:
+    """Pieces 0 and 2 from a fast peer, 1 from a slow one; nothing left to start. The seed takes
+    piece 1's blocks (the slow peer's requests duplicated), wins, and the slow peer is cancelled."""
+    picker = PiecePicker(3, 4 * BS, 12 * BS)
+    picker.peer_joined(Bitfield.full(3))
+    fast_blocks = picker.pick("fast", Bitfield.full(3), 4, prefer=[0])
+    slow_blocks = picker.pick("slow", Bitfield.full(3), 4, prefer=[1])
+    fast_blocks += picker.pick("fast", Bitfield.full(3), 4, prefer=[2])
+    assert {b.piece for b in slow_blocks} == {1} and {b.piece for b in fast_blocks} == {0, 2}
+    clock = 1000.0
+    queues = [PeerQueue(1_000_000.0, clock, tuple(fast_blocks)), PeerQueue(2048.0, clock - 1, tuple(slow_blocks))]
+    web = picker.pick_whole("web", Bitfield.full(3), 8, slow=lambda: slow_pieces(queues, clock))
+    assert sorted(web) == sorted(slow_blocks)  # the whole missing part: one range
+    for block in web:
+        assert picker.block_received("web", block)[:2] == (True, ["slow"])  # the slow peer's requests cancelled
+        assert picker.block_received("slow", block) == (False, [], False)  # its late copy is dropped
+    assert picker.piece_failed(1) == {"web"}  # a failure would be the seed's alone, not the peer's
+
+
+def test_nothing_is_taken_over_while_a_piece_is_left_to_start() -> None:
+    picker = PiecePicker(2, 4 * BS, 8 * BS)
+    picker.peer_joined(Bitfield.full(2))
+    slow_blocks = picker.pick("slow", Bitfield.full(2), 4)
+    asked: list[int] = []
+
+    def slow() -> list[int]:
+        asked.append(1)
+        return [slow_blocks[0].piece]
+
+    web = picker.pick_whole("web", Bitfield.full(2), 4, slow=slow)
+    assert {b.piece for b in web} == {1 - slow_blocks[0].piece} and asked == []

@@ -1,4 +1,5 @@
-"""Fuzzing app/engine/portmap (natpmp.py, pcp.py, pmp_mapper.py): hostile gateway answers.
+"""Fuzzing app/engine/portmap (natpmp.py, pcp.py, pmp_mapper.py): hostile gateway answers, and
+hostile announcements on 224.0.0.1:5350 (anyone on the network may send them).
 
 Garbage, huge datagrams, answers with another nonce or opcode, wrong versions, success with
 no port: each decodes or gives a PortMapError, and a mapper fed them maps only what it asked.
@@ -17,7 +18,7 @@ from app.engine.portmap.errors import PortMapError
 from fuzz.seeds import SEEDS
 from fuzz.strategies import fuzz_input
 from app.engine.portmap.pmp_mapper import PmpMapper
-from fuzz.targets import PORTMAP_PORTS, datagrams, portmap_target
+from fuzz.targets import PORTMAP_GATEWAY, PORTMAP_PORTS, datagrams, portmap_announce_target, portmap_target
 
 _PORTS = st.sampled_from([0, 1, 6881, 6882, 65535])
 _PCP_ANSWERS = st.builds(
@@ -77,3 +78,42 @@ def test_the_seeds_reach_the_mapped_state_so_the_fuzzer_starts_deep(seed: bytes,
 def test_a_success_that_names_no_port_is_not_believed() -> None:
     portless = [a[:42] + b"\x00\x00" + a[44:] for a in datagrams(SEEDS["portmap"][0])]  # assigned port 0
     assert _fed(_stream(portless)).status.mappings == ()
+
+
+_ANNOUNCEMENTS = st.one_of(
+    st.builds(lambda version, opcode, result, epoch, tail: struct.pack("!BBBBII12x", version, opcode, 0, result, 0, epoch)[:tail],
+              st.sampled_from([0, 1, 2]), st.sampled_from([0x00, 0x80, 0x81]), st.integers(0, 3),
+              st.integers(0, 2**32 - 1), st.integers(0, 24)),
+    st.builds(lambda opcode, result, epoch, tail: struct.pack("!BBHI4B", 0, opcode, result, epoch, 1, 2, 3, 4)[:tail],
+              st.sampled_from([0, 128, 129]), st.integers(0, 3), st.integers(0, 2**32 - 1), st.integers(0, 12)),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(fuzz_input(SEEDS["pmp_announce"]))
+def test_announcements_of_any_bytes_give_only_port_map_errors(data: bytes) -> None:
+    portmap_announce_target(data)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 1), _ANNOUNCEMENTS), max_size=8))
+def test_announcements_from_strangers_or_malformed_never_remap_more_than_once_a_tick(
+    heard: list[tuple[int, bytes]],
+) -> None:
+    portmap_announce_target(b"".join(bytes([len(d) + 1, source]) + d for source, d in heard if len(d) < 255))
+
+
+def test_the_announcement_seeds_reach_a_remap_so_the_fuzzer_starts_deep() -> None:
+    """The gateway's PCP restart in the first seed remaps; the stranger's before it does not."""
+    mapper = PmpMapper("10.0.0.5", dict(PORTMAP_PORTS), gateway=PORTMAP_GATEWAY, nonce=bytes)
+    mapper.start(0.0)
+    mapper.handle_timer(0.0)
+    mapper.datagrams_to_send()
+    for datagram in datagrams(SEEDS["portmap"][0]):
+        mapper.receive(datagram, 0.0)
+    heard = list(datagrams(SEEDS["pmp_announce"][0]))
+    mapper.announced(heard[0][1:], "10.0.0.66" if heard[0][0] % 2 else PORTMAP_GATEWAY, 50.0)
+    assert mapper.restarts == 0
+    mapper.announced(heard[1][1:], PORTMAP_GATEWAY, 50.0)
+    assert mapper.restarts == 1
+    portmap_announce_target(SEEDS["pmp_announce"][0])

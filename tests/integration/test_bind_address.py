@@ -27,6 +27,7 @@ from app.engine.session import Session
 from app.engine.snapshots import TorrentState
 from app.engine.tracker.server import TrackerServer
 from tests.lt_peer import LtPeer, make_torrent, random_tree
+from tests.processes import lacking
 from tests.swarm_helpers import assert_same_files, loopback_config, wait_for_state
 
 pytestmark = pytest.mark.interop
@@ -187,14 +188,18 @@ def _can_bind(host: str) -> bool:
     return True
 
 
-@pytest.mark.skipif(not _can_bind("::1"), reason="this machine has no IPv6 loopback")
 async def test_an_ipv6_address_runs_the_ipv6_dht_only() -> None:
-    """BEP 32: bound to an IPv6 address, the DHT is one IPv6 node on that address."""
+    """BEP 32: bound to an IPv6 address, the DHT is one IPv6 node on that address, on the one
+    UDP socket it shares with uTP (BEP 29), at the TCP port's number."""
+    if not _can_bind("::1"):
+        lacking("ipv6", "This machine has no IPv6 loopback (::1)")
     session = Session(loopback_config("::1", enable_dht=True, dht_bootstrap=(), enable_lsd=True))
     await session.start()
     try:
         assert session.dht is not None and list(session.dht.nodes) == [socket.AF_INET6]
+        assert list(session.utp) == [socket.AF_INET6]
         dht_port = session.dht_port
+        assert dht_port == session.utp[socket.AF_INET6].port == session.listen_port
         sampler = SocketSampler()
         sampler.sample()
     finally:

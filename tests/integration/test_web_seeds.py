@@ -8,19 +8,24 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from urllib.parse import parse_qs
 
+import aiohttp
 import pytest
 from aiohttp import web
 
+from app.engine import torrent as torrent_module
 from app.engine import webseed
 from app.engine.creator import create_torrent
 from app.engine.errors import EngineError
 from app.engine.magnet import format_magnet, parse_magnet
 from app.engine.bencode import decode_torrent, encode
 from app.engine.metainfo import Metainfo, parse_metainfo
+from app.engine.piece_picker import BLOCK_SIZE, Block
+from app.engine.rate_limit import RateLimits
 from app.engine.session import Session
+from app.engine.storage.layout import Layout
 from app.engine.snapshots import PeerSnapshot, TorrentState
 from tests.http_server import Handler, Serve, handler_servers
-from tests.lt_peer import LtPeer, random_tree
+from tests.lt_peer import LtPeer, random_tree, throttle_loopback
 from tests.swarm_helpers import assert_same_files, running_session, torrent_snapshot, wait_for_state
 
 SIZES = {  # a piece spans several files; empty files; a short last piece
@@ -121,6 +126,105 @@ async def test_web_seed_added_by_hand_beside_a_libtorrent_seed(
     assert_same_files(payload.parent, tmp_path / "got", ["payload/big.bin", "payload/small.txt"])
     assert row is not None and row.address == base and row.note == ""
     assert 0 < row.downloaded < downloaded  # both sources gave pieces
+
+
+def peer_row(session: Session, info_hash: str) -> PeerSnapshot | None:
+    details = session.details(info_hash)
+    assert details is not None
+    return next((p for p in details.peers if not p.is_web_seed), None)
+
+
+async def test_a_fast_web_seed_takes_over_pieces_a_slow_peer_started(
+    serve: Serve, tmp_path: Path, lt_seed: LtPeer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The peer, throttled to 32 KiB/s, has 2 MiB of requests in flight when the web seed comes:
+    the seed fetches the pieces nobody started, then those the peer would take a minute over."""
+    judged_slow: set[int] = set()
+
+    def recorded(queues: list[webseed.PeerQueue], now: float, *, endgame: bool) -> list[int]:
+        slow = webseed.slow_pieces(queues, now, endgame=endgame)
+        judged_slow.update(slow)
+        return slow
+
+    monkeypatch.setattr(torrent_module, "slow_pieces", recorded)
+    payload = random_tree(tmp_path / "big" / "payload", {"big.bin": 4 * 1024 * 1024})
+    torrent = create_torrent(payload, piece_length=64 * 1024)
+    throttle_loopback(lt_seed, 32 * 1024)
+    lt_seed.add(torrent, payload.parent, seed_mode=True)
+    base = await serve(files_of(payload.parent))
+    async with running_session() as session:
+        info_hash = await session.add_torrent(torrent, tmp_path / "got")
+        session.add_peer(info_hash, lt_seed.host, lt_seed.port)
+        async with asyncio.timeout(30):  # the peer has started pieces
+            while (row := peer_row(session, info_hash)) is None or not row.downloaded:
+                await asyncio.sleep(0.05)
+        await session.add_web_seed(info_hash, base)
+        await wait_for_state(session, info_hash, TorrentState.SEEDING)  # both seeds: the peer is gone
+        seed = seed_row(session, info_hash)
+    assert_same_files(payload.parent, tmp_path / "got", ["payload/big.bin"])
+    assert judged_slow, "no piece was named for a take-over: the seed only took the endgame's duplicates"
+    assert seed is not None and seed.taken_over > 0, seed  # blocks asked of the peer came from the seed first
+    assert seed.downloaded + row.downloaded >= 4 * 1024 * 1024
+
+
+class PeersWinAfterOneBlock:
+    """A web seed's owner (the torrent's part) that hands out one piece and, once the piece's
+    first block is in, cancels the rest, as the torrent does when peers deliver them first."""
+
+    def __init__(self, blocks: list[Block]) -> None:
+        self.throttle = RateLimits().throttle()
+        self.blocks = blocks
+        self.handed = False
+        self.received: list[Block] = []
+        self.returned: list[Block] = []
+        self.failures: list[str] = []
+
+    def web_seed_blocks(self, seed: webseed.WebSeed, count: int) -> list[Block]:
+        if self.handed:
+            return []
+        self.handed = True
+        return self.blocks
+
+    def block_received(self, peer: webseed.WebSeed, block: Block, data: memoryview) -> None:
+        self.received.append(block)
+        for other in self.blocks[1:]:
+            peer.cancel(other)
+
+    def blocks_returned(self, peer: webseed.WebSeed, blocks: list[Block]) -> None:
+        self.returned += blocks
+
+    def web_seed_failed(self, seed: webseed.WebSeed, error: webseed.WebSeedError) -> None:
+        self.failures.append(str(error))
+
+
+async def test_a_web_seed_beaten_by_peers_stops_reading_its_range(serve: Serve, tmp_path: Path) -> None:
+    """The server sends a piece's first block, then nothing more: only a seed that gives up the
+    rest of its range once peers delivered it ends its run (else it waits READ_TIMEOUT)."""
+    data = random_tree(tmp_path / "files", {"one.bin": 4 * BLOCK_SIZE}) / "one.bin"
+    body = data.read_bytes()
+
+    async def first_block_only(request: web.Request) -> web.StreamResponse:
+        headers = {"Content-Range": f"bytes 0-{len(body) - 1}/{len(body)}", "Content-Length": str(len(body))}
+        response = web.StreamResponse(status=206, headers=headers)
+        await response.prepare(request)
+        await response.write(body[:BLOCK_SIZE])
+        await asyncio.Event().wait()  # never more: the server's shutdown cancels it
+        return response
+
+    meta = parse_metainfo(create_torrent(data, piece_length=4 * BLOCK_SIZE))
+    owner = PeersWinAfterOneBlock([Block(0, i * BLOCK_SIZE, BLOCK_SIZE) for i in range(4)])
+    async with aiohttp.ClientSession() as http:
+        url = await serve(first_block_only)
+        seed = webseed.WebSeed(url, meta, Layout(meta.piece_length, [len(body)]), owner, lambda: http)
+        seed.start()
+        try:
+            async with asyncio.timeout(10):
+                while seed.busy:
+                    await asyncio.sleep(0.01)
+        except TimeoutError:
+            raise AssertionError("the seed went on waiting for bytes peers had delivered") from None
+    assert owner.received == owner.blocks[:1] and owner.returned == [] and owner.failures == []
+    assert seed.lost == 3 and seed.down.total < len(body)
 
 
 async def test_redirect_to_another_server_is_followed(serve: Serve, payload: Path, tmp_path: Path) -> None:

@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 
-from tests.processes import need_program, wait_until
+from tests.processes import lacking, need_program, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 ROUTER_LAN, CLIENT_LAN, OUTSIDE = "10.77.0.1", "10.77.0.2", "11.0.0.1"
@@ -73,6 +73,27 @@ allow 1024-65535 10.77.0.0/24 1024-65535
 deny 0-65535 0.0.0.0/0 0-65535
 """
 
+PCP_ELSEWHERE = 5352  # where the lab's nftables rules send PCP (version 2) datagrams, see refuse_pcp
+# Our client asks PCP and NAT-PMP from one socket: one flow to conntrack. Its PCP datagrams get
+# their own conntrack zone, so the redirect made for them is not applied to NAT-PMP's, and the
+# refuser's answers, in that zone too, go out from port 5351 as the client expects.
+NATPMP_ONLY_RULES = f"""
+table ip natpmp_only {{
+  chain zone_in {{
+    type filter hook prerouting priority raw; policy accept;
+    udp dport 5351 @th,64,8 2 ct zone set 2
+  }}
+  chain zone_out {{
+    type filter hook output priority raw; policy accept;
+    udp sport {PCP_ELSEWHERE} ct zone set 2
+  }}
+  chain pcp_elsewhere {{
+    type nat hook prerouting priority dstnat - 50; policy accept;
+    udp dport 5351 @th,64,8 2 redirect to :{PCP_ELSEWHERE}
+  }}
+}}
+"""
+
 
 def _ip(*args: str) -> None:
     subprocess.run(["ip", *args], check=True, capture_output=True, timeout=10)
@@ -83,6 +104,7 @@ class Lab:
     folder: Path
     tag: str = field(default_factory=lambda: secrets.token_hex(3))
     router_process: subprocess.Popen[bytes] | None = None
+    pcp_refuser: subprocess.Popen[bytes] | None = None
     starts: int = 0
 
     @property
@@ -134,6 +156,26 @@ class Lab:
         log.close()
         self.wait_for(lambda: "Listening for NAT-PMP/PCP" in self.router_log(), "miniupnpd to start")
 
+    def refuse_pcp(self) -> None:
+        """Make the router one that speaks only NAT-PMP (RFC 6886), as before PCP: miniupnpd
+        answers both versions, so PCP requests are turned away before they reach it, with the
+        "unsupported version" answer such a router gives (tests/interop/natpmp_only.py)."""
+        heard = self.folder / "pcp-refused.log"
+        with open(self.folder / "natpmp_only.err", "wb") as errors:
+            self.pcp_refuser = subprocess.Popen(
+                ["ip", "netns", "exec", self.router_ns, "env", f"PYTHONPATH={ROOT}", sys.executable,
+                 "-m", "tests.interop.natpmp_only", str(PCP_ELSEWHERE), str(heard)],
+                cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors)
+        self.wait_for(lambda: heard.exists() and "listening" in heard.read_text(), "the PCP refuser to listen")
+        (self.folder / "natpmp_only.nft").write_text(NATPMP_ONLY_RULES)
+        subprocess.run(["ip", "netns", "exec", self.router_ns, "nft", "-f", str(self.folder / "natpmp_only.nft")],
+                       check=True, capture_output=True, timeout=10)
+
+    def pcp_refused(self) -> list[str]:
+        """What the PCP refuser turned away: one "version V from ADDRESS" a datagram."""
+        heard = self.folder / "pcp-refused.log"
+        return heard.read_text().splitlines()[1:] if heard.exists() else []
+
     def take_port(self, port: int, holder: str) -> None:
         """Map `port` (TCP and UDP) to another computer, `holder`, through UPnP."""
         script = ("import miniupnpc, sys; u = miniupnpc.UPnP(); u.discoverdelay = 1000; u.discover(); u.selectigd(); "
@@ -166,6 +208,9 @@ class Lab:
 
     def destroy(self) -> None:
         self.kill_router()
+        if self.pcp_refuser is not None and self.pcp_refuser.poll() is None:
+            os.kill(self.pcp_refuser.pid, signal.SIGKILL)  # `ip netns exec` execs python: its PID
+            self.pcp_refuser.wait(10)
         for ns in (self.router_ns, self.client_ns):
             subprocess.run(["ip", "netns", "delete", ns], capture_output=True, timeout=10)
 
@@ -220,14 +265,14 @@ class Probe:
 @contextmanager
 def home_network(folder: Path) -> Iterator[Lab]:
     if os.geteuid() != 0:
-        pytest.skip("port mapping against a real router needs network namespaces, which need root "
-                    "(ip netns add); this machine runs the tests as a normal user")
+        lacking("netns", "Port mapping against a real router needs network namespaces, which need root "
+                         "(ip netns add); these tests run as a normal user")
     need_program("ip")
     lab = Lab(folder)
     try:
         _ip("netns", "add", lab.router_ns)
     except subprocess.CalledProcessError as exc:
-        pytest.skip(f"this machine refuses network namespaces: {exc.stderr.decode(errors='replace').strip()}")
+        lacking("netns", f"This machine refuses network namespaces: {exc.stderr.decode(errors='replace').strip()}")
     try:
         lab.build()
         yield lab

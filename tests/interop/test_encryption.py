@@ -10,7 +10,8 @@ import libtorrent as lt
 import pytest
 
 from app.engine.session import Session
-from app.engine.snapshots import TorrentState
+from app.engine.transport.mse_transport import Encryption
+from app.engine.snapshots import PeerSnapshot, TorrentState
 from tests.lt_peer import LtPeer, make_torrent, random_tree, throttle_loopback
 from tests.swarm_helpers import assert_same_files, loopback_config, running_session, wait_for_state
 
@@ -132,3 +133,56 @@ async def test_allow_falls_back_to_plaintext_with_a_plaintext_only_peer(payload:
     finally:
         seed.close()
     assert_same_files(payload, tmp_path / "down" / "enc", NAMES)
+
+
+async def wait_outgoing_peer(session: Session, info_hash: str) -> PeerSnapshot:
+    """The first connected peer once there is one, waited for; it must be one we dialed."""
+    async with asyncio.timeout(WAIT):
+        while True:
+            details = session.details(info_hash)
+            if details is not None and details.peers:
+                peer = details.peers[0]
+                assert not peer.incoming, "libtorrent dialed us: this test is about our dials"
+                return peer
+            await asyncio.sleep(0.02)
+
+
+async def wait_no_peers(session: Session, info_hash: str) -> None:
+    async with asyncio.timeout(WAIT):
+        while (details := session.details(info_hash)) is None or details.peers:
+            await asyncio.sleep(0.02)
+
+
+async def test_a_peer_that_refused_mse_is_dialed_plain_first_until_it_refuses_plain(
+    payload: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="app.engine.transport.mse_transport")
+    torrent = make_torrent(payload, piece_size=65536)
+    seed = LtPeer("127.0.0.2", **PLAINTEXT_ONLY)  # in_enc_policy 2: refuses MSE
+    throttle_loopback(seed, RATE // 10)  # still downloading when paused
+    try:
+        await asyncio.to_thread(seed.wait_seeding, seed.add(torrent, payload.parent))
+        refused = f"encrypted handshake with 127.0.0.2:{seed.port} failed"
+        async with running_session(encryption="allow") as session:
+            info_hash = await session.add_torrent(torrent, tmp_path / "down")
+            session.add_peer(info_hash, "127.0.0.2", seed.port)
+            first = await wait_outgoing_peer(session, info_hash)
+            attempts_first = sum(refused in record.getMessage() for record in caplog.records)
+            await session.pause(info_hash)
+            await wait_no_peers(session, info_hash)
+            await session.resume(info_hash)
+            second = await wait_outgoing_peer(session, info_hash)
+            attempts_both = sum(refused in record.getMessage() for record in caplog.records)
+            seed.session.apply_settings(FORCED_RC4)  # now it refuses plaintext instead
+            await session.pause(info_hash)
+            await wait_no_peers(session, info_hash)
+            await session.resume(info_hash)
+            third = await wait_outgoing_peer(session, info_hash)
+            order_after = session.encryption_memory.dial_order(Encryption.ALLOW, ("127.0.0.2", seed.port))
+    finally:
+        seed.close()
+    assert not first.encrypted and not second.encrypted
+    assert attempts_first == 1, "the first dial tries MSE, which libtorrent refuses, then plain"
+    assert attempts_both == 1, "the second dial went plain first: no second MSE attempt"
+    assert third.encrypted, "plain refused, the third dial took MSE"
+    assert order_after == (True, False), "and the peer is dialed MSE first again"

@@ -1,5 +1,7 @@
 """Port mapping against a real router: Debian's miniupnpd (UPnP IGD, PCP, NAT-PMP) in a network
 namespace the test makes, our service in another one behind it. Nothing leaves the namespaces.
+miniupnpd answers both PCP and NAT-PMP; for a router that speaks only NAT-PMP the lab turns PCP
+away before it reaches miniupnpd (Lab.refuse_pcp).
 
 The service runs in a subprocess (tests/engine/portmap/portmap_probe.py) inside the client
 namespace; miniupnpd's lease file is its list of mappings.
@@ -11,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -61,6 +64,35 @@ def test_the_mapping_appears_is_renewed_and_is_removed_on_exit(lab: Lab, method:
 
 
 @pytest.mark.timeout(120)
+def test_a_router_that_speaks_only_natpmp_is_asked_in_version_0_and_the_mapping_removed_on_exit(lab: Lab) -> None:
+    """RFC 6886 alone, as routers made before PCP speak it: our PCP request is answered
+    "unsupported version" (RFC 6887 9), and from then on miniupnpd hears NAT-PMP version 0 only."""
+    lab.start_router()
+    lab.refuse_pcp()
+    with probe(lab, "--port", str(PORT), "--lifetime", "4", "--method", "pmp") as service:
+        # RFC 6886 3.2: the external address comes in its own answer, maybe after the mappings'
+        line = service.until(lambda line: _mapped(line) and line["address"] == OUTSIDE,
+                             "both ports mapped and the router's external address")
+        assert line["summary"] == f"Port {PORT} open through NAT-PMP ({OUTSIDE})"
+        assert lab.pcp_refused() and all(heard.startswith("version 2 ") for heard in lab.pcp_refused())
+        lab.wait_for(lambda: _both_listed(lab), "miniupnpd to list both mappings")
+        assert lab.mappings()[("TCP", PORT)][:2] == lab.mappings()[("UDP", PORT)][:2] == (CLIENT_LAN, PORT)
+        first_expiry = lab.mappings()[("TCP", PORT)][2]
+        lab.wait_for(lambda: lab.mappings().get(("TCP", PORT), ("", 0, 0))[2] > first_expiry + 2,
+                     "the lease to be renewed")
+        refused = len(lab.pcp_refused())
+        logged_before_close = len(lab.router_log())
+        service.close()
+    asked = [f"NAT-PMP {protocol} port {PORT} mapping removed" for protocol in ("TCP", "UDP")]
+    lab.wait_for(lambda: all(line in lab.router_log()[logged_before_close:] for line in asked),
+                 "miniupnpd to be asked with NAT-PMP to remove both mappings")
+    lab.wait_for(lambda: lab.mappings() == {}, "the mappings to be removed")
+    assert f"NAT-PMP port mapping request : {PORT}->{CLIENT_LAN}:{PORT} tcp" in lab.router_log()
+    assert "PCP request received" not in lab.router_log(), "no PCP request reached miniupnpd"
+    assert len(lab.pcp_refused()) == refused, "after the refusal, renewals and deletes spoke NAT-PMP only"
+
+
+@pytest.mark.timeout(120)
 @pytest.mark.parametrize("method", list(METHODS))
 def test_a_router_that_restarted_gets_the_mappings_again(lab: Lab, method: str) -> None:
     lab.start_router()
@@ -71,6 +103,22 @@ def test_a_router_that_restarted_gets_the_mappings_again(lab: Lab, method: str) 
         lab.start_router()  # an empty list, a new epoch, a new control URL
         lab.wait_for(lambda: lab.mappings() == {}, "the mappings to be removed")
         lab.wait_for(lambda: _both_listed(lab), "the service to map the ports again")
+        service.close()
+    lab.wait_for(lambda: lab.mappings() == {}, "the mappings to be removed")
+
+
+@pytest.mark.timeout(120)
+def test_a_restarted_router_announces_itself_and_gets_the_mappings_back_long_before_the_renewal(lab: Lab) -> None:
+    """miniupnpd multicasts a PCP ANNOUNCE to 224.0.0.1:5350 when it starts (RFC 6887 14.1.1):
+    with an hour's lifetime the renewal is half an hour away, so only the announcement remaps."""
+    lab.start_router()
+    with probe(lab, "--port", str(PORT), "--lifetime", "3600", "--method", "pmp") as service:
+        service.until(_mapped, "both ports mapped")
+        lab.wait_for(lambda: _both_listed(lab), "miniupnpd to list both mappings")
+        time.sleep(4)  # setup, not a measure: the router's epoch must run past our 2 s of slack
+        lab.kill_router()
+        lab.start_router()  # an empty list and a new epoch, announced
+        lab.wait_for(lambda: _both_listed(lab), "the service to map the ports again after the announcement")
         service.close()
     lab.wait_for(lambda: lab.mappings() == {}, "the mappings to be removed")
 

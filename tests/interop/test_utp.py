@@ -1,5 +1,5 @@
 """Piecemeal against a real libtorrent peer over uTP only (libtorrent's TCP switched off both
-ways), both directions, single and multi-file, byte for byte."""
+ways), both directions, single and multi-file, byte for byte, over IPv4 and over IPv6 on ::1."""
 
 from __future__ import annotations
 
@@ -39,23 +39,27 @@ async def peer_transports(session: Session, info_hash: str) -> set[str]:
     return {peer.transport for peer in details.peers} if details is not None else set()
 
 
-@pytest.mark.parametrize("layout", ["single", "multi"])
-async def test_download_from_a_libtorrent_seed_over_utp(layout: str, tmp_path: Path) -> None:
+# (layout, libtorrent's address, ours): on ::1 both listen on IPv6 loopback, ports apart.
+CASES = [("single", "127.0.0.2", "127.0.0.1"), ("multi", "127.0.0.2", "127.0.0.1"), ("multi", "::1", "::1")]
+
+
+@pytest.mark.parametrize(("layout", "lt_host", "pm_host"), CASES)
+async def test_download_from_a_libtorrent_seed_over_utp(layout: str, lt_host: str, pm_host: str, tmp_path: Path) -> None:
     payload, names = payload_of(tmp_path / "seed", layout)
     torrent = make_torrent(payload, piece_size=65536)
-    seed = LtPeer("127.0.0.2", **UTP_ONLY)
+    seed = LtPeer(lt_host, **UTP_ONLY)
     seed.add(torrent, payload.parent)
-    session = Session(loopback_config(transport="utp"))
+    session = Session(loopback_config(pm_host, transport="utp"))
     await session.start()
     transports: set[str] = set()
     try:
         await asyncio.to_thread(seed.wait_seeding, seed.handles[0])
         info_hash = await session.add_torrent(torrent, tmp_path / "down")
-        session.add_peer(info_hash, "127.0.0.2", seed.port)
+        session.add_peer(info_hash, lt_host, seed.port)
         async with asyncio.timeout(120):
             while torrent_state(session, info_hash) != TorrentState.SEEDING:
                 transports |= await peer_transports(session, info_hash)
-                await asyncio.sleep(0.05)
+                await asyncio.sleep(0)  # every loop turn: the whole download can take less than 50 ms
     finally:
         await session.close()
         seed.close()
@@ -69,21 +73,49 @@ def torrent_state(session: Session, info_hash: str) -> TorrentState:
     return snap.state
 
 
-@pytest.mark.parametrize("layout", ["single", "multi"])
-async def test_libtorrent_downloads_from_piecemeal_over_utp(layout: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("layout", "lt_host", "pm_host"), [(layout, "127.0.0.3", pm) for layout, _, pm in CASES[:2]]
+                         + [CASES[2]])
+async def test_libtorrent_downloads_from_piecemeal_over_utp(layout: str, lt_host: str, pm_host: str, tmp_path: Path) -> None:
     payload, names = payload_of(tmp_path / "seed", layout)
     torrent = make_torrent(payload, piece_size=32768)
-    session = Session(loopback_config(transport="utp"))
+    session = Session(loopback_config(pm_host, transport="utp"))
     await session.start()
-    leech = LtPeer("127.0.0.3", **UTP_ONLY)
+    leech = LtPeer(lt_host, **UTP_ONLY)  # no TCP at all: what it gets came over uTP
     try:
         info_hash = await session.add_torrent(torrent, payload.parent)
         await wait_for_state(session, info_hash, TorrentState.SEEDING)
         handle = leech.add(torrent, tmp_path / "lt")
         assert session.listen_port is not None
-        handle.connect_peer(("127.0.0.1", session.listen_port))  # libtorrent dials our UDP port
+        handle.connect_peer((pm_host, session.listen_port))  # libtorrent dials our UDP port
         await asyncio.to_thread(leech.wait_seeding, handle, 120.0)
     finally:
         leech.close()
         await session.close()
     assert_same(tmp_path / "seed", tmp_path / "lt", names)
+
+
+@pytest.mark.parametrize(("lt_host", "pm_host"), [("127.0.0.2", "127.0.0.1"), ("::1", "::1")])
+async def test_utp_first_reaches_a_libtorrent_that_takes_both_over_utp(lt_host: str, pm_host: str, tmp_path: Path) -> None:
+    """libtorrent takes TCP and uTP; our "utp-first" setting dials uTP, and that is what comes up."""
+    payload, names = payload_of(tmp_path / "seed", "multi")
+    torrent = make_torrent(payload, piece_size=65536)
+    both = {"enable_incoming_tcp": True, "enable_outgoing_tcp": False, "enable_incoming_utp": True,
+            "enable_outgoing_utp": False}  # it only answers: the connection is ours to choose
+    seed = LtPeer(lt_host, **both)
+    seed.add(torrent, payload.parent)
+    session = Session(loopback_config(pm_host, transport="utp-first"))
+    await session.start()
+    transports: set[str] = set()
+    try:
+        await asyncio.to_thread(seed.wait_seeding, seed.handles[0])
+        info_hash = await session.add_torrent(torrent, tmp_path / "down")
+        session.add_peer(info_hash, lt_host, seed.port)
+        async with asyncio.timeout(120):
+            while torrent_state(session, info_hash) != TorrentState.SEEDING:
+                transports |= await peer_transports(session, info_hash)
+                await asyncio.sleep(0.01)
+    finally:
+        await session.close()
+        seed.close()
+    assert_same(tmp_path / "seed", tmp_path / "down", names)
+    assert transports == {"uTP"}

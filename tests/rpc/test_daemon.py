@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import filecmp
+import os
 import re
 import subprocess
 import time
@@ -11,8 +12,10 @@ from pathlib import Path
 import pytest
 
 from app.engine.store import Store
+from app.engine.tracker.types import AnnounceEvent
 from tests.lt_peer import LtPeer, make_torrent, random_tree
 from tests.processes import wait_until
+from tests.recording_tracker import tracker_in_thread
 from tests.rpc.daemon_process import ROOT, DaemonProcess, daemon_command, daemon_env, rpc, running_daemon
 
 MAGNET = "magnet:?xt=urn:btih:" + "34" * 20 + "&dn=from-a-magnet"
@@ -72,14 +75,38 @@ def test_add_list_stop_start_verify_limit_and_remove(tmp_path: Path, content: Pa
 
 
 def test_a_download_from_libtorrent_completes_and_survives_sigterm(tmp_path: Path, content: Path) -> None:
-    data = make_torrent(content, piece_size=16384)
-    torrent = tmp_path / "album.torrent"
-    torrent.write_bytes(data)
-    seed = LtPeer("127.0.0.2")
-    try:
-        handle = seed.add(data, content.parent)
+    profile = tmp_path / "profile"
+    with tracker_in_thread() as (tracker, registry):
+        torrent = tmp_path / "album.torrent"
+        torrent.write_bytes(make_torrent(content, piece_size=16384, trackers=[tracker.http_url]))
+        info_hash, peer_port = download_from_libtorrent_then_sigterm(profile, torrent, content)
+        events = [heard.event for heard in registry.heard(info_hash, ("127.0.0.1", peer_port))]
+        assert events[:1] == [AnnounceEvent.STARTED] and events[-1:] == [AnnounceEvent.STOPPED], (
+            f"the daemon's announces for the torrent: {events}; SIGTERM must end them with event=stopped (BEP 3)")
+        for name in SIZES:
+            relative = Path(name).relative_to("album")
+            assert filecmp.cmp(content / relative, profile / "downloads" / "album" / relative, shallow=False)
+        store, _ = Store.open(profile / "piecemeal.db")
+        try:
+            assert info_hash in store.all_resume(), "the resume data was saved on SIGTERM"
+        finally:
+            store.close()
+        spoil_keeping_stamps(profile / "downloads" / "album" / "one.bin")
+        with running_daemon(profile) as daemon:
+            address = ("127.0.0.1", daemon.peer_port)
+            wait_until(lambda: registry.heard(info_hash, address), 60, lambda: "the restarted daemon never announced")
+            left = registry.heard(info_hash, address)[0].left
+            assert left == 0, f"the restarted daemon hashed its files again instead of trusting its resume data: left={left}"
+            assert re.search(r"\b100%", wait_for_listing(daemon, "1", r"\b(Idle|Seeding)\b"))
+            assert daemon.stop() == 0
+
+
+def download_from_libtorrent_then_sigterm(profile: Path, torrent: Path, content: Path) -> tuple[bytes, int]:
+    """The daemon fetches `torrent` from a libtorrent seed, then gets SIGTERM: its info-hash and peer port."""
+    with LtPeer("127.0.0.2") as seed:
+        handle = seed.add(torrent.read_bytes(), content.parent)
         seed.wait_seeding(handle)
-        with running_daemon(tmp_path / "profile") as daemon:
+        with running_daemon(profile) as daemon:
             daemon.remote("-a", str(torrent))
             wait_for_listing(daemon, "1", r"\b(Idle|Downloading)\b")  # checked: it now takes peers
             handle.connect_peer(("127.0.0.1", daemon.peer_port))
@@ -87,28 +114,35 @@ def test_a_download_from_libtorrent_completes_and_survives_sigterm(tmp_path: Pat
             assert "album" in line
             info_hash = rpc(daemon, "torrent-get", fields=["hashString"])["arguments"]["torrents"][0]["hashString"]
             assert daemon.stop() == 0, "SIGTERM ends the daemon cleanly"
-            assert "stopped" in daemon.log()
-    finally:
-        seed.close()
-    for name in SIZES:
-        relative = Path(name).relative_to("album")
-        assert filecmp.cmp(content / relative, tmp_path / "profile" / "downloads" / "album" / relative, shallow=False)
-    store, _ = Store.open(tmp_path / "profile" / "piecemeal.db")
-    try:
-        resume = store.all_resume()
-    finally:
-        store.close()
-    assert bytes.fromhex(info_hash) in resume, "the resume data was saved on SIGTERM"
+            return bytes.fromhex(info_hash), daemon.peer_port
+
+
+def spoil_keeping_stamps(payload: Path) -> None:
+    """Flip a byte behind the daemon's back, keeping the file's size and time: a daemon that
+    trusts its resume data still has every piece; one that hashed the files again would not."""
+    stamp = payload.stat()
+    with payload.open("r+b") as file:
+        first = file.read(1)
+        file.seek(0)
+        file.write(bytes([first[0] ^ 0xFF]))
+    os.utime(payload, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
 
 
 def test_settings_and_totals_are_kept_for_the_next_run(tmp_path: Path) -> None:
     profile = tmp_path / "profile"
     with running_daemon(profile) as daemon:
+        info = daemon.remote("-si")
+        assert "Encryption: preferred" in info and "uTP enabled: Yes" in info
         daemon.remote("-d", "250")
+        daemon.remote("--no-utp")
+        daemon.remote("--encryption-tolerated")
+        assert "Encryption: tolerated" in daemon.remote("-si")
+        daemon.remote("--encryption-required")
         daemon.remote("-a", MAGNET, "--start-paused")
         assert daemon.stop() == 0
     with running_daemon(profile) as daemon:
-        assert "Download speed limit: 250 kB/s" in daemon.remote("-si")
+        info = daemon.remote("-si")
+        assert "Download speed limit: 250 kB/s" in info and "Encryption: required" in info and "uTP enabled: No" in info
         stats = rpc(daemon, "session-stats")["arguments"]
         assert (stats["current-stats"]["filesAdded"], stats["current-stats"]["sessionCount"]) == (0, 1)
         assert (stats["cumulative-stats"]["filesAdded"], stats["cumulative-stats"]["sessionCount"]) == (1, 2)
@@ -159,3 +193,19 @@ def test_a_torrent_put_in_the_watch_dir_is_added(tmp_path: Path, content: Path) 
         assert (watch / "added" / "album.torrent").exists()
         assert daemon.stop() == 0
     assert "Could not add junk.torrent" in (tmp_path / "profile" / "daemon.log").read_text()
+
+
+def test_the_dial_order_from_the_command_line_and_utp_from_transmission_remote(tmp_path: Path) -> None:
+    """--transport utp-first for this run only; transmission-remote --no-utp is kept in settings.json."""
+    profile = tmp_path / "profile"
+    profile.mkdir()
+    with running_daemon(profile, "--transport", "utp-first") as daemon:
+        got = rpc(daemon, "session-get", fields=["utp-enabled", "piecemeal-utp-first"])["arguments"]
+        assert got == {"utp-enabled": True, "piecemeal-utp-first": True}
+        daemon.remote("--no-utp")
+        assert rpc(daemon, "session-get", fields=["utp-enabled"])["arguments"] == {"utp-enabled": False}
+        assert daemon.stop() == 0
+    with running_daemon(profile) as daemon:
+        got = rpc(daemon, "session-get", fields=["utp-enabled", "piecemeal-utp-first"])["arguments"]
+        assert got == {"utp-enabled": False, "piecemeal-utp-first": False}
+        assert daemon.stop() == 0

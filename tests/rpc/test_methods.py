@@ -173,6 +173,18 @@ async def test_session_set_applies_checks_and_saves(rig: Rig) -> None:
     assert "rpc-password" not in await rig.ok("session-get")
 
 
+async def test_session_set_encryption_applies_at_once_in_the_engines_words(rig: Rig) -> None:
+    assert (await rig.ok("session-get", fields=["encryption"])) == {"encryption": "preferred"}
+    for word, policy in (("required", "require"), ("tolerated", "allow"), ("preferred", "allow")):
+        await rig.ok("session-set", encryption=word)
+        assert rig.session.config.encryption == policy
+        assert (await rig.ok("session-get", fields=["encryption"])) == {"encryption": word}
+    assert rig.daemon.saved == [{"encryption": "required"}, {"encryption": "tolerated"}, {"encryption": "preferred"}]
+    response = await rig.call("session-set", encryption="disabled")
+    assert response["result"] == "'encryption' must be one of required, preferred, tolerated, not 'disabled'"
+    assert rig.session.config.encryption == "allow"
+
+
 async def test_session_set_cannot_touch_the_remote_controls_own_settings(rig: Rig) -> None:
     await rig.ok("session-set", **{"rpc-password": "x", "rpc-bind-address": "0.0.0.0", "rpc-username": "eve"})
     assert rig.daemon.saved == []
@@ -258,3 +270,48 @@ async def test_labels_when_adding_pick_the_category_and_its_folder(rig: Rig, tmp
     await rig.session.add_category("Albums", str(tmp_path / "albums"))
     await rig.ok("torrent-add", metainfo=base64.b64encode(rig.torrent).decode(), paused=True, labels=["Albums", "flac"])
     assert (await rig.get("labels", "downloadDir"))[0] == {"labels": ["Albums", "flac"], "downloadDir": str(tmp_path / "albums")}
+
+
+async def test_utp_and_the_dial_order_reach_the_session(rig: Rig) -> None:
+    """utp-enabled (Transmission's) and piecemeal-utp-first (ours) make SessionConfig.transport."""
+    got = await rig.ok("session-get", fields=["utp-enabled", "piecemeal-utp-first"])
+    assert got == {"utp-enabled": True, "piecemeal-utp-first": False} and rig.session.config.transport == "both"
+    await rig.ok("session-set", **{"piecemeal-utp-first": True})
+    assert rig.session.config.transport == "utp-first"
+    await rig.ok("session-set", **{"utp-enabled": False})
+    assert rig.session.config.transport == "tcp"
+    assert rig.daemon.saved == [{"piecemeal-utp-first": True}, {"utp-enabled": False}]
+    assert (await rig.ok("session-get", fields=["utp-enabled"])) == {"utp-enabled": False}
+
+
+async def test_utp_enabled_is_read_from_the_running_session(rig: Rig) -> None:
+    await rig.session.set_config(transport="utp")  # uTP only, as the window can choose: uTP is on
+    assert (await rig.ok("session-get", fields=["utp-enabled"])) == {"utp-enabled": True}
+    await rig.session.set_config(transport="utp-first")
+    got = await rig.ok("session-get", fields=["utp-enabled", "piecemeal-utp-first"])
+    assert got == {"utp-enabled": True, "piecemeal-utp-first": True}
+    await rig.session.set_config(transport="tcp")
+    got = await rig.ok("session-get", fields=["utp-enabled", "piecemeal-utp-first"])
+    assert got == {"utp-enabled": False, "piecemeal-utp-first": False}
+    assert "'utp-enabled' must be true or false" in (await rig.call("session-set", **{"utp-enabled": "yes"}))["result"]
+
+
+async def test_session_get_reads_what_piecemeal_really_has(rig: Rig, tmp_path: Path) -> None:
+    block_list = tmp_path / "list.p2p"
+    block_list.write_text("One:10.0.0.0-10.0.0.255\n")
+    await rig.session.set_config(on_complete_program="notify-send %N", ip_filter_path=block_list)
+    rig.methods.settings["trash-original-torrent-files"] = True
+    names = ["script-torrent-done-enabled", "script-torrent-done-filename", "trash-original-torrent-files",
+             "blocklist-url", "peer-port-random-on-start", "peer-port"]
+    got = await rig.ok("session-get", fields=names)
+    assert got == {
+        "script-torrent-done-enabled": True, "script-torrent-done-filename": "notify-send %N",
+        "trash-original-torrent-files": True, "blocklist-url": block_list.as_uri(),
+        "peer-port-random-on-start": True,  # the settings' peer-port is 0: a new port at each start
+        "peer-port": rig.session.listen_port,
+    }
+    await rig.session.set_config(on_complete_program="", ip_filter_path=None)
+    rig.methods.settings["peer-port"] = rig.session.listen_port
+    got = await rig.ok("session-get", fields=names[:2] + ["blocklist-url", "peer-port-random-on-start"])
+    assert got == {"script-torrent-done-enabled": False, "script-torrent-done-filename": "",
+                   "blocklist-url": "", "peer-port-random-on-start": False}

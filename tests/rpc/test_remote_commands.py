@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from app.engine.creator import create_torrent
 from app.engine.metainfo import parse_metainfo
 from app.engine.rate_limit import AltSchedule
 from app.engine.torrent_options import TorrentOptions
-from app.rpc.remote_commands import file_arguments, option_arguments, session_arguments, torrent_file
+from app.rpc.remote_commands import (
+    DISABLED_ENCRYPTION, file_arguments, option_arguments, session_arguments, torrent_file,
+)
 
 
 def test_a_metainfo_travels_as_a_torrent_with_the_same_info_hash(tmp_path: Path) -> None:
@@ -48,3 +52,20 @@ def test_settings_map_to_session_set_and_the_rest_is_named() -> None:
         "alt-speed-time-day": 1 | 2, "seed-queue-enabled": True, "seed-queue-size": 4, "seedRatioLimited": False,
     }
     assert refused == ["the disk space to keep free", "the listening address"]
+
+
+def test_the_dial_order_goes_to_the_daemon_but_utp_only_is_refused_in_words() -> None:
+    assert session_arguments({"transport": "utp-first"}) == ({"utp-enabled": True, "piecemeal-utp-first": True}, [])
+    assert session_arguments({"transport": "tcp"}) == ({"utp-enabled": False, "piecemeal-utp-first": False}, [])
+    assert session_arguments({"transport": "utp"}) == ({}, ["the transport to uTP only"])
+
+
+@pytest.mark.parametrize(("policy", "word"), [("require", "required"), ("allow", "preferred")])
+def test_the_encryption_policy_travels_in_transmissions_words(policy: str, word: str) -> None:
+    assert session_arguments({"encryption": policy}) == ({"encryption": word}, [])
+
+
+def test_disabled_encryption_has_no_transmission_word_and_is_named() -> None:
+    arguments, refused = session_arguments({"encryption": "disable", "max_peers": 9})
+    assert arguments == {"peer-limit-global": 9}
+    assert refused == [DISABLED_ENCRYPTION] and "tolerated still accepts encrypted peers" in refused[0]

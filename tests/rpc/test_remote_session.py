@@ -108,9 +108,14 @@ async def test_pausing_with_transmission_remote_shows_and_commands_reach_the_dae
     names = [f.path for f in remote.details(info_hash).files]
     assert remote.details(info_hash).options == options, names
 
-    await remote.set_config(down_limit=250_000, max_active_downloads=3)
+    await remote.set_config(down_limit=250_000, max_active_downloads=3, encryption="require", transport="tcp")
     session_info = daemon.remote("-si")
-    assert "Download speed limit: 250 kB/s" in session_info
+    assert "Download speed limit: 250 kB/s" in session_info and "Encryption: required" in session_info
+    assert "uTP enabled: No" in session_info
+    with pytest.raises(RemoteError, match="does not change the transport to uTP only"):
+        await remote.set_config(transport="utp")
+    with pytest.raises(RemoteError, match="does not change encryption to disabled"):
+        await remote.set_config(encryption="disable")
     with pytest.raises(RemoteError, match="does not change the disk space to keep free"):
         await remote.set_config(disk_reserve=1)
     assert await remote.free_space(daemon.profile) > 0

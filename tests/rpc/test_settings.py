@@ -8,8 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from app.engine.transport.utp_endpoint import TRANSPORTS
 from app.engine.watch_folder import AfterAdd, WatchedFolder
-from app.rpc.settings import SETTINGS_FILE, SettingsError, checked, defaults, engine_config, load_settings, save_settings
+from app.rpc.settings import (
+    SETTINGS_FILE, TRANSPORT_SETTINGS, SettingsError, checked, defaults, engine_config, load_settings, save_settings,
+)
 
 
 def test_limits_apply_only_when_enabled_in_bytes_per_second() -> None:
@@ -69,3 +72,39 @@ def test_the_watch_dir_applies_only_when_enabled() -> None:
     assert engine_config(values)["watch_folders"] == (WatchedFolder(Path("/srv/in")),)
     trashed = engine_config(values | {"trash-original-torrent-files": True})["watch_folders"]
     assert trashed == (WatchedFolder(Path("/srv/in"), after=AfterAdd.DELETE),)
+
+
+@pytest.mark.parametrize(("utp", "first", "transport"), [(True, False, "both"), (True, True, "utp-first"),
+                                                         (False, False, "tcp"), (False, True, "tcp")])
+def test_utp_settings_make_the_transport(utp: bool, first: bool, transport: str) -> None:
+    assert engine_config(defaults() | {"utp-enabled": utp, "piecemeal-utp-first": first})["transport"] == transport
+
+
+def test_each_transport_the_daemon_takes_round_trips_through_its_settings() -> None:
+    assert engine_config(defaults())["transport"] == "both"  # TCP first by default, as everywhere
+    for setting, values in TRANSPORT_SETTINGS.items():
+        assert engine_config(defaults() | values)["transport"] == setting
+    assert set(TRANSPORT_SETTINGS) == set(TRANSPORTS) - {"utp"}  # uTP only is for piecemeal-cli and the window
+
+
+@pytest.mark.parametrize(("word", "policy"), [("required", "require"), ("preferred", "allow"), ("tolerated", "allow")])
+def test_transmissions_encryption_words_map_to_the_engines_policies(word: str, policy: str) -> None:
+    assert engine_config(defaults() | {"encryption": checked("encryption", word)})["encryption"] == policy
+
+
+def test_encryption_is_preferred_by_default_and_other_words_are_refused() -> None:
+    assert defaults()["encryption"] == "preferred"
+    with pytest.raises(SettingsError, match="'encryption' must be one of required, preferred, tolerated, not 'always'"):
+        checked("encryption", "always")
+
+
+@pytest.mark.parametrize(("number", "word"), [(0, "tolerated"), (1, "preferred"), (2, "required")])
+def test_a_settings_file_from_transmission_has_its_encryption_as_a_number(tmp_path: Path, number: int, word: str) -> None:
+    (tmp_path / SETTINGS_FILE).write_text(json.dumps({"encryption": number}))
+    assert load_settings(tmp_path)["encryption"] == word
+
+
+def test_a_settings_file_with_a_bad_encryption_gets_a_sentence(tmp_path: Path) -> None:
+    (tmp_path / SETTINGS_FILE).write_text(json.dumps({"encryption": 7}))
+    with pytest.raises(SettingsError, match="'encryption' must be a string"):
+        load_settings(tmp_path)

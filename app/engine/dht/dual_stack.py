@@ -12,7 +12,7 @@ import asyncio
 import logging
 import os
 import socket
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from app.engine.dht import krpc
@@ -52,14 +52,16 @@ class DualStackDht:
     def node_count(self) -> int:
         return sum(node.node_count for node in self.nodes.values())
 
-    async def start(self, sockets: Sockets, port: int, *, shared: asyncio.DatagramTransport | None = None) -> None:
+    async def start(
+        self, sockets: Sockets, port: int, *, shared: Mapping[int, asyncio.DatagramTransport] | None = None
+    ) -> None:
         """Each node on `port`, or any port if that one is taken; a family this machine lacks
-        (no IPv6) is left out, with a warning. `shared`: the IPv4 node's socket belongs to
-        someone else (uTP's), who hands it its datagrams."""
+        (no IPv6) is left out, with a warning. `shared`: per family, a socket that belongs to
+        someone else (uTP's), who hands the node its datagrams."""
         for family, node in list(self.nodes.items()):
             try:
-                if shared is not None and family == socket.AF_INET:
-                    await node.start(shared=shared)
+                if shared and family in shared:
+                    await node.start(shared=shared[family])
                 else:
                     await _start_on(node, sockets, port)
             except OSError as exc:

@@ -18,6 +18,8 @@ from app.engine.portmap.errors import PortMapError
 
 VERSION = 0  # RFC 6886 3.2: NAT-PMP is version 0 (PCP, RFC 6887, is version 2)
 SERVER_PORT = 5351
+CLIENT_PORT = 5350  # RFC 6886 3.2.1: restart announcements go to 224.0.0.1 at this port (PCP's too)
+ANNOUNCE_GROUP = "224.0.0.1"
 OP_ADDRESS = 0
 RESPONSE_BIT = 128  # RFC 6886 3.2: the answer's opcode is the request's plus 128
 UNSUPPORTED_VERSION = 1
@@ -83,6 +85,15 @@ def decode(data: bytes) -> AddressAnswer | MapAnswer:
     if decoder is None:
         raise PortMapError(f"NAT-PMP answer has unknown opcode {opcode}")
     return decoder(data, opcode, result, epoch)
+
+
+def decode_announce(data: bytes) -> AddressAnswer:
+    """RFC 6886 3.2.1: a router that restarted or changed its address multicasts a successful
+    external address answer; anything else on the announcement port is not one."""
+    answer = decode(data)
+    if not isinstance(answer, AddressAnswer) or answer.result != 0:
+        raise PortMapError("not a NAT-PMP announcement (an address answer with success)")
+    return answer
 
 
 def _body(data: bytes, shape: struct.Struct, result: int) -> tuple[int | bytes, ...] | None:

@@ -2,6 +2,7 @@
 
     pcp.encode_map(nonce, Protocol.TCP, 51413, 51413, 7200, client_ip="10.0.0.5")
     pcp.decode(datagram)  -> MapAnswer, or PortMapError for bad bytes
+    pcp.decode_announce(datagram)  -> the epoch of a restarted server's ANNOUNCE, or PortMapError
 
 A router that speaks only NAT-PMP answers a PCP request with a NAT-PMP "unsupported
 version" (RFC 6887 9): `decode` reports that as a MapAnswer with result UNSUPP_VERSION, so
@@ -19,6 +20,7 @@ from app.engine.portmap import natpmp
 from app.engine.portmap.errors import PortMapError
 
 VERSION = 2
+OP_ANNOUNCE = 0
 OP_MAP = 1
 RESPONSE_BIT = 0x80  # RFC 6887 7.1: the R bit
 NONCE_SIZE = 12
@@ -96,6 +98,16 @@ def decode(data: bytes) -> MapAnswer:
         return MapAnswer(result, lifetime, epoch, b"", 0, 0, 0, "")
     nonce, protocol, internal, external, address = _MAP.unpack_from(data, _RESPONSE_HEADER.size)
     return MapAnswer(result, lifetime, epoch, nonce, protocol, internal, external, _from_ipv6(address))
+
+
+def decode_announce(data: bytes) -> int:
+    """RFC 6887 14.1.1: an unsolicited ANNOUNCE response (a restarted server's); its epoch."""
+    if not _RESPONSE_HEADER.size <= len(data) <= MAX_SIZE:
+        raise PortMapError(f"PCP announcement of {len(data)} bytes")
+    version, opcode, _, result, _, epoch = _RESPONSE_HEADER.unpack_from(data)
+    if (version, opcode, result) != (VERSION, RESPONSE_BIT | OP_ANNOUNCE, 0):
+        raise PortMapError("not a PCP announcement (version, opcode or result)")
+    return int(epoch)
 
 
 def _from_natpmp(data: bytes) -> MapAnswer:

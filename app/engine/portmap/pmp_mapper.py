@@ -4,6 +4,7 @@
     mapper.start(now)
     mapper.handle_timer(now); send(mapper.datagrams_to_send()); wake at mapper.next_timer()
     mapper.receive(datagram, now)        # from the gateway's port 5351 only
+    mapper.announced(datagram, source_ip, now)  # heard on 224.0.0.1:5350: a router's restart
     mapper.stop()                        # queues the deletes
     mapper.status                        # a PortMapStatus
 
@@ -73,6 +74,7 @@ class _Epoch:
 class PmpMapper:
     client_ip: str
     ports: dict[str, int]  # "TCP"/"UDP" -> our listen port
+    gateway: str = ""  # the router's address: the only source of announcements believed
     lifetime: int = 7200
     attempts: int = ATTEMPTS
     nonce: Callable[[int], bytes] = os.urandom
@@ -143,6 +145,9 @@ class PmpMapper:
 
     def receive(self, data: bytes, now: float) -> None:
         """An answer from the router; malformed or unmatched ones are dropped."""
+        if data[:2] == _PCP_ANNOUNCE:  # RFC 6887 14.1.1: sent to a client's own port too
+            self._announcement(data, now)
+            return
         try:
             if self.method == Method.PCP:
                 self._receive_pcp(pcp.decode(data), now)
@@ -203,12 +208,33 @@ class PmpMapper:
 
     def _check_epoch(self, seconds: int, now: float) -> None:
         """A router that restarted forgot every mapping: ask for all of them again now."""
-        if not self._epoch.restarted(seconds, now):
+        if self._epoch.restarted(seconds, now):
+            self._remap([s for s in self._slots if s.state == MapState.MAPPED], now)
+
+    def announced(self, data: bytes, source: str, now: float) -> None:
+        """A datagram heard on 224.0.0.1:5350. RFC 6886 3.2.1 (NAT-PMP's address answer) and
+        RFC 6887 14.1.1 (PCP's ANNOUNCE): a router that restarted says so there with its new
+        epoch. One whose clock ran backwards lost every mapping: all are asked for at once,
+        those that failed while it was away too. Believed from the gateway only (RFC 6886
+        3.2.1: others are silently discarded); garbage is dropped."""
+        if self.gateway and source == self.gateway:
+            self._announcement(data, now)
+
+    def _announcement(self, data: bytes, now: float) -> None:
+        if not self._slots:
             return
+        try:
+            epoch, address = _ANNOUNCEMENTS[data[:1]](data)
+        except (KeyError, PortMapError):
+            return
+        self.external_address = address or self.external_address
+        if self._epoch.restarted(epoch, now):
+            self._remap([s for s in self._slots if s.due is not None], now)  # not those refused for good, or stopped
+
+    def _remap(self, slots: list[_Slot], now: float) -> None:
         self.restarts += 1
-        for slot in self._slots:
-            if slot.state == MapState.MAPPED:
-                slot.ask(now)
+        for slot in slots:
+            slot.ask(now)
 
     def _mapped(self, slot: _Slot, external_port: int, lifetime: int, now: float) -> None:
         # The router may give another port than suggested (taken by someone else): keep its word.
@@ -230,3 +256,20 @@ class PmpMapper:
         if ports and len(failed) == len(ports):
             return PortMapStatus(MapState.FAILED, reason=failed[0].reason)
         return PortMapStatus(MapState.TRYING)
+
+
+def _natpmp_announcement(data: bytes) -> tuple[int, str]:
+    answer = natpmp.decode_announce(data)
+    return answer.epoch, answer.external_address
+
+
+def _pcp_announcement(data: bytes) -> tuple[int, str]:
+    return pcp.decode_announce(data), ""  # RFC 6887 14.1.1: an ANNOUNCE names no address
+
+
+_PCP_ANNOUNCE = bytes((pcp.VERSION, pcp.RESPONSE_BIT | pcp.OP_ANNOUNCE))
+# The first byte is the version: RFC 6887 9, NAT-PMP 0 and PCP 2 share the port.
+_ANNOUNCEMENTS: dict[bytes, Callable[[bytes], tuple[int, str]]] = {
+    bytes((natpmp.VERSION,)): _natpmp_announcement,
+    bytes((pcp.VERSION,)): _pcp_announcement,
+}

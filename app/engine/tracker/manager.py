@@ -18,7 +18,7 @@ import random
 import socket
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import urlsplit
 
@@ -29,6 +29,7 @@ from app.engine.snapshots import TrackerSnapshot
 from app.engine.sockets import Sockets
 from app.engine.tracker import compact
 from app.engine.tracker.announce_list import AnnounceList, TrackerState
+from app.engine.tracker.merged_row import merged_row
 from app.engine.tracker.http_client import HttpTrackerClient
 from app.engine.tracker.types import AnnounceEvent, AnnounceRequest, AnnounceResponse, ScrapeEntry
 from app.engine.tracker.udp_client import UdpTrackerClient
@@ -61,8 +62,18 @@ class FixedNetwork:
     sockets: Sockets = Sockets()
 
 
+@dataclass(slots=True)
+class _Swarm:
+    """One id of the torrent and its announce schedule; `wake` cuts its wait short."""
+
+    info_hash: bytes
+    schedule: AnnounceList
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+
+
 class TrackerManager:
-    """Announces one torrent to its announce-list (BEP 12) until `stop`.
+    """Announces one torrent to its announce-list (BEP 12) until `stop`, under each of its
+    `info_hashes` (a hybrid torrent has two, BEP 52).
 
     `stats` is asked for (uploaded, downloaded, left) at each announce; `on_peers` receives the
     addresses each answer brings; `on_change` hears that what `snapshot()` shows changed (an
@@ -74,7 +85,7 @@ class TrackerManager:
         self,
         tiers: Sequence[Sequence[str]],
         *,
-        info_hash: bytes,
+        info_hashes: Sequence[bytes],
         peer_id: bytes,
         network: TrackerNetwork,
         stats: Callable[[], tuple[int, int, int]],
@@ -86,8 +97,10 @@ class TrackerManager:
         udp_retry_base: float = 15.0,
     ) -> None:
         rng = rng or random.Random()
-        self._list = AnnounceList(tiers, rng)
-        self._info_hash, self._peer_id, self._network = info_hash, peer_id, network
+        self._tiers = [tuple(tier) for tier in tiers]
+        self._shuffle_seed = rng.getrandbits(64)  # every id's list shuffled alike: one row per tracker
+        self._swarms: list[_Swarm] = []
+        self._peer_id, self._network = peer_id, network
         self._stats, self._on_peers, self._on_change = stats, on_peers, on_change
         self._numwant = numwant
         self._clock = clock
@@ -95,75 +108,108 @@ class TrackerManager:
         self._own_http = HttpTrackerClient()  # used only when the network shares no client
         self._udp: dict[tuple[str, int], UdpTrackerClient] = {}
         self._udp_retry_base = udp_retry_base
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._stopped = False
+        self._tasks: list[asyncio.Task[None]] = []
+        self._delay_until = 0.0  # monotonic: no first announce before (start's delay)
+        self._started = self._stopped = False
+        self.add_info_hashes(info_hashes)
 
     @property
     def started(self) -> bool:
-        return self._task is not None
+        return self._started
 
     @property
     def fresh(self) -> bool:
         """Neither started nor stopped yet: a run can still use it."""
-        return self._task is None and not self._stopped
+        return not self._started and not self._stopped
+
+    @property
+    def info_hashes(self) -> tuple[bytes, ...]:
+        return tuple(swarm.info_hash for swarm in self._swarms)
 
     def start(self, delay: float = 0.0) -> None:
-        """Start announcing in a background task: 'started' goes out after `delay` seconds
-        (a session restoring thousands of torrents spreads them), or at `announce_now`."""
-        if self._task is None and not self._stopped:
-            self._task = asyncio.get_running_loop().create_task(
-                self._run(delay), name="tracker announces"
-            )
+        """Start announcing in background tasks, one per id: 'started' goes out after `delay`
+        seconds (a session restoring thousands of torrents spreads them), or at `announce_now`."""
+        if self._started or self._stopped:
+            return
+        self._started = True
+        self._delay_until = self._clock() + delay
+        for swarm in self._swarms:
+            self._launch(swarm, delay)
+
+    def add_info_hashes(self, info_hashes: Sequence[bytes]) -> None:
+        """Ids not announced yet (a magnet's metadata shows a hybrid torrent): from now on they are."""
+        known = set(self.info_hashes)
+        for info_hash in dict.fromkeys(info_hashes):
+            if info_hash in known:
+                continue
+            swarm = _Swarm(info_hash, AnnounceList(self._tiers, random.Random(self._shuffle_seed)))
+            self._swarms.append(swarm)
+            if self._started and not self._stopped:
+                self._launch(swarm, self._delay_until - self._clock())
+
+    def _launch(self, swarm: _Swarm, delay: float) -> None:
+        task = asyncio.get_running_loop().create_task(self._run(swarm, delay), name="tracker announces")
+        self._tasks.append(task)
 
     def add_tiers(self, tiers: Sequence[Sequence[str]]) -> None:
         """Trackers merged from another copy of the torrent: asked from the next round on."""
-        self._list.add_tiers(tiers)
+        self._tiers.extend(tuple(tier) for tier in tiers)
+        for swarm in self._swarms:
+            swarm.schedule.add_tiers(tiers)
 
     def announce_now(self) -> None:
-        self._list.force(self._clock())
-        self._wake.set()
+        now = self._clock()
+        for swarm in self._swarms:
+            swarm.schedule.force(now)
+            swarm.wake.set()
 
     def completed(self) -> None:
-        self._list.mark_completed(self._clock())
-        self._wake.set()
+        """BEP 3 'completed', under each id: each swarm counts its own downloads."""
+        now = self._clock()
+        for swarm in self._swarms:
+            swarm.schedule.mark_completed(now)
+            swarm.wake.set()
 
     async def stop(self, timeout: float = 5.0) -> None:
-        """Cancel the loop; 'stopped' to the trackers that got 'started', within `timeout`."""
+        """Cancel the loops; 'stopped' to the trackers that got 'started' (under each id that
+        did), within `timeout`."""
         if self._stopped:
             return
         self._stopped = True
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.wait([self._task])
-        started = self._list.started_trackers()
-        if started:
+        for task in self._tasks:
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(self._tasks)
+        farewells = [
+            self._send_stopped(swarm, tracker) for swarm in self._swarms for tracker in swarm.schedule.started_trackers()
+        ]
+        if farewells:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.gather(*map(self._send_stopped, started)), timeout)
+                await asyncio.wait_for(asyncio.gather(*farewells), timeout)
         await self._own_http.close()
         for client in self._udp.values():
             client.close()
 
     def snapshot(self) -> tuple[TrackerSnapshot, ...]:
         now, wall = self._clock(), time.time()
-        return tuple(self._snapshot_of(tracker, now, wall) for tracker in self._list.trackers())
+        return tuple(self._snapshot_of(row, now, wall) for row in self._rows())
 
     def fingerprint(self) -> tuple[object, ...]:
         """Equal while snapshot() would say the same, its countdowns counted in minutes."""
-        trackers = self._list.trackers()
-        if not trackers:
+        states = self._states()
+        if not states:
             return ()
         now = self._clock()
         return tuple(
             (t.status, t.message, t.seeds, t.peers, t.answered_at, t.failed_at,
-             _minutes_left(self._list.next_announce(t), now))
-            for t in trackers
+             _minutes_left(schedule.next_announce(t), now))
+            for schedule, t in states
         )
 
     @property
     def status_text(self) -> str:
         """Empty while a tracker works or none has been asked yet, else the latest failure."""
-        trackers = self._list.trackers()
+        trackers = [tracker for _, tracker in self._states()]
         if any(_last_try_worked(t) for t in trackers):
             return ""
         failed = [t for t in trackers if t.failed_at is not None]
@@ -173,105 +219,117 @@ class TrackerManager:
 
     @property
     def seeds(self) -> int | None:
-        return max((t.seeds for t in self._list.trackers() if t.seeds is not None), default=None)
+        return max((t.seeds for _, t in self._states() if t.seeds is not None), default=None)
 
     @property
     def peers(self) -> int | None:
-        return max((t.peers for t in self._list.trackers() if t.peers is not None), default=None)
+        return max((t.peers for _, t in self._states() if t.peers is not None), default=None)
 
-    async def _run(self, delay: float) -> None:
+    def _states(self) -> list[tuple[AnnounceList, TrackerState]]:
+        return [(swarm.schedule, tracker) for swarm in self._swarms for tracker in swarm.schedule.trackers()]
+
+    def _rows(self) -> list[list[tuple[AnnounceList, TrackerState]]]:
+        """Each tracker URL with its state under each id, in the first id's order."""
+        by_url: dict[str, list[tuple[AnnounceList, TrackerState]]] = {}
+        for schedule, tracker in self._states():
+            by_url.setdefault(tracker.url, []).append((schedule, tracker))
+        return list(by_url.values())
+
+    async def _run(self, swarm: _Swarm, delay: float) -> None:
         if delay > 0:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), delay)
+                await asyncio.wait_for(swarm.wake.wait(), delay)
+        schedule = swarm.schedule
         while True:
-            await self._sleep_until_due()
-            if self._list.announce_at() <= self._clock():
-                await self._round()
-            for tracker in self._list.scrapes_due(self._clock()):
-                await self._scrape(tracker)
+            await self._sleep_until_due(swarm)
+            if schedule.announce_at() <= self._clock():
+                await self._round(swarm)
+            for tracker in schedule.scrapes_due(self._clock()):
+                await self._scrape(swarm, tracker)
 
-    async def _sleep_until_due(self) -> None:
+    async def _sleep_until_due(self, swarm: _Swarm) -> None:
         while True:
-            self._wake.clear()
-            delay = self._list.due_at() - self._clock()
+            swarm.wake.clear()
+            delay = swarm.schedule.due_at() - self._clock()
             if delay <= 0:
                 return
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), min(delay, 24 * 3600.0))
+                await asyncio.wait_for(swarm.wake.wait(), min(delay, 24 * 3600.0))
 
-    async def _round(self) -> None:
+    async def _round(self, swarm: _Swarm) -> None:
         """BEP 12: ask the trackers tier by tier, in order, until one answers."""
-        for tracker in self._list.begin_round(self._clock()):
-            if await self._announce_one(tracker):
+        for tracker in swarm.schedule.begin_round(self._clock()):
+            if await self._announce_one(swarm, tracker):
                 return
-        self._list.round_failed()
+        swarm.schedule.round_failed()
 
-    async def _announce_one(self, tracker: TrackerState) -> bool:
-        self._list.announcing(tracker)
+    async def _announce_one(self, swarm: _Swarm, tracker: TrackerState) -> bool:
+        swarm.schedule.announcing(tracker)
         self._on_change()
         try:
-            return await self._announce_to(tracker)
+            return await self._announce_to(swarm, tracker)
         finally:
             self._on_change()
 
-    async def _announce_to(self, tracker: TrackerState) -> bool:
+    async def _announce_to(self, swarm: _Swarm, tracker: TrackerState) -> bool:
+        schedule = swarm.schedule
         try:
-            request = self._request(self._list.event_for(tracker), tracker.tracker_id)
+            request = self._request(swarm.info_hash, schedule.event_for(tracker), tracker.tracker_id)
             response = await self._announce(tracker.url, request)
         except TrackerError as error:
             log.info("tracker %s: %s", tracker.url, error)
-            self._list.failed(tracker, str(error), self._clock())
+            schedule.failed(tracker, str(error), self._clock())
             return False
         except Exception:
             log.exception("announcing to %s failed", tracker.url)
-            self._list.failed(tracker, "internal error", self._clock())
+            schedule.failed(tracker, "internal error", self._clock())
             return False
-        self._list.succeeded(tracker, request, response, self._clock())
+        schedule.succeeded(tracker, request, response, self._clock())
         self._deliver(list(response.peers))
         return True
 
-    async def _scrape(self, tracker: TrackerState) -> None:
+    async def _scrape(self, swarm: _Swarm, tracker: TrackerState) -> None:
         """BEP 48: the swarm's counts, for a tracker whose announces leave them out."""
-        scrapers: dict[str, Callable[[str], Awaitable[dict[bytes, ScrapeEntry]]]] = {
+        scrapers: dict[str, Callable[[str, bytes], Awaitable[dict[bytes, ScrapeEntry]]]] = {
             "http": self._scrape_http, "https": self._scrape_http, "udp": self._scrape_udp,
         }
         scraper = scrapers.get(urlsplit(tracker.url).scheme.lower())
         entry = None
         try:
             if scraper is not None:
-                entry = (await scraper(tracker.url)).get(self._info_hash)
+                entry = (await scraper(tracker.url, swarm.info_hash)).get(swarm.info_hash)
         except TrackerError as error:
             log.info("tracker %s: scrape failed: %s", tracker.url, error)
         except Exception:
             log.exception("scraping %s failed", tracker.url)
-        self._list.scraped(tracker, entry, self._clock())
+        swarm.schedule.scraped(tracker, entry, self._clock())
         self._on_change()
 
-    async def _scrape_http(self, url: str) -> dict[bytes, ScrapeEntry]:
+    async def _scrape_http(self, url: str, info_hash: bytes) -> dict[bytes, ScrapeEntry]:
         # One family's counts will do: a scrape adds no peers.
         shared = (self._network.http or {}).get(self._families(url)[0])
         client = self._own_http if shared is None else HttpTrackerClient(shared)
-        return await client.scrape(url, [self._info_hash])
+        return await client.scrape(url, [info_hash])
 
-    async def _scrape_udp(self, url: str) -> dict[bytes, ScrapeEntry]:
-        return await self._udp_client(url, self._families(url)[0]).scrape([self._info_hash])
+    async def _scrape_udp(self, url: str, info_hash: bytes) -> dict[bytes, ScrapeEntry]:
+        return await self._udp_client(url, self._families(url)[0]).scrape([info_hash])
 
-    async def _send_stopped(self, tracker: TrackerState) -> None:
+    async def _send_stopped(self, swarm: _Swarm, tracker: TrackerState) -> None:
         try:
             await self._announce(
-                tracker.url, self._request(AnnounceEvent.STOPPED, tracker.tracker_id)
+                tracker.url, self._request(swarm.info_hash, AnnounceEvent.STOPPED, tracker.tracker_id)
             )
         except TrackerError as error:
             log.info("tracker %s: 'stopped' failed: %s", tracker.url, error)
         except Exception:
             log.exception("sending 'stopped' to %s failed", tracker.url)
         else:
-            self._list.stopped(tracker)
+            swarm.schedule.stopped(tracker)
 
-    def _request(self, event: AnnounceEvent, tracker_id: bytes | None) -> AnnounceRequest:
+    def _request(self, info_hash: bytes, event: AnnounceEvent, tracker_id: bytes | None) -> AnnounceRequest:
         uploaded, downloaded, left = self._stats()
         return AnnounceRequest(
-            info_hash=self._info_hash,
+            info_hash=info_hash,
             peer_id=self._peer_id,
             port=self._network.port,
             uploaded=uploaded,
@@ -343,16 +401,19 @@ class TrackerManager:
         except Exception:
             log.exception("handing tracker peers to the torrent failed")
 
-    def _snapshot_of(self, tracker: TrackerState, now: float, wall: float) -> TrackerSnapshot:
-        next_at = self._list.next_announce(tracker)
-        answered = tracker.answered_at
+    @staticmethod
+    def _snapshot_of(row: list[tuple[AnnounceList, TrackerState]], now: float, wall: float) -> TrackerSnapshot:
+        merged = merged_row([tracker for _, tracker in row])
+        next_at = min((at for schedule, tracker in row if (at := schedule.next_announce(tracker)) is not None),
+                      default=None)
+        answered = merged.answered_at
         return TrackerSnapshot(
-            url=tracker.url,
-            tier=tracker.tier,
-            status=tracker.status,
-            message=tracker.message,
-            seeds=tracker.seeds,
-            peers=tracker.peers,
+            url=merged.url,
+            tier=merged.tier,
+            status=merged.status,
+            message=merged.message,
+            seeds=merged.seeds,
+            peers=merged.peers,
             next_announce=None
             if next_at is None or next_at == math.inf
             else max(0.0, next_at - now),

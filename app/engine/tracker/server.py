@@ -50,11 +50,13 @@ class TrackerServer:
         peer_ttl: float | None = None,
         clock: Callable[[], float] = time.monotonic,
         http_counts: bool = True,
+        registry: SwarmRegistry | None = None,
     ) -> None:
         self._interval = interval
         self._http_counts = http_counts  # False: HTTP announces leave complete/incomplete out, as some trackers do
         self._min_interval = min_interval
-        self._registry = SwarmRegistry(peer_ttl=peer_ttl or 2.0 * interval)
+        # A test may pass its own registry, one that also records what was announced.
+        self._registry = registry or SwarmRegistry(peer_ttl=peer_ttl or 2.0 * interval)
         self._clock = clock
         self._secret = secrets.token_bytes(16)
         self._runner: web.AppRunner | None = None

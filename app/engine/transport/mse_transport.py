@@ -22,6 +22,7 @@ class Encryption(enum.StrEnum):
     """The user's choice, as in other clients."""
 
     ALLOW = "allow"  # accept both; dial with MSE first (offering RC4 and plaintext), plain if that fails
+    # (plain first, this session, for a peer that refused MSE: app/engine/transport/mse_memory.py)
     REQUIRE = "require"  # MSE with RC4 only, both ways
     DISABLE = "disable"  # plaintext only; encrypted handshakes are refused
 
@@ -44,7 +45,10 @@ class StreamTaker(Protocol):
 
     closed: bool
 
-    def take_over(self, transport: asyncio.Transport, received: bytes = b"", cipher: Rc4Stream | None = None) -> None: ...
+    def take_over(
+        self, transport: asyncio.Transport, received: bytes = b"", cipher: Rc4Stream | None = None,
+        reached: bytes | None = None,
+    ) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +57,7 @@ class StreamStart:
 
     cipher: Rc4Stream | None  # RC4 on everything from now on, or None: plaintext
     received: bytes  # the stream's first bytes, already received (and decrypted)
+    reached: bytes | None = None  # accepted MSE: the torrent its SKEY named; the handshake must name it too
 
 
 class _Handover(asyncio.Protocol):
@@ -106,7 +111,7 @@ class _Handover(asyncio.Protocol):
         assert self.transport is not None
         self._stop_timer()
         peer = self._make_peer()
-        peer.take_over(self.transport, start.received, start.cipher)  # may turn an accepted peer away
+        peer.take_over(self.transport, start.received, start.cipher, start.reached)  # may turn an accepted peer away
         if not self.done.done():
             self.done.set_result(peer)
 
@@ -196,7 +201,7 @@ class AcceptStream(_Handover):
         self._send(self._responder.data_to_send())
         result = self._responder.result
         if result is not None:
-            self._hand_over(StreamStart(result.cipher, result.received))
+            self._hand_over(StreamStart(result.cipher, result.received, result.info_hash))
 
     def _accept_plain(self) -> None:
         if self._policy is Encryption.REQUIRE:

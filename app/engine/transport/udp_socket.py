@@ -1,6 +1,7 @@
-"""One UDP socket shared by uTP and the DHT, on the same port number as the TCP listener (as
-libtorrent and uTorrent do), so a peer that learnt our port from a tracker, the DHT or PEX can
-reach us over either.
+"""One UDP socket of one address family shared by uTP and that family's DHT node (BEP 32: the
+IPv6 DHT has a socket of its own), on the same port number as the TCP listener (as libtorrent
+and uTorrent do), so a peer that learnt our port from a tracker, the DHT or PEX can reach us
+over either.
 
 Datagrams are told apart by their first byte (BEP 29 / BEP 5): a uTP header has version 1 in its
 low nibble and a type of 0..4 in its high one; a KRPC message is a bencoded dictionary, `d`.
@@ -73,7 +74,8 @@ class BatchHandler(DatagramHandler, Protocol):
 class UdpSocket(asyncio.DatagramProtocol):
     """The shared socket: `utp` and `dht` receive what is theirs; both send through `transport`."""
 
-    def __init__(self) -> None:
+    def __init__(self, family: int = socket.AF_INET) -> None:
+        self.family = family
         self.transport: asyncio.DatagramTransport | None = None
         self.utp: BatchHandler | None = None
         self.dht: DatagramHandler | None = None
@@ -82,12 +84,17 @@ class UdpSocket(asyncio.DatagramProtocol):
         self._gso = sys.platform == "linux"  # until the kernel says it cannot
 
     async def start(self, sockets: Sockets, port: int) -> None:
-        await sockets.datagram(lambda: self, port=port, family=socket.AF_INET)
+        await sockets.datagram(lambda: self, port=port, family=self.family)
+
+    @property
+    def sockname(self) -> tuple[str, int]:
+        assert self.transport is not None, "the UDP socket is not started"
+        host, port = self.transport.get_extra_info("sockname")[:2]  # IPv6: also flow info and scope
+        return str(host), int(port)
 
     @property
     def port(self) -> int:
-        assert self.transport is not None, "the UDP socket is not started"
-        return int(self.transport.get_extra_info("sockname")[1])
+        return self.sockname[1]
 
     def sendto(self, data: bytes, addr: tuple[str, int]) -> None:
         if self.transport is not None and not self.transport.is_closing():

@@ -1,36 +1,66 @@
-"""The session's UDP endpoint: one socket on the listen port number for uTP and the DHT, and
-the choice of transport for each outgoing peer connection.
+"""The session's UDP endpoints: per address family, one socket on the listen port number for
+uTP and that family's DHT node; and the order in which an outgoing peer connection tries the
+transports.
 
-`transport` is the user's setting: "both" dials TCP first and falls back to uTP when TCP
-fails (libtorrent tries uTP first; ours costs more CPU than TCP for now, see `dial`), "utp" and
-"tcp" use only one. Incoming uTP is accepted unless the setting is "tcp".
+`transport` is the user's setting (`DIAL_ORDERS`): "both" dials TCP first and falls back to uTP
+when TCP fails, "utp-first" the other way round (as libtorrent does), "tcp" and "utp" use only
+one. Incoming uTP is accepted unless the setting is "tcp"; incoming TCP always.
+
+    endpoint = UtpEndpoint(accept, socket.AF_INET6); await endpoint.start(sockets, port)
+    order = dial_order("both", speaks_utp=True)    # ("utp", "tcp"): PEX said it speaks uTP
+    transport, protocol = await dial(order, {AF_INET6: endpoint}, sockets, factory, address, 10.0)
 """
 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
-from collections.abc import Callable
-from typing import TypeVar
+import socket
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Final, TypeVar
 
 from app.engine.sockets import BlockedAddressError, Sockets
+from app.engine.tracker.compact import address_family
 from app.engine.transport.udp_socket import UdpSocket
 from app.engine.transport.utp_transport import UtpManager, UtpTransport
 
 log = logging.getLogger(__name__)
 
-TRANSPORTS = ("both", "tcp", "utp")
-UTP_CONNECT_TIMEOUT = 3.0  # libtorrent's utp_connect_timeout: then "both" tries TCP
+TCP: Final = "tcp"
+UTP: Final = "utp"
+# The transports a setting dials, in order. "both" (the default) tries TCP first: our uTP costs
+# several times TCP's CPU per GiB today (Python packetizes and acknowledges every 1.4 KB), so
+# TCP carries whatever it can reach and uTP the peers that take only uTP. "utp-first" is for
+# whoever wants uTP's yielding to other traffic (LEDBAT) more than that CPU.
+DIAL_ORDERS: Final[dict[str, tuple[str, ...]]] = {
+    "both": (TCP, UTP),
+    "utp-first": (UTP, TCP),
+    "tcp": (TCP,),
+    "utp": (UTP,),
+}
+TRANSPORTS: Final = tuple(DIAL_ORDERS)
+UTP_CONNECT_TIMEOUT = 3.0  # libtorrent's utp_connect_timeout: then "utp-first" tries TCP
 
 _Protocol = TypeVar("_Protocol", bound=asyncio.BaseProtocol)
 
 
-class UtpEndpoint:
-    """The shared UDP socket and its uTP connections."""
+def dial_order(setting: str, *, speaks_utp: bool = False) -> tuple[str, ...]:
+    """The transports to try for one peer, first to last.
 
-    def __init__(self, accept: Callable[[UtpTransport], None]) -> None:
-        self.udp = UdpSocket()
+    BEP 11: a PEX flag 0x04 says the peer that told us reaches this one over uTP, so uTP goes
+    first for it whenever the setting allows both (libtorrent does the same)."""
+    order = DIAL_ORDERS[setting]
+    if speaks_utp and UTP in order:
+        return (UTP, *(name for name in order if name != UTP))
+    return order
+
+
+class UtpEndpoint:
+    """One family's shared UDP socket and its uTP connections."""
+
+    def __init__(self, accept: Callable[[UtpTransport], None], family: int = socket.AF_INET) -> None:
+        self.family = family
+        self.udp = UdpSocket(family)
         self.manager = UtpManager(self.udp.sendto, accept=accept, send_many=self.udp.send_many)
         self.udp.utp = self.manager
 
@@ -41,7 +71,7 @@ class UtpEndpoint:
         except OSError as exc:
             log.warning("UDP port %s is taken (%s): peers cannot reach us over uTP", port, exc.strerror or exc)
             await self.udp.start(sockets, 0)
-        self.manager.sockname = (sockets.host, self.udp.port)
+        self.manager.sockname = self.udp.sockname
 
     @property
     def port(self) -> int:
@@ -55,10 +85,6 @@ class UtpEndpoint:
         self, factory: Callable[[], _Protocol], address: tuple[str, int]
     ) -> tuple[UtpTransport, _Protocol]:
         """Dial over uTP; OSError (or TimeoutError) if that does not work."""
-        try:
-            ipaddress.IPv4Address(address[0])
-        except ValueError:
-            raise OSError(f"uTP dials IPv4 addresses, not {address[0]}") from None
         transport, protocol = await asyncio.wait_for(self.manager.connect(factory, *address), UTP_CONNECT_TIMEOUT)
         return transport, protocol  # type: ignore[return-value]
 
@@ -68,29 +94,43 @@ class UtpEndpoint:
 
 
 async def dial(
-    transport: str,
-    endpoint: UtpEndpoint | None,
+    order: tuple[str, ...],
+    endpoints: Mapping[int, UtpEndpoint],
     sockets: Sockets,
     factory: Callable[[], _Protocol],
     address: tuple[str, int],
     tcp_timeout: float,
 ) -> tuple[asyncio.Transport, _Protocol]:
-    """Connect to a peer over the transport the setting asks for.
-
-    "both" dials TCP first and falls back to uTP when TCP fails (refused, timed out): our uTP
-    costs several times TCP's CPU per GiB today, so TCP carries whatever it can reach and uTP
-    reaches the peers that take only uTP. Incoming connections are taken over both.
-    """
-    if transport != "utp":
-        try:
-            return await asyncio.wait_for(sockets.connect(factory, address), tcp_timeout)
-        except BlockedAddressError:
-            raise  # not over uTP either
-        except (OSError, TimeoutError) as exc:
-            if transport == "tcp" or endpoint is None:
-                raise
-            log.debug("TCP to %s:%s failed (%s): trying uTP", *address, exc)
-    if endpoint is None:
-        raise OSError("uTP is not available")
+    """Connect to a peer over each transport of `order` in turn until one works (refused, timed
+    out or unavailable: the next one); the last tried one's error if none does. A peer the IP
+    filter blocks is dialed over none of them."""
     sockets.refuse_blocked(address[0])
+    dialers: dict[str, Callable[[], Awaitable[tuple[asyncio.Transport, _Protocol]]]] = {
+        TCP: lambda: asyncio.wait_for(sockets.connect(factory, address), tcp_timeout),
+        UTP: lambda: _dial_utp(endpoints, factory, address),
+    }
+    failure: BaseException | None = None
+    for name in order:
+        try:
+            return await dialers[name]()
+        except BlockedAddressError:
+            raise
+        except _Unavailable as exc:
+            failure = failure or exc
+        except (OSError, TimeoutError) as exc:
+            log.debug("%s to %s:%s failed (%s)", name, *address, exc)
+            failure = exc
+    raise failure or _Unavailable("no transport to dial")
+
+
+class _Unavailable(OSError):
+    """The transport cannot reach this address at all (no uTP socket of its family): not tried."""
+
+
+async def _dial_utp(
+    endpoints: Mapping[int, UtpEndpoint], factory: Callable[[], _Protocol], address: tuple[str, int]
+) -> tuple[asyncio.Transport, _Protocol]:
+    endpoint = endpoints.get(address_family(address[0]) or socket.AF_UNSPEC)
+    if endpoint is None:
+        raise _Unavailable(f"uTP is not available to {address[0]}")
     return await endpoint.connect(factory, address)

@@ -78,8 +78,6 @@ class UtpManager:
     async def connect(self, protocol_factory: ProtocolFactory, host: str, port: int) -> tuple[UtpTransport, Any]:
         """Dial (host, port): like `loop.create_connection`, OSError if the peer does not answer."""
         address = (str(ipaddress.ip_address(host)), port)  # uTP dials addresses, not names
-        if ipaddress.ip_address(host).version != 4:
-            raise OSError("uTP runs over IPv4 here")
         core = UtpConnection.outgoing(self._free_id(address), secrets.randbelow(SEQ_MASK + 1))
         transport = self._add(address, core)
         core.connect(self.loop.time())
@@ -105,7 +103,7 @@ class UtpManager:
 
     @_logged
     def datagram_received(self, data: bytes, addr: tuple[Any, ...]) -> None:
-        address = (str(addr[0]), int(addr[1]))
+        address = (str(addr[0]), int(addr[1]))  # IPv6 adds flow info and scope id: not part of the key
         kind, conn_id = data[0] >> 4, int.from_bytes(data[2:4], "big")
         if kind == PacketType.SYN:
             existing = self.connections.get((address, (conn_id + 1) & SEQ_MASK))

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.engine.sockets import ANY_HOSTS
 from app.ui import formatting
 from app.ui.app_log import BACKUPS, LEVELS, MAX_BYTES
 from app.ui.dialogs.parts import folder_row, group_box, speed_limit_box, spin_box
@@ -39,6 +40,7 @@ DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 # SessionConfig.transport values and how the Connection tab names them.
 TRANSPORT_CHOICES = (
     ("both", "TCP first, then uTP"),
+    ("utp-first", "uTP first, then TCP"),
     ("tcp", "TCP only"),
     ("utp", "uTP only"),
 )
@@ -138,9 +140,10 @@ class PreferencesDialog(QDialog):
 
     def _connection_tab(self, p: Preferences) -> QWidget:
         self.port_box = spin_box(p.listen_port, 65535, none="Any free port")
-        self.host_edit = QLineEdit(p.listen_host)
+        self.host_edit = QLineEdit("" if p.listen_host in ANY_HOSTS else p.listen_host)
+        self.host_edit.setPlaceholderText("Any address, IPv4 and IPv6")
         self.host_edit.setToolTip(
-            "0.0.0.0 listens everywhere, over IPv4 and IPv6; an IPv4 address speaks IPv4 only, an IPv6"
+            "Empty listens everywhere, over IPv4 and IPv6; an IPv4 address speaks IPv4 only, an IPv6"
             " address (like 2001:db8::7) IPv6 only; a VPN's address keeps all traffic on it"
         )
         self.max_peers_box = spin_box(p.max_peers, 5000)
@@ -149,7 +152,10 @@ class PreferencesDialog(QDialog):
         for value, label in TRANSPORT_CHOICES:
             self.transport_box.addItem(label, value)
         self.transport_box.setCurrentIndex(max(0, self.transport_box.findData(p.transport)))
-        self.transport_box.setToolTip("uTP (BEP 29) gives way to your other traffic when the line is busy")
+        self.transport_box.setToolTip(
+            "uTP (BEP 29) gives way to your other traffic when the line is busy, but costs more CPU than"
+            " TCP here: TCP is tried first unless you choose uTP first. Peers may connect to you over"
+            " either unless you choose TCP only")
         self.port_mapping_box = QCheckBox("Map the port with UPnP / NAT-PMP")
         self.port_mapping_box.setChecked(p.port_mapping)
         self.port_mapping_box.setToolTip(

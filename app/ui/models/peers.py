@@ -68,6 +68,7 @@ class PeerModel(KeyedTableModel[PeerSnapshot]):
         if column == FLAGS_COLUMN:
             return describe_flags(peer.flags) or None
         if peer.is_web_seed:  # its address is a URL, often too long to show
-            return "\n".join(filter(None, (peer.address, peer.note)))
+            taken = f"took over {peer.taken_over} blocks from slow peers" if peer.taken_over else ""
+            return "\n".join(filter(None, (peer.address, peer.note, taken)))
         direction = "incoming connection" if peer.incoming else "outgoing connection"
         return f"{direction}, encrypted" if peer.encrypted else direction

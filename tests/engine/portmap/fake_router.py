@@ -22,6 +22,14 @@ class FakeRouter:
     def restart(self, now: float) -> None:
         self.started_at, self.mappings = now, {}
 
+    def announce(self, now: float) -> bytes:
+        """What it multicasts to 224.0.0.1:5350 after a restart: PCP's ANNOUNCE (RFC 6887 14.1.1)
+        or NAT-PMP's external address answer (RFC 6886 3.2.1)."""
+        epoch = int(now - self.started_at)
+        if self.speaks_pcp:
+            return struct.pack("!BBBBII12x", 2, 0x80, 0, 0, 0, epoch)
+        return struct.pack("!BBHI4B", 0, 128, 0, epoch, 203, 0, 113, 7)
+
     def answer(self, request: bytes, now: float) -> bytes:
         self.requests.append(request)
         epoch = int(now - self.started_at)

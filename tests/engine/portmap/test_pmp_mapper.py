@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from itertools import count
 
 from app.engine.portmap.pmp_mapper import ATTEMPTS, FIRST_RETRY, NO_ANSWER, RETRY_AFTER_SILENCE, Method, PmpMapper
@@ -176,3 +177,102 @@ def test_unreachable_leaves_open_mappings_open() -> None:
     _exchange(mapper, router, 0.0)
     mapper.unreachable(1.0)  # nothing was being asked
     assert mapper.status.state == MapState.MAPPED
+
+
+# RFC 6886 3.2.1 / RFC 6887 14.1.1: a restarted router's announcement on 224.0.0.1:5350
+
+GATEWAY = "10.0.0.1"
+
+
+def _mapped_long_ago(router: FakeRouter, **options: object) -> PmpMapper:
+    """Mapped for two hours (renewed at 3600 s), the router up since -1000."""
+    mapper = _mapper(gateway=GATEWAY, lifetime=7200, **options)
+    router.started_at = -1000
+    mapper.start(0.0)
+    _run_until(mapper, router, 2.0)
+    assert mapper.status.state == MapState.MAPPED and mapper.next_timer() == 3600.0
+    return mapper
+
+
+def test_a_pcp_announcement_of_a_restart_remaps_at_once_not_at_the_renewal() -> None:
+    router = FakeRouter(lifetime_cap=7200)
+    mapper = _mapped_long_ago(router)
+    router.restart(100.0)
+    mapper.announced(router.announce(103.0), GATEWAY, 103.0)
+    assert mapper.restarts == 1 and mapper.next_timer() == 103.0
+    assert _exchange(mapper, router, 103.0) == 2
+    assert set(router.mappings) == {(6, 51413), (17, 51413)}
+    assert mapper.status.state == MapState.MAPPED and mapper.next_timer() == 103.0 + 3600
+
+
+def test_a_nat_pmp_announcement_remaps_and_says_the_address() -> None:
+    router = FakeRouter(speaks_pcp=False, lifetime_cap=7200)
+    mapper = _mapped_long_ago(router)
+    assert mapper.method == Method.NATPMP
+    router.restart(100.0)
+    mapper.external_address = ""
+    mapper.announced(router.announce(101.0), GATEWAY, 101.0)
+    assert mapper.external_address == EXTERNAL_IP
+    assert _exchange(mapper, router, 101.0) == 3  # TCP, UDP and the address
+    assert set(router.mappings) == {(6, 51413), (17, 51413)}
+
+
+def test_an_announcement_with_a_clock_that_went_on_changes_nothing() -> None:
+    router = FakeRouter(lifetime_cap=7200)
+    mapper = _mapped_long_ago(router)
+    mapper.announced(router.announce(500.0), GATEWAY, 500.0)  # the same epoch, 500 s on
+    assert mapper.restarts == 0 and mapper.next_timer() == 3600.0
+
+
+def test_slots_that_failed_while_the_router_was_away_are_asked_again_when_it_announces() -> None:
+    router = FakeRouter(lifetime_cap=7200)
+    mapper = _mapped_long_ago(router)
+    mapper._slots[0].ask(300.0)  # a TCP renewal went out to a router that was off
+    mapper.unreachable(300.0)
+    assert mapper._slots[0].state == MapState.FAILED and mapper.next_timer() == 300.0 + RETRY_AFTER_SILENCE
+    router.restart(310.0)
+    mapper.announced(router.announce(312.0), GATEWAY, 312.0)
+    assert _exchange(mapper, router, 312.0) == 2
+    assert set(router.mappings) == {(6, 51413), (17, 51413)} and len(mapper.status.mappings) == 2
+
+
+def test_announcements_from_anyone_but_the_gateway_or_garbage_are_ignored() -> None:
+    router = FakeRouter(lifetime_cap=7200)
+    mapper = _mapped_long_ago(router)
+    router.restart(100.0)
+    restart = router.announce(101.0)
+    for data, source in [
+        (restart, "10.0.0.66"),  # RFC 6886 3.2.1: not our gateway
+        (b"", GATEWAY), (b"\x02", GATEWAY), (restart[:23], GATEWAY), (b"\x01" + restart[1:], GATEWAY),
+        (restart[:1] + b"\x81" + restart[2:], GATEWAY),  # a MAP answer, not an ANNOUNCE
+        (restart[:3] + b"\x03" + restart[4:], GATEWAY),  # an error result
+        (struct.pack("!BBHI", 0, 129, 0, 0), GATEWAY),  # a NAT-PMP map answer, cut short
+        (struct.pack("!BBHI4B", 0, 128, 3, 0, 1, 2, 3, 4), GATEWAY),  # an address answer with an error
+    ]:
+        mapper.announced(data, source, 101.0)
+    assert mapper.restarts == 0 and mapper.next_timer() == 3600.0 and mapper.datagrams_to_send() == []
+
+
+def test_without_a_known_gateway_or_after_stop_announcements_do_nothing() -> None:
+    router = FakeRouter(lifetime_cap=7200)
+    unknown = _mapper(lifetime=7200)
+    unknown.start(0.0)
+    _exchange(unknown, router, 0.0)
+    router.restart(100.0)
+    unknown.announced(router.announce(101.0), "", 101.0)
+    assert unknown.restarts == 0
+    stopped = _mapped_long_ago(FakeRouter(lifetime_cap=7200))
+    stopped.stop()
+    stopped.datagrams_to_send()
+    stopped.announced(FakeRouter(started_at=100.0).announce(101.0), GATEWAY, 101.0)
+    stopped.handle_timer(101.0)
+    assert stopped.datagrams_to_send() == [] and stopped.next_timer() is None
+
+
+def test_a_pcp_announcement_sent_to_our_own_port_counts_too() -> None:
+    router = FakeRouter(lifetime_cap=7200)
+    mapper = _mapped_long_ago(router)
+    router.restart(100.0)
+    mapper.receive(router.announce(101.0), 101.0)  # on the socket connected to the gateway
+    assert mapper.restarts == 1 and _exchange(mapper, router, 101.0) == 2
+    assert set(router.mappings) == {(6, 51413), (17, 51413)}

@@ -30,7 +30,7 @@ class Announcer:
         self.port = 7000 + n
         self.manager = TrackerManager(
             tiers,
-            info_hash=INFO_HASH,
+            info_hashes=[INFO_HASH],
             peer_id=b"-PM0001-%012d" % n,
             network=FixedNetwork(self.port),
             stats=lambda: (0, 0, self.left),
@@ -110,7 +110,7 @@ async def test_each_announce_asks_the_network_for_the_current_port(
         return 0, 0, 1
 
     manager = TrackerManager(
-        [[tracker_server.http_url]], info_hash=INFO_HASH, peer_id=b"c" * 20, network=network,
+        [[tracker_server.http_url]], info_hashes=[INFO_HASH], peer_id=b"c" * 20, network=network,
         stats=stats, on_peers=lambda peers: None,
     )
     manager.start()
@@ -244,7 +244,7 @@ async def test_errors_stay_inside_the_loop(tracker_server: TrackerServer) -> Non
         url: str, stats: Callable[[], tuple[int, int, int]], sink: Callable[..., None]
     ) -> TrackerManager:
         return TrackerManager(
-            [[url]], info_hash=INFO_HASH, peer_id=b"x" * 20, network=FixedNetwork(1), stats=stats, on_peers=sink
+            [[url]], info_hashes=[INFO_HASH], peer_id=b"x" * 20, network=FixedNetwork(1), stats=stats, on_peers=sink
         )
 
     managers = [
@@ -261,7 +261,7 @@ async def test_errors_stay_inside_the_loop(tracker_server: TrackerServer) -> Non
         assert managers[0].status_text == "Tracker: internal error"
         assert managers[1].snapshot()[0].status == "working"
         assert managers[2].status_text == "Tracker: unsupported tracker URL"
-        assert not any(m._task is None or m._task.done() for m in managers)
+        assert all(m._tasks and not any(task.done() for task in m._tasks) for m in managers)
     finally:
         for manager in [*managers, other.manager]:
             await manager.stop(timeout=1.0)
@@ -270,7 +270,7 @@ async def test_errors_stay_inside_the_loop(tracker_server: TrackerServer) -> Non
 async def test_no_trackers_no_trouble() -> None:
     manager = TrackerManager(
         [],
-        info_hash=INFO_HASH,
+        info_hashes=[INFO_HASH],
         peer_id=b"a" * 20,
         network=FixedNetwork(1),
         stats=lambda: (0, 0, 1),

@@ -20,7 +20,7 @@ DUAL_NAME = "dual-stack.test"  # resolved by the test to 127.0.0.1 and ::1 only
 def manager(url: str, n: int, peers: list[list[Peer]], sockets: Sockets = Sockets()) -> TrackerManager:
     return TrackerManager(
         [[url]],
-        info_hash=INFO_HASH,
+        info_hashes=[INFO_HASH],
         peer_id=b"-PM0001-%012d" % n,
         network=FixedNetwork(7000 + n, sockets=sockets),
         stats=lambda: (0, 0, 1000),

@@ -21,6 +21,7 @@ class Stream(asyncio.Protocol):
 
     def __init__(self, greeting: bytes = b"") -> None:
         self.cipher: Rc4Stream | None = None
+        self.reached: bytes | None = None
         self.encrypted = False
         self.closed = False
         self.greeting = greeting
@@ -28,9 +29,13 @@ class Stream(asyncio.Protocol):
         self.got = asyncio.Event()
         self.transport: asyncio.Transport | None = None
 
-    def take_over(self, transport: asyncio.Transport, received: bytes = b"", cipher: Rc4Stream | None = None) -> None:
+    def take_over(
+        self, transport: asyncio.Transport, received: bytes = b"", cipher: Rc4Stream | None = None,
+        reached: bytes | None = None,
+    ) -> None:
         """As the peer connection does: the cipher, then the transport, then the bytes read so far."""
         self.cipher = cipher
+        self.reached = reached
         self.encrypted = cipher is not None
         transport.set_protocol(self)
         self.connection_made(transport)
@@ -90,6 +95,7 @@ async def test_both_ends_hand_the_stream_over(policy: Encryption, methods: Metho
         assert await theirs.wait_for(len(HANDSHAKE)) == HANDSHAKE
         assert await ours.wait_for(100_000) == b"x" * 100_000
         assert ours.encrypted is theirs.encrypted is rc4
+        assert theirs.reached == INFO_HASH and ours.reached is None  # the accepting end checks it
     finally:
         server.close()
         for peer in (ours, theirs):
@@ -106,7 +112,7 @@ async def test_a_plain_handshake_is_handed_over_as_it_came() -> None:
         await writer.drain()
         writer.write(HANDSHAKE[5:])
         assert await theirs.wait_for(len(HANDSHAKE)) == HANDSHAKE
-        assert not theirs.encrypted
+        assert not theirs.encrypted and theirs.reached is None
         writer.close()
     finally:
         server.close()

@@ -67,15 +67,17 @@ class Side:
     udp: UdpSocket
     utp: UtpManager
     accepted: asyncio.Queue[tuple[UtpTransport, Sink]]
+    host: str = "127.0.0.1"
 
     @property
     def address(self) -> tuple[str, int]:
-        return ("127.0.0.1", self.udp.port)
+        return (self.host, self.udp.port)
 
 
-async def open_side(**caps: int) -> Side:
-    udp = UdpSocket()
-    await udp.start(Sockets("127.0.0.1"), 0)
+async def open_side(host: str = "127.0.0.1", **caps: int) -> Side:
+    sockets = Sockets(host)
+    udp = UdpSocket(sockets.family)
+    await udp.start(sockets, 0)
     accepted: asyncio.Queue[tuple[UtpTransport, Sink]] = asyncio.Queue()
 
     def accept(transport: UtpTransport) -> None:
@@ -83,14 +85,15 @@ async def open_side(**caps: int) -> Side:
         transport.attach(sink)
         accepted.put_nowait((transport, sink))
 
-    manager = UtpManager(udp.sendto, accept=accept, sockname=("127.0.0.1", udp.port), send_many=udp.send_many, **caps)
+    manager = UtpManager(udp.sendto, accept=accept, sockname=udp.sockname, send_many=udp.send_many, **caps)
     udp.utp = manager
-    return Side(udp, manager, accepted)
+    return Side(udp, manager, accepted, host)
 
 
-@pytest.fixture
-async def pair() -> AsyncIterator[tuple[Side, Side]]:
-    a, b = await open_side(), await open_side()
+@pytest.fixture(params=["127.0.0.1", "::1"])
+async def pair(request: pytest.FixtureRequest) -> AsyncIterator[tuple[Side, Side]]:
+    """Two sides on IPv4 loopback, then on IPv6 loopback: uTP runs the same over both."""
+    a, b = await open_side(request.param), await open_side(request.param)
     yield a, b
     for side in (a, b):
         side.utp.close()
@@ -115,6 +118,7 @@ async def test_a_stream_crosses_both_ways_byte_for_byte(pair: tuple[Side, Side])
     assert accepted.get_extra_info("peername") == a.address
     assert transport.get_extra_info("peername") == b.address
     assert transport.get_extra_info("socket") is None  # no TCP socket options to set
+    assert transport.get_extra_info("sockname") == a.address
 
 
 async def test_the_writer_is_paused_over_the_high_water_mark(pair: tuple[Side, Side]) -> None:
@@ -170,11 +174,11 @@ async def test_abort_resets_the_peer(pair: tuple[Side, Side]) -> None:
 
 async def test_a_dial_that_is_given_up_leaves_nothing_behind(pair: tuple[Side, Side]) -> None:
     a, _ = pair
-    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    silent.bind(("127.0.0.1", 0))
+    silent = socket.socket(a.udp.family, socket.SOCK_DGRAM)
+    silent.bind((a.host, 0))
     try:
         with pytest.raises(TimeoutError):
-            await asyncio.wait_for(a.utp.connect(Sink, *silent.getsockname()), 0.5)
+            await asyncio.wait_for(a.utp.connect(Sink, *silent.getsockname()[:2]), 0.5)
         assert not a.utp.connections
     finally:
         silent.close()
@@ -194,9 +198,9 @@ class Raw(asyncio.DatagramProtocol):
         self.received.put_nowait(data)
 
 
-async def open_raw() -> tuple[asyncio.DatagramTransport, Raw]:
+async def open_raw(host: str = "127.0.0.1") -> tuple[asyncio.DatagramTransport, Raw]:
     loop = asyncio.get_running_loop()
-    return await loop.create_datagram_endpoint(Raw, local_addr=("127.0.0.1", 0))
+    return await loop.create_datagram_endpoint(Raw, local_addr=(host, 0))
 
 
 async def test_a_syn_flood_is_capped() -> None:
@@ -217,12 +221,13 @@ async def test_a_syn_flood_is_capped() -> None:
 
 
 async def test_the_dht_and_utp_share_one_socket(pair: tuple[Side, Side]) -> None:
+    """BEP 32: the IPv6 node shares the IPv6 uTP socket as the IPv4 node shares the IPv4 one."""
     a, b = pair
-    node = unlimited_node(bootstrap=())
+    node = unlimited_node(bootstrap=(), family=b.udp.family)
     assert b.udp.transport is not None
     await node.start(shared=b.udp.transport)
     b.udp.dht = node
-    raw, listener = await open_raw()
+    raw, listener = await open_raw(b.host)
     try:
         assert node.port == b.udp.port
         raw.sendto(krpc.encode(krpc.Ping(b"aa", b"C" * 20)), b.address)

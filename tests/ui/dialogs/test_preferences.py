@@ -4,6 +4,7 @@ from pathlib import Path
 from PySide6.QtCore import QTime
 from PySide6.QtWidgets import QLabel
 
+from app.engine.transport.utp_endpoint import TRANSPORTS
 from app.engine.watch_folder import AfterAdd, WatchedFolder
 from app.ui.dialogs.preferences import PreferencesDialog
 from app.ui.settings import (
@@ -121,3 +122,30 @@ def test_watch_folder_and_completion_choices_round_trip_and_reach_the_session(se
     assert config["watch_folders"] == (WatchedFolder(tmp_path / "watch", after=AfterAdd.DELETE),)
     assert config["on_complete_program"] == 'notify-send "%N done"'
     assert not chosen.notify_errors and chosen.notify_finished
+
+
+def test_connect_over_offers_every_dial_order_and_each_reaches_the_session(settings, tmp_path):
+    """Connection tab, "Connect over": TCP first (the default), uTP first, or one of them only."""
+    dialog = PreferencesDialog(Preferences(download_dir=tmp_path))
+    offered = [dialog.transport_box.itemData(i) for i in range(dialog.transport_box.count())]
+    assert offered == list(TRANSPORTS) and dialog.transport_box.currentData() == "both"
+    assert dialog.transport_box.itemText(offered.index("utp-first")) == "uTP first, then TCP"
+    before = dialog.preferences()
+    dialog.transport_box.setCurrentIndex(offered.index("utp-first"))
+    chosen = dialog.preferences()
+    assert changed_settings(before, chosen) == {"transport": "utp-first"}
+    save_preferences(settings, chosen)
+    settings.sync()
+    assert load_preferences(settings).transport == "utp-first"
+    assert PreferencesDialog(chosen).transport_box.currentData() == "utp-first"
+
+
+def test_a_transport_the_engine_does_not_know_falls_back_to_tcp_first(tmp_path):
+    assert session_settings(Preferences(download_dir=tmp_path, transport="carrier-pigeon"))["transport"] == "both"
+
+
+def test_listening_everywhere_shows_an_empty_address_with_words(tmp_path):
+    dialog = PreferencesDialog(Preferences(download_dir=tmp_path, listen_host="0.0.0.0"))
+    assert dialog.host_edit.text() == ""
+    assert dialog.host_edit.placeholderText() == "Any address, IPv4 and IPv6"
+    assert dialog.preferences().listen_host == "0.0.0.0"

@@ -51,6 +51,13 @@ def test_a_web_seed_row_says_why_it_is_backed_off():
     assert model.index(0, 1).data() == peer(0).client
 
 
+def test_a_web_seed_row_counts_the_blocks_it_took_over_from_slow_peers():
+    model = PeerModel()
+    url = "http://127.0.0.1:8000/pub/"
+    model.set_items([peer(0, address=url, client="Web seed", taken_over=125)])
+    assert model.index(0, 0).data(Qt.ItemDataRole.ToolTipRole) == f"{url}\ntook over 125 blocks from slow peers"
+
+
 def test_an_encrypted_peer_says_so():
     model = PeerModel()
     model.set_items([peer(0, flags="D E", encrypted=True), peer(1)])
