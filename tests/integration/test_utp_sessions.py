@@ -161,7 +161,8 @@ async def test_a_peer_pex_says_speaks_utp_is_dialed_over_utp_first(tmp_path: Pat
     torrent = create_torrent(payload, trackers=[], piece_length=64 * 1024)
     async with (
         running_session() as seed,
-        running_session(transport="utp-first", down_limit=100_000) as slow,  # still downloading
+        # still downloading; deaf to PEX, so the newcomer dials it and not the other way round
+        running_session(transport="utp-first", down_limit=100_000, enable_pex=False) as slow,
         running_session(down_limit=100_000) as newcomer,  # when the seed sends PEX
     ):
         info_hash = await seed.add_torrent(torrent, payload.parent)

@@ -24,6 +24,7 @@ from app.engine.errors import LocalProtocolError
 from app.engine.transport.ledbat import DelayHistory, Ledbat
 from app.engine.transport.utp_codec import (
     HEADER_SIZE,
+    SEQ_ACK,
     SEQ_MASK,
     U32_MASK,
     Packet,
@@ -31,6 +32,7 @@ from app.engine.transport.utp_codec import (
     UtpError,
     decode_packet,
     encode_header,
+    encode_prefix,
     sack_mask,
     sack_offsets,
     seq_less,
@@ -54,6 +56,12 @@ LINGER = 3.0  # after our FIN is acked, we wait this long to ack the peer's FIN
 HANDSHAKE_TIMEOUT = 10.0  # an accepted connection that hears nothing after the SYN is dropped
 ACK_DELAY = 0.002  # an in-order packet alone waits this long for a second one to share its ACK
 NO_SAMPLE = 0x7FFFFFFF  # libtorrent: old uTorrent sends INT_MAX for "no delay sample yet"
+MIN_PROBE_TIMEOUT = 0.020  # a silent flight is probed after max(2 rtt, 20 ms) (RFC 8985 TLP: 10 ms)
+# Sequence numbers from the oldest unacked packet to the next one sent. A receiver keeps only so
+# many out of order and drops later ones without an ACK: libutp 511, libtorrent its receive
+# buffer over the packet size (about 750 for 1 MiB). Past that, a hole that is not filled makes
+# every new packet vanish, and the sender hears nothing until its retransmission timeout.
+MAX_SPAN = 500
 
 
 class State(Enum):
@@ -129,6 +137,8 @@ class UtpConnection:
         self._rto = INITIAL_RTO
         self._timeouts = 0
         self._deadline: float | None = None
+        self._probe_at: float | None = None  # the tail loss probe: when a silent flight is probed
+        self._probes = 0  # probes since the last ACK that acked something: each waits twice as long
         self._loss_seq = self._acked
         self._dup_acks = 0
         self._reply_micro = 0
@@ -159,6 +169,7 @@ class UtpConnection:
         self._pending_closed: Closed | None = None  # waits for the held data to be read
         self._out: list[bytes] = []
         self._events: list[Event] = []
+        self._arrived: list[bytes] = []  # in-order payloads not yet in an event: one DataReceived for all
 
     @classmethod
     def outgoing(cls, connection_id: int, seq_nr: int) -> UtpConnection:
@@ -248,8 +259,8 @@ class UtpConnection:
 
     def resume_reading(self) -> None:
         self._reading = True
-        while self._inbox:
-            self._events.append(DataReceived(self._inbox.popleft()))
+        self._arrived.extend(self._inbox)
+        self._inbox.clear()
         self._inbox_bytes = 0
         if self._advertised < RECEIVE_BUFFER // 2:
             self._ack_now = True  # a window update, or the peer waits for its next timeout
@@ -259,8 +270,20 @@ class UtpConnection:
 
     def events(self) -> list[Event]:
         """What happened since the last call, oldest first."""
+        self._flush_arrived()
         events, self._events = self._events, []
         return events
+
+    def _flush_arrived(self) -> None:
+        """The payloads that arrived since the last event, as one DataReceived: the app's stream
+        parser then runs once per batch of datagrams, not once per 1,380 bytes."""
+        if self._arrived:
+            arrived, self._arrived = self._arrived, []
+            self._events.append(DataReceived(arrived[0] if len(arrived) == 1 else b"".join(arrived)))
+
+    def _event(self, event: Connected | Closed) -> None:
+        self._flush_arrived()
+        self._events.append(event)
 
     # ------------------------------------------------------------------ the network side
 
@@ -296,17 +319,16 @@ class UtpConnection:
 
     def next_timer(self) -> float | None:
         """When `timeout` wants to run next (None: no timer needed)."""
-        if self._ack_due is None:
-            return self._deadline
-        if self._deadline is None:
-            return self._ack_due
-        return min(self._deadline, self._ack_due)
+        timers = [timer for timer in (self._deadline, self._ack_due, self._probe_at) if timer is not None]
+        return min(timers, default=None)
 
     def timeout(self, now: float) -> None:
-        """Run the timers that are due: the delayed ACK and the retransmission timeout."""
+        """Run the timers that are due: the delayed ACK, the tail loss probe, the retransmission timeout."""
         if self._ack_due is not None and now >= self._ack_due:
             self._ack_now = True
             self._ack_due = None
+        if self._probe_at is not None and now >= self._probe_at:
+            self._send_tail_probe(now)
         if self._deadline is not None and now >= self._deadline and self.state is not State.CLOSED:
             self._on_deadline(now)
 
@@ -318,7 +340,7 @@ class UtpConnection:
         self._note_timing(syn, now)
         self._ack_now = True
         self._deadline = now + HANDSHAKE_TIMEOUT
-        self._events.append(Connected())
+        self._event(Connected())
 
     def _on_syn(self, packet: Packet) -> None:
         """A resent SYN means our ST_STATE was lost: answer it again."""
@@ -345,7 +367,7 @@ class UtpConnection:
     def _established(self, packet: Packet) -> None:
         self.state = State.CONNECTED
         self._ack_nr = (packet.seq_nr - 1) & SEQ_MASK  # ST_STATE carries the next number, unused
-        self._events.append(Connected())
+        self._event(Connected())
 
     def _note_timing(self, packet: Packet, now: float) -> None:
         """BEP 29: reply_micro is our clock minus their timestamp; their reply is our delay sample."""
@@ -389,7 +411,7 @@ class UtpConnection:
 
     def _deliver(self, payload: bytes) -> None:
         if self._reading:
-            self._events.append(DataReceived(payload))
+            self._arrived.append(payload)
         else:
             self._inbox.append(payload)
             self._inbox_bytes += len(payload)
@@ -430,6 +452,9 @@ class UtpConnection:
         if self._fin_acked:
             return  # lingering: the deadline is the end of the linger
         self._deadline = now + self._rto if self._sent or self._queued else None
+        if acked:
+            self._probes = 0
+            self._arm_tail_probe(now)
         if self.state is State.FIN_SENT and self._fin_seq not in self._sent:
             self._our_fin_acked(now)
 
@@ -495,6 +520,29 @@ class UtpConnection:
         if entry.need_resend:
             return  # already queued by a timeout; it goes out with the resends
         self._transmit(entry, now)
+
+    def _arm_tail_probe(self, now: float) -> None:
+        """RFC 8985 (TLP): a flight that hears nothing for max(2 rtt, 20 ms) is probed (then
+        after twice as long, and so on, until an ACK or the retransmission timeout).
+
+        When the receiver drops a whole window (a full socket buffer, or libtorrent, which drops
+        without a word the packets it has no room to reorder), no later packet is SACKed, so
+        neither duplicate ACKs nor the SACK rule see the loss; without a probe only the
+        retransmission timeout (500 ms at least, and back to one packet of window) finds it.
+        """
+        if self._in_flight and self._rtt is not None:
+            self._probe_at = now + max(2 * self._rtt, MIN_PROBE_TIMEOUT) * 2**self._probes
+        else:
+            self._probe_at = None
+
+    def _send_tail_probe(self, now: float) -> None:
+        """Resend the oldest packet in flight, the one the receiver waits for: its ACK, with a SACK,
+        says what else is missing. The window stays: a receiver that was only busy lost nothing."""
+        self._probe_at = None
+        self._probes += 1
+        oldest = next((entry for entry in self._sent.values() if not entry.need_resend), None)
+        if oldest is not None and self.state in (State.CONNECTED, State.FIN_SENT):
+            self._transmit(oldest, now)
 
     def _account(self, entry: _Sent) -> int:
         if entry.need_resend:
@@ -566,6 +614,7 @@ class UtpConnection:
             return
         self._cc.on_timeout(idle=False)
         self._loss_seq = self._seq_nr
+        self._probe_at = None
         for entry in self._sent.values():
             if not entry.need_resend:
                 entry.need_resend = True
@@ -605,18 +654,25 @@ class UtpConnection:
     def _send_data(self, now: float) -> None:
         if self.state is not State.CONNECTED or self._resends:
             return
+        prefix = b""
+        window = self._send_window()
         while self._queued:
             size = min(MAX_PAYLOAD, self._queued)
-            if self._in_flight + size > self._send_window() and not self._take_probe():
+            if self._in_flight + size > window and not self._take_probe():
                 self._window_limited = True
                 break
+            if (self._seq_nr - self._acked) & SEQ_MASK > MAX_SPAN:
+                break  # the receiver waits for the oldest hole: nothing past its reorder buffer
             entry = self._new_entry(PacketType.DATA, self._take(size))
             self._in_flight += size
-            self._transmit(entry, now)
+            prefix = prefix or self._prefix(now)
+            self._transmit(entry, now, prefix)
         else:
             self._window_limited = False
         if self._deadline is None and (self._sent or self._queued):
             self._deadline = now + self._rto
+        if self._probe_at is None:
+            self._arm_tail_probe(now)
 
     def _take_probe(self) -> bool:
         probe, self._probe = self._probe, False
@@ -646,10 +702,12 @@ class UtpConnection:
         self._seq_nr = (self._seq_nr + 1) & SEQ_MASK
         return entry
 
-    def _transmit(self, entry: _Sent, now: float) -> None:
+    def _transmit(self, entry: _Sent, now: float, prefix: bytes = b"") -> None:
+        """Send a packet that uses a sequence number; `prefix`: the shared header of a burst of data."""
         entry.sent_at = now
         entry.transmissions += 1
-        self._out.append(self._header(entry.kind, entry.seq, now) + entry.payload)
+        header = prefix + SEQ_ACK.pack(entry.seq, self._ack_nr) if prefix else self._header(entry.kind, entry.seq, now)
+        self._out.append(header + entry.payload)
         if not self._reorder:
             self._acknowledged()  # its ack_nr is as good as an ST_STATE (a SACK needs one)
 
@@ -663,6 +721,11 @@ class UtpConnection:
         return encode_header(
             kind, self.send_id, micros(now), self._reply_micro, self._advertised, seq, self._ack_nr, sack
         )
+
+    def _prefix(self, now: float) -> bytes:
+        """The header of a data packet but its seq_nr and ack_nr (the same for a whole burst)."""
+        self._advertised = self.receive_window
+        return encode_prefix(PacketType.DATA, self.send_id, micros(now), self._reply_micro, self._advertised)
 
     def _take(self, size: int) -> bytes:
         """The next `size` queued bytes, as one payload."""
@@ -694,6 +757,7 @@ class UtpConnection:
         self.state = State.CLOSED
         self._deadline = None
         self._ack_due = None
+        self._probe_at = None
         self._sent.clear()
         self._reorder.clear()
         self._reorder_bytes = 0
@@ -711,7 +775,7 @@ class UtpConnection:
             self._pending_closed = closed
             return
         self._closed_sent = True
-        self._events.append(closed)
+        self._event(closed)
 
 
 def _ignore(connection: UtpConnection, packet: Packet, now: float) -> None:

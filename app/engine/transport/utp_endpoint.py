@@ -61,7 +61,7 @@ class UtpEndpoint:
     def __init__(self, accept: Callable[[UtpTransport], None], family: int = socket.AF_INET) -> None:
         self.family = family
         self.udp = UdpSocket(family)
-        self.manager = UtpManager(self.udp.sendto, accept=accept)
+        self.manager = UtpManager(self.udp.sendto, accept=accept, send_many=self.udp.send_many)
         self.udp.utp = self.manager
 
     async def start(self, sockets: Sockets, port: int) -> None:

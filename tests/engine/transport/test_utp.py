@@ -25,8 +25,10 @@ from app.engine.transport.utp_codec import (
     PacketType,
     UtpError,
     decode_packet,
+    SEQ_ACK,
     encode_header,
     encode_packet,
+    encode_prefix,
     looks_like_utp,
     sack_mask,
     sacked,
@@ -47,6 +49,11 @@ def test_the_header_layout_is_bep_29s() -> None:
     data = encode_header(PacketType.SYN, 0x1234, 1, 2, 3, 4, 5)
     assert data[:4] == bytes([0x41, 0, 0x12, 0x34])
     assert len(data) == HEADER_SIZE == 20
+
+
+def test_a_shared_prefix_and_its_numbers_make_the_same_header() -> None:
+    fields = (PacketType.DATA, 0x1234, 0xDEADBEEF, 77, 2**33)
+    assert encode_prefix(*fields) + SEQ_ACK.pack(65535, 9) == encode_header(*fields, 65535, 9)
 
 
 def test_unknown_extensions_are_skipped_by_their_length() -> None:
@@ -239,6 +246,69 @@ def test_three_duplicate_acks_resend_the_lost_packet_before_the_timeout() -> Non
     assert sends[1] - sends[0] < MIN_RTO  # resent on the duplicate acks and SACKs, not on the timer
     acks = [packet for _, packet in link.paths["b"].sent if packet.type is PacketType.STATE and packet.sack]
     assert acks and all(packet.ack_nr == 109 for packet in acks)
+
+
+def test_a_lost_tail_is_probed_before_the_timeout_and_the_window_is_kept() -> None:
+    """The last packets of a burst are all lost: nothing after them is SACKed, so only a probe
+    (RFC 8985 TLP) finds them before the retransmission timeout would reset the window."""
+    first_sends: set[int] = set()
+
+    def drop_the_tail_once(packet: Packet) -> bool:
+        if packet.type is not PacketType.DATA or packet.seq_nr < 150 or packet.seq_nr in first_sends:
+            return False
+        first_sends.add(packet.seq_nr)
+        return True
+
+    link = Link(Path(drop=drop_the_tail_once, delay=lambda now: 0.005), a_seq=100)
+    link.start()
+    link.write("a", os.urandom(60 * MAX_PAYLOAD))
+    link.run(lambda: len(link.received["b"]) == 60 * MAX_PAYLOAD)
+    sends = [moment for moment, packet in link.paths["a"].sent if packet.type is PacketType.DATA and packet.seq_nr == 150]
+    assert len(sends) >= 2
+    assert sends[1] - sends[0] < MIN_RTO  # probed, not timed out
+    assert link.a.congestion_window > 2 * MAX_PAYLOAD  # no timeout: the window was not reset to one packet
+
+
+def test_a_silent_flight_is_probed_with_the_oldest_packet_and_then_less_often() -> None:
+    link = Link(Path(delay=lambda now: 0.005))
+    link.start()
+    link.write("a", os.urandom(20 * MAX_PAYLOAD))
+    link.run(lambda: len(link.received["b"]) > 0)
+    link.paths["a"].loss = link.paths["b"].loss = 1.0
+    silent = link.now
+    link.run_for(MIN_RTO - 0.01)
+    sends = [(moment, packet.seq_nr) for moment, packet in link.paths["a"].sent if packet.type is PacketType.DATA]
+    probes = [(moment, seq) for index, (moment, seq) in enumerate(sends) if seq in {seen for _, seen in sends[:index]}]
+    assert len({seq for _, seq in probes}) == 1  # always the oldest, the packet the receiver waits for
+    gaps = [later - earlier for (earlier, _), (later, _) in zip(probes, probes[1:])]
+    assert len(probes) >= 3 and all(later > 1.9 * earlier for earlier, later in zip(gaps, gaps[1:]))
+
+
+def test_the_sender_keeps_within_the_receivers_reorder_span() -> None:
+    """A hole stays open (its packet and every resend of it lost): new packets stop MAX_SPAN past
+    it, where libutp and libtorrent would drop them without a word."""
+    link = Link(Path(drop=lambda packet: packet.type is PacketType.DATA and packet.seq_nr == 110, delay=lambda now: 0.005),
+                a_seq=100)
+    link.start()
+    link.write("a", os.urandom((utp.MAX_SPAN + 200) * MAX_PAYLOAD))
+    link.run(lambda: link.now > 5.0, limit=6.0)
+    sent = {packet.seq_nr for _, packet in link.paths["a"].sent if packet.type is PacketType.DATA}
+    assert max(sent) - 110 <= utp.MAX_SPAN
+    assert len(link.received["b"]) == 9 * MAX_PAYLOAD  # everything before the hole, and no more
+
+
+def test_a_batch_of_in_order_packets_is_one_data_event() -> None:
+    link = Link()
+    link.start()
+    link.run(lambda: link.b is not None and link.a.state is State.CONNECTED)
+    assert link.b is not None
+    link.b.events()
+    link.a.send(os.urandom(10 * MAX_PAYLOAD))
+    datagrams = link.a.datagrams_to_send(link.now)
+    for datagram in datagrams:
+        link.b.receive_datagram(datagram, link.now)
+    assert len(datagrams) >= 2
+    assert link.b.events() == [DataReceived(b"".join(decode_packet(datagram).payload for datagram in datagrams))]
 
 
 def test_the_receiver_never_holds_more_than_its_window_of_reordered_packets() -> None:

@@ -85,7 +85,7 @@ async def open_side(host: str = "127.0.0.1", **caps: int) -> Side:
         transport.attach(sink)
         accepted.put_nowait((transport, sink))
 
-    manager = UtpManager(udp.sendto, accept=accept, sockname=udp.sockname, **caps)
+    manager = UtpManager(udp.sendto, accept=accept, sockname=udp.sockname, send_many=udp.send_many, **caps)
     udp.utp = manager
     return Side(udp, manager, accepted, host)
 
