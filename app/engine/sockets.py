@@ -55,6 +55,8 @@ from app.engine.peer_gate import PeerGate
 
 ANY_HOSTS = ("", "0.0.0.0", "::")
 BOTH_FAMILIES = (socket.AF_INET, socket.AF_INET6)
+IP_MTU = getattr(socket, "IP_MTU", 14)  # Linux values; elsewhere the getsockopt fails and
+IPV6_MTU = getattr(socket, "IPV6_MTU", 24)  # route_mtu answers None
 PORT_0_ATTEMPTS = 5  # port 0: the IPv4 socket's free port may be taken on IPv6; try another
 
 _Protocol = TypeVar("_Protocol", bound=asyncio.BaseProtocol)
@@ -97,6 +99,21 @@ class Sockets:
     def local_address(self) -> tuple[str, int] | None:
         """Where outgoing connections start from (any port), or None for the system's choice."""
         return (self.host, 0) if self.bound else None
+
+    def route_mtu(self, address: tuple[str, int]) -> int | None:
+        """The MTU the system knows for the path to `address` (its route's interface, or less
+        once an ICMP "fragmentation needed" said so), from the chosen address; None if unknown.
+        A connected UDP socket asks the routing table and sends nothing (Linux: IP_MTU)."""
+        v6 = ":" in address[0]
+        option = (socket.IPPROTO_IPV6, IPV6_MTU) if v6 else (socket.IPPROTO_IP, IP_MTU)
+        try:
+            with socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_DGRAM) as probe:
+                if self.bound:
+                    probe.bind((self.host, 0))
+                probe.connect(address)
+                return probe.getsockopt(*option)
+        except OSError:
+            return None  # no such option here, no route, or another family than the chosen one
 
     async def listen(self, factory: Callable[[], asyncio.BaseProtocol], port: int) -> Listener:
         """TCP listening on the chosen address, or on both stacks at one port when unbound.

@@ -174,3 +174,12 @@ async def test_unbound_udp_takes_one_port_number_on_both_stacks() -> None:
         sender6.close()
         ipv4.close()
         ipv6.close()
+
+
+def test_the_route_mtu_is_the_loopback_interfaces() -> None:
+    """Linux: a connected UDP socket tells the route's MTU and sends nothing (lo: 65536, which
+    IPv4 reports as 65535): big enough that uTP sends its largest packets there."""
+    assert Sockets().route_mtu(("127.0.0.1", 9)) in (65535, 65536)
+    assert Sockets(host="127.0.0.1").route_mtu(("127.0.0.1", 9)) in (65535, 65536)
+    assert Sockets().route_mtu(("::1", 9)) == 65536
+    assert Sockets(host="127.0.0.1").route_mtu(("::1", 9)) is None  # the chosen address is IPv4

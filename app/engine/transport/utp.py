@@ -38,8 +38,22 @@ from app.engine.transport.utp_codec import (
     seq_less,
 )
 
-PACKET_SIZE = 1400  # a safe UDP payload on any path (no PMTU discovery): header and data
+PACKET_SIZE = 1400  # the largest datagram we send, header and data: it fits Ethernet's 1500
 MAX_PAYLOAD = PACKET_SIZE - HEADER_SIZE
+MIN_PACKET_SIZE = 548  # 576, the IPv4 MTU every host must take, less IPv4 and UDP headers
+IP_AND_UDP_HEADERS = {False: 20 + 8, True: 40 + 8}  # by "is it IPv6"
+
+
+def max_payload(path_mtu: int | None, ipv6: bool) -> int:
+    """The data a packet carries on a path of this MTU (None: unknown, taken as Ethernet's).
+
+    As libtorrent does, the route's MTU is the ceiling: a tunnel (WireGuard's 1420, PPPoE's
+    1492) gets smaller packets instead of fragments. No probing for black holes below it.
+    """
+    if path_mtu is None:
+        return MAX_PAYLOAD
+    size = min(PACKET_SIZE, max(MIN_PACKET_SIZE, path_mtu - IP_AND_UDP_HEADERS[ipv6]))
+    return size - HEADER_SIZE
 RECEIVE_BUFFER = 1024 * 1024  # bytes we advertise in wnd_size when nothing is buffered (libtorrent's)
 SEND_BUFFER = 4 * 1024 * 1024  # bytes `send` accepts before it says the buffer is full
 MAX_WINDOW = 2 * 1024 * 1024  # the congestion window never grows past this
@@ -117,7 +131,10 @@ def micros(now: float) -> int:
 class UtpConnection:
     """One uTP connection; build it with `outgoing` (then `connect`) or `incoming` (from a SYN)."""
 
-    def __init__(self, recv_id: int, send_id: int, seq_nr: int, *, send_buffer: int = SEND_BUFFER) -> None:
+    def __init__(
+        self, recv_id: int, send_id: int, seq_nr: int, *, send_buffer: int = SEND_BUFFER, payload: int = MAX_PAYLOAD
+    ) -> None:
+        self.payload = payload  # the most data one packet carries (max_payload for its path)
         self.recv_id = recv_id & SEQ_MASK
         self.send_id = send_id & SEQ_MASK
         self.state = State.IDLE
@@ -128,8 +145,8 @@ class UtpConnection:
         self._sent: dict[int, _Sent] = {}  # in sequence order (inserted so)
         self._in_flight = 0
         self._resends = 0  # entries of _sent with need_resend
-        self._cc = Ledbat(MAX_PAYLOAD, MAX_WINDOW)
-        self._peer_window = MAX_PAYLOAD  # until the peer's first ACK says more
+        self._cc = Ledbat(payload, MAX_WINDOW)
+        self._peer_window = payload  # until the peer's first ACK says more
         self._window_limited = False
         self._probe = False  # BEP 29: after a timeout, one packet goes out past a zero window
         self._rtt: float | None = None
@@ -172,14 +189,14 @@ class UtpConnection:
         self._arrived: list[bytes] = []  # in-order payloads not yet in an event: one DataReceived for all
 
     @classmethod
-    def outgoing(cls, connection_id: int, seq_nr: int) -> UtpConnection:
+    def outgoing(cls, connection_id: int, seq_nr: int, *, payload: int = MAX_PAYLOAD) -> UtpConnection:
         """BEP 29: the initiator receives on the id its SYN carries and sends on id + 1."""
-        return cls(connection_id, connection_id + 1, seq_nr)
+        return cls(connection_id, connection_id + 1, seq_nr, payload=payload)
 
     @classmethod
-    def incoming(cls, syn: Packet, seq_nr: int, now: float) -> UtpConnection:
+    def incoming(cls, syn: Packet, seq_nr: int, now: float, *, payload: int = MAX_PAYLOAD) -> UtpConnection:
         """Accept a SYN: send on its id, receive on id + 1, answer with an ST_STATE."""
-        connection = cls(syn.connection_id + 1, syn.connection_id, seq_nr)
+        connection = cls(syn.connection_id + 1, syn.connection_id, seq_nr, payload=payload)
         connection._accept(syn, now)
         return connection
 
@@ -657,7 +674,7 @@ class UtpConnection:
         prefix = b""
         window = self._send_window()
         while self._queued:
-            size = min(MAX_PAYLOAD, self._queued)
+            size = min(self.payload, self._queued)
             if self._in_flight + size > window and not self._take_probe():
                 self._window_limited = True
                 break

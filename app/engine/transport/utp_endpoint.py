@@ -72,6 +72,7 @@ class UtpEndpoint:
             log.warning("UDP port %s is taken (%s): peers cannot reach us over uTP", port, exc.strerror or exc)
             await self.udp.start(sockets, 0)
         self.manager.sockname = self.udp.sockname
+        self.manager.route_mtu = sockets.route_mtu
 
     @property
     def port(self) -> int:

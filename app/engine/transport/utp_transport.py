@@ -16,7 +16,16 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from app.engine.callbacks import logged
-from app.engine.transport.utp import CLOSED_BY_PEER, Closed, Connected, DataReceived, Event, State, UtpConnection
+from app.engine.transport.utp import (
+    CLOSED_BY_PEER,
+    Closed,
+    Connected,
+    DataReceived,
+    Event,
+    State,
+    UtpConnection,
+    max_payload,
+)
 from app.engine.transport.utp_codec import SEQ_MASK, PacketType, UtpError, decode_packet
 
 log = logging.getLogger(__name__)
@@ -48,8 +57,10 @@ class UtpManager:
         max_half_open: int = 30,
         sockname: Address = ("0.0.0.0", 0),
         send_many: SendMany | None = None,
+        route_mtu: Callable[[Address], int | None] = lambda _address: None,
     ) -> None:
         self._sendto = sendto
+        self.route_mtu = route_mtu  # Sockets.route_mtu once the endpoint starts: packet sizes per path
         self._send_many = send_many
         self.accept = accept
         self.max_connections = max_connections
@@ -78,7 +89,9 @@ class UtpManager:
     async def connect(self, protocol_factory: ProtocolFactory, host: str, port: int) -> tuple[UtpTransport, Any]:
         """Dial (host, port): like `loop.create_connection`, OSError if the peer does not answer."""
         address = (str(ipaddress.ip_address(host)), port)  # uTP dials addresses, not names
-        core = UtpConnection.outgoing(self._free_id(address), secrets.randbelow(SEQ_MASK + 1))
+        core = UtpConnection.outgoing(
+            self._free_id(address), secrets.randbelow(SEQ_MASK + 1), payload=self._payload(address)
+        )
         transport = self._add(address, core)
         core.connect(self.loop.time())
         transport.service()
@@ -127,13 +140,18 @@ class UtpManager:
             syn = decode_packet(data)
         except UtpError:
             return
-        core = UtpConnection.incoming(syn, secrets.randbelow(SEQ_MASK + 1), self.loop.time())
+        core = UtpConnection.incoming(
+            syn, secrets.randbelow(SEQ_MASK + 1), self.loop.time(), payload=self._payload(address)
+        )
         if (address, core.recv_id) in self.connections:
             return  # BEP 29: a colliding id fails the attempt
         transport = self._add(address, core)
         transport.connected.set_result(None)
         self.accept(transport)
         transport.service()
+
+    def _payload(self, address: Address) -> int:
+        return max_payload(self.route_mtu(address), ipv6=":" in address[0])
 
     def _room_for_one_more(self) -> bool:
         if len(self.connections) >= self.max_connections:

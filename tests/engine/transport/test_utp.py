@@ -164,6 +164,27 @@ def test_data_flows_both_ways_and_the_first_data_packet_follows_the_syn() -> Non
     assert first_back.seq_nr == 40000
 
 
+@pytest.mark.parametrize(
+    ("mtu", "ipv6", "datagram"),
+    [(None, False, 1400), (1500, False, 1400), (1500, True, 1400), (1420, False, 1392), (1420, True, 1372),
+     (1280, True, 1232), (300, False, 548)],
+)
+def test_a_packet_fits_the_paths_mtu_with_its_headers(mtu: int | None, ipv6: bool, datagram: int) -> None:
+    """Ethernet: 1400-byte datagrams; a tunnel (WireGuard 1420, IPv6's minimum 1280) gets smaller
+    ones instead of fragments; never below what every IPv4 host must take (576 less headers)."""
+    assert utp.max_payload(mtu, ipv6) + HEADER_SIZE == datagram
+
+
+def test_a_connection_on_a_narrow_path_sends_no_datagram_above_its_size() -> None:
+    link = Link(payload=utp.max_payload(1420, ipv6=True))
+    link.start()
+    data = os.urandom(50 * MAX_PAYLOAD)
+    link.write("a", data)
+    link.run(lambda: link.received["b"] == data)
+    sizes = [len(encode_packet(packet)) for _, packet in link.paths["a"].sent if packet.type is PacketType.DATA]
+    assert max(sizes) == 1372 and sum(size == 1372 for size in sizes) > 40
+
+
 def test_a_lost_syn_is_sent_again_and_a_lost_state_is_answered_again() -> None:
     dropped = {"syn": 1, "state": 1}
 

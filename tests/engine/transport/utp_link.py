@@ -8,7 +8,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from app.engine.transport.utp import Closed, DataReceived, Event, UtpConnection
+from app.engine.transport.utp import MAX_PAYLOAD, Closed, DataReceived, Event, UtpConnection
 from app.engine.transport.utp_codec import Packet, PacketType, decode_packet
 
 MAX_STEPS = 2_000_000
@@ -33,11 +33,13 @@ class Link:
     """`a` dials `b`; `b` is created from a's SYN as the adapter would."""
 
     def __init__(self, forward: Path | None = None, backward: Path | None = None, *, seed: int = 1,
-                 a_seq: int = 100, b_seq: int = 40000, connection_id: int = 5000) -> None:
+                 a_seq: int = 100, b_seq: int = 40000, connection_id: int = 5000,
+                 payload: int = MAX_PAYLOAD) -> None:
         self.rng = random.Random(seed)
         self.now = 0.0
         self.paths = {"a": forward or Path(), "b": backward or Path()}  # keyed by sender
-        self.a = UtpConnection.outgoing(connection_id, a_seq)
+        self.payload = payload  # both ends' packet data size, as the path's MTU allows
+        self.a = UtpConnection.outgoing(connection_id, a_seq, payload=payload)
         self.b: UtpConnection | None = None
         self.b_seq = b_seq
         self.events: dict[str, list[Event]] = {"a": [], "b": []}
@@ -109,7 +111,7 @@ class Link:
         else:
             packet = decode_packet(datagram)
             if packet.type is PacketType.SYN:
-                self.b = UtpConnection.incoming(packet, self.b_seq, self.now)
+                self.b = UtpConnection.incoming(packet, self.b_seq, self.now, payload=self.payload)
 
     def run(self, until: Callable[[], bool], limit: float = 600.0) -> None:
         """Advance the fake clock until `until()` holds; fail if it does not by `limit` seconds."""
