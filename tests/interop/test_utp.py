@@ -43,13 +43,15 @@ async def peer_transports(session: Session, info_hash: str) -> set[str]:
 CASES = [("single", "127.0.0.2", "127.0.0.1"), ("multi", "127.0.0.2", "127.0.0.1"), ("multi", "::1", "::1")]
 
 
-@pytest.mark.parametrize(("layout", "lt_host", "pm_host"), CASES)
-async def test_download_from_a_libtorrent_seed_over_utp(layout: str, lt_host: str, pm_host: str, tmp_path: Path) -> None:
+async def download_from(seed_settings: dict[str, object], layout: str, lt_host: str, pm_host: str,
+                        transport: str, tmp_path: Path) -> set[str]:
+    """Piecemeal (set to `transport`) downloads from a libtorrent seed; the transports its
+    connections used, looked at every loop turn (the whole download can take under 50 ms)."""
     payload, names = payload_of(tmp_path / "seed", layout)
     torrent = make_torrent(payload, piece_size=65536)
-    seed = LtPeer(lt_host, **UTP_ONLY)
+    seed = LtPeer(lt_host, **seed_settings)
     seed.add(torrent, payload.parent)
-    session = Session(loopback_config(pm_host, transport="utp"))
+    session = Session(loopback_config(pm_host, transport=transport))
     await session.start()
     transports: set[str] = set()
     try:
@@ -59,12 +61,17 @@ async def test_download_from_a_libtorrent_seed_over_utp(layout: str, lt_host: st
         async with asyncio.timeout(120):
             while torrent_state(session, info_hash) != TorrentState.SEEDING:
                 transports |= await peer_transports(session, info_hash)
-                await asyncio.sleep(0)  # every loop turn: the whole download can take less than 50 ms
+                await asyncio.sleep(0)
     finally:
         await session.close()
         seed.close()
     assert_same(tmp_path / "seed", tmp_path / "down", names)
-    assert transports == {"uTP"}
+    return transports
+
+
+@pytest.mark.parametrize(("layout", "lt_host", "pm_host"), CASES)
+async def test_download_from_a_libtorrent_seed_over_utp(layout: str, lt_host: str, pm_host: str, tmp_path: Path) -> None:
+    assert await download_from(UTP_ONLY, layout, lt_host, pm_host, "utp", tmp_path) == {"uTP"}
 
 
 def torrent_state(session: Session, info_hash: str) -> TorrentState:
@@ -97,25 +104,6 @@ async def test_libtorrent_downloads_from_piecemeal_over_utp(layout: str, lt_host
 @pytest.mark.parametrize(("lt_host", "pm_host"), [("127.0.0.2", "127.0.0.1"), ("::1", "::1")])
 async def test_utp_first_reaches_a_libtorrent_that_takes_both_over_utp(lt_host: str, pm_host: str, tmp_path: Path) -> None:
     """libtorrent takes TCP and uTP; our "utp-first" setting dials uTP, and that is what comes up."""
-    payload, names = payload_of(tmp_path / "seed", "multi")
-    torrent = make_torrent(payload, piece_size=65536)
     both = {"enable_incoming_tcp": True, "enable_outgoing_tcp": False, "enable_incoming_utp": True,
             "enable_outgoing_utp": False}  # it only answers: the connection is ours to choose
-    seed = LtPeer(lt_host, **both)
-    seed.add(torrent, payload.parent)
-    session = Session(loopback_config(pm_host, transport="utp-first"))
-    await session.start()
-    transports: set[str] = set()
-    try:
-        await asyncio.to_thread(seed.wait_seeding, seed.handles[0])
-        info_hash = await session.add_torrent(torrent, tmp_path / "down")
-        session.add_peer(info_hash, lt_host, seed.port)
-        async with asyncio.timeout(120):
-            while torrent_state(session, info_hash) != TorrentState.SEEDING:
-                transports |= await peer_transports(session, info_hash)
-                await asyncio.sleep(0.01)
-    finally:
-        await session.close()
-        seed.close()
-    assert_same(tmp_path / "seed", tmp_path / "down", names)
-    assert transports == {"uTP"}
+    assert await download_from(both, "multi", lt_host, pm_host, "utp-first", tmp_path) == {"uTP"}
