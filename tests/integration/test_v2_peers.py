@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from app.engine import merkle
 from app.engine.creator import create_torrent
 from app.engine.dht.node import DhtNode
-from app.engine.metainfo import parse_metainfo
+from app.engine.metainfo import Metainfo, parse_metainfo
 from app.engine.snapshots import TorrentState
 from app.engine.torrent import CHOKED_LEAF_ANSWERS
 from app.engine.wire import messages as m
@@ -39,6 +41,25 @@ async def seeding(tmp_path: Path, format: str):  # type: ignore[no-untyped-def]
     return create_torrent(content / "tree", piece_length=PIECE, format=format), content
 
 
+@asynccontextmanager
+async def greeted_v2_seed(tmp_path: Path) -> AsyncIterator[tuple[Path, Metainfo, bytes, ScriptedPeer]]:
+    """A session seeding a v2 torrent, and a scripted peer past the handshake: the content folder,
+    the metainfo, the pieces root of its 10-piece file and the peer."""
+    torrent, content = await seeding(tmp_path, "v2")
+    meta = parse_metainfo(torrent)
+    root = next(entry.pieces_root for entry in meta.files if entry.path[-1] == "a.bin")
+    async with running_session() as session:
+        info_hash = await session.add_torrent(torrent, content)
+        await wait_for_state(session, info_hash, TorrentState.SEEDING)
+        peer = await ScriptedPeer.connect(session.listen_port)
+        peer.send_handshake(meta.info_hash)
+        await peer.read_handshake()
+        try:
+            yield content, meta, root, peer
+        finally:
+            peer.close()
+
+
 async def test_a_v2_peer_reaches_a_hybrid_torrent_by_its_truncated_v2_hash(tmp_path: Path) -> None:
     torrent, content = await seeding(tmp_path, "hybrid")
     meta = parse_metainfo(torrent)
@@ -53,55 +74,29 @@ async def test_a_v2_peer_reaches_a_hybrid_torrent_by_its_truncated_v2_hash(tmp_p
 
 
 async def test_hash_requests_are_answered_with_hashes_or_a_reject(tmp_path: Path) -> None:
-    torrent, content = await seeding(tmp_path, "v2")
-    meta = parse_metainfo(torrent)
-    root = next(entry.pieces_root for entry in meta.files if entry.path[-1] == "a.bin")
-    async with running_session() as session:
-        info_hash = await session.add_torrent(torrent, content)
-        await wait_for_state(session, info_hash, TorrentState.SEEDING)
-        peer = await ScriptedPeer.connect(session.listen_port)
-        peer.send_handshake(meta.info_hash)
-        await peer.read_handshake()
+    async with greeted_v2_seed(tmp_path) as (content, meta, root, peer):
         peer.send(m.HashRequest(root, 1, 0, 16, 3))  # 32 KiB pieces: the piece layer is layer 1
         answer = await next_of(peer, (m.Hashes, m.HashReject))
         assert isinstance(answer, m.Hashes)
         assert answer.hashes[: 11 * 32] == meta.piece_layers[root]
         peer.send(m.HashRequest(root, 0, 0, 16, 3))  # 8 pieces' leaves: more than a peer we choke gets
         assert isinstance(await next_of(peer, (m.Hashes, m.HashReject)), m.HashReject)
-        peer.close()
 
 
 async def test_a_peer_we_choke_gets_one_pieces_leaves_at_a_time_a_few_times(tmp_path: Path) -> None:
     """libtorrent asks for a failed piece's leaves once, choked or not: answered, within a budget."""
-    torrent, content = await seeding(tmp_path, "v2")
-    meta = parse_metainfo(torrent)
-    root = next(entry.pieces_root for entry in meta.files if entry.path[-1] == "a.bin")
-    async with running_session() as session:
-        info_hash = await session.add_torrent(torrent, content)
-        await wait_for_state(session, info_hash, TorrentState.SEEDING)
-        peer = await ScriptedPeer.connect(session.listen_port)
-        peer.send_handshake(meta.info_hash)
-        await peer.read_handshake()
+    async with greeted_v2_seed(tmp_path) as (content, meta, root, peer):
         answers = []
         for n in range(CHOKED_LEAF_ANSWERS + 1):
             peer.send(m.HashRequest(root, 0, 2 * (n % 11), 2, 4))  # one piece's two leaves
             answers.append(type(await next_of(peer, (m.Hashes, m.HashReject))))
         assert answers == [m.Hashes] * CHOKED_LEAF_ANSWERS + [m.HashReject]
-        peer.close()
 
 
 async def test_leaf_hashes_are_computed_for_a_peer_we_upload_to(tmp_path: Path) -> None:
     """BEP 52: a request for a block, then for the leaf hashes of its piece, must not be rejected."""
-    torrent, content = await seeding(tmp_path, "v2")
-    meta = parse_metainfo(torrent)
-    root = next(entry.pieces_root for entry in meta.files if entry.path[-1] == "a.bin")
-    full = merkle.layers_above(merkle.block_hashes((content / "tree" / "a.bin").read_bytes()), 0)
-    async with running_session() as session:
-        info_hash = await session.add_torrent(torrent, content)
-        await wait_for_state(session, info_hash, TorrentState.SEEDING)
-        peer = await ScriptedPeer.connect(session.listen_port)
-        peer.send_handshake(meta.info_hash)
-        await peer.read_handshake()
+    async with greeted_v2_seed(tmp_path) as (content, meta, root, peer):
+        full = merkle.layers_above(merkle.block_hashes((content / "tree" / "a.bin").read_bytes()), 0)
         peer.send(m.Interested())
         await next_of(peer, (m.Unchoke,))
         for piece in (0, 10):  # the first piece, and the last: a short block and padding
@@ -110,7 +105,7 @@ async def test_leaf_hashes_are_computed_for_a_peer_we_upload_to(tmp_path: Path) 
             answer = await next_of(peer, (m.Hashes, m.HashReject))
             assert isinstance(answer, m.Hashes) and answer.request == leaves
             assert answer.hashes == b"".join(merkle.proof(full, 2 * piece, 2, 4))
-        peer.close()
+
 
 async def test_a_hybrid_torrent_is_announced_on_the_dht_under_both_ids(tmp_path: Path) -> None:
     """BEP 52: v2 peers look a hybrid torrent up by its truncated v2 hash, v1 peers by the v1 hash."""
