@@ -164,7 +164,6 @@ async def test_a_fast_web_seed_takes_over_pieces_a_slow_peer_started(
     assert_same_files(payload.parent, tmp_path / "got", ["payload/big.bin"])
     assert judged_slow, "no piece was named for a take-over: the seed only took the endgame's duplicates"
     assert seed is not None and seed.taken_over > 0, seed  # blocks asked of the peer came from the seed first
-    assert seed.downloaded + row.downloaded >= 4 * 1024 * 1024
 
 
 class PeersWinAfterOneBlock:
