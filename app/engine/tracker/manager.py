@@ -237,8 +237,7 @@ class TrackerManager:
 
     async def _run(self, swarm: _Swarm, delay: float) -> None:
         if delay > 0:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(swarm.wake.wait(), delay)
+            await _woken_or_after(swarm.wake, delay)
         schedule = swarm.schedule
         while True:
             await self._sleep_until_due(swarm)
@@ -253,8 +252,7 @@ class TrackerManager:
             delay = swarm.schedule.due_at() - self._clock()
             if delay <= 0:
                 return
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(swarm.wake.wait(), min(delay, 24 * 3600.0))
+            await _woken_or_after(swarm.wake, min(delay, 24 * 3600.0))
 
     async def _round(self, swarm: _Swarm) -> None:
         """BEP 12: ask the trackers tier by tier, in order, until one answers."""
@@ -433,3 +431,11 @@ def _last_try_worked(tracker: TrackerState) -> bool:
     if tracker.answered_at is None:
         return False
     return tracker.failed_at is None or tracker.answered_at >= tracker.failed_at
+
+
+async def _woken_or_after(wake: asyncio.Event, delay: float) -> None:
+    """Until `wake` is set or `delay` seconds pass. The timeout is entered before the wait is
+    made, so a task cancelled at the loop's close leaves no never-awaited `Event.wait` behind."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(delay):
+            await wake.wait()
